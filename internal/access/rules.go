@@ -1,0 +1,244 @@
+package access
+
+import "fmt"
+
+// Board visibilities (PR #9018).
+const (
+	VisibilityPrivate = "private"
+	VisibilityShared  = "shared"
+	VisibilityPublic  = "public"
+)
+
+// BoardRef is what the rules need to know about a board.
+type BoardRef struct {
+	OwnerID    string
+	Visibility string
+}
+
+func (b BoardRef) readableByAll() bool {
+	return b.Visibility == VisibilityShared || b.Visibility == VisibilityPublic
+}
+
+// ReadBoard: admins, the owner, and everyone for shared and public boards.
+func ReadBoard(p Principal, b BoardRef) error {
+	if p.IsAdmin || p.Owns(b.OwnerID) || b.readableByAll() {
+		return nil
+	}
+	return forbidden("Not authorized to access this board")
+}
+
+// ModifyBoardImages: adding or removing images on a board. Admins, the owner, and everyone for public boards.
+func ModifyBoardImages(p Principal, b BoardRef) error {
+	if p.IsAdmin || p.Owns(b.OwnerID) || b.Visibility == VisibilityPublic {
+		return nil
+	}
+	return forbidden("Not authorized to modify this board")
+}
+
+// UploadToBoard: the same rule as ModifyBoardImages, with InvokeAI's message for uploads.
+func UploadToBoard(p Principal, b BoardRef) error {
+	if ModifyBoardImages(p, b) == nil {
+		return nil
+	}
+	return forbidden("Not authorized to upload to this board")
+}
+
+// WriteToBoard is the rule for any other place a board id is accepted, generated images included (DECISIONS 8).
+func WriteToBoard(p Principal, b BoardRef) error {
+	if ModifyBoardImages(p, b) == nil {
+		return nil
+	}
+	return forbidden("Not authorized to write to this board")
+}
+
+// UpdateBoard: rename, archive, visibility, cover. Admins and the owner only, even for public boards.
+func UpdateBoard(p Principal, b BoardRef) error {
+	if p.IsAdmin || p.Owns(b.OwnerID) {
+		return nil
+	}
+	return forbidden("Not authorized to update this board")
+}
+
+// DeleteBoard: admins and the owner only.
+func DeleteBoard(p Principal, b BoardRef) error {
+	if p.IsAdmin || p.Owns(b.OwnerID) {
+		return nil
+	}
+	return forbidden("Not authorized to delete this board")
+}
+
+// BoardListFilter keeps the boards a caller sees in listings: admins all, others their own plus shared and
+// public ones. boardAlias is the SQL alias of the boards table.
+func BoardListFilter(p Principal, boardAlias string) Filter {
+	if p.IsAdmin {
+		return All
+	}
+	return Filter{
+		SQL:  fmt.Sprintf("%[1]s.user_id = ? OR %[1]s.board_visibility IN ('shared', 'public')", boardAlias),
+		Args: []any{p.UserID},
+	}
+}
+
+// ImageRef is what the rules need to know about an image: its owner and the board holding it, if any.
+type ImageRef struct {
+	OwnerID string
+	Board   *BoardRef
+}
+
+// ReadImage: admins, the image's owner, and everyone when it sits on a shared or public board.
+// Owning the (private) board an image sits on does not grant reading someone else's image.
+func ReadImage(p Principal, img ImageRef) error {
+	if p.IsAdmin || p.Owns(img.OwnerID) || (img.Board != nil && img.Board.readableByAll()) {
+		return nil
+	}
+	return forbidden("Not authorized to access this image")
+}
+
+// ModifyImage: change, star, delete. Admins, the image's owner, the owner of its board, and anyone when the
+// board is public.
+func ModifyImage(p Principal, img ImageRef) error {
+	if p.IsAdmin || p.Owns(img.OwnerID) {
+		return nil
+	}
+	if img.Board != nil && (p.Owns(img.Board.OwnerID) || img.Board.Visibility == VisibilityPublic) {
+		return nil
+	}
+	return forbidden("Not authorized to modify this image")
+}
+
+// MoveImage: putting an image on a board needs direct ownership, so that nobody can put a victim's image on
+// their own board and then gain the board owner's rights over it.
+func MoveImage(p Principal, img ImageRef) error {
+	if p.IsAdmin || p.Owns(img.OwnerID) {
+		return nil
+	}
+	return forbidden("Not authorized to move this image")
+}
+
+// ImageReadFilter keeps the images a caller may read. imageAlias and boardAlias name the images table and a
+// LEFT JOINed boards table (through board_images) in the query.
+func ImageReadFilter(p Principal, imageAlias, boardAlias string) Filter {
+	if p.IsAdmin {
+		return All
+	}
+	return Filter{
+		SQL:  fmt.Sprintf("%s.user_id = ? OR %s.board_visibility IN ('shared', 'public')", imageAlias, boardAlias),
+		Args: []any{p.UserID},
+	}
+}
+
+// UnscopedImageListFilter is used by image listings without a board: non-admins see only their own images
+// (DECISIONS 7), admins see all.
+func UnscopedImageListFilter(p Principal, imageAlias string) Filter {
+	return OwnedBy(p, imageAlias+".user_id")
+}
+
+// ClearAllIntermediates is admin-only.
+func ClearAllIntermediates(p Principal) error {
+	if p.IsAdmin {
+		return nil
+	}
+	return forbidden("Only admins can clear all intermediates")
+}
+
+// Workflow categories.
+const (
+	CategoryUser    = "user"
+	CategoryDefault = "default"
+)
+
+// WorkflowRef is what the rules need to know about a workflow.
+type WorkflowRef struct {
+	OwnerID  string
+	IsPublic bool
+	Category string
+}
+
+// ReadWorkflow: admins, the owner, shared workflows and built-in defaults.
+func ReadWorkflow(p Principal, w WorkflowRef) error {
+	if p.IsAdmin || p.Owns(w.OwnerID) || w.IsPublic || w.Category == CategoryDefault {
+		return nil
+	}
+	return forbidden("Not authorized to access this workflow")
+}
+
+// ChangeWorkflow: update, delete, share, thumbnail, opened_at. Admins and the owner; built-in defaults are
+// changeable by nobody. action is "update", "delete" or "modify" for the message.
+func ChangeWorkflow(p Principal, w WorkflowRef, action string) error {
+	if w.Category == CategoryDefault {
+		return forbidden("Default workflows cannot be modified")
+	}
+	if p.IsAdmin || p.Owns(w.OwnerID) {
+		return nil
+	}
+	return forbidden(fmt.Sprintf("Not authorized to %s this workflow", action))
+}
+
+// WorkflowListFilter keeps the workflows a caller sees: admins all; others their own, the defaults, and
+// shared ones. aliasless columns are used because the workflow_library queries have one table.
+func WorkflowListFilter(p Principal) Filter {
+	if p.IsAdmin {
+		return All
+	}
+	return Filter{SQL: "user_id = ? OR category = 'default' OR is_public", Args: []any{p.UserID}}
+}
+
+// QueueItemRef is what the rules need to know about a queue item.
+type QueueItemRef struct {
+	OwnerID string
+}
+
+// SeeQueueItem reports whether the caller sees the item in full; others get a sanitised copy.
+func SeeQueueItem(p Principal, q QueueItemRef) bool { return p.IsAdmin || p.Owns(q.OwnerID) }
+
+// CancelQueueItem: admins and the owner.
+func CancelQueueItem(p Principal, q QueueItemRef) error {
+	if SeeQueueItem(p, q) {
+		return nil
+	}
+	return forbidden("You do not have permission to cancel this queue item")
+}
+
+// DeleteQueueItem: admins and the owner.
+func DeleteQueueItem(p Principal, q QueueItemRef) error {
+	if SeeQueueItem(p, q) {
+		return nil
+	}
+	return forbidden("You do not have permission to delete this queue item")
+}
+
+// RetryQueueItem: admins and the owner.
+func RetryQueueItem(p Principal, q QueueItemRef, itemID int64) error {
+	if SeeQueueItem(p, q) {
+		return nil
+	}
+	return forbidden(fmt.Sprintf("You do not have permission to retry queue item %d", itemID))
+}
+
+// CancelCurrentQueueItem: clearing a queue cancels the running item, which needs its owner or an admin.
+func CancelCurrentQueueItem(p Principal, q QueueItemRef) error {
+	if SeeQueueItem(p, q) {
+		return nil
+	}
+	return forbidden("You do not have permission to cancel the currently executing queue item")
+}
+
+// QueueScopeFilter keeps the queue rows a bulk operation may touch: admins all, others their own.
+func QueueScopeFilter(p Principal, ownerColumn string) Filter { return OwnedBy(p, ownerColumn) }
+
+// ReadDownload: a bulk-download zip is served to its owner or an admin.
+func ReadDownload(p Principal, ownerID string) error {
+	if p.IsAdmin || p.Owns(ownerID) {
+		return nil
+	}
+	return forbidden("Not authorized to access this download")
+}
+
+// ManageUsers: user administration is admin-only.
+func ManageUsers(p Principal) error { return RequireAdmin(p) }
+
+// ManageModels: every model-manager change is admin-only (DECISIONS 1).
+func ManageModels(p Principal) error { return RequireAdmin(p) }
+
+// ManageProcessor: pausing and resuming the queue processor is admin-only.
+func ManageProcessor(p Principal) error { return RequireAdmin(p) }

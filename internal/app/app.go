@@ -1,0 +1,167 @@
+// Package app wires invokego together: configuration, database, services, event bus, router and the HTTP
+// server, with start and graceful stop.
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"time"
+
+	"github.com/invokego/invokego/internal/api"
+	"github.com/invokego/invokego/internal/auth"
+	"github.com/invokego/invokego/internal/config"
+	"github.com/invokego/invokego/internal/store"
+	"github.com/invokego/invokego/web"
+)
+
+// Options carry what tests and the command line inject.
+type Options struct {
+	Config  config.Config
+	Logger  *slog.Logger
+	Version string
+	// BcryptCost lowers hashing cost in tests; 0 means auth.DefaultBcryptCost.
+	BcryptCost int
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// App is a running invokego instance.
+type App struct {
+	cfg    config.Config
+	logger *slog.Logger
+	DB     *store.DB
+	Auth   *auth.Service
+	Router *api.Router
+}
+
+// New opens the database, runs migrations and builds every service and route.
+func New(ctx context.Context, opts Options) (*App, error) {
+	cfg := opts.Config
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if err := cfg.EnsureRoot(); err != nil {
+		return nil, err
+	}
+	db, err := store.Open(ctx, cfg.DBPath())
+	if err != nil {
+		return nil, err
+	}
+	a := &App{cfg: cfg, logger: logger, DB: db}
+	if err := a.build(ctx, opts); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+// OpenDB opens the root's database for the CLI's user commands.
+func OpenDB(ctx context.Context, cfg config.Config) (*store.DB, error) {
+	if err := cfg.EnsureRoot(); err != nil {
+		return nil, err
+	}
+	return store.Open(ctx, cfg.DBPath())
+}
+
+// JWTSecret returns the database's signing secret, creating it on first use (DECISIONS 6).
+func JWTSecret(ctx context.Context, db *store.DB) (string, error) {
+	return db.SettingOrCreate(ctx, "jwt_secret", func() (string, error) {
+		var b [32]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			return "", err
+		}
+		return hex.EncodeToString(b[:]), nil
+	})
+}
+
+// NewAuthService builds the accounts service over a database (shared by the server and the CLI).
+func NewAuthService(ctx context.Context, db *store.DB, cfg config.Config, bcryptCost int, now func() time.Time, logger *slog.Logger) (*auth.Service, error) {
+	secret, err := JWTSecret(ctx, db)
+	if err != nil {
+		return nil, fmt.Errorf("load jwt secret: %w", err)
+	}
+	return auth.NewService(db, auth.Options{
+		Multiuser: cfg.Multiuser, Strict: cfg.StrictPasswordChecking, Secret: secret,
+		BcryptCost: bcryptCost, Now: now, Logger: logger,
+	})
+}
+
+func (a *App) build(ctx context.Context, opts Options) error {
+	authSvc, err := NewAuthService(ctx, a.DB, a.cfg, opts.BcryptCost, opts.Now, a.logger)
+	if err != nil {
+		return err
+	}
+	a.Auth = authSvc
+	rt := api.NewRouter(authSvc, a.cfg.Multiuser, a.logger, api.CORS{
+		Origins: a.cfg.AllowOrigins, Credentials: a.cfg.AllowCredentials, Methods: a.cfg.AllowMethods, Headers: a.cfg.AllowHeaders,
+	})
+	rt.Info = api.Info{Title: "invokego", Version: opts.Version}
+	rt.Add(rt.DocRoutes()...)
+	rt.Add(api.AuthRoutes(authSvc)...)
+	rt.Add(api.AppRoutes(api.AppInfo{
+		Version:   opts.Version,
+		Deps:      dependencyVersions(),
+		SetFields: a.cfg.SetFields,
+		Config:    a.cfg.AsMap,
+	})...)
+	rt.SetFallback(uiHandler(web.Dist()))
+	a.Router = rt
+	return nil
+}
+
+// dependencyVersions lists the Go modules built in, for /app/app_deps.
+func dependencyVersions() map[string]string {
+	out := map[string]string{}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		out["go"] = bi.GoVersion
+		for _, d := range bi.Deps {
+			out[d.Path] = d.Version
+		}
+	}
+	return out
+}
+
+// Handler is the root HTTP handler.
+func (a *App) Handler() http.Handler { return a.Router }
+
+// Config returns the configuration the app runs with.
+func (a *App) Config() config.Config { return a.cfg }
+
+// Serve answers requests on ln until ctx ends, then shuts down gracefully.
+func (a *App) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           a.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    1 << 20,
+		ErrorLog:          slog.NewLogLogger(a.logger.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	a.logger.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return nil
+}
+
+// Close releases the database.
+func (a *App) Close() error { return a.DB.Close() }
