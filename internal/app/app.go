@@ -17,6 +17,7 @@ import (
 	"github.com/invokego/invokego/internal/api"
 	"github.com/invokego/invokego/internal/auth"
 	"github.com/invokego/invokego/internal/config"
+	"github.com/invokego/invokego/internal/events"
 	"github.com/invokego/invokego/internal/store"
 	"github.com/invokego/invokego/web"
 )
@@ -36,9 +37,13 @@ type Options struct {
 type App struct {
 	cfg    config.Config
 	logger *slog.Logger
+	now    func() time.Time
 	DB     *store.DB
 	Auth   *auth.Service
+	Events *events.Bus
 	Router *api.Router
+	// closers run on Close, last registered first (background workers stop before the database closes).
+	closers []func()
 }
 
 // New opens the database, runs migrations and builds every service and route.
@@ -58,7 +63,7 @@ func New(ctx context.Context, opts Options) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &App{cfg: cfg, logger: logger, DB: db}
+	a := &App{cfg: cfg, logger: logger, now: opts.Now, DB: db, Events: events.NewBus()}
 	if err := a.build(ctx, opts); err != nil {
 		db.Close()
 		return nil, err
@@ -115,10 +120,19 @@ func (a *App) build(ctx context.Context, opts Options) error {
 		SetFields: a.cfg.SetFields,
 		Config:    a.cfg.AsMap,
 	})...)
-	rt.SetFallback(uiHandler(web.Dist()))
 	a.Router = rt
+	// Each feature wires its own services and routes (wire_*.go).
+	for _, wire := range []func(context.Context) error{a.wireGallery, a.wireWorkflows} {
+		if err := wire(ctx); err != nil {
+			return err
+		}
+	}
+	rt.SetFallback(uiHandler(web.Dist()))
 	return nil
 }
+
+// onClose registers cleanup for Close.
+func (a *App) onClose(fn func()) { a.closers = append(a.closers, fn) }
 
 // dependencyVersions lists the Go modules built in, for /app/app_deps.
 func dependencyVersions() map[string]string {
@@ -163,5 +177,11 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	return nil
 }
 
-// Close releases the database.
-func (a *App) Close() error { return a.DB.Close() }
+// Close stops background work and releases the database.
+func (a *App) Close() error {
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		a.closers[i]()
+	}
+	a.closers = nil
+	return a.DB.Close()
+}
