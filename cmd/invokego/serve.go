@@ -42,8 +42,8 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	logger := newLogger(cfg, stderr)
-	a, err := app.New(ctx, app.Options{Config: cfg, Logger: logger, Version: version})
+	logger, level := newLogger(cfg, stderr)
+	a, err := app.New(ctx, app.Options{Config: cfg, Logger: logger, LogLevel: level, Version: version})
 	if err != nil {
 		return err
 	}
@@ -60,17 +60,19 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	return a.Serve(ctx, ln)
 }
 
-func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(strings.ToUpper(cfg.LogLevel))); err != nil {
-		level = slog.LevelInfo
+// newLogger builds the server's logger; the level can be changed at run time through /api/v1/app/logging.
+func newLogger(cfg config.Config, w io.Writer) (*slog.Logger, *slog.LevelVar) {
+	level := new(slog.LevelVar)
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(strings.ToUpper(cfg.LogLevel))); err == nil {
+		level.Set(l)
 	}
 	opts := &slog.HandlerOptions{Level: level}
-	if cfg.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
-	}
 	if w == nil {
 		w = os.Stderr
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts)), level
+	}
+	return slog.New(slog.NewTextHandler(w, opts)), level
 }

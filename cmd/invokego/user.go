@@ -232,7 +232,7 @@ func userMod(ctx context.Context, svc *auth.Service, f *userFlags, in *bufio.Rea
 		ch.IsAdmin = &no
 	}
 	if ch.DisplayName == nil && ch.Password == nil && ch.IsAdmin == nil {
-		return errors.New("No changes specified")
+		return errors.New("No changes specified") //lint:ignore ST1005 InvokeAI's exact message
 	}
 	dto, err := svc.UpdateUserStrict(ctx, u.UserID, ch)
 	if err != nil {

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"log/slog"
 	"net/http"
 
 	"github.com/invokego/invokego/internal/access"
@@ -27,6 +28,35 @@ type AppInfo struct {
 	Deps      map[string]string
 	SetFields func() []string
 	Config    func() map[string]any
+	// LogLevel is the server's adjustable log level.
+	LogLevel *slog.LevelVar
+}
+
+// pythonLevel maps slog levels to Python logging numbers, which InvokeAI's /logging speaks.
+func pythonLevel(l slog.Level) int {
+	switch {
+	case l <= slog.LevelDebug:
+		return 10
+	case l <= slog.LevelInfo:
+		return 20
+	case l <= slog.LevelWarn:
+		return 30
+	default:
+		return 40
+	}
+}
+
+func slogLevel(py int) slog.Level {
+	switch {
+	case py <= 10:
+		return slog.LevelDebug
+	case py <= 20:
+		return slog.LevelInfo
+	case py <= 30:
+		return slog.LevelWarn
+	default:
+		return slog.LevelError
+	}
 }
 
 // AppRoutes are /api/v1/app/* (version is public; runtime config is admin-only, DECISIONS 1).
@@ -42,6 +72,15 @@ func AppRoutes(info AppInfo) []Route {
 		JSON(Op{Method: http.MethodGet, Path: p + "/runtime_config", Summary: "Get Runtime Config", Tags: appTags, Policy: access.Admin},
 			func(c *Call, _ *NoInput) (RuntimeConfig, error) {
 				return RuntimeConfig{SetFields: info.SetFields(), Config: info.Config()}, nil
+			}),
+		JSON(Op{Method: http.MethodGet, Path: p + "/logging", Summary: "Get Log Level", Tags: appTags, Policy: access.Admin},
+			func(c *Call, _ *NoInput) (int, error) { return pythonLevel(info.LogLevel.Level()), nil }),
+		JSON(Op{Method: http.MethodPost, Path: p + "/logging", Summary: "Set Log Level", Tags: appTags, Policy: access.Admin},
+			func(c *Call, in *struct {
+				Level int `body:"json" min:"0" max:"50"`
+			}) (int, error) {
+				info.LogLevel.Set(slogLevel(in.Level))
+				return pythonLevel(info.LogLevel.Level()), nil
 			}),
 	}
 }

@@ -66,6 +66,9 @@ func Bind(r *http.Request, in any) error {
 			if err := decodeBody(r, fv, opts == "forbid"); err != nil {
 				return err
 			}
+			if item := checkConstraints(fv, f, []any{"body"}); item != nil {
+				return apperr.Invalid(*item)
+			}
 		}
 	}
 	if len(items) > 0 {

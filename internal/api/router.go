@@ -195,8 +195,8 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (rt *Router) dispatch(w http.ResponseWriter, r *http.Request) {
-	if h, pattern := rt.mux.Handler(r); pattern != "" {
-		h.ServeHTTP(w, r)
+	if _, pattern := rt.mux.Handler(r); pattern != "" {
+		rt.mux.ServeHTTP(w, r) // ServeHTTP, not the returned handler, so that path values are set
 		return
 	}
 	isAPI := strings.HasPrefix(r.URL.Path, "/api/")

@@ -24,9 +24,11 @@ import (
 
 // Options carry what tests and the command line inject.
 type Options struct {
-	Config  config.Config
-	Logger  *slog.Logger
-	Version string
+	Config config.Config
+	Logger *slog.Logger
+	// LogLevel, when set, is the logger's level variable, adjustable through the API.
+	LogLevel *slog.LevelVar
+	Version  string
 	// BcryptCost lowers hashing cost in tests; 0 means auth.DefaultBcryptCost.
 	BcryptCost int
 	// Now is the clock; nil means time.Now.
@@ -119,6 +121,7 @@ func (a *App) build(ctx context.Context, opts Options) error {
 		Deps:      dependencyVersions(),
 		SetFields: a.cfg.SetFields,
 		Config:    a.cfg.AsMap,
+		LogLevel:  logLevel(opts.LogLevel),
 	})...)
 	a.Router = rt
 	// Each feature wires its own services and routes (wire_*.go).
@@ -129,6 +132,13 @@ func (a *App) build(ctx context.Context, opts Options) error {
 	}
 	rt.SetFallback(uiHandler(web.Dist()))
 	return nil
+}
+
+func logLevel(v *slog.LevelVar) *slog.LevelVar {
+	if v == nil {
+		v = new(slog.LevelVar)
+	}
+	return v
 }
 
 // onClose registers cleanup for Close.

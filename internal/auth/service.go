@@ -51,7 +51,10 @@ type Service struct {
 	signer   *Signer
 	throttle *throttle
 	opts     Options
-	dummy    string // a hash compared against for unknown emails, so timing does not reveal which exist
+	// dummyHash is compared against for unknown emails, so timing does not reveal which exist. Built on first
+	// use: a bcrypt hash at cost 12 takes a quarter of a second, too long for start-up.
+	dummyOnce sync.Once
+	dummyHash string
 
 	mu       sync.Mutex
 	onRevoke []func(userID string)
@@ -69,17 +72,17 @@ func NewService(users UserStore, opts Options) (*Service, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	dummy, err := HashPassword("invokego-timing-equaliser", opts.BcryptCost)
-	if err != nil {
-		return nil, fmt.Errorf("prepare password hashing: %w", err)
-	}
 	return &Service{
 		users:    users,
 		signer:   NewSigner(opts.Secret, opts.Now),
 		throttle: newThrottle(opts.Now),
 		opts:     opts,
-		dummy:    dummy,
 	}, nil
+}
+
+func (s *Service) dummy() string {
+	s.dummyOnce.Do(func() { s.dummyHash, _ = HashPassword("invokego-timing-equaliser", s.opts.BcryptCost) })
+	return s.dummyHash
 }
 
 // Multiuser reports the mode.
@@ -242,7 +245,7 @@ func (s *Service) Login(ctx context.Context, email, password string, rememberMe 
 		return nil, err
 	}
 	if u == nil || u.UserID == store.SystemUserID {
-		VerifyPassword(password, s.dummy)
+		VerifyPassword(password, s.dummy())
 		s.throttle.fail(norm)
 		return nil, incorrectLogin()
 	}

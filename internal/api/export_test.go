@@ -1,0 +1,5 @@
+package api_test
+
+import "github.com/invokego/invokego/internal/config"
+
+type configT = config.Config

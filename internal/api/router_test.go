@@ -1,0 +1,108 @@
+package api
+
+import (
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/invokego/invokego/internal/access"
+)
+
+func TestRouteWithoutPolicyCannotBeRegistered(t *testing.T) {
+	rt := NewRouter(nil, false, slog.New(slog.NewTextHandler(io.Discard, nil)), CORS{})
+	defer func() {
+		if recover() == nil {
+			t.Fatal("registering a route without a policy did not panic")
+		}
+	}()
+	rt.Add(JSON(Op{Method: "GET", Path: "/x"}, func(*Call, *NoInput) (int, error) { return 1, nil }))
+}
+
+func TestPanicInHandlerIsRecovered(t *testing.T) {
+	rt := NewRouter(nil, false, slog.New(slog.NewTextHandler(io.Discard, nil)), CORS{})
+	rt.Add(JSON(Op{Method: "GET", Path: "/boom", Policy: access.LoggedIn}, func(*Call, *NoInput) (int, error) { panic("kaboom") }))
+	rt.Add(JSON(Op{Method: "GET", Path: "/ok", Policy: access.LoggedIn}, func(*Call, *NoInput) (int, error) { return 7, nil }))
+	srv := httptest.NewServer(rt)
+	defer srv.Close()
+	res, err := http.Get(srv.URL + "/boom")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body map[string]any
+	_ = json.NewDecoder(res.Body).Decode(&body)
+	res.Body.Close()
+	if res.StatusCode != 500 || body["detail"] != "Internal Server Error" || body["request_id"] == "" || body["request_id"] != res.Header.Get("X-Request-ID") {
+		t.Fatalf("panic answer %d %v %v", res.StatusCode, body, res.Header)
+	}
+	if strings.Contains(body["detail"].(string), "kaboom") {
+		t.Fatal("panic text leaked")
+	}
+	// The server keeps serving.
+	res, err = http.Get(srv.URL + "/ok")
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("after panic: %v %v", res, err)
+	}
+}
+
+func TestBindQueryAndConstraints(t *testing.T) {
+	type in struct {
+		Offset int      `query:"offset" default:"0" min:"0"`
+		Limit  int      `query:"limit" required:"true" max:"100"`
+		Order  string   `query:"order" default:"asc" enum:"asc,desc"`
+		Cats   []string `query:"categories"`
+		Flag   *bool    `query:"flag"`
+	}
+	cases := []struct {
+		query string
+		ok    bool
+	}{
+		{"limit=5", true},
+		{"limit=5&categories=a&categories=b&flag=true", true},
+		{"", false},
+		{"limit=x", false},
+		{"limit=500", false},
+		{"limit=5&offset=-1", false},
+		{"limit=5&order=sideways", false},
+		{"limit=5&flag=maybe", false},
+	}
+	for _, tc := range cases {
+		r := httptest.NewRequest("GET", "/?"+tc.query, nil)
+		var v in
+		err := Bind(r, &v)
+		if (err == nil) != tc.ok {
+			t.Errorf("%q: err=%v, want ok=%v", tc.query, err, tc.ok)
+		}
+		if tc.query == "limit=5&categories=a&categories=b&flag=true" && (len(v.Cats) != 2 || v.Flag == nil || !*v.Flag || v.Order != "asc") {
+			t.Errorf("bound %+v", v)
+		}
+	}
+}
+
+func TestBindBodyForbidExtra(t *testing.T) {
+	type body struct {
+		Name string `json:"name" maxLength:"5"`
+		N    *int   `json:"n,omitempty"`
+	}
+	type in struct {
+		Body body `body:"json,forbid"`
+	}
+	for raw, ok := range map[string]bool{
+		`{"name":"abc"}`:            true,
+		`{"name":"abc","n":2}`:      true,
+		`{"name":"abc","extra":1}`:  false,
+		`{"name":"toolongname"}`:    false,
+		`{"n":2}`:                   false,
+		`{"name":null}`:             false,
+		`{"name":"a"} {"name":"b"}`: false,
+	} {
+		r := httptest.NewRequest("POST", "/", strings.NewReader(raw))
+		var v in
+		if err := Bind(r, &v); (err == nil) != ok {
+			t.Errorf("%s: err=%v, want ok=%v", raw, err, ok)
+		}
+	}
+}
