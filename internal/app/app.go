@@ -125,7 +125,7 @@ func (a *App) build(ctx context.Context, opts Options) error {
 	})...)
 	a.Router = rt
 	// Each feature wires its own services and routes (wire_*.go).
-	for _, wire := range []func(context.Context) error{a.wireGallery, a.wireWorkflows} {
+	for _, wire := range []func(context.Context) error{a.wireEvents, a.wireGallery, a.wireWorkflows, a.wireModels, a.wireQueue} {
 		if err := wire(ctx); err != nil {
 			return err
 		}
