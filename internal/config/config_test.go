@@ -1,0 +1,74 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+)
+
+func TestLoadFileOverDefaults(t *testing.T) {
+	root := t.TempDir()
+	yaml := "schema_version: 4.0.2\nhost: 0.0.0.0\nport: 9999\nmultiuser: true\nsession_queue_mode: fifo\nremote_api_tokens:\n  - url_regex: civitai\n    token: s3cret\nsomething_unknown: 1\n"
+	if err := os.WriteFile(filepath.Join(root, FileName), []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Load(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Host != "0.0.0.0" || cfg.Port != 9999 || !cfg.Multiuser || cfg.SessionQueueMode != "fifo" || cfg.MaxQueueItemsPerUser != 1000 {
+		t.Fatalf("cfg %+v", cfg)
+	}
+	if !slices.Contains(cfg.SetFields(), "port") || slices.Contains(cfg.SetFields(), "something_unknown") {
+		t.Fatalf("set fields %v", cfg.SetFields())
+	}
+	if m := cfg.AsMap(); m["remote_api_tokens"].([]any)[0].(map[string]any)["token"] != "REDACTED" {
+		t.Fatalf("secret not redacted: %v", m["remote_api_tokens"])
+	}
+	if cfg.DBPath() != filepath.Join(root, "databases", "invokeai.db") {
+		t.Fatalf("db path %s", cfg.DBPath())
+	}
+}
+
+func TestInvalidValuesRefused(t *testing.T) {
+	for _, yaml := range []string{"port: 70000\n", "session_queue_mode: lifo\n", "noise_dtype: float8\n", "port: [1]\n"} {
+		root := t.TempDir()
+		if err := os.WriteFile(filepath.Join(root, FileName), []byte(yaml), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Load(root); err == nil {
+			t.Errorf("%q accepted", yaml)
+		}
+	}
+}
+
+func TestResolveRoot(t *testing.T) {
+	t.Setenv("INVOKEAI_ROOT", "/tmp/from-env")
+	if got := ResolveRoot(""); got != "/tmp/from-env" {
+		t.Fatalf("env root %s", got)
+	}
+	if got := ResolveRoot("/tmp/flag"); got != "/tmp/flag" {
+		t.Fatalf("flag root %s", got)
+	}
+	t.Setenv("INVOKEAI_ROOT", "")
+	if got := ResolveRoot(""); filepath.Base(got) != DefaultRoot {
+		t.Fatalf("default root %s", got)
+	}
+}
+
+func TestEnsureRootWritesConfig(t *testing.T) {
+	cfg := Default()
+	cfg.Root = filepath.Join(t.TempDir(), "new-root")
+	if err := cfg.EnsureRoot(); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{FileName, "databases", "outputs", "models"} {
+		if _, err := os.Stat(filepath.Join(cfg.Root, p)); err != nil {
+			t.Errorf("%s: %v", p, err)
+		}
+	}
+	if _, err := Load(cfg.Root); err != nil {
+		t.Fatalf("the written file does not load: %v", err)
+	}
+}
