@@ -1,0 +1,299 @@
+//go:build amd64
+
+// bfloat16 micro-kernels for the AVX512_BF16 extension, structured like the
+// AVX-512 kernels in gemm_amd64.s: a and b hold bf16 pairs (two consecutive k
+// in one 32-bit lane, lower k in the low half) and a step covers two rows of
+// k. VPBROADCASTD copies one A pair to all lanes and VDPBF16PS adds both
+// products of each lane's pair to the float32 accumulator.
+
+#include "textflag.h"
+
+// The Go assembler does not know VDPBF16PS, so DPBF16(acc, bsrc) spells out
+// its EVEX encoding for "VDPBF16PS Zacc, Zbsrc, Z26" (Intel order: Zacc +=
+// pairwise products of Zbsrc and Z26) with acc in 0..23 and bsrc 24 or 25:
+//   62, P0 = ¬R·¬X·¬B·¬R'·00·10 (map 0F38; Z26 sets X and B), P1 = W0·¬vvvv·1·10
+//   (prefix F3), P2 = 010·0·¬V'·000 (512-bit, V' of Z24/Z25 is 1), opcode 52,
+//   ModRM = 11·acc[2:0]·010.
+#define DPBF16(acc, bsrc) \
+	BYTE $0x62; BYTE $(0x02 | ((1-(((acc)>>3)&1))<<7) | ((1-(((acc)>>4)&1))<<4)); BYTE $(0x06 | ((15-((bsrc)&15))<<3)); BYTE $0x40; BYTE $0x52; BYTE $(0xC2 | (((acc)&7)<<3))
+
+// PROLOGUE and the C helpers match gemm_amd64.s.
+#define PROLOGUE \
+	MOVQ steps+0(FP), CX \
+	MOVQ a+8(FP), SI \
+	MOVQ b+16(FP), DI \
+	MOVQ c+24(FP), R8 \
+	MOVQ ldc+32(FP), R9 \
+	SHLQ $2, R9
+
+#define C_PREFETCH_ROW1 \
+	PREFETCHT0 (R8) \
+	ADDQ R9, R8
+
+#define C_PREFETCH_ROW2 \
+	PREFETCHT0 (R8) \
+	PREFETCHT0 64(R8) \
+	ADDQ R9, R8
+
+#define STORE_SETUP \
+	MOVQ c+24(FP), DI \
+	MOVQ ldc+32(FP), DX \
+	SHLQ $2, DX \
+	MOVL beta+40(FP), AX \
+	SHLL $1, AX \
+	JZ overwrite
+
+// Z26 holds beta.
+#define STORE_BETA_ZMM2(acc0, acc1) \
+	VFMADD231PS (DI), Z26, acc0 \
+	VFMADD231PS 64(DI), Z26, acc1 \
+	VMOVUPS acc0, (DI) \
+	VMOVUPS acc1, 64(DI) \
+	ADDQ DX, DI
+
+#define STORE_ZMM2(acc0, acc1) \
+	VMOVUPS acc0, (DI) \
+	VMOVUPS acc1, 64(DI) \
+	ADDQ DX, DI
+
+#define STORE_BETA_ZMM1(acc) \
+	VFMADD231PS (DI), Z26, acc \
+	VMOVUPS acc, (DI) \
+	ADDQ DX, DI
+
+#define STORE_ZMM1(acc) \
+	VMOVUPS acc, (DI) \
+	ADDQ DX, DI
+
+// ---------------------------------------------------------------------------
+// 12×32: Z0..Z23 accumulate (row i in Z2i, Z2i+1), Z24/Z25 hold a B step,
+// Z26 the broadcast A pair. A advances 48 bytes a step, B 128.
+
+#define ROW_BF16_12x32(aoff, i) \
+	VPBROADCASTD aoff(SI), Z26 \
+	DPBF16(2*(i), 24) \
+	DPBF16(2*(i)+1, 25)
+
+#define STEP_BF16_12x32(aoff, boff) \
+	VMOVUPS boff(DI), Z24 \
+	VMOVUPS boff+64(DI), Z25 \
+	ROW_BF16_12x32(aoff+0, 0) \
+	ROW_BF16_12x32(aoff+4, 1) \
+	ROW_BF16_12x32(aoff+8, 2) \
+	ROW_BF16_12x32(aoff+12, 3) \
+	ROW_BF16_12x32(aoff+16, 4) \
+	ROW_BF16_12x32(aoff+20, 5) \
+	ROW_BF16_12x32(aoff+24, 6) \
+	ROW_BF16_12x32(aoff+28, 7) \
+	ROW_BF16_12x32(aoff+32, 8) \
+	ROW_BF16_12x32(aoff+36, 9) \
+	ROW_BF16_12x32(aoff+40, 10) \
+	ROW_BF16_12x32(aoff+44, 11)
+
+// func sgemmKernel12x32BF16(steps int, a, b *uint32, c *float32, ldc int, beta float32)
+TEXT ·sgemmKernel12x32BF16(SB), NOSPLIT, $0-44
+	PROLOGUE
+	C_PREFETCH_ROW2
+	C_PREFETCH_ROW2
+	C_PREFETCH_ROW2
+	C_PREFETCH_ROW2
+	C_PREFETCH_ROW2
+	C_PREFETCH_ROW2
+	C_PREFETCH_ROW2
+	C_PREFETCH_ROW2
+	C_PREFETCH_ROW2
+	C_PREFETCH_ROW2
+	C_PREFETCH_ROW2
+	C_PREFETCH_ROW2
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
+	VPXORD Z22, Z22, Z22
+	VPXORD Z23, Z23, Z23
+	MOVQ CX, BX
+	SHRQ $2, BX
+	JZ tail
+
+loop:
+	STEP_BF16_12x32(0, 0)
+	STEP_BF16_12x32(48, 128)
+	STEP_BF16_12x32(96, 256)
+	STEP_BF16_12x32(144, 384)
+	ADDQ $192, SI
+	ADDQ $512, DI
+	DECQ BX
+	JNZ loop
+
+tail:
+	ANDQ $3, CX
+	JZ done
+
+tailloop:
+	STEP_BF16_12x32(0, 0)
+	ADDQ $48, SI
+	ADDQ $128, DI
+	DECQ CX
+	JNZ tailloop
+
+done:
+	STORE_SETUP
+	VBROADCASTSS beta+40(FP), Z26
+	STORE_BETA_ZMM2(Z0, Z1)
+	STORE_BETA_ZMM2(Z2, Z3)
+	STORE_BETA_ZMM2(Z4, Z5)
+	STORE_BETA_ZMM2(Z6, Z7)
+	STORE_BETA_ZMM2(Z8, Z9)
+	STORE_BETA_ZMM2(Z10, Z11)
+	STORE_BETA_ZMM2(Z12, Z13)
+	STORE_BETA_ZMM2(Z14, Z15)
+	STORE_BETA_ZMM2(Z16, Z17)
+	STORE_BETA_ZMM2(Z18, Z19)
+	STORE_BETA_ZMM2(Z20, Z21)
+	STORE_BETA_ZMM2(Z22, Z23)
+	VZEROUPPER
+	RET
+
+overwrite:
+	STORE_ZMM2(Z0, Z1)
+	STORE_ZMM2(Z2, Z3)
+	STORE_ZMM2(Z4, Z5)
+	STORE_ZMM2(Z6, Z7)
+	STORE_ZMM2(Z8, Z9)
+	STORE_ZMM2(Z10, Z11)
+	STORE_ZMM2(Z12, Z13)
+	STORE_ZMM2(Z14, Z15)
+	STORE_ZMM2(Z16, Z17)
+	STORE_ZMM2(Z18, Z19)
+	STORE_ZMM2(Z20, Z21)
+	STORE_ZMM2(Z22, Z23)
+	VZEROUPPER
+	RET
+
+// ---------------------------------------------------------------------------
+// 12×16, for a last panel of at most 16 columns: B keeps its stride of 32
+// pairs but only the left half is loaded. Z0..Z11 accumulate (row i in Zi),
+// Z24 holds the half B step, Z26 the broadcast A pair.
+
+#define ROW_BF16_12x16(aoff, i) \
+	VPBROADCASTD aoff(SI), Z26 \
+	DPBF16(i, 24)
+
+#define STEP_BF16_12x16(aoff, boff) \
+	VMOVUPS boff(DI), Z24 \
+	ROW_BF16_12x16(aoff+0, 0) \
+	ROW_BF16_12x16(aoff+4, 1) \
+	ROW_BF16_12x16(aoff+8, 2) \
+	ROW_BF16_12x16(aoff+12, 3) \
+	ROW_BF16_12x16(aoff+16, 4) \
+	ROW_BF16_12x16(aoff+20, 5) \
+	ROW_BF16_12x16(aoff+24, 6) \
+	ROW_BF16_12x16(aoff+28, 7) \
+	ROW_BF16_12x16(aoff+32, 8) \
+	ROW_BF16_12x16(aoff+36, 9) \
+	ROW_BF16_12x16(aoff+40, 10) \
+	ROW_BF16_12x16(aoff+44, 11)
+
+// func sgemmKernel12x16BF16(steps int, a, b *uint32, c *float32, ldc int, beta float32)
+TEXT ·sgemmKernel12x16BF16(SB), NOSPLIT, $0-44
+	PROLOGUE
+	C_PREFETCH_ROW1
+	C_PREFETCH_ROW1
+	C_PREFETCH_ROW1
+	C_PREFETCH_ROW1
+	C_PREFETCH_ROW1
+	C_PREFETCH_ROW1
+	C_PREFETCH_ROW1
+	C_PREFETCH_ROW1
+	C_PREFETCH_ROW1
+	C_PREFETCH_ROW1
+	C_PREFETCH_ROW1
+	C_PREFETCH_ROW1
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	MOVQ CX, BX
+	SHRQ $2, BX
+	JZ tail
+
+loop:
+	STEP_BF16_12x16(0, 0)
+	STEP_BF16_12x16(48, 128)
+	STEP_BF16_12x16(96, 256)
+	STEP_BF16_12x16(144, 384)
+	ADDQ $192, SI
+	ADDQ $512, DI
+	DECQ BX
+	JNZ loop
+
+tail:
+	ANDQ $3, CX
+	JZ done
+
+tailloop:
+	STEP_BF16_12x16(0, 0)
+	ADDQ $48, SI
+	ADDQ $128, DI
+	DECQ CX
+	JNZ tailloop
+
+done:
+	STORE_SETUP
+	VBROADCASTSS beta+40(FP), Z26
+	STORE_BETA_ZMM1(Z0)
+	STORE_BETA_ZMM1(Z1)
+	STORE_BETA_ZMM1(Z2)
+	STORE_BETA_ZMM1(Z3)
+	STORE_BETA_ZMM1(Z4)
+	STORE_BETA_ZMM1(Z5)
+	STORE_BETA_ZMM1(Z6)
+	STORE_BETA_ZMM1(Z7)
+	STORE_BETA_ZMM1(Z8)
+	STORE_BETA_ZMM1(Z9)
+	STORE_BETA_ZMM1(Z10)
+	STORE_BETA_ZMM1(Z11)
+	VZEROUPPER
+	RET
+
+overwrite:
+	STORE_ZMM1(Z0)
+	STORE_ZMM1(Z1)
+	STORE_ZMM1(Z2)
+	STORE_ZMM1(Z3)
+	STORE_ZMM1(Z4)
+	STORE_ZMM1(Z5)
+	STORE_ZMM1(Z6)
+	STORE_ZMM1(Z7)
+	STORE_ZMM1(Z8)
+	STORE_ZMM1(Z9)
+	STORE_ZMM1(Z10)
+	STORE_ZMM1(Z11)
+	VZEROUPPER
+	RET

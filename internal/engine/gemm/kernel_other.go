@@ -1,0 +1,9 @@
+//go:build !amd64
+
+package gemm
+
+// archKernels returns no assembly kernels: other architectures use the portable one.
+func archKernels() []*microKernel[float32] { return nil }
+
+// archBF16Kernels returns no assembly bfloat16 kernels.
+func archBF16Kernels() []*microKernel[uint32] { return nil }

@@ -1,0 +1,80 @@
+package gemm
+
+// Portable packing of fp32 operands into micro-panels; a kernel's transpose
+// function (assembly on amd64) takes over the strided, full-panel cases.
+
+// packPanelB copies the kb×cols sub-matrix of op(B) at (p0, j0) into dst
+// (row by row, nr wide), zero-filling columns cols..nr-1.
+func packPanelB(dst []float32, src operandB, p0, kb, j0, cols, nr int, transpose transposeFunc) {
+	if !src.trans {
+		for p := range kb {
+			row := src.data[(p0+p)*src.ld+j0:]
+			d := dst[p*nr : p*nr+nr]
+			copy(d, row[:cols])
+			clear(d[cols:])
+		}
+		return
+	}
+	// B is stored n×k: column j of op(B) is a contiguous row of B, so a
+	// panel is a transpose of cols rows of B.
+	done := 0
+	if cols == nr && transpose != nil {
+		done = transpose(dst, src.data[j0*src.ld+p0:], src.ld, nr, kb, 1)
+		if done == kb {
+			return
+		}
+	}
+	if cols < nr {
+		clear(dst[:kb*nr])
+	}
+	for j := range cols {
+		col := src.data[(j0+j)*src.ld+p0:]
+		col = col[done:kb]
+		for p, v := range col {
+			dst[(done+p)*nr+j] = v
+		}
+	}
+}
+
+// packPanelA copies rows [i0, i0+rows) × columns [p0, p0+kb) of op(A), scaled
+// by alpha, into dst as an mr-row micro-panel stored column by column
+// (element (i, p) at p*mr+i), zero-filling rows rows..mr-1.
+func packPanelA(dst []float32, src operandA, i0, rows, p0, kb, mr int, alpha float32, transpose transposeFunc) {
+	dst = dst[:kb*mr]
+	if rows < mr {
+		clear(dst)
+	}
+	if src.trans {
+		for p := range kb {
+			col := src.data[(p0+p)*src.ld+i0:]
+			col = col[:rows]
+			d := dst[p*mr : p*mr+rows]
+			if alpha == 1 {
+				copy(d, col)
+				continue
+			}
+			for i, v := range col {
+				d[i] = alpha * v
+			}
+		}
+		return
+	}
+	done := 0
+	if rows == mr && transpose != nil {
+		done = transpose(dst, src.data[i0*src.ld+p0:], src.ld, mr, kb, alpha)
+	}
+	for i := range rows {
+		row := src.data[(i0+i)*src.ld+p0:]
+		row = row[done:kb]
+		d := dst[done*mr:]
+		if alpha == 1 {
+			for p, v := range row {
+				d[p*mr+i] = v
+			}
+			continue
+		}
+		for p, v := range row {
+			d[p*mr+i] = alpha * v
+		}
+	}
+}
