@@ -1,0 +1,235 @@
+package safetensors
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"os"
+)
+
+// File is an open safetensors file whose bytes are memory-mapped when the
+// platform allows it and read into memory otherwise.
+type File struct {
+	Header *Header
+	data   []byte // the whole file
+	unmap  func() error
+	path   string
+}
+
+// Open opens and validates a safetensors file.
+func Open(path string) (*File, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("safetensors: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("safetensors: %w", err)
+	}
+	size := st.Size()
+	h, err := ParseHeader(f, size)
+	if err != nil {
+		return nil, fmt.Errorf("%w (file %s)", err, path)
+	}
+	data, unmap, err := mapFile(f, size)
+	if err != nil {
+		return nil, fmt.Errorf("safetensors: map %s: %w", path, err)
+	}
+	return &File{Header: h, data: data, unmap: unmap, path: path}, nil
+}
+
+// Close releases the mapping. Slices returned by Bytes become invalid.
+func (f *File) Close() error {
+	if f.unmap == nil {
+		return nil
+	}
+	err := f.unmap()
+	f.unmap = nil
+	f.data = nil
+	return err
+}
+
+// Names returns the tensor names sorted alphabetically.
+func (f *File) Names() []string { return f.Header.Names() }
+
+// Metadata returns the "__metadata__" map (nil if absent).
+func (f *File) Metadata() map[string]string { return f.Header.Metadata }
+
+// Info describes the named tensor.
+func (f *File) Info(name string) (TensorInfo, bool) { return f.Header.Info(name) }
+
+// Bytes returns the raw little-endian bytes of a tensor. The slice aliases
+// the mapping and is valid until Close.
+func (f *File) Bytes(name string) ([]byte, TensorInfo, error) {
+	info, ok := f.Header.Info(name)
+	if !ok {
+		return nil, TensorInfo{}, fmt.Errorf("safetensors: tensor %q not found in %s", name, f.path)
+	}
+	if f.data == nil {
+		return nil, TensorInfo{}, fmt.Errorf("safetensors: %s is closed", f.path)
+	}
+	off := f.Header.DataOffset
+	return f.data[off+info.Begin : off+info.End], info, nil
+}
+
+// Float32 returns a copy of the named tensor converted to float32, with its
+// shape. Float and integer types convert; FP8 and unsigned 64-bit types do not.
+func (f *File) Float32(name string) ([]float32, []int, error) {
+	b, info, err := f.Bytes(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	out, err := ToFloat32(info.DType, b)
+	if err != nil {
+		return nil, nil, fmt.Errorf("safetensors: tensor %q: %w", name, err)
+	}
+	return out, info.Shape, nil
+}
+
+// Int64 returns a copy of the named integer tensor widened to int64.
+func (f *File) Int64(name string) ([]int64, []int, error) {
+	b, info, err := f.Bytes(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	n := info.NumElements()
+	out := make([]int64, n)
+	switch info.DType {
+	case I64:
+		for i := range out {
+			out[i] = int64(binary.LittleEndian.Uint64(b[8*i:]))
+		}
+	case I32:
+		for i := range out {
+			out[i] = int64(int32(binary.LittleEndian.Uint32(b[4*i:])))
+		}
+	case I16:
+		for i := range out {
+			out[i] = int64(int16(binary.LittleEndian.Uint16(b[2*i:])))
+		}
+	case I8:
+		for i := range out {
+			out[i] = int64(int8(b[i]))
+		}
+	case U8, BOOL:
+		for i := range out {
+			out[i] = int64(b[i])
+		}
+	default:
+		return nil, nil, fmt.Errorf("safetensors: tensor %q: %s is not an integer type", name, info.DType)
+	}
+	return out, info.Shape, nil
+}
+
+// ToFloat32 converts little-endian raw bytes of the given type to float32.
+func ToFloat32(dt DType, b []byte) ([]float32, error) {
+	es := dt.Size()
+	if es == 0 || len(b)%es != 0 {
+		return nil, fmt.Errorf("cannot convert %d bytes of %q", len(b), dt)
+	}
+	n := len(b) / es
+	out := make([]float32, n)
+	switch dt {
+	case F32:
+		for i := range out {
+			out[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+		}
+	case F16:
+		for i := range out {
+			out[i] = HalfToFloat32(binary.LittleEndian.Uint16(b[2*i:]))
+		}
+	case BF16:
+		for i := range out {
+			out[i] = math.Float32frombits(uint32(binary.LittleEndian.Uint16(b[2*i:])) << 16)
+		}
+	case F64:
+		for i := range out {
+			out[i] = float32(math.Float64frombits(binary.LittleEndian.Uint64(b[8*i:])))
+		}
+	case I64:
+		for i := range out {
+			out[i] = float32(int64(binary.LittleEndian.Uint64(b[8*i:])))
+		}
+	case I32:
+		for i := range out {
+			out[i] = float32(int32(binary.LittleEndian.Uint32(b[4*i:])))
+		}
+	case I16:
+		for i := range out {
+			out[i] = float32(int16(binary.LittleEndian.Uint16(b[2*i:])))
+		}
+	case I8:
+		for i := range out {
+			out[i] = float32(int8(b[i]))
+		}
+	case U8, BOOL:
+		for i := range out {
+			out[i] = float32(b[i])
+		}
+	default:
+		return nil, fmt.Errorf("conversion from %s to float32 is not supported", dt)
+	}
+	return out, nil
+}
+
+// HalfToFloat32 converts an IEEE 754 binary16 value to float32 exactly.
+func HalfToFloat32(h uint16) float32 {
+	sign := uint32(h>>15) << 31
+	exp := uint32(h>>10) & 0x1f
+	mant := uint32(h) & 0x3ff
+	switch {
+	case exp == 0x1f: // Inf or NaN
+		return math.Float32frombits(sign | 0x7f800000 | mant<<13)
+	case exp == 0:
+		if mant == 0 {
+			return math.Float32frombits(sign)
+		}
+		// Subnormal: value = mant * 2^-24.
+		v := float32(mant) * (1.0 / (1 << 24))
+		if sign != 0 {
+			v = -v
+		}
+		return v
+	}
+	return math.Float32frombits(sign | (exp+127-15)<<23 | mant<<13)
+}
+
+// Float32ToHalf converts a float32 to binary16 with round-to-nearest-even.
+func Float32ToHalf(f float32) uint16 {
+	b := math.Float32bits(f)
+	sign := uint16(b>>16) & 0x8000
+	exp := int32(b>>23) & 0xff
+	mant := b & 0x7fffff
+	if exp == 0xff { // Inf or NaN
+		if mant != 0 {
+			return sign | 0x7e00
+		}
+		return sign | 0x7c00
+	}
+	e := exp - 127 + 15
+	if e >= 0x1f {
+		return sign | 0x7c00
+	}
+	if e <= 0 {
+		if e < -10 {
+			return sign
+		}
+		// Subnormal half: shift the full mantissa (with implicit bit) right.
+		m := mant | 0x800000
+		shift := uint32(14 - e)
+		half := m >> shift
+		rem := m & (1<<shift - 1)
+		mid := uint32(1) << (shift - 1)
+		if rem > mid || (rem == mid && half&1 == 1) {
+			half++
+		}
+		return sign | uint16(half)
+	}
+	half := uint32(e)<<10 | mant>>13
+	rem := mant & 0x1fff
+	if rem > 0x1000 || (rem == 0x1000 && half&1 == 1) {
+		half++ // may carry into the exponent, which is correct rounding
+	}
+	return sign | uint16(half)
+}

@@ -1,0 +1,19 @@
+// Package sd implements the Stable Diffusion networks with the semantics of
+// Hugging Face diffusers and transformers, in float32:
+//
+//   - CLIPTextModel: transformers' CLIPTextModel / CLIPTextModelWithProjection
+//     (all hidden states, pooled output, text_embeds, CLIP skip).
+//   - UNet: diffusers' UNet2DConditionModel for SD-1.x, SD-2.x and SDXL
+//     (text_time added conditioning).
+//   - VAE: diffusers' AutoencoderKL encode and decode.
+//
+// Models load from diffusers folders (LoadDiffusersPipeline, Load*Folder) or
+// from single-file original checkpoints (LoadSingleFile), whose CompVis/LDM
+// and SGM key names are converted to diffusers names (ConvertLDMCheckpoint).
+// Layer widths are always taken from the weight shapes, so unusual
+// (tiny or pruned) architectures load as long as their structure is standard;
+// configs supply what shapes cannot express, such as head counts.
+//
+// Forward passes take a context.Context and stop between blocks when it is
+// cancelled. Built models are immutable and safe for concurrent use.
+package sd

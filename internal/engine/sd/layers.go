@@ -1,0 +1,254 @@
+package sd
+
+import (
+	"strconv"
+
+	"github.com/invokego/invokego/internal/engine/tensor"
+)
+
+// groupNorm holds GroupNorm parameters.
+type groupNorm struct {
+	groups       int
+	eps          float32
+	weight, bias []float32
+}
+
+func (r *weightReader) groupNorm(name string, groups int, eps float32) *groupNorm {
+	s := r.shape(name + ".weight")
+	if len(s) != 1 {
+		r.fail("groupnorm %q: weight shape %v", name, s)
+		return &groupNorm{groups: 1}
+	}
+	if s[0]%groups != 0 {
+		r.fail("groupnorm %q: %d channels not divisible by %d groups", name, s[0], groups)
+	}
+	return &groupNorm{groups: groups, eps: eps, weight: r.vec(name+".weight", s[0]), bias: r.vec(name+".bias", s[0])}
+}
+
+func (g *groupNorm) forward(x *tensor.Tensor, silu bool) *tensor.Tensor {
+	return tensor.GroupNorm(x, g.groups, g.weight, g.bias, g.eps, silu)
+}
+
+// layerNorm holds LayerNorm parameters.
+type layerNorm struct {
+	eps          float32
+	weight, bias []float32
+}
+
+func (r *weightReader) layerNorm(name string, eps float32) *layerNorm {
+	s := r.shape(name + ".weight")
+	if len(s) != 1 {
+		r.fail("layernorm %q: weight shape %v", name, s)
+		return &layerNorm{}
+	}
+	return &layerNorm{eps: eps, weight: r.vec(name+".weight", s[0]), bias: r.vec(name+".bias", s[0])}
+}
+
+func (l *layerNorm) forward(x *tensor.Tensor) *tensor.Tensor {
+	return tensor.LayerNorm(x, l.weight, l.bias, l.eps)
+}
+
+// resnetBlock is diffusers' ResnetBlock2D: GroupNorm-SiLU-conv twice, with
+// the projected time embedding added in between, and a 1×1 shortcut when
+// the channel count changes.
+type resnetBlock struct {
+	norm1, norm2 *groupNorm
+	conv1, conv2 *tensor.Conv2D
+	timeProj     *tensor.Linear // nil in the VAE
+	shortcut     *tensor.Conv2D // nil when in == out
+}
+
+func (r *weightReader) resnet(prefix string, groups int, eps float32) *resnetBlock {
+	b := &resnetBlock{
+		norm1: r.groupNorm(prefix+".norm1", groups, eps),
+		conv1: r.conv(prefix+".conv1", 1, 1),
+		norm2: r.groupNorm(prefix+".norm2", groups, eps),
+		conv2: r.conv(prefix+".conv2", 1, 1),
+	}
+	if r.has(prefix + ".time_emb_proj.weight") {
+		b.timeProj = r.linear(prefix + ".time_emb_proj")
+	}
+	if r.has(prefix + ".conv_shortcut.weight") {
+		b.shortcut = r.conv(prefix+".conv_shortcut", 1, 0)
+	}
+	return b
+}
+
+// outChannels is the block's output width.
+func (b *resnetBlock) outChannels() int { return b.conv2.OutC }
+
+// forward applies the block; embAct is SiLU(time embedding) [N, D] or nil.
+// Intermediates are released as soon as they are consumed; x belongs to
+// the caller and is left alone.
+func (b *resnetBlock) forward(x *tensor.Tensor, embAct *tensor.Tensor) *tensor.Tensor {
+	n1 := b.norm1.forward(x, true)
+	h := b.conv1.Forward(n1)
+	n1.Release()
+	if b.timeProj != nil && embAct != nil {
+		t := b.timeProj.Forward(embAct)
+		tensor.AddChannelBias(h, t.Data)
+		t.Release()
+	}
+	n2 := b.norm2.forward(h, true)
+	h.Release()
+	h = b.conv2.Forward(n2)
+	n2.Release()
+	if b.shortcut != nil {
+		skip := b.shortcut.Forward(x)
+		tensor.AddInto(h.Data, h.Data, skip.Data)
+		skip.Release()
+	} else {
+		tensor.AddInto(h.Data, h.Data, x.Data)
+	}
+	return h
+}
+
+// attention is diffusers' Attention module: multi-head attention with
+// separate q/k/v projections and an output projection.
+type attention struct {
+	toQ, toK, toV, toOut *tensor.Linear
+	heads                int
+}
+
+func (r *weightReader) attention(prefix string, heads int) *attention {
+	a := &attention{
+		toQ:   r.linear(prefix + ".to_q"),
+		toK:   r.linear(prefix + ".to_k"),
+		toV:   r.linear(prefix + ".to_v"),
+		toOut: r.linear(prefix + ".to_out.0"),
+		heads: heads,
+	}
+	if a.toQ.Out%heads != 0 {
+		r.fail("attention %q: inner dim %d not divisible by %d heads", prefix, a.toQ.Out, heads)
+	}
+	return a
+}
+
+// forward attends from x [N, Lq, C] to context [N, Lk, Cctx] (x itself when nil).
+func (a *attention) forward(x, context *tensor.Tensor) *tensor.Tensor {
+	if context == nil {
+		context = x
+	}
+	n, lq, lk := x.Shape[0], x.Shape[1], context.Shape[1]
+	q := a.toQ.Forward(x)
+	k := a.toK.Forward(context)
+	v := a.toV.Forward(context)
+	inner := a.toQ.Out
+	att := tensor.Empty(n, lq, inner)
+	tensor.Attention(q.Data, k.Data, v.Data, n, lq, lk, a.heads, inner/a.heads, false, att.Data)
+	q.Release()
+	k.Release()
+	v.Release()
+	out := a.toOut.Forward(att)
+	att.Release()
+	return out
+}
+
+// transformerBlock is diffusers' BasicTransformerBlock: self-attention,
+// cross-attention and a GEGLU feed-forward, each pre-normed and residual.
+type transformerBlock struct {
+	norm1, norm2, norm3 *layerNorm
+	attn1, attn2        *attention
+	ffIn, ffOut         *tensor.Linear
+}
+
+func (r *weightReader) transformerBlock(prefix string, heads int) *transformerBlock {
+	return &transformerBlock{
+		norm1: r.layerNorm(prefix+".norm1", 1e-5),
+		attn1: r.attention(prefix+".attn1", heads),
+		norm2: r.layerNorm(prefix+".norm2", 1e-5),
+		attn2: r.attention(prefix+".attn2", heads),
+		norm3: r.layerNorm(prefix+".norm3", 1e-5),
+		ffIn:  r.linear(prefix + ".ff.net.0.proj"),
+		ffOut: r.linear(prefix + ".ff.net.2"),
+	}
+}
+
+// forward consumes x: it is released (x must be owned by the caller's
+// chain of intermediates, never a skip connection or user input).
+func (b *transformerBlock) forward(x, context *tensor.Tensor) *tensor.Tensor {
+	n := b.norm1.forward(x)
+	h := b.attn1.forward(n, nil)
+	n.Release()
+	tensor.AddInto(h.Data, h.Data, x.Data)
+	x.Release()
+	x = h
+	n = b.norm2.forward(x)
+	h = b.attn2.forward(n, context)
+	n.Release()
+	tensor.AddInto(h.Data, h.Data, x.Data)
+	x.Release()
+	x = h
+	n = b.norm3.forward(x)
+	ff := b.ffIn.Forward(n)
+	n.Release()
+	g := tensor.GEGLU(ff)
+	ff.Release()
+	out := b.ffOut.Forward(g)
+	g.Release()
+	tensor.AddInto(out.Data, out.Data, x.Data)
+	x.Release()
+	return out
+}
+
+// transformer2D is diffusers' Transformer2DModel for continuous inputs:
+// GroupNorm, a projection in (1×1 conv or linear), transformer blocks, a
+// projection out and a residual connection.
+type transformer2D struct {
+	norm                  *groupNorm
+	projInConv            *tensor.Conv2D
+	projOutConv           *tensor.Conv2D
+	projInLin, projOutLin *tensor.Linear
+	blocks                []*transformerBlock
+}
+
+func (r *weightReader) transformer2D(prefix string, heads, groups int) *transformer2D {
+	t := &transformer2D{norm: r.groupNorm(prefix+".norm", groups, 1e-6)}
+	if len(r.shape(prefix+".proj_in.weight")) == 2 {
+		t.projInLin = r.linear(prefix + ".proj_in")
+		t.projOutLin = r.linear(prefix + ".proj_out")
+	} else {
+		t.projInConv = r.conv(prefix+".proj_in", 1, 0)
+		t.projOutConv = r.conv(prefix+".proj_out", 1, 0)
+	}
+	for i := 0; r.has(prefix + ".transformer_blocks." + strconv.Itoa(i) + ".norm1.weight"); i++ {
+		t.blocks = append(t.blocks, r.transformerBlock(prefix+".transformer_blocks."+strconv.Itoa(i), heads))
+	}
+	if len(t.blocks) == 0 {
+		r.fail("transformer %q has no blocks", prefix)
+	}
+	return t
+}
+
+// forward leaves x to the caller.
+func (t *transformer2D) forward(x, context *tensor.Tensor) *tensor.Tensor {
+	h, w := x.Shape[2], x.Shape[3]
+	y := t.norm.forward(x, false)
+	var tokens *tensor.Tensor
+	if t.projInConv != nil {
+		p := t.projInConv.Forward(y)
+		tokens = tensor.NCHWToTokens(p)
+		p.Release()
+	} else {
+		tok := tensor.NCHWToTokens(y)
+		tokens = t.projInLin.Forward(tok)
+		tok.Release()
+	}
+	y.Release()
+	for _, b := range t.blocks {
+		tokens = b.forward(tokens, context)
+	}
+	var out *tensor.Tensor
+	if t.projOutConv != nil {
+		img := tensor.TokensToNCHW(tokens, h, w)
+		out = t.projOutConv.Forward(img)
+		img.Release()
+	} else {
+		p := t.projOutLin.Forward(tokens)
+		out = tensor.TokensToNCHW(p, h, w)
+		p.Release()
+	}
+	tokens.Release()
+	tensor.AddInto(out.Data, out.Data, x.Data)
+	return out
+}

@@ -1,0 +1,245 @@
+package sd
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"testing"
+
+	"github.com/invokego/invokego/internal/engine/tensor"
+)
+
+// The single-file checkpoint holds the folder's weights in LDM layout and
+// float16; converted back, every tensor must equal the folder's exactly.
+func TestSingleFileMatchesFolder(t *testing.T) {
+	models := sdTiny(t, "models")
+	comps, ldmCfg, err := ReadSingleFile(filepath.Join(models, "sd15-tiny-single.safetensors"), SingleFileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ldmCfg.Heads.NumHeads != 8 || ldmCfg.ScaleFactor != 0.18215 {
+		t.Errorf("yaml settings %+v", ldmCfg)
+	}
+	for _, c := range []struct {
+		name   string
+		single StateDict
+		file   string
+	}{
+		{"unet", comps.UNet, "unet/diffusion_pytorch_model.safetensors"},
+		{"vae", comps.VAE, "vae/diffusion_pytorch_model.safetensors"},
+		{"text_encoder", comps.TextEncoder, "text_encoder/model.safetensors"},
+	} {
+		folder, err := LoadStateDict(filepath.Join(models, "sd15-tiny-pipe", c.file), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(folder) != len(c.single) {
+			t.Errorf("%s: %d tensors from the single file, %d in the folder", c.name, len(c.single), len(folder))
+		}
+		mismatched := 0
+		for _, k := range sortedKeys(folder) {
+			want := folder[k]
+			got, ok := c.single[k]
+			if !ok {
+				t.Errorf("%s: %s missing from converted single file", c.name, k)
+				continue
+			}
+			if !sameShape(got.Shape, want.Shape) {
+				t.Errorf("%s: %s shape %v, want %v", c.name, k, got.Shape, want.Shape)
+				continue
+			}
+			for i := range want.Data {
+				if got.Data[i] != want.Data[i] {
+					mismatched++
+					t.Errorf("%s: %s[%d] = %v, want %v", c.name, k, i, got.Data[i], want.Data[i])
+					break
+				}
+			}
+		}
+		t.Logf("%s: %d tensors identical: %v", c.name, len(folder), mismatched == 0)
+	}
+}
+
+func TestSingleFileForwardMatchesFolder(t *testing.T) {
+	models := sdTiny(t, "models")
+	folder, err := LoadDiffusersPipeline(filepath.Join(models, "sd15-tiny-pipe"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	teCfg := folder.TextEncoder.Config
+	single, err := LoadSingleFile(filepath.Join(models, "sd15-tiny-single.safetensors"), SingleFileOptions{TextEncoderConfig: &teCfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := single.VAE.Config.BlockOutChannels, folder.VAE.Config.BlockOutChannels; !sameShape(got, want) {
+		t.Errorf("inferred VAE blocks %v, want %v", got, want)
+	}
+	if got, want := single.UNet.Config.Heads, folder.UNet.Config.Heads; !sameShape(got, want) {
+		t.Errorf("inferred UNet heads %v, want %v", got, want)
+	}
+	ctx := context.Background()
+	g := openGolden(t, "unet.safetensors")
+	sample, states := g.tensor("sample"), g.tensor("encoder_hidden_states")
+	a, err := folder.UNet.Forward(ctx, sample, []float32{500.5}, states, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := single.UNet.Forward(ctx, sample, []float32{500.5}, states, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	compareExact(t, "unet single vs folder", b, a)
+
+	ids := [][]int{{49406, 320, 1125, 539, 320, 2368, 49407}}
+	for len(ids[0]) < 77 {
+		ids[0] = append(ids[0], 49407)
+	}
+	ta, err := folder.TextEncoder.Forward(ctx, ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb, err := single.TextEncoder.Forward(ctx, ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	compareExact(t, "text encoder single vs folder", tb.LastHiddenState, ta.LastHiddenState)
+
+	latent := tensor.New(1, 4, 8, 8)
+	copy(latent.Data, sample.Data)
+	da, err := folder.VAE.Decode(ctx, latent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := single.VAE.Decode(ctx, latent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if da.Shape[2] != 64 {
+		t.Errorf("decoded shape %v, want 64x64", da.Shape)
+	}
+	compareExact(t, "vae decode single vs folder", db, da)
+}
+
+func compareExact(t *testing.T, name string, got, want *tensor.Tensor) {
+	t.Helper()
+	if !sameShape(got.Shape, want.Shape) {
+		t.Fatalf("%s: shape %v, want %v", name, got.Shape, want.Shape)
+	}
+	for i := range want.Data {
+		if got.Data[i] != want.Data[i] {
+			t.Fatalf("%s: element %d differs: %v vs %v", name, i, got.Data[i], want.Data[i])
+		}
+	}
+	t.Logf("%s: identical (%d values)", name, len(want.Data))
+}
+
+func sameShape(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func sortedKeys(sd StateDict) []string {
+	keys := make([]string, 0, len(sd))
+	for k := range sd {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// openCLIPLayout rewrites transformers CLIP weights in OpenCLIP's layout
+// (fused q/k/v in-projection, x·P text projection), the inverse of
+// convertOpenCLIP, so the conversion can be checked against the goldens.
+func openCLIPLayout(t *testing.T, hf StateDict, layers int) StateDict {
+	t.Helper()
+	out := StateDict{
+		"token_embedding.weight": hf["text_model.embeddings.token_embedding.weight"],
+		"positional_embedding":   hf["text_model.embeddings.position_embedding.weight"],
+		"ln_final.weight":        hf["text_model.final_layer_norm.weight"],
+		"ln_final.bias":          hf["text_model.final_layer_norm.bias"],
+		"text_projection":        transpose2D(hf["text_projection.weight"]),
+		"logit_scale":            tensor.New(),
+	}
+	for i := 0; i < layers; i++ {
+		src := fmt.Sprintf("text_model.encoder.layers.%d.", i)
+		dst := fmt.Sprintf("transformer.resblocks.%d.", i)
+		for _, suffix := range []string{"weight", "bias"} {
+			var fused []float32
+			rows := 0
+			for _, n := range []string{"q_proj", "k_proj", "v_proj"} {
+				w := hf[src+"self_attn."+n+"."+suffix]
+				fused = append(fused, w.Data...)
+				rows += w.Shape[0]
+			}
+			shape := []int{rows}
+			if suffix == "weight" {
+				shape = append(shape, hf[src+"self_attn.q_proj.weight"].Shape[1])
+			}
+			out[dst+"attn.in_proj_"+suffix] = tensor.FromData(fused, shape...)
+			for from, to := range map[string]string{"layer_norm1": "ln_1", "layer_norm2": "ln_2",
+				"self_attn.out_proj": "attn.out_proj", "mlp.fc1": "mlp.c_fc", "mlp.fc2": "mlp.c_proj"} {
+				out[dst+to+"."+suffix] = hf[src+from+"."+suffix]
+			}
+		}
+	}
+	return out
+}
+
+func TestOpenCLIPConversion(t *testing.T) {
+	dir := sdTiny(t, "models", "sdxl-tiny", "text_encoder_2")
+	hf, err := LoadStateDict(filepath.Join(dir, "model.safetensors"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := LoadCLIPTextConfig(filepath.Join(dir, "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ckpt := StateDict{}
+	for k, v := range openCLIPLayout(t, hf, cfg.NumHiddenLayers) {
+		ckpt["conditioner.embedders.1.model."+k] = v
+	}
+	comps, err := ConvertLDMCheckpoint(ckpt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !comps.TextEncoder2OpenCLIP || comps.TextEncoder != nil {
+		t.Fatalf("components: %+v", comps)
+	}
+	m, err := NewCLIPTextModel(cfg, comps.TextEncoder2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := openGolden(t, "text_encoder_2.safetensors")
+	out, err := m.Forward(context.Background(), [][]int{g.ints("prompt.input_ids")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	compare(t, "openclip text_embeds", out.TextEmbeds, g.tensor("prompt.text_embeds"))
+	compare(t, "openclip hidden_states_m2", out.HiddenState(-2), g.tensor("prompt.hidden_states_m2"))
+
+	// SD-2 style (cond_stage_model.model) drops the unused last layer.
+	sd2 := StateDict{}
+	for k, v := range openCLIPLayout(t, hf, cfg.NumHiddenLayers) {
+		sd2["cond_stage_model.model."+k] = v
+	}
+	comps, err = ConvertLDMCheckpoint(sd2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inferred, err := InferCLIPTextConfig(comps.TextEncoder)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inferred.NumHiddenLayers != cfg.NumHiddenLayers-1 || !inferred.WithProjection {
+		t.Errorf("SD-2 text encoder: %+v", inferred)
+	}
+}

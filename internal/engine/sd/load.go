@@ -1,0 +1,81 @@
+package sd
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// findWeights returns the safetensors weight file of a diffusers component folder.
+func findWeights(dir string) (string, error) {
+	for _, name := range []string{"diffusion_pytorch_model.safetensors", "model.safetensors"} {
+		p := filepath.Join(dir, name)
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("no safetensors weights in %s", dir)
+}
+
+// LoadUNetFolder loads a diffusers unet/ folder (config.json + weights).
+func LoadUNetFolder(dir string) (*UNet, error) {
+	cfg, err := LoadUNetConfig(filepath.Join(dir, "config.json"))
+	if err != nil {
+		return nil, fmt.Errorf("load unet: %w", err)
+	}
+	path, err := findWeights(dir)
+	if err != nil {
+		return nil, fmt.Errorf("load unet: %w", err)
+	}
+	sd, err := LoadStateDict(path, nil)
+	if err != nil {
+		return nil, fmt.Errorf("load unet: %w", err)
+	}
+	u, err := NewUNet(cfg, sd)
+	if err != nil {
+		return nil, fmt.Errorf("load unet %s: %w", dir, err)
+	}
+	return u, nil
+}
+
+// LoadVAEFolder loads a diffusers vae/ folder.
+func LoadVAEFolder(dir string) (*VAE, error) {
+	cfg, err := LoadVAEConfig(filepath.Join(dir, "config.json"))
+	if err != nil {
+		return nil, fmt.Errorf("load vae: %w", err)
+	}
+	path, err := findWeights(dir)
+	if err != nil {
+		return nil, fmt.Errorf("load vae: %w", err)
+	}
+	sd, err := LoadStateDict(path, nil)
+	if err != nil {
+		return nil, fmt.Errorf("load vae: %w", err)
+	}
+	v, err := NewVAE(cfg, sd)
+	if err != nil {
+		return nil, fmt.Errorf("load vae %s: %w", dir, err)
+	}
+	return v, nil
+}
+
+// LoadCLIPTextFolder loads a transformers text_encoder/ folder.
+func LoadCLIPTextFolder(dir string) (*CLIPTextModel, error) {
+	cfg, err := LoadCLIPTextConfig(filepath.Join(dir, "config.json"))
+	if err != nil {
+		return nil, fmt.Errorf("load text encoder: %w", err)
+	}
+	path, err := findWeights(dir)
+	if err != nil {
+		return nil, fmt.Errorf("load text encoder: %w", err)
+	}
+	sd, err := LoadStateDict(path, nil)
+	if err != nil {
+		return nil, fmt.Errorf("load text encoder: %w", err)
+	}
+	m, err := NewCLIPTextModel(cfg, sd)
+	if err != nil {
+		return nil, fmt.Errorf("load text encoder %s: %w", dir, err)
+	}
+	return m, nil
+}

@@ -1,0 +1,174 @@
+package sd
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Pipeline holds the networks of a Stable Diffusion model. Components a
+// model does not have (TextEncoder2 outside SDXL) are nil.
+type Pipeline struct {
+	TextEncoder  *CLIPTextModel
+	TextEncoder2 *CLIPTextModel
+	UNet         *UNet
+	VAE          *VAE
+}
+
+// LoadDiffusersPipeline loads a diffusers folder: model_index.json plus one
+// folder per component. Components listed in model_index.json whose folders
+// are absent stay nil, so a caller can supply shared parts (SDXL fixtures
+// reuse another model's text encoder and VAE).
+func LoadDiffusersPipeline(dir string) (*Pipeline, error) {
+	b, err := os.ReadFile(filepath.Join(dir, "model_index.json"))
+	if err != nil {
+		return nil, fmt.Errorf("load pipeline: %w", err)
+	}
+	var index map[string]json.RawMessage
+	if err := json.Unmarshal(b, &index); err != nil {
+		return nil, fmt.Errorf("load pipeline: model_index.json: %w", err)
+	}
+	p := &Pipeline{}
+	for name := range index {
+		if strings.HasPrefix(name, "_") {
+			continue
+		}
+		compDir := filepath.Join(dir, name)
+		if st, err := os.Stat(compDir); err != nil || !st.IsDir() {
+			continue
+		}
+		switch name {
+		case "text_encoder":
+			p.TextEncoder, err = LoadCLIPTextFolder(compDir)
+		case "text_encoder_2":
+			p.TextEncoder2, err = LoadCLIPTextFolder(compDir)
+		case "unet":
+			p.UNet, err = LoadUNetFolder(compDir)
+		case "vae":
+			p.VAE, err = LoadVAEFolder(compDir)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("load pipeline %s: %w", dir, err)
+		}
+	}
+	if p.UNet == nil {
+		return nil, fmt.Errorf("load pipeline %s: no unet", dir)
+	}
+	return p, nil
+}
+
+// SingleFileOptions supplies what an original-layout checkpoint cannot say
+// about itself. All fields are optional.
+type SingleFileOptions struct {
+	// YAMLPath is the LDM inference config; by default a .yaml next to the
+	// checkpoint with the same base name is used when present.
+	YAMLPath string
+	// TextEncoderConfig overrides the CLIP config inferred from shapes
+	// (head count and token ids are not visible in the weights).
+	TextEncoderConfig *CLIPTextConfig
+	// TextEncoder2Config does the same for SDXL's second text encoder.
+	TextEncoder2Config *CLIPTextConfig
+	// Heads overrides the UNet attention head rule.
+	Heads *UNetHeads
+}
+
+// sdxlScalingFactor is the SDXL VAE's latent scale, used when a single-file
+// SDXL checkpoint comes without a yaml.
+const sdxlScalingFactor = 0.13025
+
+// buildSingleFileCLIP builds a converted text encoder (nil when absent),
+// from the given config or one inferred from the weights.
+func buildSingleFileCLIP(sd StateDict, openCLIP bool, cfg *CLIPTextConfig) (*CLIPTextModel, error) {
+	if sd == nil {
+		return nil, nil
+	}
+	var c CLIPTextConfig
+	if cfg != nil {
+		c = *cfg
+	} else {
+		var err error
+		if c, err = InferCLIPTextConfig(sd); err != nil {
+			return nil, err
+		}
+		if openCLIP {
+			c.HiddenAct, c.PadTokenID = "gelu", 0
+		}
+	}
+	return NewCLIPTextModel(c, sd)
+}
+
+// LoadSingleFile loads an original-layout safetensors checkpoint (CompVis/LDM
+// for SD-1.x/2.x, SGM for SDXL), converting its keys to diffusers names and
+// inferring the architecture from tensor shapes and the optional yaml.
+func LoadSingleFile(path string, opts SingleFileOptions) (*Pipeline, error) {
+	comps, ldmCfg, err := ReadSingleFile(path, opts)
+	if err != nil {
+		return nil, err
+	}
+	p := &Pipeline{}
+	if comps.UNet == nil {
+		return nil, fmt.Errorf("load %s: no model.diffusion_model weights", path)
+	}
+	heads := ldmCfg.Heads
+	if opts.Heads != nil {
+		heads = *opts.Heads
+	}
+	ucfg, err := InferUNetConfig(comps.UNet, heads, 0)
+	if err != nil {
+		return nil, fmt.Errorf("load %s: %w", path, err)
+	}
+	if p.UNet, err = NewUNet(ucfg, comps.UNet); err != nil {
+		return nil, fmt.Errorf("load %s: %w", path, err)
+	}
+	if comps.VAE != nil {
+		scale := ldmCfg.ScaleFactor
+		if scale == 0 && ucfg.AdditionEmbedType == "text_time" {
+			scale = sdxlScalingFactor
+		}
+		vcfg, err := InferVAEConfig(comps.VAE, scale)
+		if err != nil {
+			return nil, fmt.Errorf("load %s: %w", path, err)
+		}
+		if p.VAE, err = NewVAE(vcfg, comps.VAE); err != nil {
+			return nil, fmt.Errorf("load %s: %w", path, err)
+		}
+	}
+	if p.TextEncoder, err = buildSingleFileCLIP(comps.TextEncoder, comps.TextEncoderOpenCLIP, opts.TextEncoderConfig); err != nil {
+		return nil, fmt.Errorf("load %s: text encoder: %w", path, err)
+	}
+	if p.TextEncoder2, err = buildSingleFileCLIP(comps.TextEncoder2, comps.TextEncoder2OpenCLIP, opts.TextEncoder2Config); err != nil {
+		return nil, fmt.Errorf("load %s: text encoder 2: %w", path, err)
+	}
+	return p, nil
+}
+
+// ReadSingleFile reads and converts an original-layout checkpoint without
+// building the networks, returning diffusers-named state dicts and the
+// settings from its yaml (zero values when there is none).
+func ReadSingleFile(path string, opts SingleFileOptions) (*LDMComponents, LDMConfig, error) {
+	var ldmCfg LDMConfig
+	yamlPath := opts.YAMLPath
+	if yamlPath == "" {
+		candidate := strings.TrimSuffix(path, filepath.Ext(path)) + ".yaml"
+		if _, err := os.Stat(candidate); err == nil {
+			yamlPath = candidate
+		}
+	}
+	if yamlPath != "" {
+		var err error
+		if ldmCfg, err = LoadLDMConfigYAML(yamlPath); err != nil {
+			return nil, ldmCfg, fmt.Errorf("load %s: %w", path, err)
+		}
+	}
+	ckpt, err := LoadStateDict(path, func(name string) bool { return !isLDMModelKey(name) })
+	if err != nil {
+		return nil, ldmCfg, fmt.Errorf("load %s: %w", path, err)
+	}
+	comps, err := ConvertLDMCheckpoint(ckpt)
+	if err != nil {
+		return nil, ldmCfg, fmt.Errorf("load %s: %w", path, err)
+	}
+	return comps, ldmCfg, nil
+}

@@ -1,0 +1,178 @@
+package sd
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/invokego/invokego/internal/engine/safetensors"
+	"github.com/invokego/invokego/internal/engine/tensor"
+)
+
+// StateDict maps parameter names to float32 tensors, like a PyTorch
+// state_dict. Weights stored in float16/bfloat16 are widened on load.
+type StateDict map[string]*tensor.Tensor
+
+// LoadStateDict reads every tensor of a safetensors file as float32.
+// Names for which skip returns true are not loaded.
+func LoadStateDict(path string, skip func(name string) bool) (StateDict, error) {
+	f, err := safetensors.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	sd := make(StateDict, len(f.Header.Tensors))
+	for _, name := range f.Names() {
+		if skip != nil && skip(name) {
+			continue
+		}
+		data, shape, err := f.Float32(name)
+		if err != nil {
+			return nil, fmt.Errorf("load %s: %w", path, err)
+		}
+		sd[name] = &tensor.Tensor{Shape: shape, Data: data}
+	}
+	return sd, nil
+}
+
+// WithPrefix returns the entries whose names start with prefix, with the
+// prefix removed.
+func (sd StateDict) WithPrefix(prefix string) StateDict {
+	out := StateDict{}
+	for k, v := range sd {
+		if rest, ok := strings.CutPrefix(k, prefix); ok {
+			out[rest] = v
+		}
+	}
+	return out
+}
+
+// weightReader hands out parameters by name for model construction,
+// checking shapes, remembering the first error (so builders stay linear) and
+// tracking which entries were used so leftovers can be reported.
+type weightReader struct {
+	sd      StateDict
+	used    map[string]bool
+	err     error
+	linears []*tensor.Linear // every layer built, for packing
+	noPack  bool             // tests that only check structure skip packing
+}
+
+func newWeightReader(sd StateDict) *weightReader {
+	return &weightReader{sd: sd, used: make(map[string]bool, len(sd))}
+}
+
+func (r *weightReader) fail(format string, args ...any) {
+	if r.err == nil {
+		r.err = fmt.Errorf(format, args...)
+	}
+}
+
+func (r *weightReader) has(name string) bool {
+	_, ok := r.sd[name]
+	return ok
+}
+
+// get returns the tensor and checks its shape; a -1 in want matches any size.
+func (r *weightReader) get(name string, want ...int) *tensor.Tensor {
+	t, ok := r.sd[name]
+	if !ok {
+		r.fail("missing weight %q", name)
+		return &tensor.Tensor{Shape: want, Data: make([]float32, max(0, tensor.NumElements(want)))}
+	}
+	r.used[name] = true
+	if want != nil {
+		okShape := len(t.Shape) == len(want)
+		for i := 0; okShape && i < len(want); i++ {
+			okShape = want[i] < 0 || want[i] == t.Shape[i]
+		}
+		if !okShape {
+			r.fail("weight %q has shape %v, want %v", name, t.Shape, want)
+		}
+	}
+	return t
+}
+
+// shape returns the shape of a weight without marking it used, or nil.
+func (r *weightReader) shape(name string) []int {
+	if t, ok := r.sd[name]; ok {
+		return t.Shape
+	}
+	r.fail("missing weight %q", name)
+	return nil
+}
+
+func (r *weightReader) vec(name string, n int) []float32 { return r.get(name, n).Data }
+
+// linear reads name.weight [out,in] and, when present, name.bias.
+func (r *weightReader) linear(name string) *tensor.Linear {
+	s := r.shape(name + ".weight")
+	if len(s) != 2 {
+		r.fail("linear %q: weight shape %v", name, s)
+		return &tensor.Linear{}
+	}
+	w := r.get(name+".weight", s...)
+	var b []float32
+	if r.has(name + ".bias") {
+		b = r.vec(name+".bias", s[0])
+	}
+	l, err := tensor.NewLinear(s[1], s[0], w.Data, b)
+	if err != nil {
+		r.fail("%s: %w", name, err)
+		return &tensor.Linear{}
+	}
+	r.linears = append(r.linears, l)
+	return l
+}
+
+// conv reads name.weight [out,in,kh,kw] and name.bias.
+func (r *weightReader) conv(name string, stride, pad int) *tensor.Conv2D {
+	s := r.shape(name + ".weight")
+	if len(s) != 4 {
+		r.fail("conv %q: weight shape %v", name, s)
+		return &tensor.Conv2D{Stride: 1}
+	}
+	w := r.get(name+".weight", s...)
+	var b []float32
+	if r.has(name + ".bias") {
+		b = r.vec(name+".bias", s[0])
+	}
+	c, err := tensor.NewConv2D(s[1], s[0], s[2], s[3], stride, pad, w.Data, b)
+	if err != nil {
+		r.fail("%s: %w", name, err)
+		return &tensor.Conv2D{Stride: 1}
+	}
+	return c
+}
+
+// unused lists entries never read, which usually means a mapping bug.
+func (r *weightReader) unused() []string {
+	var out []string
+	for k := range r.sd {
+		if !r.used[k] {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// finish returns the first error, or an error naming unused weights. On
+// success it pre-packs every linear layer for gemm.
+func (r *weightReader) finish(what string) error {
+	if r.err != nil {
+		return fmt.Errorf("build %s: %w", what, r.err)
+	}
+	if u := r.unused(); len(u) > 0 {
+		if len(u) > 5 {
+			u = append(u[:5], fmt.Sprintf("... (%d more)", len(u)-5))
+		}
+		return fmt.Errorf("build %s: unexpected weights %v", what, u)
+	}
+	if !r.noPack {
+		for _, l := range r.linears {
+			l.Pack()
+		}
+	}
+	return nil
+}

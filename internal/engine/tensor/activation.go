@@ -1,0 +1,56 @@
+package tensor
+
+import "math"
+
+func sigmoidf(x float32) float32 { return 1 / (1 + expf(-x)) }
+
+func siluf(x float32) float32 { return x * sigmoidf(x) }
+
+// geluf is the exact (erf) GELU used by torch's default nn.GELU.
+func geluf(x float32) float32 {
+	return 0.5 * x * (1 + erff(x*(1/math.Sqrt2)))
+}
+
+// quickGELUf is CLIP's x·sigmoid(1.702x) approximation.
+func quickGELUf(x float32) float32 { return x * sigmoidf(1.702*x) }
+
+func mapInPlace(x []float32, f func(float32) float32) {
+	parallelFor(len(x), 20, func(lo, hi int) {
+		s := x[lo:hi]
+		for i, v := range s {
+			s[i] = f(v)
+		}
+	})
+}
+
+// SiLU applies x·sigmoid(x) in place.
+func SiLU(x []float32) {
+	parallelFor(len(x), 20, func(lo, hi int) { affineSiLU(x[lo:hi], x[lo:hi], 1, 0) })
+}
+
+// GELU applies the exact erf-based GELU in place.
+func GELU(x []float32) { mapInPlace(x, geluf) }
+
+// QuickGELU applies x·sigmoid(1.702x) in place.
+func QuickGELU(x []float32) { mapInPlace(x, quickGELUf) }
+
+// GEGLU splits the last dimension (2d wide) into a value half and a gate
+// half and returns value·GELU(gate) with last dimension d: the diffusers
+// GEGLU feed-forward activation.
+func GEGLU(t *Tensor) *Tensor {
+	d := t.Dim(-1) / 2
+	shape := append([]int(nil), t.Shape...)
+	shape[len(shape)-1] = d
+	x := t.Data
+	rows := len(x) / (2 * d)
+	res := Empty(shape...)
+	out := res.Data
+	parallelFor(rows, d*20, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			val := x[r*2*d : r*2*d+d]
+			gate := x[r*2*d+d : (r+1)*2*d]
+			geglu(out[r*d:(r+1)*d], val, gate)
+		}
+	})
+	return res
+}

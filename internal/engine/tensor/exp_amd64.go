@@ -1,0 +1,85 @@
+package tensor
+
+import "golang.org/x/sys/cpu"
+
+//go:noescape
+func expShiftAVX2(x []float32, shift float32, sum *[8]float32)
+
+//go:noescape
+func maxAVX2(x []float32, lanes *[8]float32)
+
+//go:noescape
+func affineSiLUAVX2(dst, src []float32, scale, shift float32)
+
+//go:noescape
+func gegluAVX2(dst, val, gate []float32)
+
+// haveExpAVX2 is fixed at start-up from the CPU's features.
+var haveExpAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+
+// expShiftSum replaces x[i] by exp(x[i]-shift) and returns the sum. It
+// expects x[i] <= shift, as in a softmax after subtracting the row maximum.
+func expShiftSum(x []float32, shift float32) float32 {
+	var sum float32
+	head := 0
+	if haveExpAVX2 && len(x) >= 8 {
+		var lanes [8]float32
+		expShiftAVX2(x, shift, &lanes)
+		head = len(x) &^ 7
+		for _, v := range lanes {
+			sum += v
+		}
+	}
+	for i := head; i < len(x); i++ {
+		e := expf(x[i] - shift)
+		x[i] = e
+		sum += e
+	}
+	return sum
+}
+
+// maxFloat32 returns the largest element of x, or m if that is larger.
+// NaNs are not expected (scores of finite inputs).
+func maxFloat32(x []float32, m float32) float32 {
+	head := 0
+	if haveExpAVX2 && len(x) >= 8 {
+		lanes := [8]float32{m, m, m, m, m, m, m, m}
+		maxAVX2(x, &lanes)
+		head = len(x) &^ 7
+		for _, v := range lanes {
+			if v > m {
+				m = v
+			}
+		}
+	}
+	for _, v := range x[head:] {
+		if v > m {
+			m = v
+		}
+	}
+	return m
+}
+
+// affineSiLU writes dst[i] = silu(src[i]·scale + shift).
+func affineSiLU(dst, src []float32, scale, shift float32) {
+	head := 0
+	if haveExpAVX2 {
+		affineSiLUAVX2(dst, src, scale, shift)
+		head = len(src) &^ 7
+	}
+	for i := head; i < len(src); i++ {
+		dst[i] = siluf(src[i]*scale + shift)
+	}
+}
+
+// geglu writes dst[i] = val[i]·gelu(gate[i]).
+func geglu(dst, val, gate []float32) {
+	head := 0
+	if haveExpAVX2 {
+		gegluAVX2(dst, val, gate)
+		head = len(dst) &^ 7
+	}
+	for i := head; i < len(dst); i++ {
+		dst[i] = val[i] * geluf(gate[i])
+	}
+}
