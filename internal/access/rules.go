@@ -162,16 +162,35 @@ func ReadWorkflow(p Principal, w WorkflowRef) error {
 	return forbidden("Not authorized to access this workflow")
 }
 
-// ChangeWorkflow: update, delete, share, thumbnail, opened_at. Admins and the owner; built-in defaults are
-// changeable by nobody. action is "update", "delete" or "modify" for the message.
+// CreateWorkflow: anyone may create workflows of their own, but nobody can add to the built-in default
+// library through the API (defaults ship with the binary).
+func CreateWorkflow(p Principal, category string) error {
+	if category == CategoryDefault {
+		return forbidden("Default workflows cannot be created")
+	}
+	return nil
+}
+
+// ChangeWorkflow: update, delete, share, thumbnail. Admins and the owner; built-in defaults are changeable by
+// nobody. action is "update", "delete" or "modify" for the message. Non-owners hear InvokeAI's "Not authorized"
+// message even for defaults (their owner is system), owners and admins learn why instead.
 func ChangeWorkflow(p Principal, w WorkflowRef, action string) error {
+	if !p.IsAdmin && !p.Owns(w.OwnerID) {
+		return forbidden(fmt.Sprintf("Not authorized to %s this workflow", action))
+	}
 	if w.Category == CategoryDefault {
 		return forbidden("Default workflows cannot be modified")
 	}
+	return nil
+}
+
+// MarkWorkflowOpened: recording when a workflow was opened (the library's "recent" view). Admins and the owner,
+// as in InvokeAI; defaults included for admins, since opening one changes nothing in it.
+func MarkWorkflowOpened(p Principal, w WorkflowRef) error {
 	if p.IsAdmin || p.Owns(w.OwnerID) {
 		return nil
 	}
-	return forbidden(fmt.Sprintf("Not authorized to %s this workflow", action))
+	return forbidden("Not authorized to update this workflow")
 }
 
 // WorkflowListFilter keeps the workflows a caller sees: admins all; others their own, the defaults, and
@@ -181,6 +200,16 @@ func WorkflowListFilter(p Principal) Filter {
 		return All
 	}
 	return Filter{SQL: "user_id = ? OR category = 'default' OR is_public", Args: []any{p.UserID}}
+}
+
+// WorkflowLibraryScope narrows a listing to the caller's own library (their workflows plus the defaults),
+// which InvokeAI applies unless shared workflows are asked for explicitly. Admins are not narrowed: they list
+// every workflow, so they can manage everyone's (InvokeAI HEAD).
+func WorkflowLibraryScope(p Principal) Filter {
+	if p.IsAdmin {
+		return All
+	}
+	return Filter{SQL: "user_id = ? OR category = 'default'", Args: []any{p.UserID}}
 }
 
 // QueueItemRef is what the rules need to know about a queue item.

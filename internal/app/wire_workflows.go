@@ -1,8 +1,33 @@
 package app
 
-import "context"
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+
+	"github.com/invokego/invokego/internal/api"
+	"github.com/invokego/invokego/internal/workflows"
+)
 
 // wireWorkflows builds the workflow library and registers its routes.
 func (a *App) wireWorkflows(ctx context.Context) error {
+	svc, err := workflows.NewService(workflows.Options{
+		DB:           a.DB,
+		ThumbnailDir: filepath.Join(a.cfg.OutputsPath(), "workflow_thumbnails"),
+		Multiuser:    a.cfg.Multiuser,
+		Events:       a.Events,
+		Now:          a.now,
+		Logger:       a.logger,
+	})
+	if err != nil {
+		return err
+	}
+	if err := svc.SyncDefaults(ctx); err != nil {
+		return fmt.Errorf("workflow library: %w", err)
+	}
+	if err := svc.RemoveOrphanThumbnails(ctx); err != nil {
+		a.logger.Warn("could not prune workflow thumbnails", "error", err)
+	}
+	a.Router.Add(api.WorkflowRoutes(svc)...)
 	return nil
 }
