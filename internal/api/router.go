@@ -115,6 +115,7 @@ type Router struct {
 	cors      CORS
 	fallback  http.Handler
 	schemas   []func(*Schemas)
+	mounts    []Mount
 	Info      Info
 }
 
@@ -182,6 +183,52 @@ func (rt *Router) Routes() []Route {
 	})
 	return out
 }
+
+// Mount is a raw handler served under a path prefix, outside the JSON API: the Socket.IO endpoint, whose
+// protocol is not request/response. Mounts are not in Routes() or the OpenAPI document; Mounts() lists them.
+type Mount struct {
+	// Prefix is a subtree ("/ws/socket.io/"): every method and every path below it reaches Handler.
+	Prefix string
+	// Policy is enforced before Handler runs, as for routes. A Public mount authenticates by itself.
+	Policy  access.Policy
+	Handler http.Handler
+	// Reason documents why the mount exists outside Routes and, when public, how it authenticates; it is
+	// mandatory for public mounts so that no anonymous surface appears without an explanation.
+	Reason string
+}
+
+// Mount registers a raw handler under a prefix. Like Add, it panics on a missing policy, a malformed or
+// duplicate prefix, or a public mount without a reason.
+func (rt *Router) Mount(m Mount) {
+	if !m.Policy.Valid() {
+		panic(fmt.Sprintf("api: mount %s registered without an access policy", m.Prefix))
+	}
+	if !strings.HasPrefix(m.Prefix, "/") || !strings.HasSuffix(m.Prefix, "/") || m.Handler == nil {
+		panic(fmt.Sprintf("api: mount %q is malformed (want a /prefix/ and a handler)", m.Prefix))
+	}
+	if !m.Policy.NeedsLogin() && strings.TrimSpace(m.Reason) == "" {
+		panic(fmt.Sprintf("api: public mount %s needs a reason", m.Prefix))
+	}
+	for _, existing := range rt.mounts {
+		if existing.Prefix == m.Prefix {
+			panic(fmt.Sprintf("api: mount %s registered twice", m.Prefix))
+		}
+	}
+	rt.mounts = append(rt.mounts, m)
+	policy, h := m.Policy, m.Handler
+	rt.mux.Handle(m.Prefix, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if policy.NeedsLogin() {
+			if _, _, err := rt.authenticate(r, policy); err != nil {
+				writeError(w, r, rt.logger, err)
+				return
+			}
+		}
+		h.ServeHTTP(w, r)
+	}))
+}
+
+// Mounts lists the raw handlers registered with Mount, in registration order.
+func (rt *Router) Mounts() []Mount { return append([]Mount(nil), rt.mounts...) }
 
 // SetFallback sets the handler for paths outside the API (the web UI).
 func (rt *Router) SetFallback(h http.Handler) { rt.fallback = h }

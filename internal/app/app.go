@@ -46,6 +46,9 @@ type App struct {
 	Router *api.Router
 	// closers run on Close, last registered first (background workers stop before the database closes).
 	closers []func()
+	// shutdowns run when the HTTP server starts shutting down, so long-lived connections (long polls,
+	// websockets) end instead of holding the graceful shutdown until its deadline.
+	shutdowns []func()
 }
 
 // New opens the database, runs migrations and builds every service and route.
@@ -144,6 +147,9 @@ func logLevel(v *slog.LevelVar) *slog.LevelVar {
 // onClose registers cleanup for Close.
 func (a *App) onClose(fn func()) { a.closers = append(a.closers, fn) }
 
+// onShutdown registers a function run when the HTTP server begins its graceful shutdown.
+func (a *App) onShutdown(fn func()) { a.shutdowns = append(a.shutdowns, fn) }
+
 // dependencyVersions lists the Go modules built in, for /app/app_deps.
 func dependencyVersions() map[string]string {
 	out := map[string]string{}
@@ -170,6 +176,9 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    1 << 20,
 		ErrorLog:          slog.NewLogLogger(a.logger.Handler(), slog.LevelWarn),
+	}
+	for _, fn := range a.shutdowns {
+		srv.RegisterOnShutdown(fn)
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

@@ -44,7 +44,6 @@ type Bus struct {
 	mu     sync.RWMutex
 	next   int
 	subs   map[int]chan Event
-	closed bool
 }
 
 // NewBus makes an empty bus.
