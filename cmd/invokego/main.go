@@ -19,6 +19,7 @@ const usage = `invokego — InvokeAI's creative engine in Go
 Usage:
   invokego serve [--root DIR] [--host H] [--port P] [--multiuser]
   invokego user add|list|mod|del [flags]   (run "invokego user add -h" for flags)
+  invokego models install|list|remove|starters [flags]   (run "invokego models" for details)
   invokego version
 
 The root folder defaults to $INVOKEAI_ROOT, then ./invokego-root.
@@ -46,6 +47,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = cmdServe(ctx, args[1:], stderr)
 	case "user":
 		err = cmdUser(ctx, args[1:], stdin, stdout, stderr)
+	case "models":
+		err = cmdModels(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "invokego", version)
 	case "help", "-h", "--help":

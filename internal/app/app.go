@@ -44,6 +44,8 @@ type App struct {
 	Auth   *auth.Service
 	Events *events.Bus
 	Router *api.Router
+	// Models is the model manager; the engine loads models through Models.Cache.
+	Models *ModelManager
 	// closers run on Close, last registered first (background workers stop before the database closes).
 	closers []func()
 	// shutdowns run when the HTTP server starts shutting down, so long-lived connections (long polls,

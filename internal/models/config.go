@@ -1,0 +1,285 @@
+// Package models is invokego's model manager: typed model records (InvokeAI's AnyModelConfig), the rules for
+// changing and removing them, the models folder, starter models and the Hugging Face token. Identification
+// lives in models/probe, downloads in models/download, install jobs in models/install and the in-memory model
+// cache in models/cache.
+package models
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+)
+
+// Base model types (InvokeAI's BaseModelType).
+const (
+	BaseAny         = "any"
+	BaseSD1         = "sd-1"
+	BaseSD2         = "sd-2"
+	BaseSD3         = "sd-3"
+	BaseSDXL        = "sdxl"
+	BaseSDXLRefiner = "sdxl-refiner"
+	BaseFlux        = "flux"
+	BaseUnknown     = "unknown"
+)
+
+// BaseTypes lists every BaseModelType value the API accepts.
+var BaseTypes = []string{"any", "sd-1", "sd-2", "sd-3", "sdxl", "sdxl-refiner", "flux", "flux2", "cogview4",
+	"z-image", "qwen-image", "anima", "unknown"}
+
+// Model types (InvokeAI's ModelType).
+const (
+	TypeMain       = "main"
+	TypeVAE        = "vae"
+	TypeLoRA       = "lora"
+	TypeControlNet = "controlnet"
+	TypeEmbedding  = "embedding"
+	TypeUnknown    = "unknown"
+)
+
+// ModelTypes lists every ModelType value the API accepts.
+var ModelTypes = []string{"onnx", "main", "vae", "lora", "control_lora", "controlnet", "embedding", "ip_adapter",
+	"clip_vision", "clip_embed", "t2i_adapter", "t5_encoder", "qwen3_encoder", "spandrel_image_to_image", "siglip",
+	"flux_redux", "llava_onevision", "unknown"}
+
+// Model formats (InvokeAI's ModelFormat), those invokego produces plus the ones clients may send.
+const (
+	FormatDiffusers       = "diffusers"
+	FormatCheckpoint      = "checkpoint"
+	FormatLyCORIS         = "lycoris"
+	FormatEmbeddingFile   = "embedding_file"
+	FormatEmbeddingFolder = "embedding_folder"
+	FormatUnknown         = "unknown"
+)
+
+// ModelFormats lists the ModelFormat values the API accepts.
+var ModelFormats = []string{"omi", "diffusers", "checkpoint", "lycoris", "onnx", "olive", "embedding_file",
+	"embedding_folder", "invokeai", "t5_encoder", "qwen3_encoder", "bnb_quantized_int8b", "bnb_quantized_nf4b",
+	"gguf_quantized", "unknown"}
+
+// Variants and prediction types.
+const (
+	VariantNormal  = "normal"
+	VariantInpaint = "inpaint"
+	VariantDepth   = "depth"
+
+	PredictionEpsilon = "epsilon"
+	PredictionV       = "v_prediction"
+	PredictionSample  = "sample"
+
+	RepoVariantDefault = ""
+	RepoVariantFP16    = "fp16"
+)
+
+// Source types (InvokeAI's ModelSourceType).
+const (
+	SourcePath = "path"
+	SourceURL  = "url"
+	SourceHF   = "hf_repo_id"
+)
+
+// Submodel describes one loadable part of a diffusers pipeline folder.
+type Submodel struct {
+	PathOrPrefix string  `json:"path_or_prefix"`
+	ModelType    string  `json:"model_type"`
+	Variant      *string `json:"variant"`
+}
+
+// Config is one model record: InvokeAI's AnyModelConfig. Which type-specific fields appear in JSON depends on
+// the type and format, as in InvokeAI's per-class configs (see MarshalJSON).
+type Config struct {
+	Key               string  `json:"key"`
+	Hash              string  `json:"hash"`
+	Path              string  `json:"path"`
+	FileSize          int64   `json:"file_size"`
+	Name              string  `json:"name"`
+	Description       *string `json:"description"`
+	Source            string  `json:"source"`
+	SourceType        string  `json:"source_type"`
+	SourceAPIResponse *string `json:"source_api_response"`
+	SourceURL         *string `json:"source_url"`
+	CoverImage        *string `json:"cover_image"`
+	Base              string  `json:"base"`
+	Type              string  `json:"type"`
+	Format            string  `json:"format"`
+
+	Variant         *string             `json:"variant,omitempty"`
+	PredictionType  *string             `json:"prediction_type,omitempty"`
+	RepoVariant     *string             `json:"repo_variant,omitempty"`
+	ConfigPath      *string             `json:"config_path,omitempty"`
+	UpcastAttention *bool               `json:"upcast_attention,omitempty"`
+	DefaultSettings json.RawMessage     `json:"default_settings,omitempty"`
+	TriggerPhrases  []string            `json:"trigger_phrases,omitempty"`
+	Submodels       map[string]Submodel `json:"submodels,omitempty"`
+	CPUOnly         *bool               `json:"cpu_only,omitempty"`
+}
+
+// MarshalJSON writes the common fields always and the type-specific ones that InvokeAI's class for this
+// type/format has, with null where unset (InvokeAI serializes nulls).
+func (c Config) MarshalJSON() ([]byte, error) {
+	m := map[string]any{
+		"key": c.Key, "hash": c.Hash, "path": c.Path, "file_size": c.FileSize, "name": c.Name,
+		"description": c.Description, "source": c.Source, "source_type": c.SourceType,
+		"source_api_response": c.SourceAPIResponse, "source_url": c.SourceURL, "cover_image": c.CoverImage,
+		"base": c.Base, "type": c.Type, "format": c.Format,
+	}
+	var settings any
+	if len(c.DefaultSettings) > 0 {
+		settings = c.DefaultSettings
+	}
+	var triggers any
+	if c.TriggerPhrases != nil {
+		triggers = c.TriggerPhrases
+	}
+	switch c.Format {
+	case FormatCheckpoint:
+		m["config_path"] = c.ConfigPath
+	case FormatDiffusers:
+		rv := RepoVariantDefault
+		if c.RepoVariant != nil {
+			rv = *c.RepoVariant
+		}
+		m["repo_variant"] = rv
+	}
+	switch c.Type {
+	case TypeMain:
+		m["trigger_phrases"] = triggers
+		m["default_settings"] = settings
+		if c.Variant != nil || isSDBase(c.Base) {
+			m["variant"] = c.Variant
+		}
+		if isSDBase(c.Base) {
+			m["prediction_type"] = c.PredictionType
+		}
+		if c.Format == FormatDiffusers && c.Submodels != nil {
+			m["submodels"] = c.Submodels
+		}
+		if c.UpcastAttention != nil {
+			m["upcast_attention"] = c.UpcastAttention
+		}
+	case TypeLoRA:
+		m["trigger_phrases"] = triggers
+		m["default_settings"] = settings
+	case TypeControlNet:
+		m["default_settings"] = settings
+	}
+	if c.CPUOnly != nil {
+		m["cpu_only"] = c.CPUOnly
+	}
+	return json.Marshal(m)
+}
+
+func isSDBase(base string) bool {
+	return base == BaseSD1 || base == BaseSD2 || base == BaseSDXL || base == BaseSDXLRefiner
+}
+
+// Changes is InvokeAI's ModelRecordChanges: the fields a PATCH, or an install request's body, may set.
+// Unset fields (nil) leave the record alone.
+type Changes struct {
+	Source            *string          `json:"source,omitempty"`
+	SourceType        *string          `json:"source_type,omitempty"`
+	SourceAPIResponse *string          `json:"source_api_response,omitempty"`
+	Name              *string          `json:"name,omitempty"`
+	Path              *string          `json:"path,omitempty"`
+	Description       *string          `json:"description,omitempty"`
+	Base              *string          `json:"base,omitempty"`
+	Type              *string          `json:"type,omitempty"`
+	Key               *string          `json:"key,omitempty"`
+	Hash              *string          `json:"hash,omitempty"`
+	FileSize          *int64           `json:"file_size,omitempty"`
+	Format            *string          `json:"format,omitempty"`
+	TriggerPhrases    *[]string        `json:"trigger_phrases,omitempty"`
+	DefaultSettings   *json.RawMessage `json:"default_settings,omitempty"`
+	CPUOnly           *bool            `json:"cpu_only,omitempty"`
+	Variant           *string          `json:"variant,omitempty"`
+	PredictionType    *string          `json:"prediction_type,omitempty"`
+	UpcastAttention   *bool            `json:"upcast_attention,omitempty"`
+	ConfigPath        *string          `json:"config_path,omitempty"`
+}
+
+// Validate checks enumerated fields; the error names the first bad one.
+func (ch *Changes) Validate() error {
+	check := func(name string, v *string, allowed []string) error {
+		if v != nil && !slices.Contains(allowed, *v) {
+			return fmt.Errorf("%s: %q is not one of %v", name, *v, allowed)
+		}
+		return nil
+	}
+	for _, err := range []error{
+		check("base", ch.Base, BaseTypes),
+		check("type", ch.Type, ModelTypes),
+		check("format", ch.Format, ModelFormats),
+		check("source_type", ch.SourceType, []string{SourcePath, SourceURL, SourceHF}),
+		check("variant", ch.Variant, []string{VariantNormal, VariantInpaint, VariantDepth, "dev", "schnell", "dev_fill", "large", "large_patch14", "gigantic"}),
+		check("prediction_type", ch.PredictionType, []string{PredictionEpsilon, PredictionV, PredictionSample}),
+	} {
+		if err != nil {
+			return err
+		}
+	}
+	if ch.Name != nil && *ch.Name == "" {
+		return fmt.Errorf("name must not be empty")
+	}
+	if ch.DefaultSettings != nil && len(*ch.DefaultSettings) > 0 && string(*ch.DefaultSettings) != "null" {
+		var obj map[string]any
+		if err := json.Unmarshal(*ch.DefaultSettings, &obj); err != nil {
+			return fmt.Errorf("default_settings must be an object or null")
+		}
+	}
+	return nil
+}
+
+// Apply copies the set fields onto c. Identity fields (key) are applied too: callers that must keep the key
+// clear it first.
+func (ch *Changes) Apply(c *Config) {
+	setS := func(dst *string, v *string) {
+		if v != nil {
+			*dst = *v
+		}
+	}
+	setS(&c.Source, ch.Source)
+	setS(&c.SourceType, ch.SourceType)
+	if ch.SourceAPIResponse != nil {
+		c.SourceAPIResponse = ch.SourceAPIResponse
+	}
+	setS(&c.Name, ch.Name)
+	setS(&c.Path, ch.Path)
+	if ch.Description != nil {
+		c.Description = ch.Description
+	}
+	setS(&c.Base, ch.Base)
+	setS(&c.Type, ch.Type)
+	setS(&c.Key, ch.Key)
+	setS(&c.Hash, ch.Hash)
+	if ch.FileSize != nil {
+		c.FileSize = *ch.FileSize
+	}
+	setS(&c.Format, ch.Format)
+	if ch.TriggerPhrases != nil {
+		c.TriggerPhrases = append([]string{}, (*ch.TriggerPhrases)...)
+	}
+	if ch.DefaultSettings != nil {
+		if string(*ch.DefaultSettings) == "null" {
+			c.DefaultSettings = nil
+		} else {
+			c.DefaultSettings = append(json.RawMessage(nil), (*ch.DefaultSettings)...)
+		}
+	}
+	if ch.CPUOnly != nil {
+		c.CPUOnly = ch.CPUOnly
+	}
+	if ch.Variant != nil {
+		c.Variant = ch.Variant
+	}
+	if ch.PredictionType != nil {
+		c.PredictionType = ch.PredictionType
+	}
+	if ch.UpcastAttention != nil {
+		c.UpcastAttention = ch.UpcastAttention
+	}
+	if ch.ConfigPath != nil {
+		c.ConfigPath = ch.ConfigPath
+	}
+}
+
+// Ptr returns a pointer to v (for optional fields).
+func Ptr[T any](v T) *T { return &v }

@@ -1,0 +1,210 @@
+package probe
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/invokego/invokego/internal/engine/safetensors"
+)
+
+// StateDict is what identification needs from a weights file: tensor names and shapes, never the data.
+type StateDict struct {
+	Shapes map[string][]int64
+	// Scalars holds top-level numbers some checkpoints carry (global_step).
+	Scalars map[string]int64
+}
+
+// Has reports whether a tensor exists.
+func (s *StateDict) Has(name string) bool { _, ok := s.Shapes[name]; return ok }
+
+// HasPrefix reports whether any tensor name starts with prefix.
+func (s *StateDict) HasPrefix(prefix string) bool {
+	for k := range s.Shapes {
+		if strings.HasPrefix(k, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// Dim returns dimension i of a tensor (negative counts from the end), or -1.
+func (s *StateDict) Dim(name string, i int) int64 {
+	sh, ok := s.Shapes[name]
+	if !ok {
+		return -1
+	}
+	if i < 0 {
+		i += len(sh)
+	}
+	if i < 0 || i >= len(sh) {
+		return -1
+	}
+	return sh[i]
+}
+
+// maxPickleBytes bounds the pickle inside a checkpoint; real state-dict pickles are a few megabytes.
+const maxPickleBytes = 256 << 20
+
+// ReadStateDict reads tensor names and shapes from a .safetensors file or a PyTorch checkpoint (.ckpt, .pt,
+// .pth, .bin), through bounds-checked parsers only.
+func ReadStateDict(ctx context.Context, path string) (*StateDict, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".safetensors", ".sft":
+		return safetensorsStateDict(f, st.Size())
+	case ".ckpt", ".pt", ".pth", ".bin":
+		return checkpointStateDict(f, st.Size())
+	}
+	return nil, fmt.Errorf("%w: unsupported file type %q", ErrUnknownModel, filepath.Ext(path))
+}
+
+// SafetensorsStateDict parses a safetensors header from r.
+func safetensorsStateDict(r io.ReaderAt, size int64) (*StateDict, error) {
+	h, err := safetensors.ParseHeader(r, size)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidModel, err)
+	}
+	sd := &StateDict{Shapes: make(map[string][]int64, len(h.Tensors))}
+	for _, t := range h.Tensors {
+		shape := make([]int64, len(t.Shape))
+		for i, d := range t.Shape {
+			shape[i] = int64(d)
+		}
+		sd.Shapes[t.Name] = shape
+	}
+	return sd, nil
+}
+
+// checkpointStateDict reads a torch.save file: the zip format (torch ≥ 1.6) or the legacy sequence of
+// pickles.
+func checkpointStateDict(r io.ReaderAt, size int64) (*StateDict, error) {
+	var magic [4]byte
+	if _, err := r.ReadAt(magic[:], 0); err != nil {
+		return nil, fmt.Errorf("%w: file too small", ErrInvalidModel)
+	}
+	var pickle []byte
+	legacy := false
+	if bytes.Equal(magic[:], []byte("PK\x03\x04")) {
+		zr, err := zip.NewReader(r, size)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrInvalidModel, err)
+		}
+		var entry *zip.File
+		for _, zf := range zr.File {
+			if zf.Name == "data.pkl" || strings.HasSuffix(zf.Name, "/data.pkl") {
+				entry = zf
+				break
+			}
+		}
+		if entry == nil {
+			return nil, fmt.Errorf("%w: no data.pkl in the archive", ErrInvalidModel)
+		}
+		if entry.UncompressedSize64 > maxPickleBytes {
+			return nil, fmt.Errorf("%w: data.pkl is too large", ErrInvalidModel)
+		}
+		rc, err := entry.Open()
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrInvalidModel, err)
+		}
+		pickle, err = io.ReadAll(io.LimitReader(rc, maxPickleBytes+1))
+		rc.Close()
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrInvalidModel, err)
+		}
+	} else {
+		n := size
+		if n > maxPickleBytes {
+			n = maxPickleBytes
+		}
+		pickle = make([]byte, n)
+		if _, err := r.ReadAt(pickle, 0); err != nil && !errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("%w: %v", ErrInvalidModel, err)
+		}
+		legacy = true
+	}
+	obj, err := unpickleCheckpoint(pickle, legacy)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidModel, err)
+	}
+	return stateDictFromPickle(obj, DefaultPickleLimits.MaxDepth)
+}
+
+// unpickleCheckpoint decodes the main object; the legacy format has three pickles before it (magic number,
+// protocol version, system info).
+func unpickleCheckpoint(data []byte, legacy bool) (any, error) {
+	if !legacy {
+		return Unpickle(data, DefaultPickleLimits)
+	}
+	pos := 0
+	for i := 0; i < 3; i++ {
+		u := &unpickler{data: data[pos:], memo: map[int64]any{}, limits: DefaultPickleLimits}
+		if _, err := u.run(); err != nil {
+			return nil, err
+		}
+		pos += u.pos
+	}
+	return Unpickle(data[pos:], DefaultPickleLimits)
+}
+
+// stateDictFromPickle flattens nested dicts into dotted names; a top-level "state_dict" entry is the state
+// dict itself (Lightning checkpoints).
+func stateDictFromPickle(obj any, maxDepth int) (*StateDict, error) {
+	root, ok := obj.(*PyDict)
+	if !ok {
+		return nil, fmt.Errorf("%w: checkpoint is not a dict", ErrInvalidModel)
+	}
+	sd := &StateDict{Shapes: map[string][]int64{}, Scalars: map[string]int64{}}
+	if gs, ok := root.Get("global_step"); ok {
+		if n, ok := gs.(int64); ok {
+			sd.Scalars["global_step"] = n
+		}
+	}
+	if inner, ok := root.Get("state_dict"); ok {
+		if d, ok := inner.(*PyDict); ok {
+			root = d
+		}
+	}
+	var walk func(prefix string, d *PyDict, depth int) error
+	walk = func(prefix string, d *PyDict, depth int) error {
+		if depth > maxDepth {
+			return fmt.Errorf("%w: checkpoint nested too deeply", ErrInvalidModel)
+		}
+		for i, k := range d.Keys {
+			name := fmt.Sprint(k)
+			if prefix != "" {
+				name = prefix + "." + name
+			}
+			switch v := d.Values[i].(type) {
+			case *Tensor:
+				sd.Shapes[name] = v.Shape
+			case *PyDict:
+				if err := walk(name, v, depth+1); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	if err := walk("", root, 0); err != nil {
+		return nil, err
+	}
+	return sd, nil
+}
