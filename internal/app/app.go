@@ -18,6 +18,7 @@ import (
 	"github.com/invokego/invokego/internal/auth"
 	"github.com/invokego/invokego/internal/config"
 	"github.com/invokego/invokego/internal/events"
+	"github.com/invokego/invokego/internal/gallery"
 	"github.com/invokego/invokego/internal/store"
 	"github.com/invokego/invokego/web"
 )
@@ -46,6 +47,8 @@ type App struct {
 	Router *api.Router
 	// Models is the model manager; the engine loads models through Models.Cache.
 	Models *ModelManager
+	// gallery is set by wireGallery for the features that store images (the queue's nodes).
+	gallery *gallery.Service
 	// closers run on Close, last registered first (background workers stop before the database closes).
 	closers []func()
 	// shutdowns run when the HTTP server starts shutting down, so long-lived connections (long polls,

@@ -47,14 +47,21 @@ CREATE TABLE images (
     deleted_at     DATETIME,
     starred        BOOLEAN NOT NULL DEFAULT FALSE,
     has_workflow   BOOLEAN NOT NULL DEFAULT FALSE,
-    user_id        TEXT NOT NULL DEFAULT 'system' REFERENCES users(user_id)
+    user_id        TEXT NOT NULL DEFAULT 'system' REFERENCES users(user_id),
+    -- board_id copies board_images.board_id (kept in step by the board_images triggers below), so that one
+    -- index serves a board's page in display order and its counts; board_images stays the record of truth.
+    board_id       TEXT
 );
-CREATE INDEX idx_images_user_id ON images(user_id);
+CREATE INDEX idx_images_user_order ON images(user_id, starred, created_at);
 CREATE INDEX idx_images_created_at ON images(created_at);
-CREATE INDEX idx_images_category ON images(image_category);
 CREATE INDEX idx_images_starred_created ON images(starred, created_at);
 CREATE INDEX idx_images_intermediate ON images(is_intermediate);
-CREATE TRIGGER tg_images_updated_at AFTER UPDATE ON images FOR EACH ROW
+CREATE INDEX idx_images_board_order ON images(board_id, starred, created_at);
+CREATE INDEX idx_images_board_created ON images(board_id, created_at);
+CREATE INDEX idx_images_board_cover ON images(board_id, is_intermediate, starred, created_at);
+-- Moving an image between boards is not an edit of the image, so board_id does not touch updated_at.
+CREATE TRIGGER tg_images_updated_at AFTER UPDATE OF image_origin, image_category, width, height, session_id, node_id,
+    metadata, is_intermediate, deleted_at, starred, has_workflow, user_id ON images FOR EACH ROW
 WHEN NEW.updated_at = OLD.updated_at
 BEGIN
     UPDATE images SET updated_at = STRFTIME('%Y-%m-%d %H:%M:%f', 'NOW') WHERE image_name = OLD.image_name;
@@ -69,15 +76,42 @@ CREATE TABLE boards (
     deleted_at       DATETIME,
     archived         BOOLEAN NOT NULL DEFAULT FALSE,
     user_id          TEXT NOT NULL DEFAULT 'system' REFERENCES users(user_id),
-    board_visibility TEXT NOT NULL DEFAULT 'private' CHECK (board_visibility IN ('private', 'shared', 'public'))
+    board_visibility TEXT NOT NULL DEFAULT 'private' CHECK (board_visibility IN ('private', 'shared', 'public')),
+    -- The BoardDTO's counts of non-intermediate images (category general) and assets (the other categories),
+    -- kept by the images triggers below so that neither a board list nor a page's total scans the board.
+    image_count      INTEGER NOT NULL DEFAULT 0,
+    asset_count      INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX idx_boards_user_id ON boards(user_id);
 CREATE INDEX idx_boards_visibility ON boards(board_visibility);
 CREATE INDEX idx_boards_created_at ON boards(created_at);
-CREATE TRIGGER tg_boards_updated_at AFTER UPDATE ON boards FOR EACH ROW
+-- Only edits of the board itself count as updates; image counts moving do not.
+CREATE TRIGGER tg_boards_updated_at AFTER UPDATE OF board_name, cover_image_name, deleted_at, archived, user_id,
+    board_visibility ON boards FOR EACH ROW
 WHEN NEW.updated_at = OLD.updated_at
 BEGIN
     UPDATE boards SET updated_at = STRFTIME('%Y-%m-%d %H:%M:%f', 'NOW') WHERE board_id = OLD.board_id;
+END;
+CREATE TRIGGER tg_images_board_count_insert AFTER INSERT ON images FOR EACH ROW
+WHEN NEW.board_id IS NOT NULL AND NOT NEW.is_intermediate
+BEGIN
+    UPDATE boards SET image_count = image_count + (NEW.image_category = 'general'),
+        asset_count = asset_count + (NEW.image_category != 'general') WHERE board_id = NEW.board_id;
+END;
+CREATE TRIGGER tg_images_board_count_update AFTER UPDATE OF board_id, image_category, is_intermediate ON images FOR EACH ROW
+BEGIN
+    UPDATE boards SET image_count = image_count - (OLD.image_category = 'general'),
+        asset_count = asset_count - (OLD.image_category != 'general')
+        WHERE board_id = OLD.board_id AND NOT OLD.is_intermediate;
+    UPDATE boards SET image_count = image_count + (NEW.image_category = 'general'),
+        asset_count = asset_count + (NEW.image_category != 'general')
+        WHERE board_id = NEW.board_id AND NOT NEW.is_intermediate;
+END;
+CREATE TRIGGER tg_images_board_count_delete AFTER DELETE ON images FOR EACH ROW
+WHEN OLD.board_id IS NOT NULL AND NOT OLD.is_intermediate
+BEGIN
+    UPDATE boards SET image_count = image_count - (OLD.image_category = 'general'),
+        asset_count = asset_count - (OLD.image_category != 'general') WHERE board_id = OLD.board_id;
 END;
 
 -- At most one board per image: image_name is the key.
@@ -89,6 +123,20 @@ CREATE TABLE board_images (
     deleted_at DATETIME
 );
 CREATE INDEX idx_board_images_board_id ON board_images(board_id, created_at);
+CREATE TRIGGER tg_board_images_insert AFTER INSERT ON board_images FOR EACH ROW
+BEGIN
+    UPDATE images SET board_id = NEW.board_id WHERE image_name = NEW.image_name;
+END;
+CREATE TRIGGER tg_board_images_update AFTER UPDATE OF board_id, image_name ON board_images FOR EACH ROW
+BEGIN
+    UPDATE images SET board_id = NULL WHERE image_name = OLD.image_name;
+    UPDATE images SET board_id = NEW.board_id WHERE image_name = NEW.image_name;
+END;
+-- Also runs for the rows a board's deletion cascades to.
+CREATE TRIGGER tg_board_images_delete AFTER DELETE ON board_images FOR EACH ROW
+BEGIN
+    UPDATE images SET board_id = NULL WHERE image_name = OLD.image_name;
+END;
 
 CREATE TABLE workflow_library (
     workflow_id TEXT PRIMARY KEY,
@@ -135,12 +183,21 @@ CREATE TABLE session_queue (
     destination          TEXT,
     retried_from_item_id INTEGER,
     status_sequence      INTEGER NOT NULL DEFAULT 0,
+    -- dequeue_seq orders the starts of items: round-robin serves the user whose last start is oldest.
+    dequeue_seq          INTEGER,
     user_id              TEXT NOT NULL DEFAULT 'system' REFERENCES users(user_id)
 );
+-- Covering indexes: the rows hold whole sessions, so counts and dequeues must not touch the table itself.
 CREATE INDEX idx_session_queue_status_priority ON session_queue(queue_id, status, priority DESC, item_id);
-CREATE INDEX idx_session_queue_user ON session_queue(user_id, status);
-CREATE INDEX idx_session_queue_batch ON session_queue(batch_id);
-CREATE INDEX idx_session_queue_destination ON session_queue(destination);
+CREATE INDEX idx_session_queue_user ON session_queue(user_id, queue_id, status);
+CREATE INDEX idx_session_queue_batch ON session_queue(batch_id, queue_id, status, user_id);
+CREATE INDEX idx_session_queue_destination ON session_queue(destination, queue_id, status, user_id);
+-- Dequeue: strict priority order across queues (FIFO), and per user for round-robin, which also reads each
+-- user's last start.
+CREATE INDEX idx_session_queue_dequeue ON session_queue(status, priority DESC, item_id);
+CREATE INDEX idx_session_queue_dequeue_user ON session_queue(status, user_id, priority DESC, item_id);
+CREATE INDEX idx_session_queue_user_seq ON session_queue(user_id, dequeue_seq);
+CREATE INDEX idx_session_queue_seq ON session_queue(dequeue_seq);
 CREATE TRIGGER tg_session_queue_updated_at AFTER UPDATE ON session_queue FOR EACH ROW
 WHEN NEW.updated_at = OLD.updated_at
 BEGIN

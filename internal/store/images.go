@@ -1,0 +1,398 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+)
+
+// Image is a row of images, with the board that holds it (if any) joined in, because every permission on an
+// image depends on that board.
+type Image struct {
+	ImageName      string
+	ImageOrigin    string
+	ImageCategory  string
+	Width          int
+	Height         int
+	SessionID      *string
+	NodeID         *string
+	Metadata       *string
+	IsIntermediate bool
+	CreatedAt      string
+	UpdatedAt      string
+	DeletedAt      *string
+	Starred        bool
+	HasWorkflow    bool
+	UserID         string
+	// BoardID, BoardOwnerID and BoardVisibility are nil for uncategorized images.
+	BoardID         *string
+	BoardOwnerID    *string
+	BoardVisibility *string
+}
+
+// imageSelect reads images as i, with its board_images row as bi and its board as b.
+const imageSelect = `SELECT i.image_name, i.image_origin, i.image_category, i.width, i.height, i.session_id, i.node_id,
+	i.metadata, i.is_intermediate, CAST(i.created_at AS TEXT), CAST(i.updated_at AS TEXT), CAST(i.deleted_at AS TEXT), i.starred, i.has_workflow, i.user_id,
+	i.board_id, b.user_id, b.board_visibility
+	FROM images i
+	LEFT JOIN boards b ON b.board_id = i.board_id`
+
+func scanImage(row interface{ Scan(...any) error }) (*Image, error) {
+	var im Image
+	var session, node, meta, deleted, boardID, boardOwner, boardVis sql.NullString
+	if err := row.Scan(&im.ImageName, &im.ImageOrigin, &im.ImageCategory, &im.Width, &im.Height, &session, &node,
+		&meta, &im.IsIntermediate, &im.CreatedAt, &im.UpdatedAt, &deleted, &im.Starred, &im.HasWorkflow, &im.UserID,
+		&boardID, &boardOwner, &boardVis); err != nil {
+		return nil, err
+	}
+	im.SessionID, im.NodeID, im.Metadata, im.DeletedAt = nullable(session), nullable(node), nullable(meta), nullable(deleted)
+	im.BoardID, im.BoardOwnerID, im.BoardVisibility = nullable(boardID), nullable(boardOwner), nullable(boardVis)
+	return &im, nil
+}
+
+func nullable(s sql.NullString) *string {
+	if !s.Valid {
+		return nil
+	}
+	v := s.String
+	return &v
+}
+
+// NewImage is what InsertImage writes.
+type NewImage struct {
+	ImageName      string
+	ImageOrigin    string
+	ImageCategory  string
+	Width, Height  int
+	SessionID      *string
+	NodeID         *string
+	Metadata       *string
+	IsIntermediate bool
+	HasWorkflow    bool
+	UserID         string
+	// BoardID, when set, puts the image on that board in the same transaction.
+	BoardID string
+}
+
+// InsertImage adds an image row (and its board assignment) in one transaction. beforeCommit runs inside the
+// transaction after the rows are written; the caller moves the image files into place there, so that either
+// both the rows and the files exist or neither does. A nil error means the transaction committed.
+// ErrNotFound if the board does not exist.
+func (db *DB) InsertImage(ctx context.Context, im NewImage, beforeCommit func() error) error {
+	return db.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO images (image_name, image_origin, image_category, width, height,
+			session_id, node_id, metadata, is_intermediate, has_workflow, user_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			im.ImageName, im.ImageOrigin, im.ImageCategory, im.Width, im.Height, im.SessionID, im.NodeID, im.Metadata,
+			im.IsIntermediate, im.HasWorkflow, im.UserID); err != nil {
+			return fmt.Errorf("insert image: %w", err)
+		}
+		if im.BoardID != "" {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO board_images (board_id, image_name) VALUES (?, ?)`, im.BoardID, im.ImageName); err != nil {
+				if isForeignKeyViolation(err) {
+					return ErrNotFound
+				}
+				return fmt.Errorf("insert board image: %w", err)
+			}
+		}
+		if beforeCommit != nil {
+			return beforeCommit()
+		}
+		return nil
+	})
+}
+
+func isForeignKeyViolation(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "FOREIGN KEY constraint failed")
+}
+
+// ImageByName loads one image; ErrNotFound if absent.
+func (db *DB) ImageByName(ctx context.Context, name string) (*Image, error) {
+	im, err := scanImage(db.sql.QueryRowContext(ctx, imageSelect+` WHERE i.image_name = ?`, name))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load image: %w", err)
+	}
+	return im, nil
+}
+
+// ImagesByNames loads the named images that exist, keyed by name.
+func (db *DB) ImagesByNames(ctx context.Context, names []string) (map[string]*Image, error) {
+	out := make(map[string]*Image, len(names))
+	for _, chunk := range chunks(names, 500) {
+		rows, err := db.sql.QueryContext(ctx, imageSelect+` WHERE i.image_name IN (`+placeholders(len(chunk))+`)`, stringArgs(chunk)...)
+		if err != nil {
+			return nil, fmt.Errorf("load images: %w", err)
+		}
+		for rows.Next() {
+			im, err := scanImage(rows)
+			if err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("scan image: %w", err)
+			}
+			out[im.ImageName] = im
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func chunks(s []string, n int) [][]string {
+	var out [][]string
+	for len(s) > n {
+		out = append(out, s[:n])
+		s = s[n:]
+	}
+	if len(s) > 0 {
+		out = append(out, s)
+	}
+	return out
+}
+
+func placeholders(n int) string {
+	if n <= 0 {
+		return ""
+	}
+	return strings.Repeat("?, ", n-1) + "?"
+}
+
+func stringArgs(s []string) []any {
+	out := make([]any, len(s))
+	for i, v := range s {
+		out[i] = v
+	}
+	return out
+}
+
+// ImageChanges are the editable columns; nil fields are left alone.
+type ImageChanges struct {
+	ImageCategory  *string
+	SessionID      *string
+	IsIntermediate *bool
+	Starred        *bool
+}
+
+// UpdateImage applies changes; ErrNotFound if the image does not exist.
+func (db *DB) UpdateImage(ctx context.Context, name string, ch ImageChanges) (*Image, error) {
+	var sets []string
+	var args []any
+	if ch.ImageCategory != nil {
+		sets, args = append(sets, "image_category = ?"), append(args, *ch.ImageCategory)
+	}
+	if ch.SessionID != nil {
+		sets, args = append(sets, "session_id = ?"), append(args, *ch.SessionID)
+	}
+	if ch.IsIntermediate != nil {
+		sets, args = append(sets, "is_intermediate = ?"), append(args, *ch.IsIntermediate)
+	}
+	if ch.Starred != nil {
+		sets, args = append(sets, "starred = ?"), append(args, *ch.Starred)
+	}
+	if len(sets) > 0 {
+		res, err := db.sql.ExecContext(ctx, `UPDATE images SET `+strings.Join(sets, ", ")+` WHERE image_name = ?`, append(args, name)...)
+		if err != nil {
+			return nil, fmt.Errorf("update image: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil, ErrNotFound
+		}
+	}
+	return db.ImageByName(ctx, name)
+}
+
+// SetStarred stars or unstars every named image in one transaction.
+func (db *DB) SetStarred(ctx context.Context, names []string, starred bool) error {
+	return db.inTx(ctx, func(tx *sql.Tx) error {
+		for _, chunk := range chunks(names, 500) {
+			args := append([]any{starred}, stringArgs(chunk)...)
+			if _, err := tx.ExecContext(ctx, `UPDATE images SET starred = ? WHERE image_name IN (`+placeholders(len(chunk))+`)`, args...); err != nil {
+				return fmt.Errorf("star images: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+// DeleteImages removes image rows (their board assignments cascade) in one transaction.
+func (db *DB) DeleteImages(ctx context.Context, names []string) error {
+	return db.inTx(ctx, func(tx *sql.Tx) error {
+		for _, chunk := range chunks(names, 500) {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM images WHERE image_name IN (`+placeholders(len(chunk))+`)`, stringArgs(chunk)...); err != nil {
+				return fmt.Errorf("delete images: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+// ImageQuery selects images for listings. Scope is the access filter (aliases i for images, b for boards).
+type ImageQuery struct {
+	Scope          Filter
+	Origin         *string
+	Categories     []string
+	IsIntermediate *bool
+	// BoardID: nil for any board, "none" for uncategorized images, otherwise one board.
+	BoardID      *string
+	SearchTerm   *string
+	StarredFirst bool
+	Descending   bool
+	Offset       int
+	Limit        int
+}
+
+// Filter is a SQL condition with arguments (access.Filter has the same shape; store does not import access).
+type Filter struct {
+	SQL  string
+	Args []any
+}
+
+// where compiles the query's conditions. byBoard reports whether the board_images join is required.
+func (q ImageQuery) where() (string, []any) {
+	conds := []string{}
+	var args []any
+	if q.Scope.SQL != "" {
+		conds = append(conds, "("+q.Scope.SQL+")")
+		args = append(args, q.Scope.Args...)
+	}
+	if q.Origin != nil {
+		conds, args = append(conds, "i.image_origin = ?"), append(args, *q.Origin)
+	}
+	if len(q.Categories) > 0 {
+		conds = append(conds, "i.image_category IN ("+placeholders(len(q.Categories))+")")
+		args = append(args, stringArgs(q.Categories)...)
+	}
+	if q.IsIntermediate != nil {
+		conds, args = append(conds, "i.is_intermediate = ?"), append(args, *q.IsIntermediate)
+	}
+	if q.BoardID != nil {
+		if *q.BoardID == "none" {
+			conds = append(conds, "i.board_id IS NULL")
+		} else {
+			conds, args = append(conds, "i.board_id = ?"), append(args, *q.BoardID)
+		}
+	}
+	if q.SearchTerm != nil && *q.SearchTerm != "" {
+		like := "%" + *q.SearchTerm + "%"
+		conds, args = append(conds, "(i.metadata LIKE ? OR i.created_at LIKE ?)"), append(args, like, like)
+	}
+	if len(conds) == 0 {
+		return "", nil
+	}
+	return " WHERE " + strings.Join(conds, " AND "), args
+}
+
+func (q ImageQuery) orderBy() string {
+	dir := "ASC"
+	if q.Descending {
+		dir = "DESC"
+	}
+	order := " ORDER BY "
+	if q.StarredFirst {
+		order += "i.starred DESC, "
+	}
+	return order + "i.created_at " + dir + ", i.rowid " + dir
+}
+
+// fromClause joins the image's board only when a column of it is needed: always for rows (the DTO's board
+// and the access rules), for counts only when the scope filter reads the board.
+func (q ImageQuery) fromClause(forRows bool) string {
+	if forRows || strings.Contains(q.Scope.SQL, "b.") {
+		return ` FROM images i LEFT JOIN boards b ON b.board_id = i.board_id`
+	}
+	return ` FROM images i`
+}
+
+const imageColumns = `i.image_name, i.image_origin, i.image_category, i.width, i.height, i.session_id, i.node_id,
+	i.metadata, i.is_intermediate, CAST(i.created_at AS TEXT), CAST(i.updated_at AS TEXT), CAST(i.deleted_at AS TEXT),
+	i.starred, i.has_workflow, i.user_id, i.board_id, b.user_id, b.board_visibility`
+
+// boardCountColumn names the boards column that already holds this query's count, if any: a board's
+// non-intermediate images or assets with no other filter, the gallery's two tabs.
+func (q ImageQuery) boardCountColumn() string {
+	if q.BoardID == nil || *q.BoardID == "none" || q.IsIntermediate == nil || *q.IsIntermediate || q.Scope.SQL != "" ||
+		q.Origin != nil || (q.SearchTerm != nil && *q.SearchTerm != "") {
+		return ""
+	}
+	cats := append([]string(nil), q.Categories...)
+	sort.Strings(cats)
+	cats = slices.Compact(cats)
+	switch strings.Join(cats, ",") {
+	case "general":
+		return "image_count"
+	case "control,mask,other,user":
+		return "asset_count"
+	}
+	return ""
+}
+
+// ListImages returns one page of images and the total number matching.
+func (db *DB) ListImages(ctx context.Context, q ImageQuery) ([]Image, int, error) {
+	where, args := q.where()
+	var total int
+	if col := q.boardCountColumn(); col != "" {
+		err := db.sql.QueryRowContext(ctx, `SELECT `+col+` FROM boards WHERE board_id = ?`, *q.BoardID).Scan(&total)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return nil, 0, fmt.Errorf("count board images: %w", err)
+		}
+	} else if err := db.sql.QueryRowContext(ctx, `SELECT COUNT(*)`+q.fromClause(false)+where, args...).Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("count images: %w", err)
+	}
+	rows, err := db.sql.QueryContext(ctx, `SELECT `+imageColumns+q.fromClause(true)+where+q.orderBy()+` LIMIT ? OFFSET ?`,
+		append(args, q.Limit, q.Offset)...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list images: %w", err)
+	}
+	defer rows.Close()
+	out := []Image{}
+	for rows.Next() {
+		im, err := scanImage(rows)
+		if err != nil {
+			return nil, 0, fmt.Errorf("scan image: %w", err)
+		}
+		out = append(out, *im)
+	}
+	return out, total, rows.Err()
+}
+
+// ImageNames returns the names of every matching image in listing order, and how many of them are starred.
+func (db *DB) ImageNames(ctx context.Context, q ImageQuery) ([]string, int, error) {
+	where, args := q.where()
+	rows, err := db.sql.QueryContext(ctx, `SELECT i.image_name, i.starred`+q.fromClause(false)+where+q.orderBy(), args...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list image names: %w", err)
+	}
+	defer rows.Close()
+	names := []string{}
+	starred := 0
+	for rows.Next() {
+		var name string
+		var s bool
+		if err := rows.Scan(&name, &s); err != nil {
+			return nil, 0, fmt.Errorf("scan image name: %w", err)
+		}
+		names = append(names, name)
+		if s {
+			starred++
+		}
+	}
+	return names, starred, rows.Err()
+}
+
+// CountImages counts matching images.
+func (db *DB) CountImages(ctx context.Context, q ImageQuery) (int, error) {
+	where, args := q.where()
+	var n int
+	if err := db.sql.QueryRowContext(ctx, `SELECT COUNT(*)`+q.fromClause(false)+where, args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count images: %w", err)
+	}
+	return n, nil
+}
