@@ -19,6 +19,8 @@ import (
 	"github.com/invokego/invokego/internal/config"
 	"github.com/invokego/invokego/internal/events"
 	"github.com/invokego/invokego/internal/gallery"
+	"github.com/invokego/invokego/internal/nodes"
+	"github.com/invokego/invokego/internal/queue"
 	"github.com/invokego/invokego/internal/store"
 	"github.com/invokego/invokego/web"
 )
@@ -47,8 +49,12 @@ type App struct {
 	Router *api.Router
 	// Models is the model manager; the engine loads models through Models.Cache.
 	Models *ModelManager
+	// Queue is the session queue and its processor (wire_queue.go).
+	Queue *queue.Service
 	// gallery is set by wireGallery for the features that store images (the queue's nodes).
 	gallery *gallery.Service
+	// nodes is the node registry; see NodeRegistry (wire_queue.go).
+	nodes *nodes.Registry
 	// closers run on Close, last registered first (background workers stop before the database closes).
 	closers []func()
 	// shutdowns run when the HTTP server starts shutting down, so long-lived connections (long polls,

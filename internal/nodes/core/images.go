@@ -1,0 +1,536 @@
+package core
+
+import (
+	"encoding/json"
+	"image"
+	"image/color"
+	imgdraw "image/draw"
+	"math"
+
+	"golang.org/x/image/draw"
+
+	"github.com/invokego/invokego/internal/nodes"
+)
+
+// maxSide bounds the images nodes create, so that a graph cannot ask for gigapixel allocations.
+const maxSide = 16384
+
+func structToMap(v any) (nodes.MetadataField, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	var all map[string]any
+	if err := json.Unmarshal(b, &all); err != nil {
+		return nil, err
+	}
+	out := nodes.MetadataField{}
+	for k, val := range all {
+		if val != nil {
+			out[k] = val
+		}
+	}
+	return out, nil
+}
+
+// saving is embedded by every image node that saves its result.
+type saving struct {
+	nodes.WithMetadata
+	nodes.WithBoard
+}
+
+func (s *saving) save(ctx nodes.Context, img image.Image) (nodes.Output, error) {
+	return ctx.SaveImage(img, nodes.SaveImageOptions{Board: s.Board, Metadata: s.Metadata})
+}
+
+func load(ctx nodes.Context, f nodes.ImageField) (image.Image, error) {
+	if f.ImageName == "" {
+		return nil, nodes.Errorf("ValueError", "no image given")
+	}
+	return ctx.LoadImage(f.ImageName)
+}
+
+func toRGBA(img image.Image) *image.NRGBA {
+	b := img.Bounds()
+	out := image.NewNRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
+	imgdraw.Draw(out, out.Bounds(), img, b.Min, imgdraw.Src)
+	return out
+}
+
+func checkSize(w, h int) error {
+	if w <= 0 || h <= 0 || w > maxSide || h > maxSide {
+		return nodes.Errorf("ValueError", "image size %dx%d is out of range (1..%d)", w, h, maxSide)
+	}
+	return nil
+}
+
+// LoadImage is image: it passes an existing image through.
+type LoadImage struct {
+	Image nodes.ImageField `json:"image" description:"The image to load"`
+}
+
+// Invoke implements nodes.Invocation.
+func (n *LoadImage) Invoke(ctx nodes.Context) (nodes.Output, error) {
+	img, err := load(ctx, n.Image)
+	if err != nil {
+		return nil, err
+	}
+	b := img.Bounds()
+	return nodes.ImageOutput{Image: n.Image, Width: b.Dx(), Height: b.Dy()}, nil
+}
+
+// SaveImage is save_image: it saves its input as a new gallery image.
+type SaveImage struct {
+	saving
+	Image nodes.ImageField `json:"image" description:"The image to process"`
+}
+
+// Invoke implements nodes.Invocation.
+func (n *SaveImage) Invoke(ctx nodes.Context) (nodes.Output, error) {
+	img, err := load(ctx, n.Image)
+	if err != nil {
+		return nil, err
+	}
+	return n.save(ctx, img)
+}
+
+// BlankImage is blank_image.
+type BlankImage struct {
+	saving
+	Width  int              `json:"width" default:"512" description:"The width of the image"`
+	Height int              `json:"height" default:"512" description:"The height of the image"`
+	Mode   string           `json:"mode" default:"RGB" enum:"RGB,RGBA" description:"The mode of the image"`
+	Color  nodes.ColorField `json:"color" default:"{\"r\":0,\"g\":0,\"b\":0,\"a\":255}" description:"The color of the image"`
+}
+
+// Invoke implements nodes.Invocation.
+func (n *BlankImage) Invoke(ctx nodes.Context) (nodes.Output, error) {
+	if err := checkSize(n.Width, n.Height); err != nil {
+		return nil, err
+	}
+	img := image.NewNRGBA(image.Rect(0, 0, n.Width, n.Height))
+	a := uint8(n.Color.A)
+	if n.Mode == "RGB" {
+		a = 255
+	}
+	imgdraw.Draw(img, img.Bounds(), image.NewUniform(color.NRGBA{uint8(n.Color.R), uint8(n.Color.G), uint8(n.Color.B), a}), image.Point{}, imgdraw.Src)
+	return n.save(ctx, img)
+}
+
+// resampler maps PIL's resample modes onto x/image/draw's interpolators.
+func resampler(mode string) draw.Interpolator {
+	switch mode {
+	case "nearest":
+		return draw.NearestNeighbor
+	case "box", "bilinear", "hamming":
+		return draw.BiLinear
+	default: // bicubic, lanczos
+		return draw.CatmullRom
+	}
+}
+
+func resize(img image.Image, w, h int, mode string) *image.NRGBA {
+	out := image.NewNRGBA(image.Rect(0, 0, w, h))
+	resampler(mode).Scale(out, out.Bounds(), img, img.Bounds(), draw.Src, nil)
+	return out
+}
+
+// ImageResize is img_resize.
+type ImageResize struct {
+	saving
+	Image        nodes.ImageField `json:"image" description:"The image to resize"`
+	Width        int              `json:"width" default:"512" gt:"0" description:"The width to resize to (px)"`
+	Height       int              `json:"height" default:"512" gt:"0" description:"The height to resize to (px)"`
+	ResampleMode string           `json:"resample_mode" default:"bicubic" enum:"nearest,box,bilinear,hamming,bicubic,lanczos" description:"The resampling mode"`
+}
+
+// Invoke implements nodes.Invocation.
+func (n *ImageResize) Invoke(ctx nodes.Context) (nodes.Output, error) {
+	if err := checkSize(n.Width, n.Height); err != nil {
+		return nil, err
+	}
+	img, err := load(ctx, n.Image)
+	if err != nil {
+		return nil, err
+	}
+	return n.save(ctx, resize(img, n.Width, n.Height, n.ResampleMode))
+}
+
+// ImageScale is img_scale.
+type ImageScale struct {
+	saving
+	Image        nodes.ImageField `json:"image" description:"The image to scale"`
+	ScaleFactor  float64          `json:"scale_factor" default:"2.0" gt:"0" description:"The factor by which to scale the image"`
+	ResampleMode string           `json:"resample_mode" default:"bicubic" enum:"nearest,box,bilinear,hamming,bicubic,lanczos" description:"The resampling mode"`
+}
+
+// Invoke implements nodes.Invocation.
+func (n *ImageScale) Invoke(ctx nodes.Context) (nodes.Output, error) {
+	img, err := load(ctx, n.Image)
+	if err != nil {
+		return nil, err
+	}
+	b := img.Bounds()
+	w, h := int(float64(b.Dx())*n.ScaleFactor), int(float64(b.Dy())*n.ScaleFactor)
+	if err := checkSize(w, h); err != nil {
+		return nil, err
+	}
+	return n.save(ctx, resize(img, w, h, n.ResampleMode))
+}
+
+// ImageCrop is img_crop: the crop box may extend beyond the image (transparent there), as with PIL.
+type ImageCrop struct {
+	saving
+	Image  nodes.ImageField `json:"image" description:"The image to crop"`
+	X      int              `json:"x" default:"0" description:"The left x coordinate of the crop rectangle"`
+	Y      int              `json:"y" default:"0" description:"The top y coordinate of the crop rectangle"`
+	Width  int              `json:"width" default:"512" gt:"0" description:"The width of the crop rectangle"`
+	Height int              `json:"height" default:"512" gt:"0" description:"The height of the crop rectangle"`
+}
+
+// Invoke implements nodes.Invocation.
+func (n *ImageCrop) Invoke(ctx nodes.Context) (nodes.Output, error) {
+	if err := checkSize(n.Width, n.Height); err != nil {
+		return nil, err
+	}
+	img, err := load(ctx, n.Image)
+	if err != nil {
+		return nil, err
+	}
+	out := image.NewNRGBA(image.Rect(0, 0, n.Width, n.Height))
+	b := img.Bounds()
+	imgdraw.Draw(out, out.Bounds(), img, image.Pt(b.Min.X+n.X, b.Min.Y+n.Y), imgdraw.Src)
+	return n.save(ctx, out)
+}
+
+// ImagePaste is img_paste.
+type ImagePaste struct {
+	saving
+	BaseImage nodes.ImageField  `json:"base_image" description:"The base image"`
+	Image     nodes.ImageField  `json:"image" description:"The image to paste"`
+	Mask      *nodes.ImageField `json:"mask" description:"The mask to use when pasting"`
+	X         int               `json:"x" default:"0" description:"The left x coordinate at which to paste the image"`
+	Y         int               `json:"y" default:"0" description:"The top y coordinate at which to paste the image"`
+	Crop      bool              `json:"crop" default:"false" description:"Crop to base image dimensions"`
+}
+
+// Invoke implements nodes.Invocation.
+func (n *ImagePaste) Invoke(ctx nodes.Context) (nodes.Output, error) {
+	base, err := load(ctx, n.BaseImage)
+	if err != nil {
+		return nil, err
+	}
+	top, err := load(ctx, n.Image)
+	if err != nil {
+		return nil, err
+	}
+	bb, tb := base.Bounds(), top.Bounds()
+	// The canvas grows to hold both images unless crop is set (InvokeAI's behaviour).
+	minX, minY := min(0, n.X), min(0, n.Y)
+	maxX, maxY := max(bb.Dx(), n.X+tb.Dx()), max(bb.Dy(), n.Y+tb.Dy())
+	if err := checkSize(maxX-minX, maxY-minY); err != nil {
+		return nil, err
+	}
+	canvas := image.NewNRGBA(image.Rect(0, 0, maxX-minX, maxY-minY))
+	imgdraw.Draw(canvas, image.Rect(-minX, -minY, -minX+bb.Dx(), -minY+bb.Dy()), base, bb.Min, imgdraw.Src)
+	dst := image.Rect(n.X-minX, n.Y-minY, n.X-minX+tb.Dx(), n.Y-minY+tb.Dy())
+	if n.Mask != nil && n.Mask.ImageName != "" {
+		mask, err := ctx.LoadImage(n.Mask.ImageName)
+		if err != nil {
+			return nil, err
+		}
+		imgdraw.DrawMask(canvas, dst, top, tb.Min, grayAlpha{mask}, mask.Bounds().Min, imgdraw.Over)
+	} else {
+		imgdraw.Draw(canvas, dst, top, tb.Min, imgdraw.Over)
+	}
+	var out image.Image = canvas
+	if n.Crop {
+		out = canvas.SubImage(image.Rect(-minX, -minY, -minX+bb.Dx(), -minY+bb.Dy()))
+	}
+	return n.save(ctx, out)
+}
+
+// grayAlpha uses an image's luminance as an alpha mask (PIL's "L" mask).
+type grayAlpha struct{ image.Image }
+
+func (g grayAlpha) ColorModel() color.Model { return color.AlphaModel }
+func (g grayAlpha) At(x, y int) color.Color {
+	l := color.GrayModel.Convert(g.Image.At(x, y)).(color.Gray)
+	return color.Alpha{A: l.Y}
+}
+
+// ImageBlur is img_blur.
+type ImageBlur struct {
+	saving
+	Image    nodes.ImageField `json:"image" description:"The image to blur"`
+	Radius   float64          `json:"radius" default:"8.0" ge:"0" description:"The blur radius"`
+	BlurType string           `json:"blur_type" default:"gaussian" enum:"gaussian,box" description:"The type of blur"`
+}
+
+// Invoke implements nodes.Invocation.
+func (n *ImageBlur) Invoke(ctx nodes.Context) (nodes.Output, error) {
+	img, err := load(ctx, n.Image)
+	if err != nil {
+		return nil, err
+	}
+	src := toRGBA(img)
+	var kernel []float64
+	if n.BlurType == "box" {
+		r := int(math.Round(n.Radius))
+		kernel = make([]float64, 2*r+1)
+		for i := range kernel {
+			kernel[i] = 1 / float64(len(kernel))
+		}
+	} else {
+		kernel = gaussianKernel(n.Radius)
+	}
+	out, err := convolveSeparable(ctx, src, kernel)
+	if err != nil {
+		return nil, err
+	}
+	return n.save(ctx, out)
+}
+
+func gaussianKernel(sigma float64) []float64 {
+	if sigma <= 0 {
+		return []float64{1}
+	}
+	r := int(math.Ceil(sigma * 3))
+	r = min(r, 256)
+	k := make([]float64, 2*r+1)
+	var sum float64
+	for i := -r; i <= r; i++ {
+		k[i+r] = math.Exp(-float64(i*i) / (2 * sigma * sigma))
+		sum += k[i+r]
+	}
+	for i := range k {
+		k[i] /= sum
+	}
+	return k
+}
+
+// convolveSeparable blurs rows then columns, checking for cancellation between rows.
+func convolveSeparable(ctx nodes.Context, src *image.NRGBA, k []float64) (*image.NRGBA, error) {
+	w, h := src.Rect.Dx(), src.Rect.Dy()
+	r := len(k) / 2
+	tmp := make([]float64, w*h*4)
+	for y := 0; y < h; y++ {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		for x := 0; x < w; x++ {
+			for c := 0; c < 4; c++ {
+				var acc float64
+				for i, kv := range k {
+					xx := min(max(x+i-r, 0), w-1)
+					acc += kv * float64(src.Pix[y*src.Stride+xx*4+c])
+				}
+				tmp[(y*w+x)*4+c] = acc
+			}
+		}
+	}
+	out := image.NewNRGBA(image.Rect(0, 0, w, h))
+	for y := 0; y < h; y++ {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		for x := 0; x < w; x++ {
+			for c := 0; c < 4; c++ {
+				var acc float64
+				for i, kv := range k {
+					yy := min(max(y+i-r, 0), h-1)
+					acc += kv * tmp[(yy*w+x)*4+c]
+				}
+				out.Pix[y*out.Stride+x*4+c] = clamp8(acc)
+			}
+		}
+	}
+	return out, nil
+}
+
+func clamp8(v float64) uint8 {
+	return uint8(min(max(math.Round(v), 0), 255))
+}
+
+// ImageConvert is img_conv: converts to a PIL mode. Modes Go cannot store as such are rendered as their
+// closest RGB or grayscale equivalent.
+type ImageConvert struct {
+	saving
+	Image nodes.ImageField `json:"image" description:"The image to convert"`
+	Mode  string           `json:"mode" default:"L" enum:"L,RGB,RGBA,CMYK,YCbCr,LAB,HSV,I,F" description:"The mode to convert to"`
+}
+
+// Invoke implements nodes.Invocation.
+func (n *ImageConvert) Invoke(ctx nodes.Context) (nodes.Output, error) {
+	img, err := load(ctx, n.Image)
+	if err != nil {
+		return nil, err
+	}
+	b := img.Bounds()
+	var out image.Image
+	switch n.Mode {
+	case "L", "I", "F":
+		g := image.NewGray(image.Rect(0, 0, b.Dx(), b.Dy()))
+		imgdraw.Draw(g, g.Bounds(), img, b.Min, imgdraw.Src)
+		out = g
+	case "RGB", "CMYK", "YCbCr", "LAB", "HSV":
+		rgb := toRGBA(img)
+		for i := 3; i < len(rgb.Pix); i += 4 {
+			rgb.Pix[i] = 255
+		}
+		out = rgb
+	default:
+		out = toRGBA(img)
+	}
+	return n.save(ctx, out)
+}
+
+// ImageChannel is img_chan: one channel as a grayscale image.
+type ImageChannel struct {
+	saving
+	Image   nodes.ImageField `json:"image" description:"The image to get the channel from"`
+	Channel string           `json:"channel" default:"A" enum:"A,R,G,B" description:"The channel to get"`
+}
+
+// Invoke implements nodes.Invocation.
+func (n *ImageChannel) Invoke(ctx nodes.Context) (nodes.Output, error) {
+	img, err := load(ctx, n.Image)
+	if err != nil {
+		return nil, err
+	}
+	src := toRGBA(img)
+	c := map[string]int{"R": 0, "G": 1, "B": 2, "A": 3}[n.Channel]
+	out := image.NewGray(src.Rect)
+	for i := 0; i < len(out.Pix); i++ {
+		out.Pix[i] = src.Pix[i*4+c]
+	}
+	return n.save(ctx, out)
+}
+
+// ImageMultiply is img_mul: the per-channel product of two images.
+type ImageMultiply struct {
+	saving
+	Image1 nodes.ImageField `json:"image1" description:"The first image to multiply"`
+	Image2 nodes.ImageField `json:"image2" description:"The second image to multiply"`
+}
+
+// Invoke implements nodes.Invocation.
+func (n *ImageMultiply) Invoke(ctx nodes.Context) (nodes.Output, error) {
+	a, err := load(ctx, n.Image1)
+	if err != nil {
+		return nil, err
+	}
+	b, err := load(ctx, n.Image2)
+	if err != nil {
+		return nil, err
+	}
+	pa, pb := toRGBA(a), toRGBA(b)
+	w, h := min(pa.Rect.Dx(), pb.Rect.Dx()), min(pa.Rect.Dy(), pb.Rect.Dy())
+	out := image.NewNRGBA(image.Rect(0, 0, w, h))
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			for c := 0; c < 4; c++ {
+				va, vb := int(pa.Pix[y*pa.Stride+x*4+c]), int(pb.Pix[y*pb.Stride+x*4+c])
+				out.Pix[y*out.Stride+x*4+c] = uint8(va * vb / 255)
+			}
+		}
+	}
+	return n.save(ctx, out)
+}
+
+// ImageLerp is img_lerp: maps pixel values linearly into [min, max].
+type ImageLerp struct {
+	saving
+	Image nodes.ImageField `json:"image" description:"The image to lerp"`
+	Min   int              `json:"min" default:"0" ge:"0" le:"255" description:"The minimum output value"`
+	Max   int              `json:"max" default:"255" ge:"0" le:"255" description:"The maximum output value"`
+}
+
+// Invoke implements nodes.Invocation.
+func (n *ImageLerp) Invoke(ctx nodes.Context) (nodes.Output, error) {
+	img, err := load(ctx, n.Image)
+	if err != nil {
+		return nil, err
+	}
+	out := toRGBA(img)
+	for i, v := range out.Pix {
+		out.Pix[i] = clamp8(float64(n.Min) + float64(v)/255*float64(n.Max-n.Min))
+	}
+	return n.save(ctx, out)
+}
+
+// CannyEdgeDetection is canny_edge_detection.
+type CannyEdgeDetection struct {
+	saving
+	Image         nodes.ImageField `json:"image" description:"The image to process"`
+	LowThreshold  int              `json:"low_threshold" default:"100" ge:"0" le:"255" description:"The low threshold of the Canny pixel gradient (0-255)"`
+	HighThreshold int              `json:"high_threshold" default:"200" ge:"0" le:"255" description:"The high threshold of the Canny pixel gradient (0-255)"`
+}
+
+// Invoke implements nodes.Invocation.
+func (n *CannyEdgeDetection) Invoke(ctx nodes.Context) (nodes.Output, error) {
+	img, err := load(ctx, n.Image)
+	if err != nil {
+		return nil, err
+	}
+	out, err := canny(ctx, img, float64(n.LowThreshold), float64(n.HighThreshold))
+	if err != nil {
+		return nil, err
+	}
+	return n.save(ctx, out)
+}
+
+// InfillColor is infill_rgba: transparent areas are filled with a solid colour.
+type InfillColor struct {
+	saving
+	Image nodes.ImageField `json:"image" description:"The image to process"`
+	Color nodes.ColorField `json:"color" default:"{\"r\":127,\"g\":127,\"b\":127,\"a\":255}" description:"The color to use to infill"`
+}
+
+// Invoke implements nodes.Invocation.
+func (n *InfillColor) Invoke(ctx nodes.Context) (nodes.Output, error) {
+	img, err := load(ctx, n.Image)
+	if err != nil {
+		return nil, err
+	}
+	src := toRGBA(img)
+	out := image.NewNRGBA(src.Rect)
+	imgdraw.Draw(out, out.Bounds(), image.NewUniform(color.NRGBA{uint8(n.Color.R), uint8(n.Color.G), uint8(n.Color.B), uint8(n.Color.A)}), image.Point{}, imgdraw.Src)
+	imgdraw.Draw(out, out.Bounds(), src, image.Point{}, imgdraw.Over)
+	return n.save(ctx, out)
+}
+
+func registerImages(r *nodes.Registry) {
+	reg := func(typ, class, title, desc string, tags []string, category, version string, noCache bool, inv func() nodes.Invocation) {
+		r.Register(nodes.Def{Type: typ, Class: class, Title: title, Description: desc, Tags: tags, Category: category,
+			Version: version, NoCache: noCache, New: inv, Output: nodes.ImageOutput{}})
+	}
+	reg("image", "LoadImage", "Image Primitive", "Load an image and provide it as output.", []string{"primitives", "image"}, "primitives", "1.0.2", false,
+		func() nodes.Invocation { return &LoadImage{} })
+	reg("save_image", "SaveImage", "Save Image", "Saves an image. Unlike other nodes, this node does not use the cache.", []string{"primitives", "image"}, "primitives", "1.2.2", true,
+		func() nodes.Invocation { return &SaveImage{} })
+	reg("blank_image", "BlankImage", "Blank Image", "Creates a blank image and forwards it to the pipeline", []string{"image"}, "image", "1.2.2", false,
+		func() nodes.Invocation { return &BlankImage{} })
+	reg("img_resize", "ImageResize", "Resize Image", "Resizes an image to specific dimensions", []string{"image", "resize"}, "image", "1.2.2", false,
+		func() nodes.Invocation { return &ImageResize{} })
+	reg("img_scale", "ImageScale", "Scale Image", "Scales an image by a factor", []string{"image", "scale"}, "image", "1.2.2", false,
+		func() nodes.Invocation { return &ImageScale{} })
+	reg("img_crop", "ImageCrop", "Crop Image", "Crops an image to a specified box. The box can be outside of the image.", []string{"image", "crop"}, "image", "1.2.2", false,
+		func() nodes.Invocation { return &ImageCrop{} })
+	reg("img_paste", "ImagePaste", "Paste Image", "Pastes an image into another image.", []string{"image", "paste"}, "image", "1.2.2", false,
+		func() nodes.Invocation { return &ImagePaste{} })
+	reg("img_blur", "ImageBlur", "Blur Image", "Blurs an image", []string{"image", "blur"}, "image", "1.2.2", false,
+		func() nodes.Invocation { return &ImageBlur{} })
+	reg("img_conv", "ImageConvert", "Convert Image Mode", "Converts an image to a different mode.", []string{"image", "convert"}, "image", "1.2.2", false,
+		func() nodes.Invocation { return &ImageConvert{} })
+	reg("img_chan", "ImageChannel", "Extract Image Channel", "Gets a channel from an image.", []string{"image", "channel"}, "image", "1.2.2", false,
+		func() nodes.Invocation { return &ImageChannel{} })
+	reg("img_mul", "ImageMultiply", "Multiply Images", "Multiplies two images together using `PIL.ImageChops.multiply()`.", []string{"image", "multiply"}, "image", "1.2.2", false,
+		func() nodes.Invocation { return &ImageMultiply{} })
+	reg("img_lerp", "ImageLerp", "Lerp Image", "Linear interpolation of all pixels of an image", []string{"image", "linear", "interpolation", "lerp"}, "image", "1.2.2", false,
+		func() nodes.Invocation { return &ImageLerp{} })
+	reg("canny_edge_detection", "CannyEdgeDetection", "Canny Edge Detection", "Geneartes an edge map using a cv2's Canny algorithm.", []string{"controlnet", "canny"}, "controlnet", "1.0.0", false,
+		func() nodes.Invocation { return &CannyEdgeDetection{} })
+	reg("infill_rgba", "InfillColor", "Solid Color Infill", "Infills transparent areas of an image with a solid color", []string{"image", "inpaint"}, "inpaint", "1.2.2", false,
+		func() nodes.Invocation { return &InfillColor{} })
+}

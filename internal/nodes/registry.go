@@ -1,0 +1,252 @@
+// Package nodes is the node ("invocation") model: a Registry of node types built at start-up, the field
+// metadata that InvokeAI publishes in /openapi.json for each of them, the decoding of a node's JSON into its Go
+// input struct, and the execution Context a node runs with. Node packages register their types through an
+// exported Register(r *nodes.Registry) function; there is no global registry.
+package nodes
+
+import (
+	"context"
+	"fmt"
+	"image"
+	"reflect"
+	"sort"
+	"sync"
+)
+
+// Invocation is a node's input struct; running it produces an Output.
+type Invocation interface {
+	Invoke(ctx Context) (Output, error)
+}
+
+// Output is a node's result. OutputType is InvokeAI's discriminator, e.g. "image_output".
+type Output interface {
+	OutputType() string
+}
+
+// Def describes a node type.
+type Def struct {
+	// Type is the discriminator, e.g. "img_resize".
+	Type string
+	// Class names the schema component without the "Invocation" suffix, e.g. "ImageResize".
+	Class          string
+	Title          string
+	Description    string
+	Tags           []string
+	Category       string
+	Version        string
+	Classification string // "stable" unless given
+	// NoCache marks types whose output must never be memoised (random values, side effects).
+	NoCache bool
+	// AllowExtra accepts fields the input struct does not declare (InvokeAI's extra="allow", as on
+	// core_metadata); they reach the node through ExtraReceiver.
+	AllowExtra bool
+	// New returns a pointer to a fresh input struct.
+	New func() Invocation
+	// Output is a zero value of the output type, for the schema and edge type checks.
+	Output Output
+}
+
+// NodeType is a registered type with its field metadata resolved.
+type NodeType struct {
+	Def
+	Inputs  []Field
+	Outputs []Field
+	inType  reflect.Type
+	byName  map[string]*Field
+	outByNm map[string]*Field
+}
+
+// Input returns the input field with that name.
+func (t *NodeType) Input(name string) (*Field, bool) { f, ok := t.byName[name]; return f, ok }
+
+// OutputField returns the output field with that name.
+func (t *NodeType) OutputField(name string) (*Field, bool) { f, ok := t.outByNm[name]; return f, ok }
+
+// Registry holds the node types of one server. It is safe for concurrent use, so that a feature (or a test)
+// may register a type while the processor runs.
+type Registry struct {
+	mu    sync.RWMutex
+	types map[string]*NodeType
+}
+
+// NewRegistry makes an empty registry.
+func NewRegistry() *Registry { return &Registry{types: map[string]*NodeType{}} }
+
+// Register adds a node type. It panics on a malformed or duplicate definition: both are programming errors
+// that must stop start-up, not surface at request time.
+func (r *Registry) Register(def Def) {
+	if def.Type == "" || def.New == nil || def.Output == nil {
+		panic(fmt.Sprintf("nodes: definition %q needs Type, New and Output", def.Type))
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, dup := r.types[def.Type]; dup {
+		panic(fmt.Sprintf("nodes: type %q registered twice", def.Type))
+	}
+	if def.Classification == "" {
+		def.Classification = "stable"
+	}
+	if def.Version == "" {
+		def.Version = "1.0.0"
+	}
+	if def.Class == "" {
+		def.Class = def.Type
+	}
+	inType := reflect.TypeOf(def.New())
+	if inType.Kind() != reflect.Pointer || inType.Elem().Kind() != reflect.Struct {
+		panic(fmt.Sprintf("nodes: %q: New must return a pointer to a struct", def.Type))
+	}
+	inputs, err := fieldsOf(inType.Elem(), true)
+	if err != nil {
+		panic(fmt.Sprintf("nodes: %q inputs: %v", def.Type, err))
+	}
+	outT := reflect.TypeOf(def.Output)
+	for outT.Kind() == reflect.Pointer {
+		outT = outT.Elem()
+	}
+	outputs, err := fieldsOf(outT, false)
+	if err != nil {
+		panic(fmt.Sprintf("nodes: %q outputs: %v", def.Type, err))
+	}
+	nt := &NodeType{Def: def, Inputs: inputs, Outputs: outputs, inType: inType.Elem(), byName: map[string]*Field{}, outByNm: map[string]*Field{}}
+	for i := range nt.Inputs {
+		if reserved[nt.Inputs[i].Name] && nt.Inputs[i].Name != "metadata" && nt.Inputs[i].Name != "board" {
+			panic(fmt.Sprintf("nodes: %q: field name %q is reserved", def.Type, nt.Inputs[i].Name))
+		}
+		nt.byName[nt.Inputs[i].Name] = &nt.Inputs[i]
+	}
+	for i := range nt.Outputs {
+		nt.outByNm[nt.Outputs[i].Name] = &nt.Outputs[i]
+	}
+	r.types[def.Type] = nt
+}
+
+// reserved names belong to the node base (InvokeAI refuses them as field names).
+var reserved = map[string]bool{"id": true, "type": true, "is_intermediate": true, "use_cache": true, "workflow": true,
+	"bottleneck": true, "metadata": true, "board": true}
+
+// Lookup returns a registered type.
+func (r *Registry) Lookup(typ string) (*NodeType, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	t, ok := r.types[typ]
+	return t, ok
+}
+
+// Types lists the registered types in name order.
+func (r *Registry) Types() []*NodeType {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	out := make([]*NodeType, 0, len(r.types))
+	for _, t := range r.types {
+		out = append(out, t)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Type < out[j].Type })
+	return out
+}
+
+// ImageField references a gallery image.
+type ImageField struct {
+	ImageName string `json:"image_name"`
+}
+
+// FieldTypeName implements TypeNamer.
+func (ImageField) FieldTypeName() string { return "ImageField" }
+
+// BoardField names the board a node saves into.
+type BoardField struct {
+	BoardID string `json:"board_id"`
+}
+
+// FieldTypeName implements TypeNamer.
+func (BoardField) FieldTypeName() string { return "BoardField" }
+
+// MetadataField is a free-form metadata object embedded into saved images.
+type MetadataField map[string]any
+
+// FieldTypeName implements TypeNamer.
+func (MetadataField) FieldTypeName() string { return "MetadataField" }
+
+// ColorField is an RGBA colour.
+type ColorField struct {
+	R int `json:"r" ge:"0" le:"255"`
+	G int `json:"g" ge:"0" le:"255"`
+	B int `json:"b" ge:"0" le:"255"`
+	A int `json:"a" ge:"0" le:"255"`
+}
+
+// FieldTypeName implements TypeNamer.
+func (ColorField) FieldTypeName() string { return "ColorField" }
+
+// WithMetadata is embedded by nodes that accept metadata for the images they save.
+type WithMetadata struct {
+	Metadata *MetadataField `json:"metadata" input:"connection" kind:"internal" description:"Optional metadata to be saved with the image"`
+}
+
+// WithBoard is embedded by nodes that save images to a board.
+type WithBoard struct {
+	Board *BoardField `json:"board" input:"direct" description:"The board to save the image to"`
+}
+
+// ImageOutput is InvokeAI's image_output.
+type ImageOutput struct {
+	Image  ImageField `json:"image" description:"The output image"`
+	Width  int        `json:"width" description:"The width of the image in pixels"`
+	Height int        `json:"height" description:"The height of the image in pixels"`
+}
+
+// OutputType implements Output.
+func (ImageOutput) OutputType() string { return "image_output" }
+
+// Item identifies the queue item and node a Context runs for.
+type Item struct {
+	QueueID      string
+	ItemID       int64
+	BatchID      string
+	SessionID    string
+	UserID       string
+	NodeID       string // the prepared (execution) node id
+	SourceNodeID string
+}
+
+// SaveImageOptions are what a node adds when it saves an image; the rest (owner, session, node, workflow,
+// graph, intermediate flag) comes from the Context.
+type SaveImageOptions struct {
+	Board    *BoardField
+	Metadata *MetadataField
+	// Category defaults to "general".
+	Category string
+}
+
+// Progress is one progress report.
+type Progress struct {
+	Message    string
+	Percentage *float64 // 0..1
+	Preview    image.Image
+}
+
+// Context is what a node sees while it runs. It is a context.Context cancelled when the queue item is
+// cancelled: long nodes check Err between steps.
+type Context interface {
+	context.Context
+	Item() Item
+	// SaveImage stores an image owned by the queue item's owner; a board the owner may not write fails it.
+	SaveImage(img image.Image, opts SaveImageOptions) (ImageOutput, error)
+	// LoadImage decodes an image the queue item's owner may read.
+	LoadImage(name string) (image.Image, error)
+	// ReportProgress emits invocation_progress.
+	ReportProgress(p Progress)
+}
+
+// NodeError is a failure a node reports with InvokeAI's error type name (e.g. "ValueError").
+type NodeError struct {
+	Type    string
+	Message string
+}
+
+func (e *NodeError) Error() string { return e.Type + ": " + e.Message }
+
+// Errorf builds a NodeError.
+func Errorf(typ, format string, args ...any) error {
+	return &NodeError{Type: typ, Message: fmt.Sprintf(format, args...)}
+}

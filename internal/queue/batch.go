@@ -1,0 +1,234 @@
+package queue
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/invokego/invokego/internal/apperr"
+	"github.com/invokego/invokego/internal/graph"
+	"github.com/invokego/invokego/internal/nodes"
+)
+
+// maxRequested saturates the requested count of absurd batches (the product of large groups).
+const maxRequested = math.MaxInt32
+
+// plan is a validated batch, ready to be expanded into sessions.
+type plan struct {
+	graph     *graph.Graph
+	groups    [][]BatchDatum
+	runs      int
+	perRun    int // product of the group lengths
+	requested int
+}
+
+// batchProblem is a 422 located in the request body.
+func batchProblem(msg string, loc ...any) error {
+	return apperr.Invalid(apperr.ValidationItem{Type: "value_error", Loc: append([]any{"body", "batch"}, loc...), Msg: msg, Input: nil})
+}
+
+// graphProblems turns graph validation failures into 422 items naming the node and field.
+func graphProblems(err error) error {
+	probs, ok := err.(graph.Problems)
+	if !ok {
+		return batchProblem(err.Error(), "graph")
+	}
+	items := make([]apperr.ValidationItem, 0, len(probs))
+	for _, p := range probs {
+		loc := []any{"body", "batch", "graph"}
+		if p.NodeID != "" {
+			loc = append(loc, "nodes", p.NodeID)
+		}
+		if p.Field != "" {
+			loc = append(loc, p.Field)
+		}
+		msg := p.Msg
+		if p.NodeID != "" {
+			msg = fmt.Sprintf("Node %s", p.NodeID)
+			if p.Field != "" {
+				msg += fmt.Sprintf(", field %s", p.Field)
+			}
+			msg += ": " + p.Msg
+		}
+		items = append(items, apperr.ValidationItem{Type: "value_error", Loc: loc, Msg: msg, Input: nil})
+	}
+	return apperr.Invalid(items...)
+}
+
+// planBatch validates a batch against the registry: the graph, then every datum (unique node/field pairs that
+// exist, items of one type that the field accepts, equal lengths within a zip group).
+func planBatch(b *Batch, reg *nodes.Registry, lim graph.Limits) (*plan, error) {
+	if len(bytes.TrimSpace(b.Graph)) == 0 || bytes.Equal(bytes.TrimSpace(b.Graph), []byte("null")) {
+		return nil, batchProblem("Field required", "graph")
+	}
+	g, err := graph.Parse(b.Graph)
+	if err != nil {
+		return nil, graphProblems(err)
+	}
+	// Fields that batch data fills in count as set: validate a copy with each datum's first item applied.
+	probe := g.Clone()
+	for _, group := range b.Data {
+		for _, d := range group {
+			if n, ok := probe.Nodes[d.NodePath]; ok && len(d.Items) > 0 {
+				n[d.FieldName] = d.Items[0]
+			}
+		}
+	}
+	if err := graph.Validate(probe, reg, lim); err != nil {
+		return nil, graphProblems(err)
+	}
+	p := &plan{graph: g, groups: b.Data, runs: 1, perRun: 1}
+	if b.Runs != nil {
+		if *b.Runs < 1 {
+			return nil, batchProblem("Input should be greater than or equal to 1", "runs")
+		}
+		p.runs = *b.Runs
+	}
+	connected := map[graph.EdgeEnd]bool{}
+	for _, e := range g.Edges {
+		connected[e.Destination] = true
+	}
+	seen := map[[2]string]bool{}
+	for gi, group := range b.Data {
+		if len(group) == 0 {
+			return nil, batchProblem("A batch data group must not be empty", "data", gi)
+		}
+		n := -1
+		for di, d := range group {
+			loc := []any{"data", gi, di}
+			key := [2]string{d.NodePath, d.FieldName}
+			if seen[key] {
+				return nil, batchProblem(fmt.Sprintf("Duplicate batch data for node %s field %s", d.NodePath, d.FieldName), loc...)
+			}
+			seen[key] = true
+			if n >= 0 && len(d.Items) != n {
+				return nil, batchProblem("BatchZippedLengthError: zipped batch items must all have the same length", loc...)
+			}
+			n = len(d.Items)
+			if err := checkDatum(probe, reg, d, connected); err != nil {
+				return nil, batchProblem(err.Error(), loc...)
+			}
+		}
+		p.perRun = satMul(p.perRun, n)
+	}
+	p.requested = satMul(p.perRun, p.runs)
+	return p, nil
+}
+
+func satMul(a, b int) int {
+	if a == 0 || b == 0 {
+		return 0
+	}
+	if a > maxRequested/b {
+		return maxRequested
+	}
+	return a * b
+}
+
+// itemKind classifies a batch item: str, number, or image.
+func itemKind(raw json.RawMessage) (string, error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 {
+		return "", fmt.Errorf("empty batch item")
+	}
+	switch raw[0] {
+	case '"':
+		return "str", nil
+	case '{':
+		var img map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &img); err != nil {
+			return "", fmt.Errorf("invalid batch item")
+		}
+		var name string
+		if len(img) != 1 || json.Unmarshal(img["image_name"], &name) != nil || name == "" {
+			return "", fmt.Errorf("batch items must be a string, a number or {\"image_name\": ...}")
+		}
+		return "image", nil
+	default:
+		var f float64
+		if json.Unmarshal(raw, &f) != nil {
+			return "", fmt.Errorf("batch items must be a string, a number or {\"image_name\": ...}")
+		}
+		return "number", nil
+	}
+}
+
+// checkDatum checks that the datum's node and field exist and that the field accepts every item.
+func checkDatum(g *graph.Graph, reg *nodes.Registry, d BatchDatum, connected map[graph.EdgeEnd]bool) error {
+	node, ok := g.Nodes[d.NodePath]
+	if !ok {
+		return fmt.Errorf("node %s not found in graph", d.NodePath)
+	}
+	t, _ := reg.Lookup(node.Type())
+	if _, ok := t.Input(d.FieldName); !ok {
+		return fmt.Errorf("field %s not found in node %s", d.FieldName, d.NodePath)
+	}
+	kind := ""
+	for i, item := range d.Items {
+		k, err := itemKind(item)
+		if err != nil {
+			return fmt.Errorf("item %d: %v", i, err)
+		}
+		if kind != "" && k != kind {
+			return errors.New("all items in a batch datum must have the same type")
+		}
+		kind = k
+		fields := node.Clone()
+		fields[d.FieldName] = item
+		nodeID := d.NodePath
+		if _, err := t.Decode(fields, func(name string) bool { return connected[graph.EdgeEnd{NodeID: nodeID, Field: name}] }); err != nil {
+			return fmt.Errorf("item %d does not fit node %s field %s: %v", i, d.NodePath, d.FieldName, err)
+		}
+	}
+	return nil
+}
+
+// expandedSession is one expanded session of a batch.
+type expandedSession struct {
+	state       *graph.State
+	fieldValues []FieldValue
+}
+
+// sessions expands the first n sessions: runs outermost, then the cartesian product of the zip groups with
+// the first group varying slowest (Python's itertools.product).
+func (p *plan) sessions(n int) []expandedSession {
+	out := make([]expandedSession, 0, n)
+	for k := 0; len(out) < n && k < p.requested; k++ {
+		idx := k % p.perRun
+		perGroup := make([][]FieldValue, len(p.groups))
+		changed := map[string]graph.Node{}
+		for gi := len(p.groups) - 1; gi >= 0; gi-- {
+			group := p.groups[gi]
+			l := len(group[0].Items)
+			pick := idx % l
+			idx /= l
+			for _, d := range group {
+				perGroup[gi] = append(perGroup[gi], FieldValue{NodePath: d.NodePath, FieldName: d.FieldName, Value: d.Items[pick]})
+				node, ok := changed[d.NodePath]
+				if !ok {
+					node = p.graph.Nodes[d.NodePath].Clone()
+					changed[d.NodePath] = node
+				}
+				node[d.FieldName] = d.Items[pick]
+			}
+		}
+		var fvs []FieldValue
+		for _, g := range perGroup {
+			fvs = append(fvs, g...)
+		}
+		g := &graph.Graph{ID: p.graph.ID, Nodes: p.graph.Nodes, Edges: p.graph.Edges}
+		if len(changed) > 0 {
+			g.Nodes = make(map[string]graph.Node, len(p.graph.Nodes))
+			for id, node := range p.graph.Nodes {
+				g.Nodes[id] = node
+			}
+			for id, node := range changed {
+				g.Nodes[id] = node
+			}
+		}
+		out = append(out, expandedSession{state: graph.NewState(g), fieldValues: fvs})
+	}
+	return out
+}

@@ -1,0 +1,279 @@
+package queue
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"image"
+	"image/jpeg"
+	"net/http"
+	"runtime/debug"
+	"time"
+
+	"github.com/invokego/invokego/internal/access"
+	"github.com/invokego/invokego/internal/apperr"
+	"github.com/invokego/invokego/internal/graph"
+	"github.com/invokego/invokego/internal/nodes"
+	"github.com/invokego/invokego/internal/store"
+)
+
+// Recover prepares the queue at start-up: items a stopped server left in progress become canceled, so that
+// nothing is left half-run; pending items stay and run.
+func (s *Service) Recover(ctx context.Context) error {
+	n, err := s.db.CancelInterruptedQueueItems(ctx)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		s.logger.Info("canceled queue items interrupted by a restart", "count", n)
+	}
+	return nil
+}
+
+// Start runs the processor until the returned stop function is called; stop waits for it to end.
+func (s *Service) Start() (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.loop(ctx)
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
+}
+
+// loop dequeues and runs items one at a time; it sleeps until woken (enqueue, status change, clear, resume)
+// or until the poll interval passes.
+func (s *Service) loop(ctx context.Context) {
+	ticker := time.NewTicker(s.opts.PollInterval)
+	defer ticker.Stop()
+	for {
+		for ctx.Err() == nil && s.processNext(ctx) {
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.wake:
+		case <-ticker.C:
+		}
+	}
+}
+
+// processNext runs one item if the processor is not paused; it reports whether it ran one.
+func (s *Service) processNext(ctx context.Context) bool {
+	s.mu.Lock()
+	paused := s.paused
+	s.mu.Unlock()
+	if paused {
+		return false
+	}
+	s.publishOrder.Lock()
+	it, err := s.db.DequeueQueueItem(ctx, s.opts.Multiuser && s.opts.RoundRobin)
+	s.publishOrder.Unlock()
+	if err != nil {
+		if ctx.Err() == nil {
+			s.logger.Error("dequeue failed", "error", err)
+		}
+		return false
+	}
+	if it == nil {
+		return false
+	}
+	s.RunItem(ctx, it)
+	return true
+}
+
+// RunItem executes one dequeued (in-progress) item to a terminal status.
+func (s *Service) RunItem(parent context.Context, it *store.QueueItem) {
+	ctx, cancel := context.WithCancel(parent)
+	defer cancel()
+	s.mu.Lock()
+	s.current = &runningItem{itemID: it.ItemID, queueID: it.QueueID, cancel: cancel}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.current = nil
+		s.mu.Unlock()
+	}()
+	// Use a context that outlives a cancel of the item for the bookkeeping writes.
+	bg := context.WithoutCancel(parent)
+	s.publishStatusChanged(bg, it)
+
+	var st graph.State
+	runErr := json.Unmarshal([]byte(it.Session), &st)
+	if runErr == nil && st.Graph == nil {
+		runErr = errors.New("the session has no graph")
+	}
+	owner, ownerErr := s.owner(bg, it.UserID)
+	if runErr == nil && ownerErr != nil {
+		runErr = fmt.Errorf("resolve owner %s: %w", it.UserID, ownerErr)
+	}
+	if runErr == nil {
+		fresh := graph.NewState(st.Graph)
+		fresh.ID = st.ID
+		st = *fresh
+		sess := &session{svc: s, item: it, owner: owner, state: &st}
+		runErr = s.safeRun(ctx, &st, sess)
+	}
+	if b, err := json.Marshal(&st); err == nil && st.Graph != nil {
+		if err := s.db.SetQueueItemSession(bg, it.ItemID, string(b)); err != nil {
+			s.logger.Error("save session", "item_id", it.ItemID, "error", err)
+		}
+	}
+	var failure *graph.NodeFailure
+	switch {
+	case runErr == nil:
+		s.finish(bg, it, store.QueueCompleted, nil)
+	case ctx.Err() != nil && parent.Err() == nil:
+		// Canceled by a user: the cancel already set the status and emitted its event.
+	case parent.Err() != nil:
+		// The server is stopping: Recover cancels the item at the next start.
+	case errors.As(runErr, &failure):
+		qerr := &store.QueueError{Type: failure.ErrorType, Message: failure.Message, Traceback: failure.Traceback}
+		if s.finish(bg, it, store.QueueFailed, qerr) {
+			p := invocationBase(it, failure.Node, failure.SourceID)
+			p["error_type"], p["error_message"], p["error_traceback"] = failure.ErrorType, failure.Message, failure.Traceback
+			s.publishInvocation("invocation_error", it, p)
+		}
+	default:
+		s.finish(bg, it, store.QueueFailed, &store.QueueError{Type: "SessionError", Message: runErr.Error()})
+	}
+}
+
+// safeRun runs the graph, turning a panic outside any node (a runner bug) into a failure of this item.
+func (s *Service) safeRun(ctx context.Context, st *graph.State, sess graph.Session) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("session runner panicked: %v\n%s", p, debug.Stack())
+		}
+	}()
+	return s.runner.Run(ctx, st, sess)
+}
+
+// finish sets a terminal status and emits its event; false when the item had already ended (canceled).
+func (s *Service) finish(ctx context.Context, it *store.QueueItem, status string, qerr *store.QueueError) bool {
+	changed, err := s.db.SetQueueItemStatus(ctx, it.ItemID, status, qerr)
+	if err != nil {
+		s.logger.Error("set queue item status", "item_id", it.ItemID, "status", status, "error", err)
+		return false
+	}
+	if !changed {
+		return false
+	}
+	updated, err := s.db.QueueItemByID(ctx, it.ItemID)
+	if err != nil {
+		s.logger.Error("reload queue item", "item_id", it.ItemID, "error", err)
+		return false
+	}
+	s.publishStatusChanged(ctx, updated)
+	return true
+}
+
+// session adapts one running item to graph.Session.
+type session struct {
+	svc   *Service
+	item  *store.QueueItem
+	owner access.Principal
+	state *graph.State
+}
+
+func (ss *session) NodeContext(ctx context.Context, execID, sourceID string, node graph.Node) nodes.Context {
+	return &nodeContext{Context: ctx, ss: ss, execID: execID, sourceID: sourceID, node: node}
+}
+
+func (ss *session) NodeStarted(execID, sourceID string, node graph.Node) {
+	ss.svc.publishInvocation("invocation_started", ss.item, invocationBase(ss.item, node, sourceID))
+}
+
+func (ss *session) NodeCompleted(execID, sourceID string, node graph.Node, result map[string]json.RawMessage) {
+	p := invocationBase(ss.item, node, sourceID)
+	p["result"] = result
+	ss.svc.publishInvocation("invocation_complete", ss.item, p)
+}
+
+// nodeContext is the nodes.Context of one node run.
+type nodeContext struct {
+	context.Context
+	ss       *session
+	execID   string
+	sourceID string
+	node     graph.Node
+}
+
+func (c *nodeContext) Item() nodes.Item {
+	it := c.ss.item
+	return nodes.Item{QueueID: it.QueueID, ItemID: it.ItemID, BatchID: it.BatchID, SessionID: it.SessionID, UserID: it.UserID,
+		NodeID: c.execID, SourceNodeID: c.sourceID}
+}
+
+// nodeFailure converts a gallery refusal into a node error with a clear message.
+func nodeFailure(err error, what string) error {
+	if ae, ok := apperr.As(err); ok {
+		typ := "ValueError"
+		switch ae.Status {
+		case http.StatusForbidden:
+			typ = "PermissionError"
+		case http.StatusNotFound:
+			typ = "FileNotFoundError"
+		}
+		return &nodes.NodeError{Type: typ, Message: fmt.Sprintf("%s: %v", what, ae.Detail)}
+	}
+	return err
+}
+
+func (c *nodeContext) SaveImage(img image.Image, opts nodes.SaveImageOptions) (nodes.ImageOutput, error) {
+	if c.ss.svc.images == nil {
+		return nodes.ImageOutput{}, &nodes.NodeError{Type: "RuntimeError", Message: "no image storage is configured"}
+	}
+	req := SaveRequest{IsIntermediate: c.node.IsIntermediate(), SessionID: c.ss.item.SessionID, NodeID: c.execID, Category: opts.Category}
+	if opts.Board != nil {
+		req.BoardID = opts.Board.BoardID
+	}
+	if opts.Metadata != nil {
+		req.Metadata, _ = json.Marshal(opts.Metadata)
+	}
+	if c.ss.item.Workflow != nil {
+		req.Workflow = json.RawMessage(*c.ss.item.Workflow)
+	}
+	req.Graph, _ = json.Marshal(c.ss.state.Graph)
+	name, err := c.ss.svc.images.SaveGenerated(c, c.ss.owner, img, req)
+	if err != nil {
+		return nodes.ImageOutput{}, nodeFailure(err, "Could not save the image")
+	}
+	b := img.Bounds()
+	return nodes.ImageOutput{Image: nodes.ImageField{ImageName: name}, Width: b.Dx(), Height: b.Dy()}, nil
+}
+
+func (c *nodeContext) LoadImage(name string) (image.Image, error) {
+	if c.ss.svc.images == nil {
+		return nil, &nodes.NodeError{Type: "RuntimeError", Message: "no image storage is configured"}
+	}
+	img, err := c.ss.svc.images.Open(c, c.ss.owner, name)
+	if err != nil {
+		return nil, nodeFailure(err, fmt.Sprintf("Could not load image %s", name))
+	}
+	return img, nil
+}
+
+// ReportProgress emits invocation_progress; the preview goes to the owner only (the socket layer strips it
+// from the admins' copy).
+func (c *nodeContext) ReportProgress(p nodes.Progress) {
+	payload := invocationBase(c.ss.item, c.node, c.sourceID)
+	payload["message"] = p.Message
+	payload["percentage"] = p.Percentage
+	payload["image"] = nil
+	if p.Preview != nil {
+		var buf bytes.Buffer
+		if err := jpeg.Encode(&buf, p.Preview, &jpeg.Options{Quality: 80}); err == nil {
+			b := p.Preview.Bounds()
+			payload["image"] = map[string]any{"width": b.Dx(), "height": b.Dy(),
+				"dataURL": "data:image/jpeg;base64," + base64.StdEncoding.EncodeToString(buf.Bytes())}
+		}
+	}
+	c.ss.svc.publishInvocation("invocation_progress", c.ss.item, payload)
+}

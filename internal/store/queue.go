@@ -1,0 +1,400 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Queue item statuses.
+const (
+	QueuePending    = "pending"
+	QueueInProgress = "in_progress"
+	QueueCompleted  = "completed"
+	QueueFailed     = "failed"
+	QueueCanceled   = "canceled"
+)
+
+// terminalStatuses never change again.
+const terminalStatuses = `('completed', 'failed', 'canceled')`
+
+// QueueItem is one session_queue row with its owner's name and email.
+type QueueItem struct {
+	ItemID            int64
+	BatchID           string
+	QueueID           string
+	SessionID         string
+	FieldValues       *string
+	Session           string
+	Status            string
+	Priority          int64
+	ErrorType         *string
+	ErrorMessage      *string
+	ErrorTraceback    *string
+	CreatedAt         string
+	UpdatedAt         string
+	StartedAt         *string
+	CompletedAt       *string
+	Workflow          *string
+	Origin            *string
+	Destination       *string
+	RetriedFromItemID *int64
+	UserID            string
+	UserDisplayName   *string
+	UserEmail         *string
+}
+
+// NewQueueItem is a row to insert.
+type NewQueueItem struct {
+	BatchID           string
+	QueueID           string
+	SessionID         string
+	FieldValues       *string
+	Session           string
+	Priority          int64
+	Workflow          *string
+	Origin            *string
+	Destination       *string
+	RetriedFromItemID *int64
+	UserID            string
+}
+
+const queueColumns = `q.item_id, q.batch_id, q.queue_id, q.session_id, q.field_values, q.session, q.status, q.priority,
+	q.error_type, q.error_message, q.error_traceback, q.created_at, q.updated_at, q.started_at, q.completed_at,
+	q.workflow, q.origin, q.destination, q.retried_from_item_id, q.user_id, u.display_name, u.email`
+
+const queueFrom = ` FROM session_queue q LEFT JOIN users u ON u.user_id = q.user_id`
+
+// queueSummaryColumns leave out the (large) session and workflow, for listings that only need the rest.
+func scanQueueItem(row interface{ Scan(...any) error }) (*QueueItem, error) {
+	var it QueueItem
+	err := row.Scan(&it.ItemID, &it.BatchID, &it.QueueID, &it.SessionID, &it.FieldValues, &it.Session, &it.Status, &it.Priority,
+		&it.ErrorType, &it.ErrorMessage, &it.ErrorTraceback, &it.CreatedAt, &it.UpdatedAt, &it.StartedAt, &it.CompletedAt,
+		&it.Workflow, &it.Origin, &it.Destination, &it.RetriedFromItemID, &it.UserID, &it.UserDisplayName, &it.UserEmail)
+	if err != nil {
+		return nil, err
+	}
+	return &it, nil
+}
+
+func queryQueueItems(ctx context.Context, q queryer, query string, args ...any) ([]*QueueItem, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("query queue items: %w", err)
+	}
+	defer rows.Close()
+	var out []*QueueItem
+	for rows.Next() {
+		it, err := scanQueueItem(rows)
+		if err != nil {
+			return nil, fmt.Errorf("scan queue item: %w", err)
+		}
+		out = append(out, it)
+	}
+	return out, rows.Err()
+}
+
+// QueueTx is an enqueue transaction: the counts it reads and the rows it writes are consistent.
+type QueueTx struct {
+	ctx context.Context
+	tx  *sql.Tx
+}
+
+// EnqueueTx runs fn in one write transaction.
+func (db *DB) EnqueueTx(ctx context.Context, fn func(qt *QueueTx) error) error {
+	return db.inTx(ctx, func(tx *sql.Tx) error { return fn(&QueueTx{ctx: ctx, tx: tx}) })
+}
+
+// PendingCount counts the pending items of a queue.
+func (qt *QueueTx) PendingCount(queueID string) (int, error) {
+	var n int
+	err := qt.tx.QueryRowContext(qt.ctx, `SELECT COUNT(*) FROM session_queue WHERE queue_id = ? AND status = 'pending'`, queueID).Scan(&n)
+	return n, err
+}
+
+// OpenCountOf counts a user's pending and in-progress items across queues.
+func (qt *QueueTx) OpenCountOf(userID string) (int, error) {
+	var n int
+	err := qt.tx.QueryRowContext(qt.ctx, `SELECT COUNT(*) FROM session_queue WHERE user_id = ? AND status IN ('pending', 'in_progress')`, userID).Scan(&n)
+	return n, err
+}
+
+// MaxPendingPriority is the highest priority among a queue's pending items (0 if none).
+func (qt *QueueTx) MaxPendingPriority(queueID string) (int64, error) {
+	var p sql.NullInt64
+	err := qt.tx.QueryRowContext(qt.ctx, `SELECT MAX(priority) FROM session_queue WHERE queue_id = ? AND status = 'pending'`, queueID).Scan(&p)
+	return p.Int64, err
+}
+
+// Insert adds rows and returns their ids in insertion order.
+func (qt *QueueTx) Insert(items []NewQueueItem) ([]int64, error) {
+	stmt, err := qt.tx.PrepareContext(qt.ctx, `INSERT INTO session_queue
+		(batch_id, queue_id, session_id, field_values, session, priority, workflow, origin, destination, retried_from_item_id, user_id)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		return nil, fmt.Errorf("prepare enqueue: %w", err)
+	}
+	defer stmt.Close()
+	ids := make([]int64, 0, len(items))
+	for _, it := range items {
+		res, err := stmt.ExecContext(qt.ctx, it.BatchID, it.QueueID, it.SessionID, it.FieldValues, it.Session, it.Priority,
+			it.Workflow, it.Origin, it.Destination, it.RetriedFromItemID, it.UserID)
+		if err != nil {
+			return nil, fmt.Errorf("enqueue item: %w", err)
+		}
+		id, err := res.LastInsertId()
+		if err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, nil
+}
+
+// QueueItemByID returns one item; ErrNotFound if missing.
+func (db *DB) QueueItemByID(ctx context.Context, id int64) (*QueueItem, error) {
+	it, err := scanQueueItem(db.sql.QueryRowContext(ctx, `SELECT `+queueColumns+queueFrom+` WHERE q.item_id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get queue item %d: %w", id, err)
+	}
+	return it, nil
+}
+
+// QueueItemsByIDs returns the items that exist, keyed by id.
+func (db *DB) QueueItemsByIDs(ctx context.Context, ids []int64) (map[int64]*QueueItem, error) {
+	out := map[int64]*QueueItem{}
+	for start := 0; start < len(ids); start += 500 {
+		chunk := ids[start:min(start+500, len(ids))]
+		args := make([]any, len(chunk))
+		for i, id := range chunk {
+			args[i] = id
+		}
+		items, err := queryQueueItems(ctx, db.sql, `SELECT `+queueColumns+queueFrom+` WHERE q.item_id IN (`+placeholders(len(chunk))+`)`, args...)
+		if err != nil {
+			return nil, err
+		}
+		for _, it := range items {
+			out[it.ItemID] = it
+		}
+	}
+	return out, nil
+}
+
+// QueueFilter selects queue rows; Scope is an access filter on column q.user_id.
+type QueueFilter struct {
+	QueueID     string
+	Scope       Filter
+	Statuses    []string
+	Destination *string
+	BatchIDs    []string
+}
+
+func (f QueueFilter) where() (string, []any) {
+	conds := []string{"q.queue_id = ?"}
+	args := []any{f.QueueID}
+	if f.Scope.SQL != "" {
+		conds = append(conds, "("+f.Scope.SQL+")")
+		args = append(args, f.Scope.Args...)
+	}
+	if len(f.Statuses) > 0 {
+		conds = append(conds, "q.status IN ("+placeholders(len(f.Statuses))+")")
+		args = append(args, stringArgs(f.Statuses)...)
+	}
+	if f.Destination != nil {
+		conds = append(conds, "q.destination = ?")
+		args = append(args, *f.Destination)
+	}
+	if len(f.BatchIDs) > 0 {
+		conds = append(conds, "q.batch_id IN ("+placeholders(len(f.BatchIDs))+")")
+		args = append(args, stringArgs(f.BatchIDs)...)
+	}
+	return strings.Join(conds, " AND "), args
+}
+
+// ListQueueItems lists a queue's items, priority first, then oldest.
+func (db *DB) ListQueueItems(ctx context.Context, f QueueFilter) ([]*QueueItem, error) {
+	where, args := f.where()
+	return queryQueueItems(ctx, db.sql, `SELECT `+queueColumns+queueFrom+` WHERE `+where+` ORDER BY q.priority DESC, q.item_id ASC`, args...)
+}
+
+// QueueItemIDs lists item ids by creation order.
+func (db *DB) QueueItemIDs(ctx context.Context, f QueueFilter, descending bool) ([]int64, error) {
+	where, args := f.where()
+	dir := "ASC"
+	if descending {
+		dir = "DESC"
+	}
+	rows, err := db.sql.QueryContext(ctx, `SELECT q.item_id FROM session_queue q WHERE `+where+` ORDER BY q.created_at `+dir+`, q.item_id `+dir, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list queue item ids: %w", err)
+	}
+	defer rows.Close()
+	ids := []int64{}
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
+// QueueCounts counts a selection by status.
+func (db *DB) QueueCounts(ctx context.Context, f QueueFilter) (map[string]int, error) {
+	where, args := f.where()
+	rows, err := db.sql.QueryContext(ctx, `SELECT q.status, COUNT(*) FROM session_queue q WHERE `+where+` GROUP BY q.status`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("count queue items: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var s string
+		var n int
+		if err := rows.Scan(&s, &n); err != nil {
+			return nil, err
+		}
+		out[s] = n
+	}
+	return out, rows.Err()
+}
+
+// FirstQueueItem returns the first item of a selection in processing order (nil if none).
+func (db *DB) FirstQueueItem(ctx context.Context, f QueueFilter) (*QueueItem, error) {
+	where, args := f.where()
+	it, err := scanQueueItem(db.sql.QueryRowContext(ctx, `SELECT `+queueColumns+queueFrom+` WHERE `+where+
+		` ORDER BY q.priority DESC, q.item_id ASC LIMIT 1`, args...))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("first queue item: %w", err)
+	}
+	return it, nil
+}
+
+// BatchOriginDestination returns a batch's origin and destination within a selection.
+func (db *DB) BatchOriginDestination(ctx context.Context, f QueueFilter) (origin, destination *string, err error) {
+	where, args := f.where()
+	err = db.sql.QueryRowContext(ctx, `SELECT q.origin, q.destination FROM session_queue q WHERE `+where+` LIMIT 1`, args...).Scan(&origin, &destination)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil, nil
+	}
+	return origin, destination, err
+}
+
+// DequeueQueueItem marks the next pending item in_progress and returns it (nil if none). roundRobin serves
+// the user whose last start is oldest (priority, then age, within that user); otherwise strict priority, then
+// age.
+func (db *DB) DequeueQueueItem(ctx context.Context, roundRobin bool) (*QueueItem, error) {
+	var id int64
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		if roundRobin {
+			err = tx.QueryRowContext(ctx, `
+				WITH waiting AS (SELECT user_id, MIN(item_id) AS first_item FROM session_queue WHERE status = 'pending' GROUP BY user_id),
+				     served AS (SELECT user_id, MAX(dequeue_seq) AS last_seq FROM session_queue WHERE dequeue_seq IS NOT NULL GROUP BY user_id),
+				     next_user AS (SELECT w.user_id FROM waiting w LEFT JOIN served s ON s.user_id = w.user_id
+				                   ORDER BY COALESCE(s.last_seq, 0), w.first_item LIMIT 1)
+				SELECT item_id FROM session_queue WHERE status = 'pending' AND user_id = (SELECT user_id FROM next_user)
+				ORDER BY priority DESC, item_id ASC LIMIT 1`).Scan(&id)
+		} else {
+			err = tx.QueryRowContext(ctx, `SELECT item_id FROM session_queue WHERE status = 'pending' ORDER BY priority DESC, item_id ASC LIMIT 1`).Scan(&id)
+		}
+		if errors.Is(err, sql.ErrNoRows) {
+			id = 0
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE session_queue SET status = 'in_progress', status_sequence = status_sequence + 1,
+			dequeue_seq = (SELECT COALESCE(MAX(dequeue_seq), 0) + 1 FROM session_queue) WHERE item_id = ?`, id)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("dequeue: %w", err)
+	}
+	if id == 0 {
+		return nil, nil
+	}
+	return db.QueueItemByID(ctx, id)
+}
+
+// QueueError is the error recorded on a failed item.
+type QueueError struct {
+	Type, Message, Traceback string
+}
+
+// SetQueueItemStatus changes a non-terminal item's status. It reports false when the item is missing or
+// already terminal (terminal statuses never change again).
+func (db *DB) SetQueueItemStatus(ctx context.Context, id int64, status string, qerr *QueueError) (bool, error) {
+	var et, em, etb any
+	if qerr != nil {
+		et, em, etb = qerr.Type, qerr.Message, qerr.Traceback
+	}
+	res, err := db.sql.ExecContext(ctx, `UPDATE session_queue SET status = ?, error_type = COALESCE(?, error_type),
+		error_message = COALESCE(?, error_message), error_traceback = COALESCE(?, error_traceback), status_sequence = status_sequence + 1
+		WHERE item_id = ? AND status NOT IN `+terminalStatuses+` AND status != ?`, status, et, em, etb, id, status)
+	if err != nil {
+		return false, fmt.Errorf("set queue item %d status: %w", id, err)
+	}
+	n, _ := res.RowsAffected()
+	return n > 0, nil
+}
+
+// SetQueueItemSession writes the session JSON back.
+func (db *DB) SetQueueItemSession(ctx context.Context, id int64, session string) error {
+	if _, err := db.sql.ExecContext(ctx, `UPDATE session_queue SET session = ? WHERE item_id = ?`, session, id); err != nil {
+		return fmt.Errorf("save session of queue item %d: %w", id, err)
+	}
+	return nil
+}
+
+// CancelQueueItems sets the selected non-terminal, not-running items to canceled and counts them.
+func (db *DB) CancelQueueItems(ctx context.Context, f QueueFilter) (int, error) {
+	where, args := f.where()
+	res, err := db.sql.ExecContext(ctx, `UPDATE session_queue SET status = 'canceled', status_sequence = status_sequence + 1
+		WHERE item_id IN (SELECT q.item_id FROM session_queue q WHERE `+where+` AND q.status NOT IN `+terminalStatuses+` AND q.status != 'in_progress')`, args...)
+	if err != nil {
+		return 0, fmt.Errorf("cancel queue items: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
+}
+
+// DeleteQueueItems deletes the selected items and counts them.
+func (db *DB) DeleteQueueItems(ctx context.Context, f QueueFilter) (int, error) {
+	where, args := f.where()
+	res, err := db.sql.ExecContext(ctx, `DELETE FROM session_queue WHERE item_id IN (SELECT q.item_id FROM session_queue q WHERE `+where+`)`, args...)
+	if err != nil {
+		return 0, fmt.Errorf("delete queue items: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
+}
+
+// DeleteQueueItem deletes one item.
+func (db *DB) DeleteQueueItem(ctx context.Context, id int64) error {
+	if _, err := db.sql.ExecContext(ctx, `DELETE FROM session_queue WHERE item_id = ?`, id); err != nil {
+		return fmt.Errorf("delete queue item %d: %w", id, err)
+	}
+	return nil
+}
+
+// CancelInterruptedQueueItems turns items left in progress by a stopped server into canceled ones.
+func (db *DB) CancelInterruptedQueueItems(ctx context.Context) (int, error) {
+	res, err := db.sql.ExecContext(ctx, `UPDATE session_queue SET status = 'canceled', status_sequence = status_sequence + 1,
+		error_type = NULL, error_message = NULL WHERE status = 'in_progress'`)
+	if err != nil {
+		return 0, fmt.Errorf("cancel interrupted queue items: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
+}
