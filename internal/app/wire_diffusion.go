@@ -1,0 +1,35 @@
+package app
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/invokego/invokego/internal/engine/noise"
+	"github.com/invokego/invokego/internal/nodes/diffusion"
+)
+
+// diffusionStoreBudget bounds the latents and conditioning kept in memory
+// between nodes (a 1024×1024 SDXL latent is 0.5 MB; conditionings are
+// smaller), enough for many sessions in flight.
+const diffusionStoreBudget = 512 << 20
+
+// wireDiffusion installs the engine's model loader in the model cache and
+// registers the Stable Diffusion nodes. It runs after wireModels and before
+// wireQueue, which validates graphs against the complete registry.
+func (a *App) wireDiffusion(context.Context) error {
+	if a.Models == nil {
+		return fmt.Errorf("diffusion nodes: the model manager is not wired")
+	}
+	dtype, err := noise.ParseDType(a.cfg.NoiseDType)
+	if err != nil {
+		return fmt.Errorf("diffusion nodes: noise_dtype: %w", err)
+	}
+	a.Models.Cache.SetLoader(diffusion.Loader{PathOf: a.Models.Records.AbsPath}.Load)
+	diffusion.Register(a.NodeRegistry(), diffusion.Deps{
+		Records:    a.Models.Records,
+		Cache:      a.Models.Cache,
+		Store:      diffusion.NewObjectStore(diffusionStoreBudget),
+		NoiseDType: dtype,
+	})
+	return nil
+}

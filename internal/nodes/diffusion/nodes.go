@@ -1,0 +1,650 @@
+package diffusion
+
+import (
+	"context"
+	"errors"
+	"image"
+	"image/draw"
+	"math"
+
+	xdraw "golang.org/x/image/draw"
+
+	"github.com/invokego/invokego/internal/engine/noise"
+	"github.com/invokego/invokego/internal/engine/pipeline"
+	"github.com/invokego/invokego/internal/engine/scheduler"
+	"github.com/invokego/invokego/internal/engine/sd"
+	"github.com/invokego/invokego/internal/engine/tensor"
+	"github.com/invokego/invokego/internal/engine/tokenizer"
+	"github.com/invokego/invokego/internal/models"
+	"github.com/invokego/invokego/internal/nodes"
+)
+
+// Deps are what the diffusion nodes need from the application.
+type Deps struct {
+	Records ModelRecords
+	Cache   ModelCache
+	Store   *ObjectStore
+	// NoiseDType is the config's noise_dtype: float32 (InvokeAI on a CPU)
+	// or float16 (InvokeAI's default on NVIDIA GPUs).
+	NoiseDType noise.DType
+}
+
+// seedMax is InvokeAI's SEED_MAX (seeds are taken modulo 2³²).
+const seedMax = 1<<32 - 1
+
+// latentScale is InvokeAI's LATENT_SCALE_FACTOR.
+const latentScale = 8
+
+// Register adds the diffusion node types to r.
+func Register(r *nodes.Registry, deps Deps) {
+	if deps.Store == nil {
+		deps.Store = NewObjectStore(1 << 30)
+	}
+	m := modelAccess{records: deps.Records, cache: deps.Cache}
+	def := func(typ, class, title, version, category string, tags []string, out nodes.Output, newFn func() nodes.Invocation) {
+		r.Register(nodes.Def{Type: typ, Class: class, Title: title, Version: version, Category: category, Tags: tags,
+			Output: out, New: newFn})
+	}
+	def("main_model_loader", "MainModelLoader", "Main Model - SD1.5, SD2", "1.0.4", "model", []string{"model"},
+		ModelLoaderOutput{}, func() nodes.Invocation { return &MainModelLoader{models: m} })
+	def("sdxl_model_loader", "SDXLModelLoader", "Main Model - SDXL", "1.0.4", "model", []string{"model", "sdxl"},
+		SDXLModelLoaderOutput{}, func() nodes.Invocation { return &SDXLModelLoader{models: m} })
+	def("vae_loader", "VAELoader", "VAE Model - SD1.5, SD2, SDXL, SD3, FLUX", "1.0.4", "model", []string{"vae", "model"},
+		VAEOutput{}, func() nodes.Invocation { return &VAELoader{models: m} })
+	def("clip_skip", "CLIPSkip", "Apply CLIP Skip - SD1.5, SDXL", "1.1.1", "conditioning", []string{"clipskip", "clip", "skip"},
+		CLIPSkipOutput{}, func() nodes.Invocation { return &CLIPSkip{} })
+	def("compel", "Compel", "Prompt - SD1.5", "1.2.1", "conditioning", []string{"prompt", "compel"},
+		ConditioningOutput{}, func() nodes.Invocation { return &Compel{models: m, store: deps.Store} })
+	def("sdxl_compel_prompt", "SDXLCompelPrompt", "Prompt - SDXL", "1.2.1", "conditioning", []string{"sdxl", "compel", "prompt"},
+		ConditioningOutput{}, func() nodes.Invocation { return &SDXLCompelPrompt{models: m, store: deps.Store} })
+	def("noise", "Noise", "Create Latent Noise", "1.0.3", "latents", []string{"latents", "noise"},
+		NoiseOutput{}, func() nodes.Invocation { return &Noise{store: deps.Store, dtype: deps.NoiseDType} })
+	def("denoise_latents", "DenoiseLatents", "Denoise - SD1.5, SDXL", "1.5.4", "latents", []string{"latents", "denoise", "txt2img", "t2i", "t2l", "img2img", "i2i", "l2l"},
+		LatentsOutput{}, func() nodes.Invocation { return &DenoiseLatents{models: m, store: deps.Store, dtype: deps.NoiseDType} })
+	def("l2i", "LatentsToImage", "Latents to Image - SD1.5, SDXL", "1.3.2", "latents", []string{"latents", "image", "vae", "l2i"},
+		nodes.ImageOutput{}, func() nodes.Invocation { return &LatentsToImage{models: m, store: deps.Store} })
+	def("i2l", "ImageToLatents", "Image to Latents - SD1.5, SDXL", "1.2.0", "latents", []string{"latents", "image", "vae", "i2l"},
+		LatentsOutput{}, func() nodes.Invocation { return &ImageToLatents{models: m, store: deps.Store} })
+	def("create_denoise_mask", "CreateDenoiseMask", "Create Denoise Mask", "1.0.2", "latents", []string{"mask", "denoise"},
+		DenoiseMaskOutput{}, func() nodes.Invocation { return &CreateDenoiseMask{models: m, store: deps.Store} })
+	def("lresize", "ResizeLatents", "Resize Latents", "1.0.2", "latents", []string{"latents", "resize"},
+		LatentsOutput{}, func() nodes.Invocation { return &ResizeLatents{store: deps.Store} })
+	def("lscale", "ScaleLatents", "Scale Latents", "1.0.2", "latents", []string{"latents", "resize"},
+		LatentsOutput{}, func() nodes.Invocation { return &ScaleLatents{store: deps.Store} })
+	def("seamless", "Seamless", "Apply Seamless - SD1.5, SDXL", "1.0.1", "model", []string{"seamless", "model"},
+		SeamlessOutput{}, func() nodes.Invocation { return &Seamless{} })
+}
+
+func valueError(format string, args ...any) error { return nodes.Errorf("ValueError", format, args...) }
+
+// nodeError passes cancellation and node errors through and names other
+// failures as InvokeAI would report them.
+func nodeError(err error) error {
+	var ne *nodes.NodeError
+	if err == nil || errors.As(err, &ne) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return nodes.Errorf("RuntimeError", "%v", err)
+}
+
+// Model loaders.
+
+// MainModelLoader is main_model_loader.
+type MainModelLoader struct {
+	Model  ModelIdentifierField `json:"model" ui_type:"MainModelField" description:"Main model (UNet, VAE, CLIP) to load"`
+	models modelAccess
+}
+
+// Invoke implements nodes.Invocation.
+func (n *MainModelLoader) Invoke(ctx nodes.Context) (nodes.Output, error) {
+	if _, err := n.models.config(ctx, n.Model); err != nil {
+		return nil, valueError("Unknown model: %s", n.Model.Key)
+	}
+	return ModelLoaderOutput{
+		UNet: UNetField{UNet: n.Model.withSubmodel(SubUNet), Scheduler: n.Model.withSubmodel(SubScheduler), LoRAs: []LoRAField{}, SeamlessAxes: []string{}},
+		CLIP: CLIPField{Tokenizer: n.Model.withSubmodel(SubTokenizer), TextEncoder: n.Model.withSubmodel(SubTextEncoder), LoRAs: []LoRAField{}},
+		VAE:  VAEField{VAE: n.Model.withSubmodel(SubVAE), SeamlessAxes: []string{}},
+	}, nil
+}
+
+// SDXLModelLoader is sdxl_model_loader.
+type SDXLModelLoader struct {
+	Model  ModelIdentifierField `json:"model" ui_type:"SDXLMainModelField" description:"SDXL Main model (UNet, VAE, CLIP1, CLIP2) to load"`
+	models modelAccess
+}
+
+// Invoke implements nodes.Invocation.
+func (n *SDXLModelLoader) Invoke(ctx nodes.Context) (nodes.Output, error) {
+	if _, err := n.models.config(ctx, n.Model); err != nil {
+		return nil, valueError("Unknown model: %s", n.Model.Key)
+	}
+	return SDXLModelLoaderOutput{
+		UNet:  UNetField{UNet: n.Model.withSubmodel(SubUNet), Scheduler: n.Model.withSubmodel(SubScheduler), LoRAs: []LoRAField{}, SeamlessAxes: []string{}},
+		CLIP:  CLIPField{Tokenizer: n.Model.withSubmodel(SubTokenizer), TextEncoder: n.Model.withSubmodel(SubTextEncoder), LoRAs: []LoRAField{}},
+		CLIP2: CLIPField{Tokenizer: n.Model.withSubmodel(SubTokenizer2), TextEncoder: n.Model.withSubmodel(SubTextEncoder2), LoRAs: []LoRAField{}},
+		VAE:   VAEField{VAE: n.Model.withSubmodel(SubVAE), SeamlessAxes: []string{}},
+	}, nil
+}
+
+// VAELoader is vae_loader.
+type VAELoader struct {
+	VAEModel ModelIdentifierField `json:"vae_model" title:"VAE" ui_type:"VAEModelField" description:"VAE model to load"`
+	models   modelAccess
+}
+
+// Invoke implements nodes.Invocation.
+func (n *VAELoader) Invoke(ctx nodes.Context) (nodes.Output, error) {
+	if _, err := n.models.config(ctx, n.VAEModel); err != nil {
+		return nil, valueError("Unknown model: %s", n.VAEModel.Key)
+	}
+	return VAEOutput{VAE: VAEField{VAE: n.VAEModel, SeamlessAxes: []string{}}}, nil
+}
+
+// CLIPSkip is clip_skip: it adds to the layers removed from the end of the
+// text encoder.
+type CLIPSkip struct {
+	CLIP          CLIPField `json:"clip" title:"CLIP" input:"connection" description:"CLIP (tokenizer, text encoder, LoRAs) and skipped layer count"`
+	SkippedLayers int       `json:"skipped_layers" default:"0" ge:"0" description:"Number of layers to skip in text encoder"`
+}
+
+// Invoke implements nodes.Invocation.
+func (n *CLIPSkip) Invoke(nodes.Context) (nodes.Output, error) {
+	clip := n.CLIP
+	clip.SkippedLayers += n.SkippedLayers
+	return CLIPSkipOutput{CLIP: &clip}, nil
+}
+
+// Prompts.
+
+func (m modelAccess) textEncoder(ctx nodes.Context, clip CLIPField) (pipeline.TextEncoder, error) {
+	if len(clip.LoRAs) > 0 {
+		return pipeline.TextEncoder{}, valueError("LoRAs are not supported yet")
+	}
+	tok, err := load[*tokenizer.Tokenizer](ctx, m, clip.Tokenizer, SubTokenizer)
+	if err != nil {
+		return pipeline.TextEncoder{}, err
+	}
+	enc, err := load[*sd.CLIPTextModel](ctx, m, clip.TextEncoder, SubTextEncoder)
+	if err != nil {
+		return pipeline.TextEncoder{}, err
+	}
+	return pipeline.TextEncoder{Tokenizer: tok, Model: enc, SkipLayers: clip.SkippedLayers}, nil
+}
+
+// Compel is compel: an SD-1/2 prompt to conditioning.
+type Compel struct {
+	Prompt string       `json:"prompt" default:"\"\"" ui_component:"textarea" description:"Prompt to be parsed by Compel to create a conditioning tensor"`
+	CLIP   CLIPField    `json:"clip" title:"CLIP" input:"connection" description:"CLIP (tokenizer, text encoder, LoRAs) and skipped layer count"`
+	Mask   *TensorField `json:"mask" description:"A mask defining the region that this conditioning prompt applies to."`
+	models modelAccess
+	store  *ObjectStore
+}
+
+// Invoke implements nodes.Invocation.
+func (n *Compel) Invoke(ctx nodes.Context) (nodes.Output, error) {
+	enc, err := n.models.textEncoder(ctx, n.CLIP)
+	if err != nil {
+		return nil, nodeError(err)
+	}
+	z, err := pipeline.EncodePrompt(ctx, enc, n.Prompt, pipeline.LastHiddenNormalized)
+	if err != nil {
+		return nil, nodeError(err)
+	}
+	name := n.store.SaveConditioning(&pipeline.Conditioning{Embeds: z})
+	return ConditioningOutput{Conditioning: ConditioningField{ConditioningName: name, Mask: n.Mask}}, nil
+}
+
+// SDXLCompelPrompt is sdxl_compel_prompt.
+type SDXLCompelPrompt struct {
+	Prompt         string       `json:"prompt" default:"\"\"" ui_component:"textarea" description:"Prompt to be parsed by Compel to create a conditioning tensor"`
+	Style          string       `json:"style" default:"\"\"" ui_component:"textarea" description:"Prompt to be parsed by Compel to create a conditioning tensor"`
+	OriginalWidth  int          `json:"original_width" default:"1024"`
+	OriginalHeight int          `json:"original_height" default:"1024"`
+	CropTop        int          `json:"crop_top" default:"0"`
+	CropLeft       int          `json:"crop_left" default:"0"`
+	TargetWidth    int          `json:"target_width" default:"1024"`
+	TargetHeight   int          `json:"target_height" default:"1024"`
+	CLIP           CLIPField    `json:"clip" title:"CLIP 1" input:"connection" description:"CLIP (tokenizer, text encoder, LoRAs) and skipped layer count"`
+	CLIP2          CLIPField    `json:"clip2" title:"CLIP 2" input:"connection" description:"CLIP (tokenizer, text encoder, LoRAs) and skipped layer count"`
+	Mask           *TensorField `json:"mask" description:"A mask defining the region that this conditioning prompt applies to."`
+	models         modelAccess
+	store          *ObjectStore
+}
+
+// Invoke implements nodes.Invocation.
+func (n *SDXLCompelPrompt) Invoke(ctx nodes.Context) (nodes.Output, error) {
+	enc1, err := n.models.textEncoder(ctx, n.CLIP)
+	if err != nil {
+		return nil, nodeError(err)
+	}
+	enc2, err := n.models.textEncoder(ctx, n.CLIP2)
+	if err != nil {
+		return nil, nodeError(err)
+	}
+	c, err := pipeline.EncodeSDXLPrompt(ctx, enc1, enc2, pipeline.SDXLPrompt{
+		Prompt: n.Prompt, Style: n.Style,
+		OriginalWidth: n.OriginalWidth, OriginalHeight: n.OriginalHeight,
+		CropTop: n.CropTop, CropLeft: n.CropLeft,
+		TargetWidth: n.TargetWidth, TargetHeight: n.TargetHeight,
+	})
+	if err != nil {
+		return nil, nodeError(err)
+	}
+	name := n.store.SaveConditioning(c)
+	return ConditioningOutput{Conditioning: ConditioningField{ConditioningName: name, Mask: n.Mask}}, nil
+}
+
+// Noise is noise: torch's CPU randn for the seed, bit for bit.
+type Noise struct {
+	Seed   int64 `json:"seed" default:"0" ge:"0" le:"4294967295" description:"Seed for random number generation"`
+	Width  int   `json:"width" default:"512" gt:"0" description:"Width of output (px)"`
+	Height int   `json:"height" default:"512" gt:"0" description:"Height of output (px)"`
+	UseCPU bool  `json:"use_cpu" default:"true" description:"Use CPU for noise generation (for reproducible results across platforms)"`
+	store  *ObjectStore
+	dtype  noise.DType
+}
+
+// Invoke implements nodes.Invocation.
+func (n *Noise) Invoke(nodes.Context) (nodes.Output, error) {
+	if n.Width%latentScale != 0 || n.Height%latentScale != 0 {
+		return nil, valueError("width and height must be multiples of %d, got %dx%d", latentScale, n.Width, n.Height)
+	}
+	seed := n.Seed % (seedMax + 1)
+	shape := []int{1, 4, n.Height / latentScale, n.Width / latentScale}
+	t := tensor.FromData(noise.Randn(uint64(seed), n.dtype, shape...), shape...)
+	name := n.store.SaveTensor("noise", t)
+	return NoiseOutput{Noise: LatentsField{LatentsName: name, Seed: &seed}, Width: n.Width, Height: n.Height}, nil
+}
+
+// DenoiseLatents is denoise_latents.
+type DenoiseLatents struct {
+	PositiveConditioning []ConditioningField `json:"positive_conditioning" poly:"true" input:"connection" ui_order:"0" description:"Positive conditioning tensor"`
+	NegativeConditioning []ConditioningField `json:"negative_conditioning" poly:"true" input:"connection" ui_order:"1" description:"Negative conditioning tensor"`
+	Noise                *LatentsField       `json:"noise" input:"connection" ui_order:"3" description:"Noise tensor"`
+	Steps                int                 `json:"steps" default:"10" gt:"0" description:"Number of steps to run"`
+	CFGScale             []float64           `json:"cfg_scale" poly:"true" default:"7.5" title:"CFG Scale" description:"Classifier-Free Guidance scale"`
+	DenoisingStart       float64             `json:"denoising_start" default:"0.0" ge:"0" le:"1" description:"When to start denoising, expressed a percentage of total steps"`
+	DenoisingEnd         float64             `json:"denoising_end" default:"1.0" ge:"0" le:"1" description:"When to stop denoising, expressed a percentage of total steps"`
+	Scheduler            string              `json:"scheduler" default:"\"euler\"" ui_type:"SchedulerField" description:"Scheduler to use during inference"`
+	UNet                 UNetField           `json:"unet" title:"UNet" input:"connection" ui_order:"2" description:"UNet (scheduler, LoRAs)"`
+	Control              any                 `json:"control" default:"null" input:"connection" ui_order:"5" description:"ControlNet(s) to apply"`
+	IPAdapter            any                 `json:"ip_adapter" default:"null" input:"connection" ui_order:"6" title:"IP-Adapter" description:"IP-Adapter to apply"`
+	T2IAdapter           any                 `json:"t2i_adapter" default:"null" input:"connection" ui_order:"7" title:"T2I-Adapter" description:"T2I-Adapter(s) to apply"`
+	CFGRescaleMultiplier float64             `json:"cfg_rescale_multiplier" default:"0" ge:"0" lt:"1" title:"CFG Rescale Multiplier" description:"Rescale multiplier for CFG guidance, used for models trained with zero-terminal SNR"`
+	Latents              *LatentsField       `json:"latents" input:"connection" ui_order:"4" description:"Latents tensor"`
+	DenoiseMask          *DenoiseMaskField   `json:"denoise_mask" input:"connection" ui_order:"8" description:"A mask of the region to apply the denoising process to. Values of 0.0 represent the regions to be fully denoised, and 1.0 represent the regions to be preserved."`
+	models               modelAccess
+	store                *ObjectStore
+	dtype                noise.DType
+}
+
+// Invoke implements nodes.Invocation.
+func (n *DenoiseLatents) Invoke(ctx nodes.Context) (nodes.Output, error) {
+	if n.Control != nil || n.IPAdapter != nil || n.T2IAdapter != nil {
+		return nil, valueError("ControlNet, IP-Adapter and T2I-Adapter are not supported yet")
+	}
+	if len(n.UNet.LoRAs) > 0 {
+		return nil, valueError("LoRAs are not supported yet")
+	}
+	if len(n.UNet.SeamlessAxes) > 0 {
+		return nil, valueError("seamless tiling is not supported yet")
+	}
+	if !validScheduler(n.Scheduler) {
+		return nil, valueError("unknown scheduler %q", n.Scheduler)
+	}
+	pos, err := n.conditioning(n.PositiveConditioning, "positive")
+	if err != nil {
+		return nil, err
+	}
+	neg, err := n.conditioning(n.NegativeConditioning, "negative")
+	if err != nil {
+		return nil, err
+	}
+	params := pipeline.DenoiseParams{
+		SchedulerName:        n.Scheduler,
+		Steps:                n.Steps,
+		CFGScale:             n.CFGScale,
+		CFGRescaleMultiplier: n.CFGRescaleMultiplier,
+		DenoisingStart:       n.DenoisingStart,
+		DenoisingEnd:         n.DenoisingEnd,
+		Positive:             pos,
+		Negative:             neg,
+	}
+	if len(params.CFGScale) == 0 {
+		params.CFGScale = []float64{7.5}
+	}
+	for _, s := range params.CFGScale {
+		if s < 1 {
+			return nil, valueError("cfg_scale must be at least 1, got %v", s)
+		}
+	}
+	// InvokeAI's prepare_noise_and_latents: the seed comes from the noise,
+	// else from the latents, else 0.
+	var seed int64
+	if n.Noise != nil {
+		if params.Noise, err = n.store.Tensor(n.Noise.LatentsName); err != nil {
+			return nil, valueError("noise: %v", err)
+		}
+		if n.Noise.Seed != nil {
+			seed = *n.Noise.Seed
+		}
+	}
+	if n.Latents != nil {
+		if params.Latents, err = n.store.Tensor(n.Latents.LatentsName); err != nil {
+			return nil, valueError("latents: %v", err)
+		}
+		if n.Noise == nil && n.Latents.Seed != nil {
+			seed = *n.Latents.Seed
+		}
+	}
+	if params.Noise == nil && params.Latents == nil {
+		return nil, valueError("'latents' or 'noise' must be provided!")
+	}
+	params.Seed = uint32(seed)
+	if n.DenoiseMask != nil {
+		mask, err := n.store.Tensor(n.DenoiseMask.MaskName)
+		if err != nil {
+			return nil, valueError("denoise mask: %v", err)
+		}
+		params.Mask = &pipeline.DenoiseMask{Mask: mask, Gradient: n.DenoiseMask.Gradient}
+	}
+	if params.UNet, err = load[*sd.UNet](ctx, n.models, n.UNet.UNet, SubUNet); err != nil {
+		return nil, nodeError(err)
+	}
+	schedCfg, err := load[SchedulerConfig](ctx, n.models, n.UNet.Scheduler, SubScheduler)
+	if err != nil {
+		return nil, nodeError(err)
+	}
+	params.SchedulerConfig = schedCfg
+	factors := pipeline.SD1LatentRGBFactors
+	if params.UNet.Config.AdditionEmbedType == "text_time" {
+		factors = pipeline.SDXLLatentRGBFactors
+	}
+	params.OnStep = func(s pipeline.StepInfo) error {
+		preview, err := pipeline.PreviewImage(s.Latents, factors)
+		if err != nil {
+			return err
+		}
+		pct := float64(s.Step+1) / float64(s.TotalSteps)
+		ctx.ReportProgress(nodes.Progress{Message: "Denoising", Percentage: &pct, Preview: preview})
+		return nil
+	}
+	result, err := pipeline.Denoise(ctx, params)
+	if err != nil {
+		return nil, nodeError(err)
+	}
+	name := n.store.SaveTensor("latents", result)
+	return LatentsOutput{Latents: LatentsField{LatentsName: name}, Width: result.Shape[3] * latentScale, Height: result.Shape[2] * latentScale}, nil
+}
+
+// conditioning reads the (single) conditioning of one side. Regional
+// prompts (several conditionings, or masks) are not supported yet.
+func (n *DenoiseLatents) conditioning(fields []ConditioningField, side string) (*pipeline.Conditioning, error) {
+	switch {
+	case len(fields) == 0:
+		return nil, valueError("no %s conditioning", side)
+	case len(fields) > 1 || fields[0].Mask != nil:
+		return nil, valueError("regional (masked or multiple) %s conditioning is not supported yet", side)
+	}
+	c, err := n.store.Conditioning(fields[0].ConditioningName)
+	if err != nil {
+		return nil, valueError("%s conditioning: %v", side, err)
+	}
+	return c, nil
+}
+
+func validScheduler(name string) bool {
+	for _, s := range scheduler.Names() {
+		if s == name {
+			return true
+		}
+	}
+	return false
+}
+
+// VAE nodes.
+
+func (m modelAccess) vae(ctx nodes.Context, f VAEField) (*sd.VAE, error) {
+	if len(f.SeamlessAxes) > 0 {
+		return nil, valueError("seamless tiling is not supported yet")
+	}
+	return load[*sd.VAE](ctx, m, f.VAE, SubVAE)
+}
+
+// LatentsToImage is l2i: it decodes latents and saves the image.
+type LatentsToImage struct {
+	nodes.WithMetadata
+	nodes.WithBoard
+	Latents  LatentsField `json:"latents" input:"connection" description:"Latents tensor"`
+	VAE      VAEField     `json:"vae" input:"connection" title:"VAE" description:"VAE"`
+	Tiled    bool         `json:"tiled" default:"false" description:"Processing using overlapping tiles (reduce memory consumption)"`
+	TileSize int          `json:"tile_size" default:"0" description:"The tile size for VAE tiling in pixels (image space). If set to 0, the default tile size for the model will be used. Larger tile sizes generally produce better results at the cost of higher memory usage."`
+	FP32     bool         `json:"fp32" default:"false" description:"Whether or not to use full float32 precision"`
+	models   modelAccess
+	store    *ObjectStore
+}
+
+// Invoke implements nodes.Invocation. The engine computes in float32 and
+// decodes whole images, so fp32 and the tiling options change nothing.
+func (n *LatentsToImage) Invoke(ctx nodes.Context) (nodes.Output, error) {
+	latents, err := n.store.Tensor(n.Latents.LatentsName)
+	if err != nil {
+		return nil, valueError("latents: %v", err)
+	}
+	vae, err := n.models.vae(ctx, n.VAE)
+	if err != nil {
+		return nil, nodeError(err)
+	}
+	ctx.ReportProgress(nodes.Progress{Message: "Running VAE decoder"})
+	decoded, err := pipeline.DecodeLatents(ctx, vae, latents)
+	if err != nil {
+		return nil, nodeError(err)
+	}
+	img, err := pipeline.ToImage(decoded)
+	if err != nil {
+		return nil, nodeError(err)
+	}
+	return ctx.SaveImage(img, nodes.SaveImageOptions{Board: n.Board, Metadata: n.Metadata})
+}
+
+// imageToGrid is InvokeAI's image_resized_to_grid_as_tensor sizing: images
+// whose sides are not multiples of 8 are resized down to the nearest ones.
+func imageToGrid(img image.Image) image.Image {
+	b := img.Bounds()
+	w, h := b.Dx()-b.Dx()%latentScale, b.Dy()-b.Dy()%latentScale
+	if w == b.Dx() && h == b.Dy() {
+		return img
+	}
+	dst := image.NewNRGBA(image.Rect(0, 0, w, h))
+	// InvokeAI resizes with Lanczos; Catmull-Rom is the closest x/image offers.
+	xdraw.CatmullRom.Scale(dst, dst.Bounds(), img, b, draw.Src, nil)
+	return dst
+}
+
+// ImageToLatents is i2l.
+type ImageToLatents struct {
+	Image             nodes.ImageField `json:"image" description:"The image to encode"`
+	VAE               VAEField         `json:"vae" input:"connection" title:"VAE" description:"VAE"`
+	Tiled             bool             `json:"tiled" default:"false" description:"Processing using overlapping tiles (reduce memory consumption)"`
+	TileSize          int              `json:"tile_size" default:"0" description:"The tile size for VAE tiling in pixels (image space). If set to 0, the default tile size for the model will be used. Larger tile sizes generally produce better results at the cost of higher memory usage."`
+	FP32              bool             `json:"fp32" default:"false" description:"Whether or not to use full float32 precision"`
+	ColorCompensation string           `json:"color_compensation" default:"\"None\"" enum:"None,SDXL" description:"Apply VAE scaling compensation when encoding images (reduces color drift)."`
+	models            modelAccess
+	store             *ObjectStore
+}
+
+// Invoke implements nodes.Invocation.
+func (n *ImageToLatents) Invoke(ctx nodes.Context) (nodes.Output, error) {
+	img, err := ctx.LoadImage(n.Image.ImageName)
+	if err != nil {
+		return nil, err
+	}
+	vae, err := n.models.vae(ctx, n.VAE)
+	if err != nil {
+		return nil, nodeError(err)
+	}
+	x := pipeline.FromImage(imageToGrid(img))
+	if n.ColorCompensation == "SDXL" {
+		cfg, err := n.models.config(ctx, n.VAE.VAE)
+		if err == nil && cfg.Base == models.BaseSDXL {
+			for i, v := range x.Data {
+				x.Data[i] = v*1.015 - 0.002
+			}
+		}
+	}
+	ctx.ReportProgress(nodes.Progress{Message: "Running VAE encoder"})
+	latents, err := pipeline.EncodeImage(ctx, vae, x, 0)
+	if err != nil {
+		return nil, nodeError(err)
+	}
+	name := n.store.SaveTensor("latents", latents)
+	return LatentsOutput{Latents: LatentsField{LatentsName: name}, Width: latents.Shape[3] * latentScale, Height: latents.Shape[2] * latentScale}, nil
+}
+
+// CreateDenoiseMask is create_denoise_mask.
+type CreateDenoiseMask struct {
+	VAE    VAEField          `json:"vae" input:"connection" ui_order:"0" description:"VAE"`
+	Image  *nodes.ImageField `json:"image" ui_order:"1" description:"Image which will be masked"`
+	Mask   nodes.ImageField  `json:"mask" ui_order:"2" description:"The mask to use when pasting"`
+	Tiled  bool              `json:"tiled" default:"false" ui_order:"3" description:"Processing using overlapping tiles (reduce memory consumption)"`
+	FP32   bool              `json:"fp32" default:"false" ui_order:"4" description:"Whether or not to use full float32 precision"`
+	models modelAccess
+	store  *ObjectStore
+}
+
+// Invoke implements nodes.Invocation: the mask (1 = keep) is stored, and,
+// with an image, the latents of the image with the masked-out area blanked
+// (used by inpainting models).
+func (n *CreateDenoiseMask) Invoke(ctx nodes.Context) (nodes.Output, error) {
+	maskImg, err := ctx.LoadImage(n.Mask.ImageName)
+	if err != nil {
+		return nil, err
+	}
+	mask := pipeline.MaskFromImage(imageToGrid(maskImg))
+	out := DenoiseMaskField{}
+	if n.Image != nil {
+		img, err := ctx.LoadImage(n.Image.ImageName)
+		if err != nil {
+			return nil, err
+		}
+		x := pipeline.FromImage(imageToGrid(img))
+		imgMask, err := pipeline.Resize(mask, x.Shape[2], x.Shape[3], "bilinear")
+		if err != nil {
+			return nil, nodeError(err)
+		}
+		plane := x.Shape[2] * x.Shape[3]
+		for i := range x.Data {
+			if imgMask.Data[i%plane] < 0.5 {
+				x.Data[i] = 0
+			}
+		}
+		vae, err := n.models.vae(ctx, n.VAE)
+		if err != nil {
+			return nil, nodeError(err)
+		}
+		latents, err := pipeline.EncodeImage(ctx, vae, x, 0)
+		if err != nil {
+			return nil, nodeError(err)
+		}
+		name := n.store.SaveTensor("masked_latents", latents)
+		out.MaskedLatentsName = &name
+	}
+	out.MaskName = n.store.SaveTensor("mask", mask)
+	return DenoiseMaskOutput{DenoiseMask: out}, nil
+}
+
+// Latent resizing.
+
+func resizeLatents(store *ObjectStore, f LatentsField, h, w int, mode string, antialias bool) (nodes.Output, error) {
+	latents, err := store.Tensor(f.LatentsName)
+	if err != nil {
+		return nil, valueError("latents: %v", err)
+	}
+	if antialias && (h < latents.Shape[2] || w < latents.Shape[3]) && (mode == "bilinear" || mode == "bicubic") {
+		return nil, valueError("antialiased downscaling is not supported yet")
+	}
+	if mode == "trilinear" || mode == "linear" {
+		return nil, valueError("mode %q needs 3-D or 1-D input; latents are 2-D", mode)
+	}
+	out, err := pipeline.Resize(latents, h, w, mode)
+	if err != nil {
+		return nil, valueError("%v", err)
+	}
+	name := store.SaveTensor("latents", out)
+	return LatentsOutput{Latents: LatentsField{LatentsName: name, Seed: f.Seed}, Width: w * latentScale, Height: h * latentScale}, nil
+}
+
+// ResizeLatents is lresize.
+type ResizeLatents struct {
+	Latents   LatentsField `json:"latents" input:"connection" description:"Latents tensor"`
+	Width     int          `json:"width" ge:"64" description:"Width of output (px)"`
+	Height    int          `json:"height" ge:"64" description:"Height of output (px)"`
+	Mode      string       `json:"mode" default:"\"bilinear\"" enum:"nearest,linear,bilinear,bicubic,trilinear,area,nearest-exact" description:"Interpolation mode"`
+	Antialias bool         `json:"antialias" default:"false" description:"Whether or not to apply antialiasing (bilinear or bicubic only)"`
+	store     *ObjectStore
+}
+
+// Invoke implements nodes.Invocation.
+func (n *ResizeLatents) Invoke(nodes.Context) (nodes.Output, error) {
+	if n.Width%latentScale != 0 || n.Height%latentScale != 0 {
+		return nil, valueError("width and height must be multiples of %d", latentScale)
+	}
+	return resizeLatents(n.store, n.Latents, n.Height/latentScale, n.Width/latentScale, n.Mode, n.Antialias)
+}
+
+// ScaleLatents is lscale.
+type ScaleLatents struct {
+	Latents     LatentsField `json:"latents" input:"connection" description:"Latents tensor"`
+	ScaleFactor float64      `json:"scale_factor" gt:"0" description:"The factor by which to scale"`
+	Mode        string       `json:"mode" default:"\"bilinear\"" enum:"nearest,linear,bilinear,bicubic,trilinear,area,nearest-exact" description:"Interpolation mode"`
+	Antialias   bool         `json:"antialias" default:"false" description:"Whether or not to apply antialiasing (bilinear or bicubic only)"`
+	store       *ObjectStore
+}
+
+// Invoke implements nodes.Invocation. The output size is floor(size·scale),
+// as torch's interpolate(scale_factor=…) makes it.
+func (n *ScaleLatents) Invoke(nodes.Context) (nodes.Output, error) {
+	latents, err := n.store.Tensor(n.Latents.LatentsName)
+	if err != nil {
+		return nil, valueError("latents: %v", err)
+	}
+	h := int(math.Floor(float64(latents.Shape[2]) * n.ScaleFactor))
+	w := int(math.Floor(float64(latents.Shape[3]) * n.ScaleFactor))
+	if h < 1 || w < 1 {
+		return nil, valueError("scale factor %v leaves no latents", n.ScaleFactor)
+	}
+	return resizeLatents(n.store, n.Latents, h, w, n.Mode, n.Antialias)
+}
+
+// Seamless is seamless: it records the axes on the UNet and VAE fields.
+// The engine's convolutions pad with zeros only, so nodes given fields with
+// seamless axes fail with a clear error until circular padding exists.
+type Seamless struct {
+	UNet      *UNetField `json:"unet" input:"connection" title:"UNet" description:"UNet (scheduler, LoRAs)"`
+	VAE       *VAEField  `json:"vae" input:"connection" title:"VAE" description:"VAE model to load"`
+	SeamlessY bool       `json:"seamless_y" default:"true" description:"Specify whether Y axis is seamless"`
+	SeamlessX bool       `json:"seamless_x" default:"true" description:"Specify whether X axis is seamless"`
+}
+
+// Invoke implements nodes.Invocation.
+func (n *Seamless) Invoke(nodes.Context) (nodes.Output, error) {
+	var axes []string
+	if n.SeamlessX {
+		axes = append(axes, "x")
+	}
+	if n.SeamlessY {
+		axes = append(axes, "y")
+	}
+	out := SeamlessOutput{}
+	if n.UNet != nil {
+		u := *n.UNet
+		u.SeamlessAxes = axes
+		out.UNet = &u
+	}
+	if n.VAE != nil {
+		v := *n.VAE
+		v.SeamlessAxes = axes
+		out.VAE = &v
+	}
+	return out, nil
+}
