@@ -3,6 +3,7 @@ package api
 import (
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 
 	"github.com/invokego/invokego/internal/access"
 )
@@ -30,6 +31,24 @@ type AppInfo struct {
 	Config    func() map[string]any
 	// LogLevel is the server's adjustable log level.
 	LogLevel *slog.LevelVar
+	// InvocationCache returns the node-output cache (nil when caching is off, size 0) and its configured size.
+	// It is looked up on each request: the queue that owns the cache is wired after these routes.
+	InvocationCache func() (InvocationCache, int)
+}
+
+// InvocationCache is what the /invocation_cache routes operate on.
+type InvocationCache interface {
+	Clear()
+	Stats() (hits, misses, size int)
+}
+
+// InvocationCacheStatus is GET /api/v1/app/invocation_cache/status.
+type InvocationCacheStatus struct {
+	Size    int  `json:"size" doc:"The current size of the invocation cache"`
+	Hits    int  `json:"hits" doc:"The number of cache hits"`
+	Misses  int  `json:"misses" doc:"The number of cache misses"`
+	Enabled bool `json:"enabled" doc:"Whether the invocation cache is enabled"`
+	MaxSize int  `json:"max_size" doc:"The maximum size of the invocation cache"`
 }
 
 // pythonLevel maps slog levels to Python logging numbers, which InvokeAI's /logging speaks.
@@ -62,7 +81,7 @@ func slogLevel(py int) slog.Level {
 // AppRoutes are /api/v1/app/* (version is public; runtime config is admin-only, DECISIONS 1).
 func AppRoutes(info AppInfo) []Route {
 	const p = "/api/v1/app"
-	return []Route{
+	routes := []Route{
 		JSON(Op{Method: http.MethodGet, Path: p + "/version", Summary: "Get Version", Tags: appTags, Policy: access.Public},
 			func(c *Call, _ *NoInput) (AppVersion, error) { return AppVersion{Version: info.Version}, nil }),
 		JSON(Op{Method: http.MethodGet, Path: p + "/app_deps", Summary: "Get App Deps", Tags: appTags, Policy: access.LoggedIn},
@@ -81,6 +100,40 @@ func AppRoutes(info AppInfo) []Route {
 			}) (int, error) {
 				info.LogLevel.Set(slogLevel(in.Level))
 				return pythonLevel(info.LogLevel.Level()), nil
+			}),
+	}
+	return append(routes, invocationCacheRoutes(p, info.InvocationCache)...)
+}
+
+// invocationCacheRoutes are InvokeAI's invocation-cache operations (spec §1.11; admin-only, DECISIONS 1).
+// As in InvokeAI, a cache of size 0 cannot be enabled. enable/disable set the flag /status reports; the
+// runner in internal/graph does not consult it yet, so disabling does not stop caching (reported to the
+// queue owners).
+func invocationCacheRoutes(p string, get func() (InvocationCache, int)) []Route {
+	if get == nil {
+		get = func() (InvocationCache, int) { return nil, 0 }
+	}
+	var disabled atomic.Bool
+	return []Route{
+		JSON(Op{Method: http.MethodDelete, Path: p + "/invocation_cache", Summary: "Clear Invocation Cache", Tags: appTags, Policy: access.Admin},
+			func(c *Call, _ *NoInput) (any, error) {
+				if cache, _ := get(); cache != nil {
+					cache.Clear()
+				}
+				return nil, nil
+			}),
+		JSON(Op{Method: http.MethodPut, Path: p + "/invocation_cache/enable", Summary: "Enable Invocation Cache", Tags: appTags, Policy: access.Admin},
+			func(c *Call, _ *NoInput) (any, error) { disabled.Store(false); return nil, nil }),
+		JSON(Op{Method: http.MethodPut, Path: p + "/invocation_cache/disable", Summary: "Disable Invocation Cache", Tags: appTags, Policy: access.Admin},
+			func(c *Call, _ *NoInput) (any, error) { disabled.Store(true); return nil, nil }),
+		JSON(Op{Method: http.MethodGet, Path: p + "/invocation_cache/status", Summary: "Get Invocation Cache Status", Tags: appTags, Policy: access.Admin},
+			func(c *Call, _ *NoInput) (InvocationCacheStatus, error) {
+				cache, maxSize := get()
+				if cache == nil {
+					return InvocationCacheStatus{MaxSize: maxSize}, nil
+				}
+				hits, misses, size := cache.Stats()
+				return InvocationCacheStatus{Size: size, Hits: hits, Misses: misses, Enabled: !disabled.Load() && maxSize > 0, MaxSize: maxSize}, nil
 			}),
 	}
 }

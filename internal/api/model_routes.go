@@ -94,10 +94,10 @@ func ModelRoutes(d ModelDeps) []Route {
 	return []Route{
 		JSON(op(http.MethodGet, "/", "List Model Records", access.LoggedIn),
 			func(c *Call, in *struct {
-				BaseModels  []string `query:"base_models" doc:"Base models to include"`
-				ModelType   string   `query:"model_type" doc:"The type of model to get"`
+				BaseModels  []string `query:"base_models" enum:"any,sd-1,sd-2,sd-3,sdxl,sdxl-refiner,flux,flux2,cogview4,z-image,qwen-image,anima,unknown" doc:"Base models to include"`
+				ModelType   string   `query:"model_type" enum:"onnx,main,vae,lora,control_lora,controlnet,embedding,ip_adapter,clip_vision,clip_embed,t2i_adapter,t5_encoder,qwen3_encoder,spandrel_image_to_image,siglip,flux_redux,llava_onevision,unknown" doc:"The type of model to get"`
 				ModelName   string   `query:"model_name" doc:"Exact match on the name of the model"`
-				ModelFormat string   `query:"model_format" doc:"Exact match on the format of the model (e.g. 'diffusers')"`
+				ModelFormat string   `query:"model_format" enum:"omi,diffusers,checkpoint,lycoris,onnx,olive,embedding_file,embedding_folder,invokeai,t5_encoder,qwen3_encoder,bnb_quantized_int8b,bnb_quantized_nf4b,gguf_quantized,unknown" doc:"Exact match on the format of the model (e.g. 'diffusers')"`
 			}) (ModelList, error) {
 				list, err := svc.List(c.Context(), store.ModelFilter{Bases: in.BaseModels, Type: in.ModelType, Name: in.ModelName, Format: in.ModelFormat})
 				if list == nil {
@@ -112,9 +112,9 @@ func ModelRoutes(d ModelDeps) []Route {
 			}),
 		JSON(op(http.MethodGet, "/get_by_attrs", "Get Model Records By Attrs", access.LoggedIn),
 			func(c *Call, in *struct {
-				Name string `query:"name" required:"true"`
-				Type string `query:"type" required:"true"`
-				Base string `query:"base" required:"true"`
+				Name string `query:"name" required:"true" doc:"The name of the model"`
+				Type string `query:"type" required:"true" enum:"onnx,main,vae,lora,control_lora,controlnet,embedding,ip_adapter,clip_vision,clip_embed,t2i_adapter,t5_encoder,qwen3_encoder,spandrel_image_to_image,siglip,flux_redux,llava_onevision,unknown" doc:"The type of the model"`
+				Base string `query:"base" required:"true" enum:"any,sd-1,sd-2,sd-3,sdxl,sdxl-refiner,flux,flux2,cogview4,z-image,qwen-image,anima,unknown" doc:"The base model of the model"`
 			}) (*models.Config, error) {
 				return svc.ByAttrs(c.Context(), in.Name, in.Type, in.Base)
 			}),
@@ -185,12 +185,14 @@ func ModelRoutes(d ModelDeps) []Route {
 			func(c *Call, in *struct {
 				Key  string   `path:"key"`
 				Form struct{} `body:"multipart"`
-			}) (*models.Config, error) {
+			}) (any, error) {
 				_, data, err := readUploadedImage(c.R, "image")
 				if err != nil {
 					return nil, err
 				}
-				return svc.SetCoverImage(c.Context(), in.Key, data)
+				// InvokeAI answers 200 with no value (null); the config's cover_image now names the image.
+				_, err = svc.SetCoverImage(c.Context(), in.Key, data)
+				return nil, err
 			}),
 		Raw(op(http.MethodDelete, "/i/{key}/image", "Delete Model Image", access.Admin),
 			func(c *Call, in *modelKey) error {

@@ -154,7 +154,10 @@ func TestInstallLocalFixtures(t *testing.T) {
 	fw, _ := mw.CreateFormFile("image", "cover.png")
 	fw.Write(img.Bytes())
 	mw.Close()
-	withCover := env.Do("PATCH", "/api/v2/models/i/"+keys["diffusers"]+"/image", apitest.RawBody(mw.FormDataContentType(), form.Bytes())).Expect(200).Map()
+	if body := strings.TrimSpace(string(env.Do("PATCH", "/api/v2/models/i/"+keys["diffusers"]+"/image", apitest.RawBody(mw.FormDataContentType(), form.Bytes())).Expect(200).Body)); body != "null" {
+		t.Fatalf("PATCH image answered %s, want null (spec §1.9)", body)
+	}
+	withCover := env.Do("GET", "/api/v2/models/i/"+keys["diffusers"]).Expect(200).Map()
 	if withCover["cover_image"] != "api/v2/models/i/"+keys["diffusers"]+"/image" {
 		t.Fatalf("cover %v", withCover["cover_image"])
 	}

@@ -136,6 +136,12 @@ func (a *App) build(ctx context.Context, opts Options) error {
 		SetFields: a.cfg.SetFields,
 		Config:    a.cfg.AsMap,
 		LogLevel:  logLevel(opts.LogLevel),
+		InvocationCache: func() (api.InvocationCache, int) {
+			if a.Queue == nil || a.Queue.Cache() == nil {
+				return nil, 0
+			}
+			return a.Queue.Cache(), a.cfg.NodeCacheSize
+		},
 	})...)
 	a.Router = rt
 	// Each feature wires its own services and routes (wire_*.go).

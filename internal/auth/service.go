@@ -124,12 +124,15 @@ type UserDTO struct {
 }
 
 // isoTimestamp turns SQLite's "YYYY-MM-DD HH:MM:SS.SSS" into pydantic's "YYYY-MM-DDTHH:MM:SS.ffffff".
+// The SQLite driver hands DATETIME columns back as time values, which arrive here in RFC 3339 ("...T...Z"); both
+// forms are UTC and are written naive, as pydantic renders the seed's naive datetimes.
 func isoTimestamp(s string) string {
-	t, err := time.Parse("2006-01-02 15:04:05.999999999", s)
-	if err != nil {
-		return strings.Replace(s, " ", "T", 1)
+	for _, layout := range []string{"2006-01-02 15:04:05.999999999", time.RFC3339Nano, "2006-01-02T15:04:05.999999999"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC().Format("2006-01-02T15:04:05.000000")
+		}
 	}
-	return t.Format("2006-01-02T15:04:05.000000")
+	return strings.Replace(s, " ", "T", 1)
 }
 
 // ToDTO converts a stored user.
@@ -498,6 +501,12 @@ func (s *Service) DeleteUser(ctx context.Context, actor access.Principal, id str
 		return nil, apperr.BadRequest("The system user cannot be deleted")
 	}
 	if id == actor.UserID {
+		// The sole active admin deleting themself is the last-admin case of the spec, and says so.
+		if actor.IsAdmin {
+			if n, err := s.users.CountActiveAdmins(ctx); err == nil && n <= 1 {
+				return nil, apperr.BadRequest("Cannot delete the last administrator")
+			}
+		}
 		return nil, apperr.BadRequest("You cannot delete your own account")
 	}
 	reassignTo := actor.UserID

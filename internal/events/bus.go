@@ -41,9 +41,9 @@ type Event struct {
 
 // Bus fans events out to subscribers.
 type Bus struct {
-	mu     sync.RWMutex
-	next   int
-	subs   map[int]chan Event
+	mu   sync.RWMutex
+	next int
+	subs map[int]chan Event
 }
 
 // NewBus makes an empty bus.

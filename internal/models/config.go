@@ -121,6 +121,11 @@ func (c Config) MarshalJSON() ([]byte, error) {
 		"description": c.Description, "source": c.Source, "source_type": c.SourceType,
 		"source_api_response": c.SourceAPIResponse, "source_url": c.SourceURL, "cover_image": c.CoverImage,
 		"base": c.Base, "type": c.Type, "format": c.Format,
+		// InvokeAI's Config_Base has these on every config; null unless set.
+		"submodels": nil, "usage_info": nil,
+	}
+	if c.Submodels != nil {
+		m["submodels"] = c.Submodels
 	}
 	var settings any
 	if len(c.DefaultSettings) > 0 {
@@ -149,9 +154,6 @@ func (c Config) MarshalJSON() ([]byte, error) {
 		}
 		if isSDBase(c.Base) {
 			m["prediction_type"] = c.PredictionType
-		}
-		if c.Format == FormatDiffusers && c.Submodels != nil {
-			m["submodels"] = c.Submodels
 		}
 		if c.UpcastAttention != nil {
 			m["upcast_attention"] = c.UpcastAttention

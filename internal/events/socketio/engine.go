@@ -128,6 +128,9 @@ func engineError(w http.ResponseWriter, status, code int, message string) {
 
 // ServeHTTP dispatches one Engine.IO request by transport and session id.
 func (e *engine) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if allowCrossOrigin(w, r) {
+		return
+	}
 	q := r.URL.Query()
 	if q.Get("EIO") != "4" {
 		engineError(w, http.StatusBadRequest, 5, "Unsupported protocol version")
@@ -379,6 +382,30 @@ func (e *engine) handlePacket(s *session, p string) {
 	default:
 		s.close("parse error")
 	}
+}
+
+// allowCrossOrigin answers CORS like python-socketio's cors_allowed_origins="*" (spec §6): the Origin is echoed,
+// with credentials allowed, and a preflight gets 200 with the methods the transports use. It is safe for the same
+// reason as InsecureSkipVerify below: sockets never authenticate with cookies. Headers the server's own CORS
+// settings already set are kept. It returns true when the request (a preflight) is fully answered.
+func allowCrossOrigin(w http.ResponseWriter, r *http.Request) bool {
+	h := w.Header()
+	if origin := r.Header.Get("Origin"); origin != "" && h.Get("Access-Control-Allow-Origin") == "" {
+		h.Set("Access-Control-Allow-Origin", origin)
+		h.Set("Access-Control-Allow-Credentials", "true")
+		h.Add("Vary", "Origin")
+	}
+	if r.Method != http.MethodOptions {
+		return false
+	}
+	h.Set("Access-Control-Allow-Methods", "OPTIONS, GET, POST")
+	if req := r.Header.Get("Access-Control-Request-Headers"); req != "" {
+		h.Set("Access-Control-Allow-Headers", req)
+	}
+	h.Set("Content-Type", "text/plain; charset=UTF-8")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write([]byte("OK"))
+	return true
 }
 
 var acceptOptions = &websocket.AcceptOptions{

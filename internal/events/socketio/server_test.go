@@ -373,3 +373,43 @@ func (w tWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))
 	return len(p), nil
 }
+
+// Spec §6: the socket server allows any origin (python-socketio's cors_allowed_origins="*"), so a page served
+// from another origin can use the polling transport; preflights are answered.
+func TestPollingCORS(t *testing.T) {
+	st := startStandalone(t, socketio.Options{Multiuser: true})
+	req, _ := http.NewRequest("OPTIONS", st.url+"/ws/socket.io/?EIO=4&transport=polling", nil)
+	req.Header.Set("Origin", "http://ui.example")
+	req.Header.Set("Access-Control-Request-Method", "POST")
+	req.Header.Set("Access-Control-Request-Headers", "authorization, content-type")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	h := res.Header
+	if res.StatusCode != 200 || h.Get("Access-Control-Allow-Origin") != "http://ui.example" || h.Get("Access-Control-Allow-Credentials") != "true" ||
+		!strings.Contains(h.Get("Access-Control-Allow-Methods"), "POST") || h.Get("Access-Control-Allow-Headers") != "authorization, content-type" {
+		t.Fatalf("preflight: %d %v", res.StatusCode, h)
+	}
+	req, _ = http.NewRequest("GET", st.url+"/ws/socket.io/?EIO=4&transport=polling", nil)
+	req.Header.Set("Origin", "http://ui.example")
+	res, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if _, err := parseOpen(string(body)); err != nil || res.Header.Get("Access-Control-Allow-Origin") != "http://ui.example" {
+		t.Fatalf("handshake: %v %v %s", err, res.Header, body)
+	}
+	// Without an Origin (scripts, same-origin GETs) nothing is added.
+	res, err = http.Get(st.url + "/ws/socket.io/?EIO=4&transport=polling")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Fatalf("no origin: %v", res.Header)
+	}
+}
