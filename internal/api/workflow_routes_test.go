@@ -930,3 +930,27 @@ func TestWorkflowRoutesDocumented(t *testing.T) {
 }
 
 func mustJSONString(v any) string { return string(mustJSON(v)) }
+
+// Deleting an account with its content removes its workflows' thumbnail files at once, not at the next start.
+func TestDeleteUserContentRemovesWorkflowThumbnails(t *testing.T) {
+	env := apitest.New(t, apitest.Multiuser())
+	cast := env.Cast()
+	var wf struct {
+		WorkflowID string `json:"workflow_id"`
+	}
+	env.Do("POST", "/api/v1/workflows/", apitest.Token(cast.Owner.Token), apitest.JSON(map[string]any{"workflow": map[string]any{
+		"name": "mine", "author": "", "description": "", "version": "1.0.0", "contact": "", "tags": "", "notes": "",
+		"exposedFields": []any{}, "meta": map[string]any{"version": "3.0.0", "category": "user"}, "nodes": []any{}, "edges": []any{},
+	}})).Expect(200).Decode(&wf)
+	thumb := filepath.Join(env.Root, "outputs", "workflow_thumbnails", wf.WorkflowID+".png")
+	if err := os.MkdirAll(filepath.Dir(thumb), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(thumb, []byte("png"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env.Do("DELETE", "/api/v1/auth/users/"+cast.Owner.ID+"?delete_content=true", apitest.Token(cast.Admin.Token)).Expect(200)
+	if _, err := os.Stat(thumb); !os.IsNotExist(err) {
+		t.Fatalf("thumbnail still there: %v", err)
+	}
+}

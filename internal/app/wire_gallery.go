@@ -28,7 +28,7 @@ func (a *App) wireGallery(ctx context.Context) error {
 	}
 	a.gallery = svc // the queue's nodes save and load images through it
 	a.Router.Add(api.GalleryRoutes(svc, api.GalleryConfig{MaxUploadBytes: a.cfg.MaxUploadBytes, Multiuser: a.cfg.Multiuser})...)
-	a.Auth.SetContentRemover(svc)
+	a.Auth.AddContentRemover(svc)
 	svc.StartSweeper(downloadSweepInterval)
 	a.onClose(svc.Close)
 	return nil

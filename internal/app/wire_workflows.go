@@ -28,6 +28,7 @@ func (a *App) wireWorkflows(ctx context.Context) error {
 	if err := svc.RemoveOrphanThumbnails(ctx); err != nil {
 		a.logger.Warn("could not prune workflow thumbnails", "error", err)
 	}
+	a.Auth.AddContentRemover(svc)
 	a.Router.Add(api.WorkflowRoutes(svc)...)
 	return nil
 }

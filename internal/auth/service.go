@@ -58,7 +58,7 @@ type Service struct {
 
 	mu       sync.Mutex
 	onRevoke []func(userID string)
-	remover  ContentRemover
+	removers []ContentRemover
 }
 
 // NewService builds the service.
@@ -95,11 +95,12 @@ func (s *Service) OnRevoke(fn func(userID string)) {
 	s.onRevoke = append(s.onRevoke, fn)
 }
 
-// SetContentRemover sets who deletes files of deleted users' content.
-func (s *Service) SetContentRemover(r ContentRemover) {
+// AddContentRemover registers a feature that deletes files of deleted users' content (the gallery's images,
+// the workflow library's thumbnails).
+func (s *Service) AddContentRemover(r ContentRemover) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.remover = r
+	s.removers = append(s.removers, r)
 }
 
 func (s *Service) revoked(userID string) {
@@ -528,10 +529,10 @@ func (s *Service) DeleteUser(ctx context.Context, actor access.Principal, id str
 	if deleteContent {
 		res.Content = "deleted"
 		s.mu.Lock()
-		remover := s.remover
+		removers := append([]ContentRemover(nil), s.removers...)
 		s.mu.Unlock()
-		if remover != nil {
-			remover.RemoveUserFiles(ctx, content)
+		for _, r := range removers {
+			r.RemoveUserFiles(ctx, content)
 		}
 	} else {
 		res.Content = "reassigned"

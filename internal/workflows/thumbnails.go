@@ -242,3 +242,18 @@ func unpremultiply(r, g, b, a uint64) color.NRGBA {
 	}
 	return color.NRGBA{R: uint8(r * 0xffff / a >> 8), G: uint8(g * 0xffff / a >> 8), B: uint8(b * 0xffff / a >> 8), A: uint8(a >> 8)}
 }
+
+// RemoveUserFiles deletes the thumbnails of workflows removed with a deleted account (auth.ContentRemover).
+func (s *Service) RemoveUserFiles(_ context.Context, content *store.DeletedContent) {
+	if content == nil {
+		return
+	}
+	for _, id := range content.WorkflowIDs {
+		if !workflowIDPattern.MatchString(id) {
+			continue
+		}
+		if err := s.thumbnails.remove(id); err != nil {
+			s.logger.Warn("remove thumbnail of a deleted workflow", "workflow_id", id, "error", err)
+		}
+	}
+}
