@@ -222,12 +222,14 @@ func imageRoutes(svc *gallery.Service, cfg GalleryConfig) []Route {
 				return fmt.Errorf("stat image: %w", err)
 			}
 			h := c.W.Header()
-			h.Set("Content-Type", "image/png")
-			if thumbnail {
-				h.Set("Content-Type", "image/webp")
-			}
 			h.Set("Cache-Control", cacheControl)
-			h.Set("Content-Disposition", `inline; filename="`+in.ImageName+`"`)
+			if thumbnail {
+				// InvokeAI's thumbnail FileResponse names no file: a ".png" name on WebP bytes would mislead.
+				h.Set("Content-Type", "image/webp")
+			} else {
+				h.Set("Content-Type", "image/png")
+				h.Set("Content-Disposition", `inline; filename="`+in.ImageName+`"`)
+			}
 			http.ServeContent(c.W, c.R, "", st.ModTime(), f)
 			return nil
 		}

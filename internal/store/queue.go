@@ -62,7 +62,8 @@ type NewQueueItem struct {
 }
 
 const queueColumns = `q.item_id, q.batch_id, q.queue_id, q.session_id, q.field_values, q.session, q.status, q.priority,
-	q.error_type, q.error_message, q.error_traceback, q.created_at, q.updated_at, q.started_at, q.completed_at,
+	q.error_type, q.error_message, q.error_traceback,
+	CAST(q.created_at AS TEXT), CAST(q.updated_at AS TEXT), CAST(q.started_at AS TEXT), CAST(q.completed_at AS TEXT),
 	q.workflow, q.origin, q.destination, q.retried_from_item_id, q.user_id, u.display_name, u.email`
 
 const queueFrom = ` FROM session_queue q LEFT JOIN users u ON u.user_id = q.user_id`
