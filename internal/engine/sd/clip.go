@@ -88,66 +88,7 @@ func NewCLIPTextModel(cfg CLIPTextConfig, sd StateDict) (*CLIPTextModel, error) 
 // max_position_embeddings) with CLIP's causal self-attention and no padding
 // mask, as SD pipelines do.
 func (m *CLIPTextModel) Forward(ctx context.Context, ids [][]int) (*CLIPOutput, error) {
-	if len(ids) == 0 {
-		return nil, fmt.Errorf("clip: no input sequences")
-	}
-	n, seq := len(ids), len(ids[0])
-	hidden := m.Config.HiddenSize
-	vocab := m.tokenEmbedding.Shape[0]
-	if seq == 0 || seq > m.positionEmbedding.Shape[0] {
-		return nil, fmt.Errorf("clip: sequence length %d, max %d", seq, m.positionEmbedding.Shape[0])
-	}
-	x := tensor.New(n, seq, hidden)
-	for b, row := range ids {
-		if len(row) != seq {
-			return nil, fmt.Errorf("clip: sequences of different lengths %d and %d", seq, len(row))
-		}
-		for p, id := range row {
-			if id < 0 || id >= vocab {
-				return nil, fmt.Errorf("clip: token id %d outside vocabulary of %d", id, vocab)
-			}
-			dst := x.Data[(b*seq+p)*hidden : (b*seq+p+1)*hidden]
-			tok := m.tokenEmbedding.Data[id*hidden : (id+1)*hidden]
-			pos := m.positionEmbedding.Data[p*hidden : (p+1)*hidden]
-			for i := range dst {
-				dst[i] = tok[i] + pos[i]
-			}
-		}
-	}
-	out := &CLIPOutput{HiddenStates: []*tensor.Tensor{x}, model: m}
-	heads := m.Config.NumAttentionHeads
-	for _, l := range m.layers {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		h := l.norm1.forward(x)
-		q, k, v := l.qProj.Forward(h), l.kProj.Forward(h), l.vProj.Forward(h)
-		att := tensor.New(n, seq, hidden)
-		tensor.Attention(q.Data, k.Data, v.Data, n, seq, seq, heads, hidden/heads, true, att.Data)
-		h = l.outProj.Forward(att)
-		tensor.AddInto(h.Data, h.Data, x.Data)
-		x = h
-		h = l.fc1.Forward(l.norm2.forward(x))
-		if m.Config.HiddenAct == "gelu" {
-			tensor.GELU(h.Data)
-		} else {
-			tensor.QuickGELU(h.Data)
-		}
-		h = l.fc2.Forward(h)
-		tensor.AddInto(h.Data, h.Data, x.Data)
-		x = h
-		out.HiddenStates = append(out.HiddenStates, x)
-	}
-	out.LastHiddenState = m.finalNorm.forward(x)
-	out.Pooled = tensor.New(n, hidden)
-	for b, row := range ids {
-		p := m.eosPosition(row)
-		copy(out.Pooled.Data[b*hidden:(b+1)*hidden], out.LastHiddenState.Data[(b*seq+p)*hidden:])
-	}
-	if m.projection != nil {
-		out.TextEmbeds = m.projection.Forward(out.Pooled)
-	}
-	return out, nil
+	return m.ForwardWith(ctx, ids, ForwardOptions{})
 }
 
 // eosPosition is where transformers pools: the first EOS token, or, for

@@ -26,12 +26,8 @@ type ForwardOptions struct {
 	SkipLayers int
 }
 
-// ForwardWith is Forward with options. With zero options it computes
-// exactly what Forward computes.
+// ForwardWith is the text encoder's pass; Forward is ForwardWith without options.
 func (m *CLIPTextModel) ForwardWith(ctx context.Context, ids [][]int, opts ForwardOptions) (*CLIPOutput, error) {
-	if opts.KeyMask == nil && opts.SkipLayers == 0 {
-		return m.Forward(ctx, ids)
-	}
 	if opts.SkipLayers < 0 || opts.SkipLayers >= len(m.layers) {
 		return nil, fmt.Errorf("clip: skip %d layers out of range for %d layers", opts.SkipLayers, len(m.layers))
 	}
