@@ -10,24 +10,17 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/invokego/invokego/internal/engine/goldens"
 )
 
 func fixtureModels(t *testing.T) string {
 	t.Helper()
-	if env := os.Getenv("INVOKEGO_FIXTURES"); env != "" {
-		return filepath.Join(env, "sd-tiny", "models")
+	p, err := goldens.Path("sd-tiny", "models")
+	if err != nil {
+		t.Fatal(err)
 	}
-	dir, _ := os.Getwd()
-	for {
-		p := filepath.Join(dir, "shared", "fixtures", "sd-tiny", "models")
-		if st, err := os.Stat(p); err == nil && st.IsDir() {
-			return p
-		}
-		if filepath.Dir(dir) == dir {
-			t.Fatal("fixtures not found: no shared/fixtures above the test folder and INVOKEGO_FIXTURES unset")
-		}
-		dir = filepath.Dir(dir)
-	}
+	return p
 }
 
 func TestModelsCommands(t *testing.T) {

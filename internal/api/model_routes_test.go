@@ -24,26 +24,18 @@ import (
 
 	"github.com/invokego/invokego/internal/apitest"
 	"github.com/invokego/invokego/internal/config"
+	"github.com/invokego/invokego/internal/engine/goldens"
 	"github.com/invokego/invokego/internal/events"
 )
 
 // sdTiny finds shared/fixtures/sd-tiny/models by walking up from the test folder, or $INVOKEGO_FIXTURES.
 func sdTiny(t testing.TB) string {
 	t.Helper()
-	if env := os.Getenv("INVOKEGO_FIXTURES"); env != "" {
-		return filepath.Join(env, "sd-tiny", "models")
+	p, err := goldens.Path("sd-tiny", "models")
+	if err != nil {
+		t.Fatal(err)
 	}
-	dir, _ := os.Getwd()
-	for {
-		p := filepath.Join(dir, "shared", "fixtures", "sd-tiny", "models")
-		if st, err := os.Stat(p); err == nil && st.IsDir() {
-			return p
-		}
-		if filepath.Dir(dir) == dir {
-			t.Fatal("fixtures not found: no shared/fixtures above the test folder and INVOKEGO_FIXTURES unset")
-		}
-		dir = filepath.Dir(dir)
-	}
+	return p
 }
 
 func installPath(source string, query ...string) string {

@@ -8,31 +8,19 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/invokego/invokego/internal/engine/goldens"
 )
 
 // fixturesDir finds shared/fixtures by walking up from the test directory,
 // or uses $INVOKEGO_FIXTURES.
 func fixturesDir(t testing.TB) string {
 	t.Helper()
-	if d := os.Getenv("INVOKEGO_FIXTURES"); d != "" {
-		return d
-	}
-	dir, err := os.Getwd()
+	dir, err := goldens.FixturesDir()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for {
-		for _, c := range []string{filepath.Join(dir, "shared", "fixtures"), filepath.Join(dir, "..", "shared", "fixtures")} {
-			if st, err := os.Stat(c); err == nil && st.IsDir() {
-				return c
-			}
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("shared/fixtures not found; set INVOKEGO_FIXTURES")
-		}
-		dir = parent
-	}
+	return dir
 }
 
 func TestOpenFixtures(t *testing.T) {

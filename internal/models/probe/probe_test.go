@@ -11,30 +11,18 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/invokego/invokego/internal/engine/goldens"
 	"lukechampine.com/blake3"
 )
 
 // fixtures finds shared/fixtures/sd-tiny/models by walking up from the test folder, or $INVOKEGO_FIXTURES.
 func fixtures(t testing.TB) string {
 	t.Helper()
-	if env := os.Getenv("INVOKEGO_FIXTURES"); env != "" {
-		return filepath.Join(env, "sd-tiny", "models")
-	}
-	dir, err := os.Getwd()
+	p, err := goldens.Path("sd-tiny", "models")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for {
-		p := filepath.Join(dir, "shared", "fixtures", "sd-tiny", "models")
-		if st, err := os.Stat(p); err == nil && st.IsDir() {
-			return p
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("fixtures not found: no shared/fixtures above the test folder and INVOKEGO_FIXTURES unset")
-		}
-		dir = parent
-	}
+	return p
 }
 
 func TestProbeFixtures(t *testing.T) {
