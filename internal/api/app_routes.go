@@ -3,7 +3,6 @@ package api
 import (
 	"log/slog"
 	"net/http"
-	"sync/atomic"
 
 	"github.com/invokego/invokego/internal/access"
 )
@@ -40,6 +39,8 @@ type AppInfo struct {
 type InvocationCache interface {
 	Clear()
 	Stats() (hits, misses, size int)
+	SetEnabled(on bool)
+	Enabled() bool
 }
 
 // InvocationCacheStatus is GET /api/v1/app/invocation_cache/status.
@@ -106,14 +107,11 @@ func AppRoutes(info AppInfo) []Route {
 }
 
 // invocationCacheRoutes are InvokeAI's invocation-cache operations (spec §1.11; admin-only, DECISIONS 1).
-// As in InvokeAI, a cache of size 0 cannot be enabled. enable/disable set the flag /status reports; the
-// runner in internal/graph does not consult it yet, so disabling does not stop caching (reported to the
-// queue owners).
+// As in InvokeAI, a cache of size 0 cannot be enabled.
 func invocationCacheRoutes(p string, get func() (InvocationCache, int)) []Route {
 	if get == nil {
 		get = func() (InvocationCache, int) { return nil, 0 }
 	}
-	var disabled atomic.Bool
 	return []Route{
 		JSON(Op{Method: http.MethodDelete, Path: p + "/invocation_cache", Summary: "Clear Invocation Cache", Tags: appTags, Policy: access.Admin},
 			func(c *Call, _ *NoInput) (any, error) {
@@ -123,9 +121,19 @@ func invocationCacheRoutes(p string, get func() (InvocationCache, int)) []Route 
 				return nil, nil
 			}),
 		JSON(Op{Method: http.MethodPut, Path: p + "/invocation_cache/enable", Summary: "Enable Invocation Cache", Tags: appTags, Policy: access.Admin},
-			func(c *Call, _ *NoInput) (any, error) { disabled.Store(false); return nil, nil }),
+			func(c *Call, _ *NoInput) (any, error) {
+				if cache, _ := get(); cache != nil {
+					cache.SetEnabled(true)
+				}
+				return nil, nil
+			}),
 		JSON(Op{Method: http.MethodPut, Path: p + "/invocation_cache/disable", Summary: "Disable Invocation Cache", Tags: appTags, Policy: access.Admin},
-			func(c *Call, _ *NoInput) (any, error) { disabled.Store(true); return nil, nil }),
+			func(c *Call, _ *NoInput) (any, error) {
+				if cache, _ := get(); cache != nil {
+					cache.SetEnabled(false)
+				}
+				return nil, nil
+			}),
 		JSON(Op{Method: http.MethodGet, Path: p + "/invocation_cache/status", Summary: "Get Invocation Cache Status", Tags: appTags, Policy: access.Admin},
 			func(c *Call, _ *NoInput) (InvocationCacheStatus, error) {
 				cache, maxSize := get()
@@ -133,7 +141,7 @@ func invocationCacheRoutes(p string, get func() (InvocationCache, int)) []Route 
 					return InvocationCacheStatus{MaxSize: maxSize}, nil
 				}
 				hits, misses, size := cache.Stats()
-				return InvocationCacheStatus{Size: size, Hits: hits, Misses: misses, Enabled: !disabled.Load() && maxSize > 0, MaxSize: maxSize}, nil
+				return InvocationCacheStatus{Size: size, Hits: hits, Misses: misses, Enabled: cache.Enabled() && maxSize > 0, MaxSize: maxSize}, nil
 			}),
 	}
 }

@@ -17,6 +17,8 @@ type Cache struct {
 	byKey map[string]*list.Element
 	hits  int
 	miss  int
+	// disabled is the admin's switch (/api/v1/app/invocation_cache/disable): lookups miss and nothing is stored.
+	disabled bool
 }
 
 type cacheEntry struct {
@@ -36,6 +38,9 @@ func NewCache(size int) *Cache {
 func (c *Cache) Get(key string) map[string]json.RawMessage {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.disabled {
+		return nil
+	}
 	el, ok := c.byKey[key]
 	if !ok {
 		c.miss++
@@ -50,6 +55,9 @@ func (c *Cache) Get(key string) map[string]json.RawMessage {
 func (c *Cache) Put(key string, result map[string]json.RawMessage) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.disabled {
+		return
+	}
 	if el, ok := c.byKey[key]; ok {
 		el.Value.(*cacheEntry).result = result
 		c.order.MoveToFront(el)
@@ -69,6 +77,20 @@ func (c *Cache) Clear() {
 	defer c.mu.Unlock()
 	c.order.Init()
 	c.byKey = map[string]*list.Element{}
+}
+
+// SetEnabled turns caching on or off; the entries are kept.
+func (c *Cache) SetEnabled(on bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.disabled = !on
+}
+
+// Enabled reports whether caching is on.
+func (c *Cache) Enabled() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return !c.disabled
 }
 
 // Stats reports hits, misses and the current size.
