@@ -1,0 +1,99 @@
+import { describe, expect, it } from 'vitest';
+import { buildBatch, buildGraph, defaultParams, recallFromMetadata, SCHEDULERS, seedsFor, type GenParams } from './graph';
+import type { ModelConfig } from './types';
+
+const sd15: ModelConfig = { key: 'k1', hash: 'blake3:abc', name: 'tiny', base: 'sd-1', type: 'main' };
+const sdxl: ModelConfig = { key: 'k2', hash: 'blake3:def', name: 'xl', base: 'sdxl', type: 'main' };
+const p = (over: Partial<GenParams> = {}): GenParams => ({ ...defaultParams, model: sd15, positivePrompt: 'a cat', negativePrompt: 'dog', ...over });
+
+function hasEdge(g: ReturnType<typeof buildGraph>, s: string, sf: string, d: string, df: string) {
+  return g.edges.some((e) => e.source.node_id === s && e.source.field === sf && e.destination.node_id === d && e.destination.field === df);
+}
+
+describe('buildGraph', () => {
+  it('builds the SD1.5 text-to-image graph of the spec', () => {
+    const g = buildGraph(p({ boardId: 'board-1', steps: 20, cfgScale: 6, scheduler: 'dpmpp_2m_k', width: 640, height: 448 }));
+    expect(Object.keys(g.nodes).sort()).toEqual(
+      ['clip_skip', 'core_metadata', 'denoise_latents', 'l2i', 'model_loader', 'negative_prompt', 'noise', 'positive_prompt', 'seed'].sort(),
+    );
+    for (const [id, n] of Object.entries(g.nodes)) expect(n.id).toBe(id);
+    expect(g.nodes.model_loader).toMatchObject({ type: 'main_model_loader', model: { key: 'k1', hash: 'blake3:abc', name: 'tiny', base: 'sd-1', type: 'main' } });
+    expect(g.nodes.positive_prompt).toMatchObject({ type: 'compel', prompt: 'a cat' });
+    expect(g.nodes.negative_prompt).toMatchObject({ type: 'compel', prompt: 'dog' });
+    expect(g.nodes.noise).toMatchObject({ type: 'noise', width: 640, height: 448 });
+    expect(g.nodes.denoise_latents).toMatchObject({ type: 'denoise_latents', steps: 20, cfg_scale: 6, scheduler: 'dpmpp_2m_k', denoising_start: 0, denoising_end: 1 });
+    expect(g.nodes.l2i).toMatchObject({ type: 'l2i', is_intermediate: false, board: { board_id: 'board-1' } });
+    expect(hasEdge(g, 'model_loader', 'clip', 'clip_skip', 'clip')).toBe(true);
+    expect(hasEdge(g, 'clip_skip', 'clip', 'positive_prompt', 'clip')).toBe(true);
+    expect(hasEdge(g, 'positive_prompt', 'conditioning', 'denoise_latents', 'positive_conditioning')).toBe(true);
+    expect(hasEdge(g, 'negative_prompt', 'conditioning', 'denoise_latents', 'negative_conditioning')).toBe(true);
+    expect(hasEdge(g, 'seed', 'value', 'noise', 'seed')).toBe(true);
+    expect(hasEdge(g, 'noise', 'noise', 'denoise_latents', 'noise')).toBe(true);
+    expect(hasEdge(g, 'denoise_latents', 'latents', 'l2i', 'latents')).toBe(true);
+    expect(hasEdge(g, 'model_loader', 'vae', 'l2i', 'vae')).toBe(true);
+    expect(hasEdge(g, 'core_metadata', 'metadata', 'l2i', 'metadata')).toBe(true);
+    expect(g.nodes.core_metadata).toMatchObject({ positive_prompt: 'a cat', width: 640, height: 448, steps: 20, scheduler: 'dpmpp_2m_k', generation_mode: 'txt2img' });
+  });
+
+  it('leaves the board out for uncategorized', () => {
+    expect(buildGraph(p()).nodes.l2i.board).toBeNull();
+  });
+
+  it('builds image to image with i2l and denoising_start', () => {
+    const g = buildGraph(p({ initImage: { image_name: 'x.png', width: 512, height: 512 }, strength: 0.7 }));
+    expect(g.nodes.i2l).toMatchObject({ type: 'i2l', image: { image_name: 'x.png' } });
+    expect(g.nodes.denoise_latents.denoising_start).toBeCloseTo(0.3);
+    expect(hasEdge(g, 'i2l', 'latents', 'denoise_latents', 'latents')).toBe(true);
+    expect(g.nodes.core_metadata).toMatchObject({ generation_mode: 'img2img', strength: 0.7, init_image: 'x.png' });
+  });
+
+  it('builds SDXL with two CLIPs and no clip_skip', () => {
+    const g = buildGraph(p({ model: sdxl }));
+    expect(g.nodes.model_loader.type).toBe('sdxl_model_loader');
+    expect(g.nodes.positive_prompt.type).toBe('sdxl_compel_prompt');
+    expect(g.nodes.clip_skip).toBeUndefined();
+    expect(hasEdge(g, 'model_loader', 'clip2', 'positive_prompt', 'clip2')).toBe(true);
+  });
+
+  it('refuses without a model', () => {
+    expect(() => buildGraph({ ...defaultParams })).toThrow(/model/);
+  });
+});
+
+describe('batches and seeds', () => {
+  it('uses consecutive fixed seeds and zips them with the metadata', () => {
+    const b = buildBatch(p({ randomSeed: false, seed: 10, iterations: 3 }));
+    expect(b.batch.data).toEqual([
+      [
+        { node_path: 'seed', field_name: 'value', items: [10, 11, 12] },
+        { node_path: 'core_metadata', field_name: 'seed', items: [10, 11, 12] },
+      ],
+    ]);
+    expect(b.batch.runs).toBe(1);
+    expect(b.prepend).toBe(false);
+  });
+  it('draws random seeds', () => {
+    let i = 0;
+    expect(seedsFor(p({ randomSeed: true, iterations: 2 }), () => ++i)).toEqual([1, 2]);
+  });
+  it('has InvokeAI scheduler names', () => {
+    const names = SCHEDULERS.map((s) => s.value);
+    expect(names).toContain('euler');
+    expect(names).toContain('dpmpp_2m_sde_k');
+    expect(names).toHaveLength(30);
+  });
+});
+
+describe('recall', () => {
+  const md = { positive_prompt: 'p', negative_prompt: 'n', seed: 5, width: 768, height: 512, steps: 12, cfg_scale: 4, scheduler: 'lms', model: { key: 'k1', name: 'tiny' } };
+  it('recalls all parameters', () => {
+    expect(recallFromMetadata(md, [sd15])).toEqual({
+      positivePrompt: 'p', negativePrompt: 'n', seed: 5, randomSeed: false, width: 768, height: 512, steps: 12, cfgScale: 4, scheduler: 'lms', model: sd15,
+    });
+  });
+  it('recalls one group', () => {
+    expect(recallFromMetadata(md, [], 'size')).toEqual({ width: 768, height: 512 });
+    expect(recallFromMetadata(md, [], 'seed')).toEqual({ seed: 5, randomSeed: false });
+    expect(recallFromMetadata(null, [])).toEqual({});
+  });
+});

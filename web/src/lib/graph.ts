@@ -1,0 +1,267 @@
+// Builds InvokeAI's text-to-image / image-to-image graphs (SD1.5 and SDXL) and the batch that enqueues them.
+import type { ModelConfig } from './types';
+
+export const SCHEDULERS: { value: string; label: string }[] = [
+  { value: 'ddim', label: 'DDIM' },
+  { value: 'ddpm', label: 'DDPM' },
+  { value: 'deis', label: 'DEIS' },
+  { value: 'deis_k', label: 'DEIS Karras' },
+  { value: 'lms', label: 'LMS' },
+  { value: 'lms_k', label: 'LMS Karras' },
+  { value: 'pndm', label: 'PNDM' },
+  { value: 'heun', label: 'Heun' },
+  { value: 'heun_k', label: 'Heun Karras' },
+  { value: 'euler', label: 'Euler' },
+  { value: 'euler_k', label: 'Euler Karras' },
+  { value: 'euler_a', label: 'Euler Ancestral' },
+  { value: 'kdpm_2', label: 'KDPM 2' },
+  { value: 'kdpm_2_k', label: 'KDPM 2 Karras' },
+  { value: 'kdpm_2_a', label: 'KDPM 2 Ancestral' },
+  { value: 'kdpm_2_a_k', label: 'KDPM 2 Ancestral Karras' },
+  { value: 'dpmpp_2s', label: 'DPM++ 2S' },
+  { value: 'dpmpp_2s_k', label: 'DPM++ 2S Karras' },
+  { value: 'dpmpp_2m', label: 'DPM++ 2M' },
+  { value: 'dpmpp_2m_k', label: 'DPM++ 2M Karras' },
+  { value: 'dpmpp_2m_sde', label: 'DPM++ 2M SDE' },
+  { value: 'dpmpp_2m_sde_k', label: 'DPM++ 2M SDE Karras' },
+  { value: 'dpmpp_3m', label: 'DPM++ 3M' },
+  { value: 'dpmpp_3m_k', label: 'DPM++ 3M Karras' },
+  { value: 'dpmpp_sde', label: 'DPM++ SDE' },
+  { value: 'dpmpp_sde_k', label: 'DPM++ SDE Karras' },
+  { value: 'unipc', label: 'UniPC' },
+  { value: 'unipc_k', label: 'UniPC Karras' },
+  { value: 'lcm', label: 'LCM' },
+  { value: 'tcd', label: 'TCD' },
+];
+
+export const MAX_SEED = 4294967295;
+
+export interface GenParams {
+  positivePrompt: string;
+  negativePrompt: string;
+  model: ModelConfig | null;
+  width: number;
+  height: number;
+  steps: number;
+  cfgScale: number;
+  scheduler: string;
+  seed: number;
+  randomSeed: boolean;
+  iterations: number;
+  clipSkip: number;
+  boardId: string; // "none" = uncategorized
+  initImage: { image_name: string; width: number; height: number } | null;
+  strength: number; // img2img denoising strength, 0..1
+}
+
+export const defaultParams: GenParams = {
+  positivePrompt: '',
+  negativePrompt: '',
+  model: null,
+  width: 512,
+  height: 512,
+  steps: 30,
+  cfgScale: 7.5,
+  scheduler: 'euler',
+  seed: 0,
+  randomSeed: true,
+  iterations: 1,
+  clipSkip: 0,
+  boardId: 'none',
+  initImage: null,
+  strength: 0.75,
+};
+
+export interface GraphNode {
+  id: string;
+  type: string;
+  [k: string]: unknown;
+}
+export interface GraphEdge {
+  source: { node_id: string; field: string };
+  destination: { node_id: string; field: string };
+}
+export interface Graph {
+  id: string;
+  nodes: Record<string, GraphNode>;
+  edges: GraphEdge[];
+}
+
+export function randomSeed(): number {
+  return Math.floor(Math.random() * MAX_SEED);
+}
+
+function uid(): string {
+  if (typeof crypto !== 'undefined' && 'randomUUID' in crypto) return crypto.randomUUID();
+  return Math.random().toString(36).slice(2) + Date.now().toString(36);
+}
+
+function modelIdentifier(m: ModelConfig) {
+  return { key: m.key, hash: m.hash, name: m.name, base: m.base, type: m.type };
+}
+
+/** The graph for one generation; the seed node is filled per image by the batch data. */
+export function buildGraph(p: GenParams): Graph {
+  if (!p.model) throw new Error('Select a model first');
+  const sdxl = p.model.base === 'sdxl';
+  const img2img = !!p.initImage;
+  const nodes: Record<string, GraphNode> = {};
+  const edges: GraphEdge[] = [];
+  const add = (n: GraphNode) => (nodes[n.id] = n);
+  const edge = (s: string, sf: string, d: string, df: string) =>
+    edges.push({ source: { node_id: s, field: sf }, destination: { node_id: d, field: df } });
+
+  const board = p.boardId && p.boardId !== 'none' ? { board_id: p.boardId } : null;
+  if (sdxl) {
+    add({ id: 'model_loader', type: 'sdxl_model_loader', is_intermediate: true, use_cache: true, model: modelIdentifier(p.model) });
+    for (const [id, prompt] of [
+      ['positive_prompt', p.positivePrompt],
+      ['negative_prompt', p.negativePrompt],
+    ] as const) {
+      add({
+        id,
+        type: 'sdxl_compel_prompt',
+        is_intermediate: true,
+        prompt,
+        style: prompt,
+        original_width: p.width,
+        original_height: p.height,
+        crop_top: 0,
+        crop_left: 0,
+        target_width: p.width,
+        target_height: p.height,
+      });
+      edge('model_loader', 'clip', id, 'clip');
+      edge('model_loader', 'clip2', id, 'clip2');
+    }
+  } else {
+    add({ id: 'model_loader', type: 'main_model_loader', is_intermediate: true, use_cache: true, model: modelIdentifier(p.model) });
+    add({ id: 'clip_skip', type: 'clip_skip', is_intermediate: true, skipped_layers: p.clipSkip });
+    edge('model_loader', 'clip', 'clip_skip', 'clip');
+    add({ id: 'positive_prompt', type: 'compel', is_intermediate: true, prompt: p.positivePrompt });
+    add({ id: 'negative_prompt', type: 'compel', is_intermediate: true, prompt: p.negativePrompt });
+    edge('clip_skip', 'clip', 'positive_prompt', 'clip');
+    edge('clip_skip', 'clip', 'negative_prompt', 'clip');
+  }
+  add({ id: 'seed', type: 'integer', is_intermediate: true, value: p.seed });
+  add({ id: 'noise', type: 'noise', is_intermediate: true, width: p.width, height: p.height, use_cpu: true });
+  edge('seed', 'value', 'noise', 'seed');
+  add({
+    id: 'denoise_latents',
+    type: 'denoise_latents',
+    is_intermediate: true,
+    steps: p.steps,
+    cfg_scale: p.cfgScale,
+    scheduler: p.scheduler,
+    cfg_rescale_multiplier: 0,
+    denoising_start: img2img ? round(1 - p.strength) : 0,
+    denoising_end: 1,
+  });
+  edge('model_loader', 'unet', 'denoise_latents', 'unet');
+  edge('positive_prompt', 'conditioning', 'denoise_latents', 'positive_conditioning');
+  edge('negative_prompt', 'conditioning', 'denoise_latents', 'negative_conditioning');
+  edge('noise', 'noise', 'denoise_latents', 'noise');
+  if (img2img && p.initImage) {
+    add({ id: 'i2l', type: 'i2l', is_intermediate: true, image: { image_name: p.initImage.image_name }, fp32: false });
+    edge('model_loader', 'vae', 'i2l', 'vae');
+    edge('i2l', 'latents', 'denoise_latents', 'latents');
+  }
+  const metadata: GraphNode = {
+    id: 'core_metadata',
+    type: 'core_metadata',
+    is_intermediate: true,
+    generation_mode: sdxl ? (img2img ? 'sdxl_img2img' : 'sdxl_txt2img') : img2img ? 'img2img' : 'txt2img',
+    positive_prompt: p.positivePrompt,
+    negative_prompt: p.negativePrompt,
+    width: p.width,
+    height: p.height,
+    seed: p.seed,
+    rand_device: 'cpu',
+    cfg_scale: p.cfgScale,
+    cfg_rescale_multiplier: 0,
+    steps: p.steps,
+    scheduler: p.scheduler,
+    model: modelIdentifier(p.model),
+  };
+  if (!sdxl) metadata.clip_skip = p.clipSkip;
+  if (img2img && p.initImage) {
+    metadata.strength = p.strength;
+    metadata.init_image = p.initImage.image_name;
+  }
+  add(metadata);
+  add({ id: 'l2i', type: 'l2i', is_intermediate: false, fp32: sdxl, use_cache: false, board });
+  edge('denoise_latents', 'latents', 'l2i', 'latents');
+  edge('model_loader', 'vae', 'l2i', 'vae');
+  edge('core_metadata', 'metadata', 'l2i', 'metadata');
+  return { id: uid(), nodes, edges };
+}
+
+function round(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}
+
+/** The seeds for each image: consecutive from the chosen seed, or random. */
+export function seedsFor(p: GenParams, rnd: () => number = randomSeed): number[] {
+  const n = Math.max(1, Math.floor(p.iterations));
+  if (p.randomSeed) return Array.from({ length: n }, () => rnd());
+  return Array.from({ length: n }, (_, i) => (p.seed + i) % (MAX_SEED + 1));
+}
+
+export function buildBatch(p: GenParams, rnd?: () => number) {
+  const graph = buildGraph(p);
+  const seeds = seedsFor(p, rnd);
+  return {
+    prepend: false,
+    batch: {
+      origin: 'generation',
+      destination: 'gallery',
+      graph,
+      runs: 1,
+      data: [
+        [
+          { node_path: 'seed', field_name: 'value', items: seeds },
+          { node_path: 'core_metadata', field_name: 'seed', items: seeds },
+        ],
+      ],
+    },
+  };
+}
+
+/** Maps image metadata (core_metadata) back onto the generation parameters. */
+export function recallFromMetadata(
+  md: Record<string, unknown> | null | undefined,
+  models: ModelConfig[],
+  what: 'all' | 'prompt' | 'seed' | 'size' = 'all',
+): Partial<GenParams> {
+  if (!md) return {};
+  const out: Partial<GenParams> = {};
+  const num = (k: string) => (typeof md[k] === 'number' ? (md[k] as number) : undefined);
+  const str = (k: string) => (typeof md[k] === 'string' ? (md[k] as string) : undefined);
+  if (what === 'all' || what === 'prompt') {
+    if (str('positive_prompt') !== undefined) out.positivePrompt = str('positive_prompt');
+    if (str('negative_prompt') !== undefined) out.negativePrompt = str('negative_prompt');
+  }
+  if (what === 'all' || what === 'seed') {
+    if (num('seed') !== undefined) {
+      out.seed = num('seed');
+      out.randomSeed = false;
+    }
+  }
+  if (what === 'all' || what === 'size') {
+    if (num('width') !== undefined) out.width = num('width');
+    if (num('height') !== undefined) out.height = num('height');
+  }
+  if (what === 'all') {
+    if (num('steps') !== undefined) out.steps = num('steps');
+    if (num('cfg_scale') !== undefined) out.cfgScale = num('cfg_scale');
+    if (str('scheduler') !== undefined) out.scheduler = str('scheduler');
+    if (num('clip_skip') !== undefined) out.clipSkip = num('clip_skip');
+    if (num('strength') !== undefined) out.strength = num('strength');
+    const m = md.model as { key?: string; name?: string } | undefined;
+    if (m) {
+      const found = models.find((x) => x.key === m.key) || models.find((x) => x.name === m.name);
+      if (found) out.model = found;
+    }
+  }
+  return out;
+}
