@@ -74,8 +74,6 @@ func (r *weightReader) resnet(prefix string, groups int, eps float32) *resnetBlo
 	return b
 }
 
-// outChannels is the block's output width.
-func (b *resnetBlock) outChannels() int { return b.conv2.OutC }
 
 // forward applies the block; embAct is SiLU(time embedding) [N, D] or nil.
 // Intermediates are released as soon as they are consumed; x belongs to
