@@ -50,6 +50,12 @@ func SgemmPackedBF16(m int, a []float32, lda int, pb *PackedBBF16, c []float32, 
 		panic(fmt.Sprintf("gemm: negative m %d", m))
 	}
 	checkOperand("A", a, m, pp.k, lda)
+	widenAndMultiply(m, operandA{data: a, ld: lda}, pp, c, ldc, accumulate)
+}
+
+// widenAndMultiply runs a bf16 product on a CPU without a bf16 kernel by
+// widening the packed weights to fp32 panels chunk by chunk.
+func widenAndMultiply(m int, opA operandA, pp packedPanels[uint32], c []float32, ldc int, accumulate bool) {
 	checkOperand("C", c, m, pp.n, ldc)
 	if m == 0 || pp.n == 0 {
 		return
@@ -76,7 +82,7 @@ func SgemmPackedBF16(m int, a []float32, lda int, pb *PackedBBF16, c []float32, 
 		kb := min(chunkK, pp.k-k0)
 		wide := packedPanels[float32]{kern: f32, k: kb, n: pp.n, data: (*buf)[:kb*nPad]}
 		widenPanels(wide, pp, k0, workers)
-		multiplyPacked(f32, m, pp.n, kb, 1, operandA{data: a[k0:], ld: lda}, wide, beta, c, ldc)
+		multiplyPacked(f32, m, pp.n, kb, 1, opA.shiftK(k0), wide, beta, c, ldc)
 		beta = 1
 	}
 }

@@ -17,6 +17,14 @@
 // goroutines themselves. For attention, multiplying blocks of a few hundred
 // query rows keeps the scores in cache, where one 4096×4096 product is
 // bound by memory traffic rather than arithmetic.
+//
+// Convolutions (conv.go) are products with the weight pre-packed as B and
+// im2col folded into the packing of A (SgemmConvPacked); callers that spread
+// independent products over the cores themselves use SgemmSerial.
+//
+// Process-wide state: the backend choice (sync.OnceValue, read-only after
+// first use) and the scratch-buffer pools (sync.Pool, safe for concurrent
+// use); nothing else is mutable.
 package gemm
 
 import (
@@ -99,7 +107,20 @@ func multiplyWhole[E element](m int, a []float32, lda int, pp packedPanels[E], c
 	multiplyPacked(pp.kern, m, n, k, 1, operandA{data: a, ld: lda}, pp, beta, c, ldc)
 }
 
+// SgemmSerial is Sgemm computed entirely on the calling goroutine, for
+// callers that already spread independent products over the cores (such as
+// attention heads): nested parallel products only add scheduling and cache
+// contention there.
+func SgemmSerial(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	sgemmWorkers(selectedKernel(), 1, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
 func sgemmWith(kern *microKernel[float32], transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	sgemmWorkers(kern, 0, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// sgemmWorkers is Sgemm on at most maxWorkers goroutines (0: no limit).
+func sgemmWorkers(kern *microKernel[float32], maxWorkers int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	if m < 0 || n < 0 || k < 0 {
 		panic(fmt.Sprintf("gemm: negative dimensions m=%d n=%d k=%d", m, n, k))
 	}
@@ -131,13 +152,16 @@ func sgemmWith(kern *microKernel[float32], transA, transB bool, m, n, k int, alp
 	buf := getScratch(chunkK * nPad)
 	defer putScratch(buf)
 	workers := parallelism(m, n, k)
+	if maxWorkers > 0 {
+		workers = min(workers, maxWorkers)
+	}
 	opA := operandA{data: a, ld: lda, trans: transA}
 	opB := operandB{data: b, ld: ldb, trans: transB}
 	for k0 := 0; k0 < k; k0 += chunkK {
 		kb := min(chunkK, k-k0)
 		pp := packedPanels[float32]{kern: kern, k: kb, n: n, data: (*buf)[:kb*nPad]}
 		pp.pack(opB, k0, workers)
-		multiplyPacked(kern, m, n, kb, alpha, opA.shiftK(k0), pp, beta, c, ldc)
+		multiplyPackedN(kern, workers, m, n, kb, alpha, opA.shiftK(k0), pp, beta, c, ldc)
 		beta = 1
 	}
 }
@@ -201,11 +225,18 @@ type operandA struct {
 	data  []float32
 	ld    int
 	trans bool
+	conv  *convOperand // when set, op(A) is this im2col view and data, ld, trans are unused
 }
 
 // shiftK returns the operand whose column 0 is column k0 of op(A).
 func (o operandA) shiftK(k0 int) operandA {
 	if k0 == 0 {
+		return o
+	}
+	if o.conv != nil {
+		c := *o.conv
+		c.k0 += k0
+		o.conv = &c
 		return o
 	}
 	if o.trans {
@@ -269,8 +300,12 @@ func (pp packedPanels[E]) pack(src operandB, k0, workers int) {
 
 // multiplyPacked computes C = alpha·op(A)·B + beta·C for B packed in pp.
 func multiplyPacked[E element](kern *microKernel[E], m, n, k int, alpha float32, opA operandA, pp packedPanels[E], beta float32, c []float32, ldc int) {
+	multiplyPackedN(kern, parallelism(m, n, k), m, n, k, alpha, opA, pp, beta, c, ldc)
+}
+
+// multiplyPackedN is multiplyPacked on the given number of workers.
+func multiplyPackedN[E element](kern *microKernel[E], workers, m, n, k int, alpha float32, opA operandA, pp packedPanels[E], beta float32, c []float32, ldc int) {
 	mr, nr := kern.mr, kern.nr
-	workers := parallelism(m, n, k)
 
 	// Split rows into mBlocks of mc (a multiple of mr, at most kern.mc),
 	// preferring a block count that divides evenly among the workers; when

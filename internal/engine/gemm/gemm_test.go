@@ -289,3 +289,13 @@ func TestChooseKernel(t *testing.T) {
 		t.Errorf("Backend() = %q", Backend())
 	}
 }
+
+func TestSgemmSerialMatchesSgemm(t *testing.T) {
+	rng := rand.New(rand.NewPCG(12, 13))
+	for i, sh := range []struct{ m, n, k int }{{300, 70, 600}, {1024, 40, 1024}, {5, 1100, 4000}, {7, 3, 2}} {
+		p := newProblem(rng, i%2 == 1, i%3 != 0, sh.m, sh.n, sh.k, 1, 0.5, 0.25)
+		got := append([]float32(nil), p.c...)
+		SgemmSerial(p.transA, p.transB, p.m, p.n, p.k, p.alpha, p.a, p.lda, p.b, p.ldb, p.beta, got, p.ldc)
+		p.check(t, "serial", got, p.reference())
+	}
+}

@@ -40,6 +40,10 @@ func packPanelB(dst []float32, src operandB, p0, kb, j0, cols, nr int, transpose
 // by alpha, into dst as an mr-row micro-panel stored column by column
 // (element (i, p) at p*mr+i), zero-filling rows rows..mr-1.
 func packPanelA(dst []float32, src operandA, i0, rows, p0, kb, mr int, alpha float32, transpose transposeFunc) {
+	if src.conv != nil {
+		src.conv.pack(dst, i0, rows, p0, kb, mr, alpha)
+		return
+	}
 	dst = dst[:kb*mr]
 	if rows < mr {
 		clear(dst)

@@ -89,15 +89,14 @@ func (b *resnetBlock) forward(x *tensor.Tensor, embAct *tensor.Tensor) *tensor.T
 	}
 	n2 := b.norm2.forward(h, true)
 	h.Release()
-	h = b.conv2.Forward(n2)
-	n2.Release()
 	if b.shortcut != nil {
 		skip := b.shortcut.Forward(x)
-		tensor.AddInto(h.Data, h.Data, skip.Data)
+		h = b.conv2.ForwardAdd(n2, skip)
 		skip.Release()
 	} else {
-		tensor.AddInto(h.Data, h.Data, x.Data)
+		h = b.conv2.ForwardAdd(n2, x)
 	}
+	n2.Release()
 	return h
 }
 
@@ -218,19 +217,17 @@ func (r *weightReader) transformer2D(prefix string, heads, groups int) *transfor
 	return t
 }
 
-// forward leaves x to the caller.
+// forward leaves x to the caller. The projections read and write NCHW
+// directly (the transposes to and from tokens are folded into them), and the
+// residual is added as the output is laid out.
 func (t *transformer2D) forward(x, context *tensor.Tensor) *tensor.Tensor {
 	h, w := x.Shape[2], x.Shape[3]
 	y := t.norm.forward(x, false)
 	var tokens *tensor.Tensor
 	if t.projInConv != nil {
-		p := t.projInConv.Forward(y)
-		tokens = tensor.NCHWToTokens(p)
-		p.Release()
+		tokens = t.projInConv.ForwardTokens(y)
 	} else {
-		tok := tensor.NCHWToTokens(y)
-		tokens = t.projInLin.Forward(tok)
-		tok.Release()
+		tokens = t.projInLin.ForwardNCHW(y)
 	}
 	y.Release()
 	for _, b := range t.blocks {
@@ -238,15 +235,10 @@ func (t *transformer2D) forward(x, context *tensor.Tensor) *tensor.Tensor {
 	}
 	var out *tensor.Tensor
 	if t.projOutConv != nil {
-		img := tensor.TokensToNCHW(tokens, h, w)
-		out = t.projOutConv.Forward(img)
-		img.Release()
+		out = t.projOutConv.ForwardFromTokens(tokens, h, w, x)
 	} else {
-		p := t.projOutLin.Forward(tokens)
-		out = tensor.TokensToNCHW(p, h, w)
-		p.Release()
+		out = t.projOutLin.ForwardToNCHW(tokens, h, w, x)
 	}
 	tokens.Release()
-	tensor.AddInto(out.Data, out.Data, x.Data)
 	return out
 }

@@ -18,7 +18,10 @@ func findWeights(dir string) (string, error) {
 }
 
 // LoadUNetFolder loads a diffusers unet/ folder (config.json + weights).
-func LoadUNetFolder(dir string) (*UNet, error) {
+func LoadUNetFolder(dir string) (*UNet, error) { return LoadUNetFolderWithOptions(dir, Options{}) }
+
+// LoadUNetFolderWithOptions is LoadUNetFolder with build options.
+func LoadUNetFolderWithOptions(dir string, opts Options) (*UNet, error) {
 	cfg, err := LoadUNetConfig(filepath.Join(dir, "config.json"))
 	if err != nil {
 		return nil, fmt.Errorf("load unet: %w", err)
@@ -31,7 +34,7 @@ func LoadUNetFolder(dir string) (*UNet, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load unet: %w", err)
 	}
-	u, err := NewUNet(cfg, sd)
+	u, err := NewUNetWithOptions(cfg, sd, opts)
 	if err != nil {
 		return nil, fmt.Errorf("load unet %s: %w", dir, err)
 	}
@@ -39,7 +42,10 @@ func LoadUNetFolder(dir string) (*UNet, error) {
 }
 
 // LoadVAEFolder loads a diffusers vae/ folder.
-func LoadVAEFolder(dir string) (*VAE, error) {
+func LoadVAEFolder(dir string) (*VAE, error) { return LoadVAEFolderWithOptions(dir, Options{}) }
+
+// LoadVAEFolderWithOptions is LoadVAEFolder with build options.
+func LoadVAEFolderWithOptions(dir string, opts Options) (*VAE, error) {
 	cfg, err := LoadVAEConfig(filepath.Join(dir, "config.json"))
 	if err != nil {
 		return nil, fmt.Errorf("load vae: %w", err)
@@ -52,7 +58,7 @@ func LoadVAEFolder(dir string) (*VAE, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load vae: %w", err)
 	}
-	v, err := NewVAE(cfg, sd)
+	v, err := NewVAEWithOptions(cfg, sd, opts)
 	if err != nil {
 		return nil, fmt.Errorf("load vae %s: %w", dir, err)
 	}

@@ -22,6 +22,12 @@ type Pipeline struct {
 // are absent stay nil, so a caller can supply shared parts (SDXL fixtures
 // reuse another model's text encoder and VAE).
 func LoadDiffusersPipeline(dir string) (*Pipeline, error) {
+	return LoadDiffusersPipelineWithOptions(dir, Options{}, Options{})
+}
+
+// LoadDiffusersPipelineWithOptions is LoadDiffusersPipeline with build
+// options for the UNet and for the VAE (text encoders use the defaults).
+func LoadDiffusersPipelineWithOptions(dir string, unet, vae Options) (*Pipeline, error) {
 	b, err := os.ReadFile(filepath.Join(dir, "model_index.json"))
 	if err != nil {
 		return nil, fmt.Errorf("load pipeline: %w", err)
@@ -45,9 +51,9 @@ func LoadDiffusersPipeline(dir string) (*Pipeline, error) {
 		case "text_encoder_2":
 			p.TextEncoder2, err = LoadCLIPTextFolder(compDir)
 		case "unet":
-			p.UNet, err = LoadUNetFolder(compDir)
+			p.UNet, err = LoadUNetFolderWithOptions(compDir, unet)
 		case "vae":
-			p.VAE, err = LoadVAEFolder(compDir)
+			p.VAE, err = LoadVAEFolderWithOptions(compDir, vae)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("load pipeline %s: %w", dir, err)

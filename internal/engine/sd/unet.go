@@ -46,6 +46,15 @@ func NewUNet(cfg UNetConfig, sd StateDict) (*UNet, error) {
 	return newUNet(cfg, newWeightReader(sd))
 }
 
+// NewUNetWithOptions is NewUNet with build options (e.g. bf16 weights).
+func NewUNetWithOptions(cfg UNetConfig, sd StateDict, opts Options) (*UNet, error) {
+	r, err := opts.reader(sd)
+	if err != nil {
+		return nil, err
+	}
+	return newUNet(cfg, r)
+}
+
 func newUNet(cfg UNetConfig, r *weightReader) (*UNet, error) {
 	if err := cfg.Normalize(); err != nil {
 		return nil, err

@@ -102,6 +102,19 @@ func then(x, input *tensor.Tensor, f func(*tensor.Tensor) *tensor.Tensor) *tenso
 
 // NewVAE builds an AutoencoderKL from a diffusers-named state dict.
 func NewVAE(cfg VAEConfig, sd StateDict) (*VAE, error) {
+	return newVAE(cfg, newWeightReader(sd))
+}
+
+// NewVAEWithOptions is NewVAE with build options (e.g. bf16 weights).
+func NewVAEWithOptions(cfg VAEConfig, sd StateDict, opts Options) (*VAE, error) {
+	r, err := opts.reader(sd)
+	if err != nil {
+		return nil, err
+	}
+	return newVAE(cfg, r)
+}
+
+func newVAE(cfg VAEConfig, r *weightReader) (*VAE, error) {
 	n := len(cfg.BlockOutChannels)
 	if n == 0 || cfg.LayersPerBlock < 1 || cfg.NormNumGroups < 1 {
 		return nil, fmt.Errorf("build vae: invalid config %+v", cfg)
@@ -111,7 +124,6 @@ func NewVAE(cfg VAEConfig, sd StateDict) (*VAE, error) {
 			return nil, fmt.Errorf("build vae: unsupported block type %q", t)
 		}
 	}
-	r := newWeightReader(sd)
 	g := cfg.NormNumGroups
 	v := &VAE{Config: cfg, encConvIn: r.conv("encoder.conv_in", 1, 1)}
 	for i := 0; i < n; i++ {

@@ -55,7 +55,51 @@ type weightReader struct {
 	used    map[string]bool
 	err     error
 	linears []*tensor.Linear // every layer built, for packing
-	noPack  bool             // tests that only check structure skip packing
+	convs   []*tensor.Conv2D
+	noPack  bool // tests that only check structure skip packing
+	bf16    bool // pack weights as bfloat16 (Options.Precision "bf16")
+	// Layers kept in fp32 even with bf16 (see keepFP32); packed first.
+	fp32Linears []*tensor.Linear
+	fp32Convs   []*tensor.Conv2D
+}
+
+// keepFP32 names the layers that stay fp32 under Options.Precision "bf16":
+// the UNet's and VAE's first and last convolutions, the time embedding MLP
+// and its per-block projections, and the cross-attention key/value
+// projections of the 77-token text context: a negligible share of the work
+// whose rounding is felt everywhere.
+func keepFP32(name string) bool {
+	switch {
+	case name == "conv_in", name == "conv_out",
+		strings.HasSuffix(name, "coder.conv_in"), strings.HasSuffix(name, "coder.conv_out"),
+		strings.HasPrefix(name, "time_embedding."), strings.HasPrefix(name, "add_embedding."),
+		strings.HasSuffix(name, ".time_emb_proj"), strings.HasSuffix(name, ".attn2.to_k"), strings.HasSuffix(name, ".attn2.to_v"):
+		return true
+	}
+	return false
+}
+
+// Options tune how a model is built from its weights.
+type Options struct {
+	// Precision of the packed weights of linear and convolution layers:
+	// "" or "fp32" (the default, matching the reference to float32
+	// rounding) or "bf16": weights rounded to bfloat16 and products taken
+	// with bfloat16 operands and float32 sums (half the weight memory, about
+	// twice the speed on CPUs with AVX512_BF16, relative errors of a few
+	// 1e-3 per layer). Norms, attention softmax and activations stay float32.
+	Precision string
+}
+
+func (o Options) reader(sd StateDict) (*weightReader, error) {
+	r := newWeightReader(sd)
+	switch o.Precision {
+	case "", "fp32":
+	case "bf16":
+		r.bf16 = true
+	default:
+		return nil, fmt.Errorf("unknown precision %q (want fp32 or bf16)", o.Precision)
+	}
+	return r, nil
 }
 
 func newWeightReader(sd StateDict) *weightReader {
@@ -122,6 +166,9 @@ func (r *weightReader) linear(name string) *tensor.Linear {
 		return &tensor.Linear{}
 	}
 	r.linears = append(r.linears, l)
+	if keepFP32(name) {
+		r.fp32Linears = append(r.fp32Linears, l)
+	}
 	return l
 }
 
@@ -142,6 +189,10 @@ func (r *weightReader) conv(name string, stride, pad int) *tensor.Conv2D {
 		r.fail("%s: %w", name, err)
 		return &tensor.Conv2D{Stride: 1}
 	}
+	r.convs = append(r.convs, c)
+	if keepFP32(name) {
+		r.fp32Convs = append(r.fp32Convs, c)
+	}
 	return c
 }
 
@@ -158,7 +209,8 @@ func (r *weightReader) unused() []string {
 }
 
 // finish returns the first error, or an error naming unused weights. On
-// success it pre-packs every linear layer for gemm.
+// success it pre-packs every linear and convolution layer for gemm (as
+// bfloat16 when r.bf16), releasing their unpacked weights.
 func (r *weightReader) finish(what string) error {
 	if r.err != nil {
 		return fmt.Errorf("build %s: %w", what, r.err)
@@ -170,8 +222,25 @@ func (r *weightReader) finish(what string) error {
 		return fmt.Errorf("build %s: unexpected weights %v", what, u)
 	}
 	if !r.noPack {
-		for _, l := range r.linears {
+		for _, l := range r.fp32Linears {
 			l.Pack()
+		}
+		for _, c := range r.fp32Convs {
+			c.Pack()
+		}
+		for _, l := range r.linears {
+			if r.bf16 {
+				l.PackBF16()
+			} else {
+				l.Pack()
+			}
+		}
+		for _, c := range r.convs {
+			if r.bf16 {
+				c.PackBF16()
+			} else {
+				c.Pack()
+			}
 		}
 	}
 	return nil

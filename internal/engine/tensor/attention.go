@@ -37,6 +37,11 @@ func Attention(q, k, v []float32, batch, lq, lk, heads, headDim int, causal bool
 	if lq*lk*headDim < 1<<16 {
 		workers = 1
 	}
+	// With a task per core or more, each product runs on its worker alone.
+	sgemm := gemm.Sgemm
+	if tasks >= runtime.GOMAXPROCS(0) {
+		sgemm = gemm.SgemmSerial
+	}
 	var nextTask atomic.Int64
 	var wg sync.WaitGroup
 	work := func() {
@@ -57,7 +62,7 @@ func Attention(q, k, v []float32, batch, lq, lk, heads, headDim int, causal bool
 			ks := k[b*lk*width+h*headDim:]
 			vs := v[b*lk*width+h*headDim:]
 			os := out[(b*lq+q0)*width+h*headDim:]
-			s.run(qs, ks, vs, os, nq, lk, q0, width, headDim, scale, causal)
+			s.run(sgemm, qs, ks, vs, os, nq, lk, q0, width, headDim, scale, causal)
 		}
 	}
 	wg.Add(workers)
@@ -67,6 +72,8 @@ func Attention(q, k, v []float32, batch, lq, lk, heads, headDim int, causal bool
 	work()
 	wg.Wait()
 }
+
+type sgemmFunc func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int)
 
 type attnScratch struct {
 	scores []float32 // [queryBlock, keyBlock]
@@ -92,7 +99,7 @@ func (s *attnScratch) release() {
 
 // run processes nq queries (absolute index q0..) against all lk keys.
 // q, k, v and out are strided by width.
-func (s *attnScratch) run(q, k, v, out []float32, nq, lk, q0, width, headDim int, scale float32, causal bool) {
+func (s *attnScratch) run(sgemm sgemmFunc, q, k, v, out []float32, nq, lk, q0, width, headDim int, scale float32, causal bool) {
 	acc := s.acc[:nq*headDim]
 	clear(acc)
 	negInf := float32(math.Inf(-1))
@@ -107,7 +114,7 @@ func (s *attnScratch) run(q, k, v, out []float32, nq, lk, q0, width, headDim int
 	for k0 := 0; k0 < keysVisible; k0 += attnKeyBlock {
 		nk := min(attnKeyBlock, keysVisible-k0)
 		sc := s.scores[:nq*nk]
-		gemm.Sgemm(false, true, nq, nk, headDim, scale, q, width, k[k0*width:], width, 0, sc, nk)
+		sgemm(false, true, nq, nk, headDim, scale, q, width, k[k0*width:], width, 0, sc, nk)
 		for i := 0; i < nq; i++ {
 			row := sc[i*nk : (i+1)*nk]
 			if causal {
@@ -133,7 +140,7 @@ func (s *attnScratch) run(q, k, v, out []float32, nq, lk, q0, width, headDim int
 			s.rowMax[i] = m
 			s.rowSum[i] += sum
 		}
-		gemm.Sgemm(false, false, nq, headDim, nk, 1, sc, nk, v[k0*width:], width, 1, acc, headDim)
+		sgemm(false, false, nq, headDim, nk, 1, sc, nk, v[k0*width:], width, 1, acc, headDim)
 	}
 	for i := 0; i < nq; i++ {
 		inv := 1 / s.rowSum[i]

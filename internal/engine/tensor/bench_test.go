@@ -12,23 +12,46 @@ func BenchmarkAttentionSD15Level0(b *testing.B) {
 	n, l, heads, hd := 2, 4096, 8, 40
 	q, k, v := randSlice(r, n*l*heads*hd), randSlice(r, n*l*heads*hd), randSlice(r, n*l*heads*hd)
 	out := make([]float32, len(q))
+	Attention(q, k, v, n, l, l, heads, hd, false, out)
 	b.ResetTimer()
+	cpu0 := cpuTime()
 	for i := 0; i < b.N; i++ {
 		Attention(q, k, v, n, l, l, heads, hd, false, out)
 	}
 	b.ReportMetric(4*float64(n*heads*l*l*hd)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+	b.ReportMetric(4*float64(n*heads*l*l*hd)*float64(b.N)/(cpuTime()-cpu0)/1e9, "GFLOP/cpu-s")
 }
 
 // BenchmarkConv3x3SD15Level0 is a 320→320 3×3 convolution on 64×64, batch 2.
-func BenchmarkConv3x3SD15Level0(b *testing.B) {
+func BenchmarkConv3x3SD15Level0(b *testing.B) { benchConv(b, "", 320, 320, 3, 64) }
+
+// The same with the weight pre-packed (im2col folded into packing), in fp32 and bf16.
+func BenchmarkConv3x3SD15Level0Packed(b *testing.B) { benchConv(b, "fp32", 320, 320, 3, 64) }
+func BenchmarkConv3x3SD15Level0BF16(b *testing.B)   { benchConv(b, "bf16", 320, 320, 3, 64) }
+
+// Deepest level (8×8, 1280 channels) and a 1×1 shortcut.
+func BenchmarkConv3x3SD15Level3Packed(b *testing.B) { benchConv(b, "fp32", 1280, 1280, 3, 8) }
+func BenchmarkConv1x1SD15Packed(b *testing.B)       { benchConv(b, "fp32", 640, 320, 1, 64) }
+
+func benchConv(b *testing.B, pack string, inC, outC, k, hw int) {
 	r := rand.New(rand.NewPCG(1, 1))
-	c, _ := NewConv2D(320, 320, 3, 3, 1, 1, randSlice(r, 320*320*9), randSlice(r, 320))
-	x := FromData(randSlice(r, 2*320*64*64), 2, 320, 64, 64)
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		c.Forward(x)
+	c, _ := NewConv2D(inC, outC, k, k, 1, k/2, randSlice(r, outC*inC*k*k), randSlice(r, outC))
+	switch pack {
+	case "fp32":
+		c.Pack()
+	case "bf16":
+		c.PackBF16()
 	}
-	b.ReportMetric(2*float64(2*320*320*9*64*64)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+	x := FromData(randSlice(r, 2*inC*hw*hw), 2, inC, hw, hw)
+	c.Forward(x).Release()
+	b.ResetTimer()
+	cpu0 := cpuTime()
+	for i := 0; i < b.N; i++ {
+		c.Forward(x).Release()
+	}
+	flops := 2 * float64(2*outC*inC*k*k*hw*hw) * float64(b.N)
+	b.ReportMetric(flops/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+	b.ReportMetric(flops/(cpuTime()-cpu0)/1e9, "GFLOP/cpu-s")
 }
 
 func BenchmarkGroupNormSiLU(b *testing.B) {

@@ -14,9 +14,39 @@ type Conv2D struct {
 	Stride            int
 	PadTop, PadBottom int
 	PadLeft, PadRight int
-	Weight            []float32
+	Weight            []float32 // [OutC, InC, KH, KW]; nil once packed
 	Bias              []float32 // [OutC] or nil
+
+	// Pre-packed Wᵀ (k×OutC) for the im2col-folded product; at most one is set.
+	packed     *gemm.PackedB
+	packedBF16 *gemm.PackedBBF16
 }
+
+// Pack pre-packs the weight once, at load time, for gemm.SgemmConvPacked:
+// the convolution then gathers its input windows while packing (no im2col
+// matrix) and skips per-call weight packing. The unpacked weight is
+// released (Weight becomes nil). Pack is not safe to call concurrently with
+// Forward.
+func (c *Conv2D) Pack() {
+	if c.packed == nil && c.packedBF16 == nil {
+		k := c.InC * c.KH * c.KW
+		c.packed = gemm.PackB(true, k, c.OutC, c.Weight, k)
+		c.Weight = nil
+	}
+}
+
+// PackBF16 is Pack with the weight rounded to bfloat16 (half the memory;
+// about twice the speed where the CPU has AVX512_BF16). See gemm's accuracy note.
+func (c *Conv2D) PackBF16() {
+	if c.packed == nil && c.packedBF16 == nil {
+		k := c.InC * c.KH * c.KW
+		c.packedBF16 = gemm.PackBBF16(true, k, c.OutC, c.Weight, k)
+		c.Weight = nil
+	}
+}
+
+// Packed reports whether the weight has been pre-packed (fp32 or bf16).
+func (c *Conv2D) Packed() bool { return c.packed != nil || c.packedBF16 != nil }
 
 // NewConv2D builds a convolution with symmetric padding.
 func NewConv2D(inC, outC, kh, kw, stride, pad int, weight, bias []float32) (*Conv2D, error) {
@@ -46,8 +76,172 @@ func (c *Conv2D) Forward(x *Tensor) *Tensor {
 	n, h, w := x.Shape[0], x.Shape[2], x.Shape[3]
 	ho, wo := c.OutputSize(h, w)
 	out := Empty(n, c.OutC, ho, wo)
+	if c.Packed() {
+		c.forwardPacked(x.Data, n, h, w, out.Data, ho, wo)
+		return out
+	}
 	conv2DIm2col(c, x.Data, n, h, w, out.Data, ho, wo, maxColFloats)
 	return out
+}
+
+// ForwardAdd returns Forward(x) + residual (residual has the output's shape),
+// adding as the packed product is laid out rather than in a second pass.
+func (c *Conv2D) ForwardAdd(x, residual *Tensor) *Tensor {
+	if !c.Packed() {
+		out := c.Forward(x)
+		AddInto(out.Data, out.Data, residual.Data)
+		return out
+	}
+	if len(x.Shape) != 4 || x.Shape[1] != c.InC {
+		panic(fmt.Sprintf("conv2d: input %v, want [N,%d,H,W]", x.Shape, c.InC))
+	}
+	n, h, w := x.Shape[0], x.Shape[2], x.Shape[3]
+	ho, wo := c.OutputSize(h, w)
+	out := Empty(n, c.OutC, ho, wo)
+	if len(residual.Data) != len(out.Data) {
+		panic(fmt.Sprintf("conv2d: residual %v for output %v", residual.Shape, out.Shape))
+	}
+	c.forwardPackedRes(x.Data, n, h, w, out.Data, ho, wo, residual.Data)
+	return out
+}
+
+// forwardPacked multiplies the gathered input windows by the packed weight
+// into a pixel-major scratch, then transposes it to NCHW adding the bias.
+func (c *Conv2D) forwardPacked(x []float32, n, h, w int, out []float32, ho, wo int) {
+	c.forwardPackedRes(x, n, h, w, out, ho, wo, nil)
+}
+
+// forwardPackedRes is forwardPacked adding res (NCHW like out) when not nil.
+// The product is computed in bands of output pixels, each laid out into out
+// while its pixel-major result is still in cache; the band buffer is reused.
+func (c *Conv2D) forwardPackedRes(x []float32, n, h, w int, out []float32, ho, wo int, res []float32) {
+	c.forwardPackedBands(x, n, h, w, out, ho, wo, res, max(convBandFloats, 576*c.OutC))
+}
+
+// forwardPackedBands is forwardPackedRes with bands of about bandFloats
+// outputs (a parameter so tests can force many bands).
+func (c *Conv2D) forwardPackedBands(x []float32, n, h, w int, out []float32, ho, wo int, res []float32, bandFloats int) {
+	in := gemm.ConvInput{X: x, N: n, C: c.InC, H: h, W: w, KH: c.KH, KW: c.KW, Stride: c.Stride,
+		PadTop: c.PadTop, PadLeft: c.PadLeft, OutH: ho, OutW: wo}
+	total := in.Rows()
+	band := max(1, min(total, bandFloats/max(c.OutC, 1)))
+	tmp := getBuffer(band * c.OutC)
+	for r0 := 0; r0 < total; r0 += band {
+		rows := min(band, total-r0)
+		if c.packed != nil {
+			gemm.SgemmConvPackedRows(&in, r0, rows, c.packed, tmp, c.OutC, false)
+		} else {
+			gemm.SgemmConvPackedRowsBF16(&in, r0, rows, c.packedBF16, tmp, c.OutC, false)
+		}
+		pixelsToChannels(out, tmp, r0, rows, ho*wo, c.OutC, c.Bias, res)
+	}
+	putBuffer(tmp)
+}
+
+// convBandFloats sizes the pixel-major band of a packed convolution (4 MiB).
+const convBandFloats = 1 << 20
+
+// ForwardTokens convolves x [N, InC, H, W] and returns the result pixel-major,
+// [N, OutH·OutW, OutC] (what NCHWToTokens of Forward's output would be): the
+// layout the packed product produces, so no transpose is needed.
+func (c *Conv2D) ForwardTokens(x *Tensor) *Tensor {
+	if !c.Packed() {
+		y := c.Forward(x)
+		t := NCHWToTokens(y)
+		y.Release()
+		return t
+	}
+	if len(x.Shape) != 4 || x.Shape[1] != c.InC {
+		panic(fmt.Sprintf("conv2d: input %v, want [N,%d,H,W]", x.Shape, c.InC))
+	}
+	n, h, w := x.Shape[0], x.Shape[2], x.Shape[3]
+	ho, wo := c.OutputSize(h, w)
+	in := gemm.ConvInput{X: x.Data, N: n, C: c.InC, H: h, W: w, KH: c.KH, KW: c.KW, Stride: c.Stride,
+		PadTop: c.PadTop, PadLeft: c.PadLeft, OutH: ho, OutW: wo}
+	out := Empty(n, ho*wo, c.OutC)
+	if c.packed != nil {
+		gemm.SgemmConvPacked(&in, c.packed, out.Data, c.OutC, false)
+	} else {
+		gemm.SgemmConvPackedBF16(&in, c.packedBF16, out.Data, c.OutC, false)
+	}
+	if c.Bias != nil {
+		addRowBias(out.Data, c.Bias)
+	}
+	return out
+}
+
+// ForwardFromTokens applies a 1×1, stride-1, unpadded convolution to
+// pixel-major input tokens [N, h·w, InC] and returns NCHW [N, OutC, h, w],
+// plus residual (same shape) when it is not nil: TokensToNCHW, Forward and
+// an addition in one pass over the output.
+func (c *Conv2D) ForwardFromTokens(tokens *Tensor, h, w int, residual *Tensor) *Tensor {
+	pointwise := c.KH == 1 && c.KW == 1 && c.Stride == 1 && c.PadTop == 0 && c.PadBottom == 0 && c.PadLeft == 0 && c.PadRight == 0
+	if !pointwise || len(tokens.Shape) != 3 || tokens.Shape[1] != h*w || tokens.Shape[2] != c.InC {
+		panic(fmt.Sprintf("conv2d from tokens: %dx%d kernel, input %v for %dx%d", c.KH, c.KW, tokens.Shape, h, w))
+	}
+	n := tokens.Shape[0]
+	if !c.Packed() {
+		img := TokensToNCHW(tokens, h, w)
+		out := c.Forward(img)
+		img.Release()
+		if residual != nil {
+			AddInto(out.Data, out.Data, residual.Data)
+		}
+		return out
+	}
+	tmp := getBuffer(n * h * w * c.OutC)
+	if c.packed != nil {
+		gemm.SgemmPacked(n*h*w, tokens.Data, c.InC, c.packed, tmp, c.OutC, false)
+	} else {
+		gemm.SgemmPackedBF16(n*h*w, tokens.Data, c.InC, c.packedBF16, tmp, c.OutC, false)
+	}
+	out := Empty(n, c.OutC, h, w)
+	var res []float32
+	if residual != nil {
+		res = residual.Data[:len(out.Data)]
+	}
+	pixelsToChannels(out.Data, tmp, 0, n*h*w, h*w, c.OutC, c.Bias, res)
+	putBuffer(tmp)
+	return out
+}
+
+// pixelsToChannels lays out pixel-major rows [r0, r0+rows) of a batch of
+// images with hw pixels and ch channels (src holds just those rows, row i
+// being pixel r0+i counted across images) into NCHW dst:
+// dst[b][c][p] = src[i][c] + bias[c] + res[b][c][p] (bias and res may be nil).
+func pixelsToChannels(dst, src []float32, r0, rows, hw, ch int, bias, res []float32) {
+	const tile = 32
+	tiles := (rows + tile - 1) / tile
+	parallelFor(tiles, tile*ch, func(lo, hi int) {
+		for t := lo; t < hi; t++ {
+			// A tile of pixels, split where it crosses into the next image.
+			for i0, iEnd := t*tile, min((t+1)*tile, rows); i0 < iEnd; {
+				g := r0 + i0
+				b, p0 := g/hw, g%hw
+				n := min(iEnd-i0, hw-p0)
+				s := src[i0*ch : (i0+n)*ch]
+				for c := range ch {
+					bv := float32(0)
+					if bias != nil {
+						bv = bias[c]
+					}
+					off := (b*ch+c)*hw + p0
+					drow := dst[off : off+n]
+					if res != nil {
+						rrow := res[off : off+n]
+						for j := range drow {
+							drow[j] = s[j*ch+c] + bv + rrow[j]
+						}
+						continue
+					}
+					for j := range drow {
+						drow[j] = s[j*ch+c] + bv
+					}
+				}
+				i0 += n
+			}
+		}
+	})
 }
 
 // maxColFloats bounds the im2col scratch buffer (16 MiB); larger outputs are

@@ -75,7 +75,13 @@ func TestConv2D(t *testing.T) {
 		}
 		x := FromData(randSlice(r, 2*tc.inC*tc.h*tc.w), 2, tc.inC, tc.h, tc.w)
 		got := c.Forward(x)
-		assertClose(t, "conv", got.Data, naiveConv(c, x.Data, 2, tc.h, tc.w), 1e-5)
+		want := naiveConv(c, x.Data, 2, tc.h, tc.w)
+		assertClose(t, "conv", got.Data, want, 1e-5)
+		packed, bf := *c, *c
+		packed.Pack()
+		assertClose(t, "conv packed", packed.Forward(x).Data, want, 1e-5)
+		bf.PackBF16()
+		assertClose(t, "conv bf16", bf.Forward(x).Data, want, 3e-2)
 	}
 	// Asymmetric padding as in the VAE encoder downsampler.
 	c, _ := NewConv2D(3, 4, 3, 3, 2, 0, randSlice(r, 4*3*9), randSlice(r, 4))
@@ -85,7 +91,10 @@ func TestConv2D(t *testing.T) {
 	if got.Shape[2] != 4 || got.Shape[3] != 4 {
 		t.Fatalf("shape %v", got.Shape)
 	}
-	assertClose(t, "conv asym", got.Data, naiveConv(c, x.Data, 1, 8, 8), 1e-5)
+	want := naiveConv(c, x.Data, 1, 8, 8)
+	assertClose(t, "conv asym", got.Data, want, 1e-5)
+	c.Pack()
+	assertClose(t, "conv asym packed", c.Forward(x).Data, want, 1e-5)
 }
 
 // Banding must not change results: force several bands on a wide input.
@@ -119,8 +128,11 @@ func TestLinear(t *testing.T) {
 		}
 	}
 	assertClose(t, "linear", l.Forward(x).Data, want, 1e-5)
+	bf := *l
 	l.Pack()
 	assertClose(t, "linear packed", l.Forward(x).Data, want, 1e-5)
+	bf.PackBF16()
+	assertClose(t, "linear bf16", bf.Forward(x).Data, want, 3e-2)
 }
 
 func naiveAttention(q, k, v []float32, batch, lq, lk, heads, hd int, causal bool) []float32 {
@@ -302,4 +314,72 @@ func TestLayoutOps(t *testing.T) {
 	f1 := math.Exp(-math.Log(10000) / 4)
 	assertClose(t, "temb", []float32{emb.Data[1], emb.Data[5], emb.Data[8]},
 		[]float32{float32(math.Cos(10 * f1)), float32(math.Sin(10 * f1)), float32(math.Cos(999))}, 1e-6)
+}
+
+// The token-layout entry points must match the NCHW path composed with
+// transposes, packed or not.
+func TestTokenLayoutConvAndLinear(t *testing.T) {
+	r := rand.New(rand.NewPCG(21, 22))
+	n, cin, cout, h, w := 2, 6, 9, 5, 7
+	x := FromData(randSlice(r, n*cin*h*w), n, cin, h, w)
+	res := FromData(randSlice(r, n*cout*h*w), n, cout, h, w)
+	for _, pack := range []string{"", "fp32", "bf16"} {
+		tol := 1e-5
+		if pack == "bf16" {
+			tol = 3e-2
+		}
+		for _, k := range []int{1, 3} {
+			c, _ := NewConv2D(cin, cout, k, k, 1, k/2, randSlice(r, cout*cin*k*k), randSlice(r, cout))
+			ref := c.Forward(x)
+			wantTok := NCHWToTokens(ref)
+			switch pack {
+			case "fp32":
+				c.Pack()
+			case "bf16":
+				c.PackBF16()
+			}
+			assertClose(t, "conv tokens "+pack, c.ForwardTokens(x).Data, wantTok.Data, tol)
+			assertClose(t, "conv add "+pack, c.ForwardAdd(x, res).Data, Add(ref, res).Data, tol)
+			if k == 1 {
+				want := Add(ref, res)
+				in := NCHWToTokens(x)
+				assertClose(t, "conv from tokens "+pack, c.ForwardFromTokens(in, h, w, res).Data, want.Data, tol)
+				assertClose(t, "conv from tokens no residual "+pack, c.ForwardFromTokens(in, h, w, nil).Data, ref.Data, tol)
+			}
+		}
+		l, _ := NewLinear(cin, cout, randSlice(r, cout*cin), randSlice(r, cout))
+		tok := NCHWToTokens(x)
+		wantTok := l.Forward(tok)
+		wantImg := Add(TokensToNCHW(wantTok, h, w), res)
+		switch pack {
+		case "fp32":
+			l.Pack()
+		case "bf16":
+			l.PackBF16()
+		}
+		assertClose(t, "linear from NCHW "+pack, l.ForwardNCHW(x).Data, wantTok.Data, tol)
+		assertClose(t, "linear to NCHW "+pack, l.ForwardToNCHW(tok, h, w, res).Data, wantImg.Data, tol)
+	}
+}
+
+// Banded packed convolutions (bands crossing image boundaries) must match
+// the single-band result exactly.
+func TestConv2DPackedBands(t *testing.T) {
+	r := rand.New(rand.NewPCG(31, 32))
+	n, cin, cout, h, w := 3, 5, 7, 9, 11
+	c, _ := NewConv2D(cin, cout, 3, 3, 1, 1, randSlice(r, cout*cin*9), randSlice(r, cout))
+	c.Pack()
+	x := FromData(randSlice(r, n*cin*h*w), n, cin, h, w)
+	res := randSlice(r, n*cout*h*w)
+	want := make([]float32, n*cout*h*w)
+	c.forwardPackedBands(x.Data, n, h, w, want, h, w, res, 1<<30)
+	for _, band := range []int{1, 5, 40, 97} {
+		got := make([]float32, len(want))
+		c.forwardPackedBands(x.Data, n, h, w, got, h, w, res, band*cout)
+		for i := range want {
+			if got[i] != want[i] {
+				t.Fatalf("band %d: element %d = %g, want %g", band, i, got[i], want[i])
+			}
+		}
+	}
 }
