@@ -223,6 +223,9 @@ type Progress struct {
 	Message    string
 	Percentage *float64 // 0..1
 	Preview    image.Image
+	// PreviewSize is the size of the image the preview stands for, which InvokeAI reports as the preview's
+	// width and height (a denoising preview is drawn at latent size); zero means the preview's own size.
+	PreviewSize image.Point
 }
 
 // Context is what a node sees while it runs. It is a context.Context cancelled when the queue item is

@@ -270,8 +270,11 @@ func (c *nodeContext) ReportProgress(p nodes.Progress) {
 	if p.Preview != nil {
 		var buf bytes.Buffer
 		if err := jpeg.Encode(&buf, p.Preview, &jpeg.Options{Quality: 80}); err == nil {
-			b := p.Preview.Bounds()
-			payload["image"] = map[string]any{"width": b.Dx(), "height": b.Dy(),
+			size := p.PreviewSize
+			if size.X <= 0 || size.Y <= 0 {
+				size = p.Preview.Bounds().Size()
+			}
+			payload["image"] = map[string]any{"width": size.X, "height": size.Y,
 				"dataURL": "data:image/jpeg;base64," + base64.StdEncoding.EncodeToString(buf.Bytes())}
 		}
 	}

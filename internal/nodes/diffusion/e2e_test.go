@@ -219,6 +219,10 @@ func TestE2EText2ImageGoldens(t *testing.T) {
 		case e := <-bus:
 			if e.Name == "invocation_progress" && e.Payload["image"] != nil {
 				progress++
+				// The preview's reported size is the image's (InvokeAI's), not the latents'.
+				if img := e.Payload["image"].(map[string]any); img["width"] != 64 || img["height"] != 64 {
+					t.Errorf("progress image size %v×%v, want 64×64", img["width"], img["height"])
+				}
 			}
 		default:
 			drained = true

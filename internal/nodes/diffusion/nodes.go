@@ -366,7 +366,9 @@ func (n *DenoiseLatents) Invoke(ctx nodes.Context) (nodes.Output, error) {
 			return err
 		}
 		pct := float64(s.Step+1) / float64(s.TotalSteps)
-		ctx.ReportProgress(nodes.Progress{Message: "Denoising", Percentage: &pct, Preview: preview})
+		// Latents are an eighth of the image's size on each side.
+		size := image.Pt(s.Latents.Shape[3]*8, s.Latents.Shape[2]*8)
+		ctx.ReportProgress(nodes.Progress{Message: "Denoising", Percentage: &pct, Preview: preview, PreviewSize: size})
 		return nil
 	}
 	result, err := pipeline.Denoise(ctx, params)
