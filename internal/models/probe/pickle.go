@@ -473,13 +473,9 @@ func (u *unpickler) step(op byte) error {
 		}
 		return u.memoize(int64(len(u.memo)), v)
 	case 'p': // PUT (text)
-		line, err := u.readLine()
+		idx, err := u.readTextIndex()
 		if err != nil {
 			return err
-		}
-		idx, err := strconv.ParseInt(line, 10, 64)
-		if err != nil {
-			return fmt.Errorf("pickle: bad memo index %q", line)
 		}
 		v, err := u.top()
 		if err != nil {
@@ -493,13 +489,9 @@ func (u *unpickler) step(op byte) error {
 		}
 		return u.get(idx)
 	case 'g': // GET (text)
-		line, err := u.readLine()
+		idx, err := u.readTextIndex()
 		if err != nil {
 			return err
-		}
-		idx, err := strconv.ParseInt(line, 10, 64)
-		if err != nil {
-			return fmt.Errorf("pickle: bad memo index %q", line)
 		}
 		return u.get(idx)
 	case 'c': // GLOBAL
@@ -611,6 +603,19 @@ func (u *unpickler) readLen(short, eight bool) (int, error) {
 		}
 		return int(binary.LittleEndian.Uint32(b)), nil
 	}
+}
+
+// readTextIndex reads the decimal memo index of the text-protocol PUT and GET opcodes.
+func (u *unpickler) readTextIndex() (int64, error) {
+	line, err := u.readLine()
+	if err != nil {
+		return 0, err
+	}
+	idx, err := strconv.ParseInt(line, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("pickle: bad memo index %q", line)
+	}
+	return idx, nil
 }
 
 func (u *unpickler) readIndex(long bool) (int64, error) {

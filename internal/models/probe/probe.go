@@ -261,15 +261,11 @@ func classifyMainCheckpoint(sd *StateDict, hints Hints) (*Result, error) {
 func baseFromContextWidth(sd *StateDict, fallback string) string {
 	for name, shape := range sd.Shapes {
 		if strings.HasPrefix(name, "model.diffusion_model.") && strings.HasSuffix(name, "attn2.to_k.weight") && len(shape) == 2 {
-			switch shape[1] {
-			case 768:
-				return "sd-1"
-			case 1024:
-				return "sd-2"
-			case 2048:
-				return "sdxl"
-			case 1280:
-				return "sdxl-refiner"
+			if shape[1] == 1280 {
+				return "sdxl-refiner" // OpenCLIP-G alone conditions the refiner
+			}
+			if base := baseForWidth(shape[1]); base != "" {
+				return base
 			}
 		}
 	}
@@ -286,6 +282,21 @@ func isLoRA(sd *StateDict) bool {
 	return false
 }
 
+// baseForWidth names the base whose text conditioning has this width: CLIP-L 768 (SD 1), OpenCLIP-H
+// 1024 (SD 2), CLIP-L + OpenCLIP-G 2048 (SDXL). Only add-on models (LoRA, ControlNet) are probed this way;
+// main models are identified by structure.
+func baseForWidth(width int64) string {
+	switch width {
+	case 768:
+		return "sd-1"
+	case 1024:
+		return "sd-2"
+	case 2048:
+		return "sdxl"
+	}
+	return ""
+}
+
 func loraBase(sd *StateDict) string {
 	if sd.HasPrefix("lora_te2_") || sd.HasPrefix("lora_te1_") || sd.HasPrefix("lora_unet_input_blocks_") ||
 		sd.HasPrefix("lora_unet_output_blocks_") {
@@ -293,13 +304,8 @@ func loraBase(sd *StateDict) string {
 	}
 	for name, shape := range sd.Shapes {
 		if strings.Contains(name, "attn2_to_k") && strings.Contains(name, "lora_down") && len(shape) == 2 {
-			switch shape[1] {
-			case 768:
-				return "sd-1"
-			case 1024:
-				return "sd-2"
-			case 2048:
-				return "sdxl"
+			if base := baseForWidth(shape[1]); base != "" {
+				return base
 			}
 		}
 	}
@@ -327,13 +333,8 @@ func controlNetBase(sd *StateDict) string {
 	}
 	for name, shape := range sd.Shapes {
 		if strings.HasSuffix(name, "attn2.to_k.weight") && len(shape) == 2 {
-			switch shape[1] {
-			case 768:
-				return "sd-1"
-			case 1024:
-				return "sd-2"
-			case 2048:
-				return "sdxl"
+			if base := baseForWidth(shape[1]); base != "" {
+				return base
 			}
 		}
 	}
