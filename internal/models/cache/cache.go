@@ -82,6 +82,9 @@ func (c *Cache) Get(ctx context.Context, cfg *models.Config, submodel string) (a
 		return e.value, nil
 	}
 	if cl, ok := c.inflight[id]; ok {
+		// Sharing another caller's load costs no load of its own, so it counts as a hit; otherwise the
+		// counters would depend on how the callers happened to interleave.
+		c.stats.Hits++
 		c.mu.Unlock()
 		select {
 		case <-cl.done:
