@@ -419,6 +419,19 @@ func collect(bus *events.Bus) (func() []events.Event, func()) {
 		}
 }
 
+// awaitEvent waits until the collector has seen the named event: a job's status can be read before the
+// bus has handed its last event to the collector, and a fixed sleep is too short on a loaded machine.
+func awaitEvent(t *testing.T, got func() []events.Event, name string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for eventNames(got())[name] == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s event; got %v", name, eventNames(got()))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 func eventNames(evs []events.Event) map[string]int {
 	out := map[string]int{}
 	for _, e := range evs {
@@ -462,7 +475,7 @@ func TestInstallFromHubResumesAndReports(t *testing.T) {
 	if total := job["total_bytes"].(float64); total <= 0 || job["bytes"].(float64) != total {
 		t.Fatalf("bytes %v of %v", job["bytes"], total)
 	}
-	time.Sleep(50 * time.Millisecond)
+	awaitEvent(t, got, "model_install_complete")
 	n := eventNames(got())
 	for _, name := range []string{"model_install_started", "model_install_download_progress", "model_install_downloads_complete",
 		"model_install_complete", "download_started", "download_progress", "download_complete"} {
@@ -510,7 +523,7 @@ func TestInstallFromHubIntegrityFailures(t *testing.T) {
 			if job["status"] != "error" || job["error"] == nil {
 				t.Fatalf("job %v", job)
 			}
-			time.Sleep(50 * time.Millisecond)
+			awaitEvent(t, got, "model_install_error")
 			if eventNames(got())["model_install_error"] != 1 {
 				t.Fatalf("events %v", eventNames(got()))
 			}
