@@ -74,7 +74,6 @@ func (r *weightReader) resnet(prefix string, groups int, eps float32) *resnetBlo
 	return b
 }
 
-
 // forward applies the block; embAct is SiLU(time embedding) [N, D] or nil.
 // Intermediates are released as soon as they are consumed; x belongs to
 // the caller and is left alone.
@@ -241,4 +240,17 @@ func (t *transformer2D) forward(x, context *tensor.Tensor) *tensor.Tensor {
 	}
 	tokens.Release()
 	return out
+}
+
+// setSeamless sets circular padding on convolutions. The encoder's stride-2
+// downsamplers pad only their bottom and right edges; the reference pads those
+// with zeros before an unpadded convolution, outside what seamless tiling
+// changes, so convolutions with asymmetric padding keep it.
+func setSeamless(convs []*tensor.Conv2D, x, y bool) {
+	for _, c := range convs {
+		if c.PadTop != c.PadBottom || c.PadLeft != c.PadRight {
+			continue
+		}
+		c.WrapX, c.WrapY = x, y
+	}
 }

@@ -20,6 +20,8 @@ type UNet struct {
 	up                 []*unetUpBlock
 	normOut            *groupNorm
 	convOut            *tensor.Conv2D
+
+	convs []*tensor.Conv2D // every convolution, for SetSeamless
 }
 
 type unetDownBlock struct {
@@ -115,6 +117,7 @@ func newUNet(cfg UNetConfig, r *weightReader) (*UNet, error) {
 	if err := r.finish("unet"); err != nil {
 		return nil, err
 	}
+	u.convs = r.convs
 	return u, nil
 }
 
@@ -259,3 +262,9 @@ func (u *UNet) timeEmbedding(ts []float32, added *AddedCond, batch int) (*tensor
 	tensor.AddInto(emb.Data, emb.Data, aug.Data)
 	return emb, nil
 }
+
+// SetSeamless makes every convolution pad circularly along the chosen axes
+// (x: width, y: height) so the output tiles without seams; false restores
+// zero padding. It changes the model for every caller, so callers that share
+// a model set it for the duration of one run and reset it afterwards.
+func (u *UNet) SetSeamless(x, y bool) { setSeamless(u.convs, x, y) }

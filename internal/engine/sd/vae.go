@@ -22,6 +22,7 @@ type VAE struct {
 	encNormOut            *groupNorm
 	quantConv             *tensor.Conv2D // nil in VAEs without it
 
+	convs                 []*tensor.Conv2D // every convolution, for SetSeamless
 	postQuantConv         *tensor.Conv2D
 	decConvIn, decConvOut *tensor.Conv2D
 	decMid                *vaeMidBlock
@@ -166,6 +167,7 @@ func newVAE(cfg VAEConfig, r *weightReader) (*VAE, error) {
 	if err := r.finish("vae"); err != nil {
 		return nil, err
 	}
+	v.convs = r.convs
 	return v, nil
 }
 
@@ -261,3 +263,6 @@ func SampleLatent(mean, logvar, noise *tensor.Tensor) (*tensor.Tensor, error) {
 	}
 	return out, nil
 }
+
+// SetSeamless is UNet.SetSeamless for the VAE.
+func (v *VAE) SetSeamless(x, y bool) { setSeamless(v.convs, x, y) }

@@ -17,6 +17,11 @@ type Conv2D struct {
 	Weight            []float32 // [OutC, InC, KH, KW]; nil once packed
 	Bias              []float32 // [OutC] or nil
 
+	// WrapX and WrapY make the padding circular along the width or height
+	// (seamless tiling): the padded border repeats the opposite edge instead
+	// of zeros. An axis that does not wrap keeps zero padding.
+	WrapX, WrapY bool
+
 	// Pre-packed Wᵀ (k×OutC) for the im2col-folded product; at most one is set.
 	packed     *gemm.PackedB
 	packedBF16 *gemm.PackedBBF16
@@ -68,10 +73,78 @@ func (c *Conv2D) OutputSize(h, w int) (int, int) {
 	return (h+c.PadTop+c.PadBottom-c.KH)/c.Stride + 1, (w+c.PadLeft+c.PadRight-c.KW)/c.Stride + 1
 }
 
+// wraps reports whether circular padding applies: an axis wraps only where
+// it is padded at all.
+func (c *Conv2D) wraps() bool {
+	return (c.WrapX && (c.PadLeft > 0 || c.PadRight > 0)) || (c.WrapY && (c.PadTop > 0 || c.PadBottom > 0))
+}
+
+// padded returns x padded as the convolution pads it (circular along the
+// wrapped axes, zeros along the others) and the same convolution without
+// padding, which computes on that input what c computes on x. The caller
+// releases the padded tensor.
+func (c *Conv2D) padded(x *Tensor) (*Tensor, *Conv2D) {
+	n, ch, h, w := x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3]
+	ph, pw := h+c.PadTop+c.PadBottom, w+c.PadLeft+c.PadRight
+	// Torch's circular pad may not reach further than the input is wide.
+	if (c.WrapY && max(c.PadTop, c.PadBottom) > h) || (c.WrapX && max(c.PadLeft, c.PadRight) > w) {
+		panic(fmt.Sprintf("conv2d: circular padding %d,%d,%d,%d wider than a %dx%d input", c.PadTop, c.PadBottom, c.PadLeft, c.PadRight, h, w))
+	}
+	out := Empty(n, ch, ph, pw)
+	// Source column of each padded column, or -1 for zero.
+	cols := make([]int, pw)
+	for j := range cols {
+		cols[j] = wrapIndex(j-c.PadLeft, w, c.WrapX)
+	}
+	parallelFor(n*ch, ph*pw, func(lo, hi int) {
+		for p := lo; p < hi; p++ {
+			src := x.Data[p*h*w : (p+1)*h*w]
+			dst := out.Data[p*ph*pw : (p+1)*ph*pw]
+			for i := range ph {
+				drow := dst[i*pw : (i+1)*pw]
+				si := wrapIndex(i-c.PadTop, h, c.WrapY)
+				if si < 0 {
+					clear(drow)
+					continue
+				}
+				srow := src[si*w : (si+1)*w]
+				for j, sj := range cols {
+					if sj < 0 {
+						drow[j] = 0
+					} else {
+						drow[j] = srow[sj]
+					}
+				}
+			}
+		}
+	})
+	plain := *c
+	plain.PadTop, plain.PadBottom, plain.PadLeft, plain.PadRight = 0, 0, 0, 0
+	plain.WrapX, plain.WrapY = false, false
+	return out, &plain
+}
+
+// wrapIndex maps a padded coordinate to its source in [0, size): modulo the
+// size when the axis wraps, -1 (a zero) outside it otherwise.
+func wrapIndex(i, size int, wrap bool) int {
+	if i >= 0 && i < size {
+		return i
+	}
+	if !wrap {
+		return -1
+	}
+	return ((i % size) + size) % size
+}
+
 // Forward convolves x [N, InC, H, W].
 func (c *Conv2D) Forward(x *Tensor) *Tensor {
 	if len(x.Shape) != 4 || x.Shape[1] != c.InC {
 		panic(fmt.Sprintf("conv2d: input %v, want [N,%d,H,W]", x.Shape, c.InC))
+	}
+	if c.wraps() {
+		xp, plain := c.padded(x)
+		defer xp.Release()
+		return plain.Forward(xp)
 	}
 	n, h, w := x.Shape[0], x.Shape[2], x.Shape[3]
 	ho, wo := c.OutputSize(h, w)
@@ -87,6 +160,11 @@ func (c *Conv2D) Forward(x *Tensor) *Tensor {
 // ForwardAdd returns Forward(x) + residual (residual has the output's shape),
 // adding as the packed product is laid out rather than in a second pass.
 func (c *Conv2D) ForwardAdd(x, residual *Tensor) *Tensor {
+	if c.wraps() {
+		xp, plain := c.padded(x)
+		defer xp.Release()
+		return plain.ForwardAdd(xp, residual)
+	}
 	if !c.Packed() {
 		out := c.Forward(x)
 		AddInto(out.Data, out.Data, residual.Data)
@@ -145,6 +223,11 @@ const convBandFloats = 1 << 20
 // [N, OutH·OutW, OutC] (what NCHWToTokens of Forward's output would be): the
 // layout the packed product produces, so no transpose is needed.
 func (c *Conv2D) ForwardTokens(x *Tensor) *Tensor {
+	if c.wraps() {
+		xp, plain := c.padded(x)
+		defer xp.Release()
+		return plain.ForwardTokens(xp)
+	}
 	if !c.Packed() {
 		y := c.Forward(x)
 		t := NCHWToTokens(y)

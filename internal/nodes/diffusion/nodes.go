@@ -286,8 +286,9 @@ func (n *DenoiseLatents) Invoke(ctx nodes.Context) (nodes.Output, error) {
 	if len(n.UNet.LoRAs) > 0 {
 		return nil, valueError("LoRAs are not supported yet")
 	}
-	if len(n.UNet.SeamlessAxes) > 0 {
-		return nil, valueError("seamless tiling is not supported yet")
+	seamX, seamY, err := seamlessAxes(n.UNet.SeamlessAxes)
+	if err != nil {
+		return nil, err
 	}
 	if !validScheduler(n.Scheduler) {
 		return nil, valueError("unknown scheduler %q", n.Scheduler)
@@ -351,6 +352,11 @@ func (n *DenoiseLatents) Invoke(ctx nodes.Context) (nodes.Output, error) {
 	if params.UNet, err = load[*sd.UNet](ctx, n.models, n.UNet.UNet, SubUNet); err != nil {
 		return nil, nodeError(err)
 	}
+	if seamX || seamY {
+		// The queue runs one item at a time, so the shared model is patched only for this run.
+		params.UNet.SetSeamless(seamX, seamY)
+		defer params.UNet.SetSeamless(false, false)
+	}
 	schedCfg, err := load[SchedulerConfig](ctx, n.models, n.UNet.Scheduler, SubScheduler)
 	if err != nil {
 		return nil, nodeError(err)
@@ -406,11 +412,25 @@ func validScheduler(name string) bool {
 
 // VAE nodes.
 
+// vae loads the field's VAE. Like InvokeAI, only decoding honours the
+// field's seamless axes (see LatentsToImage); encoders ignore them.
 func (m modelAccess) vae(ctx nodes.Context, f VAEField) (*sd.VAE, error) {
-	if len(f.SeamlessAxes) > 0 {
-		return nil, valueError("seamless tiling is not supported yet")
-	}
 	return load[*sd.VAE](ctx, m, f.VAE, SubVAE)
+}
+
+// seamlessAxes reads a field's seamless_axes ("x", "y").
+func seamlessAxes(axes []string) (x, y bool, err error) {
+	for _, a := range axes {
+		switch a {
+		case "x":
+			x = true
+		case "y":
+			y = true
+		default:
+			return false, false, valueError("seamless axis %q: want \"x\" or \"y\"", a)
+		}
+	}
+	return x, y, nil
 }
 
 // LatentsToImage is l2i: it decodes latents and saves the image.
@@ -433,9 +453,17 @@ func (n *LatentsToImage) Invoke(ctx nodes.Context) (nodes.Output, error) {
 	if err != nil {
 		return nil, valueError("latents: %v", err)
 	}
+	seamX, seamY, err := seamlessAxes(n.VAE.SeamlessAxes)
+	if err != nil {
+		return nil, err
+	}
 	vae, err := n.models.vae(ctx, n.VAE)
 	if err != nil {
 		return nil, nodeError(err)
+	}
+	if seamX || seamY {
+		vae.SetSeamless(seamX, seamY)
+		defer vae.SetSeamless(false, false)
 	}
 	ctx.ReportProgress(nodes.Progress{Message: "Running VAE decoder"})
 	decoded, err := pipeline.DecodeLatents(ctx, vae, latents)
@@ -618,9 +646,8 @@ func (n *ScaleLatents) Invoke(nodes.Context) (nodes.Output, error) {
 	return resizeLatents(n.store, n.Latents, h, w, n.Mode, n.Antialias)
 }
 
-// Seamless is seamless: it records the axes on the UNet and VAE fields.
-// The engine's convolutions pad with zeros only, so nodes given fields with
-// seamless axes fail with a clear error until circular padding exists.
+// Seamless is seamless: it records the axes on the UNet and VAE fields;
+// denoise_latents and l2i then pad every convolution circularly along them.
 type Seamless struct {
 	UNet      *UNetField `json:"unet" input:"connection" title:"UNet" description:"UNet (scheduler, LoRAs)"`
 	VAE       *VAEField  `json:"vae" input:"connection" title:"VAE" description:"VAE model to load"`

@@ -1,11 +1,13 @@
 package diffusion
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"image"
 	"image/color"
+	"math"
 	"sync"
 	"testing"
 
@@ -84,6 +86,7 @@ type harness struct {
 	ctx    *memCtx
 	models *fakeModels
 	model  ModelIdentifierField
+	store  *ObjectStore
 }
 
 func newHarness(t *testing.T) *harness {
@@ -94,9 +97,10 @@ func newHarness(t *testing.T) *harness {
 	fm := &fakeModels{cfg: &models.Config{Key: "k1", Name: "tiny", Path: dir, Base: models.BaseSD1, Type: models.TypeMain, Format: models.FormatDiffusers},
 		loaded: map[string]any{}}
 	reg := nodes.NewRegistry()
-	Register(reg, Deps{Records: fm, Cache: cacheAdapter{fm}, Store: NewObjectStore(64 << 20), NoiseDType: noise.Float32})
+	store := NewObjectStore(64 << 20)
+	Register(reg, Deps{Records: fm, Cache: cacheAdapter{fm}, Store: store, NoiseDType: noise.Float32})
 	return &harness{t: t, reg: reg, ctx: &memCtx{Context: context.Background(), images: map[string]image.Image{}}, models: fm,
-		model: ModelIdentifierField{Key: "k1", Name: "tiny", Base: "sd-1", Type: "main"}}
+		model: ModelIdentifierField{Key: "k1", Name: "tiny", Base: "sd-1", Type: "main"}, store: store}
 }
 
 // run decodes a node from JSON fields (with structs marshalled in) and
@@ -234,15 +238,10 @@ func TestNodesImageToImageAndInpaint(t *testing.T) {
 		t.Error("lresize to a width that is not a multiple of 8 was accepted")
 	}
 
-	// Seamless records the axes; the engine refuses them clearly.
-	seam := h.run("seamless", map[string]any{"unet": unet, "vae": vae, "seamless_x": true, "seamless_y": false})
-	su := field(t, seam, "unet").(map[string]any)
-	if axes := su["seamless_axes"].([]any); len(axes) != 1 || axes[0] != "x" {
-		t.Errorf("seamless axes %v", axes)
-	}
 	if _, err := h.try("denoise_latents", map[string]any{"positive_conditioning": pos, "negative_conditioning": neg,
-		"noise": field(t, noiseOut, "noise"), "unet": su}); err == nil {
-		t.Error("seamless denoise was accepted")
+		"noise": field(t, noiseOut, "noise"), "unet": map[string]any{"unet": unet.(map[string]any)["unet"],
+			"scheduler": unet.(map[string]any)["scheduler"], "seamless_axes": []string{"z"}}}); err == nil {
+		t.Error("a seamless axis other than x and y was accepted")
 	}
 	// Unknown models and missing inputs fail as InvokeAI's do.
 	if _, err := h.try("main_model_loader", map[string]any{"model": ModelIdentifierField{Key: "nope"}}); err == nil {
@@ -298,4 +297,105 @@ func TestNoiseNodeDTypes(t *testing.T) {
 	if _, err := (&Noise{Width: 60, Height: 64}).Invoke(nil); err == nil {
 		t.Error("a width that is not a multiple of 8 was accepted")
 	}
+}
+
+// TestNodesSeamlessTiles checks seamless tiling by what it promises: with
+// every convolution wrapping along x, the model has no left or right edge,
+// so rolling the noise sideways rolls the denoised latents and the decoded
+// image by the same amount. Zero padding breaks that, and the shared models
+// go back to zero padding after the run.
+func TestNodesSeamlessTiles(t *testing.T) {
+	h := newHarness(t)
+	loader := h.run("main_model_loader", map[string]any{"model": h.model})
+	unet, clip, vae := field(t, loader, "unet"), field(t, loader, "clip"), field(t, loader, "vae")
+	pos := field(t, h.run("compel", map[string]any{"prompt": "a tiled wallpaper", "clip": clip}), "conditioning")
+	neg := field(t, h.run("compel", map[string]any{"prompt": "", "clip": clip}), "conditioning")
+	noiseName := field(t, h.run("noise", map[string]any{"seed": 3, "width": 64, "height": 64}), "noise").(map[string]any)["latents_name"].(string)
+	noiseT, err := h.store.Tensor(noiseName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Two latent columns: a multiple of the tiny UNet's one downsampling by 2.
+	const shift = 2
+	rolledName := h.store.SaveTensor("noise", rollX(noiseT, shift))
+	seam := h.run("seamless", map[string]any{"unet": unet, "vae": vae, "seamless_x": true, "seamless_y": false})
+	sUNet, sVAE := field(t, seam, "unet"), field(t, seam, "vae")
+
+	denoise := func(u any, noiseName string) *tensor.Tensor {
+		out := h.run("denoise_latents", map[string]any{"positive_conditioning": pos, "negative_conditioning": neg,
+			"noise": map[string]any{"latents_name": noiseName}, "steps": 4, "cfg_scale": 5.0, "scheduler": "euler", "unet": u})
+		lat, err := h.store.Tensor(field(t, out, "latents").(map[string]any)["latents_name"].(string))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return lat
+	}
+	decode := func(v any, lat *tensor.Tensor) *image.NRGBA {
+		name := h.store.SaveTensor("latents", lat)
+		out := h.run("l2i", map[string]any{"latents": map[string]any{"latents_name": name}, "vae": v})
+		img, ok := h.ctx.images[field(t, out, "image").(map[string]any)["image_name"].(string)].(*image.NRGBA)
+		if !ok {
+			t.Fatal("l2i did not save an NRGBA image")
+		}
+		return img
+	}
+	maxDiff := func(a, b *tensor.Tensor) (diff, ref float64) {
+		for i := range a.Data {
+			diff = max(diff, math.Abs(float64(a.Data[i]-b.Data[i])))
+			ref = max(ref, math.Abs(float64(b.Data[i])))
+		}
+		return diff, ref
+	}
+
+	plainBefore := denoise(unet, noiseName)
+	tiled := denoise(sUNet, noiseName)
+	if d, ref := maxDiff(denoise(sUNet, rolledName), rollX(tiled, shift)); d > 1e-3*ref {
+		t.Errorf("seamless: rolled noise gave latents %.3g away from the rolled result (max %.3g)", d, ref)
+	}
+	if d, ref := maxDiff(denoise(unet, rolledName), rollX(plainBefore, shift)); d < 1e-2*ref {
+		t.Errorf("without seamless the model has edges, but rolling changed the result by only %.3g", d)
+	}
+	if d, _ := maxDiff(denoise(unet, noiseName), plainBefore); d != 0 {
+		t.Errorf("the UNet kept wrapping after the seamless run: %.3g", d)
+	}
+
+	img, imgRolled := decode(sVAE, tiled), decode(sVAE, rollX(tiled, shift))
+	factor := img.Bounds().Dx() / tiled.Shape[3]
+	worst := 0
+	w := img.Bounds().Dx()
+	for y := range img.Bounds().Dy() {
+		for x := range w {
+			a, b := img.NRGBAAt(x, y), imgRolled.NRGBAAt((x+shift*factor)%w, y)
+			worst = max(worst, absDiff(a.R, b.R), absDiff(a.G, b.G), absDiff(a.B, b.B))
+		}
+	}
+	if worst > 1 {
+		t.Errorf("seamless VAE: the rolled latents decoded to an image off the rolled image by %d levels", worst)
+	}
+	plainImg := decode(vae, tiled)
+	if same := decode(vae, tiled); !bytes.Equal(same.Pix, plainImg.Pix) {
+		t.Error("decoding is not repeatable")
+	}
+	if bytes.Equal(plainImg.Pix, img.Pix) {
+		t.Error("the seamless VAE decoded the same image as the plain one")
+	}
+}
+
+// rollX rolls an NCHW tensor's columns right by shift, wrapping around.
+func rollX(x *tensor.Tensor, shift int) *tensor.Tensor {
+	out := tensor.FromData(make([]float32, len(x.Data)), x.Shape...)
+	w := x.Shape[3]
+	for row := 0; row < len(x.Data)/w; row++ {
+		for j := range w {
+			out.Data[row*w+(j+shift)%w] = x.Data[row*w+j]
+		}
+	}
+	return out
+}
+
+func absDiff(a, b uint8) int {
+	if a > b {
+		return int(a - b)
+	}
+	return int(b - a)
 }
