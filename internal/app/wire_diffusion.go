@@ -3,9 +3,12 @@ package app
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 
 	"github.com/invokego/invokego/internal/engine/noise"
+	"github.com/invokego/invokego/internal/models"
 	"github.com/invokego/invokego/internal/nodes/diffusion"
+	"github.com/invokego/invokego/internal/store"
 )
 
 // diffusionStoreBudget bounds the latents and conditioning kept in memory
@@ -24,7 +27,14 @@ func (a *App) wireDiffusion(context.Context) error {
 	if err != nil {
 		return fmt.Errorf("diffusion nodes: noise_dtype: %w", err)
 	}
-	a.Models.Cache.SetLoader(diffusion.Loader{PathOf: a.Models.Records.AbsPath}.Load)
+	tokenizers := diffusion.SharedTokenizers{
+		Dir:    filepath.Join(a.Models.Records.ModelsDir(), ".tokenizers", "clip"),
+		PathOf: a.Models.Records.AbsPath,
+		Installed: func(ctx context.Context) ([]*models.Config, error) {
+			return a.Models.Records.List(ctx, store.ModelFilter{Type: models.TypeMain, Format: models.FormatDiffusers})
+		},
+	}
+	a.Models.Cache.SetLoader(diffusion.Loader{PathOf: a.Models.Records.AbsPath, Tokenizers: tokenizers}.Load)
 	diffusion.Register(a.NodeRegistry(), diffusion.Deps{
 		Records:    a.Models.Records,
 		Cache:      a.Models.Cache,

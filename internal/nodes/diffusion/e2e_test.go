@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -21,7 +22,14 @@ import (
 // manager API and returns its model identifier.
 func installTinyModel(t *testing.T, env *apitest.Env, auth ...apitest.ReqOpt) map[string]any {
 	t.Helper()
-	dir, err := goldens.Path("sd-tiny", "models", "sd15-tiny-pipe")
+	return installFixture(t, env, "sd15-tiny-pipe", auth...)
+}
+
+// installFixture installs a model of the sd-tiny fixtures (a folder or file
+// under models/) through the model manager API and returns its identifier.
+func installFixture(t *testing.T, env *apitest.Env, fixture string, auth ...apitest.ReqOpt) map[string]any {
+	t.Helper()
+	src, err := goldens.Path("sd-tiny", "models", fixture)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,7 +38,7 @@ func installTinyModel(t *testing.T, env *apitest.Env, auth ...apitest.ReqOpt) ma
 		Status string `json:"status"`
 		Error  string `json:"error"`
 	}
-	env.Do("POST", "/api/v2/models/install?source="+url.QueryEscape(dir), append(auth, apitest.JSON(map[string]any{}))...).Expect(http.StatusCreated).Decode(&job)
+	env.Do("POST", "/api/v2/models/install?source="+url.QueryEscape(src), append(auth, apitest.JSON(map[string]any{}))...).Expect(http.StatusCreated).Decode(&job)
 	deadline := time.Now().Add(2 * time.Minute)
 	for job.Status != "completed" {
 		if job.Status == "error" || job.Status == "cancelled" || time.Now().After(deadline) {
@@ -43,11 +51,14 @@ func installTinyModel(t *testing.T, env *apitest.Env, auth ...apitest.ReqOpt) ma
 		Models []map[string]any `json:"models"`
 	}
 	env.Do("GET", "/api/v2/models/", auth...).Expect(http.StatusOK).Decode(&list)
-	if len(list.Models) != 1 {
-		t.Fatalf("%d models installed, want 1", len(list.Models))
+	name := strings.TrimSuffix(fixture, ".safetensors")
+	for _, m := range list.Models {
+		if m["name"] == name {
+			return map[string]any{"key": m["key"], "hash": m["hash"], "name": m["name"], "base": m["base"], "type": m["type"]}
+		}
 	}
-	m := list.Models[0]
-	return map[string]any{"key": m["key"], "hash": m["hash"], "name": m["name"], "base": m["base"], "type": m["type"]}
+	t.Fatalf("no model named %s among %d installed", name, len(list.Models))
+	return nil
 }
 
 // txt2imgGraph is InvokeAI's SD1.5 text-to-image graph (spec §3).
@@ -164,47 +175,7 @@ func TestE2EText2ImageGoldens(t *testing.T) {
 			if it.Status != "completed" {
 				t.Fatalf("item %s: %s: %s", it.Status, it.ErrorType, it.ErrorMessage)
 			}
-			name := imageName(t, it)
-			resp := env.Do("GET", "/api/v1/images/i/"+name+"/full").Expect(http.StatusOK)
-			got, err := png.Decode(bytes.NewReader(resp.Body))
-			if err != nil {
-				t.Fatalf("decode served image: %v", err)
-			}
-			goldenPath, err := goldens.Path("sd-tiny", "pipeline", c.golden)
-			if err != nil {
-				t.Fatal(err)
-			}
-			f, err := os.Open(goldenPath)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
-			want, err := png.Decode(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got.Bounds() != want.Bounds() {
-				t.Fatalf("image bounds %v, golden %v", got.Bounds(), want.Bounds())
-			}
-			worst, off := 0, 0
-			b := want.Bounds()
-			for y := b.Min.Y; y < b.Max.Y; y++ {
-				for x := b.Min.X; x < b.Max.X; x++ {
-					r1, g1, b1, _ := got.At(x, y).RGBA()
-					r2, g2, b2, _ := want.At(x, y).RGBA()
-					for _, d := range []int{int(r1>>8) - int(r2>>8), int(g1>>8) - int(g2>>8), int(b1>>8) - int(b2>>8)} {
-						d = max(d, -d)
-						worst = max(worst, d)
-						if d > 0 {
-							off++
-						}
-					}
-				}
-			}
-			if worst > 1 {
-				t.Errorf("image differs from %s by up to %d levels (%d values)", c.golden, worst, off)
-			}
-			t.Logf("%s: max diff %d levels, %d channel values off", c.golden, worst, off)
+			assertGoldenImage(t, env, it, c.golden)
 		})
 	}
 	// The model's parts were loaded once, through the model manager's
@@ -341,4 +312,131 @@ func TestE2EBoardAccess(t *testing.T) {
 	if dto.BoardID == nil || *dto.BoardID != owners.BoardID {
 		t.Errorf("image board %v, want %s", dto.BoardID, owners.BoardID)
 	}
+}
+
+// assertGoldenImage compares the image a finished item saved, as the API
+// serves it, with a pipeline golden PNG: ±1 level on every channel.
+func assertGoldenImage(t *testing.T, env *apitest.Env, it queueItem, golden string, auth ...apitest.ReqOpt) {
+	t.Helper()
+	name := imageName(t, it)
+	resp := env.Do("GET", "/api/v1/images/i/"+name+"/full", auth...).Expect(http.StatusOK)
+	got, err := png.Decode(bytes.NewReader(resp.Body))
+	if err != nil {
+		t.Fatalf("decode served image: %v", err)
+	}
+	goldenPath, err := goldens.Path("sd-tiny", "pipeline", golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(goldenPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	want, err := png.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Bounds() != want.Bounds() {
+		t.Fatalf("image bounds %v, golden %v", got.Bounds(), want.Bounds())
+	}
+	worst, off := 0, 0
+	b := want.Bounds()
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			r1, g1, b1, _ := got.At(x, y).RGBA()
+			r2, g2, b2, _ := want.At(x, y).RGBA()
+			for _, d := range []int{int(r1>>8) - int(r2>>8), int(g1>>8) - int(g2>>8), int(b1>>8) - int(b2>>8)} {
+				d = max(d, -d)
+				worst = max(worst, d)
+				if d > 0 {
+					off++
+				}
+			}
+		}
+	}
+	if worst > 1 {
+		t.Errorf("image differs from %s by up to %d levels (%d values)", golden, worst, off)
+	}
+	t.Logf("%s: max diff %d levels, %d channel values off", golden, worst, off)
+}
+
+// TestE2ESingleFileCheckpoint generates from the original-layout checkpoint
+// that holds the same weights as sd15-tiny-pipe. It carries no tokenizer:
+// alone it fails with a message saying what to do; with the shared CLIP files
+// in the root's tokenizer folder, or with any diffusers model installed, it
+// runs. Its UNet, VAE and derived scheduler reproduce the pipeline's golden
+// image when the prompt is encoded by the folder's text encoder (a tiny text
+// encoder's head count cannot be read from a checkpoint; the reference, too,
+// had to be given the folder's text encoder config).
+func TestE2ESingleFileCheckpoint(t *testing.T) {
+	env := apitest.New(t)
+	single := installFixture(t, env, "sd15-tiny-single.safetensors")
+	graph := txt2imgGraph(single, "a photo of a cat", "", "euler", 8, 0, 64)
+
+	it := waitItem(t, env, enqueue(t, env, graph), 2*time.Minute)
+	if it.Status != "failed" || !strings.Contains(it.ErrorMessage, "tokenizer") || !strings.Contains(it.ErrorMessage, "vocab.json") {
+		t.Fatalf("without a tokenizer: %s, %s: %q; want a failure that says where to put one", it.Status, it.ErrorType, it.ErrorMessage)
+	}
+
+	// The user's copy of the CLIP files in <models>/.tokenizers/clip.
+	dir := filepath.Join(env.App.Models.Records.ModelsDir(), ".tokenizers", "clip")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"vocab.json", "merges.txt"} {
+		src, err := goldens.Path("sd-tiny", "models", "sd15-tiny-pipe", "tokenizer", f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	it = waitItem(t, env, enqueue(t, env, graph), 2*time.Minute)
+	if it.Status != "completed" {
+		t.Fatalf("with the tokenizer folder: %s: %s: %s", it.Status, it.ErrorType, it.ErrorMessage)
+	}
+	fromFolder := servedImage(t, env, it)
+
+	// Without that folder, an installed diffusers model lends its tokenizer:
+	// the same tokens, so the same image.
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	env.App.Models.Cache.Clear()
+	pipe := installTinyModel(t, env)
+	it = waitItem(t, env, enqueue(t, env, graph), 2*time.Minute)
+	if it.Status != "completed" {
+		t.Fatalf("with a diffusers model installed: %s: %s: %s", it.Status, it.ErrorType, it.ErrorMessage)
+	}
+	if !bytes.Equal(servedImage(t, env, it), fromFolder) {
+		t.Error("the borrowed tokenizer gave another image than the tokenizer folder")
+	}
+
+	// The checkpoint's UNet and VAE with the folder's text encoder: the golden.
+	graph = txt2imgGraph(single, "a watercolor painting of a lighthouse at dusk, highly detailed", "blurry, low quality", "dpmpp_2m_k", 8, 0, 64)
+	nodes := graph["nodes"].(map[string]any)
+	nodes["clip_model"] = map[string]any{"id": "clip_model", "type": "main_model_loader", "model": pipe}
+	for _, e := range graph["edges"].([]any) {
+		if src := e.(map[string]any)["source"].(map[string]any); src["node_id"] == "model" && src["field"] == "clip" {
+			src["node_id"] = "clip_model"
+		}
+	}
+	it = waitItem(t, env, enqueue(t, env, graph), 2*time.Minute)
+	if it.Status != "completed" {
+		t.Fatalf("checkpoint UNet with the folder's text encoder: %s: %s: %s", it.Status, it.ErrorType, it.ErrorMessage)
+	}
+	assertGoldenImage(t, env, it, "s0_lighthouse_neg_dpmpp_2m_k.diffusers039.png")
+}
+
+// servedImage returns the PNG bytes the API serves for the image a
+// finished item saved.
+func servedImage(t *testing.T, env *apitest.Env, it queueItem) []byte {
+	t.Helper()
+	return env.Do("GET", "/api/v1/images/i/"+imageName(t, it)+"/full").Expect(http.StatusOK).Body
 }

@@ -44,6 +44,15 @@ type SchedulerConfig []byte
 // record's path (relative paths are inside the models folder).
 type Loader struct {
 	PathOf func(p string) string
+	// Tokenizers supplies single-file checkpoints' tokenizers; without it
+	// they cannot encode prompts.
+	Tokenizers TokenizerSource
+}
+
+// TokenizerSource finds the tokenizer a checkpoint's submodel would have had
+// in diffusers layout (see SharedTokenizers).
+type TokenizerSource interface {
+	Tokenizer(ctx context.Context, cfg *models.Config, submodel string) (*tokenizer.Tokenizer, error)
 }
 
 // Load implements the model cache's loader: diffusers folders component by
@@ -66,7 +75,7 @@ func (l Loader) Load(ctx context.Context, cfg *models.Config, submodel string) (
 	case cfg.Format == models.FormatDiffusers:
 		return loadDiffusersPart(cfg, path, submodel)
 	case cfg.Format == models.FormatCheckpoint:
-		return loadCheckpointPart(cfg, path, submodel)
+		return l.loadCheckpointPart(ctx, cfg, path, submodel)
 	}
 	return nil, 0, fmt.Errorf("load %s: format %q is not supported by the engine", cfg.Name, cfg.Format)
 }
@@ -107,13 +116,20 @@ func loadDiffusersPart(cfg *models.Config, dir, submodel string) (any, int64, er
 	return v, dirSize(part), nil
 }
 
-func loadCheckpointPart(cfg *models.Config, path, submodel string) (any, int64, error) {
+func (l Loader) loadCheckpointPart(ctx context.Context, cfg *models.Config, path, submodel string) (any, int64, error) {
 	switch submodel {
 	case SubScheduler:
 		b, err := checkpointSchedulerConfig(cfg)
 		return SchedulerConfig(b), int64(len(b)), wrapLoad(cfg, submodel, err)
 	case SubTokenizer, SubTokenizer2:
-		return nil, 0, fmt.Errorf("load %s: single-file checkpoints carry no tokenizer and none is bundled", cfg.Name)
+		if l.Tokenizers == nil {
+			return nil, 0, fmt.Errorf("load %s: single-file checkpoints carry no tokenizer and none was found", cfg.Name)
+		}
+		tok, err := l.Tokenizers.Tokenizer(ctx, cfg, submodel)
+		if err != nil {
+			return nil, 0, wrapLoad(cfg, submodel, err)
+		}
+		return tok, 2 << 20, nil // about what the vocabulary and merges take in memory
 	}
 	p, err := sd.LoadSingleFile(path, sd.SingleFileOptions{})
 	if err != nil {
