@@ -310,7 +310,12 @@ func TestBadInput(t *testing.T) {
 	if env.Do("GET", "/api/v1/does-not-exist").Expect(404).Detail() != "Not Found" {
 		t.Fatal("404 detail")
 	}
-	env.Do("DELETE", "/api/v1/auth/status").Expect(405)
+	if allow := env.Do("DELETE", "/api/v1/auth/status").Expect(405).Header.Get("Allow"); allow != "GET" {
+		t.Fatalf("405 Allow %q, want GET", allow)
+	}
+	if allow := env.Do("PUT", "/api/v1/boards/x").Expect(405).Header.Get("Allow"); allow != "GET, PATCH, DELETE" {
+		t.Fatalf("405 Allow %q for a board", allow)
+	}
 	// Bad query types.
 	env.Do("DELETE", "/api/v1/auth/users/x?delete_content=maybe", apitest.Token(env.SetupAdmin().Token)).Expect(422)
 }

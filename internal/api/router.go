@@ -252,10 +252,24 @@ func (rt *Router) dispatch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if _, pattern := rt.pathsOnly.Handler(r); pattern != "" {
+		w.Header().Set("Allow", strings.Join(rt.allowed(r), ", "))
 		writeError(w, r, rt.logger, &statusError{http.StatusMethodNotAllowed, "Method Not Allowed"})
 		return
 	}
 	writeError(w, r, rt.logger, &statusError{http.StatusNotFound, "Not Found"})
+}
+
+// allowed lists the methods registered for the request's path, for a 405's Allow header.
+func (rt *Router) allowed(r *http.Request) []string {
+	var out []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := rt.mux.Handler(probe); pattern != "" {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // statusError is a plain status with FastAPI's wording.
