@@ -19,6 +19,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"runtime/debug"
 	"slices"
 	"strconv"
@@ -51,7 +52,19 @@ func main() {
 	only := flag.String("only", "memory,unet,text,vae,bf16", "comma-separated workloads (memory: peak RSS of a 512×512 run; bf16: UNet with bf16 weights)")
 	seed := flag.Uint64("seed", 1, "weight seed")
 	steps := flag.Int("memory-steps", 1, "UNet steps in the memory run")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "enginebench: cpu profile: %v\n", err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	want := map[string]bool{}
 	for _, w := range strings.Split(*only, ",") {
 		want[strings.TrimSpace(w)] = true

@@ -69,24 +69,35 @@ func (m *CLIPTextModel) ForwardWith(ctx context.Context, ids [][]int, opts Forwa
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
+		// Intermediates go back to the pool as soon as they are consumed: fresh
+		// memory costs a page fault per page, which dominated a cold encode.
 		h := l.norm1.forward(x)
 		q, k, v := l.qProj.Forward(h), l.kProj.Forward(h), l.vProj.Forward(h)
-		att := tensor.New(n, seq, hidden)
+		h.Release()
+		att := tensor.Empty(n, seq, hidden)
 		if opts.KeyMask == nil {
 			tensor.Attention(q.Data, k.Data, v.Data, n, seq, seq, heads, hidden/heads, true, att.Data)
 		} else {
 			maskedCausalAttention(q.Data, k.Data, v.Data, opts.KeyMask, n, seq, heads, hidden/heads, att.Data)
 		}
+		q.Release()
+		k.Release()
+		v.Release()
 		h = l.outProj.Forward(att)
+		att.Release()
 		tensor.AddInto(h.Data, h.Data, x.Data)
 		x = h
-		h = l.fc1.Forward(l.norm2.forward(x))
+		normed := l.norm2.forward(x)
+		h = l.fc1.Forward(normed)
+		normed.Release()
 		if m.Config.HiddenAct == "gelu" {
 			tensor.GELU(h.Data)
 		} else {
 			tensor.QuickGELU(h.Data)
 		}
-		h = l.fc2.Forward(h)
+		act := h
+		h = l.fc2.Forward(act)
+		act.Release()
 		tensor.AddInto(h.Data, h.Data, x.Data)
 		x = h
 		out.HiddenStates = append(out.HiddenStates, x)

@@ -11,9 +11,6 @@ func geluf(x float32) float32 {
 	return 0.5 * x * (1 + erff(x*(1/math.Sqrt2)))
 }
 
-// quickGELUf is CLIP's x·sigmoid(1.702x) approximation.
-func quickGELUf(x float32) float32 { return x * sigmoidf(1.702*x) }
-
 func mapInPlace(x []float32, f func(float32) float32) {
 	parallelFor(len(x), 20, func(lo, hi int) {
 		s := x[lo:hi]
@@ -31,8 +28,18 @@ func SiLU(x []float32) {
 // GELU applies the exact erf-based GELU in place.
 func GELU(x []float32) { mapInPlace(x, geluf) }
 
-// QuickGELU applies x·sigmoid(1.702x) in place.
-func QuickGELU(x []float32) { mapInPlace(x, quickGELUf) }
+// QuickGELU applies x·sigmoid(1.702x) in place, computed as SiLU(1.702x)/1.702
+// so that the vectorised SiLU kernel does the exponentials.
+func QuickGELU(x []float32) {
+	const k = 1.702
+	parallelFor(len(x), 20, func(lo, hi int) {
+		s := x[lo:hi]
+		affineSiLU(s, s, k, 0)
+		for i := range s {
+			s[i] *= 1 / k
+		}
+	})
+}
 
 // GEGLU splits the last dimension (2d wide) into a value half and a gate
 // half and returns value·GELU(gate) with last dimension d: the diffusers

@@ -282,6 +282,21 @@ func TestActivations(t *testing.T) {
 	assertClose(t, "gelu", g, wantG, 1e-6)
 	assertClose(t, "quickgelu", q, wantQ, 1e-6)
 	assertClose(t, "silu", s, wantS, 1e-6)
+	// Long enough for the vector kernels, with tails; per element, relative to the value.
+	r := rand.New(rand.NewPCG(7, 8))
+	long := make([]float32, 1003)
+	for i := range long {
+		long[i] = float32(r.Float64()*24 - 12)
+	}
+	qs := append([]float32(nil), long...)
+	QuickGELU(qs)
+	for i, v := range long {
+		f := float64(v)
+		want := f / (1 + math.Exp(-1.702*f))
+		if d := math.Abs(float64(qs[i]) - want); d > 2e-6*math.Max(math.Abs(f), 1e-3) {
+			t.Fatalf("quickgelu(%v) = %v, want %v", v, qs[i], want)
+		}
+	}
 	// GEGLU: rows [value | gate].
 	in := FromData([]float32{1, 2, 0.5, -1, 3, 4, 1, 1}, 2, 4)
 	out := GEGLU(in).Data
