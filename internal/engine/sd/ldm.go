@@ -49,6 +49,9 @@ type LDMComponents struct {
 	// TextEncoderOpenCLIP and TextEncoder2OpenCLIP record that the weights
 	// came from OpenCLIP, whose text towers use GELU rather than QuickGELU.
 	TextEncoderOpenCLIP, TextEncoder2OpenCLIP bool
+	// SGM records SDXL's (SGM) key layout, seen even where only part of the
+	// file was read.
+	SGM bool
 }
 
 // ConvertLDMCheckpoint renames the weights of an original SD checkpoint to

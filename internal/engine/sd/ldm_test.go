@@ -243,3 +243,60 @@ func TestOpenCLIPConversion(t *testing.T) {
 		t.Errorf("SD-2 text encoder: %+v", inferred)
 	}
 }
+
+// Loading one part reads and builds only that part, and builds it as a
+// whole load does.
+func TestSingleFilePartLoads(t *testing.T) {
+	path := filepath.Join(sdTiny(t, "models"), "sd15-tiny-single.safetensors")
+	whole, err := LoadSingleFile(path, SingleFileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	latent := tensor.New(1, 4, 8, 8)
+	for i := range latent.Data {
+		latent.Data[i] = float32(i%7) / 7
+	}
+	ids := [][]int{{49406, 320, 2368, 49407}}
+	for _, part := range []string{PartUNet, PartVAE, PartTextEncoder, PartTextEncoder2} {
+		p, err := LoadSingleFile(path, SingleFileOptions{Part: part})
+		if err != nil {
+			t.Fatalf("%s: %v", part, err)
+		}
+		built := map[string]bool{PartUNet: p.UNet != nil, PartVAE: p.VAE != nil, PartTextEncoder: p.TextEncoder != nil, PartTextEncoder2: p.TextEncoder2 != nil}
+		for other, ok := range built {
+			// SD-1.5 has no second text encoder, so that part is empty.
+			if want := other == part && part != PartTextEncoder2; ok != want {
+				t.Errorf("loading %s: %s built = %v", part, other, ok)
+			}
+		}
+		switch part {
+		case PartVAE:
+			a, _ := whole.VAE.Decode(ctx, latent)
+			b, _ := p.VAE.Decode(ctx, latent)
+			compareExact(t, "vae part", b, a)
+		case PartTextEncoder:
+			a, _ := whole.TextEncoder.Forward(ctx, ids)
+			b, _ := p.TextEncoder.Forward(ctx, ids)
+			compareExact(t, "text encoder part", b.LastHiddenState, a.LastHiddenState)
+		}
+	}
+	if _, err := LoadSingleFile(path, SingleFileOptions{Part: "tokenizer"}); err == nil {
+		t.Error("an unknown part was accepted")
+	}
+	// The key layout decides the part.
+	for key, want := range map[string]string{
+		"model.diffusion_model.input_blocks.0.0.weight":                          PartUNet,
+		"first_stage_model.decoder.conv_in.weight":                               PartVAE,
+		"cond_stage_model.transformer.text_model.final_layer_norm.weight":        PartTextEncoder,
+		"cond_stage_model.model.ln_final.weight":                                 PartTextEncoder,
+		"conditioner.embedders.0.transformer.text_model.final_layer_norm.weight": PartTextEncoder,
+		"conditioner.embedders.1.model.ln_final.weight":                          PartTextEncoder2,
+		"conditioner.embedders.0.model.ln_final.weight":                          PartTextEncoder2, // the refiner
+		"model_ema.decay": "",
+	} {
+		if got := ldmPart(key); got != want {
+			t.Errorf("ldmPart(%s) = %q, want %q", key, got, want)
+		}
+	}
+}

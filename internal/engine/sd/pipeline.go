@@ -78,7 +78,19 @@ type SingleFileOptions struct {
 	TextEncoder2Config *CLIPTextConfig
 	// Heads overrides the UNet attention head rule.
 	Heads *UNetHeads
+	// Part, when set, reads and builds only one component: "unet", "vae",
+	// "text_encoder" or "text_encoder_2" (the model cache loads parts one at
+	// a time; reading the others would cost their time and memory each time).
+	Part string
 }
+
+// Components LoadSingleFile can build alone (SingleFileOptions.Part).
+const (
+	PartUNet         = "unet"
+	PartVAE          = "vae"
+	PartTextEncoder  = "text_encoder"
+	PartTextEncoder2 = "text_encoder_2"
+)
 
 // sdxlScalingFactor is the SDXL VAE's latent scale, used when a single-file
 // SDXL checkpoint comes without a yaml.
@@ -109,28 +121,38 @@ func buildSingleFileCLIP(sd StateDict, openCLIP bool, cfg *CLIPTextConfig) (*CLI
 // for SD-1.x/2.x, SGM for SDXL), converting its keys to diffusers names and
 // inferring the architecture from tensor shapes and the optional yaml.
 func LoadSingleFile(path string, opts SingleFileOptions) (*Pipeline, error) {
+	switch opts.Part {
+	case "", PartUNet, PartVAE, PartTextEncoder, PartTextEncoder2:
+	default:
+		return nil, fmt.Errorf("load %s: unknown part %q", path, opts.Part)
+	}
+	want := func(part string) bool { return opts.Part == "" || opts.Part == part }
 	comps, ldmCfg, err := ReadSingleFile(path, opts)
 	if err != nil {
 		return nil, err
 	}
 	p := &Pipeline{}
-	if comps.UNet == nil {
-		return nil, fmt.Errorf("load %s: no model.diffusion_model weights", path)
+	sdxl := comps.SGM
+	if want(PartUNet) {
+		if comps.UNet == nil {
+			return nil, fmt.Errorf("load %s: no model.diffusion_model weights", path)
+		}
+		heads := ldmCfg.Heads
+		if opts.Heads != nil {
+			heads = *opts.Heads
+		}
+		ucfg, err := InferUNetConfig(comps.UNet, heads, 0)
+		if err != nil {
+			return nil, fmt.Errorf("load %s: %w", path, err)
+		}
+		sdxl = sdxl || ucfg.AdditionEmbedType == "text_time"
+		if p.UNet, err = NewUNet(ucfg, comps.UNet); err != nil {
+			return nil, fmt.Errorf("load %s: %w", path, err)
+		}
 	}
-	heads := ldmCfg.Heads
-	if opts.Heads != nil {
-		heads = *opts.Heads
-	}
-	ucfg, err := InferUNetConfig(comps.UNet, heads, 0)
-	if err != nil {
-		return nil, fmt.Errorf("load %s: %w", path, err)
-	}
-	if p.UNet, err = NewUNet(ucfg, comps.UNet); err != nil {
-		return nil, fmt.Errorf("load %s: %w", path, err)
-	}
-	if comps.VAE != nil {
+	if want(PartVAE) && comps.VAE != nil {
 		scale := ldmCfg.ScaleFactor
-		if scale == 0 && ucfg.AdditionEmbedType == "text_time" {
+		if scale == 0 && sdxl {
 			scale = sdxlScalingFactor
 		}
 		vcfg, err := InferVAEConfig(comps.VAE, scale)
@@ -141,13 +163,41 @@ func LoadSingleFile(path string, opts SingleFileOptions) (*Pipeline, error) {
 			return nil, fmt.Errorf("load %s: %w", path, err)
 		}
 	}
-	if p.TextEncoder, err = buildSingleFileCLIP(comps.TextEncoder, comps.TextEncoderOpenCLIP, opts.TextEncoderConfig); err != nil {
-		return nil, fmt.Errorf("load %s: text encoder: %w", path, err)
+	if want(PartTextEncoder) {
+		if p.TextEncoder, err = buildSingleFileCLIP(comps.TextEncoder, comps.TextEncoderOpenCLIP, opts.TextEncoderConfig); err != nil {
+			return nil, fmt.Errorf("load %s: text encoder: %w", path, err)
+		}
 	}
-	if p.TextEncoder2, err = buildSingleFileCLIP(comps.TextEncoder2, comps.TextEncoder2OpenCLIP, opts.TextEncoder2Config); err != nil {
-		return nil, fmt.Errorf("load %s: text encoder 2: %w", path, err)
+	if want(PartTextEncoder2) {
+		if p.TextEncoder2, err = buildSingleFileCLIP(comps.TextEncoder2, comps.TextEncoder2OpenCLIP, opts.TextEncoder2Config); err != nil {
+			return nil, fmt.Errorf("load %s: text encoder 2: %w", path, err)
+		}
 	}
 	return p, nil
+}
+
+// ldmPart names the component an original-layout key belongs to.
+func ldmPart(name string) string {
+	switch {
+	case strings.HasPrefix(name, ldmUNetPrefix):
+		return PartUNet
+	case strings.HasPrefix(name, ldmVAEPrefix):
+		return PartVAE
+	case strings.HasPrefix(name, ldmCLIPPrefix), strings.HasPrefix(name, ldmOpenCLIPPrefix):
+		return PartTextEncoder
+	}
+	// SDXL: conditioner.embedders.N.transformer (CLIP-L) and .model (OpenCLIP bigG).
+	if rest, ok := strings.CutPrefix(name, sgmEmbedderPrefix); ok {
+		if _, inner, ok := strings.Cut(rest, "."); ok {
+			if strings.HasPrefix(inner, "transformer.") {
+				return PartTextEncoder
+			}
+			if strings.HasPrefix(inner, "model.") {
+				return PartTextEncoder2
+			}
+		}
+	}
+	return ""
 }
 
 // ReadSingleFile reads and converts an original-layout checkpoint without
@@ -168,7 +218,12 @@ func ReadSingleFile(path string, opts SingleFileOptions) (*LDMComponents, LDMCon
 			return nil, ldmCfg, fmt.Errorf("load %s: %w", path, err)
 		}
 	}
-	ckpt, err := LoadStateDict(path, func(name string) bool { return !isLDMModelKey(name) })
+	sgm := false
+	ckpt, err := LoadStateDict(path, func(name string) bool {
+		// Every name passes here, read or not: SDXL shows in its key layout.
+		sgm = sgm || strings.HasPrefix(name, sgmEmbedderPrefix)
+		return !isLDMModelKey(name) || (opts.Part != "" && ldmPart(name) != opts.Part)
+	})
 	if err != nil {
 		return nil, ldmCfg, fmt.Errorf("load %s: %w", path, err)
 	}
@@ -176,5 +231,6 @@ func ReadSingleFile(path string, opts SingleFileOptions) (*LDMComponents, LDMCon
 	if err != nil {
 		return nil, ldmCfg, fmt.Errorf("load %s: %w", path, err)
 	}
+	comps.SGM = sgm
 	return comps, ldmCfg, nil
 }

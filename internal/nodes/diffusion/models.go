@@ -131,7 +131,12 @@ func (l Loader) loadCheckpointPart(ctx context.Context, cfg *models.Config, path
 		}
 		return tok, 2 << 20, nil // about what the vocabulary and merges take in memory
 	}
-	p, err := sd.LoadSingleFile(path, sd.SingleFileOptions{})
+	switch submodel {
+	case SubUNet, SubVAE, SubTextEncoder, SubTextEncoder2:
+	default:
+		return nil, 0, fmt.Errorf("load %s: unknown submodel %q", cfg.Name, submodel)
+	}
+	p, err := sd.LoadSingleFile(path, sd.SingleFileOptions{Part: submodel})
 	if err != nil {
 		return nil, 0, wrapLoad(cfg, submodel, err)
 	}
@@ -145,8 +150,6 @@ func (l Loader) loadCheckpointPart(ctx context.Context, cfg *models.Config, path
 		v = p.TextEncoder
 	case SubTextEncoder2:
 		v = p.TextEncoder2
-	default:
-		return nil, 0, fmt.Errorf("load %s: unknown submodel %q", cfg.Name, submodel)
 	}
 	size := int64(0)
 	if st, err := os.Stat(path); err == nil {
