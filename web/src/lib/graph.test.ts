@@ -55,6 +55,20 @@ describe('buildGraph', () => {
     expect(hasEdge(g, 'model_loader', 'clip2', 'positive_prompt', 'clip2')).toBe(true);
   });
 
+  it('routes the UNet and VAE through the seamless node when tiling', () => {
+    expect(buildGraph(p()).nodes.seamless).toBeUndefined();
+    const g = buildGraph(p({ seamlessX: true, initImage: { image_name: 'x.png', width: 512, height: 512 } }));
+    expect(g.nodes.seamless).toMatchObject({ type: 'seamless', seamless_x: true, seamless_y: false });
+    expect(hasEdge(g, 'model_loader', 'unet', 'seamless', 'unet')).toBe(true);
+    expect(hasEdge(g, 'model_loader', 'vae', 'seamless', 'vae')).toBe(true);
+    expect(hasEdge(g, 'seamless', 'unet', 'denoise_latents', 'unet')).toBe(true);
+    expect(hasEdge(g, 'seamless', 'vae', 'l2i', 'vae')).toBe(true);
+    expect(hasEdge(g, 'seamless', 'vae', 'i2l', 'vae')).toBe(true);
+    expect(hasEdge(g, 'model_loader', 'unet', 'denoise_latents', 'unet')).toBe(false);
+    expect(g.nodes.core_metadata).toMatchObject({ seamless_x: true, seamless_y: false });
+    expect(recallFromMetadata({ seamless_x: true, seamless_y: false }, [])).toMatchObject({ seamlessX: true, seamlessY: false });
+  });
+
   it('refuses without a model', () => {
     expect(() => buildGraph({ ...defaultParams })).toThrow(/model/);
   });

@@ -52,6 +52,8 @@ export interface GenParams {
   boardId: string; // "none" = uncategorized
   initImage: { image_name: string; width: number; height: number } | null;
   strength: number; // img2img denoising strength, 0..1
+  seamlessX: boolean; // tile horizontally (the seamless node)
+  seamlessY: boolean; // tile vertically
 }
 
 export const defaultParams: GenParams = {
@@ -70,6 +72,8 @@ export const defaultParams: GenParams = {
   boardId: 'none',
   initImage: null,
   strength: 0.75,
+  seamlessX: false,
+  seamlessY: false,
 };
 
 export interface GraphNode {
@@ -157,13 +161,22 @@ export function buildGraph(p: GenParams): Graph {
     denoising_start: img2img ? round(1 - p.strength) : 0,
     denoising_end: 1,
   });
-  edge('model_loader', 'unet', 'denoise_latents', 'unet');
+  // Seamless tiling: the UNet and VAE pass through the seamless node, which records the axes on them.
+  const seamless = p.seamlessX || p.seamlessY;
+  const unetFrom = seamless ? 'seamless' : 'model_loader';
+  const vaeFrom = seamless ? 'seamless' : 'model_loader';
+  if (seamless) {
+    add({ id: 'seamless', type: 'seamless', is_intermediate: true, seamless_x: p.seamlessX, seamless_y: p.seamlessY });
+    edge('model_loader', 'unet', 'seamless', 'unet');
+    edge('model_loader', 'vae', 'seamless', 'vae');
+  }
+  edge(unetFrom, 'unet', 'denoise_latents', 'unet');
   edge('positive_prompt', 'conditioning', 'denoise_latents', 'positive_conditioning');
   edge('negative_prompt', 'conditioning', 'denoise_latents', 'negative_conditioning');
   edge('noise', 'noise', 'denoise_latents', 'noise');
   if (img2img && p.initImage) {
     add({ id: 'i2l', type: 'i2l', is_intermediate: true, image: { image_name: p.initImage.image_name }, fp32: false });
-    edge('model_loader', 'vae', 'i2l', 'vae');
+    edge(vaeFrom, 'vae', 'i2l', 'vae');
     edge('i2l', 'latents', 'denoise_latents', 'latents');
   }
   const metadata: GraphNode = {
@@ -184,6 +197,10 @@ export function buildGraph(p: GenParams): Graph {
     model: modelIdentifier(p.model),
   };
   if (!sdxl) metadata.clip_skip = p.clipSkip;
+  if (seamless) {
+    metadata.seamless_x = p.seamlessX;
+    metadata.seamless_y = p.seamlessY;
+  }
   if (img2img && p.initImage) {
     metadata.strength = p.strength;
     metadata.init_image = p.initImage.image_name;
@@ -191,7 +208,7 @@ export function buildGraph(p: GenParams): Graph {
   add(metadata);
   add({ id: 'l2i', type: 'l2i', is_intermediate: false, fp32: sdxl, use_cache: false, board });
   edge('denoise_latents', 'latents', 'l2i', 'latents');
-  edge('model_loader', 'vae', 'l2i', 'vae');
+  edge(vaeFrom, 'vae', 'l2i', 'vae');
   edge('core_metadata', 'metadata', 'l2i', 'metadata');
   return { id: uid(), nodes, edges };
 }
@@ -257,6 +274,8 @@ export function recallFromMetadata(
     if (str('scheduler') !== undefined) out.scheduler = str('scheduler');
     if (num('clip_skip') !== undefined) out.clipSkip = num('clip_skip');
     if (num('strength') !== undefined) out.strength = num('strength');
+    if (typeof md.seamless_x === 'boolean') out.seamlessX = md.seamless_x;
+    if (typeof md.seamless_y === 'boolean') out.seamlessY = md.seamless_y;
     const m = md.model as { key?: string; name?: string } | undefined;
     if (m) {
       const found = models.find((x) => x.key === m.key) || models.find((x) => x.name === m.name);

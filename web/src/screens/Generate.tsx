@@ -130,6 +130,16 @@ export function GenerateScreen() {
             <input type="number" min={0} max={12} value={p.clipSkip} onChange={(e) => setParams({ clipSkip: Math.max(0, num(e.target.value, 0)) })} />
           </label>
         </div>
+        <div className="grid2">
+          <label className="check">
+            <input type="checkbox" checked={p.seamlessX} onChange={(e) => setParams({ seamlessX: e.target.checked })} />
+            <span>Seamless X</span>
+          </label>
+          <label className="check">
+            <input type="checkbox" checked={p.seamlessY} onChange={(e) => setParams({ seamlessY: e.target.checked })} />
+            <span>Seamless Y</span>
+          </label>
+        </div>
         <label className="field">
           <span>Board</span>
           <select value={boardOk ? p.boardId : ''} onChange={(e) => setParams({ boardId: e.target.value })}>
