@@ -16,9 +16,9 @@ type loginRequest struct {
 }
 
 type setupRequest struct {
-	Email       string `json:"email"`
-	DisplayName string `json:"display_name,omitempty"`
-	Password    string `json:"password"`
+	Email       string  `json:"email"`
+	DisplayName *string `json:"display_name,omitempty"` // null as good as absent, as pydantic's Optional
+	Password    string  `json:"password"`
 }
 
 // SetupResponse is POST /auth/setup's answer.
@@ -38,10 +38,10 @@ type GeneratedPassword struct {
 }
 
 type createUserRequest struct {
-	Email       string `json:"email"`
-	DisplayName string `json:"display_name,omitempty"`
-	Password    string `json:"password"`
-	IsAdmin     bool   `json:"is_admin" default:"false"`
+	Email       string  `json:"email"`
+	DisplayName *string `json:"display_name,omitempty"`
+	Password    string  `json:"password"`
+	IsAdmin     bool    `json:"is_admin" default:"false"`
 }
 
 // setMediaCookie sets the HttpOnly cookie images load with, scoped to the API and unusable cross-site for writes.
@@ -98,7 +98,7 @@ func AuthRoutes(svc *auth.Service) []Route {
 			func(c *Call, in *struct {
 				Body setupRequest `body:"json"`
 			}) (*SetupResponse, error) {
-				u, err := svc.Setup(c.Context(), in.Body.Email, in.Body.DisplayName, in.Body.Password)
+				u, err := svc.Setup(c.Context(), in.Body.Email, strValue(in.Body.DisplayName), in.Body.Password)
 				if err != nil {
 					return nil, err
 				}
@@ -115,7 +115,7 @@ func AuthRoutes(svc *auth.Service) []Route {
 			func(c *Call, in *struct {
 				Body createUserRequest `body:"json"`
 			}) (*auth.UserDTO, error) {
-				return svc.CreateUser(c.Context(), in.Body.Email, in.Body.DisplayName, in.Body.Password, in.Body.IsAdmin)
+				return svc.CreateUser(c.Context(), in.Body.Email, strValue(in.Body.DisplayName), in.Body.Password, in.Body.IsAdmin)
 			}),
 		JSON(Op{Method: http.MethodGet, Path: p + "/users/{user_id}", Summary: "Get User", Tags: authTags, Policy: access.TokenAdmin},
 			func(c *Call, in *struct {
@@ -139,4 +139,12 @@ func AuthRoutes(svc *auth.Service) []Route {
 				return svc.DeleteUser(c.Context(), c.Principal, in.UserID, in.DeleteContent)
 			}),
 	}
+}
+
+// strValue is *s, or "" for nil.
+func strValue(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }

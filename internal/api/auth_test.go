@@ -230,6 +230,11 @@ func TestUserManagement(t *testing.T) {
 		t.Fatalf("duplicate detail %q", d)
 	}
 	env.Do("POST", "/api/v1/auth/users", apitest.Token(admin.Token), apitest.JSON(map[string]any{"email": "x", "password": "Passw0rd!"})).Expect(422)
+	// An explicit null display name is as good as none, as with pydantic's Optional fields.
+	if u := env.Do("POST", "/api/v1/auth/users", apitest.Token(admin.Token),
+		apitest.JSON(map[string]any{"email": "nulls@example.com", "display_name": nil, "password": "Passw0rd!x"})).Expect(201).Map(); u["email"] != "nulls@example.com" {
+		t.Fatalf("created %v", u)
+	}
 	env.Do("POST", "/api/v1/auth/users", apitest.Token(admin.Token), apitest.JSON(map[string]any{"email": "e@example.com", "password": ""})).Expect(400)
 	env.Do("PATCH", "/api/v1/auth/users/nope", apitest.Token(admin.Token), apitest.JSON(map[string]any{"is_admin": true})).Expect(404)
 	env.Do("DELETE", "/api/v1/auth/users/nope", apitest.Token(admin.Token)).Expect(404)
@@ -380,5 +385,13 @@ func TestLoggingLevelAdminOnly(t *testing.T) {
 	}
 	if env.Do("GET", "/api/v1/app/version").Expect(200).Map()["version"] == nil {
 		t.Fatal("version")
+	}
+}
+
+func TestSetupAcceptsNullDisplayName(t *testing.T) {
+	env := apitest.New(t, apitest.Multiuser())
+	res := env.Do("POST", "/api/v1/auth/setup", apitest.JSON(map[string]any{"email": "admin@example.com", "display_name": nil, "password": "Adm1nPassw0rd"})).Expect(200).Map()
+	if u := res["user"].(map[string]any); u["is_admin"] != true || u["email"] != "admin@example.com" {
+		t.Fatalf("setup %v", res)
 	}
 }

@@ -784,8 +784,8 @@ func TestWorkflowValidationErrors(t *testing.T) {
 func TestWorkflowsSingleUser(t *testing.T) {
 	e := apitest.New(t)
 	created := createWorkflow(e, "", minimalWorkflow("solo", "mine"))
-	// HEAD: created in single-user mode as shared, owned by system.
-	if created.UserID != "system" || !created.IsPublic {
+	// As at the seed: owned by system and private (is_public=false) until shared.
+	if created.UserID != "system" || created.IsPublic {
 		t.Fatalf("single-user create: %+v", created)
 	}
 	p := listWorkflows(e, "", "categories=user")

@@ -14,7 +14,6 @@ func (a *App) wireWorkflows(ctx context.Context) error {
 	svc, err := workflows.NewService(workflows.Options{
 		DB:           a.DB,
 		ThumbnailDir: filepath.Join(a.cfg.OutputsPath(), "workflow_thumbnails"),
-		Multiuser:    a.cfg.Multiuser,
 		Events:       a.Events,
 		Now:          a.now,
 		Logger:       a.logger,

@@ -56,7 +56,6 @@ type Options struct {
 	DB *store.DB
 	// ThumbnailDir holds <workflow_id>.png thumbnails.
 	ThumbnailDir string
-	Multiuser    bool
 	Events       events.Publisher
 	Now          func() time.Time
 	Logger       *slog.Logger
@@ -66,7 +65,6 @@ type Options struct {
 type Service struct {
 	db         *store.DB
 	thumbnails thumbnailStore
-	multiuser  bool
 	events     events.Publisher
 	now        func() time.Time
 	logger     *slog.Logger
@@ -86,7 +84,7 @@ func NewService(o Options) (*Service, error) {
 	if o.Events == nil {
 		o.Events = discardEvents{}
 	}
-	return &Service{db: o.DB, thumbnails: thumbnailStore{dir: o.ThumbnailDir}, multiuser: o.Multiuser,
+	return &Service{db: o.DB, thumbnails: thumbnailStore{dir: o.ThumbnailDir},
 		events: o.Events, now: o.Now, logger: o.Logger}, nil
 }
 
@@ -184,8 +182,8 @@ func (s *Service) Create(ctx context.Context, p access.Principal, wf *Parsed) (*
 		return nil, err
 	}
 	id := uuid.NewString()
-	isPublic := !s.multiuser
-	if err := s.db.InsertWorkflow(ctx, id, string(wf.Document(id)), p.UserID, isPublic); err != nil {
+	// New workflows start private in both modes, as at the seed (DECISIONS 16); sharing is explicit.
+	if err := s.db.InsertWorkflow(ctx, id, string(wf.Document(id)), p.UserID, false); err != nil {
 		return nil, err
 	}
 	w, err := s.load(ctx, id)
