@@ -92,7 +92,11 @@ func AuthRoutes(svc *auth.Service) []Route {
 			func(c *Call, in *struct {
 				Body auth.ProfileChanges `body:"json"`
 			}) (*auth.UserDTO, error) {
-				return svc.UpdateMe(c.Context(), c.Principal, in.Body)
+				u, err := svc.UpdateMe(c.Context(), c.Principal, in.Body)
+				if err == nil && in.Body.NewPassword != nil {
+					keepSignedIn(c, svc)
+				}
+				return u, err
 			}),
 		JSON(Op{Method: http.MethodPost, Path: p + "/setup", Summary: "Setup Admin", Tags: authTags, Policy: access.Public},
 			func(c *Call, in *struct {
@@ -128,7 +132,11 @@ func AuthRoutes(svc *auth.Service) []Route {
 				UserID string          `path:"user_id"`
 				Body   auth.UserUpdate `body:"json"`
 			}) (*auth.UserDTO, error) {
-				return svc.UpdateUser(c.Context(), in.UserID, in.Body)
+				u, err := svc.UpdateUser(c.Context(), in.UserID, in.Body)
+				if err == nil && in.Body.Password != nil && in.UserID == c.Principal.UserID {
+					keepSignedIn(c, svc)
+				}
+				return u, err
 			}),
 		JSON(Op{Method: http.MethodDelete, Path: p + "/users/{user_id}", Summary: "Delete User", Tags: authTags, Policy: access.TokenAdmin,
 			Description: "Deletes the account. Its boards, images, workflows and queue items become the deleting admin's, or are deleted with delete_content=true."},
@@ -139,6 +147,17 @@ func AuthRoutes(svc *auth.Service) []Route {
 				return svc.DeleteUser(c.Context(), c.Principal, in.UserID, in.DeleteContent)
 			}),
 	}
+}
+
+// keepSignedIn answers a caller whose own password change just revoked their token with a replacement, in
+// X-Refreshed-Token and the media cookie, as InvokeAI does; their other sessions stay revoked.
+func keepSignedIn(c *Call, svc *auth.Service) {
+	fresh, ttl, err := svc.ReissueToken(c.Context(), c.Principal, c.Token)
+	if err != nil {
+		return // signed out like every other session; the change itself stands
+	}
+	c.W.Header().Set("X-Refreshed-Token", fresh)
+	setMediaCookie(c, fresh, ttl)
 }
 
 // strValue is *s, or "" for nil.

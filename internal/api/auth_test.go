@@ -395,3 +395,38 @@ func TestSetupAcceptsNullDisplayName(t *testing.T) {
 		t.Fatalf("setup %v", res)
 	}
 }
+
+// Changing your own password ends every other session of yours but keeps the one that made the change: its
+// answer carries a replacement token (and media cookie).
+func TestOwnPasswordChangeKeepsCallerSignedIn(t *testing.T) {
+	env := apitest.New(t, apitest.Multiuser())
+	cast := env.Cast()
+	elsewhere := env.Login(cast.Owner.Email, cast.Owner.Password)
+	res := env.Do("PATCH", "/api/v1/auth/me", apitest.Token(cast.Owner.Token),
+		apitest.JSON(map[string]any{"current_password": cast.Owner.Password, "new_password": "Brand1NewPass"})).Expect(200)
+	fresh := res.Header.Get("X-Refreshed-Token")
+	if fresh == "" || fresh == cast.Owner.Token {
+		t.Fatalf("no replacement token: %q", fresh)
+	}
+	if !strings.Contains(strings.Join(res.Header.Values("Set-Cookie"), ";"), "invokeai_media_token="+fresh) {
+		t.Errorf("media cookie not renewed: %v", res.Header.Values("Set-Cookie"))
+	}
+	env.Do("GET", "/api/v1/auth/me", apitest.Token(cast.Owner.Token)).Expect(401)
+	env.Do("GET", "/api/v1/auth/me", apitest.Token(elsewhere)).Expect(401)
+	env.Do("GET", "/api/v1/auth/me", apitest.Token(fresh)).Expect(200)
+	env.Login(cast.Owner.Email, "Brand1NewPass")
+
+	// A wrong current password changes nothing and issues nothing.
+	bad := env.Do("PATCH", "/api/v1/auth/me", apitest.Token(fresh),
+		apitest.JSON(map[string]any{"current_password": "nope", "new_password": "Other1NewPass"})).Expect(400)
+	if bad.Header.Get("X-Refreshed-Token") != "" {
+		t.Error("a refused change issued a token")
+	}
+	env.Do("GET", "/api/v1/auth/me", apitest.Token(fresh)).Expect(200)
+
+	// An admin resetting their own password through the users route stays signed in the same way.
+	res = env.Do("PATCH", "/api/v1/auth/users/"+cast.Admin.ID, apitest.Token(cast.Admin.Token),
+		apitest.JSON(map[string]any{"password": "Admin2NewPass"})).Expect(200)
+	env.Do("GET", "/api/v1/auth/me", apitest.Token(cast.Admin.Token)).Expect(401)
+	env.Do("GET", "/api/v1/auth/users", apitest.Token(res.Header.Get("X-Refreshed-Token"))).Expect(200)
+}

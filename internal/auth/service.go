@@ -319,6 +319,26 @@ func (s *Service) Refresh(ctx context.Context, token string) (string, error) {
 	return tok, err
 }
 
+// ReissueToken gives the caller a token of their current epoch after a change of their own revoked the token
+// they called with (a password change): the person who made the change stays signed in, every other session of
+// theirs ends. oldToken must carry a valid signature and belong to p; the route calls this only after the change
+// succeeded within the same request.
+func (s *Service) ReissueToken(ctx context.Context, p access.Principal, oldToken string) (string, int64, error) {
+	c, err := s.signer.Verify(oldToken)
+	if err != nil || c.UserID != p.UserID {
+		return "", 0, ErrInvalidToken
+	}
+	u, err := s.users.UserByID(ctx, p.UserID)
+	if err != nil {
+		return "", 0, err
+	}
+	if !u.IsActive {
+		return "", 0, ErrInvalidToken
+	}
+	tok, _, err := s.signer.Issue(Claims{UserID: u.UserID, Email: u.Email, IsAdmin: u.IsAdmin, RememberMe: c.RememberMe, TokenEpoch: u.TokenEpoch})
+	return tok, TokenTTLSeconds(c), err
+}
+
 // TokenTTL returns the lifetime in seconds of a token's kind.
 func TokenTTLSeconds(c *Claims) int64 {
 	if c != nil && c.RememberMe {
