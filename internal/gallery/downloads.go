@@ -11,6 +11,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -23,8 +25,9 @@ import (
 // BulkDownloadRoom is the bulk-download id every client subscribes to.
 const BulkDownloadRoom = "default"
 
-// zipNamePattern is the shape of the zip names the server creates: a cleaned board name and/or a uuid.
-var zipNamePattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,300}\.zip$`)
+// zipNamePattern is the shape of the zip names the server creates: a cleaned board name (letters, digits,
+// spaces, '_' and '-') and/or a uuid. No path separator, dot or NUL can pass.
+var zipNamePattern = regexp.MustCompile(`^[\p{L}\p{N} _-]{1,300}\.zip$`)
 
 // ValidZipName reports whether name could be a bulk-download item name.
 func ValidZipName(name string) bool { return zipNamePattern.MatchString(name) }
@@ -39,7 +42,8 @@ type DownloadStarted struct {
 func timestamp(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05.000") }
 
 // StartBulkDownload checks the caller may read everything requested, records the zip with its owner and builds
-// it in the background. Image names take precedence over a board; "none" is the uncategorized images (admins).
+// it in the background. A board takes precedence over image names, as in InvokeAI; "none" is the
+// uncategorized images (admins).
 func (s *Service) StartBulkDownload(ctx context.Context, p access.Principal, names []string, boardID *string) (*DownloadStarted, error) {
 	hasBoard := boardID != nil && *boardID != ""
 	if len(names) == 0 && !hasBoard {
@@ -61,8 +65,7 @@ func (s *Service) StartBulkDownload(ctx context.Context, p access.Principal, nam
 		}
 	}
 	var selected []string
-	if len(names) > 0 {
-		prefix = ""
+	if !hasBoard {
 		for _, n := range names {
 			if _, err := s.imageFor(ctx, p, n, access.ReadImage, errSkip); err != nil {
 				if errors.Is(err, errSkip) {
@@ -97,21 +100,19 @@ func (s *Service) StartBulkDownload(ctx context.Context, p access.Principal, nam
 	return &DownloadStarted{BulkDownloadItemName: item}, nil
 }
 
-// cleanName keeps letters, digits, '-' and '_' of a board name for use in a file name.
+// cleanName keeps the letters (any script), digits, spaces, '-' and '_' of a board name for use in a file
+// name, as InvokeAI does, without trailing spaces and at most 200 bytes long.
 func cleanName(name string) string {
 	var b strings.Builder
 	for _, r := range name {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_':
-			b.WriteRune(r)
-		case r == ' ':
-			b.WriteRune('_')
-		}
-		if b.Len() >= 200 {
+		if b.Len()+utf8.RuneLen(r) > 200 {
 			break
 		}
+		if unicode.IsLetter(r) || unicode.IsNumber(r) || r == ' ' || r == '-' || r == '_' {
+			b.WriteRune(r)
+		}
 	}
-	return b.String()
+	return strings.TrimRight(b.String(), " ")
 }
 
 func (s *Service) publish(name, owner, itemID, item string, errText string) {
@@ -164,7 +165,12 @@ func (s *Service) writeZip(ctx context.Context, item string, names []string) err
 			f.Close()
 			return err
 		}
-		if err := addZipEntry(zw, s.imagePath(name), name); err != nil {
+		// Entries go in a folder per category, as InvokeAI lays its zips out.
+		entry := name
+		if im, err := s.loadImage(ctx, name); err == nil {
+			entry = im.ImageCategory + "/" + name
+		}
+		if err := addZipEntry(zw, s.imagePath(name), entry); err != nil {
 			if errors.Is(err, os.ErrNotExist) {
 				continue // deleted meanwhile
 			}

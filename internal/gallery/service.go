@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"image/draw"
 	"image/png"
 	"log/slog"
 	"os"
@@ -183,6 +184,10 @@ func (s *Service) loadImage(ctx context.Context, name string) (*store.Image, err
 // cannot tell missing from forbidden, spec §5.2) and admins notFound. The refusal comes from the rule itself,
 // applied to an owner nobody can be, so its message stays the access package's.
 func (s *Service) imageFor(ctx context.Context, p access.Principal, name string, rule func(access.Principal, access.ImageRef) error, notFound error) (*store.Image, error) {
+	if !ValidImageName(name) {
+		// A name no image can have (a path, a NUL) is simply not found, for everyone: it reveals nothing.
+		return nil, notFound
+	}
 	im, err := s.loadImage(ctx, name)
 	if errors.Is(err, store.ErrNotFound) {
 		if p.IsAdmin {
@@ -286,6 +291,15 @@ func (s *Service) saveImage(ctx context.Context, img image.Image, n newImage) (*
 }
 
 func (s *Service) encodePNG(img image.Image, n newImage) ([]byte, error) {
+	switch img.(type) {
+	case *image.NRGBA, *image.RGBA, *image.Gray, *image.Paletted, *image.NRGBA64, *image.RGBA64, *image.Gray16:
+	default:
+		// Go's encoder writes other models (a JPEG's YCbCr, CMYK) as 16-bit RGB; 8 bits per channel is what they hold.
+		b := img.Bounds()
+		rgba := image.NewNRGBA(b)
+		draw.Draw(rgba, b, img, b.Min, draw.Src)
+		img = rgba
+	}
 	var buf bytes.Buffer
 	enc := png.Encoder{CompressionLevel: pngLevel(s.opts.CompressLevel)}
 	if err := enc.Encode(&buf, img); err != nil {

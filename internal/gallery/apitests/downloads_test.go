@@ -3,9 +3,11 @@ package apitests_test
 import (
 	"archive/zip"
 	"bytes"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -95,7 +97,8 @@ func TestBulkDownload(t *testing.T) {
 	if res.Header.Get("Content-Type") != "application/zip" {
 		t.Errorf("content type %q", res.Header.Get("Content-Type"))
 	}
-	want := []string{a, b}
+	// Entries sit in a folder per category, as in InvokeAI's zips.
+	want := []string{"general/" + a, "general/" + b}
 	sort.Strings(want)
 	if got := zipEntries(t, res.Body); len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
 		t.Errorf("zip holds %v, want %v", got, want)
@@ -113,6 +116,21 @@ func TestBulkDownload(t *testing.T) {
 		t.Errorf("zip holds %v", got)
 	}
 
+	// With both, the board wins (InvokeAI); its name keeps letters of any script and spaces.
+	named := g.createBoard(u.Owner.Token, url.QueryEscape("Été 2026: plage!"))
+	c := g.uploadImage(u.Owner.Token, named.BoardID)
+	item = startDownload(g, u.Owner.Token, map[string]any{"board_id": named.BoardID, "image_names": []string{loose}})
+	if !strings.HasPrefix(item, "Été 2026 plage_") {
+		t.Errorf("item name %q", item)
+	}
+	res = g.Do("GET", "/api/v1/images/download/"+url.PathEscape(item), apitest.Token(u.Owner.Token)).Expect(200)
+	if got := zipEntries(t, res.Body); len(got) != 1 || got[0] != "general/"+c {
+		t.Errorf("zip of board and names holds %v, want the board's image", got)
+	}
+	for _, bad := range []string{"..%2Fx.zip", "a.b.zip", "x%00.zip"} {
+		g.Do("GET", "/api/v1/images/download/"+bad, apitest.Token(u.Owner.Token)).Expect(404)
+	}
+
 	// Ownership survives a restart (DECISIONS 10).
 	item = startDownload(g, u.Owner.Token, map[string]any{"image_names": []string{loose}})
 	cfg := g.App.Config()
@@ -122,7 +140,7 @@ func TestBulkDownload(t *testing.T) {
 	otherTok := g2.Login(u.Other.Email, apitest.DefaultPassword)
 	g2.Do("GET", "/api/v1/images/download/"+item, apitest.Token(otherTok)).Expect(403)
 	res = g2.Do("GET", "/api/v1/images/download/"+item, apitest.Token(ownerTok)).Expect(200)
-	if got := zipEntries(t, res.Body); len(got) != 1 || got[0] != loose {
+	if got := zipEntries(t, res.Body); len(got) != 1 || got[0] != "general/"+loose {
 		t.Errorf("zip after restart holds %v", got)
 	}
 }
