@@ -242,16 +242,59 @@ func jsonError(err error, data []byte, root string) error {
 				loc = append(loc, p)
 			}
 		}
-		return apperr.Invalid(apperr.ValidationItem{Type: typ.Type.Kind().String() + "_type", Loc: loc,
-			Msg: "Input should be a valid " + friendlyKind(typ.Type), Input: typ.Value})
+		kind, msg := pydanticType(typ.Type)
+		return apperr.Invalid(apperr.ValidationItem{Type: kind, Loc: loc, Msg: msg, Input: inputAt(data, loc[1:])})
 	case strings.HasPrefix(err.Error(), "json: unknown field"):
 		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		return apperr.Invalid(apperr.ValidationItem{Type: "extra_forbidden", Loc: []any{root, field}, Msg: "Extra inputs are not permitted", Input: nil})
+		return apperr.Invalid(apperr.ValidationItem{Type: "extra_forbidden", Loc: []any{root, field}, Msg: "Extra inputs are not permitted",
+			Input: inputAt(data, []any{field})})
 	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
 		return apperr.Invalid(apperr.ValidationItem{Type: "json_invalid", Loc: []any{root, len(data)}, Msg: "JSON decode error", Input: map[string]any{}})
 	default:
 		return apperr.Invalid(apperr.ValidationItem{Type: "value_error", Loc: []any{root}, Msg: err.Error(), Input: nil})
 	}
+}
+
+// pydanticType names a type mismatch as pydantic does (error type and message).
+func pydanticType(t reflect.Type) (string, string) {
+	switch t.Kind() {
+	case reflect.Bool:
+		return "bool_type", "Input should be a valid boolean"
+	case reflect.String:
+		return "string_type", "Input should be a valid string"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "int_type", "Input should be a valid integer"
+	case reflect.Float32, reflect.Float64:
+		return "float_type", "Input should be a valid number"
+	case reflect.Slice, reflect.Array:
+		return "list_type", "Input should be a valid list"
+	case reflect.Map:
+		return "dict_type", "Input should be a valid dictionary"
+	case reflect.Struct:
+		return "model_attributes_type", "Input should be a valid dictionary or object to extract fields from"
+	}
+	return "value_error", "Input should be a valid " + friendlyKind(t)
+}
+
+// inputAt returns the part of the JSON document at path (object keys), as pydantic reports the offending input;
+// nil when the path does not lead anywhere.
+func inputAt(data []byte, path []any) any {
+	var v any
+	if json.Unmarshal(data, &v) != nil {
+		return nil
+	}
+	for _, p := range path {
+		obj, ok := v.(map[string]any)
+		key, isKey := p.(string)
+		if !ok || !isKey {
+			return nil
+		}
+		if v, ok = obj[key]; !ok {
+			return nil
+		}
+	}
+	return v
 }
 
 func friendlyKind(t reflect.Type) string {
@@ -310,7 +353,8 @@ func validateValue(v reflect.Value, raw any, loc []any) []apperr.ValidationItem 
 				continue
 			}
 			if rv == nil && f.Type.Kind() != reflect.Pointer && f.Type.Kind() != reflect.Interface && f.Type.Kind() != reflect.Map && f.Type.Kind() != reflect.Slice {
-				items = append(items, apperr.ValidationItem{Type: friendlyKind(f.Type) + "_type", Loc: fieldLoc, Msg: "Input should be a valid " + friendlyKind(f.Type), Input: nil})
+				kind, msg := pydanticType(f.Type)
+				items = append(items, apperr.ValidationItem{Type: kind, Loc: fieldLoc, Msg: msg, Input: nil})
 				continue
 			}
 			fv := v.Field(i)

@@ -2,14 +2,17 @@ package api
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/invokego/invokego/internal/access"
+	"github.com/invokego/invokego/internal/apperr"
 )
 
 func TestRouteWithoutPolicyCannotBeRegistered(t *testing.T) {
@@ -103,6 +106,53 @@ func TestBindBodyForbidExtra(t *testing.T) {
 		var v in
 		if err := Bind(r, &v); (err == nil) != ok {
 			t.Errorf("%s: err=%v, want ok=%v", raw, err, ok)
+		}
+	}
+}
+
+// Type mismatches are reported as pydantic reports them: its error type, and the offending input itself.
+func TestBindTypeErrorsLikePydantic(t *testing.T) {
+	type inner struct {
+		On bool `json:"on"`
+	}
+	type body struct {
+		Names []string `json:"names"`
+		Flag  bool     `json:"flag"`
+		Count int      `json:"count"`
+		Inner inner    `json:"inner"`
+	}
+	type in struct {
+		Body body `body:"json,forbid"`
+	}
+	for _, c := range []struct {
+		raw   string
+		typ   string
+		loc   []any
+		input any
+	}{
+		{`{"names":"abc"}`, "list_type", []any{"body", "names"}, "abc"},
+		{`{"flag":"yes"}`, "bool_type", []any{"body", "flag"}, "yes"},
+		{`{"count":1.5}`, "int_type", []any{"body", "count"}, 1.5},
+		{`{"inner":[]}`, "model_attributes_type", []any{"body", "inner"}, []any{}},
+		{`{"inner":{"on":3}}`, "bool_type", []any{"body", "inner", "on"}, float64(3)},
+		{`{"foo":1}`, "extra_forbidden", []any{"body", "foo"}, float64(1)},
+		{`{"flag":null}`, "bool_type", []any{"body", "flag"}, nil},
+	} {
+		var v in
+		err := Bind(httptest.NewRequest("POST", "/", strings.NewReader(c.raw)), &v)
+		var ae *apperr.Error
+		if !errors.As(err, &ae) || ae.Status != 422 {
+			t.Fatalf("%s: %v", c.raw, err)
+		}
+		// Other fields are missing too; find the item at the loc in question.
+		var got *apperr.ValidationItem
+		for i, item := range ae.Detail.([]apperr.ValidationItem) {
+			if reflect.DeepEqual(item.Loc, c.loc) {
+				got = &ae.Detail.([]apperr.ValidationItem)[i]
+			}
+		}
+		if got == nil || got.Type != c.typ || !reflect.DeepEqual(got.Input, c.input) {
+			t.Errorf("%s: got %+v, want type %s at %v with input %#v", c.raw, ae.Detail, c.typ, c.loc, c.input)
 		}
 	}
 }
