@@ -73,7 +73,7 @@ func New(opts Options) (*Service, error) {
 		opts.DownloadTTL = time.Hour
 	}
 	if opts.MaxImagePixels <= 0 {
-		opts.MaxImagePixels = 64 << 20
+		opts.MaxImagePixels = 64_000_000 // 64 MP
 	}
 	s := &Service{
 		db:        opts.DB,
