@@ -387,6 +387,29 @@ func TestQueueCapacityAndPerUserCap(t *testing.T) {
 	if st["pending"] != float64(5) || st["user_pending"] != float64(2) {
 		t.Fatalf("global counts with the caller's own: %v", st)
 	}
+	// A retry is held to the cap too: cancel one, fill the freed place, and retrying the canceled one would
+	// make four of the owner's items open.
+	env.Do("PUT", fmt.Sprintf("%s/i/%d/cancel", queueBase, a.ItemIDs[0]), apitest.Token(cast.Owner.Token)).Expect(200)
+	if more := enqueue(t, env, cast.Owner.Token, map[string]any{"graph": integerGraph()}); more.Enqueued != 1 {
+		t.Fatalf("refill: %+v", more)
+	}
+	env.Do("PUT", queueBase+"/retry_items_by_id", apitest.Token(cast.Owner.Token), apitest.JSON([]int64{a.ItemIDs[0]})).Expect(429)
+	st = env.Do("GET", queueBase+"/status", apitest.Token(cast.Owner.Token)).Expect(200).Map()["queue"].(map[string]any)
+	if st["user_pending"] != float64(3) || st["pending"] != float64(5) {
+		t.Fatalf("a refused retry must add nothing: %v", st)
+	}
+}
+
+// Single-user mode keeps the seed's only limit, the queue size (DECISIONS 13's cap is per user of many).
+func TestSingleUserHasNoPerUserCap(t *testing.T) {
+	env := apitest.New(t, apitest.WithConfig(func(c *config.Config) {
+		c.MaxQueueItemsPerUser = 3
+		c.MaxQueueSize = 10
+	}))
+	pause(t, env, "")
+	if res := enqueue(t, env, "", map[string]any{"graph": integerGraph(), "runs": 4}); res.Enqueued != 4 {
+		t.Fatalf("single-user enqueue of 4 with a per-user cap of 3: %+v", res)
+	}
 }
 
 func TestQueueMultiuserSanitisesOthersItems(t *testing.T) {

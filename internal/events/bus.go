@@ -6,6 +6,8 @@ package events
 import (
 	"sync"
 	"time"
+
+	"github.com/invokego/invokego/internal/access"
 )
 
 // Audience says who may receive an event, in the terms DECISIONS 15 routes by.
@@ -35,6 +37,10 @@ type Event struct {
 	Payload map[string]any
 	// Sanitized is what others in the room receive for Queue events (nil: nothing).
 	Sanitized map[string]any
+	// PerRecipient, when set, gives fields that differ by viewer (DECISIONS 14: the queue_status each user
+	// sees); they replace the same keys in whichever payload that viewer receives. Called once per distinct
+	// viewer of the event, off the publisher's goroutine.
+	PerRecipient func(viewer access.Principal) map[string]any
 	// Time is when it happened.
 	Time time.Time
 }

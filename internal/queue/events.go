@@ -59,7 +59,30 @@ func (s *Service) publishStatusChanged(ctx context.Context, it *store.QueueItem)
 		"batch_status": sanitizedBS, "queue_status": sanitizedQS,
 	}
 	s.publish(events.Event{Name: "queue_item_status_changed", UserID: it.UserID, Audience: events.Queue, QueueID: it.QueueID,
-		Payload: payload, Sanitized: sanitized})
+		Payload: payload, Sanitized: sanitized, PerRecipient: s.queueStatusPerViewer(ctx, qs, it.QueueID)})
+}
+
+// queueStatusPerViewer makes the queue_status each recipient of an event sees (DECISIONS 14): the global
+// counts, the viewer's own pending and in-progress figures, and the current item's ids only where the viewer
+// may see that item. Everything is read once, now, so delivery asks nothing of the database.
+func (s *Service) queueStatusPerViewer(ctx context.Context, global QueueStatus, queueID string) func(access.Principal) map[string]any {
+	byUser, err := s.db.OpenCountsByUser(ctx, queueID)
+	if err != nil {
+		s.logger.Warn("queue counts by user for event", "queue_id", queueID, "error", err)
+	}
+	cur, err := s.currentItem(ctx, queueID)
+	if err != nil {
+		s.logger.Warn("current item for event", "queue_id", queueID, "error", err)
+	}
+	return func(viewer access.Principal) map[string]any {
+		st := global
+		st.ItemID, st.BatchID, st.SessionID = nil, nil, nil
+		st.UserPending, st.UserInProgress = byUser[viewer.UserID][store.QueuePending], byUser[viewer.UserID][store.QueueInProgress]
+		if cur != nil && access.SeeQueueItem(viewer, access.QueueItemRef{OwnerID: cur.UserID}) {
+			st.ItemID, st.BatchID, st.SessionID = &cur.ItemID, &cur.BatchID, &cur.SessionID
+		}
+		return map[string]any{"queue_status": st}
+	}
 }
 
 // publishQueueCleared tells the queue room to refetch.

@@ -163,7 +163,8 @@ func (s *Service) Enqueue(ctx context.Context, p access.Principal, queueID strin
 		if err != nil {
 			return err
 		}
-		if n > 0 && open+n > s.opts.MaxPerUser {
+		// The per-user cap shares a queue among many users; single-user mode keeps the seed's queue-size limit only.
+		if s.opts.Multiuser && n > 0 && open+n > s.opts.MaxPerUser {
 			return apperr.TooMany(fmt.Sprintf("Queue limit reached: you have %d items pending or in progress, and this batch would add %d; the limit per user is %d",
 				open, n, s.opts.MaxPerUser))
 		}
@@ -543,6 +544,9 @@ func (s *Service) RetryItems(ctx context.Context, p access.Principal, queueID st
 	s.publishOrder.Lock()
 	defer s.publishOrder.Unlock()
 	if err := s.db.EnqueueTx(ctx, func(qt *store.QueueTx) error {
+		if err := s.checkRetryCap(qt, rows); err != nil {
+			return err
+		}
 		newIDs, err := qt.Insert(rows)
 		res.RetriedItemIDs = append(res.RetriedItemIDs, newIDs...)
 		return err
@@ -552,6 +556,29 @@ func (s *Service) RetryItems(ctx context.Context, p access.Principal, queueID st
 	s.publishItemsRetried(p.UserID, queueID, res.RetriedItemIDs)
 	s.notify()
 	return res, nil
+}
+
+// checkRetryCap holds retried items to the per-user cap an enqueue obeys, owner by owner (an admin may retry
+// several users' items at once).
+func (s *Service) checkRetryCap(qt *store.QueueTx, rows []store.NewQueueItem) error {
+	if !s.opts.Multiuser {
+		return nil
+	}
+	perOwner := map[string]int{}
+	for _, r := range rows {
+		perOwner[r.UserID]++
+	}
+	for owner, n := range perOwner {
+		open, err := qt.OpenCountOf(owner)
+		if err != nil {
+			return err
+		}
+		if open+n > s.opts.MaxPerUser {
+			return apperr.TooMany(fmt.Sprintf("Queue limit reached: retrying would give a user %d items pending or in progress; the limit per user is %d",
+				open+n, s.opts.MaxPerUser))
+		}
+	}
+	return nil
 }
 
 // Current returns the running item of the queue, sanitised (nil if none).

@@ -266,6 +266,29 @@ func (db *DB) QueueCounts(ctx context.Context, f QueueFilter) (map[string]int, e
 	return out, rows.Err()
 }
 
+// OpenCountsByUser counts each user's pending and in-progress items in a queue: map[user_id][status].
+func (db *DB) OpenCountsByUser(ctx context.Context, queueID string) (map[string]map[string]int, error) {
+	rows, err := db.sql.QueryContext(ctx, `SELECT user_id, status, COUNT(*) FROM session_queue
+		WHERE queue_id = ? AND status IN (?, ?) GROUP BY user_id, status`, queueID, QueuePending, QueueInProgress)
+	if err != nil {
+		return nil, fmt.Errorf("count open queue items by user: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]map[string]int{}
+	for rows.Next() {
+		var user, status string
+		var n int
+		if err := rows.Scan(&user, &status, &n); err != nil {
+			return nil, err
+		}
+		if out[user] == nil {
+			out[user] = map[string]int{}
+		}
+		out[user][status] = n
+	}
+	return out, rows.Err()
+}
+
 // FirstQueueItem returns the first item of a selection in processing order (nil if none).
 func (db *DB) FirstQueueItem(ctx context.Context, f QueueFilter) (*QueueItem, error) {
 	where, args := f.where()

@@ -56,10 +56,10 @@ func (s *Server) route(ch <-chan events.Event) {
 	}
 }
 
-// delivery is one payload and the sessions that receive it.
+// delivery is one payload and the sockets that receive it.
 type delivery struct {
-	payload  map[string]any
-	sessions []*session
+	payload map[string]any
+	sockets []*socket
 }
 
 // deliver sends one event to the sockets allowed to see it.
@@ -73,17 +73,38 @@ func (s *Server) deliver(e events.Event) {
 		s.logger.Warn("socket.io: event not forwarded (audience not allowed for it)", "event", e.Name, "audience", int(e.Audience))
 		return
 	}
+	// Per-recipient fields (DECISIONS 14's queue_status) are computed once per distinct viewer.
+	overlays := map[access.Principal]map[string]any{}
 	for _, d := range s.plan(e) {
-		if len(d.sessions) == 0 {
+		if len(d.sockets) == 0 {
 			continue
 		}
-		packet, err := eventPacket(e.Name, d.payload)
-		if err != nil {
-			s.logger.Error("socket.io: event not forwarded", "event", e.Name, "error", err)
+		if e.PerRecipient == nil {
+			packet, err := eventPacket(e.Name, d.payload)
+			if err != nil {
+				s.logger.Error("socket.io: event not forwarded", "event", e.Name, "error", err)
+				continue
+			}
+			for _, sock := range d.sockets {
+				sock.sess.send(packet)
+			}
 			continue
 		}
-		for _, sess := range d.sessions {
-			sess.send(packet)
+		for _, sock := range d.sockets {
+			viewer := access.Principal{UserID: sock.principal.UserID, IsAdmin: sock.principal.IsAdmin, Authenticated: true}
+			overlay, ok := overlays[viewer]
+			if !ok {
+				overlay = e.PerRecipient(viewer)
+				overlays[viewer] = overlay
+			}
+			payload := maps.Clone(d.payload)
+			maps.Copy(payload, overlay)
+			packet, err := eventPacket(e.Name, payload)
+			if err != nil {
+				s.logger.Error("socket.io: event not forwarded", "event", e.Name, "error", err)
+				break
+			}
+			sock.sess.send(packet)
 		}
 	}
 }
@@ -94,16 +115,16 @@ func (s *Server) plan(e events.Event) []delivery {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if e.Audience == events.Everyone {
-		all := make([]*session, 0, len(s.sockets))
+		all := make([]*socket, 0, len(s.sockets))
 		for sock := range s.sockets {
-			all = append(all, sock.sess)
+			all = append(all, sock)
 		}
-		return []delivery{{payload: e.Payload, sessions: all}}
+		return []delivery{{payload: e.Payload, sockets: all}}
 	}
 	if e.Audience == events.OwnerAndAdmins && isBulkDownloadEvent(e.Name) && e.UserID == access.SystemUserID && !s.opts.Multiuser {
 		// Single-user mode: InvokeAI sends system-owned downloads to the room the client subscribed to. In
 		// multi-user mode every user subscribes to that room, so there the owner rule applies instead.
-		return []delivery{{payload: e.Payload, sessions: s.membersLocked(bulkDownloadRoom(e.QueueID), nil)}}
+		return []delivery{{payload: e.Payload, sockets: s.membersLocked(bulkDownloadRoom(e.QueueID), nil)}}
 	}
 	owners := s.rooms[userRoom(e.UserID)]
 	full := s.membersLocked(userRoom(e.UserID), nil)
@@ -113,11 +134,11 @@ func (s *Server) plan(e events.Event) []delivery {
 	}
 	var plans []delivery
 	// Admins who are not the owner.
-	var admins []*session
+	var admins []*socket
 	for sock := range s.rooms[adminRoom] {
 		if _, dup := seen[sock]; !dup {
 			seen[sock] = struct{}{}
-			admins = append(admins, sock.sess)
+			admins = append(admins, sock)
 		}
 	}
 	if e.Name == "invocation_progress" {
@@ -127,7 +148,7 @@ func (s *Server) plan(e events.Event) []delivery {
 			stripped = map[string]any{}
 		}
 		stripped["image"] = nil
-		plans = append(plans, delivery{payload: e.Payload, sessions: full}, delivery{payload: stripped, sessions: admins})
+		plans = append(plans, delivery{payload: e.Payload, sockets: full}, delivery{payload: stripped, sockets: admins})
 		return plans
 	}
 	full = append(full, admins...)
@@ -137,25 +158,25 @@ func (s *Server) plan(e events.Event) []delivery {
 			for sock := range s.rooms[sharedWorkflowsRoom] {
 				if _, dup := seen[sock]; !dup {
 					seen[sock] = struct{}{}
-					full = append(full, sock.sess)
+					full = append(full, sock)
 				}
 			}
 		}
 	case events.Queue:
 		if e.Sanitized != nil && e.QueueID != "" {
-			plans = append(plans, delivery{payload: e.Sanitized, sessions: s.membersLocked(queueRoom(e.QueueID), seen)})
+			plans = append(plans, delivery{payload: e.Sanitized, sockets: s.membersLocked(queueRoom(e.QueueID), seen)})
 		}
 	}
-	return append(plans, delivery{payload: e.Payload, sessions: full})
+	return append(plans, delivery{payload: e.Payload, sockets: full})
 }
 
-// membersLocked lists a room's sessions, skipping the sockets in skip.
-func (s *Server) membersLocked(room string, skip map[*socket]struct{}) []*session {
+// membersLocked lists a room's sockets, skipping those in skip.
+func (s *Server) membersLocked(room string, skip map[*socket]struct{}) []*socket {
 	members := s.rooms[room]
-	out := make([]*session, 0, len(members))
+	out := make([]*socket, 0, len(members))
 	for sock := range members {
 		if _, skipped := skip[sock]; !skipped {
-			out = append(out, sock.sess)
+			out = append(out, sock)
 		}
 	}
 	return out

@@ -320,3 +320,49 @@ func TestMountedOnTheRouter(t *testing.T) {
 		}
 	}
 }
+
+// DECISIONS 14 in events: each recipient of a queue_item_status_changed sees its own pending and in-progress
+// figures, and the current item's ids only when it may see that item.
+func TestQueueStatusInEventsIsPerRecipient(t *testing.T) {
+	cs := startCast(t, modePolling)
+	env := cs.env
+	env.Do("PUT", "/api/v1/queue/default/processor/pause", apitest.Token(cs.cast.Admin.Token)).Expect(200)
+	graph := map[string]any{"id": "g", "nodes": map[string]any{"a": map[string]any{"id": "a", "type": "integer", "value": 1}}, "edges": []any{}}
+	enqueue := func(tok string, runs int) []any {
+		res := env.Do("POST", "/api/v1/queue/default/enqueue_batch", apitest.Token(tok),
+			apitest.JSON(map[string]any{"batch": map[string]any{"graph": graph, "runs": runs}})).Expect(200).Map()
+		return res["item_ids"].([]any)
+	}
+	enqueue(cs.cast.Other.Token, 2)
+	mine := enqueue(cs.cast.Owner.Token, 1)
+	cs.collect(t) // drop the enqueue events
+	env.Do("PUT", "/api/v1/queue/default/i/"+jsonNumber(mine[0])+"/cancel", apitest.Token(cs.cast.Owner.Token)).Expect(200)
+	owner, admin, other, _ := cs.collect(t)
+	status := func(who string, evs []received) map[string]any {
+		t.Helper()
+		for _, e := range evs {
+			if e.Name == "queue_item_status_changed" {
+				return e.Payload["queue_status"].(map[string]any)
+			}
+		}
+		t.Fatalf("%s got no queue_item_status_changed: %v", who, names(evs))
+		return nil
+	}
+	for who, c := range map[string]struct {
+		evs     []received
+		pending float64
+	}{"owner": {owner, 0}, "admin": {admin, 0}, "other": {other, 2}} {
+		st := status(who, c.evs)
+		if st["pending"] != float64(2) || st["user_pending"] != c.pending || st["user_in_progress"] != float64(0) {
+			t.Errorf("%s sees queue_status %v, want pending 2 and user_pending %v", who, st, c.pending)
+		}
+		if st["item_id"] != nil || st["session_id"] != nil {
+			t.Errorf("%s sees a current item while none runs: %v", who, st)
+		}
+	}
+}
+
+func jsonNumber(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"image"
 	"image/color"
+	"strings"
 	"testing"
 
 	"github.com/invokego/invokego/internal/nodes"
@@ -134,6 +135,22 @@ func TestPrimitiveNodes(t *testing.T) {
 	}
 	if out := run(t, reg, ctx, "integer", `{}`); string(out["value"]) != "0" || string(out["type"]) != `"integer_output"` {
 		t.Fatalf("integer %v", out)
+	}
+	for _, c := range []struct{ typ, in, want string }{
+		{"add", `{"a":2,"b":3}`, "5"}, {"sub", `{"a":2,"b":3}`, "-1"}, {"mul", `{"a":-4,"b":3}`, "-12"},
+		{"div", `{"a":7,"b":2}`, "3"}, {"div", `{"a":-7,"b":2}`, "-3"}, {"add", `{}`, "0"},
+	} {
+		if out := run(t, reg, ctx, c.typ, c.in); string(out["value"]) != c.want || string(out["type"]) != `"integer_output"` {
+			t.Errorf("%s %s = %s, want %s", c.typ, c.in, out["value"], c.want)
+		}
+	}
+	divType, _ := reg.Lookup("div")
+	inv, err := divType.Decode(map[string]json.RawMessage{"a": json.RawMessage("1"), "b": json.RawMessage("0")}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := inv.Invoke(ctx); err == nil || !strings.Contains(err.Error(), "division by zero") {
+		t.Errorf("div by zero: %v", err)
 	}
 	out := run(t, reg, ctx, "rand_int", `{"low":3,"high":4}`)
 	if string(out["value"]) != "3" {

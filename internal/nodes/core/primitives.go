@@ -13,6 +13,7 @@ import (
 func Register(r *nodes.Registry) {
 	registerPrimitives(r)
 	registerImages(r)
+	registerMath(r)
 }
 
 // Outputs.
