@@ -70,7 +70,9 @@ func uniqueNames(names []string) map[string]bool {
 func (s *Service) addImages(ctx context.Context, boardID string, ims []*store.Image) (*AddImagesResult, error) {
 	names := make([]string, len(ims))
 	boards := newKeySet()
-	boards.add(boardID)
+	if len(ims) > 0 { // nothing moved, nothing affected
+		boards.add(boardID)
+	}
 	for i, im := range ims {
 		names[i] = im.ImageName
 		boards.add(boardKey(im.BoardID))

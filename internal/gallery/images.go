@@ -336,7 +336,9 @@ func (s *Service) DeleteUncategorized(ctx context.Context, p access.Principal) (
 	if err != nil {
 		return nil, err
 	}
-	res.AffectedBoards = []string{"none"}
+	if len(res.DeletedImages) > 0 {
+		res.AffectedBoards = []string{"none"}
+	}
 	return res, nil
 }
 

@@ -225,3 +225,17 @@ func TestGalleryRoutesInOpenAPI(t *testing.T) {
 		}
 	}
 }
+
+// Operations that change nothing report no affected boards, as InvokeAI's do.
+func TestNothingChangedAffectsNoBoard(t *testing.T) {
+	g := gal{apitest.New(t)}
+	res := g.Do("DELETE", "/api/v1/images/uncategorized").Expect(200).Map()
+	if b, ok := res["affected_boards"].([]any); !ok || len(b) != 0 {
+		t.Errorf("empty uncategorized delete: %v", res)
+	}
+	board := g.createBoard("", "empty")
+	res = g.Do("POST", "/api/v1/board_images/batch", apitest.JSON(map[string]any{"board_id": board.BoardID, "image_names": []string{}})).Expect(201).Map()
+	if b, ok := res["affected_boards"].([]any); !ok || len(b) != 0 {
+		t.Errorf("empty batch add: %v", res)
+	}
+}
