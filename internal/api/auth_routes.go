@@ -81,9 +81,12 @@ func AuthRoutes(svc *auth.Service) []Route {
 				clearMediaCookie(c)
 				return LogoutResponse{Success: true}, nil
 			}),
-		JSON(Op{Method: http.MethodPost, Path: p + "/media-cookie", Summary: "Issue Media Cookie", Tags: authTags, Policy: access.TokenUser},
+		// In single-user mode media needs no cookie; the call succeeds and sets nothing, as at HEAD.
+		JSON(Op{Method: http.MethodPost, Path: p + "/media-cookie", Summary: "Issue Media Cookie", Tags: authTags, Policy: access.LoggedIn},
 			func(c *Call, _ *NoInput) (LogoutResponse, error) {
-				setMediaCookie(c, c.Token, int64(auth.TokenTTL.Seconds()))
+				if c.Token != "" {
+					setMediaCookie(c, c.Token, int64(auth.TokenTTL.Seconds()))
+				}
 				return LogoutResponse{Success: true}, nil
 			}),
 		JSON(Op{Method: http.MethodGet, Path: p + "/me", Summary: "Get Current User Info", Tags: authTags, Policy: access.TokenUser},

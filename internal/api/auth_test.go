@@ -430,3 +430,18 @@ func TestOwnPasswordChangeKeepsCallerSignedIn(t *testing.T) {
 	env.Do("GET", "/api/v1/auth/me", apitest.Token(cast.Admin.Token)).Expect(401)
 	env.Do("GET", "/api/v1/auth/users", apitest.Token(res.Header.Get("X-Refreshed-Token"))).Expect(200)
 }
+
+func TestMediaCookieRoute(t *testing.T) {
+	single := apitest.New(t)
+	res := single.Do("POST", "/api/v1/auth/media-cookie").Expect(200)
+	if res.Map()["success"] != true || len(res.Header.Values("Set-Cookie")) != 0 {
+		t.Fatalf("single-user media cookie: %s %v", res.Body, res.Header.Values("Set-Cookie"))
+	}
+	multi := apitest.New(t, apitest.Multiuser())
+	cast := multi.Cast()
+	multi.Do("POST", "/api/v1/auth/media-cookie").Expect(401)
+	res = multi.Do("POST", "/api/v1/auth/media-cookie", apitest.Token(cast.Owner.Token)).Expect(200)
+	if !strings.Contains(strings.Join(res.Header.Values("Set-Cookie"), ";"), "invokeai_media_token=") {
+		t.Fatalf("no cookie: %v", res.Header.Values("Set-Cookie"))
+	}
+}
