@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/invokego/invokego/internal/app"
+	"github.com/invokego/invokego/internal/apperr"
 	"github.com/invokego/invokego/internal/config"
 	"github.com/invokego/invokego/internal/events"
 	"github.com/invokego/invokego/internal/models"
@@ -82,7 +83,9 @@ func cmdModels(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	defer db.Close()
 	bus := events.NewBus()
-	mm, err := app.NewModelManager(ctx, db, cfg, app.ModelManagerOptions{Events: bus})
+	// ResumeJobs stays off: a running server may be downloading the persisted jobs right now, and this command
+	// runs only the job it is asked for (serve resumes the others).
+	mm, err := app.NewModelManager(ctx, db, cfg, app.ModelManagerOptions{Events: bus, ResumeJobs: false})
 	if err != nil {
 		return err
 	}
@@ -102,6 +105,16 @@ func cmdModels(ctx context.Context, args []string, stdout, stderr io.Writer) err
 }
 
 func cliError(err error) error {
+	// A refused value names the field it came from (loc is ["body", field, ...]), which is the flag's name.
+	if ae, ok := apperr.As(err); ok {
+		if items, ok := ae.Detail.([]apperr.ValidationItem); ok && len(items) > 0 && len(items[0].Loc) > 1 {
+			field := make([]string, 0, len(items[0].Loc)-1)
+			for _, p := range items[0].Loc[1:] {
+				field = append(field, fmt.Sprint(p))
+			}
+			return fmt.Errorf("%s: %s (got %v)", strings.Join(field, "."), items[0].Msg, items[0].Input)
+		}
+	}
 	if msg, ok := asAppErr(err); ok {
 		return errors.New(msg)
 	}
@@ -155,8 +168,8 @@ func modelsInstall(ctx context.Context, mm *app.ModelManager, bus *events.Bus, f
 	<-done
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
-			// Interrupted: the job stays in the database and resumes on the next start.
-			fmt.Fprintln(stderr, "\ninterrupted; the download resumes the next time invokego runs")
+			// Interrupted: the job stays in the database, and the server resumes it when it next starts.
+			fmt.Fprintln(stderr, "\ninterrupted; the download resumes the next time \"invokego serve\" starts")
 		}
 		return err
 	}

@@ -149,7 +149,7 @@ func checkConstraints(v reflect.Value, f reflect.StructField, loc []any) *apperr
 			}
 		}
 		if !ok {
-			return &apperr.ValidationItem{Type: "enum", Loc: loc, Msg: "Input should be " + quoteList(allowed), Input: v.Interface()}
+			return &apperr.ValidationItem{Type: "enum", Loc: loc, Msg: "Input should be " + apperr.Choices(allowed), Input: v.Interface()}
 		}
 	}
 	num := func() (float64, bool) {
@@ -180,17 +180,6 @@ func checkConstraints(v reflect.Value, f reflect.StructField, loc []any) *apperr
 		}
 	}
 	return nil
-}
-
-func quoteList(vals []string) string {
-	q := make([]string, len(vals))
-	for i, v := range vals {
-		q[i] = "'" + v + "'"
-	}
-	if len(q) == 1 {
-		return q[0]
-	}
-	return strings.Join(q[:len(q)-1], ", ") + " or " + q[len(q)-1]
 }
 
 // decodeBody reads the JSON body into fv, then checks required fields and constraints.

@@ -129,7 +129,7 @@ func TestInstallLocalFixtures(t *testing.T) {
 	if upd["name"] != "Tiny" || upd["description"] != "d" || upd["key"] != keys["diffusers"] {
 		t.Fatalf("patched %v", upd)
 	}
-	env.Do("PATCH", "/api/v2/models/i/"+keys["diffusers"], apitest.JSON(map[string]any{"base": "sd-9"})).Expect(409)
+	env.Do("PATCH", "/api/v2/models/i/"+keys["diffusers"], apitest.JSON(map[string]any{"base": "sd-9"})).Expect(422)
 	env.Do("PATCH", "/api/v2/models/i/missing", apitest.JSON(map[string]any{"name": "x"})).Expect(404)
 	// Reidentify keeps name and key.
 	re := env.Do("POST", "/api/v2/models/i/"+keys["diffusers"]+"/reidentify").Expect(200).Map()
@@ -731,5 +731,342 @@ func TestScanFolderAndOrphans(t *testing.T) {
 	}
 	if _, err := os.Stat(orphan); !os.IsNotExist(err) {
 		t.Fatal("orphan still there")
+	}
+}
+
+// installInPlace installs a local model where it is and returns its config.
+func installInPlace(t *testing.T, env *apitest.Env, tok, source string) map[string]any {
+	t.Helper()
+	job := env.Do("POST", installPath(source, "inplace", "true"), apitest.Token(tok), apitest.JSON(map[string]any{})).Expect(201).Map()
+	job = waitJob(t, env, tok, job["id"].(float64), "completed", "error")
+	if job["status"] != "completed" {
+		t.Fatalf("install %s: %v", source, job)
+	}
+	return job["config_out"].(map[string]any)
+}
+
+// A model copied into the models folder is installed under its source path too, as InvokeAI's scan compares
+// a found path with each record's path and source.
+func TestScanFolderMarksInstalledSources(t *testing.T) {
+	fx := sdTiny(t)
+	env := apitest.New(t)
+	data, err := os.ReadFile(filepath.Join(fx, "sd15-tiny-single.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for _, name := range []string{"copied.safetensors", "inplace.safetensors", "other.safetensors"} {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	job := env.Do("POST", installPath(filepath.Join(dir, "copied.safetensors")), apitest.JSON(map[string]any{})).Expect(201).Map()
+	if job = waitJob(t, env, "", job["id"].(float64), "completed", "error"); job["config_out"].(map[string]any)["path"] != "sd-1/main/copied.safetensors" {
+		t.Fatalf("copy install %v", job)
+	}
+	installInPlace(t, env, "", filepath.Join(dir, "inplace.safetensors"))
+	var found []map[string]any
+	env.Do("GET", "/api/v2/models/scan_folder?scan_path="+url.QueryEscape(dir)).Expect(200).Decode(&found)
+	got := map[string]any{}
+	for _, f := range found {
+		got[filepath.Base(f["path"].(string))] = f["is_installed"]
+	}
+	for _, c := range []struct {
+		name string
+		want bool
+	}{
+		{"copied.safetensors", true},  // its record's source
+		{"inplace.safetensors", true}, // its record's path
+		{"other.safetensors", false},
+	} {
+		if got[c.name] != c.want {
+			t.Errorf("%s: is_installed %v, want %v (scan %v)", c.name, got[c.name], c.want, found)
+		}
+	}
+}
+
+// Hugging Face sources take InvokeAI's forms; a variant outside ModelRepoVariant is not a source (409).
+func TestInstallHubSourceForms(t *testing.T) {
+	fx := sdTiny(t)
+	hub := newFakeHub(t, "tester/pipe", filepath.Join(fx, "sd15-tiny-pipe"))
+	env := apitest.New(t, apitest.WithConfig(func(c *config.Config) { c.HFEndpoint = hub.URL }))
+	cases := []struct {
+		source             string
+		status             int
+		variant, subfolder any
+	}{
+		{"tester/pipe", 201, nil, nil},
+		{"tester/pipe:fp16", 201, "fp16", nil},
+		{"tester/pipe::vae", 201, nil, "vae"},
+		{"tester/pipe:fp32:vae", 201, "fp32", "vae"},
+		{"tester/pipe:onnx:/vae", 201, "onnx", "vae"},
+		{"tester/pipe:vae", 409, nil, nil},
+		{"tester/pipe:bf16", 409, nil, nil},
+		{"tester/pipe::../../etc", 409, nil, nil},
+	}
+	var ids []float64
+	for _, c := range cases {
+		res := env.Do("POST", installPath(c.source), apitest.JSON(map[string]any{})).Expect(c.status)
+		if c.status != 201 {
+			if d := res.Detail(); d != "Unsupported model source: '"+c.source+"'" {
+				t.Errorf("%s: detail %q", c.source, d)
+			}
+			continue
+		}
+		job := res.Map()
+		src := job["source"].(map[string]any)
+		if src["type"] != "hf" || src["repo_id"] != "tester/pipe" || src["variant"] != c.variant || src["subfolder"] != c.subfolder {
+			t.Errorf("%s: source %v", c.source, src)
+		}
+		ids = append(ids, job["id"].(float64))
+	}
+	for _, id := range ids {
+		waitJob(t, env, "", id, "completed", "error")
+	}
+}
+
+// owner/repo::file.safetensors installs that one file (InvokeAI's starter list uses
+// black-forest-labs/FLUX.1-schnell::ae.safetensors), and source_metadata lists it with snake_case keys.
+func TestInstallSingleFileFromHubSubfolder(t *testing.T) {
+	fx := sdTiny(t)
+	repoDir := t.TempDir()
+	single, err := os.ReadFile(filepath.Join(fx, "sd15-tiny-single.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(repoDir, "sd15-tiny-single.safetensors"), single, 0o644)
+	os.MkdirAll(filepath.Join(repoDir, "vae"), 0o755)
+	for _, name := range []string{"config.json", "diffusion_pytorch_model.safetensors"} {
+		b, err := os.ReadFile(filepath.Join(fx, "sd15-tiny-pipe", "vae", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(repoDir, "vae", name), b, 0o644)
+	}
+	hub := newFakeHub(t, "tester/mixed", repoDir)
+	env := apitest.New(t, apitest.WithConfig(func(c *config.Config) { c.HFEndpoint = hub.URL }))
+	job := env.Do("POST", installPath("tester/mixed::sd15-tiny-single.safetensors"), apitest.JSON(map[string]any{})).Expect(201).Map()
+	job = waitJob(t, env, "", job["id"].(float64), "completed", "error")
+	if job["status"] != "completed" {
+		t.Fatalf("job %v", job)
+	}
+	cfg := job["config_out"].(map[string]any)
+	if cfg["format"] != "checkpoint" || cfg["type"] != "main" || cfg["base"] != "sd-1" || cfg["path"] != "sd-1/main/sd15-tiny-single.safetensors" ||
+		cfg["name"] != "mixed_sd15-tiny-single" || cfg["source"] != "tester/mixed::sd15-tiny-single.safetensors" {
+		t.Fatalf("config %v", cfg)
+	}
+	if parts := job["download_parts"].([]any); len(parts) != 1 {
+		t.Fatalf("downloaded %d files, want the one file: %v", len(parts), parts)
+	}
+	sum := sha256.Sum256(single)
+	files := job["source_metadata"].(map[string]any)["files"].([]any)
+	want := map[string]any{"path": "sd15-tiny-single.safetensors", "size": float64(len(single)), "sha256": hex.EncodeToString(sum[:])}
+	if len(files) != 1 || !reflectDeepEqual(files[0], want) {
+		t.Fatalf("source_metadata.files %v, want [%v]", files, want)
+	}
+}
+
+func reflectDeepEqual(a, b any) bool {
+	x, _ := json.Marshal(a)
+	y, _ := json.Marshal(b)
+	return bytes.Equal(x, y)
+}
+
+// PATCH default_settings is validated against InvokeAI's settings classes (422 in FastAPI's shape) and stored
+// with every field of the model type's class.
+func TestPatchDefaultSettings(t *testing.T) {
+	fx := sdTiny(t)
+	env := apitest.New(t)
+	key := installInPlace(t, env, "", filepath.Join(fx, "sd15-tiny-pipe"))["key"].(string)
+	vaeKey := installInPlace(t, env, "", filepath.Join(fx, "sd15-tiny-pipe", "vae"))["key"].(string)
+	path := "/api/v2/models/i/" + key
+	mainFields := []string{"vae", "vae_precision", "scheduler", "steps", "cfg_scale", "cfg_rescale_multiplier", "width", "height", "guidance", "cpu_only"}
+	cases := []struct {
+		name     string
+		settings any
+		status   int
+		want     map[string]any // fields checked in the stored settings (every other one must be null)
+		errLoc   []any          // for 422: one of the detail items has this loc
+		errType  string
+	}{
+		{name: "main settings", settings: map[string]any{"steps": 25, "scheduler": "euler_a", "cfg_scale": 6.5, "width": 512, "cpu_only": true},
+			status: 200, want: map[string]any{"steps": float64(25), "scheduler": "euler_a", "cfg_scale": 6.5, "width": float64(512), "cpu_only": true}},
+		{name: "lax values are coerced", settings: map[string]any{"steps": "30", "height": 768.0},
+			status: 200, want: map[string]any{"steps": float64(30), "height": float64(768)}},
+		{name: "unknown key", settings: map[string]any{"sampler": "euler"}, status: 422,
+			errLoc: []any{"body", "default_settings", "MainModelDefaultSettings", "sampler"}, errType: "extra_forbidden"},
+		{name: "wrong type", settings: map[string]any{"steps": "many"}, status: 422,
+			errLoc: []any{"body", "default_settings", "MainModelDefaultSettings", "steps"}, errType: "int_parsing"},
+		{name: "out of range", settings: map[string]any{"width": 100}, status: 422,
+			errLoc: []any{"body", "default_settings", "MainModelDefaultSettings", "width"}, errType: "multiple_of"},
+		{name: "unknown scheduler", settings: map[string]any{"scheduler": "warp"}, status: 422,
+			errLoc: []any{"body", "default_settings", "MainModelDefaultSettings", "scheduler"}, errType: "literal_error"},
+		{name: "not an object", settings: "fast", status: 422,
+			errLoc: []any{"body", "default_settings", "MainModelDefaultSettings"}, errType: "model_type"},
+		{name: "lora settings do not fit a main model", settings: map[string]any{"weight": 0.5}, status: 409},
+		{name: "null clears them", settings: nil, status: 200},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			before := env.Do("GET", path).Expect(200).Map()["default_settings"]
+			res := env.Do("PATCH", path, apitest.JSON(map[string]any{"default_settings": c.settings})).Expect(c.status)
+			stored := env.Do("GET", path).Expect(200).Map()["default_settings"]
+			switch c.status {
+			case 200:
+				got := res.Map()["default_settings"]
+				if !reflectDeepEqual(got, stored) {
+					t.Fatalf("answered %v, stored %v", got, stored)
+				}
+				if c.settings == nil {
+					if got != nil {
+						t.Fatalf("settings not cleared: %v", got)
+					}
+					return
+				}
+				m := got.(map[string]any)
+				if len(m) != len(mainFields) {
+					t.Fatalf("settings %v: want every field of MainModelDefaultSettings", m)
+				}
+				for _, f := range mainFields {
+					v, ok := m[f]
+					if !ok || !reflectDeepEqual(v, c.want[f]) {
+						t.Fatalf("%s = %v (present %v), want %v; settings %v", f, v, ok, c.want[f], m)
+					}
+				}
+			case 422:
+				var body struct{ Detail []map[string]any }
+				res.Decode(&body)
+				found := false
+				for _, it := range body.Detail {
+					if reflectDeepEqual(it["loc"], c.errLoc) && it["type"] == c.errType && it["msg"] != "" {
+						if _, ok := it["input"]; ok {
+							found = true
+						}
+					}
+				}
+				if !found {
+					t.Fatalf("no %s error at %v in %s", c.errType, c.errLoc, res.Body)
+				}
+				fallthrough
+			default:
+				if !reflectDeepEqual(before, stored) {
+					t.Fatalf("a refused change altered the record: %v -> %v", before, stored)
+				}
+			}
+		})
+	}
+	// A VAE has no default settings to set.
+	env.Do("PATCH", "/api/v2/models/i/"+vaeKey, apitest.JSON(map[string]any{"default_settings": map[string]any{"steps": 3}})).Expect(409)
+}
+
+// Enum values outside InvokeAI's enums in ModelRecordChanges are a 422 with FastAPI's detail list, for PATCH
+// and for the install body alike, before the model is looked up.
+func TestModelChangesEnumsAre422(t *testing.T) {
+	fx := sdTiny(t)
+	env := apitest.New(t)
+	key := installInPlace(t, env, "", filepath.Join(fx, "sd15-tiny-single.safetensors"))["key"].(string)
+	cases := []struct {
+		field string
+		value string
+	}{
+		{"base", "sd-9"},
+		{"type", "checkpointy"},
+		{"variant", "huge"},
+		{"format", "pickle"},
+		{"prediction_type", "x_prediction"},
+		{"source_type", "ftp"},
+	}
+	requests := []struct {
+		name, method, path string
+	}{
+		{"patch", "PATCH", "/api/v2/models/i/" + key},
+		{"patch unknown key", "PATCH", "/api/v2/models/i/no-such-model"},
+		{"install", "POST", installPath(filepath.Join(fx, "sd15-tiny-pipe"))},
+	}
+	for _, r := range requests {
+		for _, c := range cases {
+			t.Run(r.name+"/"+c.field, func(t *testing.T) {
+				res := env.Do(r.method, r.path, apitest.JSON(map[string]any{c.field: c.value})).Expect(422)
+				var body struct{ Detail []map[string]any }
+				res.Decode(&body)
+				if len(body.Detail) != 1 {
+					t.Fatalf("detail %s", res.Body)
+				}
+				it := body.Detail[0]
+				if !reflectDeepEqual(it["loc"], []any{"body", c.field}) || it["type"] != "enum" || it["input"] != c.value ||
+					!strings.HasPrefix(it["msg"].(string), "Input should be ") {
+					t.Fatalf("detail item %v", it)
+				}
+			})
+		}
+	}
+	var jobs []any
+	env.Do("GET", "/api/v2/models/install").Expect(200).Decode(&jobs)
+	if len(jobs) != 1 { // only the in-place install above
+		t.Fatalf("a refused install made a job: %d jobs", len(jobs))
+	}
+}
+
+// An install job's error is the exception's message (no HTTP status in front), and error_type names the class
+// InvokeAI would raise.
+func TestInstallJobErrorTextAndType(t *testing.T) {
+	fx := sdTiny(t)
+	data, err := os.ReadFile(filepath.Join(fx, "sd15-tiny-single.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.ServeContent(w, r, "dup.safetensors", time.Time{}, bytes.NewReader(data))
+	}))
+	t.Cleanup(srv.Close)
+	env := apitest.New(t)
+	got, stop := collect(env.App.Events)
+	defer stop()
+	job := env.Do("POST", installPath(srv.URL+"/dup.safetensors"), apitest.JSON(map[string]any{})).Expect(201).Map()
+	if job = waitJob(t, env, "", job["id"].(float64), "completed", "error"); job["status"] != "completed" {
+		t.Fatalf("first install %v", job)
+	}
+	job = env.Do("POST", installPath(srv.URL+"/dup.safetensors"), apitest.JSON(map[string]any{})).Expect(201).Map()
+	job = waitJob(t, env, "", job["id"].(float64), "completed", "error")
+	const want = "A model at sd-1/main/dup.safetensors is already installed"
+	if job["status"] != "error" || job["error"] != want || job["error_reason"] != "DuplicateModelException" {
+		t.Fatalf("duplicate job: status %v, error %q, error_reason %v", job["status"], job["error"], job["error_reason"])
+	}
+	awaitEvent(t, got, "model_install_error")
+	for _, e := range got() {
+		if e.Name != "model_install_error" {
+			continue
+		}
+		if e.Payload["error"] != want || e.Payload["error_type"] != "DuplicateModelException" {
+			t.Fatalf("model_install_error payload %v", e.Payload)
+		}
+	}
+}
+
+// GET /api/v2/models/ lists in InvokeAI's order: type, base, name, format.
+func TestModelListOrder(t *testing.T) {
+	fx := sdTiny(t)
+	env := apitest.New(t)
+	pipe := installInPlace(t, env, "", filepath.Join(fx, "sd15-tiny-pipe"))
+	vae := installInPlace(t, env, "", filepath.Join(fx, "sd15-tiny-pipe", "vae"))
+	sdxl := installInPlace(t, env, "", filepath.Join(fx, "sdxl-tiny"))
+	single := installInPlace(t, env, "", filepath.Join(fx, "sd15-tiny-single.safetensors"))
+	listed := func() []any {
+		var list struct{ Models []map[string]any }
+		env.Do("GET", "/api/v2/models/").Expect(200).Decode(&list)
+		var keys []any
+		for _, m := range list.Models {
+			keys = append(keys, m["key"])
+		}
+		return keys
+	}
+	// main before vae (type), then sd-1 before sdxl (base), then by name.
+	if got, want := listed(), []any{pipe["key"], single["key"], sdxl["key"], vae["key"]}; !reflectDeepEqual(got, want) {
+		t.Fatalf("order %v, want %v", got, want)
+	}
+	// Same type, base and name: the format decides (checkpoint before diffusers).
+	env.Do("PATCH", "/api/v2/models/i/"+single["key"].(string), apitest.JSON(map[string]any{"name": pipe["name"]})).Expect(200)
+	if got, want := listed(), []any{single["key"], pipe["key"], sdxl["key"], vae["key"]}; !reflectDeepEqual(got, want) {
+		t.Fatalf("order by format %v, want %v", got, want)
 	}
 }

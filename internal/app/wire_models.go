@@ -29,6 +29,9 @@ type ModelManager struct {
 type ModelManagerOptions struct {
 	HTTP   *http.Client
 	Events events.Publisher
+	// ResumeJobs re-runs the install jobs a stop interrupted. Only the server sets it: a command-line run
+	// must not take over downloads a running server is doing.
+	ResumeJobs bool
 }
 
 // NewModelManager builds the models feature over a database and starts the install workers; Close stops them.
@@ -64,6 +67,7 @@ func NewModelManager(ctx context.Context, db *store.DB, cfg config.Config, opts 
 		Hub:        hub,
 		Events:     opts.Events,
 		HFToken:    records.HFToken,
+		ResumeJobs: opts.ResumeJobs,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("start model installer: %w", err)
@@ -76,12 +80,13 @@ func (m *ModelManager) Close() { m.Installer.Close() }
 
 // wireModels builds the models feature and registers its routes.
 func (a *App) wireModels(ctx context.Context) error {
-	mm, err := NewModelManager(ctx, a.DB, a.cfg, ModelManagerOptions{Events: a.Events})
+	mm, err := NewModelManager(ctx, a.DB, a.cfg, ModelManagerOptions{Events: a.Events, ResumeJobs: true})
 	if err != nil {
 		return err
 	}
 	a.Models = mm
 	a.onClose(mm.Close)
 	a.Router.Add(api.ModelRoutes(api.ModelDeps{Models: mm.Records, Installer: mm.Installer, Cache: mm.Cache, Hub: mm.Hub})...)
+	a.Router.Add(api.ModelRelationshipRoutes(mm.Records)...)
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 )
 
 // Error is a client-facing failure.
@@ -100,4 +101,16 @@ func StatusOf(err error) int {
 		return e.Status
 	}
 	return http.StatusInternalServerError
+}
+
+// Choices words a list of allowed values as pydantic's messages do: 'a', 'b' or 'c'.
+func Choices(vals []string) string {
+	q := make([]string, len(vals))
+	for i, v := range vals {
+		q[i] = "'" + v + "'"
+	}
+	if len(q) == 1 {
+		return q[0]
+	}
+	return strings.Join(q[:len(q)-1], ", ") + " or " + q[len(q)-1]
 }

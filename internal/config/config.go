@@ -88,13 +88,13 @@ func Default() Config {
 		MaxQueueSize:         10000,
 		MaxQueueItemsPerUser: 1000,
 		NodeCacheSize:        512,
-		MaxImagePixels:       64 << 20,
+		MaxImagePixels:       64_000_000, // 64 MP
 		MaxUploadBytes:       256 << 20,
 		PILCompressLevel:     1,
 		NoiseDType:           "float32",
 		RAM:                  4,
 		Precision:            "auto",
-		HFEndpoint:           "https://huggingface.co",
+		HFEndpoint:           DefaultHFEndpoint,
 		setFields:            map[string]bool{},
 	}
 }
@@ -114,21 +114,38 @@ func ResolveRoot(flagRoot string) string {
 	return root
 }
 
-// Load reads <root>/invokeai.yaml over the defaults. A missing file is not an error.
+// Load reads <root>/invokeai.yaml over the defaults, then the environment where the file is silent. A
+// missing file is not an error.
 func Load(root string) (Config, error) {
 	cfg := Default()
 	cfg.Root = root
 	data, err := os.ReadFile(filepath.Join(root, FileName))
-	if errors.Is(err, os.ErrNotExist) {
-		return cfg, nil
-	}
-	if err != nil {
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+	case err != nil:
 		return cfg, fmt.Errorf("read %s: %w", FileName, err)
+	default:
+		if err := cfg.apply(data); err != nil {
+			return cfg, fmt.Errorf("parse %s: %w", FileName, err)
+		}
 	}
-	if err := cfg.apply(data); err != nil {
-		return cfg, fmt.Errorf("parse %s: %w", FileName, err)
-	}
+	cfg.applyEnv()
 	return cfg, cfg.Validate()
+}
+
+// DefaultHFEndpoint is the Hugging Face hub used when neither invokeai.yaml nor $HF_ENDPOINT names another.
+const DefaultHFEndpoint = "https://huggingface.co"
+
+// applyEnv takes values from the environment for keys the file did not set. HF_ENDPOINT is the variable the
+// Hugging Face libraries read, so a mirror configured for them serves invokego too; an explicit hf_endpoint
+// in invokeai.yaml (or a flag, applied later) wins over it.
+func (c *Config) applyEnv() {
+	if ep := strings.TrimSpace(os.Getenv("HF_ENDPOINT")); ep != "" && (!c.setFields["hf_endpoint"] || strings.TrimSpace(c.HFEndpoint) == "") {
+		c.HFEndpoint = ep
+	}
+	if strings.TrimSpace(c.HFEndpoint) == "" {
+		c.HFEndpoint = DefaultHFEndpoint // an empty value names no hub
+	}
 }
 
 func (c *Config) apply(data []byte) error {

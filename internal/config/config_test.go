@@ -72,3 +72,45 @@ func TestEnsureRootWritesConfig(t *testing.T) {
 		t.Fatalf("the written file does not load: %v", err)
 	}
 }
+
+func TestHFEndpointFromFileThenEnvThenDefault(t *testing.T) {
+	cases := []struct {
+		name, yaml, env, want string
+	}{
+		{name: "default", want: "https://huggingface.co"},
+		{name: "env", env: "http://mirror.local", want: "http://mirror.local"},
+		{name: "file wins over env", yaml: "hf_endpoint: http://from-file\n", env: "http://mirror.local", want: "http://from-file"},
+		{name: "file without env", yaml: "hf_endpoint: http://from-file\n", want: "http://from-file"},
+		{name: "other keys leave env in charge", yaml: "port: 9999\n", env: "http://mirror.local", want: "http://mirror.local"},
+		{name: "empty file value falls back to env", yaml: "hf_endpoint: ''\n", env: "http://mirror.local", want: "http://mirror.local"},
+		{name: "empty everywhere is the default", yaml: "hf_endpoint: ''\n", want: "https://huggingface.co"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Setenv("HF_ENDPOINT", c.env)
+			root := t.TempDir()
+			if c.yaml != "" {
+				if err := os.WriteFile(filepath.Join(root, FileName), []byte(c.yaml), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			cfg, err := Load(root)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.HFEndpoint != c.want {
+				t.Fatalf("hf_endpoint %q, want %q", cfg.HFEndpoint, c.want)
+			}
+		})
+	}
+	// A flag applied after Load wins over the environment too.
+	t.Setenv("HF_ENDPOINT", "http://mirror.local")
+	cfg, err := Load(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Override("hf_endpoint", func(c *Config) { c.HFEndpoint = "http://from-flag" })
+	if cfg.HFEndpoint != "http://from-flag" {
+		t.Fatalf("flag: %q", cfg.HFEndpoint)
+	}
+}

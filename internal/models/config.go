@@ -6,8 +6,9 @@ package models
 
 import (
 	"encoding/json"
-	"fmt"
 	"slices"
+
+	"github.com/invokego/invokego/internal/apperr"
 )
 
 // Base model types (InvokeAI's BaseModelType).
@@ -128,8 +129,8 @@ func (c Config) MarshalJSON() ([]byte, error) {
 		m["submodels"] = c.Submodels
 	}
 	var settings any
-	if len(c.DefaultSettings) > 0 {
-		settings = c.DefaultSettings
+	if len(c.DefaultSettings) > 0 && !isNullJSON(c.DefaultSettings) {
+		settings = fillSettings(c.Type, c.DefaultSettings)
 	}
 	var triggers any
 	if c.TriggerPhrases != nil {
@@ -145,10 +146,12 @@ func (c Config) MarshalJSON() ([]byte, error) {
 		}
 		m["repo_variant"] = rv
 	}
+	if settingsShapeFor(c.Type) != nil {
+		m["default_settings"] = settings
+	}
 	switch c.Type {
 	case TypeMain:
 		m["trigger_phrases"] = triggers
-		m["default_settings"] = settings
 		if c.Variant != nil || isSDBase(c.Base) {
 			m["variant"] = c.Variant
 		}
@@ -160,9 +163,6 @@ func (c Config) MarshalJSON() ([]byte, error) {
 		}
 	case TypeLoRA:
 		m["trigger_phrases"] = triggers
-		m["default_settings"] = settings
-	case TypeControlNet:
-		m["default_settings"] = settings
 	}
 	if c.CPUOnly != nil {
 		m["cpu_only"] = c.CPUOnly
@@ -177,62 +177,80 @@ func isSDBase(base string) bool {
 // Changes is InvokeAI's ModelRecordChanges: the fields a PATCH, or an install request's body, may set.
 // Unset fields (nil) leave the record alone.
 type Changes struct {
-	Source            *string          `json:"source,omitempty"`
-	SourceType        *string          `json:"source_type,omitempty"`
-	SourceAPIResponse *string          `json:"source_api_response,omitempty"`
-	Name              *string          `json:"name,omitempty"`
-	Path              *string          `json:"path,omitempty"`
-	Description       *string          `json:"description,omitempty"`
-	Base              *string          `json:"base,omitempty"`
-	Type              *string          `json:"type,omitempty"`
-	Key               *string          `json:"key,omitempty"`
-	Hash              *string          `json:"hash,omitempty"`
-	FileSize          *int64           `json:"file_size,omitempty"`
-	Format            *string          `json:"format,omitempty"`
-	TriggerPhrases    *[]string        `json:"trigger_phrases,omitempty"`
-	DefaultSettings   *json.RawMessage `json:"default_settings,omitempty"`
-	CPUOnly           *bool            `json:"cpu_only,omitempty"`
-	Variant           *string          `json:"variant,omitempty"`
-	PredictionType    *string          `json:"prediction_type,omitempty"`
-	UpcastAttention   *bool            `json:"upcast_attention,omitempty"`
-	ConfigPath        *string          `json:"config_path,omitempty"`
+	Source            *string   `json:"source,omitempty"`
+	SourceType        *string   `json:"source_type,omitempty"`
+	SourceAPIResponse *string   `json:"source_api_response,omitempty"`
+	Name              *string   `json:"name,omitempty"`
+	Path              *string   `json:"path,omitempty"`
+	Description       *string   `json:"description,omitempty"`
+	Base              *string   `json:"base,omitempty"`
+	Type              *string   `json:"type,omitempty"`
+	Key               *string   `json:"key,omitempty"`
+	Hash              *string   `json:"hash,omitempty"`
+	FileSize          *int64    `json:"file_size,omitempty"`
+	Format            *string   `json:"format,omitempty"`
+	TriggerPhrases    *[]string `json:"trigger_phrases,omitempty"`
+	// DefaultSettings is absent (nil), the literal null (clear them) or an object.
+	DefaultSettings json.RawMessage `json:"default_settings,omitempty"`
+	CPUOnly         *bool           `json:"cpu_only,omitempty"`
+	Variant         *string         `json:"variant,omitempty"`
+	PredictionType  *string         `json:"prediction_type,omitempty"`
+	UpcastAttention *bool           `json:"upcast_attention,omitempty"`
+	ConfigPath      *string         `json:"config_path,omitempty"`
 }
 
-// Validate checks enumerated fields; the error names the first bad one.
+// Variants lists the variant values ModelRecordChanges accepts (InvokeAI's ModelVariantType, FluxVariantType
+// and ClipVariantType).
+var Variants = []string{VariantNormal, VariantInpaint, VariantDepth, "dev", "schnell", "dev_fill", "large", "large_patch14", "gigantic"}
+
+// PredictionTypes lists InvokeAI's SchedulerPredictionType values.
+var PredictionTypes = []string{PredictionEpsilon, PredictionV, PredictionSample}
+
+// SourceTypes lists InvokeAI's ModelSourceType values.
+var SourceTypes = []string{SourcePath, SourceURL, SourceHF}
+
+// Validate checks the changes as pydantic validates ModelRecordChanges: an enum field with a value outside
+// its enum, or default_settings that fit none of the settings classes, is a 422 whose detail lists every
+// problem located under "body". Values pydantic accepts but InvokeAI then refuses are a 409.
 func (ch *Changes) Validate() error {
-	check := func(name string, v *string, allowed []string) error {
+	var items []apperr.ValidationItem
+	enum := func(name string, v *string, allowed []string) {
 		if v != nil && !slices.Contains(allowed, *v) {
-			return fmt.Errorf("%s: %q is not one of %v", name, *v, allowed)
+			items = append(items, apperr.ValidationItem{Type: "enum", Loc: []any{"body", name},
+				Msg: "Input should be " + apperr.Choices(allowed), Input: *v})
 		}
-		return nil
 	}
-	for _, err := range []error{
-		check("base", ch.Base, BaseTypes),
-		check("type", ch.Type, ModelTypes),
-		check("format", ch.Format, ModelFormats),
-		check("source_type", ch.SourceType, []string{SourcePath, SourceURL, SourceHF}),
-		check("variant", ch.Variant, []string{VariantNormal, VariantInpaint, VariantDepth, "dev", "schnell", "dev_fill", "large", "large_patch14", "gigantic"}),
-		check("prediction_type", ch.PredictionType, []string{PredictionEpsilon, PredictionV, PredictionSample}),
-	} {
-		if err != nil {
-			return err
-		}
+	enum("source_type", ch.SourceType, SourceTypes)
+	enum("base", ch.Base, BaseTypes)
+	enum("type", ch.Type, ModelTypes)
+	enum("format", ch.Format, ModelFormats)
+	items = append(items, validateChangesSettings(ch.DefaultSettings, []any{"body", "default_settings"})...)
+	enum("variant", ch.Variant, Variants)
+	enum("prediction_type", ch.PredictionType, PredictionTypes)
+	if len(items) > 0 {
+		return apperr.Invalid(items...)
 	}
 	if ch.Name != nil && *ch.Name == "" {
-		return fmt.Errorf("name must not be empty")
-	}
-	if ch.DefaultSettings != nil && len(*ch.DefaultSettings) > 0 && string(*ch.DefaultSettings) != "null" {
-		var obj map[string]any
-		if err := json.Unmarshal(*ch.DefaultSettings, &obj); err != nil {
-			return fmt.Errorf("default_settings must be an object or null")
-		}
+		return apperr.Conflict("name must not be empty")
 	}
 	return nil
 }
 
 // Apply copies the set fields onto c. Identity fields (key) are applied too: callers that must keep the key
-// clear it first.
-func (ch *Changes) Apply(c *Config) {
+// clear it first. Default settings are stored in the shape of the model type's settings class, with every
+// field present; settings that class refuses are an error (409) and leave c as it was.
+func (ch *Changes) Apply(c *Config) error {
+	var settings json.RawMessage
+	if len(ch.DefaultSettings) > 0 {
+		typ := c.Type
+		if ch.Type != nil {
+			typ = *ch.Type
+		}
+		var err error
+		if settings, err = normalizeSettingsFor(typ, ch.DefaultSettings); err != nil {
+			return apperr.Conflict(err.Error())
+		}
+	}
 	setS := func(dst *string, v *string) {
 		if v != nil {
 			*dst = *v
@@ -259,12 +277,8 @@ func (ch *Changes) Apply(c *Config) {
 	if ch.TriggerPhrases != nil {
 		c.TriggerPhrases = append([]string{}, (*ch.TriggerPhrases)...)
 	}
-	if ch.DefaultSettings != nil {
-		if string(*ch.DefaultSettings) == "null" {
-			c.DefaultSettings = nil
-		} else {
-			c.DefaultSettings = append(json.RawMessage(nil), (*ch.DefaultSettings)...)
-		}
+	if len(ch.DefaultSettings) > 0 {
+		c.DefaultSettings = settings // nil when the change is null: the settings are cleared
 	}
 	if ch.CPUOnly != nil {
 		c.CPUOnly = ch.CPUOnly
@@ -281,6 +295,7 @@ func (ch *Changes) Apply(c *Config) {
 	if ch.ConfigPath != nil {
 		c.ConfigPath = ch.ConfigPath
 	}
+	return nil
 }
 
 // Ptr returns a pointer to v (for optional fields).

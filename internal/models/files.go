@@ -19,6 +19,7 @@ import (
 
 	"github.com/invokego/invokego/internal/apperr"
 	"github.com/invokego/invokego/internal/models/probe"
+	"github.com/invokego/invokego/internal/store"
 )
 
 // coverSize bounds the stored cover image, as InvokeAI keeps a 256-pixel thumbnail.
@@ -149,7 +150,7 @@ func (s *Service) ScanFolder(ctx context.Context, root string) ([]FoundModel, er
 	if err != nil || !st.IsDir() {
 		return nil, apperr.BadRequest(fmt.Sprintf("The search path '%s' does not exist or is not directory", root))
 	}
-	installed, err := s.InstalledPaths(ctx)
+	isInstalled, err := s.installedMatcher(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -170,13 +171,13 @@ func (s *Service) ScanFolder(ctx context.Context, root string) ([]FoundModel, er
 				return filepath.SkipDir
 			}
 			if p != root && (fileIn(p, "model_index.json") || fileIn(p, "config.json")) {
-				out = append(out, FoundModel{Path: p, IsInstalled: installed[p]})
+				out = append(out, FoundModel{Path: p, IsInstalled: isInstalled(p)})
 				return filepath.SkipDir
 			}
 			return nil
 		}
 		if d.Type().IsRegular() && (probe.IsWeightsFile(d.Name()) || strings.HasSuffix(d.Name(), ".gguf")) {
-			out = append(out, FoundModel{Path: p, IsInstalled: installed[p]})
+			out = append(out, FoundModel{Path: p, IsInstalled: isInstalled(p)})
 		}
 		return nil
 	})
@@ -184,6 +185,33 @@ func (s *Service) ScanFolder(ctx context.Context, root string) ([]FoundModel, er
 		return nil, err
 	}
 	return out, nil
+}
+
+// installedMatcher reports whether a scanned path is installed: it equals a record's resolved path or its
+// source, as InvokeAI compares both (a model copied into the models folder keeps the path it came from as
+// its source).
+func (s *Service) installedMatcher(ctx context.Context) (func(p string) bool, error) {
+	all, err := s.List(ctx, store.ModelFilter{})
+	if err != nil {
+		return nil, fmt.Errorf("list installed models: %w", err)
+	}
+	known := map[string]bool{}
+	for _, c := range all {
+		known[filepath.Clean(s.AbsPath(c.Path))] = true
+		if c.Source != "" {
+			known[c.Source] = true
+			if filepath.IsAbs(c.Source) {
+				known[filepath.Clean(c.Source)] = true
+			}
+		}
+	}
+	return func(p string) bool {
+		if known[p] {
+			return true
+		}
+		abs, err := filepath.Abs(p)
+		return err == nil && known[abs]
+	}, nil
 }
 
 func fileIn(dir, name string) bool {

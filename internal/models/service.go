@@ -19,6 +19,9 @@ import (
 	"github.com/invokego/invokego/internal/store"
 )
 
+// ErrDuplicate marks a refusal because the model is already installed (InvokeAI's DuplicateModelException).
+var ErrDuplicate = errors.New("model already installed")
+
 // Service holds the model records and the models folder.
 type Service struct {
 	db *store.DB
@@ -196,24 +199,27 @@ func (s *Service) Add(ctx context.Context, c *Config) error {
 	}
 	if err := s.db.InsertModel(ctx, c.Key, b); err != nil {
 		if errors.Is(err, store.ErrConflict) {
-			return apperr.Conflict(fmt.Sprintf("A model with path %s or key %s is already installed", c.Path, c.Key))
+			return apperr.Conflict(fmt.Sprintf("A model with path %s or key %s is already installed", c.Path, c.Key)).Wrap(ErrDuplicate)
 		}
 		return err
 	}
 	return nil
 }
 
-// Update applies ModelRecordChanges (PATCH). Invalid values are 409 as InvokeAI maps ValueError.
+// Update applies ModelRecordChanges (PATCH). Values outside the schema are 422, as FastAPI validates the body
+// before the handler runs; values the record then refuses are 409, as InvokeAI maps ValueError.
 func (s *Service) Update(ctx context.Context, key string, ch Changes) (*Config, error) {
+	if err := ch.Validate(); err != nil {
+		return nil, err
+	}
 	c, err := s.Get(ctx, key)
 	if err != nil {
 		return nil, err
 	}
-	if err := ch.Validate(); err != nil {
-		return nil, apperr.Conflict(err.Error())
-	}
 	ch.Key = nil // the key identifies the record and never changes
-	ch.Apply(c)
+	if err := ch.Apply(c); err != nil {
+		return nil, err
+	}
 	c.CoverImage = nil
 	b, err := json.Marshal(c)
 	if err != nil {
@@ -365,13 +371,11 @@ func FromProbe(r *probe.Result) *Config {
 
 // defaultMainSettings is InvokeAI's MainModelDefaultSettings.from_base: the native resolution of SD bases.
 func defaultMainSettings(base string) json.RawMessage {
-	size := map[string]int{BaseSD1: 512, BaseSD2: 768, BaseSDXL: 1024}[base]
+	size := map[string]int64{BaseSD1: 512, BaseSD2: 768, BaseSDXL: 1024}[base]
 	if size == 0 {
 		return nil
 	}
-	b, _ := json.Marshal(map[string]any{"vae": nil, "vae_precision": nil, "scheduler": nil, "steps": nil,
-		"cfg_scale": nil, "cfg_rescale_multiplier": nil, "width": size, "height": size, "guidance": nil, "cpu_only": nil})
-	return b
+	return mainSettingsShape.encode(map[string]settingValue{"width": size, "height": size})
 }
 
 // Missing lists records whose files are gone.

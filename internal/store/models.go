@@ -94,7 +94,8 @@ func (db *DB) GetModel(ctx context.Context, id string) (ModelRow, error) {
 	return out[0], nil
 }
 
-// ListModels returns records matching the filter, ordered by base, type and name as InvokeAI lists them.
+// ListModels returns records matching the filter in InvokeAI's default order: type, base, name, format (the
+// key breaks ties so that the order is stable).
 func (db *DB) ListModels(ctx context.Context, f ModelFilter) ([]ModelRow, error) {
 	var where []string
 	var args []any
@@ -120,7 +121,7 @@ func (db *DB) ListModels(ctx context.Context, f ModelFilter) ([]ModelRow, error)
 	if len(where) > 0 {
 		q += ` WHERE ` + strings.Join(where, " AND ")
 	}
-	q += ` ORDER BY base, type, name COLLATE NOCASE, id`
+	q += ` ORDER BY type, base, name, format, id`
 	rows, err := db.sql.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list models: %w", err)

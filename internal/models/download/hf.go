@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"path"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -18,10 +19,11 @@ import (
 var ErrRepoNotFound = errors.New("no HuggingFace repository found")
 
 // HFFile is one file of a hub repository.
+// Its JSON form is what InvokeAI's source_metadata.files entries look like.
 type HFFile struct {
-	Path   string // relative to the repository root
-	Size   int64  // 0 when the hub did not say
-	SHA256 string // the LFS object id, when the file is in LFS
+	Path   string `json:"path"`   // relative to the repository root
+	Size   int64  `json:"size"`   // 0 when the hub did not say
+	SHA256 string `json:"sha256"` // the LFS object id, when the file is in LFS
 }
 
 // HFRepo is a repository's file listing and the hub's raw answer (kept as the record's source_api_response).
@@ -178,8 +180,17 @@ var modelFileRe = regexp.MustCompile(`model.*\.(safetensors|bin|onnx|xml|pth|pt|
 // tokenizer files, the weights of each component in the requested variant (fp16) when present, safetensors
 // rather than .bin, limited to a subfolder when one is given. A repository holding a single checkpoint and no
 // diffusers weights yields that checkpoint.
+//
+// A subfolder that names a file of the repository (owner/name::ae.safetensors) selects just that file.
 func SelectFiles(files []HFFile, variant, subfolder string) []HFFile {
 	subfolder = strings.Trim(subfolder, "/")
+	if subfolder != "" {
+		for _, f := range files {
+			if f.Path == subfolder {
+				return []HFFile{f}
+			}
+		}
+	}
 	var candidates []HFFile
 	for _, f := range files {
 		if subfolder != "" && !strings.HasPrefix(f.Path, subfolder+"/") {
@@ -299,19 +310,41 @@ func filterVariant(files []HFFile, variant string) []HFFile {
 	return out
 }
 
-// ParseHFSource splits "owner/name[:variant][::subfolder]".
+// RepoVariants are InvokeAI's ModelRepoVariant values a source may name (the default variant is written by
+// naming none).
+var RepoVariants = []string{"fp16", "fp32", "onnx", "openvino", "flax"}
+
+// ParseHFSource splits a Hugging Face source as InvokeAI's installer reads it: owner/name, owner/name:variant,
+// owner/name::subfolder or owner/name:variant:subfolder (the subfolder may start with a slash, and may name a
+// single file). owner/name:variant::subfolder, which is how InvokeAI writes such a source back, is accepted
+// too. A variant that is not one of RepoVariants, or a subfolder that climbs out of the repository, is not
+// a Hugging Face source.
 func ParseHFSource(s string) (repoID, variant, subfolder string, ok bool) {
-	rest := s
-	if i := strings.Index(rest, "::"); i >= 0 {
-		subfolder = rest[i+2:]
-		rest = rest[:i]
-	}
-	if i := strings.Index(rest, ":"); i >= 0 {
-		variant = rest[i+1:]
-		rest = rest[:i]
-	}
-	if !RepoIDPattern.MatchString(rest) || strings.Contains(subfolder, "..") {
+	repoID, rest, hasRest := strings.Cut(s, ":")
+	if !RepoIDPattern.MatchString(repoID) {
 		return "", "", "", false
 	}
-	return rest, variant, subfolder, true
+	if !hasRest {
+		return repoID, "", "", true
+	}
+	variant, sub, hasSub := strings.Cut(rest, ":")
+	if variant != "" && !slices.Contains(RepoVariants, variant) {
+		return "", "", "", false
+	}
+	if !hasSub {
+		return repoID, variant, "", true
+	}
+	if variant != "" {
+		sub = strings.TrimPrefix(sub, ":")
+	}
+	sub = strings.TrimRight(strings.TrimPrefix(sub, "/"), "/")
+	if sub == "" || strings.Contains(sub, ":") || strings.Contains(sub, "\\") {
+		return "", "", "", false
+	}
+	for _, part := range strings.Split(sub, "/") {
+		if part == "" || part == "." || part == ".." {
+			return "", "", "", false
+		}
+	}
+	return repoID, variant, sub, true
 }

@@ -13,6 +13,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -47,6 +48,10 @@ type Options struct {
 	ProgressEvery time.Duration
 	// HFToken supplies the stored hub token when a request brings none.
 	HFToken HFTokenSource
+	// ResumeJobs loads the persisted jobs and runs again those a stop interrupted. Only the server sets it:
+	// a command-line run beside a running server must not take over (and corrupt) the server's downloads,
+	// so without it the installer knows and runs only the jobs submitted to it.
+	ResumeJobs bool
 }
 
 // Installer runs install jobs on background workers.
@@ -67,7 +72,8 @@ type Installer struct {
 	wg   sync.WaitGroup
 }
 
-// New loads persisted jobs, re-queues those that were interrupted, and starts the workers. Close stops them.
+// New starts the workers; with ResumeJobs it first loads the persisted jobs and re-queues those that were
+// interrupted. Close stops the workers.
 func New(ctx context.Context, svc *models.Service, db *store.DB, opts Options) (*Installer, error) {
 	if opts.Workers <= 0 {
 		opts.Workers = 2
@@ -83,9 +89,27 @@ func New(ctx context.Context, svc *models.Service, db *store.DB, opts Options) (
 	}
 	in := &Installer{svc: svc, db: db, opts: opts, log: opts.Logger, jobs: map[int64]*Job{},
 		cancels: map[int64]context.CancelCauseFunc{}, wake: make(chan struct{}, 1)}
-	rows, err := db.ListInstallJobs(ctx)
-	if err != nil {
+	if err := in.loadJobs(ctx); err != nil {
 		return nil, err
+	}
+	in.ctx, in.stop = context.WithCancelCause(context.Background())
+	for w := 0; w < opts.Workers; w++ {
+		in.wg.Add(1)
+		go in.worker()
+	}
+	in.signal()
+	return in, nil
+}
+
+// loadJobs reads the persisted jobs (ResumeJobs only) and queues those a stop interrupted, so that their
+// downloads resume where they were.
+func (in *Installer) loadJobs(ctx context.Context) error {
+	if !in.opts.ResumeJobs {
+		return nil
+	}
+	rows, err := in.db.ListInstallJobs(ctx)
+	if err != nil {
+		return fmt.Errorf("load install jobs: %w", err)
 	}
 	for _, r := range rows {
 		var j Job
@@ -101,13 +125,7 @@ func New(ctx context.Context, svc *models.Service, db *store.DB, opts Options) (
 		}
 		in.jobs[j.ID] = &j
 	}
-	in.ctx, in.stop = context.WithCancelCause(context.Background())
-	for w := 0; w < opts.Workers; w++ {
-		in.wg.Add(1)
-		go in.worker()
-	}
-	in.signal()
-	return in, nil
+	return nil
 }
 
 // Close stops the workers; running downloads keep their partial files and resume on the next start.
@@ -155,7 +173,7 @@ func (in *Installer) worker() {
 // with nothing installed.
 func (in *Installer) Install(ctx context.Context, source string, inplace bool, accessToken string, changes models.Changes) (*Job, error) {
 	if err := changes.Validate(); err != nil {
-		return nil, apperr.Conflict(err.Error())
+		return nil, err // 422 for values outside ModelRecordChanges' schema, as FastAPI answers
 	}
 	j := &Job{Status: StatusWaiting, ConfigIn: changes, Inplace: inplace, Parts: []*Part{}}
 	switch {
@@ -235,11 +253,11 @@ func (in *Installer) checkFree(ctx context.Context, dest string, inplace bool) e
 	if _, found, err := in.svc.ByPath(ctx, in.svc.RecordPath(dest)); err != nil {
 		return err
 	} else if found {
-		return apperr.Conflict(fmt.Sprintf("A model at %s is already installed", in.svc.RecordPath(dest)))
+		return apperr.Conflict(fmt.Sprintf("A model at %s is already installed", in.svc.RecordPath(dest))).Wrap(models.ErrDuplicate)
 	}
 	if !inplace {
 		if _, err := os.Lstat(dest); err == nil {
-			return apperr.Conflict(fmt.Sprintf("%s already exists in the models folder", in.svc.RecordPath(dest)))
+			return apperr.Conflict(fmt.Sprintf("%s already exists in the models folder", in.svc.RecordPath(dest))).Wrap(models.ErrDuplicate)
 		}
 	}
 	return nil
@@ -569,9 +587,9 @@ func (in *Installer) fail(ctx context.Context, j *Job, err error) {
 		in.setStatus(j, StatusCancelled)
 		in.publish("model_install_cancelled", map[string]any{"id": j.ID, "source": src})
 	default:
-		reason := errorType(err)
+		reason, msg := errorType(err), errorMessage(err)
 		in.mu.Lock()
-		j.Error, j.ErrorReason = err.Error(), reason
+		j.Error, j.ErrorReason = msg, reason
 		in.mu.Unlock()
 		if j.TmpDir != "" {
 			os.RemoveAll(j.TmpDir) // a failed job leaves nothing behind; restart_failed downloads again
@@ -585,13 +603,29 @@ func (in *Installer) fail(ctx context.Context, j *Job, err error) {
 		}
 		in.setStatus(j, StatusError)
 		in.log.Warn("model install failed", "id", j.ID, "source", src, "error", err)
-		in.publish("model_install_error", map[string]any{"id": j.ID, "source": src, "error_type": reason, "error": err.Error()})
+		in.publish("model_install_error", map[string]any{"id": j.ID, "source": src, "error_type": reason, "error": msg})
 	}
+}
+
+// errorMessage is a failure's text as InvokeAI shows it (the exception's message): an apperr's HTTP status is
+// for API answers and is left out.
+func errorMessage(err error) string {
+	ae, ok := apperr.As(err)
+	if !ok {
+		return err.Error()
+	}
+	detail, isString := ae.Detail.(string)
+	if !isString {
+		detail = fmt.Sprint(ae.Detail)
+	}
+	return strings.Replace(err.Error(), ae.Error(), detail, 1)
 }
 
 // errorType names a failure the way InvokeAI's events do (the exception class).
 func errorType(err error) string {
 	switch {
+	case errors.Is(err, models.ErrDuplicate):
+		return "DuplicateModelException"
 	case errors.Is(err, probe.ErrUnknownModel), errors.Is(err, probe.ErrInvalidModel):
 		return "InvalidModelConfigException"
 	case errors.Is(err, download.ErrSizeMismatch), errors.Is(err, download.ErrHashMismatch):
@@ -671,13 +705,20 @@ func (in *Installer) register(ctx context.Context, j *Job, src string, res *prob
 		}
 		cfg.Name = repoName(j.Source.RepoID)
 		if j.Source.Subfolder != "" {
-			cfg.Name += "_" + filepath.Base(j.Source.Subfolder)
+			sub := path.Base(j.Source.Subfolder)
+			if st, err := os.Stat(dest); err == nil && !st.IsDir() {
+				sub = strings.TrimSuffix(sub, path.Ext(sub)) // a single file: FLUX.1-schnell::ae.safetensors is FLUX.1-schnell_ae
+			}
+			cfg.Name += "_" + sub
 		}
 		cfg.Description = models.Ptr(fmt.Sprintf("%s %s model %s", cfg.Base, cfg.Type, cfg.Name))
 	}
 	changes := j.ConfigIn
 	changes.Key, changes.Path, changes.Hash, changes.FileSize = nil, nil, nil, nil
-	changes.Apply(cfg)
+	if err := changes.Apply(cfg); err != nil {
+		cleanup()
+		return err
+	}
 	if err := in.svc.Add(ctx, cfg); err != nil {
 		cleanup()
 		return err

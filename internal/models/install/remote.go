@@ -8,6 +8,7 @@ import (
 	"path"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/invokego/invokego/internal/models/download"
@@ -62,8 +63,12 @@ func (in *Installer) plan(ctx context.Context, j *Job) error {
 		root := filepath.Join(tmp, repoName(j.Source.RepoID))
 		for _, f := range files {
 			rel := f.Path
-			if j.Source.Subfolder != "" {
-				rel = rel[len(j.Source.Subfolder)+1:]
+			switch sub := strings.Trim(j.Source.Subfolder, "/"); {
+			case sub == "":
+			case f.Path == sub: // the subfolder names this one file
+				rel = path.Base(f.Path)
+			default:
+				rel = strings.TrimPrefix(f.Path, sub+"/")
 			}
 			parts = append(parts, &Part{URL: in.opts.Hub.ResolveURL(j.Source.RepoID, f.Path), Dest: filepath.Join(root, filepath.FromSlash(path.Dir(rel))),
 				Status: PartWaiting, RelPath: rel, ExpectSize: f.Size, SHA256: f.SHA256, TotalBytes: f.Size})
@@ -187,9 +192,9 @@ func (in *Installer) fetchPart(ctx context.Context, j *Job, p *Part) error {
 	if err != nil {
 		if ctx.Err() == nil {
 			in.mu.Lock()
-			p.Status, p.Error, p.ErrorType = PartError, err.Error(), errorType(err)
+			p.Status, p.Error, p.ErrorType = PartError, errorMessage(err), errorType(err)
 			in.mu.Unlock()
-			in.publish("download_error", map[string]any{"source": p.URL, "error_type": errorType(err), "error": err.Error()})
+			in.publish("download_error", map[string]any{"source": p.URL, "error_type": errorType(err), "error": errorMessage(err)})
 		}
 		return err
 	}
