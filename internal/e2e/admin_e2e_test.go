@@ -75,8 +75,8 @@ func TestE2EUsersAdmin(t *testing.T) {
 	p.viewport(400, 800)
 	p.screenshot("users-narrow")
 	p.viewport(1280, 800)
-	js[bool](p, `(() => { window.confirm = () => true; return true; })()`)
 	p.click("Delete carol@example.com", row)
+	p.click("Delete", `[role="dialog"]`)
 	p.waitFor("the user gone", `!document.querySelector('`+row+`')`)
 }
 

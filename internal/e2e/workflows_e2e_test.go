@@ -139,8 +139,8 @@ func TestE2EWorkflowImportDelete(t *testing.T) {
 	p.viewport(400, 800)
 	p.screenshot("workflows-narrow")
 	p.viewport(1280, 800)
-	js[bool](p, `(() => { window.confirm = () => true; return true; })()`)
 	p.click("Delete Imported Flow", yourWF)
+	p.click("Delete", `[role="dialog"]`)
 	p.waitFor("the workflow gone", `!document.querySelector(`+q(wfItem(yourWF, "Imported Flow"))+`)`)
 
 	// A default workflow opens read-only with its nodes drawn from the server's templates.

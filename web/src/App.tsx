@@ -16,6 +16,8 @@ interface NavItem {
   label: string;
   icon: string;
   admin?: boolean;
+  /** Only meaningful with accounts (multi-user mode). */
+  multiuserOnly?: boolean;
 }
 
 const NAV: NavItem[] = [
@@ -24,7 +26,7 @@ const NAV: NavItem[] = [
   { path: '/workflows', label: 'Workflows', icon: 'workflows' },
   { path: '/queue', label: 'Queue', icon: 'queue' },
   { path: '/models', label: 'Models', icon: 'models', admin: true },
-  { path: '/users', label: 'Users', icon: 'users', admin: true },
+  { path: '/users', label: 'Users', icon: 'users', admin: true, multiuserOnly: true },
 ];
 
 export function App() {
@@ -41,7 +43,7 @@ export function App() {
   if (!app.user) return <LoginScreen />;
 
   const route = app.route === '/' ? '/generate' : app.route;
-  const nav = NAV.filter((n) => !n.admin || app.user!.is_admin);
+  const nav = NAV.filter((n) => (!n.admin || app.user!.is_admin) && (!n.multiuserOnly || app.multiuser));
   const section = nav.find((n) => route.startsWith(n.path))?.path ?? (route.startsWith('/profile') ? '/profile' : '/generate');
 
   return (

@@ -83,12 +83,23 @@ export function canAddToBoard(user: User | null, b: Board | undefined | null): b
   return canWriteBoard(user, b) || b.board_visibility === 'public';
 }
 
+/** Whether new images may be generated into this board ('none' is Uncategorized). */
+export function generationBoardAllowed(user: User | null, boards: Board[], boardId: string): boolean {
+  if (boardId === 'none') return true;
+  const b = boards.find((x) => x.board_id === boardId);
+  return !!b && !b.archived && canAddToBoard(user, b);
+}
+
 export function AppProvider({ children }: { children: ReactNode }) {
   const [status, setStatus] = useState<AuthStatus | null>(null);
   const [user, setUserState] = useState<User | null>(null);
   const [ready, setReady] = useState(false);
   const [route, setRoute] = useState(currentPath());
   const [boards, setBoards] = useState<Board[]>([]);
+  // Read by setSelectedBoard right after an await, when the state in its closure may be older.
+  const boardsRef = useRef<Board[]>([]);
+  const userRef = useRef<User | null>(null);
+  userRef.current = user;
   const [showArchived, setShowArchived] = useState(false);
   const [selectedBoard, setSelectedBoardState] = useState<string>('none');
   const [models, setModels] = useState<ModelConfig[] | null>(null);
@@ -167,6 +178,7 @@ export function AppProvider({ children }: { children: ReactNode }) {
     }
     setToken(null);
     setUserState(null);
+    boardsRef.current = [];
     setBoards([]);
     setModels(null);
     setSelectedBoardState('none');
@@ -180,6 +192,9 @@ export function AppProvider({ children }: { children: ReactNode }) {
     const list = await api<Board[]>('/api/v1/boards/', {
       query: { all: true, order_by: 'created_at', direction: 'ASC', include_archived: true },
     });
+    // The Gallery polls this: skip the re-render when nothing changed.
+    if (JSON.stringify(list) === JSON.stringify(boardsRef.current)) return;
+    boardsRef.current = list;
     setBoards(list);
   }, [user]);
 
@@ -250,7 +265,11 @@ export function AppProvider({ children }: { children: ReactNode }) {
   }, [refreshBoards, refreshModels, toast]);
 
   const setParams = useCallback((p: Partial<GenParams>) => setParamsState((old) => ({ ...old, ...p })), []);
-  const setSelectedBoard = useCallback((id: string) => setSelectedBoardState(id), []);
+  const setSelectedBoard = useCallback((id: string) => {
+    setSelectedBoardState(id);
+    // InvokeAI's auto-add board: the next generation goes to the board selected in the Gallery, when one may add to it.
+    if (generationBoardAllowed(userRef.current, boardsRef.current, id)) setParamsState((p) => ({ ...p, boardId: id }));
+  }, []);
   const bumpGallery = useCallback(() => setGalleryVersion((v) => v + 1), []);
   const setUser = useCallback((u: User) => setUserState(u), []);
 

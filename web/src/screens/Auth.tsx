@@ -184,38 +184,46 @@ export function ProfileScreen() {
       <p className="muted" data-testid="profile-email">
         {user.email} {user.is_admin && <span className="badge">Admin</span>}
       </p>
-      <form className="card" onSubmit={saveName}>
-        <label className="field">
-          <span>Display Name</span>
-          <input value={name} onChange={(e) => setName(e.target.value)} />
-        </label>
-        <button type="submit" className="btn">
-          Save Profile
-        </button>
-      </form>
-      <form className="card" onSubmit={savePassword}>
-        <h2>Change password</h2>
-        <label className="field">
-          <span>Current Password</span>
-          <input type="password" autoComplete="current-password" value={current} onChange={(e) => setCurrent(e.target.value)} />
-        </label>
-        <label className="field">
-          <span>New Password</span>
-          <input type="password" autoComplete="new-password" value={next} onChange={(e) => setNext(e.target.value)} />
-        </label>
-        <button type="submit" className="btn" disabled={!next}>
-          Change Password
-        </button>
-      </form>
+      {/* Single-user mode has no account: nothing to rename, no password to change and nobody to log out. */}
+      {!app.multiuser && <p data-testid="single-user-note">Single-user mode: there are no accounts, so no sign-in is needed.</p>}
+      {app.multiuser && (
+        <form className="card" onSubmit={saveName}>
+          <label className="field">
+            <span>Display Name</span>
+            <input value={name} onChange={(e) => setName(e.target.value)} />
+          </label>
+          <button type="submit" className="btn">
+            Save Profile
+          </button>
+        </form>
+      )}
+      {app.multiuser && (
+        <form className="card" onSubmit={savePassword}>
+          <h2>Change password</h2>
+          <label className="field">
+            <span>Current Password</span>
+            <input type="password" autoComplete="current-password" value={current} onChange={(e) => setCurrent(e.target.value)} />
+          </label>
+          <label className="field">
+            <span>New Password</span>
+            <input type="password" autoComplete="new-password" value={next} onChange={(e) => setNext(e.target.value)} />
+          </label>
+          <button type="submit" className="btn" disabled={!next}>
+            Change Password
+          </button>
+        </form>
+      )}
       {msg && <p className="ok" role="status">{msg}</p>}
       {error && (
         <p className="error" role="alert">
           {error}
         </p>
       )}
-      <button type="button" className="btn" onClick={() => app.logout()}>
-        Log out
-      </button>
+      {app.multiuser && (
+        <button type="button" className="btn" onClick={() => app.logout()}>
+          Log out
+        </button>
+      )}
     </div>
   );
 }

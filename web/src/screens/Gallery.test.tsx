@@ -89,3 +89,57 @@ describe('Gallery permissions', () => {
     expect(within(boardItem('Alice Board')).getByRole('button', { name: 'Board options' })).toBeTruthy();
   });
 });
+
+describe('Board menu and deletion', () => {
+  it('opens the options menu on right-click for the owner', () => {
+    renderGallery(alice, 'private');
+    fireEvent.contextMenu(within(boardItem('Alice Board')).getByRole('button', { name: 'Alice Board' }));
+    const menu = screen.getByRole('menu');
+    for (const label of ['Set Private', 'Set Shared', 'Set Public', 'Rename', 'Archive', 'Delete Board']) {
+      expect(within(menu).getByRole('menuitem', { name: label })).toBeTruthy();
+    }
+    fireEvent.click(within(menu).getByRole('menuitem', { name: 'Rename' }));
+    expect(screen.getByLabelText('New board name')).toBeTruthy();
+  });
+
+  it('keeps the browser menu on a board one may not manage', () => {
+    renderGallery(bob, 'shared');
+    const notPrevented = fireEvent.contextMenu(within(boardItem('Alice Board')).getByRole('button', { name: 'Alice Board' }));
+    expect(notPrevented).toBe(true);
+    expect(screen.queryByRole('menu')).toBeNull();
+  });
+
+  it('asks in a dialog before deleting a board; Escape cancels', async () => {
+    const { calls } = renderGallery(alice, 'private');
+    fireEvent.click(within(boardItem('Alice Board')).getByRole('button', { name: 'Board options' }));
+    fireEvent.click(screen.getByRole('menuitem', { name: 'Delete Board' }));
+    const dialog = screen.getByRole('dialog');
+    expect(dialog.getAttribute('aria-modal')).toBe('true');
+    fireEvent.keyDown(document, { key: 'Escape' });
+    expect(screen.queryByRole('dialog')).toBeNull();
+    fireEvent.click(within(boardItem('Alice Board')).getByRole('button', { name: 'Board options' }));
+    fireEvent.click(screen.getByRole('menuitem', { name: 'Delete Board' }));
+    fireEvent.click(within(screen.getByRole('dialog')).getByRole('button', { name: 'Delete Board Only' }));
+    await waitFor(() => expect(calls.some((c) => c.init?.method === 'DELETE' && c.url.startsWith('/api/v1/boards/b1?include_images=false'))).toBe(true));
+  });
+});
+
+describe('Board list refresh', () => {
+  it('refreshes when the Gallery opens, on focus and every 15 s', async () => {
+    vi.useFakeTimers();
+    try {
+      const { app } = renderGallery(bob, 'shared');
+      const refresh = app.refreshBoards as ReturnType<typeof vi.fn>;
+      expect(refresh).toHaveBeenCalledTimes(1);
+      window.dispatchEvent(new Event('focus'));
+      expect(refresh).toHaveBeenCalledTimes(2);
+      await vi.advanceTimersByTimeAsync(15_000);
+      expect(refresh).toHaveBeenCalledTimes(3);
+      cleanup();
+      await vi.advanceTimersByTimeAsync(30_000);
+      expect(refresh).toHaveBeenCalledTimes(3);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+});

@@ -4,11 +4,14 @@ import { recallFromMetadata } from '../lib/graph';
 import { canAddToBoard, canWriteBoard, useApp } from '../lib/store';
 import type { Board, ImageDTO, Paged, User, Visibility } from '../lib/types';
 import { Icon } from '../components/Icon';
+import { ConfirmDialog } from '../components/ConfirmDialog';
 
 const PAGE_SIZE = 24;
+/** Boards others share or unshare appear without a reload: the list is polled while the Gallery is open. */
+export const BOARD_REFRESH_MS = 15_000;
 const DRAG_TYPE = 'application/x-invokego-images';
 
-const VIS_LABEL: Record<Visibility, string> = { private: 'Private', shared: 'Shared', public: 'Public' };
+export const VIS_LABEL: Record<Visibility, string> = { private: 'Private', shared: 'Shared', public: 'Public' };
 
 export function VisibilityBadge({ v }: { v: Visibility }) {
   return (
@@ -35,6 +38,8 @@ export function GalleryScreen() {
     if (boardId !== 'none' && app.boards.length && !board) app.setSelectedBoard('none');
   }, [boardId, board, app]);
 
+  useBoardRefresh(app.refreshBoards);
+
   return (
     <div className="gallery">
       <BoardsPanel />
@@ -42,6 +47,25 @@ export function GalleryScreen() {
       {viewing && <Viewer image={viewing} board={board} boardId={boardId} onClose={() => setViewing(null)} onChanged={setViewing} />}
     </div>
   );
+}
+
+/** Refreshes the board list when the Gallery opens, when the window regains focus, and every BOARD_REFRESH_MS. */
+function useBoardRefresh(refreshBoards: () => Promise<void>) {
+  useEffect(() => {
+    const refresh = () => {
+      refreshBoards().catch(() => undefined);
+    };
+    const refreshIfVisible = () => {
+      if (!document.hidden) refresh();
+    };
+    refresh();
+    window.addEventListener('focus', refresh);
+    const timer = window.setInterval(refreshIfVisible, BOARD_REFRESH_MS);
+    return () => {
+      window.removeEventListener('focus', refresh);
+      window.clearInterval(timer);
+    };
+  }, [refreshBoards]);
 }
 
 function BoardsPanel() {
@@ -177,9 +201,21 @@ function BoardItem({ board }: { board: Board }) {
     const close = (e: globalThis.MouseEvent) => {
       if (menuRef.current && !menuRef.current.contains(e.target as Node)) setMenuOpen(false);
     };
+    const closeOnEscape = (e: KeyboardEvent) => e.key === 'Escape' && setMenuOpen(false);
     document.addEventListener('mousedown', close);
-    return () => document.removeEventListener('mousedown', close);
+    document.addEventListener('keydown', closeOnEscape);
+    return () => {
+      document.removeEventListener('mousedown', close);
+      document.removeEventListener('keydown', closeOnEscape);
+    };
   }, [menuOpen]);
+
+  // Right-click opens the same menu as the "…" button, as in InvokeAI; read-only boards keep the browser's menu.
+  const openContextMenu = (e: MouseEvent) => {
+    if (!writable || renaming || confirmDelete) return;
+    e.preventDefault();
+    setMenuOpen(true);
+  };
 
   const patch = async (changes: Record<string, unknown>) => {
     try {
@@ -216,6 +252,7 @@ function BoardItem({ board }: { board: Board }) {
       data-board-id={board.board_id}
       data-board-name={board.board_name}
       data-can-write={writable ? 'true' : 'false'}
+      onContextMenu={openContextMenu}
       {...handlers}
     >
       {renaming ? (
@@ -290,6 +327,16 @@ function BoardItem({ board }: { board: Board }) {
                   role="menuitem"
                   onClick={() => {
                     setMenuOpen(false);
+                    setRenaming(true);
+                  }}
+                >
+                  Rename
+                </button>
+                <button
+                  type="button"
+                  role="menuitem"
+                  onClick={() => {
+                    setMenuOpen(false);
                     patch({ archived: !board.archived });
                   }}
                 >
@@ -312,23 +359,16 @@ function BoardItem({ board }: { board: Board }) {
         </>
       )}
       {confirmDelete && (
-        <div className="modal-backdrop">
-          <div className="modal card" role="dialog" aria-modal="true" aria-label="Delete board">
-            <h2>Delete “{board.board_name}”?</h2>
-            <p className="muted">Deleting only the board moves its images to Uncategorized.</p>
-            <div className="row wrap">
-              <button type="button" className="btn danger" onClick={() => del(false)}>
-                Delete Board Only
-              </button>
-              <button type="button" className="btn danger" onClick={() => del(true)}>
-                Delete Board and Images
-              </button>
-              <button type="button" className="btn" onClick={() => setConfirmDelete(false)}>
-                Cancel
-              </button>
-            </div>
-          </div>
-        </div>
+        <ConfirmDialog
+          title={`Delete “${board.board_name}”?`}
+          onCancel={() => setConfirmDelete(false)}
+          actions={[
+            { label: 'Delete Board Only', onConfirm: () => del(false) },
+            { label: 'Delete Board and Images', onConfirm: () => del(true) },
+          ]}
+        >
+          <p className="muted">Deleting only the board moves its images to Uncategorized.</p>
+        </ConfirmDialog>
       )}
     </li>
   );

@@ -61,3 +61,24 @@ describe('Generate', () => {
     expect(screen.getByText(/Ask your administrator/)).toBeTruthy();
   });
 });
+
+describe('Generate board', () => {
+  it('shows the board the Gallery selected and may still pick another', () => {
+    stubFetch({ '/api/v1/images/': { items: [], total: 0, limit: 12, offset: 0 } });
+    const boards = [
+      board({ board_id: 'own', board_name: 'Mine', user_id: bob.user_id }),
+      board({ board_id: 'public', board_name: 'Alice Public', user_id: alice.user_id, board_visibility: 'public' }),
+    ];
+    const app = mockApp({ user: bob, boards, models: [model], selectedBoard: 'public', params: { ...defaultParams, model, boardId: 'public' } });
+    render(
+      <WithApp app={app}>
+        <GenerateScreen />
+      </WithApp>,
+    );
+    const select = screen.getByLabelText('Board') as HTMLSelectElement;
+    expect(select.value).toBe('public');
+    expect(select.selectedOptions[0].text).toBe('Alice Public (Public)');
+    fireEvent.change(select, { target: { value: 'own' } });
+    expect(app.setParams).toHaveBeenCalledWith({ boardId: 'own' });
+  });
+});

@@ -1,7 +1,8 @@
 import { useEffect, useState, type FormEvent } from 'react';
 import { api, errorText, mediaUrl } from '../lib/api';
 import { buildBatch, MAX_SEED, randomSeed, SCHEDULERS } from '../lib/graph';
-import { canAddToBoard, useApp } from '../lib/store';
+import { generationBoardAllowed, useApp } from '../lib/store';
+import { VIS_LABEL } from './Gallery';
 import type { ImageDTO, Paged } from '../lib/types';
 import { Splash } from './Splash';
 
@@ -14,8 +15,9 @@ export function GenerateScreen() {
   if (models === null) return <p className="muted pad">Loading models…</p>;
   if (models.length === 0) return <Splash />;
 
-  const writableBoards = app.boards.filter((b) => !b.archived && canAddToBoard(app.user, b));
-  const boardOk = p.boardId === 'none' || writableBoards.some((b) => b.board_id === p.boardId);
+  // The board follows the Gallery's selection (store.setSelectedBoard); this list may still pick another.
+  const writableBoards = app.boards.filter((b) => b.board_id !== 'none' && generationBoardAllowed(app.user, app.boards, b.board_id));
+  const boardOk = generationBoardAllowed(app.user, app.boards, p.boardId);
 
   const invoke = async (e?: FormEvent) => {
     e?.preventDefault();
@@ -142,13 +144,13 @@ export function GenerateScreen() {
         </div>
         <label className="field">
           <span>Board</span>
-          <select value={boardOk ? p.boardId : ''} onChange={(e) => setParams({ boardId: e.target.value })}>
+          <select data-testid="generate-board" value={boardOk ? p.boardId : ''} onChange={(e) => setParams({ boardId: e.target.value })}>
             {!boardOk && <option value="">(choose a board)</option>}
             <option value="none">Uncategorized</option>
             {writableBoards.map((b) => (
               <option key={b.board_id} value={b.board_id}>
                 {b.board_name}
-                {b.board_visibility !== 'private' ? ` (${b.board_visibility})` : ''}
+                {b.board_visibility !== 'private' ? ` (${VIS_LABEL[b.board_visibility]})` : ''}
               </option>
             ))}
           </select>

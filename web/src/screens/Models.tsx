@@ -3,6 +3,16 @@ import { api, errorText } from '../lib/api';
 import { subscribe } from '../lib/socket';
 import { useApp } from '../lib/store';
 import type { InstallJob, ModelConfig } from '../lib/types';
+import { ConfirmDialog } from '../components/ConfirmDialog';
+
+/** A failed install's text as the user needs it: the message, led by the error's class when it adds anything. */
+export function installErrorText(j: Pick<InstallJob, 'error' | 'error_reason'>): string {
+  const message = (j.error ?? '').trim();
+  const reason = (j.error_reason ?? '').trim();
+  if (!message) return reason;
+  if (!reason || message.startsWith(reason)) return message;
+  return `${reason}: ${message}`;
+}
 
 function jobSource(j: InstallJob): string {
   if (typeof j.source === 'string') return j.source;
@@ -16,6 +26,7 @@ export function ModelsScreen() {
   const [source, setSource] = useState('');
   const [error, setError] = useState('');
   const [editing, setEditing] = useState<ModelConfig | null>(null);
+  const [deleting, setDeleting] = useState<ModelConfig | null>(null);
 
   const load = useCallback(async () => {
     try {
@@ -68,7 +79,7 @@ export function ModelsScreen() {
   };
 
   const del = async (m: ModelConfig) => {
-    if (!window.confirm(`Delete model ${m.name}?`)) return;
+    setDeleting(null);
     try {
       await api(`/api/v2/models/i/${m.key}`, { method: 'DELETE' });
       await load();
@@ -121,7 +132,11 @@ export function ModelsScreen() {
                   <div className="progressbar" role="progressbar" aria-label={`Install progress ${jobSource(j)}`} aria-valuenow={pct} aria-valuemin={0} aria-valuemax={100}>
                     <div style={{ width: `${pct}%` }} />
                   </div>
-                  {(j.error || j.error_reason) && <p className="error small">{j.error_reason || j.error}</p>}
+                  {(j.error || j.error_reason) && (
+                    <p className="error small" data-testid="install-error">
+                      {installErrorText(j)}
+                    </p>
+                  )}
                 </li>
               );
             })}
@@ -153,7 +168,7 @@ export function ModelsScreen() {
                 <button type="button" className="btn small" onClick={() => setEditing(m)} aria-label={`Edit ${m.name}`}>
                   Edit
                 </button>
-                <button type="button" className="btn small danger" onClick={() => del(m)} aria-label={`Delete ${m.name}`}>
+                <button type="button" className="btn small danger" onClick={() => setDeleting(m)} aria-label={`Delete ${m.name}`}>
                   Delete
                 </button>
               </td>
@@ -162,6 +177,11 @@ export function ModelsScreen() {
         </tbody>
       </table>
       {models.length === 0 && <p className="muted pad">No models installed.</p>}
+      {deleting && (
+        <ConfirmDialog title={`Delete model ${deleting.name}?`} onCancel={() => setDeleting(null)} actions={[{ label: 'Delete', onConfirm: () => del(deleting) }]}>
+          <p className="muted">The model is removed from the list. Files installed into the models folder are deleted; models used in place keep their files.</p>
+        </ConfirmDialog>
+      )}
       {editing && (
         <EditModel
           model={editing}

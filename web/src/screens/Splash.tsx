@@ -31,7 +31,8 @@ function AdminSplash() {
   const app = useApp();
   const [starters, setStarters] = useState<Starter[]>([]);
   const [error, setError] = useState('');
-  const [installing, setInstalling] = useState<Record<string, string>>({});
+  const [installing, setInstalling] = useState<Record<string, InstallState>>({});
+  const setState = (source: string, state: InstallState) => setInstalling((s) => ({ ...s, [source]: state }));
 
   useEffect(() => {
     api<{ starter_models: Starter[] }>('/api/v2/models/starter_models')
@@ -43,13 +44,13 @@ function AdminSplash() {
     const offs = [
       subscribe('model_install_download_progress', (d) => {
         const pct = d.total_bytes ? Math.round((100 * d.bytes) / d.total_bytes) : 0;
-        setInstalling((s) => ({ ...s, [sourceKey(d.source)]: `Downloading ${pct}%` }));
+        setState(sourceKey(d.source), { text: `Downloading ${pct}%`, phase: 'busy' });
       }),
       subscribe('model_install_complete', (d) => {
-        setInstalling((s) => ({ ...s, [sourceKey(d.source)]: 'Installed' }));
+        setState(sourceKey(d.source), { text: 'Installed', phase: 'done' });
         app.refreshModels();
       }),
-      subscribe('model_install_error', (d) => setInstalling((s) => ({ ...s, [sourceKey(d.source)]: `Error: ${d.error}` }))),
+      subscribe('model_install_error', (d) => setState(sourceKey(d.source), { text: `Error: ${d.error || d.error_type || 'install failed'}`, phase: 'failed' })),
     ];
     return () => offs.forEach((f) => f());
   }, [app]);
@@ -57,9 +58,10 @@ function AdminSplash() {
   const install = async (s: Starter) => {
     setError('');
     try {
+      setState(s.source, { text: 'Queued', phase: 'busy' });
       await api('/api/v2/models/install', { query: { source: s.source }, json: {} });
-      setInstalling((x) => ({ ...x, [s.source]: 'Queued' }));
     } catch (e) {
+      setState(s.source, { text: '', phase: 'failed' });
       setError(errorText(e));
     }
   };
@@ -83,15 +85,29 @@ function AdminSplash() {
               <strong>{s.name}</strong> <span className="badge">{s.base}</span>
               <p className="muted">{s.description}</p>
             </div>
-            <span className="muted">{installing[s.source]}</span>
-            <button type="button" className="btn primary" disabled={s.is_installed || !!installing[s.source]} onClick={() => install(s)} aria-label={`Install ${s.name}`}>
-              {s.is_installed ? 'Installed' : 'Install'}
+            <span className={installing[s.source]?.phase === 'failed' ? 'error' : 'muted'} data-testid="starter-status">
+              {installing[s.source]?.text}
+            </span>
+            {/* After a failure the button is usable again, so that the admin can retry without a reload. */}
+            <button
+              type="button"
+              className="btn primary"
+              disabled={s.is_installed || installing[s.source]?.phase === 'busy' || installing[s.source]?.phase === 'done'}
+              onClick={() => install(s)}
+              aria-label={`Install ${s.name}`}
+            >
+              {s.is_installed || installing[s.source]?.phase === 'done' ? 'Installed' : 'Install'}
             </button>
           </li>
         ))}
       </ul>
     </div>
   );
+}
+
+interface InstallState {
+  text: string;
+  phase: 'busy' | 'failed' | 'done';
 }
 
 function sourceKey(src: unknown): string {

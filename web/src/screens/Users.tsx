@@ -2,6 +2,7 @@ import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import { api, errorText } from '../lib/api';
 import { useApp } from '../lib/store';
 import type { User } from '../lib/types';
+import { ConfirmDialog } from '../components/ConfirmDialog';
 
 export function UsersScreen() {
   const app = useApp();
@@ -12,6 +13,7 @@ export function UsersScreen() {
   const [password, setPassword] = useState('');
   const [isAdmin, setIsAdmin] = useState(false);
   const [editing, setEditing] = useState<string | null>(null);
+  const [deleting, setDeleting] = useState<string | null>(null);
 
   const load = useCallback(async () => {
     try {
@@ -24,6 +26,7 @@ export function UsersScreen() {
     load();
   }, [load]);
 
+  if (!app.multiuser) return <p className="pad">There are no user accounts in single-user mode.</p>;
   if (!app.user?.is_admin) return <p className="pad">Administrator access is required.</p>;
 
   const create = async (e: FormEvent) => {
@@ -60,10 +63,10 @@ export function UsersScreen() {
     }
   };
 
-  const del = async (u: User) => {
-    if (!window.confirm(`Delete ${u.email}?`)) return;
+  const del = async (u: User, deleteContent: boolean) => {
+    setDeleting(null);
     try {
-      await api(`/api/v1/auth/users/${u.user_id}`, { method: 'DELETE' });
+      await api(`/api/v1/auth/users/${u.user_id}`, { method: 'DELETE', query: deleteContent ? { delete_content: true } : undefined });
       await load();
     } catch (err) {
       app.toast(errorText(err), 'error');
@@ -119,19 +122,7 @@ export function UsersScreen() {
           {users.map((u) => (
             <tr key={u.user_id} data-testid="user-item" data-email={u.email}>
               <td>{u.email}</td>
-              <td>
-                {editing === u.user_id ? (
-                  <EditName
-                    user={u}
-                    onDone={async (n) => {
-                      setEditing(null);
-                      if (n !== null) await patch(u, { display_name: n });
-                    }}
-                  />
-                ) : (
-                  u.display_name
-                )}
-              </td>
+              <td>{u.display_name}</td>
               <td>{u.is_admin ? <span className="badge">Admin</span> : 'User'}</td>
               <td>{u.is_active ? 'Active' : <span className="badge vis-private">Inactive</span>}</td>
               <td className="row wrap">
@@ -144,9 +135,20 @@ export function UsersScreen() {
                 <button type="button" className="btn small" onClick={() => patch(u, { is_active: !u.is_active })}>
                   {u.is_active ? 'Deactivate' : 'Activate'}
                 </button>
-                <button type="button" className="btn small danger" onClick={() => del(u)} aria-label={`Delete ${u.email}`}>
+                <button type="button" className="btn small danger" onClick={() => setDeleting(u.user_id)} aria-label={`Delete ${u.email}`}>
                   Delete
                 </button>
+                {/* Dialogs sit inside the row so that they belong to it; they are fixed over the page. */}
+                {editing === u.user_id && (
+                  <EditUser
+                    user={u}
+                    onClose={async (changed) => {
+                      setEditing(null);
+                      if (changed) await load();
+                    }}
+                  />
+                )}
+                {deleting === u.user_id && <DeleteUser user={u} onCancel={() => setDeleting(null)} onDelete={(withContent) => del(u, withContent)} />}
               </td>
             </tr>
           ))}
@@ -156,23 +158,109 @@ export function UsersScreen() {
   );
 }
 
-function EditName({ user, onDone }: { user: User; onDone: (name: string | null) => void }) {
-  const [v, setV] = useState(user.display_name ?? '');
+/** Edit dialog: display name, a new password, administrator and active flags; server refusals show here. */
+function EditUser({ user, onClose }: { user: User; onClose: (changed: boolean) => void }) {
+  const [name, setName] = useState(user.display_name ?? '');
+  const [password, setPassword] = useState('');
+  const [isAdmin, setIsAdmin] = useState(user.is_admin);
+  const [isActive, setIsActive] = useState(user.is_active);
+  const [error, setError] = useState('');
+  const [busy, setBusy] = useState(false);
+
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => e.key === 'Escape' && onClose(false);
+    document.addEventListener('keydown', onKey);
+    return () => document.removeEventListener('keydown', onKey);
+  }, [onClose]);
+
+  const save = async (e: FormEvent) => {
+    e.preventDefault();
+    // Send only what changed, so that an unchanged flag cannot trip a server rule.
+    const changes: Record<string, unknown> = {};
+    if (name !== (user.display_name ?? '')) changes.display_name = name;
+    if (password) changes.password = password;
+    if (isAdmin !== user.is_admin) changes.is_admin = isAdmin;
+    if (isActive !== user.is_active) changes.is_active = isActive;
+    if (Object.keys(changes).length === 0) return onClose(false);
+    setBusy(true);
+    setError('');
+    try {
+      await api(`/api/v1/auth/users/${user.user_id}`, { method: 'PATCH', json: changes });
+      onClose(true);
+    } catch (err) {
+      setError(errorText(err));
+      setBusy(false);
+    }
+  };
+
+  const generate = async () => {
+    try {
+      const r = await api<{ password: string }>('/api/v1/auth/generate-password');
+      setPassword(r.password);
+    } catch (err) {
+      setError(errorText(err));
+    }
+  };
+
   return (
-    <form
-      className="row"
-      onSubmit={(e) => {
-        e.preventDefault();
-        onDone(v);
-      }}
-    >
-      <input aria-label="Display Name" autoFocus value={v} onChange={(e) => setV(e.target.value)} />
-      <button type="submit" className="btn small">
-        Save
-      </button>
-      <button type="button" className="btn small" onClick={() => onDone(null)}>
-        Cancel
-      </button>
-    </form>
+    <div className="modal-backdrop">
+      <form className="modal card" role="dialog" aria-modal="true" aria-label={`Edit ${user.email}`} onSubmit={save}>
+        <h2>Edit {user.email}</h2>
+        <label className="field">
+          <span>Display Name</span>
+          <input autoFocus value={name} onChange={(e) => setName(e.target.value)} />
+        </label>
+        <label className="field">
+          <span>New Password</span>
+          <input type="text" value={password} onChange={(e) => setPassword(e.target.value)} autoComplete="new-password" placeholder="Leave empty to keep the current one" />
+        </label>
+        <div className="row wrap">
+          <button type="button" className="btn small" onClick={generate}>
+            Generate Password
+          </button>
+          <label className="check">
+            <input type="checkbox" checked={isAdmin} onChange={(e) => setIsAdmin(e.target.checked)} />
+            <span>Administrator</span>
+          </label>
+          <label className="check">
+            <input type="checkbox" checked={isActive} onChange={(e) => setIsActive(e.target.checked)} />
+            <span>Active</span>
+          </label>
+        </div>
+        {error && (
+          <p className="error" role="alert">
+            {error}
+          </p>
+        )}
+        <div className="row">
+          <button type="submit" className="btn primary" disabled={busy}>
+            Save
+          </button>
+          <button type="button" className="btn" onClick={() => onClose(false)}>
+            Cancel
+          </button>
+        </div>
+      </form>
+    </div>
+  );
+}
+
+/** DECISIONS 12: a deleted user's content either becomes the deleting admin's or is deleted with them. */
+function DeleteUser({ user, onCancel, onDelete }: { user: User; onCancel: () => void; onDelete: (withContent: boolean) => void }) {
+  const [withContent, setWithContent] = useState(false);
+  return (
+    <ConfirmDialog title={`Delete ${user.email}?`} onCancel={onCancel} actions={[{ label: 'Delete', onConfirm: () => onDelete(withContent) }]}>
+      <fieldset className="choice">
+        <legend className="muted">Their boards, images, workflows and queue items</legend>
+        <label className="check">
+          <input type="radio" name="user-content" checked={!withContent} onChange={() => setWithContent(false)} />
+          <span>Keep their content (it becomes yours)</span>
+        </label>
+        <label className="check">
+          <input type="radio" name="user-content" checked={withContent} onChange={() => setWithContent(true)} />
+          <span>Delete their content too</span>
+        </label>
+      </fieldset>
+    </ConfirmDialog>
   );
 }

@@ -18,6 +18,7 @@ import {
 } from '@xyflow/react';
 import '@xyflow/react/dist/style.css';
 import { Icon } from '../components/Icon';
+import { ConfirmDialog } from '../components/ConfirmDialog';
 import { api, errorText } from '../lib/api';
 import { useApp } from '../lib/store';
 import { emptyWorkflow, nodeFromTemplate, parseTemplates, parseWorkflowFile, typesCompatible, workflowToGraph, type NodeTemplate } from '../lib/templates';
@@ -80,6 +81,10 @@ export default function WorkflowsScreen() {
   );
 }
 
+function DeleteWorkflowDialog({ name, onCancel, onDelete }: { name: string; onCancel: () => void; onDelete: () => void }) {
+  return <ConfirmDialog title={`Delete workflow “${name}”?`} onCancel={onCancel} actions={[{ label: 'Delete', onConfirm: onDelete }]} />;
+}
+
 function Library({ onOpen, version, current }: { onOpen: (o: Open) => void; version: number; current?: string }) {
   const app = useApp();
   const me = app.user!;
@@ -88,6 +93,7 @@ function Library({ onOpen, version, current }: { onOpen: (o: Open) => void; vers
   const [defaults, setDefaults] = useState<WorkflowListItem[]>([]);
   const [error, setError] = useState('');
   const [query, setQuery] = useState('');
+  const [deleting, setDeleting] = useState<WorkflowListItem | null>(null);
 
   const load = useCallback(async () => {
     try {
@@ -114,14 +120,16 @@ function Library({ onOpen, version, current }: { onOpen: (o: Open) => void; vers
     try {
       const rec = await api<WorkflowRecord>(`/api/v1/workflows/i/${id}`);
       onOpen({ record: rec, workflow: rec.workflow });
-      api(`/api/v1/workflows/i/${id}/opened_at`, { method: 'PUT' }).catch(() => undefined);
+      // Only an owner (or an admin) may touch a workflow's record; others would get a 403.
+      const mayWrite = rec.workflow.meta?.category !== 'default' && (rec.user_id === me.user_id || me.is_admin);
+      if (mayWrite) api(`/api/v1/workflows/i/${id}/opened_at`, { method: 'PUT' }).catch(() => undefined);
     } catch (e) {
       app.toast(errorText(e), 'error');
     }
   };
 
   const del = async (w: WorkflowListItem) => {
-    if (!window.confirm(`Delete workflow “${w.name}”?`)) return;
+    setDeleting(null);
     try {
       await api(`/api/v1/workflows/i/${w.workflow_id}`, { method: 'DELETE' });
       await load();
@@ -159,7 +167,7 @@ function Library({ onOpen, version, current }: { onOpen: (o: Open) => void; vers
               {w.description && <span className="muted small ellipsis">{w.description}</span>}
             </button>
             {ownerActions && (
-              <button type="button" className="icon-btn" aria-label={`Delete ${w.name}`} onClick={() => del(w)}>
+              <button type="button" className="icon-btn" aria-label={`Delete ${w.name}`} onClick={() => setDeleting(w)}>
                 <Icon name="trash" size={14} />
               </button>
             )}
@@ -192,6 +200,7 @@ function Library({ onOpen, version, current }: { onOpen: (o: Open) => void; vers
       {section('Your workflows', 'your-workflows', mine, true)}
       {section('Shared workflows', 'shared-workflows', shared, !!me.is_admin)}
       {section('Default workflows', 'default-workflows', defaults, false)}
+      {deleting && <DeleteWorkflowDialog name={deleting.name} onCancel={() => setDeleting(null)} onDelete={() => del(deleting)} />}
     </aside>
   );
 }
@@ -247,6 +256,7 @@ function Editor({
   const [saveAsName, setSaveAsName] = useState('');
   const [addType, setAddType] = useState('');
   const [error, setError] = useState('');
+  const [confirmDelete, setConfirmDelete] = useState(false);
   const rf = useReactFlow();
 
   useEffect(() => {
@@ -304,7 +314,8 @@ function Editor({
   };
 
   const del = async () => {
-    if (!rec || !window.confirm(`Delete workflow “${rec.name}”?`)) return;
+    setConfirmDelete(false);
+    if (!rec) return;
     try {
       await api(`/api/v1/workflows/i/${rec.workflow_id}`, { method: 'DELETE' });
       onClosed();
@@ -400,10 +411,11 @@ function Editor({
           </label>
         )}
         {rec && owner && !isDefault && (
-          <button type="button" className="btn small danger" onClick={del}>
+          <button type="button" className="btn small danger" onClick={() => setConfirmDelete(true)}>
             Delete Workflow
           </button>
         )}
+        {confirmDelete && rec && <DeleteWorkflowDialog name={rec.name} onCancel={() => setConfirmDelete(false)} onDelete={del} />}
         <button
           type="button"
           className="btn small"
