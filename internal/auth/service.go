@@ -266,7 +266,7 @@ func (s *Service) Login(ctx context.Context, email, password string, rememberMe 
 		return nil, fmt.Errorf("record login: %w", err)
 	}
 	u.LastLoginAt = &now
-	tok, ttl, err := s.signer.Issue(Claims{UserID: u.UserID, Email: u.Email, IsAdmin: u.IsAdmin, RememberMe: rememberMe, TokenEpoch: u.TokenEpoch})
+	tok, ttl, err := s.issueFor(u, rememberMe)
 	if err != nil {
 		return nil, err
 	}
@@ -315,7 +315,7 @@ func (s *Service) Refresh(ctx context.Context, token string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	tok, _, err := s.signer.Issue(Claims{UserID: u.UserID, Email: u.Email, IsAdmin: u.IsAdmin, RememberMe: c.RememberMe, TokenEpoch: u.TokenEpoch})
+	tok, _, err := s.issueFor(u, c.RememberMe)
 	return tok, err
 }
 
@@ -335,16 +335,12 @@ func (s *Service) ReissueToken(ctx context.Context, p access.Principal, oldToken
 	if !u.IsActive {
 		return "", 0, ErrInvalidToken
 	}
-	tok, _, err := s.signer.Issue(Claims{UserID: u.UserID, Email: u.Email, IsAdmin: u.IsAdmin, RememberMe: c.RememberMe, TokenEpoch: u.TokenEpoch})
-	return tok, TokenTTLSeconds(c), err
+	return s.issueFor(u, c.RememberMe)
 }
 
-// TokenTTL returns the lifetime in seconds of a token's kind.
-func TokenTTLSeconds(c *Claims) int64 {
-	if c != nil && c.RememberMe {
-		return int64(RememberTokenTTL / time.Second)
-	}
-	return int64(TokenTTL / time.Second)
+// issueFor signs a token for the user as the database has them now (role and epoch), of the given kind.
+func (s *Service) issueFor(u *store.User, rememberMe bool) (string, int64, error) {
+	return s.signer.Issue(Claims{UserID: u.UserID, Email: u.Email, IsAdmin: u.IsAdmin, RememberMe: rememberMe, TokenEpoch: u.TokenEpoch})
 }
 
 // Logout revokes every token of the caller by bumping the epoch.

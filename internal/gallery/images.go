@@ -268,22 +268,27 @@ func (s *Service) DeleteImage(ctx context.Context, p access.Principal, name stri
 
 var errSkip = errors.New("skip")
 
-// checkAll loads the named images and checks rule on every one before anything changes (DECISIONS 9). Missing
-// (or malformed) names are skipped. The result keeps request order without duplicates.
-func (s *Service) checkAll(ctx context.Context, p access.Principal, names []string, rule func(access.Principal, access.ImageRef) error) ([]*store.Image, error) {
+// imagesByValidNames loads the images among names; names no image can have are left out before the query.
+func (s *Service) imagesByValidNames(ctx context.Context, names []string) (map[string]*store.Image, error) {
 	valid := make([]string, 0, len(names))
 	for _, n := range names {
 		if ValidImageName(n) {
 			valid = append(valid, n)
 		}
 	}
-	found, err := s.db.ImagesByNames(ctx, valid)
+	return s.db.ImagesByNames(ctx, valid)
+}
+
+// checkAll loads the named images and checks rule on every one before anything changes (DECISIONS 9). Missing
+// (or malformed) names are skipped. The result keeps request order without duplicates.
+func (s *Service) checkAll(ctx context.Context, p access.Principal, names []string, rule func(access.Principal, access.ImageRef) error) ([]*store.Image, error) {
+	found, err := s.imagesByValidNames(ctx, names)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]*store.Image, 0, len(found))
 	seen := map[string]bool{}
-	for _, n := range valid {
+	for _, n := range names { // invalid names are not in found
 		im, ok := found[n]
 		if !ok || seen[n] {
 			continue
@@ -369,18 +374,12 @@ func (s *Service) SetStarred(ctx context.Context, p access.Principal, names []st
 
 // ImagesByNames returns the readable images among names, in request order; others are skipped silently.
 func (s *Service) ImagesByNames(ctx context.Context, p access.Principal, names []string) ([]ImageDTO, error) {
-	valid := make([]string, 0, len(names))
-	for _, n := range names {
-		if ValidImageName(n) {
-			valid = append(valid, n)
-		}
-	}
-	found, err := s.db.ImagesByNames(ctx, valid)
+	found, err := s.imagesByValidNames(ctx, names)
 	if err != nil {
 		return nil, err
 	}
 	out := []ImageDTO{}
-	for _, n := range valid {
+	for _, n := range names { // invalid names are not in found
 		if im, ok := found[n]; ok && access.ReadImage(p, imageRef(im)) == nil {
 			out = append(out, toImageDTO(im))
 		}

@@ -31,9 +31,10 @@ func (s *Service) publishBatchEnqueued(userID string, r *EnqueueBatchResult) {
 // publishStatusChanged emits queue_item_status_changed for an item as it is now stored.
 func (s *Service) publishStatusChanged(ctx context.Context, it *store.QueueItem) {
 	owner := access.Principal{UserID: it.UserID, Authenticated: true}
-	qs, err := s.queueStatus(ctx, owner, it.QueueID)
+	view, err := s.queueStatusView(ctx, it.QueueID)
 	if err != nil {
 		s.logger.Warn("queue status for event", "item_id", it.ItemID, "error", err)
+		view = func(access.Principal) QueueStatus { return QueueStatus{QueueID: it.QueueID} }
 	}
 	bs, err := s.BatchStatus(ctx, owner, it.QueueID, it.BatchID)
 	if err != nil || bs == nil {
@@ -45,44 +46,19 @@ func (s *Service) publishStatusChanged(ctx context.Context, it *store.QueueItem)
 		"user_id": it.UserID, "session_id": it.SessionID, "status": it.Status, "error_type": it.ErrorType,
 		"error_message": it.ErrorMessage, "error_traceback": it.ErrorTraceback, "created_at": it.CreatedAt,
 		"updated_at": it.UpdatedAt, "started_at": it.StartedAt, "completed_at": it.CompletedAt,
-		"batch_status": bs, "queue_status": qs,
+		"batch_status": bs, "queue_status": view(owner),
 	}
-	sanitizedQS := qs
-	sanitizedQS.ItemID, sanitizedQS.BatchID, sanitizedQS.SessionID = nil, nil, nil
-	sanitizedQS.UserPending, sanitizedQS.UserInProgress = 0, 0
 	sanitizedBS := BatchStatus{QueueID: bs.QueueID, BatchID: Redacted, Counts: bs.Counts}
 	sanitized := map[string]any{
 		"queue_id": it.QueueID, "item_id": it.ItemID, "batch_id": Redacted, "origin": nil, "destination": nil,
 		"user_id": Redacted, "session_id": Redacted, "status": it.Status, "error_type": nil,
 		"error_message": nil, "error_traceback": nil, "created_at": it.CreatedAt,
 		"updated_at": it.UpdatedAt, "started_at": it.StartedAt, "completed_at": it.CompletedAt,
-		"batch_status": sanitizedBS, "queue_status": sanitizedQS,
+		"batch_status": sanitizedBS, "queue_status": view(access.Anonymous()),
 	}
 	s.publish(events.Event{Name: "queue_item_status_changed", UserID: it.UserID, Audience: events.Queue, QueueID: it.QueueID,
-		Payload: payload, Sanitized: sanitized, PerRecipient: s.queueStatusPerViewer(ctx, qs, it.QueueID)})
-}
-
-// queueStatusPerViewer makes the queue_status each recipient of an event sees (DECISIONS 14): the global
-// counts, the viewer's own pending and in-progress figures, and the current item's ids only where the viewer
-// may see that item. Everything is read once, now, so delivery asks nothing of the database.
-func (s *Service) queueStatusPerViewer(ctx context.Context, global QueueStatus, queueID string) func(access.Principal) map[string]any {
-	byUser, err := s.db.OpenCountsByUser(ctx, queueID)
-	if err != nil {
-		s.logger.Warn("queue counts by user for event", "queue_id", queueID, "error", err)
-	}
-	cur, err := s.currentItem(ctx, queueID)
-	if err != nil {
-		s.logger.Warn("current item for event", "queue_id", queueID, "error", err)
-	}
-	return func(viewer access.Principal) map[string]any {
-		st := global
-		st.ItemID, st.BatchID, st.SessionID = nil, nil, nil
-		st.UserPending, st.UserInProgress = byUser[viewer.UserID][store.QueuePending], byUser[viewer.UserID][store.QueueInProgress]
-		if cur != nil && access.SeeQueueItem(viewer, access.QueueItemRef{OwnerID: cur.UserID}) {
-			st.ItemID, st.BatchID, st.SessionID = &cur.ItemID, &cur.BatchID, &cur.SessionID
-		}
-		return map[string]any{"queue_status": st}
-	}
+		Payload: payload, Sanitized: sanitized,
+		PerRecipient: func(viewer access.Principal) map[string]any { return map[string]any{"queue_status": view(viewer)} }})
 }
 
 // publishQueueCleared tells the queue room to refetch.

@@ -611,23 +611,37 @@ func countsOf(m map[string]int) Counts {
 // queueStatus computes the global counts, the viewer's own pending / in-progress counts, and the current
 // item's ids when the viewer owns it or is an admin (DECISIONS 14).
 func (s *Service) queueStatus(ctx context.Context, viewer access.Principal, queueID string) (QueueStatus, error) {
+	view, err := s.queueStatusView(ctx, queueID)
+	if err != nil {
+		return QueueStatus{}, err
+	}
+	return view(viewer), nil
+}
+
+// queueStatusView reads a queue's figures once and returns what each viewer sees of them (DECISIONS 14): the
+// global counts, the viewer's own pending and in-progress figures, and the current item's ids only where the
+// viewer may see that item. GET /status uses it for its caller, events for every recipient.
+func (s *Service) queueStatusView(ctx context.Context, queueID string) (func(access.Principal) QueueStatus, error) {
 	all, err := s.db.QueueCounts(ctx, store.QueueFilter{QueueID: queueID})
 	if err != nil {
-		return QueueStatus{}, err
+		return nil, err
 	}
-	mine, err := s.db.QueueCounts(ctx, store.QueueFilter{QueueID: queueID, Scope: store.Filter{SQL: "q.user_id = ?", Args: []any{viewer.UserID}}})
+	byUser, err := s.db.OpenCountsByUser(ctx, queueID)
 	if err != nil {
-		return QueueStatus{}, err
+		return nil, err
 	}
-	st := QueueStatus{QueueID: queueID, Counts: countsOf(all), UserPending: mine[store.QueuePending], UserInProgress: mine[store.QueueInProgress]}
 	cur, err := s.currentItem(ctx, queueID)
 	if err != nil {
-		return QueueStatus{}, err
+		return nil, err
 	}
-	if cur != nil && access.SeeQueueItem(viewer, access.QueueItemRef{OwnerID: cur.UserID}) {
-		st.ItemID, st.BatchID, st.SessionID = &cur.ItemID, &cur.BatchID, &cur.SessionID
-	}
-	return st, nil
+	return func(viewer access.Principal) QueueStatus {
+		mine := byUser[viewer.UserID]
+		st := QueueStatus{QueueID: queueID, Counts: countsOf(all), UserPending: mine[store.QueuePending], UserInProgress: mine[store.QueueInProgress]}
+		if cur != nil && access.SeeQueueItem(viewer, access.QueueItemRef{OwnerID: cur.UserID}) {
+			st.ItemID, st.BatchID, st.SessionID = &cur.ItemID, &cur.BatchID, &cur.SessionID
+		}
+		return st
+	}, nil
 }
 
 // Status answers GET /status.

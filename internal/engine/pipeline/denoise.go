@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/invokego/invokego/internal/engine/noise"
 	"github.com/invokego/invokego/internal/engine/scheduler"
@@ -113,7 +114,7 @@ func Denoise(ctx context.Context, p DenoiseParams) (*tensor.Tensor, error) {
 	if len(latents.Shape) != 4 || latents.Shape[0] != 1 || latents.Shape[1] != 4 {
 		return nil, fmt.Errorf("denoise: latents of shape %v, want [1, 4, h, w]", latents.Shape)
 	}
-	if p.Noise != nil && !sameShape(p.Noise.Shape, latents.Shape) {
+	if p.Noise != nil && !slices.Equal(p.Noise.Shape, latents.Shape) {
 		return nil, fmt.Errorf("denoise: noise of shape %v does not match latents %v", p.Noise.Shape, latents.Shape)
 	}
 
@@ -199,18 +200,6 @@ func Denoise(ctx context.Context, p DenoiseParams) (*tensor.Tensor, error) {
 		restoreKnown(latents.Data, origLatents.Data, keepWeight, plane, p.Mask.Gradient)
 	}
 	return latents, nil
-}
-
-func sameShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // applyMaskGuidance is InvokeAI's AddsMaskGuidance: where weight is 1 the

@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -48,7 +49,7 @@ func TestOpenFixtures(t *testing.T) {
 		if !ok {
 			t.Fatalf("%s: %s missing", c.path, c.tensor)
 		}
-		if info.DType != c.dtype || !equalInts(info.Shape, c.shape) {
+		if info.DType != c.dtype || !slices.Equal(info.Shape, c.shape) {
 			t.Errorf("%s: %s is %s %v, want %s %v", c.path, c.tensor, info.DType, info.Shape, c.dtype, c.shape)
 		}
 		if _, _, err := f.Float32(c.tensor); err != nil {
@@ -91,7 +92,7 @@ func TestF16MatchesF32Folder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !equalInts(shape, []int{1, 77}) || ids[76] != 76 {
+	if !slices.Equal(shape, []int{1, 77}) || ids[76] != 76 {
 		t.Errorf("position_ids %v %v", shape, ids[70:])
 	}
 }
@@ -142,7 +143,7 @@ func TestWriteRoundTrip(t *testing.T) {
 		t.Errorf("scalar %v %v", s, shape)
 	}
 	e, shape, _ := f.Float32("empty")
-	if len(e) != 0 || !equalInts(shape, []int{0, 4}) {
+	if len(e) != 0 || !slices.Equal(shape, []int{0, 4}) {
 		t.Errorf("empty %v %v", e, shape)
 	}
 }
@@ -258,16 +259,4 @@ func FuzzParseHeader(f *testing.F) {
 			}
 		}
 	})
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

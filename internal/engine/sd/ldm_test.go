@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sort"
 	"testing"
 
@@ -45,7 +46,7 @@ func TestSingleFileMatchesFolder(t *testing.T) {
 				t.Errorf("%s: %s missing from converted single file", c.name, k)
 				continue
 			}
-			if !sameShape(got.Shape, want.Shape) {
+			if !slices.Equal(got.Shape, want.Shape) {
 				t.Errorf("%s: %s shape %v, want %v", c.name, k, got.Shape, want.Shape)
 				continue
 			}
@@ -72,10 +73,10 @@ func TestSingleFileForwardMatchesFolder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := single.VAE.Config.BlockOutChannels, folder.VAE.Config.BlockOutChannels; !sameShape(got, want) {
+	if got, want := single.VAE.Config.BlockOutChannels, folder.VAE.Config.BlockOutChannels; !slices.Equal(got, want) {
 		t.Errorf("inferred VAE blocks %v, want %v", got, want)
 	}
-	if got, want := single.UNet.Config.Heads, folder.UNet.Config.Heads; !sameShape(got, want) {
+	if got, want := single.UNet.Config.Heads, folder.UNet.Config.Heads; !slices.Equal(got, want) {
 		t.Errorf("inferred UNet heads %v, want %v", got, want)
 	}
 	ctx := context.Background()
@@ -123,7 +124,7 @@ func TestSingleFileForwardMatchesFolder(t *testing.T) {
 
 func compareExact(t *testing.T, name string, got, want *tensor.Tensor) {
 	t.Helper()
-	if !sameShape(got.Shape, want.Shape) {
+	if !slices.Equal(got.Shape, want.Shape) {
 		t.Fatalf("%s: shape %v, want %v", name, got.Shape, want.Shape)
 	}
 	for i := range want.Data {
@@ -132,18 +133,6 @@ func compareExact(t *testing.T, name string, got, want *tensor.Tensor) {
 		}
 	}
 	t.Logf("%s: identical (%d values)", name, len(want.Data))
-}
-
-func sameShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func sortedKeys(sd StateDict) []string {

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"testing"
 	"time"
 
@@ -219,7 +220,7 @@ func TestSynthUNetBuilds(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !sameShape(inferred.Heads, u.Config.Heads) || !sameShape(inferred.TransformerLayers, u.Config.TransformerLayers) {
+		if !slices.Equal(inferred.Heads, u.Config.Heads) || !slices.Equal(inferred.TransformerLayers, u.Config.TransformerLayers) {
 			t.Errorf("%s: inferred heads %v layers %v, want %v %v", name, inferred.Heads, inferred.TransformerLayers, u.Config.Heads, u.Config.TransformerLayers)
 		}
 		t.Logf("%s: %d tensors, %.1f GFLOP per 64x64 batch-2 step", name, len(sd), u.FLOPs(2, 64, 64, 77)/1e9)
@@ -236,7 +237,7 @@ func TestUNetOddLatentSize(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !sameShape(out.Shape, sample.Shape) {
+	if !slices.Equal(out.Shape, sample.Shape) {
 		t.Fatalf("output %v for input %v", out.Shape, sample.Shape)
 	}
 }
