@@ -16,12 +16,8 @@ import sdtorch as st  # noqa: E402
 
 TOL = 1e-4
 HERE = os.path.dirname(os.path.abspath(__file__))
-FIX = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "..", "..", "shared", "fixtures", "sd-tiny")
+FIX = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "..", "testdata", "sd-tiny")
 FIX = os.path.normpath(FIX)
-if not os.path.isdir(FIX):
-    alt = "/work/shared/fixtures/sd-tiny"
-    if os.path.isdir(alt):
-        FIX = alt
 MODELS = os.path.join(FIX, "models")
 GOLD = os.path.join(FIX, "goldens")
 

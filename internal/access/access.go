@@ -2,7 +2,7 @@
 // they never compare owners or roles themselves. Every rule has two forms where listings need it: a check on
 // one resource, and a SQL filter so that a page of results never contains what the caller may not see.
 //
-// In single-user mode the caller is the synthetic admin "system", so every check passes (DECISIONS 16).
+// In single-user mode the caller is the synthetic admin "system", so every check passes (docs/security.md D16).
 package access
 
 import (
@@ -14,7 +14,7 @@ import (
 // SystemUserID is the owner of everything in single-user mode.
 const SystemUserID = "system"
 
-// Principal is the caller of a request, resolved from the database on every request (DECISIONS 3).
+// Principal is the caller of a request, resolved from the database on every request (docs/security.md D3).
 type Principal struct {
 	UserID      string
 	Email       string

@@ -13,7 +13,7 @@ type Policy struct {
 	media bool
 }
 
-// The policies. Public routes are the allow-list of DECISIONS 1.
+// The policies. Public routes are the allow-list of docs/security.md D1.
 var (
 	Public     = Policy{name: "public"}
 	LoggedIn   = Policy{name: "user", login: true}

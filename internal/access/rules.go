@@ -43,7 +43,7 @@ func UploadToBoard(p Principal, b BoardRef) error {
 	return forbidden("Not authorized to upload to this board")
 }
 
-// WriteToBoard is the rule for any other place a board id is accepted, generated images included (DECISIONS 8).
+// WriteToBoard is the rule for any other place a board id is accepted, generated images included (docs/security.md D8).
 func WriteToBoard(p Principal, b BoardRef) error {
 	if ModifyBoardImages(p, b) == nil {
 		return nil
@@ -128,7 +128,7 @@ func ImageReadFilter(p Principal, imageAlias, boardAlias string) Filter {
 }
 
 // UnscopedImageListFilter is used by image listings without a board: non-admins see only their own images
-// (DECISIONS 7), admins see all.
+// (docs/security.md D7), admins see all.
 func UnscopedImageListFilter(p Principal, imageAlias string) Filter {
 	return OwnedBy(p, imageAlias+".user_id")
 }
@@ -266,7 +266,7 @@ func ReadDownload(p Principal, ownerID string) error {
 // ManageUsers: user administration is admin-only.
 func ManageUsers(p Principal) error { return RequireAdmin(p) }
 
-// ManageModels: every model-manager change is admin-only (DECISIONS 1).
+// ManageModels: every model-manager change is admin-only (docs/security.md D1).
 func ManageModels(p Principal) error { return RequireAdmin(p) }
 
 // ManageProcessor: pausing and resuming the queue processor is admin-only.

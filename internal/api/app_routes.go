@@ -79,7 +79,7 @@ func slogLevel(py int) slog.Level {
 	}
 }
 
-// AppRoutes are /api/v1/app/* (version is public; runtime config is admin-only, DECISIONS 1).
+// AppRoutes are /api/v1/app/* (version is public; runtime config is admin-only, docs/security.md D1).
 func AppRoutes(info AppInfo) []Route {
 	const p = "/api/v1/app"
 	routes := []Route{
@@ -106,7 +106,7 @@ func AppRoutes(info AppInfo) []Route {
 	return append(routes, invocationCacheRoutes(p, info.InvocationCache)...)
 }
 
-// invocationCacheRoutes are InvokeAI's invocation-cache operations (spec §1.11; admin-only, DECISIONS 1).
+// invocationCacheRoutes are InvokeAI's invocation-cache operations (docs/compatibility.md §1.11; admin-only, docs/security.md D1).
 // As in InvokeAI, a cache of size 0 cannot be enabled.
 func invocationCacheRoutes(p string, get func() (InvocationCache, int)) []Route {
 	if get == nil {

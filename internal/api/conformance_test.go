@@ -10,7 +10,7 @@ import (
 	"github.com/invokego/invokego/internal/models"
 )
 
-// Spec §0/§3: UserDTO timestamps are pydantic's naive ISO datetimes, "2026-04-13T23:27:20.123000" (no zone).
+// docs/compatibility.md §0/§3: UserDTO timestamps are pydantic's naive ISO datetimes, "2026-04-13T23:27:20.123000" (no zone).
 var naiveISO = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}$`)
 
 func TestUserDTOShapeAndTimestamps(t *testing.T) {
@@ -56,7 +56,7 @@ func TestUserDTOShapeAndTimestamps(t *testing.T) {
 	}
 }
 
-// The sole active admin deleting their own account is the spec's last-admin case (§1.1, DECISIONS 5).
+// The sole active admin deleting their own account is the last-admin case (docs/compatibility.md §1.1, docs/security.md D5).
 func TestDeleteSelfAsLastAdmin(t *testing.T) {
 	env := apitest.New(t, apitest.Multiuser())
 	cast := env.Cast()
@@ -66,7 +66,7 @@ func TestDeleteSelfAsLastAdmin(t *testing.T) {
 	env.Do("GET", "/api/v1/auth/me", apitest.Token(cast.Admin.Token)).Expect(200)
 }
 
-// Spec §1.11: the invocation-cache routes exist (admin-only under DECISIONS 1).
+// docs/compatibility.md §1.11: the invocation-cache routes exist (admin-only under docs/security.md D1).
 func TestInvocationCacheRoutes(t *testing.T) {
 	env := apitest.New(t, apitest.Multiuser())
 	cast := env.Cast()
@@ -100,7 +100,7 @@ func TestInvocationCacheRoutes(t *testing.T) {
 }
 
 // The script flow of issue 6: install both sd-1 fixtures by local path, poll the jobs, then read, find, edit
-// and delete the records, checking the wire shapes of spec §1.9 (every common config field present, nulls
+// and delete the records, checking the wire shapes of docs/compatibility.md §1.9 (every common config field present, nulls
 // included) along the way.
 func TestModelInstallFlowShapes(t *testing.T) {
 	env := apitest.New(t, apitest.Multiuser())
@@ -133,7 +133,7 @@ func TestModelInstallFlowShapes(t *testing.T) {
 		}
 		hasAll("config_out", job["config_out"].(map[string]any), configKeys)
 	}
-	// Reads need a login but not admin (DECISIONS 1).
+	// Reads need a login but not admin (docs/security.md D1).
 	var list struct {
 		Models []map[string]any `json:"models"`
 	}

@@ -225,7 +225,7 @@ func TestQueueShapes(t *testing.T) {
 		t.Fatalf("items_by_ids %s", full.Body)
 	}
 	wantKeys(t, "SessionQueueItem", arr[0], "item_id,status,priority,batch_id,origin,destination,session_id,error_type,error_message,error_traceback,created_at,updated_at,started_at,completed_at,queue_id,user_id,user_display_name,user_email,field_values,retried_from_item_id,session,workflow")
-	// Spec §0/§3: timestamps are SQLite's stored strings, "2026-04-13 10:00:00.000", not RFC 3339.
+	// docs/compatibility.md §3: timestamps are SQLite's stored strings, "2026-04-13 10:00:00.000", not RFC 3339.
 	for _, k := range []string{"created_at", "updated_at"} {
 		if s, _ := arr[0][k].(string); !sqliteTS.MatchString(s) {
 			t.Errorf("queue item %s = %q, want the stored SQLite string", k, s)

@@ -15,7 +15,7 @@ import (
 	"github.com/invokego/invokego/internal/auth"
 )
 
-// MediaCookie is the HttpOnly cookie that authenticates image GETs from <img> tags (DECISIONS 2).
+// MediaCookie is the HttpOnly cookie that authenticates image GETs from <img> tags (docs/security.md D2).
 const MediaCookie = "invokeai_media_token"
 
 // DefaultMaxBody bounds JSON request bodies.

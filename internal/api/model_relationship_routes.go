@@ -20,8 +20,8 @@ type ModelRelationshipBatchRequest struct {
 	ModelKeys []string `json:"model_keys" doc:"List of model keys to fetch related models for"`
 }
 
-// ModelRelationshipRoutes are /api/v1/model_relationships/* (spec §1.14). Reading relationships needs a login,
-// as the other model reads do; changing them is a model-manager write, so admin-only (DECISIONS 1).
+// ModelRelationshipRoutes are /api/v1/model_relationships/* (docs/compatibility.md §1.14). Reading relationships needs a login,
+// as the other model reads do; changing them is a model-manager write, so admin-only (docs/security.md D1).
 func ModelRelationshipRoutes(svc *models.Service) []Route {
 	const p = "/api/v1/model_relationships"
 	op := func(method, path, summary, id string, policy access.Policy) Op {

@@ -82,8 +82,8 @@ func failure(key string, err error) models.BulkFailure {
 	return models.BulkFailure{Key: key, Error: msg}
 }
 
-// ModelRoutes are /api/v2/models/* (spec §1.9). Reads need a login, cover images the media rule, and every
-// change, job, sync, scan, hub, starter, stats and token route an admin (DECISIONS 1).
+// ModelRoutes are /api/v2/models/* (docs/compatibility.md §1.9). Reads need a login, cover images the media rule, and every
+// change, job, sync, scan, hub, starter, stats and token route an admin (docs/security.md D1).
 func ModelRoutes(d ModelDeps) []Route {
 	const p = "/api/v2/models"
 	svc, inst := d.Models, d.Installer

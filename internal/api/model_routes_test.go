@@ -28,7 +28,7 @@ import (
 	"github.com/invokego/invokego/internal/events"
 )
 
-// sdTiny finds shared/fixtures/sd-tiny/models by walking up from the test folder, or $INVOKEGO_FIXTURES.
+// sdTiny is testdata/sd-tiny/models (or under $INVOKEGO_FIXTURES).
 func sdTiny(t testing.TB) string {
 	t.Helper()
 	p, err := goldens.Path("sd-tiny", "models")
@@ -147,7 +147,7 @@ func TestInstallLocalFixtures(t *testing.T) {
 	fw.Write(img.Bytes())
 	mw.Close()
 	if body := strings.TrimSpace(string(env.Do("PATCH", "/api/v2/models/i/"+keys["diffusers"]+"/image", apitest.RawBody(mw.FormDataContentType(), form.Bytes())).Expect(200).Body)); body != "null" {
-		t.Fatalf("PATCH image answered %s, want null (spec §1.9)", body)
+		t.Fatalf("PATCH image answered %s, want null (docs/compatibility.md §1.9)", body)
 	}
 	withCover := env.Do("GET", "/api/v2/models/i/"+keys["diffusers"]).Expect(200).Map()
 	if withCover["cover_image"] != "api/v2/models/i/"+keys["diffusers"]+"/image" {

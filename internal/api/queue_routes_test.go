@@ -400,7 +400,7 @@ func TestQueueCapacityAndPerUserCap(t *testing.T) {
 	}
 }
 
-// Single-user mode keeps the seed's only limit, the queue size (DECISIONS 13's cap is per user of many).
+// Single-user mode keeps the seed's only limit, the queue size (docs/security.md D13's cap is per user of many).
 func TestSingleUserHasNoPerUserCap(t *testing.T) {
 	env := apitest.New(t, apitest.WithConfig(func(c *config.Config) {
 		c.MaxQueueItemsPerUser = 3

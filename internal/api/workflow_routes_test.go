@@ -222,7 +222,7 @@ func topLevelKeys(t *testing.T, raw []byte) []string {
 	return keys
 }
 
-// accessWorld is one multi-user server with the cast of spec §5.4.
+// accessWorld is one multi-user server with the cast of docs/security.md §5.4.
 type accessWorld struct {
 	e     *apitest.Env
 	users apitest.Users
@@ -296,7 +296,7 @@ func mustJSON(v any) []byte {
 // isOwn reports whether the role owns the target (only the owner's own workflows).
 func isOwn(r role, tg target) bool { return r == owner && (tg == private || tg == shared) }
 
-// canRead is spec §5.4's GET /i/{id} column.
+// canRead is docs/security.md §5.4's GET /i/{id} column.
 func canRead(r role, tg target) bool {
 	return r == admin || isOwn(r, tg) || tg == shared || tg == builtin
 }
@@ -389,7 +389,7 @@ func TestWorkflowAccessMatrix(t *testing.T) {
 		}
 	}
 
-	// Listing columns of §5.4 (HEAD: admins list all workflows).
+	// Listing columns of docs/security.md §5.4 (HEAD: admins list all workflows).
 	ids := map[target]string{}
 	for _, tg := range targets {
 		ids[tg] = w.make(t, tg)

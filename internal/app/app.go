@@ -95,7 +95,7 @@ func OpenDB(ctx context.Context, cfg config.Config) (*store.DB, error) {
 	return store.Open(ctx, cfg.DBPath())
 }
 
-// JWTSecret returns the database's signing secret, creating it on first use (DECISIONS 6).
+// JWTSecret returns the database's signing secret, creating it on first use (docs/security.md D6).
 func JWTSecret(ctx context.Context, db *store.DB) (string, error) {
 	return db.SettingOrCreate(ctx, "jwt_secret", func() (string, error) {
 		var b [32]byte

@@ -8,7 +8,7 @@ import (
 	"github.com/invokego/invokego/internal/apitest"
 )
 
-// publicRoutes is the allow-list of DECISIONS 1: the only routes anonymous callers reach in multi-user mode.
+// publicRoutes is the allow-list of docs/security.md D1: the only routes anonymous callers reach in multi-user mode.
 var publicRoutes = map[string]bool{
 	"GET /api/v1/auth/status": true,
 	"POST /api/v1/auth/login": true,
@@ -88,7 +88,7 @@ func TestEveryRouteByRole(t *testing.T) {
 	}
 }
 
-// TestSingleUserNeedsNoLogin checks that single-user mode stays as easy as InvokeAI's (DECISIONS 16).
+// TestSingleUserNeedsNoLogin checks that single-user mode stays as easy as InvokeAI's (docs/security.md D16).
 func TestSingleUserNeedsNoLogin(t *testing.T) {
 	env := apitest.New(t)
 	for _, r := range env.App.Router.Routes() {

@@ -9,7 +9,7 @@ import (
 	"github.com/invokego/invokego/internal/events/socketio"
 )
 
-// SocketIOPath is where InvokeAI's frontend connects (spec §6).
+// SocketIOPath is where InvokeAI's frontend connects (docs/compatibility.md §6).
 const SocketIOPath = "/ws/socket.io/"
 
 // wireEvents starts the Socket.IO server that delivers bus events to browsers.
@@ -23,7 +23,7 @@ func (a *App) wireEvents(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("start socket.io server: %w", err)
 	}
-	// Revoked tokens end open sockets too (DECISIONS 3).
+	// Revoked tokens end open sockets too (docs/security.md D3).
 	a.Auth.OnRevoke(srv.DisconnectUser)
 	a.Router.Mount(api.Mount{
 		Prefix:  SocketIOPath,

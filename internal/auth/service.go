@@ -1,5 +1,5 @@
 // Package auth owns accounts, passwords, tokens and login: InvokeAI's /api/v1/auth behaviour with the
-// hardening of DECISIONS 1–6. It answers "who is calling"; the access package answers "may they".
+// hardening of docs/security.md D1–D6. It answers "who is calling"; the access package answers "may they".
 package auth
 
 import (
@@ -281,7 +281,7 @@ func incorrectLogin() error {
 var ErrInactive = errors.New("user not found or inactive")
 
 // Authenticate verifies a token and loads the caller from the database: role and active flag come from the
-// row, never from the claims, and a token from an older epoch is refused (DECISIONS 3).
+// row, never from the claims, and a token from an older epoch is refused (docs/security.md D3).
 func (s *Service) Authenticate(ctx context.Context, token string) (access.Principal, *Claims, error) {
 	c, err := s.signer.Verify(token)
 	if err != nil {
@@ -445,7 +445,7 @@ type UserUpdate struct {
 }
 
 // UpdateUser applies an admin's change. Role, activity and password changes revoke the user's tokens; the last
-// active admin can be neither demoted nor deactivated (DECISIONS 5).
+// active admin can be neither demoted nor deactivated (docs/security.md D5).
 func (s *Service) UpdateUser(ctx context.Context, id string, ch UserUpdate) (*UserDTO, error) {
 	return s.updateUser(ctx, id, ch, s.opts.Strict)
 }
@@ -500,7 +500,7 @@ func (s *Service) updateUser(ctx context.Context, id string, ch UserUpdate, stri
 	return &dto, nil
 }
 
-// DeleteResult says what happened to a deleted user's content (DECISIONS 12).
+// DeleteResult says what happened to a deleted user's content (docs/security.md D12).
 type DeleteResult struct {
 	Success      bool    `json:"success"`
 	UserID       string  `json:"user_id"`

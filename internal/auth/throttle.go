@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// Login throttling (DECISIONS 4): after maxFailures failed logins for one email inside window, further
+// Login throttling (docs/security.md D4): after maxFailures failed logins for one email inside window, further
 // attempts are refused until the oldest failure leaves the window. A correct password does not bypass it.
 const (
 	maxFailures    = 5

@@ -14,13 +14,13 @@ import (
 	"github.com/invokego/invokego/internal/apitest"
 )
 
-// tinyModelPath is the SD1.5-shaped random-weight fixture (../shared/fixtures beside the repository, or $INVOKEGO_SD_TINY).
+// tinyModelPath is the SD1.5-shaped random-weight fixture in the repository's testdata (or $INVOKEGO_SD_TINY).
 func tinyModelPath() string {
 	if p := os.Getenv("INVOKEGO_SD_TINY"); p != "" {
 		return p
 	}
 	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..", "..", "shared", "fixtures", "sd-tiny", "models", "sd15-tiny-pipe")
+	return filepath.Join(filepath.Dir(file), "..", "..", "testdata", "sd-tiny", "models", "sd15-tiny-pipe")
 }
 
 // hasInvocation reports whether the server registers a node type (by its schema in /openapi.json).

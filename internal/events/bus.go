@@ -10,7 +10,7 @@ import (
 	"github.com/invokego/invokego/internal/access"
 )
 
-// Audience says who may receive an event, in the terms DECISIONS 15 routes by.
+// Audience says who may receive an event, in the terms docs/security.md D15 routes by.
 type Audience int
 
 const (
@@ -37,7 +37,7 @@ type Event struct {
 	Payload map[string]any
 	// Sanitized is what others in the room receive for Queue events (nil: nothing).
 	Sanitized map[string]any
-	// PerRecipient, when set, gives fields that differ by viewer (DECISIONS 14: the queue_status each user
+	// PerRecipient, when set, gives fields that differ by viewer (docs/security.md D14: the queue_status each user
 	// sees); they replace the same keys in whichever payload that viewer receives. Called once per distinct
 	// viewer of the event, off the publisher's goroutine.
 	PerRecipient func(viewer access.Principal) map[string]any

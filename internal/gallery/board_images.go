@@ -38,7 +38,7 @@ func (s *Service) AddImageToBoard(ctx context.Context, p access.Principal, board
 	return s.addImages(ctx, b.BoardID, []*store.Image{im})
 }
 
-// AddImagesToBoard puts several images on a board: all of them, or none if any is forbidden (DECISIONS 9).
+// AddImagesToBoard puts several images on a board: all of them, or none if any is forbidden (docs/security.md D9).
 // Missing images are skipped.
 func (s *Service) AddImagesToBoard(ctx context.Context, p access.Principal, boardID string, names []string) (*AddImagesResult, error) {
 	b, err := s.boardFor(ctx, boardID)
@@ -53,7 +53,7 @@ func (s *Service) AddImagesToBoard(ctx context.Context, p access.Principal, boar
 		return nil, err
 	}
 	if !p.IsAdmin && len(ims) < len(uniqueNames(names)) {
-		// A missing image cannot be moved by a non-admin (spec §1.3: the ownership lookup finds nothing).
+		// A missing image cannot be moved by a non-admin (docs/compatibility.md §1.3: the ownership lookup finds nothing).
 		return nil, access.MoveImage(p, absentImage())
 	}
 	return s.addImages(ctx, b.BoardID, ims)

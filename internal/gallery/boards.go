@@ -11,7 +11,7 @@ import (
 	"github.com/invokego/invokego/internal/store"
 )
 
-// BoardDTO is a board as the API shows it (spec §3).
+// BoardDTO is a board as the API shows it (docs/compatibility.md §3).
 type BoardDTO struct {
 	BoardID         string  `json:"board_id"`
 	BoardName       string  `json:"board_name"`
@@ -84,7 +84,7 @@ type BoardListQuery struct {
 	Offset, Limit int
 }
 
-// ListBoards returns the boards the caller sees and their true total (DECISIONS 11). Admins see every board
+// ListBoards returns the boards the caller sees and their true total (docs/security.md D11). Admins see every board
 // with its owner's name.
 func (s *Service) ListBoards(ctx context.Context, p access.Principal, q BoardListQuery) ([]BoardDTO, int, error) {
 	rows, total, err := s.db.ListBoards(ctx, store.BoardQuery{

@@ -181,7 +181,7 @@ func isJSONObject(s string) bool {
 	return json.Unmarshal([]byte(s), &m) == nil && m != nil
 }
 
-// isGraph: a JSON object with an object "nodes" and a list "edges" (spec §8).
+// isGraph: a JSON object with an object "nodes" and a list "edges" (docs/compatibility.md §8).
 func isGraph(s string) bool {
 	var g struct {
 		Nodes map[string]json.RawMessage `json:"nodes"`
@@ -193,7 +193,7 @@ func isGraph(s string) bool {
 	return true
 }
 
-// isWorkflow checks the top level of WorkflowWithoutID (spec §3): the required fields with their types.
+// isWorkflow checks the top level of WorkflowWithoutID (docs/compatibility.md §3): the required fields with their types.
 func isWorkflow(s string) bool {
 	var w map[string]json.RawMessage
 	if json.Unmarshal([]byte(s), &w) != nil || w == nil {

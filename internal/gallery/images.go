@@ -66,7 +66,7 @@ type SaveOptions struct {
 	IsIntermediate bool
 	SessionID      string
 	NodeID         string
-	// BoardID, when set, must be writable by the owner (DECISIONS 8).
+	// BoardID, when set, must be writable by the owner (docs/security.md D8).
 	BoardID  string
 	Metadata json.RawMessage
 	Workflow json.RawMessage
@@ -254,7 +254,7 @@ type DeleteImagesResult struct {
 	AffectedBoards []string `json:"affected_boards"`
 }
 
-// DeleteImage deletes one image. A missing image is an empty success for admins (spec §1.4).
+// DeleteImage deletes one image. A missing image is an empty success for admins (docs/compatibility.md §1.4).
 func (s *Service) DeleteImage(ctx context.Context, p access.Principal, name string) (*DeleteImagesResult, error) {
 	im, err := s.imageFor(ctx, p, name, access.ModifyImage, errSkip)
 	if errors.Is(err, errSkip) {
@@ -279,7 +279,7 @@ func (s *Service) imagesByValidNames(ctx context.Context, names []string) (map[s
 	return s.db.ImagesByNames(ctx, valid)
 }
 
-// checkAll loads the named images and checks rule on every one before anything changes (DECISIONS 9). Missing
+// checkAll loads the named images and checks rule on every one before anything changes (docs/security.md D9). Missing
 // (or malformed) names are skipped. The result keeps request order without duplicates.
 func (s *Service) checkAll(ctx context.Context, p access.Principal, names []string, rule func(access.Principal, access.ImageRef) error) ([]*store.Image, error) {
 	found, err := s.imagesByValidNames(ctx, names)
@@ -434,7 +434,7 @@ type Page[T any] struct {
 const maxPageSize = 10000
 
 // imageQuery resolves who sees what for a listing: one board needs the board read rule (its images are then
-// all listed); "none" and no board at all are limited to the caller's own images unless admin (DECISIONS 7).
+// all listed); "none" and no board at all are limited to the caller's own images unless admin (docs/security.md D7).
 func (s *Service) imageQuery(ctx context.Context, p access.Principal, q ListQuery) (store.ImageQuery, error) {
 	sq := store.ImageQuery{Origin: q.Origin, Categories: q.Categories, IsIntermediate: q.IsIntermediate, BoardID: q.BoardID,
 		SearchTerm: q.SearchTerm, StarredFirst: q.StarredFirst, Descending: q.Descending, Offset: max(q.Offset, 0), Limit: min(max(q.Limit, 0), maxPageSize)}

@@ -11,7 +11,7 @@ import (
 	"unicode/utf8"
 )
 
-// The PNG text keys InvokeAI embeds (spec §8).
+// The PNG text keys InvokeAI embeds (docs/compatibility.md §8).
 const (
 	KeyMetadata = "invokeai_metadata"
 	KeyWorkflow = "invokeai_workflow"

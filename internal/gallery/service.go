@@ -41,7 +41,7 @@ type Options struct {
 	Events        events.Publisher
 	Now           func() time.Time
 	Logger        *slog.Logger
-	// DownloadTTL is how long a finished zip waits to be fetched (default one hour, DECISIONS 10).
+	// DownloadTTL is how long a finished zip waits to be fetched (default one hour, docs/security.md D10).
 	DownloadTTL time.Duration
 }
 
@@ -112,7 +112,7 @@ func (s *Service) thumbPath(name string) string {
 	return filepath.Join(s.thumbsDir, name[:len(name)-len(".png")]+".webp")
 }
 
-// ImageDTO is an image as the API shows it (spec §3). The owner is deliberately absent.
+// ImageDTO is an image as the API shows it (docs/compatibility.md §3). The owner is deliberately absent.
 type ImageDTO struct {
 	ImageName      string  `json:"image_name"`
 	ImageURL       string  `json:"image_url"`
@@ -181,7 +181,7 @@ func (s *Service) loadImage(ctx context.Context, name string) (*store.Image, err
 }
 
 // imageFor loads an image and applies rule. A missing image gives non-admins the rule's refusal (so that they
-// cannot tell missing from forbidden, spec §5.2) and admins notFound. The refusal comes from the rule itself,
+// cannot tell missing from forbidden, docs/security.md §5.2) and admins notFound. The refusal comes from the rule itself,
 // applied to an owner nobody can be, so its message stays the access package's.
 func (s *Service) imageFor(ctx context.Context, p access.Principal, name string, rule func(access.Principal, access.ImageRef) error, notFound error) (*store.Image, error) {
 	if !ValidImageName(name) {

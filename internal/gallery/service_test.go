@@ -84,7 +84,7 @@ func countFiles(t testing.TB, dir string) int {
 	return n
 }
 
-// SaveGenerated respects boards (DECISIONS 8): refused writes leave nothing behind.
+// SaveGenerated respects boards (docs/security.md D8): refused writes leave nothing behind.
 func TestSaveGeneratedChecksBoardWrite(t *testing.T) {
 	ctx := context.Background()
 	svc, db, outputs := newService(t, nil)
@@ -126,7 +126,7 @@ func TestSaveGeneratedChecksBoardWrite(t *testing.T) {
 	}
 }
 
-// Expired zips and stray files are swept after the time-to-live (DECISIONS 10).
+// Expired zips and stray files are swept after the time-to-live (docs/security.md D10).
 func TestDownloadSweeper(t *testing.T) {
 	ctx := context.Background()
 	clock := &fakeClock{t: time.Now()}

@@ -7,7 +7,7 @@ import (
 	"github.com/invokego/invokego/internal/apperr"
 )
 
-// Model relationships (spec §1.14) link models that belong together, such as a main model and the LoRAs or VAE
+// Model relationships (docs/compatibility.md §1.14) link models that belong together, such as a main model and the LoRAs or VAE
 // made for it. A link has no direction; the database keeps each pair once and drops it with either model.
 
 // requireModels answers 404 for the first key that names no model.

@@ -9,7 +9,7 @@ import (
 	"github.com/invokego/invokego/internal/store"
 )
 
-// Redacted replaces ids in the sanitised companions of queue events (DECISIONS 15).
+// Redacted replaces ids in the sanitised companions of queue events (docs/security.md D15).
 const Redacted = "redacted"
 
 func (s *Service) publish(e events.Event) {

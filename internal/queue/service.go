@@ -35,7 +35,7 @@ type SaveRequest struct {
 
 // Images is what nodes and recall need from the gallery.
 type Images interface {
-	// SaveGenerated stores an image owned by owner; a board owner may not write is refused (DECISIONS 8).
+	// SaveGenerated stores an image owned by owner; a board owner may not write is refused (docs/security.md D8).
 	SaveGenerated(ctx context.Context, owner access.Principal, img image.Image, req SaveRequest) (name string, err error)
 	// Open decodes an image p may read.
 	Open(ctx context.Context, p access.Principal, name string) (image.Image, error)
@@ -244,7 +244,7 @@ func redactedSession() json.RawMessage {
 	return b
 }
 
-// view renders an item for a caller: in full for its owner and admins, sanitised for everyone else (§1.6).
+// view renders an item for a caller: in full for its owner and admins, sanitised for everyone else (docs/compatibility.md §1.6).
 func view(p access.Principal, it *store.QueueItem) SessionQueueItem {
 	dto := toDTO(it)
 	if access.SeeQueueItem(p, access.QueueItemRef{OwnerID: it.UserID}) {
@@ -609,7 +609,7 @@ func countsOf(m map[string]int) Counts {
 }
 
 // queueStatus computes the global counts, the viewer's own pending / in-progress counts, and the current
-// item's ids when the viewer owns it or is an admin (DECISIONS 14).
+// item's ids when the viewer owns it or is an admin (docs/security.md D14).
 func (s *Service) queueStatus(ctx context.Context, viewer access.Principal, queueID string) (QueueStatus, error) {
 	view, err := s.queueStatusView(ctx, queueID)
 	if err != nil {
@@ -618,7 +618,7 @@ func (s *Service) queueStatus(ctx context.Context, viewer access.Principal, queu
 	return view(viewer), nil
 }
 
-// queueStatusView reads a queue's figures once and returns what each viewer sees of them (DECISIONS 14): the
+// queueStatusView reads a queue's figures once and returns what each viewer sees of them (docs/security.md D14): the
 // global counts, the viewer's own pending and in-progress figures, and the current item's ids only where the
 // viewer may see that item. GET /status uses it for its caller, events for every recipient.
 func (s *Service) queueStatusView(ctx context.Context, queueID string) (func(access.Principal) QueueStatus, error) {

@@ -97,7 +97,7 @@ type Counts struct {
 	Total      int `json:"total"`
 }
 
-// QueueStatus is SessionQueueStatus with InvokeAI HEAD's per-caller counts (DECISIONS 14).
+// QueueStatus is SessionQueueStatus with InvokeAI HEAD's per-caller counts (docs/security.md D14).
 type QueueStatus struct {
 	QueueID   string  `json:"queue_id"`
 	ItemID    *int64  `json:"item_id"`

@@ -2,7 +2,7 @@
 // (InvokeAI's workflow_records and workflow_thumbnails services). Permissions come from the access package;
 // SQL lives in the store.
 //
-// Decisions where InvokeAI's seed and HEAD differ (spec §9), all taken from HEAD:
+// Decisions where InvokeAI's seed and HEAD differ (docs/compatibility.md §9), all taken from HEAD:
 //   - Admins list every workflow (the seed scoped admins' listings to their own plus the defaults).
 //   - In single-user mode new workflows are shared (is_public=true). Everything made in single-user mode is
 //     owned by "system", an account nobody logs in as; were the server later switched to multi-user mode,
@@ -17,7 +17,7 @@
 //     instead of being re-serialised from the typed model, so an exported file reads back unchanged.
 //   - Search text and tags are matched literally: % and _ in them are not LIKE wildcards.
 //   - thumbnail_url is "api/v1/workflows/i/<id>/thumbnail" without InvokeAI's random cache-busting query, and
-//     the thumbnail is served "private, no-cache" with Last-Modified (it is per-user since DECISIONS 2, and its
+//     the thumbnail is served "private, no-cache" with Last-Modified (it is per-user since docs/security.md D2, and its
 //     URL does not change when it is replaced), instead of a one-year max-age.
 //   - Thumbnails are PNG files (<outputs>/workflow_thumbnails/<id>.png, at most 256 px on a side) made from PNG,
 //     JPEG or GIF uploads; files whose workflow is gone are removed at start-up.
@@ -182,7 +182,7 @@ func (s *Service) Create(ctx context.Context, p access.Principal, wf *Parsed) (*
 		return nil, err
 	}
 	id := uuid.NewString()
-	// New workflows start private in both modes, as at the seed (DECISIONS 16); sharing is explicit.
+	// New workflows start private in both modes, as at the seed (docs/security.md D16); sharing is explicit.
 	if err := s.db.InsertWorkflow(ctx, id, string(wf.Document(id)), p.UserID, false); err != nil {
 		return nil, err
 	}

@@ -1,7 +1,7 @@
 // Package goldens reads the reference tensors ("goldens") that the engine's
 // tests compare against. It is a deliberately small, test-oriented
 // safetensors reader: whole-file reads, every value widened to float64 or
-// int64, and a locator for the shared fixtures directory.
+// int64, and a locator for the repository's test fixtures (testdata/).
 package goldens
 
 import (
@@ -188,14 +188,14 @@ func Names(ts map[string]Tensor) []string {
 	return names
 }
 
-// FixturesEnv names the environment variable that overrides where the shared
+// FixturesEnv names the environment variable that overrides where the test
 // fixtures live.
 const FixturesEnv = "INVOKEGO_FIXTURES"
 
-// FixturesDir locates the shared fixtures directory: $INVOKEGO_FIXTURES if set,
-// otherwise the first "shared/fixtures" found walking up from the working
-// directory (the repository sits next to "shared" in the workspace, so
-// "../shared/fixtures" from the repository root is found too).
+// FixturesDir locates the test fixtures: $INVOKEGO_FIXTURES if set, otherwise
+// the testdata folder at the repository root (the folder holding go.mod, found
+// by walking up from the working directory). Nothing above the repository root
+// is consulted: a clone must test on its own (testdata/README.md lists the files).
 func FixturesDir() (string, error) {
 	if dir := os.Getenv(FixturesEnv); dir != "" {
 		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
@@ -208,13 +208,16 @@ func FixturesDir() (string, error) {
 		return "", fmt.Errorf("goldens: %w", err)
 	}
 	for dir := wd; ; {
-		cand := filepath.Join(dir, "shared", "fixtures")
-		if st, err := os.Stat(cand); err == nil && st.IsDir() {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			cand := filepath.Join(dir, "testdata")
+			if st, err := os.Stat(cand); err != nil || !st.IsDir() {
+				return "", fmt.Errorf("goldens: the repository root %s has no testdata folder; set %s", dir, FixturesEnv)
+			}
 			return cand, nil
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			return "", fmt.Errorf("goldens: no shared/fixtures above %s; set %s", wd, FixturesEnv)
+			return "", fmt.Errorf("goldens: no go.mod above %s; set %s", wd, FixturesEnv)
 		}
 		dir = parent
 	}

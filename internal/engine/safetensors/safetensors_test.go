@@ -13,7 +13,7 @@ import (
 	"github.com/invokego/invokego/internal/engine/goldens"
 )
 
-// fixturesDir finds shared/fixtures by walking up from the test directory,
+// fixturesDir is the repository's testdata folder (goldens.FixturesDir),
 // or uses $INVOKEGO_FIXTURES.
 func fixturesDir(t testing.TB) string {
 	t.Helper()

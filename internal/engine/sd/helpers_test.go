@@ -10,7 +10,7 @@ import (
 	"github.com/invokego/invokego/internal/engine/tensor"
 )
 
-// fixturesDir finds shared/fixtures by walking up from the test directory,
+// fixturesDir is the repository's testdata folder (goldens.FixturesDir),
 // or uses $INVOKEGO_FIXTURES.
 func fixturesDir(t testing.TB) string {
 	t.Helper()

@@ -384,7 +384,7 @@ func (e *engine) handlePacket(s *session, p string) {
 	}
 }
 
-// allowCrossOrigin answers CORS like python-socketio's cors_allowed_origins="*" (spec §6): the Origin is echoed,
+// allowCrossOrigin answers CORS like python-socketio's cors_allowed_origins="*" (docs/compatibility.md §6): the Origin is echoed,
 // with credentials allowed, and a preflight gets 200 with the methods the transports use. It is safe for the same
 // reason as InsecureSkipVerify below: sockets never authenticate with cookies. Headers the server's own CORS
 // settings already set are kept. It returns true when the request (a preflight) is fully answered.

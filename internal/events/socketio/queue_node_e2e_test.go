@@ -57,7 +57,7 @@ func busWait(t *testing.T, ch <-chan events.Event, stop func(events.Event) bool)
 	}
 }
 
-// e2eEventKeys are spec §6's payload fields (plus timestamp) of the events a queue run emits.
+// e2eEventKeys are docs/compatibility.md §6's payload fields (plus timestamp) of the events a queue run emits.
 var e2eEventKeys = map[string]string{
 	"batch_enqueued":            "batch_id,enqueued,origin,priority,queue_id,requested,timestamp,user_id",
 	"invocation_started":        "batch_id,destination,invocation,invocation_source_id,item_id,origin,queue_id,session_id,timestamp,user_id",
@@ -68,7 +68,7 @@ var e2eEventKeys = map[string]string{
 
 var sqliteTimestamp = regexp.MustCompile(`^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{3}$`)
 
-// checkKeys reports an event whose payload has other keys than spec §6 lists.
+// checkKeys reports an event whose payload has other keys than docs/compatibility.md §6 lists.
 func checkKeys(t *testing.T, label string, l nodeLine) {
 	t.Helper()
 	want, ok := e2eEventKeys[l.Name]
@@ -313,7 +313,7 @@ func TestNodeClientSeesQueueRunInOrder(t *testing.T) {
 }
 
 // TestNodeClientSingleUserQueueRun: in single-user mode an anonymous npm client (the browser of `invokego serve`)
-// gets the whole run in spec §6's order, owned by "system", and the saved images are in the gallery.
+// gets the whole run in docs/compatibility.md §6's order, owned by "system", and the saved images are in the gallery.
 func TestNodeClientSingleUserQueueRun(t *testing.T) {
 	modules := nodeClientModules(t)
 	script := filepath.Join(t.TempDir(), "client.js")

@@ -9,7 +9,7 @@ import (
 	"github.com/invokego/invokego/internal/events"
 )
 
-// This file routes bus events to sockets by DECISIONS 15 and the socket routing at HEAD (spec §9):
+// This file routes bus events to sockets by docs/security.md D15 and the socket routing at HEAD (docs/compatibility.md §9):
 //
 //   - OwnerAndAdmins: the owner's room and the admin room, each socket at most once. invocation_progress goes
 //     to the owner with its preview image; admins who are not the owner get a copy with image: null.
@@ -73,7 +73,7 @@ func (s *Server) deliver(e events.Event) {
 		s.logger.Warn("socket.io: event not forwarded (audience not allowed for it)", "event", e.Name, "audience", int(e.Audience))
 		return
 	}
-	// Per-recipient fields (DECISIONS 14's queue_status) are computed once per distinct viewer.
+	// Per-recipient fields (docs/security.md D14's queue_status) are computed once per distinct viewer.
 	overlays := map[access.Principal]map[string]any{}
 	for _, d := range s.plan(e) {
 		if len(d.sockets) == 0 {
@@ -142,7 +142,7 @@ func (s *Server) plan(e events.Event) []delivery {
 		}
 	}
 	if e.Name == "invocation_progress" {
-		// The preview image is the owner's alone (DECISIONS 15).
+		// The preview image is the owner's alone (docs/security.md D15).
 		stripped := maps.Clone(e.Payload)
 		if stripped == nil {
 			stripped = map[string]any{}

@@ -321,7 +321,7 @@ func TestMountedOnTheRouter(t *testing.T) {
 	}
 }
 
-// DECISIONS 14 in events: each recipient of a queue_item_status_changed sees its own pending and in-progress
+// docs/security.md D14 in events: each recipient of a queue_item_status_changed sees its own pending and in-progress
 // figures, and the current item's ids only when it may see that item.
 func TestQueueStatusInEventsIsPerRecipient(t *testing.T) {
 	cs := startCast(t, modePolling)

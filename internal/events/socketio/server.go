@@ -1,7 +1,7 @@
 // Package socketio is invokego's Socket.IO server: Engine.IO v4 (HTTP long-polling, websocket and the upgrade
 // between them) and Socket.IO v5 on the default namespace, written against the wire protocol so that npm's
 // socket.io-client v4 (InvokeAI's frontend) connects to it at /ws/socket.io/. It authenticates sockets on
-// connect (spec §6, DECISIONS 3), keeps the rooms, and delivers bus events by DECISIONS 15 (routing.go).
+// connect (docs/compatibility.md §6, docs/security.md D3), keeps the rooms, and delivers bus events by docs/security.md D15 (routing.go).
 //
 // Everything is bounded: payload size, sessions, sockets per user, rooms per socket and each session's send
 // buffer (a client that falls behind is dropped). A websocket session costs two goroutines (reader and
@@ -196,7 +196,7 @@ func (s *Server) Stats() Stats {
 }
 
 // DisconnectUser ends every socket of a user; auth.Service.OnRevoke calls it when the user's tokens are
-// revoked (DECISIONS 3). It does not block on the network.
+// revoked (docs/security.md D3). It does not block on the network.
 func (s *Server) DisconnectUser(userID string) {
 	s.mu.Lock()
 	s.revocationEpoch++
@@ -322,7 +322,7 @@ func (s *Server) connect(sess *session, st *sessionState, authData json.RawMessa
 	s.logger.Debug("socket.io: socket connected", "sid", sock.id, "user_id", p.UserID, "admin", p.IsAdmin)
 }
 
-// authenticate resolves the socket's principal (spec §6): the token from the CONNECT payload, else the
+// authenticate resolves the socket's principal (docs/compatibility.md §6): the token from the CONNECT payload, else the
 // Authorization header of the request that opened the session. Multi-user mode refuses anonymous, invalid,
 // deleted and inactive callers, with role and status read from the database. It also returns the revocation
 // epoch as seen before the check, for register.
@@ -333,7 +333,7 @@ func (s *Server) authenticate(sess *session, authData json.RawMessage) (access.P
 	epoch := s.revocationEpoch
 	s.mu.RUnlock()
 	if !s.opts.Multiuser {
-		// Single-user mode: every socket is the system admin, as every REST call is (DECISIONS 16).
+		// Single-user mode: every socket is the system admin, as every REST call is (docs/security.md D16).
 		return access.System(), epoch, nil
 	}
 	var payload struct {
@@ -462,7 +462,7 @@ func (s *Server) unsubscribe(sock *socket, room string) {
 	}
 }
 
-// handleEvent acts on the client's messages (spec §6): queue and bulk-download subscriptions.
+// handleEvent acts on the client's messages (docs/compatibility.md §6): queue and bulk-download subscriptions.
 func (s *Server) handleEvent(sock *socket, p sioPacket) {
 	var args []json.RawMessage
 	if err := json.Unmarshal(p.Data, &args); err != nil || len(args) == 0 {

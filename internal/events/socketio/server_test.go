@@ -374,7 +374,7 @@ func (w tWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// Spec §6: the socket server allows any origin (python-socketio's cors_allowed_origins="*"), so a page served
+// docs/compatibility.md §6: the socket server allows any origin (python-socketio's cors_allowed_origins="*"), so a page served
 // from another origin can use the polling transport; preflights are answered.
 func TestPollingCORS(t *testing.T) {
 	st := startStandalone(t, socketio.Options{Multiuser: true})

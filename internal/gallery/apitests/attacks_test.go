@@ -45,7 +45,7 @@ func boardNames(g gal, board, tok string) []string {
 
 func has(list []string, name string) bool { return slices.Contains(list, name) }
 
-// Spec §5.3 with DECISIONS 7 (no board_id → own only) and the admin "none" quirk fixed (admins see all).
+// docs/security.md §5.3 with docs/security.md D7 (no board_id → own only) and the admin "none" quirk fixed (admins see all).
 func TestImageListingsScope(t *testing.T) {
 	g := gal{apitest.New(t, apitest.Multiuser())}
 	u := g.Cast()
@@ -170,7 +170,7 @@ func TestGalleryAttacks(t *testing.T) {
 				t.Errorf("detail %q", res.Detail())
 			}
 		}
-		// Batch: one own image and one victim's image. Nothing moves (DECISIONS 9).
+		// Batch: one own image and one victim's image. Nothing moves (docs/security.md D9).
 		g.Do("POST", "/api/v1/board_images/batch", apitest.Token(attacker.Token), apitest.JSON(map[string]any{
 			"board_id": attackerBoard, "image_names": []string{attackerImage, loose}})).Expect(403)
 		g.assertUnchanged(before, "moving a victim's image")

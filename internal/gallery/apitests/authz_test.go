@@ -7,7 +7,7 @@ import (
 	"github.com/invokego/invokego/internal/apitest"
 )
 
-// Roles of the authorisation tables (spec §5).
+// Roles of the authorisation tables (docs/security.md §5).
 const (
 	roleAnon  = "anon"
 	roleOwner = "owner"
@@ -29,7 +29,7 @@ func tokenOf(u apitest.Users, role string) string {
 	return ""
 }
 
-// boardOp is one row of spec §5.1: what to do to a fresh board of Owner's (holding one of Owner's images),
+// boardOp is one row of docs/security.md §5.1: what to do to a fresh board of Owner's (holding one of Owner's images),
 // and the status each role gets per visibility.
 type boardOp struct {
 	name string
@@ -169,7 +169,7 @@ func TestBoardListVisibility(t *testing.T) {
 		}
 	}
 	g.Do("GET", "/api/v1/boards/?all=true").Expect(401)
-	// Paginated: the true total (DECISIONS 11), not the page length.
+	// Paginated: the true total (docs/security.md D11), not the page length.
 	var page struct {
 		Total int              `json:"total"`
 		Items []map[string]any `json:"items"`

@@ -131,7 +131,7 @@ func TestBulkDownload(t *testing.T) {
 		g.Do("GET", "/api/v1/images/download/"+bad, apitest.Token(u.Owner.Token)).Expect(404)
 	}
 
-	// Ownership survives a restart (DECISIONS 10).
+	// Ownership survives a restart (docs/security.md D10).
 	item = startDownload(g, u.Owner.Token, map[string]any{"image_names": []string{loose}})
 	cfg := g.App.Config()
 	g.Close()

@@ -7,7 +7,7 @@ import (
 	"github.com/invokego/invokego/internal/apitest"
 )
 
-// Placements of Owner's image (spec §5.2 columns).
+// Placements of Owner's image (docs/security.md §5.2 columns).
 const (
 	placeUncategorized = "uncategorized"
 	placePrivate       = "own private board"
@@ -135,7 +135,7 @@ func TestImageAuthorizationTable(t *testing.T) {
 }
 
 // A missing image: non-admins cannot tell it from a forbidden one (403); admins get 404 on read, an empty
-// delete, and 400 on patch (spec §5.2).
+// delete, and 400 on patch (docs/security.md §5.2).
 func TestMissingImage(t *testing.T) {
 	g := gal{apitest.New(t, apitest.Multiuser())}
 	u := g.Cast()

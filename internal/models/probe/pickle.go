@@ -9,7 +9,7 @@ import (
 	"strconv"
 )
 
-// A restricted unpickler for legacy PyTorch checkpoints (DECISIONS 18). It understands the subset of pickle
+// A restricted unpickler for legacy PyTorch checkpoints (docs/security.md D18). It understands the subset of pickle
 // protocols 2–5 that torch.save writes for state dicts: plain containers, scalars, strings, tensor storages
 // (persistent ids) and the tensor rebuild functions. Every other GLOBAL is refused, nothing is ever called,
 // and stack, memo, container and string sizes are bounded, so a hostile file costs at most a bounded amount

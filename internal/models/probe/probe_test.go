@@ -15,7 +15,7 @@ import (
 	"lukechampine.com/blake3"
 )
 
-// fixtures finds shared/fixtures/sd-tiny/models by walking up from the test folder, or $INVOKEGO_FIXTURES.
+// fixtures is testdata/sd-tiny/models (or under $INVOKEGO_FIXTURES).
 func fixtures(t testing.TB) string {
 	t.Helper()
 	p, err := goldens.Path("sd-tiny", "models")

@@ -61,7 +61,7 @@ func installFixture(t *testing.T, env *apitest.Env, fixture string, auth ...apit
 	return nil
 }
 
-// txt2imgGraph is InvokeAI's SD1.5 text-to-image graph (spec §3).
+// txt2imgGraph is InvokeAI's SD1.5 text-to-image graph (docs/compatibility.md §3).
 func txt2imgGraph(model map[string]any, prompt, negative, sched string, steps int, seed int64, size int) map[string]any {
 	edge := func(from, field, to, toField string) map[string]any {
 		return map[string]any{"source": map[string]any{"node_id": from, "field": field},

@@ -1,4 +1,4 @@
--- The whole invokego schema, following InvokeAI's tables (spec §2) with foreign keys where InvokeAI has none.
+-- The whole invokego schema, following InvokeAI's tables (docs/compatibility.md §2) with foreign keys where InvokeAI has none.
 -- Timestamps are UTC strings 'YYYY-MM-DD HH:MM:SS.SSS', as InvokeAI stores them.
 
 CREATE TABLE users (
@@ -277,7 +277,7 @@ CREATE TABLE style_presets (
 );
 CREATE INDEX idx_style_presets_user_id ON style_presets(user_id);
 
--- Bulk downloads: ownership lives here, not in memory, so it survives a restart (DECISIONS 10).
+-- Bulk downloads: ownership lives here, not in memory, so it survives a restart (docs/security.md D10).
 CREATE TABLE bulk_downloads (
     item_name   TEXT PRIMARY KEY,
     user_id     TEXT NOT NULL REFERENCES users(user_id) ON DELETE CASCADE,

@@ -245,7 +245,7 @@ function EditUser({ user, onClose }: { user: User; onClose: (changed: boolean) =
   );
 }
 
-/** DECISIONS 12: a deleted user's content either becomes the deleting admin's or is deleted with them. */
+/** docs/security.md D12: a deleted user's content either becomes the deleting admin's or is deleted with them. */
 function DeleteUser({ user, onCancel, onDelete }: { user: User; onCancel: () => void; onDelete: (withContent: boolean) => void }) {
   const [withContent, setWithContent] = useState(false);
   return (
