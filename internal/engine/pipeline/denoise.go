@@ -17,6 +17,9 @@ import (
 // SDXL (no ControlNet, IP-Adapter or T2I-Adapter).
 type DenoiseParams struct {
 	UNet *sd.UNet
+	// UNetOptions are this run's options for every UNet call (seamless
+	// tiling, layer patches); the shared UNet itself is never changed.
+	UNetOptions sd.UNetOptions
 	// SchedulerName is InvokeAI's name ("euler", "dpmpp_2m_k", …) and
 	// SchedulerConfig the model's scheduler/scheduler_config.json (nil for
 	// the class defaults).
@@ -247,6 +250,7 @@ func torchLerp(start, end, weight float32) float32 {
 // guidance runs the UNet with classifier-free guidance.
 type guidance struct {
 	unet     *sd.UNet
+	opts     sd.UNetOptions
 	rescale  float32
 	batched  bool           // one call on [negative, positive]
 	context  *tensor.Tensor // [2, L, D] when batched
@@ -257,7 +261,7 @@ type guidance struct {
 }
 
 func newGuidance(p DenoiseParams, sdxl bool) *guidance {
-	g := &guidance{unet: p.UNet, rescale: float32(p.CFGRescaleMultiplier)}
+	g := &guidance{unet: p.UNet, opts: p.UNetOptions, rescale: float32(p.CFGRescaleMultiplier)}
 	neg, pos := p.Negative.Embeds, p.Positive.Embeds
 	if sdxl {
 		g.negAdded = &sd.AddedCond{TextEmbeds: p.Negative.PooledEmbeds, TimeIDs: tensor.FromData(p.Negative.AddTimeIDs, 1, 6)}
@@ -300,17 +304,17 @@ func (g *guidance) predict(ctx context.Context, input *tensor.Tensor, t, scale f
 		batch := tensor.New(2, input.Shape[1], input.Shape[2], input.Shape[3])
 		copy(batch.Data, input.Data)
 		copy(batch.Data[n:], input.Data)
-		out, err := g.unet.Forward(ctx, batch, []float32{t}, g.context, g.added)
+		out, err := g.unet.ForwardWith(ctx, batch, []float32{t}, g.context, g.added, g.opts)
 		if err != nil {
 			return nil, err
 		}
 		uncond, cond = out.Data[:n], out.Data[n:]
 	} else {
-		u, err := g.unet.Forward(ctx, input, []float32{t}, g.neg, g.negAdded)
+		u, err := g.unet.ForwardWith(ctx, input, []float32{t}, g.neg, g.negAdded, g.opts)
 		if err != nil {
 			return nil, err
 		}
-		c, err := g.unet.Forward(ctx, input, []float32{t}, g.pos, g.posAdded)
+		c, err := g.unet.ForwardWith(ctx, input, []float32{t}, g.pos, g.posAdded, g.opts)
 		if err != nil {
 			return nil, err
 		}

@@ -278,7 +278,7 @@ func runCase(t *testing.T, p *tinyPipe, c pipelineCase) caseResult {
 	if res.latent > 1e-3 {
 		t.Errorf("final latents max abs diff %g > 1e-3", res.latent)
 	}
-	img, err := DecodeLatents(ctx, p.pipe.VAE, latents)
+	img, err := DecodeLatents(ctx, p.pipe.VAE, latents, sd.VAEOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

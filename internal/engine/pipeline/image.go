@@ -14,7 +14,8 @@ import (
 
 // DecodeLatents is InvokeAI's l2i: vae.decode(latents / scaling_factor),
 // then (x/2 + 0.5) clamped to [0, 1]. The result is [N, 3, H, W] in [0, 1].
-func DecodeLatents(ctx context.Context, vae *sd.VAE, latents *tensor.Tensor) (*tensor.Tensor, error) {
+// opts are the decoder's per-run options (seamless tiling).
+func DecodeLatents(ctx context.Context, vae *sd.VAE, latents *tensor.Tensor, opts sd.VAEOptions) (*tensor.Tensor, error) {
 	if vae == nil {
 		return nil, errors.New("decode: no vae")
 	}
@@ -26,7 +27,7 @@ func DecodeLatents(ctx context.Context, vae *sd.VAE, latents *tensor.Tensor) (*t
 	for i, v := range latents.Data {
 		scaled.Data[i] = v / scale
 	}
-	decoded, err := vae.Decode(ctx, scaled)
+	decoded, err := vae.DecodeWith(ctx, scaled, opts)
 	if err != nil {
 		return nil, fmt.Errorf("decode: %w", err)
 	}

@@ -18,6 +18,7 @@ type CLIPTextModel struct {
 	layers            []*clipLayer
 	finalNorm         *layerNorm
 	projection        *tensor.Linear // nil without projection
+	names             *layerNames    // for LayerPatcher
 }
 
 type clipLayer struct {
@@ -81,6 +82,7 @@ func NewCLIPTextModel(cfg CLIPTextConfig, sd StateDict) (*CLIPTextModel, error) 
 	if err := r.finish("clip text model"); err != nil {
 		return nil, err
 	}
+	m.names = r.names
 	return m, nil
 }
 

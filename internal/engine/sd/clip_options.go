@@ -24,6 +24,9 @@ type ForwardOptions struct {
 	// InvokeAI's ModelPatcher.apply_clip_skip does by truncating the layer
 	// list; every output then derives from the last layer run.
 	SkipLayers int
+	// Layers, when set, substitutes layers for this call (see LayerPatcher;
+	// the names are transformers', e.g. "text_model.encoder.layers.0.mlp.fc1").
+	Layers LayerPatcher
 }
 
 // ForwardWith is the text encoder's pass; Forward is ForwardWith without options.
@@ -65,6 +68,7 @@ func (m *CLIPTextModel) ForwardWith(ctx context.Context, ids [][]int, opts Forwa
 	}
 	out := &CLIPOutput{HiddenStates: []*tensor.Tensor{x}, model: m}
 	heads := m.Config.NumAttentionHeads
+	p := newPass(m.names, Seamless{}, opts.Layers)
 	for _, l := range m.layers[:len(m.layers)-opts.SkipLayers] {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -72,7 +76,7 @@ func (m *CLIPTextModel) ForwardWith(ctx context.Context, ids [][]int, opts Forwa
 		// Intermediates go back to the pool as soon as they are consumed: fresh
 		// memory costs a page fault per page, which dominated a cold encode.
 		h := l.norm1.forward(x)
-		q, k, v := l.qProj.Forward(h), l.kProj.Forward(h), l.vProj.Forward(h)
+		q, k, v := p.linear(l.qProj).Forward(h), p.linear(l.kProj).Forward(h), p.linear(l.vProj).Forward(h)
 		h.Release()
 		att := tensor.Empty(n, seq, hidden)
 		if opts.KeyMask == nil {
@@ -83,12 +87,12 @@ func (m *CLIPTextModel) ForwardWith(ctx context.Context, ids [][]int, opts Forwa
 		q.Release()
 		k.Release()
 		v.Release()
-		h = l.outProj.Forward(att)
+		h = p.linear(l.outProj).Forward(att)
 		att.Release()
 		tensor.AddInto(h.Data, h.Data, x.Data)
 		x = h
 		normed := l.norm2.forward(x)
-		h = l.fc1.Forward(normed)
+		h = p.linear(l.fc1).Forward(normed)
 		normed.Release()
 		if m.Config.HiddenAct == "gelu" {
 			tensor.GELU(h.Data)
@@ -96,7 +100,7 @@ func (m *CLIPTextModel) ForwardWith(ctx context.Context, ids [][]int, opts Forwa
 			tensor.QuickGELU(h.Data)
 		}
 		act := h
-		h = l.fc2.Forward(act)
+		h = p.linear(l.fc2).Forward(act)
 		act.Release()
 		tensor.AddInto(h.Data, h.Data, x.Data)
 		x = h
@@ -105,11 +109,11 @@ func (m *CLIPTextModel) ForwardWith(ctx context.Context, ids [][]int, opts Forwa
 	out.LastHiddenState = m.finalNorm.forward(x)
 	out.Pooled = tensor.New(n, hidden)
 	for b, row := range ids {
-		p := m.eosPosition(row)
-		copy(out.Pooled.Data[b*hidden:(b+1)*hidden], out.LastHiddenState.Data[(b*seq+p)*hidden:])
+		eos := m.eosPosition(row)
+		copy(out.Pooled.Data[b*hidden:(b+1)*hidden], out.LastHiddenState.Data[(b*seq+eos)*hidden:])
 	}
 	if m.projection != nil {
-		out.TextEmbeds = m.projection.Forward(out.Pooled)
+		out.TextEmbeds = p.linear(m.projection).Forward(out.Pooled)
 	}
 	return out, nil
 }

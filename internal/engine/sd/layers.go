@@ -77,23 +77,23 @@ func (r *weightReader) resnet(prefix string, groups int, eps float32) *resnetBlo
 // forward applies the block; embAct is SiLU(time embedding) [N, D] or nil.
 // Intermediates are released as soon as they are consumed; x belongs to
 // the caller and is left alone.
-func (b *resnetBlock) forward(x *tensor.Tensor, embAct *tensor.Tensor) *tensor.Tensor {
+func (b *resnetBlock) forward(p *pass, x *tensor.Tensor, embAct *tensor.Tensor) *tensor.Tensor {
 	n1 := b.norm1.forward(x, true)
-	h := b.conv1.Forward(n1)
+	h := p.conv(b.conv1).Forward(n1)
 	n1.Release()
 	if b.timeProj != nil && embAct != nil {
-		t := b.timeProj.Forward(embAct)
+		t := p.linear(b.timeProj).Forward(embAct)
 		tensor.AddChannelBias(h, t.Data)
 		t.Release()
 	}
 	n2 := b.norm2.forward(h, true)
 	h.Release()
 	if b.shortcut != nil {
-		skip := b.shortcut.Forward(x)
-		h = b.conv2.ForwardAdd(n2, skip)
+		skip := p.conv(b.shortcut).Forward(x)
+		h = p.conv(b.conv2).ForwardAdd(n2, skip)
 		skip.Release()
 	} else {
-		h = b.conv2.ForwardAdd(n2, x)
+		h = p.conv(b.conv2).ForwardAdd(n2, x)
 	}
 	n2.Release()
 	return h
@@ -121,21 +121,21 @@ func (r *weightReader) attention(prefix string, heads int) *attention {
 }
 
 // forward attends from x [N, Lq, C] to context [N, Lk, Cctx] (x itself when nil).
-func (a *attention) forward(x, context *tensor.Tensor) *tensor.Tensor {
+func (a *attention) forward(p *pass, x, context *tensor.Tensor) *tensor.Tensor {
 	if context == nil {
 		context = x
 	}
 	n, lq, lk := x.Shape[0], x.Shape[1], context.Shape[1]
-	q := a.toQ.Forward(x)
-	k := a.toK.Forward(context)
-	v := a.toV.Forward(context)
+	q := p.linear(a.toQ).Forward(x)
+	k := p.linear(a.toK).Forward(context)
+	v := p.linear(a.toV).Forward(context)
 	inner := a.toQ.Out
 	att := tensor.Empty(n, lq, inner)
 	tensor.Attention(q.Data, k.Data, v.Data, n, lq, lk, a.heads, inner/a.heads, false, att.Data)
 	q.Release()
 	k.Release()
 	v.Release()
-	out := a.toOut.Forward(att)
+	out := p.linear(a.toOut).Forward(att)
 	att.Release()
 	return out
 }
@@ -162,25 +162,25 @@ func (r *weightReader) transformerBlock(prefix string, heads int) *transformerBl
 
 // forward consumes x: it is released (x must be owned by the caller's
 // chain of intermediates, never a skip connection or user input).
-func (b *transformerBlock) forward(x, context *tensor.Tensor) *tensor.Tensor {
+func (b *transformerBlock) forward(p *pass, x, context *tensor.Tensor) *tensor.Tensor {
 	n := b.norm1.forward(x)
-	h := b.attn1.forward(n, nil)
+	h := b.attn1.forward(p, n, nil)
 	n.Release()
 	tensor.AddInto(h.Data, h.Data, x.Data)
 	x.Release()
 	x = h
 	n = b.norm2.forward(x)
-	h = b.attn2.forward(n, context)
+	h = b.attn2.forward(p, n, context)
 	n.Release()
 	tensor.AddInto(h.Data, h.Data, x.Data)
 	x.Release()
 	x = h
 	n = b.norm3.forward(x)
-	ff := b.ffIn.Forward(n)
+	ff := p.linear(b.ffIn).Forward(n)
 	n.Release()
 	g := tensor.GEGLU(ff)
 	ff.Release()
-	out := b.ffOut.Forward(g)
+	out := p.linear(b.ffOut).Forward(g)
 	g.Release()
 	tensor.AddInto(out.Data, out.Data, x.Data)
 	x.Release()
@@ -219,38 +219,25 @@ func (r *weightReader) transformer2D(prefix string, heads, groups int) *transfor
 // forward leaves x to the caller. The projections read and write NCHW
 // directly (the transposes to and from tokens are folded into them), and the
 // residual is added as the output is laid out.
-func (t *transformer2D) forward(x, context *tensor.Tensor) *tensor.Tensor {
+func (t *transformer2D) forward(p *pass, x, context *tensor.Tensor) *tensor.Tensor {
 	h, w := x.Shape[2], x.Shape[3]
 	y := t.norm.forward(x, false)
 	var tokens *tensor.Tensor
 	if t.projInConv != nil {
-		tokens = t.projInConv.ForwardTokens(y)
+		tokens = p.conv(t.projInConv).ForwardTokens(y)
 	} else {
-		tokens = t.projInLin.ForwardNCHW(y)
+		tokens = p.linear(t.projInLin).ForwardNCHW(y)
 	}
 	y.Release()
 	for _, b := range t.blocks {
-		tokens = b.forward(tokens, context)
+		tokens = b.forward(p, tokens, context)
 	}
 	var out *tensor.Tensor
 	if t.projOutConv != nil {
-		out = t.projOutConv.ForwardFromTokens(tokens, h, w, x)
+		out = p.conv(t.projOutConv).ForwardFromTokens(tokens, h, w, x)
 	} else {
-		out = t.projOutLin.ForwardToNCHW(tokens, h, w, x)
+		out = p.linear(t.projOutLin).ForwardToNCHW(tokens, h, w, x)
 	}
 	tokens.Release()
 	return out
-}
-
-// setSeamless sets circular padding on convolutions. The encoder's stride-2
-// downsamplers pad only their bottom and right edges; the reference pads those
-// with zeros before an unpadded convolution, outside what seamless tiling
-// changes, so convolutions with asymmetric padding keep it.
-func setSeamless(convs []*tensor.Conv2D, x, y bool) {
-	for _, c := range convs {
-		if c.PadTop != c.PadBottom || c.PadLeft != c.PadRight {
-			continue
-		}
-		c.WrapX, c.WrapY = x, y
-	}
 }

@@ -21,7 +21,7 @@ type UNet struct {
 	normOut            *groupNorm
 	convOut            *tensor.Conv2D
 
-	convs []*tensor.Conv2D // every convolution, for SetSeamless
+	names *layerNames // for LayerPatcher
 }
 
 type unetDownBlock struct {
@@ -117,7 +117,7 @@ func newUNet(cfg UNetConfig, r *weightReader) (*UNet, error) {
 	if err := r.finish("unet"); err != nil {
 		return nil, err
 	}
-	u.convs = r.convs
+	u.names = r.names
 	return u, nil
 }
 
@@ -134,6 +134,13 @@ type AddedCond struct {
 // [N, L, cross_attention_dim]. added is required for SDXL and ignored
 // otherwise. Cancellation is checked between blocks.
 func (u *UNet) Forward(ctx context.Context, sample *tensor.Tensor, timesteps []float32, context *tensor.Tensor, added *AddedCond) (*tensor.Tensor, error) {
+	return u.ForwardWith(ctx, sample, timesteps, context, added, UNetOptions{})
+}
+
+// ForwardWith is Forward with per-call options (see UNetOptions). The model
+// is not changed, so calls with different options may run concurrently.
+func (u *UNet) ForwardWith(ctx context.Context, sample *tensor.Tensor, timesteps []float32, context *tensor.Tensor, added *AddedCond, opts UNetOptions) (*tensor.Tensor, error) {
+	p := newPass(u.names, opts.Seamless, opts.Layers)
 	if len(sample.Shape) != 4 || len(context.Shape) != 3 || context.Shape[0] != sample.Shape[0] {
 		return nil, fmt.Errorf("unet: sample %v and context %v do not match", sample.Shape, context.Shape)
 	}
@@ -148,7 +155,7 @@ func (u *UNet) Forward(ctx context.Context, sample *tensor.Tensor, timesteps []f
 	if len(ts) != batch {
 		return nil, fmt.Errorf("unet: %d timesteps for batch %d", len(timesteps), batch)
 	}
-	emb, err := u.timeEmbedding(ts, added, batch)
+	emb, err := u.timeEmbedding(p, ts, added, batch)
 	if err != nil {
 		return nil, err
 	}
@@ -158,7 +165,7 @@ func (u *UNet) Forward(ctx context.Context, sample *tensor.Tensor, timesteps []f
 
 	// Intermediates are released for reuse once consumed. Every tensor on
 	// the skip stack stays alive until the up path concatenates it.
-	h := u.convIn.Forward(sample)
+	h := p.conv(u.convIn).Forward(sample)
 	skips := []*tensor.Tensor{h}
 	defer func() {
 		for _, s := range skips { // left over only on cancellation
@@ -170,26 +177,26 @@ func (u *UNet) Forward(ctx context.Context, sample *tensor.Tensor, timesteps []f
 			return nil, err
 		}
 		for j, res := range b.resnets {
-			h = res.forward(h, emb)
+			h = res.forward(p, h, emb)
 			if len(b.attns) > 0 {
-				a := b.attns[j].forward(h, context)
+				a := b.attns[j].forward(p, h, context)
 				h.Release()
 				h = a
 			}
 			skips = append(skips, h)
 		}
 		if b.downsample != nil {
-			h = b.downsample.Forward(h)
+			h = p.conv(b.downsample).Forward(h)
 			skips = append(skips, h)
 		}
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	h = u.mid.resnet0.forward(h, emb)
-	a := u.mid.attn.forward(h, context)
+	h = u.mid.resnet0.forward(p, h, emb)
+	a := u.mid.attn.forward(p, h, context)
 	h.Release()
-	h = u.mid.resnet1.forward(a, emb)
+	h = u.mid.resnet1.forward(p, a, emb)
 	a.Release()
 	for _, b := range u.up {
 		if err := ctx.Err(); err != nil {
@@ -202,10 +209,10 @@ func (u *UNet) Forward(ctx context.Context, sample *tensor.Tensor, timesteps []f
 			cat := tensor.ConcatChannels(h, skip)
 			h.Release()
 			skip.Release()
-			h = res.forward(cat, emb)
+			h = res.forward(p, cat, emb)
 			cat.Release()
 			if len(b.attns) > 0 {
-				a := b.attns[j].forward(h, context)
+				a := b.attns[j].forward(p, h, context)
 				h.Release()
 				h = a
 			}
@@ -215,25 +222,25 @@ func (u *UNet) Forward(ctx context.Context, sample *tensor.Tensor, timesteps []f
 			next := skips[len(skips)-1]
 			up := tensor.UpsampleNearest(h, next.Shape[2], next.Shape[3])
 			h.Release()
-			h = b.upsample.Forward(up)
+			h = p.conv(b.upsample).Forward(up)
 			up.Release()
 		}
 	}
 	n := u.normOut.forward(h, true)
 	h.Release()
-	out := u.convOut.Forward(n)
+	out := p.conv(u.convOut).Forward(n)
 	n.Release()
 	return out, nil
 }
 
 // timeEmbedding returns the (pre-activation) time embedding [N, D], with
 // SDXL's added text/time conditioning summed in.
-func (u *UNet) timeEmbedding(ts []float32, added *AddedCond, batch int) (*tensor.Tensor, error) {
+func (u *UNet) timeEmbedding(p *pass, ts []float32, added *AddedCond, batch int) (*tensor.Tensor, error) {
 	cfg := &u.Config
 	proj := tensor.TimestepEmbedding(ts, u.timeLin1.In, cfg.FlipSinToCos, cfg.FreqShift)
-	emb := u.timeLin1.Forward(proj)
+	emb := p.linear(u.timeLin1).Forward(proj)
 	tensor.SiLU(emb.Data)
-	emb = u.timeLin2.Forward(emb)
+	emb = p.linear(u.timeLin2).Forward(emb)
 	if u.addLin1 == nil {
 		return emb, nil
 	}
@@ -256,15 +263,9 @@ func (u *UNet) timeEmbedding(ts []float32, added *AddedCond, batch int) (*tensor
 		copy(row, added.TextEmbeds.Data[b*textDim:(b+1)*textDim])
 		copy(row[textDim:], timeEmb.Data[b*idsPer*td:(b+1)*idsPer*td])
 	}
-	aug := u.addLin1.Forward(cond)
+	aug := p.linear(u.addLin1).Forward(cond)
 	tensor.SiLU(aug.Data)
-	aug = u.addLin2.Forward(aug)
+	aug = p.linear(u.addLin2).Forward(aug)
 	tensor.AddInto(emb.Data, emb.Data, aug.Data)
 	return emb, nil
 }
-
-// SetSeamless makes every convolution pad circularly along the chosen axes
-// (x: width, y: height) so the output tiles without seams; false restores
-// zero padding. It changes the model for every caller, so callers that share
-// a model set it for the duration of one run and reset it afterwards.
-func (u *UNet) SetSeamless(x, y bool) { setSeamless(u.convs, x, y) }

@@ -22,7 +22,7 @@ type VAE struct {
 	encNormOut            *groupNorm
 	quantConv             *tensor.Conv2D // nil in VAEs without it
 
-	convs                 []*tensor.Conv2D // every convolution, for SetSeamless
+	names                 *layerNames // for LayerPatcher
 	postQuantConv         *tensor.Conv2D
 	decConvIn, decConvOut *tensor.Conv2D
 	decMid                *vaeMidBlock
@@ -51,12 +51,12 @@ type spatialAttention struct {
 	attn *attention
 }
 
-func (a *spatialAttention) forward(x *tensor.Tensor) *tensor.Tensor {
+func (a *spatialAttention) forward(p *pass, x *tensor.Tensor) *tensor.Tensor {
 	h, w := x.Shape[2], x.Shape[3]
 	n := a.norm.forward(x, false)
 	tokens := tensor.NCHWToTokens(n)
 	n.Release()
-	att := a.attn.forward(tokens, nil)
+	att := a.attn.forward(p, tokens, nil)
 	tokens.Release()
 	out := tensor.TokensToNCHW(att, h, w)
 	att.Release()
@@ -80,14 +80,14 @@ func (r *weightReader) vaeMid(prefix string, groups int) *vaeMidBlock {
 }
 
 // forward leaves x to the caller.
-func (m *vaeMidBlock) forward(x *tensor.Tensor) *tensor.Tensor {
-	h := m.resnet0.forward(x, nil)
+func (m *vaeMidBlock) forward(p *pass, x *tensor.Tensor) *tensor.Tensor {
+	h := m.resnet0.forward(p, x, nil)
 	if m.attn != nil {
-		a := m.attn.forward(h)
+		a := m.attn.forward(p, h)
 		h.Release()
 		h = a
 	}
-	out := m.resnet1.forward(h, nil)
+	out := m.resnet1.forward(p, h, nil)
 	h.Release()
 	return out
 }
@@ -167,35 +167,41 @@ func newVAE(cfg VAEConfig, r *weightReader) (*VAE, error) {
 	if err := r.finish("vae"); err != nil {
 		return nil, err
 	}
-	v.convs = r.convs
+	v.names = r.names
 	return v, nil
 }
 
 // Encode maps images [N, 3, H, W] in [-1, 1] to the latent distribution's
 // mean and log-variance (clamped to [-30, 20]), after quant_conv.
 func (v *VAE) Encode(ctx context.Context, image *tensor.Tensor) (mean, logvar *tensor.Tensor, err error) {
-	h := v.encConvIn.Forward(image)
+	return v.EncodeWith(ctx, image, VAEOptions{})
+}
+
+// EncodeWith is Encode with per-call options; the model is not changed.
+func (v *VAE) EncodeWith(ctx context.Context, image *tensor.Tensor, opts VAEOptions) (mean, logvar *tensor.Tensor, err error) {
+	p := newPass(v.names, opts.Seamless, opts.Layers)
+	h := p.conv(v.encConvIn).Forward(image)
 	for _, b := range v.encDown {
 		if err := ctx.Err(); err != nil {
 			h.Release()
 			return nil, nil, err
 		}
 		for _, res := range b.resnets {
-			h = then(h, nil, func(x *tensor.Tensor) *tensor.Tensor { return res.forward(x, nil) })
+			h = then(h, nil, func(x *tensor.Tensor) *tensor.Tensor { return res.forward(p, x, nil) })
 		}
 		if b.downsample != nil {
-			h = then(h, nil, b.downsample.Forward)
+			h = then(h, nil, p.conv(b.downsample).Forward)
 		}
 	}
 	if err := ctx.Err(); err != nil {
 		h.Release()
 		return nil, nil, err
 	}
-	h = then(h, nil, v.encMid.forward)
+	h = then(h, nil, func(x *tensor.Tensor) *tensor.Tensor { return v.encMid.forward(p, x) })
 	h = then(h, nil, func(x *tensor.Tensor) *tensor.Tensor { return v.encNormOut.forward(x, true) })
-	h = then(h, nil, v.encConvOut.Forward)
+	h = then(h, nil, p.conv(v.encConvOut).Forward)
 	if v.quantConv != nil {
-		h = then(h, nil, v.quantConv.Forward)
+		h = then(h, nil, p.conv(v.quantConv).Forward)
 	}
 	defer h.Release()
 	n, c2, hh, ww := h.Shape[0], h.Shape[1], h.Shape[2], h.Shape[3]
@@ -216,27 +222,34 @@ func (v *VAE) Encode(ctx context.Context, image *tensor.Tensor) (mean, logvar *t
 // Decode maps latents [N, C, h, w] (already divided by the scaling factor)
 // to images [N, 3, H, W] in roughly [-1, 1], applying post_quant_conv first.
 func (v *VAE) Decode(ctx context.Context, latent *tensor.Tensor) (*tensor.Tensor, error) {
+	return v.DecodeWith(ctx, latent, VAEOptions{})
+}
+
+// DecodeWith is Decode with per-call options; the model is not changed, so
+// calls with different options may run concurrently.
+func (v *VAE) DecodeWith(ctx context.Context, latent *tensor.Tensor, opts VAEOptions) (*tensor.Tensor, error) {
+	p := newPass(v.names, opts.Seamless, opts.Layers)
 	h := latent
 	if v.postQuantConv != nil {
-		h = v.postQuantConv.Forward(h)
+		h = p.conv(v.postQuantConv).Forward(h)
 	}
-	h = then(h, latent, v.decConvIn.Forward)
-	h = then(h, nil, v.decMid.forward)
+	h = then(h, latent, p.conv(v.decConvIn).Forward)
+	h = then(h, nil, func(x *tensor.Tensor) *tensor.Tensor { return v.decMid.forward(p, x) })
 	for _, b := range v.decUp {
 		if err := ctx.Err(); err != nil {
 			h.Release()
 			return nil, err
 		}
 		for _, res := range b.resnets {
-			h = then(h, nil, func(x *tensor.Tensor) *tensor.Tensor { return res.forward(x, nil) })
+			h = then(h, nil, func(x *tensor.Tensor) *tensor.Tensor { return res.forward(p, x, nil) })
 		}
 		if b.upsample != nil {
 			h = then(h, nil, tensor.UpsampleNearest2x)
-			h = then(h, nil, b.upsample.Forward)
+			h = then(h, nil, p.conv(b.upsample).Forward)
 		}
 	}
 	h = then(h, nil, func(x *tensor.Tensor) *tensor.Tensor { return v.decNormOut.forward(x, true) })
-	h = then(h, nil, v.decConvOut.Forward)
+	h = then(h, nil, p.conv(v.decConvOut).Forward)
 	return h, nil
 }
 
@@ -263,6 +276,3 @@ func SampleLatent(mean, logvar, noise *tensor.Tensor) (*tensor.Tensor, error) {
 	}
 	return out, nil
 }
-
-// SetSeamless is UNet.SetSeamless for the VAE.
-func (v *VAE) SetSeamless(x, y bool) { setSeamless(v.convs, x, y) }

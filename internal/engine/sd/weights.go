@@ -61,6 +61,7 @@ type weightReader struct {
 	// Layers kept in fp32 even with bf16 (see keepFP32); packed first.
 	fp32Linears []*tensor.Linear
 	fp32Convs   []*tensor.Conv2D
+	names       *layerNames // module name of every layer built, for LayerPatcher
 }
 
 // keepFP32 names the layers that stay fp32 under Options.Precision "bf16":
@@ -103,7 +104,8 @@ func (o Options) reader(sd StateDict) (*weightReader, error) {
 }
 
 func newWeightReader(sd StateDict) *weightReader {
-	return &weightReader{sd: sd, used: make(map[string]bool, len(sd))}
+	return &weightReader{sd: sd, used: make(map[string]bool, len(sd)),
+		names: &layerNames{linear: map[*tensor.Linear]string{}, conv: map[*tensor.Conv2D]string{}}}
 }
 
 func (r *weightReader) fail(format string, args ...any) {
@@ -166,6 +168,7 @@ func (r *weightReader) linear(name string) *tensor.Linear {
 		return &tensor.Linear{}
 	}
 	r.linears = append(r.linears, l)
+	r.names.linear[l] = name
 	if keepFP32(name) {
 		r.fp32Linears = append(r.fp32Linears, l)
 	}
@@ -190,6 +193,7 @@ func (r *weightReader) conv(name string, stride, pad int) *tensor.Conv2D {
 		return &tensor.Conv2D{Stride: 1}
 	}
 	r.convs = append(r.convs, c)
+	r.names.conv[c] = name
 	if keepFP32(name) {
 		r.fp32Convs = append(r.fp32Convs, c)
 	}

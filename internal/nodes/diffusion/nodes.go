@@ -352,11 +352,7 @@ func (n *DenoiseLatents) Invoke(ctx nodes.Context) (nodes.Output, error) {
 	if params.UNet, err = load[*sd.UNet](ctx, n.models, n.UNet.UNet, SubUNet); err != nil {
 		return nil, nodeError(err)
 	}
-	if seamX || seamY {
-		// The queue runs one item at a time, so the shared model is patched only for this run.
-		params.UNet.SetSeamless(seamX, seamY)
-		defer params.UNet.SetSeamless(false, false)
-	}
+	params.UNetOptions.Seamless = sd.Seamless{X: seamX, Y: seamY}
 	schedCfg, err := load[SchedulerConfig](ctx, n.models, n.UNet.Scheduler, SubScheduler)
 	if err != nil {
 		return nil, nodeError(err)
@@ -461,12 +457,8 @@ func (n *LatentsToImage) Invoke(ctx nodes.Context) (nodes.Output, error) {
 	if err != nil {
 		return nil, nodeError(err)
 	}
-	if seamX || seamY {
-		vae.SetSeamless(seamX, seamY)
-		defer vae.SetSeamless(false, false)
-	}
 	ctx.ReportProgress(nodes.Progress{Message: "Running VAE decoder"})
-	decoded, err := pipeline.DecodeLatents(ctx, vae, latents)
+	decoded, err := pipeline.DecodeLatents(ctx, vae, latents, sd.VAEOptions{Seamless: sd.Seamless{X: seamX, Y: seamY}})
 	if err != nil {
 		return nil, nodeError(err)
 	}

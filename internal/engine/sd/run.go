@@ -1,0 +1,118 @@
+package sd
+
+import "github.com/invokego/invokego/internal/engine/tensor"
+
+// Per-run options.
+//
+// A built model is shared: the model cache hands the same *UNet or *VAE to
+// every run that asks for it, possibly at the same time. Nothing a single
+// run wants (seamless tiling, a ControlNet's residuals, an adapter's
+// features, extra attention, LoRA weights) may therefore be written into
+// the model. Each such option is an argument of the forward call instead
+// (UNetOptions, VAEOptions, ForwardOptions for the text encoder), and the
+// call sees the model through a pass: the model's layers as this call's
+// options change them. The cached layers are never modified.
+//
+// Extension point. A new per-run feature is added in one of two ways:
+//
+//   - Values the forward pass mixes in at fixed places (ControlNet down and
+//     mid residuals added to the skip connections and the mid block,
+//     T2I-Adapter features added inside the down blocks, IP-Adapter keys and
+//     values attended to beside the text in every cross-attention layer)
+//     become fields of UNetOptions that Forward reads at those places. They
+//     are computed by their own engine packages from their own models, per
+//     step, and handed in by the denoising loop.
+//   - Changes to what a named layer computes (LoRA and its relatives) go
+//     through LayerPatcher: the pass asks it for the layer to use each time
+//     a linear or convolution layer runs, by the layer's diffusers module
+//     name. The patcher returns the cached layer itself when it has nothing
+//     for that name, or a run-owned replacement of the same type: a shallow
+//     copy shares the packed weights and costs no weight memory, a merged
+//     copy holds the run's own weights. Either way the cached layer stays
+//     as it was, so concurrent runs with other patches are unaffected.
+//
+// Seamless tiling itself is such a layer substitution: the pass uses a
+// shallow copy of each convolution with circular padding switched on.
+
+// Seamless selects circular padding along the width (X) and height (Y) of
+// every convolution, so that the output tiles without seams.
+type Seamless struct{ X, Y bool }
+
+// LayerPatcher substitutes layers for one forward call; see the extension
+// point above. Implementations must be safe for use by the goroutines of
+// one call (the pass asks from one goroutine at a time) and must return
+// base, not a copy, for layers they leave alone.
+type LayerPatcher interface {
+	// Linear returns the linear layer to use in place of base, the layer
+	// named name (e.g. "down_blocks.1.attentions.0.transformer_blocks.0.attn2.to_k").
+	Linear(name string, base *tensor.Linear) *tensor.Linear
+	// Conv returns the convolution to use in place of base, named name
+	// (e.g. "down_blocks.0.resnets.0.conv1").
+	Conv(name string, base *tensor.Conv2D) *tensor.Conv2D
+}
+
+// UNetOptions are the per-call options of UNet.ForwardWith. The zero value
+// is a plain pass.
+type UNetOptions struct {
+	Seamless Seamless
+	// Layers, when set, substitutes layers for this call.
+	Layers LayerPatcher
+}
+
+// VAEOptions are the per-call options of VAE.DecodeWith and EncodeWith. The
+// zero value is a plain pass.
+type VAEOptions struct {
+	Seamless Seamless
+	Layers   LayerPatcher
+}
+
+// layerNames maps a model's layers to their diffusers module names, for
+// LayerPatcher. It is built once with the model and only read afterwards.
+type layerNames struct {
+	linear map[*tensor.Linear]string
+	conv   map[*tensor.Conv2D]string
+}
+
+// pass is one forward call's view of a model. A nil *pass is a plain call:
+// every method then returns the cached layer unchanged.
+type pass struct {
+	names    *layerNames
+	seamless Seamless
+	layers   LayerPatcher
+}
+
+// newPass returns the view for the given options, nil when they change
+// nothing.
+func newPass(names *layerNames, seamless Seamless, layers LayerPatcher) *pass {
+	if !seamless.X && !seamless.Y && layers == nil {
+		return nil
+	}
+	return &pass{names: names, seamless: seamless, layers: layers}
+}
+
+// linear returns the layer this call uses for l.
+func (p *pass) linear(l *tensor.Linear) *tensor.Linear {
+	if p == nil || p.layers == nil {
+		return l
+	}
+	return p.layers.Linear(p.names.linear[l], l)
+}
+
+// conv returns the convolution this call uses for c. Seamless tiling wraps
+// only symmetrically padded convolutions: the VAE encoder's downsamplers pad
+// their bottom and right edges with zeros before an unpadded convolution,
+// and the reference leaves that padding alone.
+func (p *pass) conv(c *tensor.Conv2D) *tensor.Conv2D {
+	if p == nil {
+		return c
+	}
+	if p.layers != nil {
+		c = p.layers.Conv(p.names.conv[c], c)
+	}
+	if (p.seamless.X || p.seamless.Y) && c.PadTop == c.PadBottom && c.PadLeft == c.PadRight {
+		wrapped := *c
+		wrapped.WrapX, wrapped.WrapY = p.seamless.X, p.seamless.Y
+		return &wrapped
+	}
+	return c
+}
