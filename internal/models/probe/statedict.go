@@ -1,16 +1,14 @@
 package probe
 
 import (
-	"archive/zip"
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/invokego/invokego/internal/engine/pickle"
 	"github.com/invokego/invokego/internal/engine/safetensors"
 )
 
@@ -48,9 +46,6 @@ func (s *StateDict) Dim(name string, i int) int64 {
 	}
 	return sh[i]
 }
-
-// maxPickleBytes bounds the pickle inside a checkpoint; real state-dict pickles are a few megabytes.
-const maxPickleBytes = 256 << 20
 
 // ReadStateDict reads tensor names and shapes from a .safetensors file or a PyTorch checkpoint (.ckpt, .pt,
 // .pth, .bin), through bounds-checked parsers only.
@@ -93,81 +88,19 @@ func safetensorsStateDict(r io.ReaderAt, size int64) (*StateDict, error) {
 	return sd, nil
 }
 
-// checkpointStateDict reads a torch.save file: the zip format (torch ≥ 1.6) or the legacy sequence of
-// pickles.
+// checkpointStateDict reads a torch.save file through the restricted unpickler.
 func checkpointStateDict(r io.ReaderAt, size int64) (*StateDict, error) {
-	var magic [4]byte
-	if _, err := r.ReadAt(magic[:], 0); err != nil {
-		return nil, fmt.Errorf("%w: file too small", ErrInvalidModel)
-	}
-	var pickle []byte
-	legacy := false
-	if bytes.Equal(magic[:], []byte("PK\x03\x04")) {
-		zr, err := zip.NewReader(r, size)
-		if err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrInvalidModel, err)
-		}
-		var entry *zip.File
-		for _, zf := range zr.File {
-			if zf.Name == "data.pkl" || strings.HasSuffix(zf.Name, "/data.pkl") {
-				entry = zf
-				break
-			}
-		}
-		if entry == nil {
-			return nil, fmt.Errorf("%w: no data.pkl in the archive", ErrInvalidModel)
-		}
-		if entry.UncompressedSize64 > maxPickleBytes {
-			return nil, fmt.Errorf("%w: data.pkl is too large", ErrInvalidModel)
-		}
-		rc, err := entry.Open()
-		if err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrInvalidModel, err)
-		}
-		pickle, err = io.ReadAll(io.LimitReader(rc, maxPickleBytes+1))
-		rc.Close()
-		if err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrInvalidModel, err)
-		}
-	} else {
-		n := size
-		if n > maxPickleBytes {
-			n = maxPickleBytes
-		}
-		pickle = make([]byte, n)
-		if _, err := r.ReadAt(pickle, 0); err != nil && !errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("%w: %v", ErrInvalidModel, err)
-		}
-		legacy = true
-	}
-	obj, err := unpickleCheckpoint(pickle, legacy)
+	obj, err := pickle.ReadTorch(r, size)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidModel, err)
 	}
-	return stateDictFromPickle(obj, DefaultPickleLimits.MaxDepth)
-}
-
-// unpickleCheckpoint decodes the main object; the legacy format has three pickles before it (magic number,
-// protocol version, system info).
-func unpickleCheckpoint(data []byte, legacy bool) (any, error) {
-	if !legacy {
-		return Unpickle(data, DefaultPickleLimits)
-	}
-	pos := 0
-	for i := 0; i < 3; i++ {
-		u := &unpickler{data: data[pos:], memo: map[int64]any{}, limits: DefaultPickleLimits}
-		if _, err := u.run(); err != nil {
-			return nil, err
-		}
-		pos += u.pos
-	}
-	return Unpickle(data[pos:], DefaultPickleLimits)
+	return stateDictFromPickle(obj, pickle.DefaultLimits.MaxDepth)
 }
 
 // stateDictFromPickle flattens nested dicts into dotted names; a top-level "state_dict" entry is the state
 // dict itself (Lightning checkpoints).
 func stateDictFromPickle(obj any, maxDepth int) (*StateDict, error) {
-	root, ok := obj.(*PyDict)
+	root, ok := obj.(*pickle.Dict)
 	if !ok {
 		return nil, fmt.Errorf("%w: checkpoint is not a dict", ErrInvalidModel)
 	}
@@ -178,12 +111,12 @@ func stateDictFromPickle(obj any, maxDepth int) (*StateDict, error) {
 		}
 	}
 	if inner, ok := root.Get("state_dict"); ok {
-		if d, ok := inner.(*PyDict); ok {
+		if d, ok := inner.(*pickle.Dict); ok {
 			root = d
 		}
 	}
-	var walk func(prefix string, d *PyDict, depth int) error
-	walk = func(prefix string, d *PyDict, depth int) error {
+	var walk func(prefix string, d *pickle.Dict, depth int) error
+	walk = func(prefix string, d *pickle.Dict, depth int) error {
 		if depth > maxDepth {
 			return fmt.Errorf("%w: checkpoint nested too deeply", ErrInvalidModel)
 		}
@@ -193,9 +126,9 @@ func stateDictFromPickle(obj any, maxDepth int) (*StateDict, error) {
 				name = prefix + "." + name
 			}
 			switch v := d.Values[i].(type) {
-			case *Tensor:
+			case *pickle.Tensor:
 				sd.Shapes[name] = v.Shape
-			case *PyDict:
+			case *pickle.Dict:
 				if err := walk(name, v, depth+1); err != nil {
 					return err
 				}

@@ -1,4 +1,10 @@
-package probe
+// Package pickle is a restricted unpickler for PyTorch checkpoints (docs/security.md D18). It understands
+// the subset of pickle protocols 2–5 that torch.save writes for state dicts: plain containers, scalars,
+// strings, tensor storages (persistent ids) and the tensor rebuild functions. Every other GLOBAL is refused,
+// nothing is ever called, and stack, memo, container and string sizes are bounded, so a hostile file costs at
+// most a bounded amount of memory and time and yields an error. ReadTorch reads the pickle out of a
+// torch.save file (zip or legacy).
+package pickle
 
 import (
 	"encoding/binary"
@@ -9,54 +15,48 @@ import (
 	"strconv"
 )
 
-// A restricted unpickler for legacy PyTorch checkpoints (docs/security.md D18). It understands the subset of pickle
-// protocols 2–5 that torch.save writes for state dicts: plain containers, scalars, strings, tensor storages
-// (persistent ids) and the tensor rebuild functions. Every other GLOBAL is refused, nothing is ever called,
-// and stack, memo, container and string sizes are bounded, so a hostile file costs at most a bounded amount
-// of memory and time and yields an error.
+// ErrRefused means the pickle references a callable outside the allow-list.
+var ErrRefused = errors.New("pickle: refused")
 
-// ErrPickleRefused means the pickle references a callable outside the allow-list.
-var ErrPickleRefused = errors.New("pickle: refused")
-
-// PickleLimits bound the work one pickle may cause.
-type PickleLimits struct {
+// Limits bound the work one pickle may cause.
+type Limits struct {
 	MaxStack int // values on the stack plus marks
 	MaxMemo  int // memo entries
 	MaxItems int // container elements created in total
 	MaxDepth int // nesting depth when walking the result
 }
 
-// DefaultPickleLimits fit any real state dict (tens of thousands of tensors) with a wide margin.
-var DefaultPickleLimits = PickleLimits{MaxStack: 1 << 20, MaxMemo: 1 << 21, MaxItems: 1 << 23, MaxDepth: 64}
+// DefaultLimits fit any real state dict (tens of thousands of tensors) with a wide margin.
+var DefaultLimits = Limits{MaxStack: 1 << 20, MaxMemo: 1 << 21, MaxItems: 1 << 23, MaxDepth: 64}
 
-// PyNone is pickle's None.
-type PyNone struct{}
+// None is pickle's None.
+type None struct{}
 
-// PyTuple is an immutable sequence.
-type PyTuple []any
+// Tuple is an immutable sequence.
+type Tuple []any
 
-// PyList is a mutable sequence (a pointer so that memoized lists can be appended to).
-type PyList struct{ Items []any }
+// List is a mutable sequence (a pointer so that memoized lists can be appended to).
+type List struct{ Items []any }
 
-// PyDict keeps insertion order, as Python's dict and OrderedDict do. Keys are strings, ints or other
+// Dict keeps insertion order, as Python's dict and OrderedDict do. Keys are strings, ints or other
 // hashable scalars; unhashable keys are refused.
-type PyDict struct {
+type Dict struct {
 	Keys   []any
 	Values []any
 	index  map[any]int
 }
 
 // Get returns the value stored under a key.
-func (d *PyDict) Get(k any) (any, bool) {
+func (d *Dict) Get(k any) (any, bool) {
 	if i, ok := d.index[k]; ok {
 		return d.Values[i], true
 	}
 	return nil, false
 }
 
-func (d *PyDict) set(k, v any) error {
+func (d *Dict) set(k, v any) error {
 	switch k.(type) {
-	case string, int64, float64, bool, PyNone:
+	case string, int64, float64, bool, None:
 	default:
 		return fmt.Errorf("pickle: unsupported dict key type %T", k)
 	}
@@ -73,8 +73,8 @@ func (d *PyDict) set(k, v any) error {
 	return nil
 }
 
-// PyGlobal is an allowed class or function reference.
-type PyGlobal struct{ Module, Name string }
+// Global is an allowed class or function reference.
+type Global struct{ Module, Name string }
 
 // Storage is a tensor storage named by a persistent id: ('storage', StorageType, key, location, numel).
 type Storage struct {
@@ -119,12 +119,12 @@ type unpickler struct {
 	marks  []int
 	memo   map[int64]any
 	items  int
-	limits PickleLimits
+	limits Limits
 }
 
-// Unpickle decodes one pickle from data under the limits. The result is made of PyNone, bool, int64,
-// *big.Int, float64, string, []byte, PyTuple, *PyList, *PyDict, *Tensor and *Storage values.
-func Unpickle(data []byte, limits PickleLimits) (any, error) {
+// Unpickle decodes one pickle from data under the limits. The result is made of None, bool, int64,
+// *big.Int, float64, string, []byte, Tuple, *List, *Dict, *Tensor and *Storage values.
+func Unpickle(data []byte, limits Limits) (any, error) {
 	u := &unpickler{data: data, memo: map[int64]any{}, limits: limits}
 	return u.run()
 }
@@ -259,7 +259,7 @@ func (u *unpickler) step(op byte) error {
 		}
 		return u.push(v)
 	case 'N':
-		return u.push(PyNone{})
+		return u.push(None{})
 	case 0x88: // NEWTRUE
 		return u.push(true)
 	case 0x89: // NEWFALSE
@@ -365,13 +365,13 @@ func (u *unpickler) step(op byte) error {
 		}
 		return u.push(append([]byte(nil), b...))
 	case ')': // EMPTY_TUPLE
-		return u.push(PyTuple{})
+		return u.push(Tuple{})
 	case ']': // EMPTY_LIST
-		return u.push(&PyList{})
+		return u.push(&List{})
 	case '}': // EMPTY_DICT
-		return u.push(&PyDict{})
+		return u.push(&Dict{})
 	case 0x8f: // EMPTY_SET: kept as a list; sets never matter for a state dict
-		return u.push(&PyList{})
+		return u.push(&List{})
 	case 't': // TUPLE
 		vals, err := u.popMark()
 		if err != nil {
@@ -380,7 +380,7 @@ func (u *unpickler) step(op byte) error {
 		if err := u.count(len(vals)); err != nil {
 			return err
 		}
-		return u.push(PyTuple(vals))
+		return u.push(Tuple(vals))
 	case 0x85, 0x86, 0x87: // TUPLE1..3
 		n := int(op-0x85) + 1
 		vals := make([]any, n)
@@ -391,7 +391,7 @@ func (u *unpickler) step(op byte) error {
 			}
 			vals[i] = v
 		}
-		return u.push(PyTuple(vals))
+		return u.push(Tuple(vals))
 	case 'l': // LIST
 		vals, err := u.popMark()
 		if err != nil {
@@ -400,7 +400,7 @@ func (u *unpickler) step(op byte) error {
 		if err := u.count(len(vals)); err != nil {
 			return err
 		}
-		return u.push(&PyList{Items: vals})
+		return u.push(&List{Items: vals})
 	case 0x91: // FROZENSET
 		vals, err := u.popMark()
 		if err != nil {
@@ -409,13 +409,13 @@ func (u *unpickler) step(op byte) error {
 		if err := u.count(len(vals)); err != nil {
 			return err
 		}
-		return u.push(&PyList{Items: vals})
+		return u.push(&List{Items: vals})
 	case 'd': // DICT
 		vals, err := u.popMark()
 		if err != nil {
 			return err
 		}
-		d := &PyDict{}
+		d := &Dict{}
 		if err := u.fillDict(d, vals); err != nil {
 			return err
 		}
@@ -538,7 +538,7 @@ func (u *unpickler) step(op byte) error {
 		if err != nil {
 			return err
 		}
-		tuple, ok := args.(PyTuple)
+		tuple, ok := args.(Tuple)
 		if !ok {
 			return errors.New("pickle: REDUCE arguments are not a tuple")
 		}
@@ -557,21 +557,21 @@ func (u *unpickler) step(op byte) error {
 			return err
 		}
 		switch obj.(type) {
-		case *Tensor, *PyDict:
+		case *Tensor, *Dict:
 			_ = state
 			return nil
 		}
-		return fmt.Errorf("%w: BUILD on %T", ErrPickleRefused, obj)
+		return fmt.Errorf("%w: BUILD on %T", ErrRefused, obj)
 	case 0x81, 0x92: // NEWOBJ, NEWOBJ_EX
-		return fmt.Errorf("%w: object construction (NEWOBJ)", ErrPickleRefused)
+		return fmt.Errorf("%w: object construction (NEWOBJ)", ErrRefused)
 	case 'i', 'o': // INST, OBJ
-		return fmt.Errorf("%w: object construction (INST/OBJ)", ErrPickleRefused)
+		return fmt.Errorf("%w: object construction (INST/OBJ)", ErrRefused)
 	case 'P': // PERSID (text)
-		return fmt.Errorf("%w: text persistent ids", ErrPickleRefused)
+		return fmt.Errorf("%w: text persistent ids", ErrRefused)
 	case 0x82, 0x83, 0x84: // EXT1, EXT2, EXT4
-		return fmt.Errorf("%w: extension registry", ErrPickleRefused)
+		return fmt.Errorf("%w: extension registry", ErrRefused)
 	case 0x97, 0x98: // NEXT_BUFFER, READONLY_BUFFER
-		return fmt.Errorf("%w: out-of-band buffers", ErrPickleRefused)
+		return fmt.Errorf("%w: out-of-band buffers", ErrRefused)
 	default:
 		return fmt.Errorf("pickle: unsupported opcode 0x%02x at byte %d", op, u.pos-1)
 	}
@@ -641,19 +641,19 @@ func (u *unpickler) get(idx int64) error {
 	return u.push(v)
 }
 
-func (u *unpickler) topDict() (*PyDict, error) {
+func (u *unpickler) topDict() (*Dict, error) {
 	v, err := u.top()
 	if err != nil {
 		return nil, err
 	}
-	d, ok := v.(*PyDict)
+	d, ok := v.(*Dict)
 	if !ok {
 		return nil, fmt.Errorf("pickle: SETITEM on %T", v)
 	}
 	return d, nil
 }
 
-func (u *unpickler) fillDict(d *PyDict, kv []any) error {
+func (u *unpickler) fillDict(d *Dict, kv []any) error {
 	if len(kv)%2 != 0 {
 		return errors.New("pickle: odd number of dict items")
 	}
@@ -673,7 +673,7 @@ func (u *unpickler) appendTo(vals []any) error {
 	if err != nil {
 		return err
 	}
-	l, ok := v.(*PyList)
+	l, ok := v.(*List)
 	if !ok {
 		return fmt.Errorf("pickle: APPEND on %T", v)
 	}
@@ -686,24 +686,24 @@ func (u *unpickler) appendTo(vals []any) error {
 
 func (u *unpickler) global(module, name string) error {
 	if !allowedGlobal(module, name) {
-		return fmt.Errorf("%w: global %s.%s is not allowed in a model file", ErrPickleRefused, module, name)
+		return fmt.Errorf("%w: global %s.%s is not allowed in a model file", ErrRefused, module, name)
 	}
-	return u.push(PyGlobal{Module: module, Name: name})
+	return u.push(Global{Module: module, Name: name})
 }
 
 // reduce applies one of the allowed callables without executing anything: it builds the value the callable
 // would have returned.
-func (u *unpickler) reduce(fn any, args PyTuple) (any, error) {
-	g, ok := fn.(PyGlobal)
+func (u *unpickler) reduce(fn any, args Tuple) (any, error) {
+	g, ok := fn.(Global)
 	if !ok {
-		return nil, fmt.Errorf("%w: REDUCE on %T", ErrPickleRefused, fn)
+		return nil, fmt.Errorf("%w: REDUCE on %T", ErrRefused, fn)
 	}
 	switch g.Module + "." + g.Name {
 	case "collections.OrderedDict":
 		if len(args) != 0 {
 			return nil, errors.New("pickle: OrderedDict with arguments")
 		}
-		return &PyDict{}, nil
+		return &Dict{}, nil
 	case "torch._utils._rebuild_tensor_v2", "torch._utils._rebuild_tensor":
 		if len(args) < 4 {
 			return nil, errors.New("pickle: _rebuild_tensor with too few arguments")
@@ -737,11 +737,11 @@ func (u *unpickler) reduce(fn any, args PyTuple) (any, error) {
 		}
 		return args[0], nil
 	}
-	return nil, fmt.Errorf("%w: %s.%s cannot be called", ErrPickleRefused, g.Module, g.Name)
+	return nil, fmt.Errorf("%w: %s.%s cannot be called", ErrRefused, g.Module, g.Name)
 }
 
 func intTuple(v any) ([]int64, error) {
-	t, ok := v.(PyTuple)
+	t, ok := v.(Tuple)
 	if !ok {
 		return nil, fmt.Errorf("not a tuple (%T)", v)
 	}
@@ -758,16 +758,16 @@ func intTuple(v any) ([]int64, error) {
 
 // persistentStorage decodes torch's ('storage', StorageType, key, location, numel) persistent id.
 func persistentStorage(pid any) (*Storage, error) {
-	t, ok := pid.(PyTuple)
+	t, ok := pid.(Tuple)
 	if !ok || len(t) < 5 {
-		return nil, fmt.Errorf("%w: unexpected persistent id", ErrPickleRefused)
+		return nil, fmt.Errorf("%w: unexpected persistent id", ErrRefused)
 	}
 	if tag, _ := t[0].(string); tag != "storage" {
-		return nil, fmt.Errorf("%w: persistent id of kind %v", ErrPickleRefused, t[0])
+		return nil, fmt.Errorf("%w: persistent id of kind %v", ErrRefused, t[0])
 	}
-	g, ok := t[1].(PyGlobal)
+	g, ok := t[1].(Global)
 	if !ok || g.Module != "torch" {
-		return nil, fmt.Errorf("%w: storage type", ErrPickleRefused)
+		return nil, fmt.Errorf("%w: storage type", ErrRefused)
 	}
 	key, ok := t[2].(string)
 	if !ok {
