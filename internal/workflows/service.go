@@ -2,12 +2,11 @@
 // (InvokeAI's workflow_records and workflow_thumbnails services). Permissions come from the access package;
 // SQL lives in the store.
 //
-// Decisions where InvokeAI's seed and HEAD differ (docs/compatibility.md §9), all taken from HEAD:
-//   - Admins list every workflow (the seed scoped admins' listings to their own plus the defaults).
-//   - In single-user mode new workflows are shared (is_public=true). Everything made in single-user mode is
-//     owned by "system", an account nobody logs in as; were the server later switched to multi-user mode,
-//     private "system" workflows would be visible to admins only. Making them shared keeps them in everyone's
-//     "Shared workflows" (HEAD's "legacy system workflows are shared"), and they can still be made private.
+// Where InvokeAI's reference and its later releases differ (docs/compatibility.md §9):
+//   - Admins list every workflow, as later InvokeAI does (the reference scoped admins' listings to their own
+//     plus the defaults).
+//   - New workflows start private in both modes, as in the reference (docs/security.md D16); later InvokeAI
+//     shares those made in single-user mode. Sharing stays an explicit choice.
 //
 // Fixes and choices over the seed:
 //   - Changing or deleting a default workflow is 403, never 500; so is creating one through the API or turning
