@@ -48,6 +48,7 @@ func (a *App) wireQueue(ctx context.Context) error {
 		}
 	}
 	a.Queue = svc
+	a.Auth.OnDisable(svc.UserDisabled)
 	a.Router.Add(api.QueueRoutes(svc)...)
 	a.Router.Add(api.RecallRoutes(&queue.Recall{DB: a.DB, Images: images, Events: a.Events, Models: a.modelKeyByName})...)
 	a.Router.Add(api.ClientStateRoutes(&queue.ClientState{DB: a.DB})...)
@@ -63,24 +64,28 @@ func (a *App) wireQueue(ctx context.Context) error {
 	return nil
 }
 
-// queueOwner resolves a queue item's owner to the principal its nodes act as: in single-user mode and for
-// legacy system items the synthetic admin, otherwise the user as the database has them now.
+// queueOwner resolves the account that enqueued a queue item to the principal its nodes act as: in single-user
+// mode and for legacy system items the synthetic admin, otherwise the user as the database has them now. A
+// deleted or deactivated account has no rights at all (queue.ErrAccountUnavailable).
 func (a *App) queueOwner(ctx context.Context, userID string) (access.Principal, error) {
 	if !a.cfg.Multiuser || userID == access.SystemUserID {
 		return access.System(), nil
 	}
 	u, err := a.DB.UserByID(ctx, userID)
 	if errors.Is(err, store.ErrNotFound) {
-		return access.Principal{UserID: userID, Authenticated: true}, nil
+		return access.Principal{}, queue.ErrAccountUnavailable
 	}
 	if err != nil {
 		return access.Principal{}, err
+	}
+	if !u.IsActive {
+		return access.Principal{}, queue.ErrAccountUnavailable
 	}
 	email, name := u.Email, ""
 	if u.DisplayName != nil {
 		name = *u.DisplayName
 	}
-	return access.Principal{UserID: u.UserID, Email: email, DisplayName: name, IsAdmin: u.IsAdmin && u.IsActive, Authenticated: true}, nil
+	return access.Principal{UserID: u.UserID, Email: email, DisplayName: name, IsAdmin: u.IsAdmin, Authenticated: true}, nil
 }
 
 // modelKeyByName resolves a recalled model name to the key of an installed model with that name.

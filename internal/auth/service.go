@@ -56,9 +56,10 @@ type Service struct {
 	dummyOnce sync.Once
 	dummyHash string
 
-	mu       sync.Mutex
-	onRevoke []func(userID string)
-	removers []ContentRemover
+	mu        sync.Mutex
+	onRevoke  []func(userID string)
+	onDisable []func(userID string)
+	removers  []ContentRemover
 }
 
 // NewService builds the service.
@@ -93,6 +94,23 @@ func (s *Service) OnRevoke(fn func(userID string)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.onRevoke = append(s.onRevoke, fn)
+}
+
+// OnDisable registers a callback run after a user is deleted or deactivated; their queued work has already
+// been canceled in the database, and the queue uses this to stop the item of theirs that is running.
+func (s *Service) OnDisable(fn func(userID string)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.onDisable = append(s.onDisable, fn)
+}
+
+func (s *Service) disabled(userID string) {
+	s.mu.Lock()
+	fns := append([]func(string){}, s.onDisable...)
+	s.mu.Unlock()
+	for _, fn := range fns {
+		fn(userID)
+	}
 }
 
 // AddContentRemover registers a feature that deletes files of deleted users' content (the gallery's images,
@@ -496,6 +514,9 @@ func (s *Service) updateUser(ctx context.Context, id string, ch UserUpdate, stri
 	if uc.RevokeTokens {
 		s.revoked(id)
 	}
+	if activeChanged && !*ch.IsActive {
+		s.disabled(id)
+	}
 	dto := ToDTO(u)
 	return &dto, nil
 }
@@ -510,6 +531,9 @@ type DeleteResult struct {
 	Images       int     `json:"images"`
 	Workflows    int     `json:"workflows"`
 	QueueItems   int     `json:"queue_items"`
+	// QueueItemsCanceled: the user's pending and running items, canceled and never run, whatever happens to the
+	// rest of the content (never handed to the admin to run with the admin's rights).
+	QueueItemsCanceled int `json:"queue_items_canceled"`
 }
 
 // DeleteUser removes an account. Its content goes to the acting admin unless deleteContent is set.
@@ -541,7 +565,9 @@ func (s *Service) DeleteUser(ctx context.Context, actor access.Principal, id str
 		return nil, err
 	}
 	s.revoked(id)
-	res := &DeleteResult{Success: true, UserID: id, Boards: content.Boards, Images: content.Images, Workflows: content.Workflows, QueueItems: content.QueueItems}
+	s.disabled(id)
+	res := &DeleteResult{Success: true, UserID: id, Boards: content.Boards, Images: content.Images, Workflows: content.Workflows,
+		QueueItems: content.QueueItems, QueueItemsCanceled: content.QueueItemsCanceled}
 	if deleteContent {
 		res.Content = "deleted"
 		s.mu.Lock()

@@ -93,7 +93,7 @@ func (s *Service) RunItem(parent context.Context, it *store.QueueItem) {
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
 	s.mu.Lock()
-	s.current = &runningItem{itemID: it.ItemID, queueID: it.QueueID, cancel: cancel}
+	s.current = &runningItem{itemID: it.ItemID, queueID: it.QueueID, enqueuedBy: it.EnqueuedBy, cancel: cancel}
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
@@ -109,15 +109,16 @@ func (s *Service) RunItem(parent context.Context, it *store.QueueItem) {
 	if runErr == nil && st.Graph == nil {
 		runErr = errors.New("the session has no graph")
 	}
-	owner, ownerErr := s.owner(bg, it.UserID)
-	if runErr == nil && ownerErr != nil {
-		runErr = fmt.Errorf("resolve owner %s: %w", it.UserID, ownerErr)
+	// The item runs with the rights of the account that enqueued it, as that account is now: a deleted or
+	// deactivated account's item does not run at all (docs/security.md).
+	if _, err := s.owner(bg, it.EnqueuedBy); runErr == nil && err != nil {
+		runErr = ownerFailure(it, err)
 	}
 	if runErr == nil {
 		fresh := graph.NewState(st.Graph)
 		fresh.ID = st.ID
 		st = *fresh
-		sess := &session{svc: s, item: it, owner: owner, state: &st}
+		sess := &session{svc: s, item: it, state: &st}
 		runErr = s.safeRun(ctx, &st, sess)
 	}
 	if b, err := json.Marshal(&st); err == nil && st.Graph != nil {
@@ -133,6 +134,8 @@ func (s *Service) RunItem(parent context.Context, it *store.QueueItem) {
 		// Canceled by a user: the cancel already set the status and emitted its event.
 	case parent.Err() != nil:
 		// The server is stopping: Recover cancels the item at the next start.
+	case errors.Is(runErr, ErrAccountUnavailable):
+		s.finish(bg, it, store.QueueFailed, &store.QueueError{Type: "PermissionError", Message: runErr.Error()})
 	case errors.As(runErr, &failure):
 		qerr := &store.QueueError{Type: failure.ErrorType, Message: failure.Message, Traceback: failure.Traceback}
 		if s.finish(bg, it, store.QueueFailed, qerr) {
@@ -143,6 +146,14 @@ func (s *Service) RunItem(parent context.Context, it *store.QueueItem) {
 	default:
 		s.finish(bg, it, store.QueueFailed, &store.QueueError{Type: "SessionError", Message: runErr.Error()})
 	}
+}
+
+// ownerFailure explains why an item's account cannot run it.
+func ownerFailure(it *store.QueueItem, err error) error {
+	if errors.Is(err, ErrAccountUnavailable) {
+		return fmt.Errorf("%w: %s", ErrAccountUnavailable, it.EnqueuedBy)
+	}
+	return fmt.Errorf("resolve the account %s that enqueued this item: %w", it.EnqueuedBy, err)
 }
 
 // safeRun runs the graph, turning a panic outside any node (a runner bug) into a failure of this item.
@@ -178,8 +189,21 @@ func (s *Service) finish(ctx context.Context, it *store.QueueItem, status string
 type session struct {
 	svc   *Service
 	item  *store.QueueItem
-	owner access.Principal
 	state *graph.State
+}
+
+// principal resolves the item's account again for each use of its rights, so that a deletion, deactivation or
+// demotion while the item runs applies to its next image read or write.
+func (ss *session) principal(ctx context.Context) (access.Principal, error) {
+	p, err := ss.svc.owner(ctx, ss.item.EnqueuedBy)
+	if err == nil {
+		return p, nil
+	}
+	err = ownerFailure(ss.item, err)
+	if errors.Is(err, ErrAccountUnavailable) {
+		return access.Principal{}, &nodes.NodeError{Type: "PermissionError", Message: err.Error()}
+	}
+	return access.Principal{}, err
 }
 
 func (ss *session) NodeContext(ctx context.Context, execID, sourceID string, node graph.Node) nodes.Context {
@@ -241,7 +265,11 @@ func (c *nodeContext) SaveImage(img image.Image, opts nodes.SaveImageOptions) (n
 		req.Workflow = json.RawMessage(*c.ss.item.Workflow)
 	}
 	req.Graph, _ = json.Marshal(c.ss.state.Graph)
-	name, err := c.ss.svc.images.SaveGenerated(c, c.ss.owner, img, req)
+	owner, err := c.ss.principal(c)
+	if err != nil {
+		return nodes.ImageOutput{}, err
+	}
+	name, err := c.ss.svc.images.SaveGenerated(c, owner, img, req)
 	if err != nil {
 		return nodes.ImageOutput{}, nodeFailure(err, "Could not save the image")
 	}
@@ -253,7 +281,11 @@ func (c *nodeContext) LoadImage(name string) (image.Image, error) {
 	if c.ss.svc.images == nil {
 		return nil, &nodes.NodeError{Type: "RuntimeError", Message: "no image storage is configured"}
 	}
-	img, err := c.ss.svc.images.Open(c, c.ss.owner, name)
+	owner, err := c.ss.principal(c)
+	if err != nil {
+		return nil, err
+	}
+	img, err := c.ss.svc.images.Open(c, owner, name)
 	if err != nil {
 		return nil, nodeFailure(err, fmt.Sprintf("Could not load image %s", name))
 	}

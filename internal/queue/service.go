@@ -49,7 +49,8 @@ type Options struct {
 	Events   events.Publisher
 	Registry *nodes.Registry
 	Images   Images
-	// Owner resolves a queue item's owner to the principal its nodes act as.
+	// Owner resolves the account that enqueued an item to the principal its nodes act as, as the database has
+	// that account now. It fails with ErrAccountUnavailable for a deleted or deactivated account.
 	Owner        func(ctx context.Context, userID string) (access.Principal, error)
 	Multiuser    bool
 	RoundRobin   bool
@@ -85,10 +86,15 @@ type Service struct {
 }
 
 type runningItem struct {
-	itemID  int64
-	queueID string
-	cancel  context.CancelFunc
+	itemID     int64
+	queueID    string
+	enqueuedBy string
+	cancel     context.CancelFunc
 }
+
+// ErrAccountUnavailable means the account that enqueued an item is deleted or deactivated: the item does not
+// run, since nobody else's rights may stand in for that account's (docs/security.md).
+var ErrAccountUnavailable = errors.New("the account that enqueued this item is deleted or deactivated")
 
 // New builds the service; Start runs its processor.
 func New(opts Options) *Service {
@@ -182,7 +188,7 @@ func (s *Service) Enqueue(ctx context.Context, p access.Principal, queueID strin
 				return fmt.Errorf("encode session: %w", err)
 			}
 			row := store.NewQueueItem{BatchID: batchID, QueueID: queueID, SessionID: sess.state.ID, Session: string(stateJSON),
-				Priority: res.Priority, Workflow: workflowText, Origin: b.Origin, Destination: b.Destination, UserID: p.UserID}
+				Priority: res.Priority, Workflow: workflowText, Origin: b.Origin, Destination: b.Destination, UserID: p.UserID, EnqueuedBy: p.UserID}
 			if len(sess.fieldValues) > 0 {
 				fv, err := json.Marshal(sess.fieldValues)
 				if err != nil {
@@ -373,6 +379,27 @@ func (s *Service) cancel(ctx context.Context, it *store.QueueItem) (*store.Queue
 	return updated, nil
 }
 
+// UserDisabled stops the running item a deleted or deactivated user enqueued; the database has already
+// canceled their pending items (store.DB.DeleteUser, UpdateUser), and the queue room hears of it.
+func (s *Service) UserDisabled(userID string) {
+	var queueID string
+	s.stopIfRunning(func(r *runningItem) bool {
+		if r.enqueuedBy == userID {
+			queueID = r.queueID
+			return true
+		}
+		return false
+	})
+	queues := []string{"default"}
+	if queueID != "" && queueID != "default" {
+		queues = append(queues, queueID)
+	}
+	for _, q := range queues {
+		s.publishItemsCanceled(userID, q)
+	}
+	s.notify()
+}
+
 // stopIfRunning cancels the running item's context when match says so.
 func (s *Service) stopIfRunning(match func(*runningItem) bool) {
 	s.mu.Lock()
@@ -536,7 +563,7 @@ func (s *Service) RetryItems(ctx context.Context, p access.Principal, queueID st
 		}
 		rows = append(rows, store.NewQueueItem{BatchID: it.BatchID, QueueID: it.QueueID, SessionID: fresh.ID, Session: string(b),
 			FieldValues: it.FieldValues, Priority: it.Priority, Workflow: it.Workflow, Origin: it.Origin, Destination: it.Destination,
-			RetriedFromItemID: &root, UserID: it.UserID})
+			RetriedFromItemID: &root, UserID: it.UserID, EnqueuedBy: it.EnqueuedBy, Crashes: it.Crashes})
 	}
 	if len(rows) == 0 {
 		return res, nil

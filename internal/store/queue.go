@@ -44,6 +44,10 @@ type QueueItem struct {
 	UserID            string
 	UserDisplayName   *string
 	UserEmail         *string
+	// EnqueuedBy is the account whose rights the item runs with; unlike UserID it never changes.
+	EnqueuedBy string
+	// Crashes counts the server processes that died while this item, or the item it retries, was running.
+	Crashes int
 }
 
 // NewQueueItem is a row to insert.
@@ -59,12 +63,15 @@ type NewQueueItem struct {
 	Destination       *string
 	RetriedFromItemID *int64
 	UserID            string
+	// EnqueuedBy defaults to UserID; a retry keeps the original's, so it runs with the same rights.
+	EnqueuedBy string
+	Crashes    int
 }
 
 const queueColumns = `q.item_id, q.batch_id, q.queue_id, q.session_id, q.field_values, q.session, q.status, q.priority,
 	q.error_type, q.error_message, q.error_traceback,
 	CAST(q.created_at AS TEXT), CAST(q.updated_at AS TEXT), CAST(q.started_at AS TEXT), CAST(q.completed_at AS TEXT),
-	q.workflow, q.origin, q.destination, q.retried_from_item_id, q.user_id, u.display_name, u.email`
+	q.workflow, q.origin, q.destination, q.retried_from_item_id, q.user_id, u.display_name, u.email, q.enqueued_by, q.crashes`
 
 const queueFrom = ` FROM session_queue q LEFT JOIN users u ON u.user_id = q.user_id`
 
@@ -73,7 +80,8 @@ func scanQueueItem(row interface{ Scan(...any) error }) (*QueueItem, error) {
 	var it QueueItem
 	err := row.Scan(&it.ItemID, &it.BatchID, &it.QueueID, &it.SessionID, &it.FieldValues, &it.Session, &it.Status, &it.Priority,
 		&it.ErrorType, &it.ErrorMessage, &it.ErrorTraceback, &it.CreatedAt, &it.UpdatedAt, &it.StartedAt, &it.CompletedAt,
-		&it.Workflow, &it.Origin, &it.Destination, &it.RetriedFromItemID, &it.UserID, &it.UserDisplayName, &it.UserEmail)
+		&it.Workflow, &it.Origin, &it.Destination, &it.RetriedFromItemID, &it.UserID, &it.UserDisplayName, &it.UserEmail,
+		&it.EnqueuedBy, &it.Crashes)
 	if err != nil {
 		return nil, err
 	}
@@ -132,16 +140,21 @@ func (qt *QueueTx) MaxPendingPriority(queueID string) (int64, error) {
 // Insert adds rows and returns their ids in insertion order.
 func (qt *QueueTx) Insert(items []NewQueueItem) ([]int64, error) {
 	stmt, err := qt.tx.PrepareContext(qt.ctx, `INSERT INTO session_queue
-		(batch_id, queue_id, session_id, field_values, session, priority, workflow, origin, destination, retried_from_item_id, user_id)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		(batch_id, queue_id, session_id, field_values, session, priority, workflow, origin, destination, retried_from_item_id, user_id,
+		 enqueued_by, crashes)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	if err != nil {
 		return nil, fmt.Errorf("prepare enqueue: %w", err)
 	}
 	defer stmt.Close()
 	ids := make([]int64, 0, len(items))
 	for _, it := range items {
+		by := it.EnqueuedBy
+		if by == "" {
+			by = it.UserID
+		}
 		res, err := stmt.ExecContext(qt.ctx, it.BatchID, it.QueueID, it.SessionID, it.FieldValues, it.Session, it.Priority,
-			it.Workflow, it.Origin, it.Destination, it.RetriedFromItemID, it.UserID)
+			it.Workflow, it.Origin, it.Destination, it.RetriedFromItemID, it.UserID, by, it.Crashes)
 		if err != nil {
 			return nil, fmt.Errorf("enqueue item: %w", err)
 		}
@@ -314,8 +327,8 @@ func (db *DB) BatchOriginDestination(ctx context.Context, f QueueFilter) (origin
 }
 
 // DequeueQueueItem marks the next pending item in_progress and returns it (nil if none). roundRobin serves
-// the user whose last start is oldest (priority, then age, within that user); otherwise strict priority, then
-// age.
+// the user whose last turn is oldest (priority, then age, within that user); otherwise strict priority, then
+// age. Turns live in queue_turns, not in the queue rows, so deleting one's own history gains no place.
 func (db *DB) DequeueQueueItem(ctx context.Context, roundRobin bool) (*QueueItem, error) {
 	var id int64
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
@@ -323,9 +336,8 @@ func (db *DB) DequeueQueueItem(ctx context.Context, roundRobin bool) (*QueueItem
 		if roundRobin {
 			err = tx.QueryRowContext(ctx, `
 				WITH waiting AS (SELECT user_id, MIN(item_id) AS first_item FROM session_queue WHERE status = 'pending' GROUP BY user_id),
-				     served AS (SELECT user_id, MAX(dequeue_seq) AS last_seq FROM session_queue WHERE dequeue_seq IS NOT NULL GROUP BY user_id),
-				     next_user AS (SELECT w.user_id FROM waiting w LEFT JOIN served s ON s.user_id = w.user_id
-				                   ORDER BY COALESCE(s.last_seq, 0), w.first_item LIMIT 1)
+				     next_user AS (SELECT w.user_id FROM waiting w LEFT JOIN queue_turns t ON t.user_id = w.user_id
+				                   ORDER BY COALESCE(t.last_seq, 0), w.first_item LIMIT 1)
 				SELECT item_id FROM session_queue WHERE status = 'pending' AND user_id = (SELECT user_id FROM next_user)
 				ORDER BY priority DESC, item_id ASC LIMIT 1`).Scan(&id)
 		} else {
@@ -338,8 +350,17 @@ func (db *DB) DequeueQueueItem(ctx context.Context, roundRobin bool) (*QueueItem
 		if err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE session_queue SET status = 'in_progress', status_sequence = status_sequence + 1,
-			dequeue_seq = (SELECT COALESCE(MAX(dequeue_seq), 0) + 1 FROM session_queue) WHERE item_id = ?`, id)
+		var seq int64
+		if err := tx.QueryRowContext(ctx, `SELECT MAX(COALESCE((SELECT MAX(last_seq) FROM queue_turns), 0),
+			COALESCE((SELECT MAX(dequeue_seq) FROM session_queue), 0)) + 1`).Scan(&seq); err != nil {
+			return err
+		}
+		if _, err = tx.ExecContext(ctx, `UPDATE session_queue SET status = 'in_progress', status_sequence = status_sequence + 1,
+			dequeue_seq = ? WHERE item_id = ?`, seq, id); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO queue_turns (user_id, last_seq) SELECT user_id, ? FROM session_queue WHERE item_id = ?
+			ON CONFLICT (user_id) DO UPDATE SET last_seq = excluded.last_seq`, seq, id)
 		return err
 	})
 	if err != nil {
@@ -418,6 +439,18 @@ func (db *DB) CancelInterruptedQueueItems(ctx context.Context) (int, error) {
 		error_type = NULL, error_message = NULL WHERE status = 'in_progress'`)
 	if err != nil {
 		return 0, fmt.Errorf("cancel interrupted queue items: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
+}
+
+// cancelOpenItemsOf cancels every pending or running item enqueued by a user, inside tx; a user who is deleted
+// or deactivated leaves no work behind that could run later (docs/security.md).
+func cancelOpenItemsOf(ctx context.Context, tx *sql.Tx, userID string) (int, error) {
+	res, err := tx.ExecContext(ctx, `UPDATE session_queue SET status = 'canceled', status_sequence = status_sequence + 1
+		WHERE enqueued_by = ? AND status IN ('pending', 'in_progress')`, userID)
+	if err != nil {
+		return 0, fmt.Errorf("cancel queue items of user: %w", err)
 	}
 	n, _ := res.RowsAffected()
 	return int(n), nil

@@ -151,6 +151,12 @@ func (db *DB) UpdateUser(ctx context.Context, id string, ch UserChanges, guardLa
 		if len(sets) == 0 {
 			return nil
 		}
+		if ch.IsActive != nil && !*ch.IsActive {
+			// A deactivated account's queued work is canceled with it, in the same transaction.
+			if _, err := cancelOpenItemsOf(ctx, tx, id); err != nil {
+				return err
+			}
+		}
 		_, err = tx.ExecContext(ctx, `UPDATE users SET `+strings.Join(sets, ", ")+` WHERE user_id = ?`, append(args, id)...)
 		if isUniqueViolation(err) {
 			return ErrConflict
@@ -201,16 +207,20 @@ func (db *DB) SetLastLogin(ctx context.Context, id, at string) error {
 
 // DeletedContent says what happened to a deleted user's content.
 type DeletedContent struct {
-	Boards      int      `json:"boards"`
-	Images      int      `json:"images"`
-	Workflows   int      `json:"workflows"`
-	QueueItems  int      `json:"queue_items"`
-	ImageNames  []string `json:"-"`
-	WorkflowIDs []string `json:"-"`
+	Boards     int `json:"boards"`
+	Images     int `json:"images"`
+	Workflows  int `json:"workflows"`
+	QueueItems int `json:"queue_items"`
+	// QueueItemsCanceled counts the pending and running items of the user that were canceled: they never run,
+	// whatever happens to the rest of the content.
+	QueueItemsCanceled int      `json:"queue_items_canceled"`
+	ImageNames         []string `json:"-"`
+	WorkflowIDs        []string `json:"-"`
 }
 
-// DeleteUser removes a user. With reassignTo set, their boards, images, workflows, queue items and presets
-// become that user's; otherwise they are deleted (image and thumbnail files are the caller's to remove, using
+// DeleteUser removes a user. Their pending and running queue items are canceled first. With reassignTo set,
+// their boards, images, workflows, queue items (as history: they can never run again, see
+// QueueItem.EnqueuedBy) and presets become that user's; otherwise they are deleted (image and thumbnail files are the caller's to remove, using
 // the returned names). guardLastAdmin refuses to remove the last active admin. All in one transaction.
 func (db *DB) DeleteUser(ctx context.Context, id, reassignTo string, guardLastAdmin bool) (*DeletedContent, error) {
 	out := &DeletedContent{}
@@ -234,6 +244,9 @@ func (db *DB) DeleteUser(ctx context.Context, id, reassignTo string, guardLastAd
 			return err
 		}
 		if out.QueueItems, err = count("session_queue"); err != nil {
+			return err
+		}
+		if out.QueueItemsCanceled, err = cancelOpenItemsOf(ctx, tx, id); err != nil {
 			return err
 		}
 		owned := []string{"images", "boards", "workflow_library", "session_queue", "style_presets"}
