@@ -138,7 +138,9 @@ func (c Config) MarshalJSON() ([]byte, error) {
 	}
 	switch c.Format {
 	case FormatCheckpoint:
-		m["config_path"] = c.ConfigPath
+		if c.Type != TypeSpandrel {
+			m["config_path"] = c.ConfigPath
+		}
 	case FormatDiffusers:
 		rv := RepoVariantDefault
 		if c.RepoVariant != nil {

@@ -171,3 +171,33 @@ func TestStarterSourcesParse(t *testing.T) {
 		}
 	}
 }
+
+// A spandrel record has exactly the fields of InvokeAI's Spandrel_Checkpoint_Config (plus the
+// submodels and usage_info every record carries): no config_path although its format is checkpoint.
+func TestSpandrelConfigShape(t *testing.T) {
+	c := Config{Key: "k", Hash: "blake3:x", Path: "any/spandrel_image_to_image/m.safetensors", Name: "m", Source: "/m.safetensors",
+		SourceType: SourcePath, Base: BaseAny, Type: TypeSpandrel, Format: FormatCheckpoint, ConfigPath: Ptr("ignored.yaml")}
+	b, err := json.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"key", "hash", "path", "file_size", "name", "description", "source", "source_type", "source_api_response",
+		"cover_image", "base", "type", "format", "source_url", "submodels", "usage_info"}
+	got := map[string]bool{}
+	for k := range m {
+		got[k] = true
+	}
+	for _, k := range want {
+		if !got[k] {
+			t.Errorf("missing %q", k)
+		}
+		delete(got, k)
+	}
+	if len(got) > 0 {
+		t.Errorf("unexpected fields %v in %s", got, b)
+	}
+}

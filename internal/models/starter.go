@@ -37,7 +37,7 @@ var (
 // starterModels lists the SD 1.5, SD 2.1 and SDXL checkpoints and VAEs invokego runs.
 func starterModels() []StarterModel {
 	deps := func(m ...StarterModel) []StarterModel { return m }
-	return []StarterModel{
+	return append([]StarterModel{
 		{Name: "Stable Diffusion v1.5", Base: BaseSD1, Type: TypeMain, Source: "stable-diffusion-v1-5/stable-diffusion-v1-5",
 			Description: "The classic SD 1.5 base model, 512x512. ~4.3GB", Dependencies: deps(sd15VAE)},
 		{Name: "Stable Diffusion v1.5 Inpainting", Base: BaseSD1, Type: TypeMain,
@@ -50,7 +50,7 @@ func starterModels() []StarterModel {
 			Source: "stabilityai/stable-diffusion-xl-refiner-1.0:fp16", Description: "SDXL refiner for the last denoising steps. ~6.2GB"},
 		sd15VAE,
 		sdxlVAE,
-	}
+	}, spandrelStarters()...)
 }
 
 // Starters returns the starter list with is_installed computed from the records' sources.

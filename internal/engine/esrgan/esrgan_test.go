@@ -7,6 +7,8 @@ import (
 	"image"
 	"image/color"
 	"math"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -47,7 +49,7 @@ func TestSpecFromShapes(t *testing.T) {
 		}
 	}
 	for _, tc := range []struct {
-		file                 string
+		file               string
 		scale, feat, nconv int
 	}{{"compact-x4.safetensors", 4, 8, 2}, {"compact-x2.safetensors", 2, 8, 1}} {
 		m, err := Load(upscaleFixture(t, tc.file), Options{})
@@ -402,6 +404,36 @@ func FuzzInspect(f *testing.F) {
 		}
 		if spec.Features > maxFeatures || spec.Blocks > maxCompact || spec.Parameters > maxParameters || spec.Scale < 1 || spec.Scale > 16 {
 			t.Fatalf("accepted an out-of-bounds network: %+v", spec)
+		}
+	})
+}
+
+// FuzzLoad feeds arbitrary bytes to Load as a .pth and as a .safetensors file: it must answer with
+// a model or an error, never panic or allocate beyond the limits.
+func FuzzLoad(f *testing.F) {
+	for _, p := range []string{upscaleFixture(f, "rrdb-x4-params_ema.pth"), upscaleFixture(f, "compact-x2.safetensors")} {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+		f.Add(b[:len(b)/2])
+		bad := slices.Clone(b)
+		for i := 40; i < len(bad) && i < 4000; i += 97 {
+			bad[i] ^= 0x5a
+		}
+		f.Add(bad)
+	}
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		for _, ext := range []string{".pth", ".safetensors"} {
+			p := filepath.Join(dir, "m"+ext)
+			if err := os.WriteFile(p, data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if m, err := Load(p, Options{}); err == nil && m.Spec.Parameters > maxParameters {
+				t.Fatalf("loaded an oversized model %+v", m.Spec)
+			}
 		}
 	})
 }

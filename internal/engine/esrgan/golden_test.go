@@ -211,3 +211,21 @@ func TestPadSource(t *testing.T) {
 		t.Error("a 1-pixel axis must replicate")
 	}
 }
+
+// A torch.save checkpoint nesting the weights under params_ema (as basicsr writes them) loads and
+// reproduces the goldens.
+func TestTorchCheckpoint(t *testing.T) {
+	m, err := Load(upscaleFixture(t, "rrdb-x4-params_ema.pth"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Spec.Scale != 4 || m.Spec.Features != 8 || m.Spec.Layout != "new" {
+		t.Errorf("spec %+v", m.Spec)
+	}
+	g := loadGolden(t, "rrdb-x4_esr_in24")
+	raw, err := m.runRaw(context.Background(), g["input"].Float32(), 24, 24)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkClose(t, "output_raw", raw, g["output_raw"].Floats)
+}

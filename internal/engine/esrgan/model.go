@@ -3,6 +3,7 @@ package esrgan
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -39,17 +40,33 @@ type Model struct {
 	prelus       [][]float32
 }
 
-// Load reads a .safetensors model file.
+// Load reads a model file: .safetensors, or a torch.save checkpoint (.pth, .pt, .ckpt, .bin) in
+// the zip format.
 func Load(path string, opts Options) (*Model, error) {
-	if ext := strings.ToLower(filepath.Ext(path)); ext != ".safetensors" && ext != ".sft" {
-		return nil, fmt.Errorf("esrgan: %s: only safetensors files load here (convert %s files through the model manager)", filepath.Base(path), ext)
+	var w Weights
+	switch ext := strings.ToLower(filepath.Ext(path)); ext {
+	case ".safetensors", ".sft":
+		f, err := safetensors.Open(path)
+		if err != nil {
+			return nil, fmt.Errorf("esrgan: %w", err)
+		}
+		defer f.Close()
+		w = safetensorsWeights{f}
+	case ".pth", ".pt", ".ckpt", ".bin":
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, fmt.Errorf("esrgan: %w", err)
+		}
+		defer f.Close()
+		tw, err := openTorch(f)
+		if err != nil {
+			return nil, fmt.Errorf("esrgan: %s: %w", filepath.Base(path), err)
+		}
+		w = tw
+	default:
+		return nil, fmt.Errorf("esrgan: %s: unsupported file type %q", filepath.Base(path), ext)
 	}
-	f, err := safetensors.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("esrgan: %w", err)
-	}
-	defer f.Close()
-	m, err := New(safetensorsWeights{f}, opts)
+	m, err := New(w, opts)
 	if err != nil {
 		return nil, fmt.Errorf("esrgan: %s: %w", filepath.Base(path), err)
 	}
@@ -87,12 +104,7 @@ func New(w Weights, opts Options) (*Model, error) {
 		return nil, err
 	}
 	// Names in the file may carry a wrapper prefix that Inspect removed.
-	prefix := ""
-	for _, p := range []string{"params_ema.", "params."} {
-		if _, ok := shapes[p+spec.fileName(firstTensor(spec))]; ok {
-			prefix = p
-		}
-	}
+	prefix := wrapperPrefix(shapes)
 	var loadErr error
 	conv := func(canonical string, inC, outC int, fp32 bool) *conv3 {
 		if loadErr != nil {
@@ -155,13 +167,6 @@ func New(w Weights, opts Options) (*Model, error) {
 		return nil, loadErr
 	}
 	return m, nil
-}
-
-func firstTensor(s *Spec) string {
-	if s.Arch == ArchCompact {
-		return "body.0.weight"
-	}
-	return "conv_first.weight"
 }
 
 // FLOPs returns the multiply-add count ×2 of one forward pass over an h×w input (already padded

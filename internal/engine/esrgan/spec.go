@@ -154,26 +154,43 @@ func Inspect(shapes map[string][]int) (*Spec, error) {
 	return spec, nil
 }
 
-// stripWrapper removes a "params_ema." or "params." prefix that every name shares (basicsr
-// training checkpoints nest the weights that way).
+// stripWrapper unwraps basicsr training checkpoints, which nest the weights under "params_ema"
+// (the averaged weights, preferred as spandrel prefers them) and/or "params": only the tensors
+// under the first of those prefixes that occurs are kept, without it.
 func stripWrapper(shapes map[string][]int) map[string][]int {
-	for _, p := range []string{"params_ema.", "params."} {
-		all := true
-		for k := range shapes {
-			if !strings.HasPrefix(k, p) {
-				all = false
-				break
-			}
-		}
-		if all {
-			out := make(map[string][]int, len(shapes))
-			for k, v := range shapes {
-				out[strings.TrimPrefix(k, p)] = v
-			}
-			return out
+	p := wrapperPrefix(shapes)
+	if p == "" {
+		return shapes
+	}
+	out := make(map[string][]int, len(shapes))
+	for k, v := range shapes {
+		if rest, ok := strings.CutPrefix(k, p); ok {
+			out[rest] = v
 		}
 	}
-	return shapes
+	return out
+}
+
+// wrapperPrefix is the prefix stripWrapper removes ("" when none).
+func wrapperPrefix(shapes map[string][]int) string {
+	for _, p := range []string{"params_ema.", "params."} {
+		for k := range shapes {
+			if strings.HasPrefix(k, p) {
+				return p
+			}
+		}
+	}
+	return ""
+}
+
+// Detect reports whether the tensor names are those of a network this package knows (an ESRGAN
+// or a compact Real-ESRGAN), without checking them: Inspect does that. Model probing uses it to
+// tell "not an upscaler" from "a broken or unsupported upscaler".
+func Detect(shapes map[string][]int) bool {
+	shapes = stripWrapper(shapes)
+	return (has(shapes, "model.0.weight") && has(shapes, "model.1.sub.0.RDB1.conv1.0.weight")) ||
+		(has(shapes, "conv_first.weight") && (has(shapes, "body.0.rdb1.conv1.weight") || has(shapes, "RRDB_trunk.0.RDB1.conv1.weight"))) ||
+		(has(shapes, "body.0.weight") && has(shapes, "body.1.weight") && !has(shapes, "conv_first.weight"))
 }
 
 func has(shapes map[string][]int, name string) bool { _, ok := shapes[name]; return ok }

@@ -13,6 +13,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/invokego/invokego/internal/engine/esrgan"
 )
 
 var (
@@ -44,6 +46,8 @@ type Result struct {
 	Name string
 	// FileSize is the total size in bytes.
 	FileSize int64
+	// Spandrel describes an image-to-image (upscaling) network; nil for other types.
+	Spandrel *esrgan.Spec
 }
 
 // SubmodelInfo is one component folder of a pipeline.
@@ -205,6 +209,9 @@ func ClassifyStateDict(sd *StateDict, hints Hints) (*Result, error) {
 		return classifyMainCheckpoint(sd, hints)
 	case isVAE(sd):
 		return &Result{Type: "vae"}, nil
+	}
+	if res, ok, err := spandrelResult(sd); ok {
+		return res, err
 	}
 	return nil, fmt.Errorf("%w: the tensors match no supported model type", ErrUnknownModel)
 }
