@@ -44,6 +44,23 @@ func TestLayouts(t *testing.T) {
 			t.Fatalf("vector value %d differs: %v vs %v", i, a1111.First.Data[i], folder.First.Data[i])
 		}
 	}
+	// The PyTorch layouts (made from tiny-ti.safetensors by torch/make_pt.py):
+	// A1111's string_to_param Parameter, diffusers' learned_embeds.bin and a
+	// strided view.
+	for _, name := range []string{"tiny-ti-a1111.pt", "learned_embeds.bin", "tiny-ti-strided.pt"} {
+		e, err := Load(fixture(t, "sd-ext", "textual_inversion", "torch", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.First.N != 2 || e.First.Dim != 32 || e.Second != nil {
+			t.Fatalf("%s: %d×%d", name, e.First.N, e.First.Dim)
+		}
+		for i := range a1111.First.Data {
+			if e.First.Data[i] != a1111.First.Data[i] {
+				t.Fatalf("%s: value %d is %v, want %v", name, i, e.First.Data[i], a1111.First.Data[i])
+			}
+		}
+	}
 	if got := strings.Join(Tokens("tiny-ti", 3), " "); got != "<tiny-ti> <tiny-ti-!pad-1> <tiny-ti-!pad-2>" {
 		t.Errorf("tokens %s", got)
 	}
@@ -180,6 +197,26 @@ func TestTextEncoderGolden(t *testing.T) {
 			t.Errorf("%s: max abs diff %.3g exceeds 1e-4 × %.3g", name, maxDiff, maxRef)
 		}
 	}
+}
+
+func FuzzParseTorch(f *testing.F) {
+	for _, name := range []string{"tiny-ti-a1111.pt", "learned_embeds.bin", "tiny-ti-strided.pt"} {
+		b, err := os.ReadFile(fixture(f, "sd-ext", "textual_inversion", "torch", name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte("PK\x03\x04"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		e, err := parseTorch(bytes.NewReader(data), int64(len(data)), Limits{MaxVectors: 16, MaxDim: 64})
+		if err != nil {
+			return
+		}
+		if v := e.First; v == nil || v.N < 1 || v.N > 16 || v.Dim < 1 || v.Dim > 64 || len(v.Data) != v.N*v.Dim {
+			t.Fatalf("vectors %+v", v)
+		}
+	})
 }
 
 func FuzzLoadSafetensors(f *testing.F) {
