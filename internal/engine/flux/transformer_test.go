@@ -79,7 +79,7 @@ func TestTransformerGoldens(t *testing.T) {
 				if c == "a" && traced < 10 {
 					t.Errorf("%s: only %d intermediates compared", name, traced)
 				}
-				un, err := Unpack(out, g.tensor(c+".latents").Shape[2], g.tensor(c+".latents").Shape[3])
+				un, err := Unpack(out, g.tensor(c + ".latents").Shape[2], g.tensor(c + ".latents").Shape[3])
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -336,6 +336,11 @@ func ldmUNetKey(k string, layers int) (string, error) {
 	return "", fmt.Errorf("unexpected unet key %q", k)
 }
 
+// ConvertLDMVAE renames the weights of an LDM-layout VAE (encoder.down.N…,
+// as in FLUX's ae.safetensors, without a first_stage_model. prefix) to
+// diffusers' AutoencoderKL names.
+func ConvertLDMVAE(src StateDict) (StateDict, error) { return convertLDMVAE(src) }
+
 func convertLDMVAE(src StateDict) (StateDict, error) {
 	// Decoder levels are numbered in reverse in LDM ("up.0" is the last).
 	upLevels := 0
