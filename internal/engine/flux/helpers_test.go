@@ -52,19 +52,6 @@ func (g *golden) tensor(name string) *tensor.Tensor {
 
 func (g *golden) floats(name string) []float32 { return g.tensor(name).Data }
 
-func (g *golden) ints(name string) []int {
-	g.t.Helper()
-	v, _, err := g.f.Int64(name)
-	if err != nil {
-		g.t.Fatal(err)
-	}
-	out := make([]int, len(v))
-	for i, x := range v {
-		out[i] = int(x)
-	}
-	return out
-}
-
 // layerTolerance is the allowed max abs error relative to the reference's
 // largest magnitude for layer outputs (testdata/README.md).
 const layerTolerance = 1e-4
