@@ -5,37 +5,16 @@ import (
 	"fmt"
 	"unsafe"
 
+	"github.com/invokego/invokego/internal/engine/quant"
 	"github.com/invokego/invokego/internal/engine/safetensors"
 	"github.com/invokego/invokego/internal/engine/tensor"
 )
 
-// Linear is a fully connected layer y = x·Wᵀ + b whatever the storage of W
-// (float32 in place, widened float16/bfloat16, or a quantized format).
-// Implementations are immutable and safe for concurrent use.
-type Linear interface {
-	InFeatures() int
-	OutFeatures() int
-	// ForwardInto computes rows×OutFeatures outputs from rows×InFeatures
-	// inputs (both row-major, packed) into dst.
-	ForwardInto(dst, x []float32, rows int)
-}
-
-// QuantLinears builds linear layers from weights stored in formats this
-// package does not decode itself (GGUF block types). RowBytes reports the
-// byte length of one weight row of in elements, or false for an unknown
-// type; NewLinear wraps out rows of such data (not copied).
-type QuantLinears interface {
-	RowBytes(typ string, in int) (int, bool)
-	NewLinear(typ string, data []byte, in, out int, bias []float32) (Linear, error)
-}
-
-// denseLinear multiplies by a float32 weight [Out, In]: in place when the
-// store's bytes could be used directly, else a widened copy.
-type denseLinear struct{ l *tensor.Linear }
-
-func (d denseLinear) InFeatures() int                        { return d.l.In }
-func (d denseLinear) OutFeatures() int                       { return d.l.Out }
-func (d denseLinear) ForwardInto(dst, x []float32, rows int) { d.l.ForwardInto(dst, x, rows) }
+// Linear is a fully connected layer whatever the storage of its weight:
+// float32, float16 and bfloat16 weights and ggml block quantizations are all
+// multiplied where they lie (package quant decodes them panel by panel as
+// the product packs them), so a memory-mapped file is never copied.
+type Linear = quant.Layer
 
 // littleEndian reports whether float32 values can be read straight from
 // little-endian file bytes.
@@ -50,8 +29,8 @@ func floatsInPlace(b []byte) ([]float32, bool) {
 	return unsafe.Slice((*float32)(unsafe.Pointer(&b[0])), len(b)/4), true
 }
 
-// toFloat32 converts float tensor bytes to float32, aliasing them when
-// they already are aligned float32 values.
+// toFloat32 converts float tensor bytes (biases, norm scales) to float32,
+// aliasing them when they already are aligned float32 values.
 func toFloat32(typ string, b []byte) ([]float32, error) {
 	if typ == "F32" {
 		if f, ok := floatsInPlace(b); ok {
@@ -65,35 +44,9 @@ func toFloat32(typ string, b []byte) ([]float32, error) {
 	return nil, fmt.Errorf("element type %s is not a float type", typ)
 }
 
-// floatElemSize returns the byte size of the float element types read here.
-func floatElemSize(typ string) int {
-	switch typ {
-	case "F32":
-		return 4
-	case "F16", "BF16":
-		return 2
-	case "F64":
-		return 8
-	}
-	return 0
-}
-
-// rowBytes is the byte length of one row of in elements of type typ.
-func rowBytes(typ string, in int, q QuantLinears) (int, error) {
-	if s := floatElemSize(typ); s > 0 {
-		return s * in, nil
-	}
-	if q != nil {
-		if n, ok := q.RowBytes(typ, in); ok {
-			return n, nil
-		}
-	}
-	return 0, fmt.Errorf("weights of type %s are not supported", typ)
-}
-
 // newLinear builds a layer from rows [r0, r1) of a stored [Out, In] weight;
 // bias (nil or r1−r0 values) is used as given.
-func newLinear(w StoredTensor, r0, r1 int, bias []float32, q QuantLinears) (Linear, error) {
+func newLinear(w StoredTensor, r0, r1 int, bias []float32, b quant.Builder) (Linear, error) {
 	if len(w.Shape) != 2 {
 		return nil, fmt.Errorf("weight of shape %v is not a matrix", w.Shape)
 	}
@@ -101,29 +54,17 @@ func newLinear(w StoredTensor, r0, r1 int, bias []float32, q QuantLinears) (Line
 	if r0 < 0 || r1 > out || r0 >= r1 {
 		return nil, fmt.Errorf("rows [%d, %d) outside a weight of %d rows", r0, r1, out)
 	}
-	rb, err := rowBytes(w.Type, in, q)
-	if err != nil {
-		return nil, err
+	rb, ok := b.RowBytes(w.Type, in)
+	if !ok {
+		return nil, fmt.Errorf("weights of type %s with rows of %d are not supported", w.Type, in)
 	}
 	if int64(rb)*int64(out) != int64(len(w.Data)) {
 		return nil, fmt.Errorf("weight %v of type %s has %d bytes, want %d", w.Shape, w.Type, len(w.Data), int64(rb)*int64(out))
 	}
-	data := w.Data[r0*rb : r1*rb]
 	if bias != nil && len(bias) != r1-r0 {
 		return nil, fmt.Errorf("bias of %d values for %d outputs", len(bias), r1-r0)
 	}
-	if floatElemSize(w.Type) == 0 {
-		return q.NewLinear(w.Type, data, in, r1-r0, bias)
-	}
-	f, err := toFloat32(w.Type, data)
-	if err != nil {
-		return nil, err
-	}
-	l, err := tensor.NewLinear(in, r1-r0, f, bias)
-	if err != nil {
-		return nil, err
-	}
-	return denseLinear{l}, nil
+	return b.NewLinear(w.Type, w.Data[r0*rb:r1*rb], in, r1-r0, bias)
 }
 
 // forward applies l to rows×In inputs and returns a rows×Out tensor from

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/invokego/invokego/internal/engine/gguf"
 	"github.com/invokego/invokego/internal/engine/safetensors"
 )
 
@@ -88,6 +89,38 @@ func (s *safetensorsStore) Close() error {
 	s.files = nil
 	return errors.Join(errs...)
 }
+
+// ggufStore serves the tensors of a GGUF file.
+type ggufStore struct{ f *gguf.File }
+
+// OpenGGUF opens a GGUF file as a store. Its tensor types are ggml's
+// ("F32", "BF16", "Q8_0", "Q4_K", …); shapes are given in PyTorch order.
+func OpenGGUF(path string) (Store, error) {
+	f, err := gguf.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	return &ggufStore{f: f}, nil
+}
+
+func (s *ggufStore) Tensor(name string) (StoredTensor, bool) {
+	b, info, err := s.f.Bytes(name)
+	if err != nil {
+		return StoredTensor{}, false
+	}
+	return StoredTensor{Shape: info.Shape(), Type: info.Type.String(), Data: b}, true
+}
+
+func (s *ggufStore) Names() []string {
+	names := make([]string, 0, len(s.f.Header.Tensors))
+	for _, t := range s.f.Header.Tensors {
+		names = append(names, t.Name)
+	}
+	sort.Strings(names)
+	return names
+}
+
+func (s *ggufStore) Close() error { return s.f.Close() }
 
 // maxShards bounds the shard list of an index file (FLUX.1's transformer
 // has 3; the bound only stops a hostile index from opening thousands).

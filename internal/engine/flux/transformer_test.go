@@ -2,6 +2,7 @@ package flux
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/invokego/invokego/internal/engine/tensor"
@@ -112,5 +113,26 @@ func TestTransformerInputErrors(t *testing.T) {
 	cancel()
 	if _, err := m.Forward(ctx, in, CallOptions{}); err == nil {
 		t.Error("cancelled context: no error")
+	}
+}
+
+// TestTransformerGGUFGoldens runs case a through every quantized model file;
+// the goldens ran the diffusers model on gguf-py's exact dequantization.
+func TestTransformerGGUFGoldens(t *testing.T) {
+	for _, f := range []string{"dev-tiny-BF16", "dev-tiny-Q8_0", "dev-tiny-Q5_1", "dev-tiny-Q4_0", "dev-tiny-Q6_K",
+		"dev-tiny-Q5_K_S", "dev-tiny-Q4_K_S", "schnell-tiny-Q8_0", "schnell-tiny-Q4_K_S"} {
+		m, err := LoadTransformerGGUF(fluxTiny(t, "gguf", "flux1-"+f+".gguf"), LoadOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Layout != LayoutBFL || m.Config.GuidanceEmbeds != strings.HasPrefix(f, "dev") {
+			t.Errorf("%s: layout %s, guidance %v", f, m.Layout, m.Config.GuidanceEmbeds)
+		}
+		g := openGolden(t, "gguf", "flux1-"+f+".goldens.safetensors")
+		out, err := m.Forward(context.Background(), caseInputs(g, "a", m.Config.GuidanceEmbeds), CallOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		compareRel(t, f+" out", out.Data, g.floats("a.out"), layerTolerance)
 	}
 }
