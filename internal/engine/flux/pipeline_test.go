@@ -19,14 +19,13 @@ const (
 )
 
 type pipelineCase struct {
-	name    string
-	dev     bool
-	h, w    int
-	steps   int
-	seed    uint64
-	gguf    string // transformer file under gguf/, "" for the diffusers folder
-	invoke  bool   // InvokeAI's noise, schedule and image conversion
-	decoded string // name of the decoder output in the golden
+	name   string
+	dev    bool
+	h, w   int
+	steps  int
+	seed   uint64
+	gguf   string // transformer file under gguf/, "" for the diffusers folder
+	invoke bool   // InvokeAI's noise, schedule and image conversion
 }
 
 var pipelineCases = []pipelineCase{
