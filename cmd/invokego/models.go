@@ -134,10 +134,10 @@ func modelsInstall(ctx context.Context, mm *app.ModelManager, bus *events.Bus, f
 		changes.Name = &f.name
 	}
 	if f.base != "" {
-		changes.Base = &f.base
+		changes.Base = models.Ptr(models.BaseModelType(f.base))
 	}
 	if f.typ != "" {
-		changes.Type = &f.typ
+		changes.Type = models.Ptr(models.ModelType(f.typ))
 	}
 	evs, unsubscribe := bus.Subscribe(1024)
 	defer unsubscribe()

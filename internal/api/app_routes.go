@@ -45,11 +45,11 @@ type InvocationCache interface {
 
 // InvocationCacheStatus is GET /api/v1/app/invocation_cache/status.
 type InvocationCacheStatus struct {
-	Size    int  `json:"size" doc:"The current size of the invocation cache"`
-	Hits    int  `json:"hits" doc:"The number of cache hits"`
-	Misses  int  `json:"misses" doc:"The number of cache misses"`
-	Enabled bool `json:"enabled" doc:"Whether the invocation cache is enabled"`
-	MaxSize int  `json:"max_size" doc:"The maximum size of the invocation cache"`
+	Size    int  `json:"size" description:"The current size of the invocation cache"`
+	Hits    int  `json:"hits" description:"The number of cache hits"`
+	Misses  int  `json:"misses" description:"The number of cache misses"`
+	Enabled bool `json:"enabled" description:"Whether the invocation cache is enabled"`
+	MaxSize int  `json:"max_size" description:"The maximum size of the invocation cache"`
 }
 
 // pythonLevel maps slog levels to Python logging numbers, which InvokeAI's /logging speaks.
@@ -97,7 +97,7 @@ func AppRoutes(info AppInfo) []Route {
 			func(c *Call, _ *NoInput) (int, error) { return pythonLevel(info.LogLevel.Level()), nil }),
 		JSON(Op{Method: http.MethodPost, Path: p + "/logging", Summary: "Set Log Level", Tags: appTags, Policy: access.Admin},
 			func(c *Call, in *struct {
-				Level int `body:"json" min:"0" max:"50"`
+				Level int `body:"json" ge:"0" le:"50"`
 			}) (int, error) {
 				info.LogLevel.Set(slogLevel(in.Level))
 				return pythonLevel(info.LogLevel.Level()), nil

@@ -4,15 +4,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"reflect"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/invokego/invokego/internal/apperr"
+	"github.com/invokego/invokego/internal/schema"
 )
 
 // Input structs describe a route's parameters with tags:
@@ -21,14 +20,12 @@ import (
 //	query:"name"           a query parameter (slices take repeated keys)
 //	body:"json"            the JSON body is this field (",forbid" refuses unknown keys)
 //	body:"multipart"       a multipart form, read by the handler (documented only)
-//	default:"v"            value when absent (also marks a body field optional)
 //	required:"true"        query parameter that must be present
-//	enum:"a,b"             allowed values
-//	min:"n" max:"n"        numeric bounds
-//	maxLength:"n"          string length bound
-//	doc:"text"             description in the OpenAPI document
 //
-// Body struct fields are required unless they are pointers, have omitempty, or have a default tag.
+// and the field rules of package schema (description, default, ge/le/gt/lt, multiple_of, min_length,
+// max_length; allowed values from Enum and Literal types). Embedded structs are read as if their fields were
+// declared in place. Body struct fields are required unless they are pointers, have omitempty, or have a
+// default tag.
 
 // Bind fills in from the request and validates it; failures are 422 in pydantic's shape.
 func Bind(r *http.Request, in any) error {
@@ -39,25 +36,28 @@ func Bind(r *http.Request, in any) error {
 	t := v.Type()
 	var items []apperr.ValidationItem
 	query := r.URL.Query()
-	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		fv := v.Field(i)
+	for _, f := range inputFields(t) {
+		fv := v.FieldByIndex(f.Index)
+		rules, err := schema.Field(t, f)
+		if err != nil {
+			return err
+		}
 		switch {
 		case f.Tag.Get("path") != "":
 			name := f.Tag.Get("path")
-			items = append(items, setFromStrings(fv, f, []string{r.PathValue(name)}, "path", name)...)
+			items = append(items, setFromStrings(fv, rules, []string{r.PathValue(name)}, "path", name)...)
 		case f.Tag.Get("query") != "":
 			name := f.Tag.Get("query")
 			vals, present := query[name]
 			if !present || (len(vals) == 1 && vals[0] == "" && fv.Kind() != reflect.String) {
 				if def, ok := f.Tag.Lookup("default"); ok {
-					items = append(items, setFromStrings(fv, f, []string{def}, "query", name)...)
+					items = append(items, setFromStrings(fv, rules, []string{def}, "query", name)...)
 				} else if f.Tag.Get("required") == "true" {
 					items = append(items, apperr.ValidationItem{Type: "missing", Loc: []any{"query", name}, Msg: "Field required", Input: nil})
 				}
 				continue
 			}
-			items = append(items, setFromStrings(fv, f, vals, "query", name)...)
+			items = append(items, setFromStrings(fv, rules, vals, "query", name)...)
 		case f.Tag.Get("body") != "":
 			mode, opts, _ := strings.Cut(f.Tag.Get("body"), ",")
 			if mode != "json" {
@@ -66,8 +66,8 @@ func Bind(r *http.Request, in any) error {
 			if err := decodeBody(r, fv, opts == "forbid"); err != nil {
 				return err
 			}
-			if item := checkConstraints(fv, f, []any{"body"}); item != nil {
-				return apperr.Invalid(*item)
+			if bad := rules.Check(fv, []any{"body"}); len(bad) > 0 {
+				return apperr.Invalid(bad[0])
 			}
 		}
 	}
@@ -77,8 +77,29 @@ func Bind(r *http.Request, in any) error {
 	return nil
 }
 
+// inputFields lists a route input's exported fields, with those of embedded structs in place.
+func inputFields(t reflect.Type) []reflect.StructField {
+	var out []reflect.StructField
+	var walk func(t reflect.Type, index []int)
+	walk = func(t reflect.Type, index []int) {
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			f.Index = append(append([]int{}, index...), i)
+			if f.Anonymous && f.Type.Kind() == reflect.Struct {
+				walk(f.Type, f.Index)
+				continue
+			}
+			if f.IsExported() {
+				out = append(out, f)
+			}
+		}
+	}
+	walk(t, nil)
+	return out
+}
+
 // setFromStrings parses query/path strings into a field of a basic kind, a pointer to one, or a slice.
-func setFromStrings(fv reflect.Value, f reflect.StructField, vals []string, where, name string) []apperr.ValidationItem {
+func setFromStrings(fv reflect.Value, rules *schema.Rules, vals []string, where, name string) []apperr.ValidationItem {
 	target := fv
 	if target.Kind() == reflect.Pointer {
 		target.Set(reflect.New(target.Type().Elem()))
@@ -89,7 +110,7 @@ func setFromStrings(fv reflect.Value, f reflect.StructField, vals []string, wher
 		var items []apperr.ValidationItem
 		for i, s := range vals {
 			ev := reflect.New(target.Type().Elem()).Elem()
-			if item := parseScalar(ev, f, s, []any{where, name, i}); item != nil {
+			if item := parseScalar(ev, rules, s, []any{where, name, i}); item != nil {
 				items = append(items, *item)
 				continue
 			}
@@ -98,13 +119,13 @@ func setFromStrings(fv reflect.Value, f reflect.StructField, vals []string, wher
 		target.Set(out)
 		return items
 	}
-	if item := parseScalar(target, f, vals[len(vals)-1], []any{where, name}); item != nil {
+	if item := parseScalar(target, rules, vals[len(vals)-1], []any{where, name}); item != nil {
 		return []apperr.ValidationItem{*item}
 	}
 	return nil
 }
 
-func parseScalar(v reflect.Value, f reflect.StructField, s string, loc []any) *apperr.ValidationItem {
+func parseScalar(v reflect.Value, rules *schema.Rules, s string, loc []any) *apperr.ValidationItem {
 	bad := func(typ, msg string) *apperr.ValidationItem {
 		return &apperr.ValidationItem{Type: typ, Loc: loc, Msg: msg, Input: s}
 	}
@@ -135,49 +156,8 @@ func parseScalar(v reflect.Value, f reflect.StructField, s string, loc []any) *a
 	default:
 		return bad("type_error", "unsupported parameter type")
 	}
-	return checkConstraints(v, f, loc)
-}
-
-// checkConstraints applies enum, min, max and maxLength tags to a parsed scalar.
-func checkConstraints(v reflect.Value, f reflect.StructField, loc []any) *apperr.ValidationItem {
-	if enum := f.Tag.Get("enum"); enum != "" && v.Kind() == reflect.String {
-		allowed := strings.Split(enum, ",")
-		ok := false
-		for _, a := range allowed {
-			if a == v.String() {
-				ok = true
-			}
-		}
-		if !ok {
-			return &apperr.ValidationItem{Type: "enum", Loc: loc, Msg: "Input should be " + apperr.Choices(allowed), Input: v.Interface()}
-		}
-	}
-	num := func() (float64, bool) {
-		switch v.Kind() {
-		case reflect.Int, reflect.Int64, reflect.Int32:
-			return float64(v.Int()), true
-		case reflect.Float64, reflect.Float32:
-			return v.Float(), true
-		}
-		return 0, false
-	}
-	if m := f.Tag.Get("min"); m != "" {
-		lim, _ := strconv.ParseFloat(m, 64)
-		if x, ok := num(); ok && x < lim {
-			return &apperr.ValidationItem{Type: "greater_than_equal", Loc: loc, Msg: "Input should be greater than or equal to " + m, Input: v.Interface()}
-		}
-	}
-	if m := f.Tag.Get("max"); m != "" {
-		lim, _ := strconv.ParseFloat(m, 64)
-		if x, ok := num(); ok && x > lim {
-			return &apperr.ValidationItem{Type: "less_than_equal", Loc: loc, Msg: "Input should be less than or equal to " + m, Input: v.Interface()}
-		}
-	}
-	if m := f.Tag.Get("maxLength"); m != "" && v.Kind() == reflect.String {
-		lim, _ := strconv.Atoi(m)
-		if utf8.RuneCountInString(v.String()) > lim {
-			return &apperr.ValidationItem{Type: "string_too_long", Loc: loc, Msg: fmt.Sprintf("String should have at most %d characters", lim), Input: v.String()}
-		}
+	if items := rules.Check(v, loc); len(items) > 0 {
+		return &items[0]
 	}
 	return nil
 }
@@ -212,7 +192,7 @@ func DecodeJSONValue(data []byte, target any, forbidExtra bool, root string) err
 	}
 	var raw any
 	_ = json.Unmarshal(data, &raw)
-	if items := validateValue(reflect.ValueOf(target).Elem(), raw, []any{root}); len(items) > 0 {
+	if items := schema.Check(reflect.ValueOf(target).Elem(), raw, []any{root}); len(items) > 0 {
 		return apperr.Invalid(items...)
 	}
 	return nil
@@ -231,7 +211,7 @@ func jsonError(err error, data []byte, root string) error {
 				loc = append(loc, p)
 			}
 		}
-		kind, msg := pydanticType(typ.Type)
+		kind, msg := schema.TypeError(typ.Type)
 		return apperr.Invalid(apperr.ValidationItem{Type: kind, Loc: loc, Msg: msg, Input: inputAt(data, loc[1:])})
 	case strings.HasPrefix(err.Error(), "json: unknown field"):
 		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
@@ -242,28 +222,6 @@ func jsonError(err error, data []byte, root string) error {
 	default:
 		return apperr.Invalid(apperr.ValidationItem{Type: "value_error", Loc: []any{root}, Msg: err.Error(), Input: nil})
 	}
-}
-
-// pydanticType names a type mismatch as pydantic does (error type and message).
-func pydanticType(t reflect.Type) (string, string) {
-	switch t.Kind() {
-	case reflect.Bool:
-		return "bool_type", "Input should be a valid boolean"
-	case reflect.String:
-		return "string_type", "Input should be a valid string"
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		return "int_type", "Input should be a valid integer"
-	case reflect.Float32, reflect.Float64:
-		return "float_type", "Input should be a valid number"
-	case reflect.Slice, reflect.Array:
-		return "list_type", "Input should be a valid list"
-	case reflect.Map:
-		return "dict_type", "Input should be a valid dictionary"
-	case reflect.Struct:
-		return "model_attributes_type", "Input should be a valid dictionary or object to extract fields from"
-	}
-	return "value_error", "Input should be a valid " + friendlyKind(t)
 }
 
 // inputAt returns the part of the JSON document at path (object keys), as pydantic reports the offending input;
@@ -284,113 +242,4 @@ func inputAt(data []byte, path []any) any {
 		}
 	}
 	return v
-}
-
-func friendlyKind(t reflect.Type) string {
-	switch t.Kind() {
-	case reflect.Bool:
-		return "boolean"
-	case reflect.String:
-		return "string"
-	case reflect.Int, reflect.Int64, reflect.Int32, reflect.Uint, reflect.Uint64:
-		return "integer"
-	case reflect.Float32, reflect.Float64:
-		return "number"
-	case reflect.Slice, reflect.Array:
-		return "list"
-	case reflect.Map, reflect.Struct:
-		return "dictionary"
-	}
-	return t.String()
-}
-
-// validateValue walks a decoded value alongside the raw JSON to find missing required fields and constraint
-// violations.
-func validateValue(v reflect.Value, raw any, loc []any) []apperr.ValidationItem {
-	for v.Kind() == reflect.Pointer {
-		if v.IsNil() {
-			return nil
-		}
-		v = v.Elem()
-	}
-	switch v.Kind() {
-	case reflect.Struct:
-		obj, isObj := raw.(map[string]any)
-		if !isObj {
-			if raw == nil {
-				return nil
-			}
-			return nil
-		}
-		var items []apperr.ValidationItem
-		t := v.Type()
-		for i := 0; i < t.NumField(); i++ {
-			f := t.Field(i)
-			if !f.IsExported() {
-				continue
-			}
-			name, omitempty := jsonName(f)
-			if name == "-" {
-				continue
-			}
-			fieldLoc := append(append([]any{}, loc...), name)
-			rv, present := obj[name]
-			if !present {
-				if fieldRequired(f, omitempty) {
-					items = append(items, apperr.ValidationItem{Type: "missing", Loc: fieldLoc, Msg: "Field required", Input: raw})
-				}
-				continue
-			}
-			if rv == nil && f.Type.Kind() != reflect.Pointer && f.Type.Kind() != reflect.Interface && f.Type.Kind() != reflect.Map && f.Type.Kind() != reflect.Slice {
-				kind, msg := pydanticType(f.Type)
-				items = append(items, apperr.ValidationItem{Type: kind, Loc: fieldLoc, Msg: msg, Input: nil})
-				continue
-			}
-			fv := v.Field(i)
-			inner := fv
-			for inner.Kind() == reflect.Pointer && !inner.IsNil() {
-				inner = inner.Elem()
-			}
-			if inner.Kind() != reflect.Pointer {
-				if item := checkConstraints(inner, f, fieldLoc); item != nil {
-					items = append(items, *item)
-				}
-			}
-			items = append(items, validateValue(fv, rv, fieldLoc)...)
-		}
-		return items
-	case reflect.Slice:
-		arr, ok := raw.([]any)
-		if !ok {
-			return nil
-		}
-		var items []apperr.ValidationItem
-		for i := 0; i < v.Len() && i < len(arr); i++ {
-			items = append(items, validateValue(v.Index(i), arr[i], append(append([]any{}, loc...), i))...)
-		}
-		return items
-	}
-	return nil
-}
-
-func jsonName(f reflect.StructField) (string, bool) {
-	tag := f.Tag.Get("json")
-	name, opts, _ := strings.Cut(tag, ",")
-	if name == "" {
-		name = f.Name
-	}
-	return name, strings.Contains(opts, "omitempty") || strings.Contains(opts, "omitzero")
-}
-
-func fieldRequired(f reflect.StructField, omitempty bool) bool {
-	if omitempty || f.Type.Kind() == reflect.Pointer {
-		return false
-	}
-	if _, ok := f.Tag.Lookup("default"); ok {
-		return false
-	}
-	if f.Tag.Get("required") == "false" {
-		return false
-	}
-	return true
 }

@@ -70,30 +70,30 @@ type UnstarredImagesResult struct {
 
 // imageListParams are the filters shared by GET /images and /images/names.
 type imageListParams struct {
-	ImageOrigin    *string  `query:"image_origin" enum:"internal,external"`
-	Categories     []string `query:"categories" enum:"general,mask,control,user,other"`
-	IsIntermediate *bool    `query:"is_intermediate"`
-	BoardID        *string  `query:"board_id"`
-	OrderDir       string   `query:"order_dir" default:"DESC" enum:"ASC,DESC"`
-	StarredFirst   bool     `query:"starred_first" default:"true"`
-	SearchTerm     *string  `query:"search_term"`
+	ImageOrigin    *ResourceOrigin         `query:"image_origin"`
+	Categories     []gallery.ImageCategory `query:"categories"`
+	IsIntermediate *bool                   `query:"is_intermediate"`
+	BoardID        *string                 `query:"board_id"`
+	OrderDir       SQLiteDirection         `query:"order_dir" default:"DESC"`
+	StarredFirst   bool                    `query:"starred_first" default:"true"`
+	SearchTerm     *string                 `query:"search_term"`
 }
 
 // imageListPage is imageListParams plus paging (the binder reads only direct fields, so they are repeated).
 type imageListPage struct {
-	ImageOrigin    *string  `query:"image_origin" enum:"internal,external"`
-	Categories     []string `query:"categories" enum:"general,mask,control,user,other"`
-	IsIntermediate *bool    `query:"is_intermediate"`
-	BoardID        *string  `query:"board_id"`
-	OrderDir       string   `query:"order_dir" default:"DESC" enum:"ASC,DESC"`
-	StarredFirst   bool     `query:"starred_first" default:"true"`
-	SearchTerm     *string  `query:"search_term"`
-	Offset         int      `query:"offset" default:"0"`
-	Limit          int      `query:"limit" default:"10"`
+	ImageOrigin    *ResourceOrigin         `query:"image_origin"`
+	Categories     []gallery.ImageCategory `query:"categories"`
+	IsIntermediate *bool                   `query:"is_intermediate"`
+	BoardID        *string                 `query:"board_id"`
+	OrderDir       SQLiteDirection         `query:"order_dir" default:"DESC"`
+	StarredFirst   bool                    `query:"starred_first" default:"true"`
+	SearchTerm     *string                 `query:"search_term"`
+	Offset         int                     `query:"offset" default:"0"`
+	Limit          int                     `query:"limit" default:"10"`
 }
 
 func (p imageListParams) query(offset, limit int) gallery.ListQuery {
-	return gallery.ListQuery{Origin: p.ImageOrigin, Categories: p.Categories, IsIntermediate: p.IsIntermediate, BoardID: p.BoardID,
+	return gallery.ListQuery{Origin: (*string)(p.ImageOrigin), Categories: strs(p.Categories), IsIntermediate: p.IsIntermediate, BoardID: p.BoardID,
 		SearchTerm: p.SearchTerm, StarredFirst: p.StarredFirst, Descending: p.OrderDir == "DESC", Offset: offset, Limit: limit}
 }
 
@@ -112,19 +112,19 @@ func boardRoutes(svc *gallery.Service) []Route {
 	return []Route{
 		JSON(Op{Method: http.MethodPost, Path: p + "/", Summary: "Create Board", ID: "create_board", Tags: boardTags, Policy: access.LoggedIn, Status: http.StatusCreated},
 			func(c *Call, in *struct {
-				BoardName string `query:"board_name" required:"true" maxLength:"300"`
+				BoardName string `query:"board_name" required:"true" max_length:"300"`
 			}) (*gallery.BoardDTO, error) {
 				return svc.CreateBoard(c.Context(), c.Principal, in.BoardName)
 			}),
 		JSON(Op{Method: http.MethodGet, Path: p + "/", Summary: "List Boards", ID: "list_boards", Tags: boardTags, Policy: access.LoggedIn,
 			Description: "With all=true, every visible board; with offset and limit, one page with the true total."},
 			func(c *Call, in *struct {
-				OrderBy         string `query:"order_by" default:"created_at" enum:"created_at,board_name"`
-				Direction       string `query:"direction" default:"DESC" enum:"ASC,DESC"`
-				All             *bool  `query:"all"`
-				Offset          *int   `query:"offset"`
-				Limit           *int   `query:"limit"`
-				IncludeArchived bool   `query:"include_archived" default:"false"`
+				OrderBy         BoardRecordOrderBy `query:"order_by" default:"created_at"`
+				Direction       SQLiteDirection    `query:"direction" default:"DESC"`
+				All             *bool              `query:"all"`
+				Offset          *int               `query:"offset"`
+				Limit           *int               `query:"limit"`
+				IncludeArchived bool               `query:"include_archived" default:"false"`
 			}) (any, error) {
 				q := gallery.BoardListQuery{OrderByName: in.OrderBy == "board_name", Descending: in.Direction == "DESC", IncludeArchived: in.IncludeArchived}
 				switch {
@@ -164,11 +164,11 @@ func boardRoutes(svc *gallery.Service) []Route {
 			}),
 		JSON(Op{Method: http.MethodGet, Path: p + "/{board_id}/image_names", Summary: "List All Board Image Names", ID: "list_all_board_image_names", Tags: boardTags, Policy: access.LoggedIn},
 			func(c *Call, in *struct {
-				BoardID        string   `path:"board_id"`
-				Categories     []string `query:"categories" enum:"general,mask,control,user,other"`
-				IsIntermediate *bool    `query:"is_intermediate"`
+				BoardID        string                  `path:"board_id"`
+				Categories     []gallery.ImageCategory `query:"categories"`
+				IsIntermediate *bool                   `query:"is_intermediate"`
 			}) ([]string, error) {
-				return svc.BoardImageNames(c.Context(), c.Principal, in.BoardID, in.Categories, in.IsIntermediate)
+				return svc.BoardImageNames(c.Context(), c.Principal, in.BoardID, strs(in.Categories), in.IsIntermediate)
 			}),
 	}
 }
@@ -239,12 +239,12 @@ func imageRoutes(svc *gallery.Service, cfg GalleryConfig) []Route {
 			Status: http.StatusCreated, MaxBody: cfg.MaxUploadBytes,
 			Description: "Multipart form: file, and optionally resize_to ({\"width\",\"height\"} as JSON) and metadata (a JSON object)."},
 			func(c *Call, in *struct {
-				ImageCategory  string   `query:"image_category" required:"true" enum:"general,mask,control,user,other"`
-				IsIntermediate bool     `query:"is_intermediate" required:"true"`
-				BoardID        *string  `query:"board_id"`
-				SessionID      *string  `query:"session_id"`
-				CropVisible    bool     `query:"crop_visible" default:"false"`
-				Form           struct{} `body:"multipart"`
+				ImageCategory  gallery.ImageCategory `query:"image_category" required:"true"`
+				IsIntermediate bool                  `query:"is_intermediate" required:"true"`
+				BoardID        *string               `query:"board_id"`
+				SessionID      *string               `query:"session_id"`
+				CropVisible    bool                  `query:"crop_visible" default:"false"`
+				Form           struct{}              `body:"multipart"`
 			}) (*gallery.ImageDTO, error) {
 				up, err := readUploadForm(c.R)
 				if err != nil {
@@ -252,7 +252,7 @@ func imageRoutes(svc *gallery.Service, cfg GalleryConfig) []Route {
 				}
 				up.CropVisible = in.CropVisible
 				dto, err := svc.UploadImage(c.Context(), c.Principal, gallery.UploadRequest{
-					Upload: up, Category: in.ImageCategory, IsIntermediate: in.IsIntermediate, BoardID: in.BoardID, SessionID: in.SessionID,
+					Upload: up, Category: string(in.ImageCategory), IsIntermediate: in.IsIntermediate, BoardID: in.BoardID, SessionID: in.SessionID,
 				})
 				if err != nil {
 					return nil, err

@@ -11,13 +11,13 @@ var modelRelationshipTags = []string{"model_relationships"}
 
 // ModelRelationshipRequest is the body of POST and DELETE /api/v1/model_relationships/.
 type ModelRelationshipRequest struct {
-	ModelKey1 string `json:"model_key_1" doc:"The key of the first model in the relationship"`
-	ModelKey2 string `json:"model_key_2" doc:"The key of the second model in the relationship"`
+	ModelKey1 string `json:"model_key_1" description:"The key of the first model in the relationship"`
+	ModelKey2 string `json:"model_key_2" description:"The key of the second model in the relationship"`
 }
 
 // ModelRelationshipBatchRequest is the body of POST /api/v1/model_relationships/batch.
 type ModelRelationshipBatchRequest struct {
-	ModelKeys []string `json:"model_keys" doc:"List of model keys to fetch related models for"`
+	ModelKeys []string `json:"model_keys" description:"List of model keys to fetch related models for"`
 }
 
 // ModelRelationshipRoutes are /api/v1/model_relationships/* (docs/compatibility.md §1.14). Reading relationships needs a login,
@@ -30,7 +30,7 @@ func ModelRelationshipRoutes(svc *models.Service) []Route {
 	return []Route{
 		JSON(op(http.MethodGet, "/i/{model_key}", "Get Related Models", "get_related_models", access.LoggedIn),
 			func(c *Call, in *struct {
-				ModelKey string `path:"model_key" doc:"The key of the model to get relationships for"`
+				ModelKey string `path:"model_key" description:"The key of the model to get relationships for"`
 			}) ([]string, error) {
 				return svc.RelatedModels(c.Context(), in.ModelKey)
 			}),

@@ -94,12 +94,12 @@ func ModelRoutes(d ModelDeps) []Route {
 	return []Route{
 		JSON(op(http.MethodGet, "/", "List Model Records", access.LoggedIn),
 			func(c *Call, in *struct {
-				BaseModels  []string `query:"base_models" enum:"any,sd-1,sd-2,sd-3,sdxl,sdxl-refiner,flux,flux2,cogview4,z-image,qwen-image,anima,unknown" doc:"Base models to include"`
-				ModelType   string   `query:"model_type" enum:"onnx,main,vae,lora,control_lora,controlnet,embedding,ip_adapter,clip_vision,clip_embed,t2i_adapter,t5_encoder,qwen3_encoder,spandrel_image_to_image,siglip,flux_redux,llava_onevision,unknown" doc:"The type of model to get"`
-				ModelName   string   `query:"model_name" doc:"Exact match on the name of the model"`
-				ModelFormat string   `query:"model_format" enum:"omi,diffusers,checkpoint,lycoris,onnx,olive,embedding_file,embedding_folder,invokeai,t5_encoder,qwen3_encoder,bnb_quantized_int8b,bnb_quantized_nf4b,gguf_quantized,unknown" doc:"Exact match on the format of the model (e.g. 'diffusers')"`
+				BaseModels  []models.BaseModelType `query:"base_models" description:"Base models to include"`
+				ModelType   models.ModelType       `query:"model_type" description:"The type of model to get"`
+				ModelName   string                 `query:"model_name" description:"Exact match on the name of the model"`
+				ModelFormat models.ModelFormat     `query:"model_format" description:"Exact match on the format of the model (e.g. 'diffusers')"`
 			}) (ModelList, error) {
-				list, err := svc.List(c.Context(), store.ModelFilter{Bases: in.BaseModels, Type: in.ModelType, Name: in.ModelName, Format: in.ModelFormat})
+				list, err := svc.List(c.Context(), store.ModelFilter{Bases: models.Strs(in.BaseModels), Type: string(in.ModelType), Name: in.ModelName, Format: string(in.ModelFormat)})
 				if list == nil {
 					list = []*models.Config{}
 				}
@@ -112,11 +112,11 @@ func ModelRoutes(d ModelDeps) []Route {
 			}),
 		JSON(op(http.MethodGet, "/get_by_attrs", "Get Model Records By Attrs", access.LoggedIn),
 			func(c *Call, in *struct {
-				Name string `query:"name" required:"true" doc:"The name of the model"`
-				Type string `query:"type" required:"true" enum:"onnx,main,vae,lora,control_lora,controlnet,embedding,ip_adapter,clip_vision,clip_embed,t2i_adapter,t5_encoder,qwen3_encoder,spandrel_image_to_image,siglip,flux_redux,llava_onevision,unknown" doc:"The type of the model"`
-				Base string `query:"base" required:"true" enum:"any,sd-1,sd-2,sd-3,sdxl,sdxl-refiner,flux,flux2,cogview4,z-image,qwen-image,anima,unknown" doc:"The base model of the model"`
+				Name string               `query:"name" required:"true" description:"The name of the model"`
+				Type models.ModelType     `query:"type" required:"true" description:"The type of the model"`
+				Base models.BaseModelType `query:"base" required:"true" description:"The base model of the model"`
 			}) (*models.Config, error) {
-				return svc.ByAttrs(c.Context(), in.Name, in.Type, in.Base)
+				return svc.ByAttrs(c.Context(), in.Name, string(in.Type), string(in.Base))
 			}),
 		JSON(op(http.MethodGet, "/get_by_hash", "Get Model Records By Hash", access.LoggedIn),
 			func(c *Call, in *struct {
@@ -203,21 +203,21 @@ func ModelRoutes(d ModelDeps) []Route {
 			}),
 		JSON(op(http.MethodGet, "/scan_folder", "Scan For Models", access.Admin),
 			func(c *Call, in *struct {
-				ScanPath string `query:"scan_path" required:"true" doc:"Directory path to search for models"`
+				ScanPath string `query:"scan_path" required:"true" description:"Directory path to search for models"`
 			}) ([]models.FoundModel, error) {
 				return svc.ScanFolder(c.Context(), in.ScanPath)
 			}),
 		JSON(op(http.MethodGet, "/hugging_face", "Get Hugging Face Models", access.Admin),
 			func(c *Call, in *struct {
-				Repo string `query:"hugging_face_repo" required:"true" doc:"Hugging face repo to search for models"`
+				Repo string `query:"hugging_face_repo" required:"true" description:"Hugging face repo to search for models"`
 			}) (HFRepoInfo, error) {
 				return hubInfo(c, d, in.Repo)
 			}),
 		JSON(withStatus(op(http.MethodPost, "/install", "Install Model", access.Admin), http.StatusCreated),
 			func(c *Call, in *struct {
-				Source      string `query:"source" required:"true" doc:"Model source to install, can be a local path, repo_id, or remote URL"`
-				Inplace     bool   `query:"inplace" default:"false" doc:"Whether or not to install a local model in place"`
-				AccessToken string `query:"access_token" doc:"access token for the remote resource"`
+				Source      string `query:"source" required:"true" description:"Model source to install, can be a local path, repo_id, or remote URL"`
+				Inplace     bool   `query:"inplace" default:"false" description:"Whether or not to install a local model in place"`
+				AccessToken string `query:"access_token" description:"access token for the remote resource"`
 			}) (map[string]any, error) {
 				changes, err := readChanges(c.R)
 				if err != nil {
@@ -231,7 +231,7 @@ func ModelRoutes(d ModelDeps) []Route {
 			}),
 		Raw(Op{Method: http.MethodGet, Path: p + "/install/huggingface", Summary: "Install Hugging Face Model", Tags: modelTags, Policy: access.Admin, Produces: "text/html"},
 			func(c *Call, in *struct {
-				Source string `query:"source" required:"true" doc:"HuggingFace repo_id to install"`
+				Source string `query:"source" required:"true" description:"HuggingFace repo_id to install"`
 			}) error {
 				return installFromHubPage(c, d, in.Source)
 			}),

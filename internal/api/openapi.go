@@ -4,182 +4,24 @@ import (
 	_ "embed"
 	"encoding/json"
 	"net/http"
-	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/invokego/invokego/internal/access"
+	"github.com/invokego/invokego/internal/schema"
 )
 
-// Schemas collects component schemas while the document is generated.
-type Schemas struct {
-	components map[string]any
-	names      map[reflect.Type]string
-}
+// Schemas collects component schemas while the document is generated (package schema writes them).
+type Schemas = schema.Components
 
 // SchemaProvider lets a type describe itself (used by node invocations with InvokeAI's UI extensions).
-type SchemaProvider interface {
-	OpenAPISchema(s *Schemas) map[string]any
-}
-
-// Add registers a named component schema.
-func (s *Schemas) Add(name string, schema map[string]any) { s.components[name] = schema }
-
-// Has reports whether a component exists.
-func (s *Schemas) Has(name string) bool { _, ok := s.components[name]; return ok }
-
-var genericArgs = regexp.MustCompile(`[\w./-]+\.`)
-
-// typeName gives a component name like FastAPI's: OffsetPaginatedResults[BoardDTO] -> OffsetPaginatedResults_BoardDTO_.
-func typeName(t reflect.Type) string {
-	n := genericArgs.ReplaceAllString(t.Name(), "")
-	r := strings.NewReplacer("[", "_", "]", "_", ",", "_", " ", "", "*", "")
-	return r.Replace(n)
-}
-
-var (
-	timeType = reflect.TypeOf(time.Time{})
-	rawType  = reflect.TypeOf(json.RawMessage{})
-)
-
-// Of returns the schema of a Go type, registering named structs as components.
-func (s *Schemas) Of(t reflect.Type) map[string]any {
-	if t == nil {
-		return map[string]any{}
-	}
-	if t.Implements(reflect.TypeOf((*SchemaProvider)(nil)).Elem()) {
-		return reflect.New(t).Elem().Interface().(SchemaProvider).OpenAPISchema(s)
-	}
-	switch {
-	case t == timeType:
-		return map[string]any{"type": "string", "format": "date-time"}
-	case t == rawType:
-		return map[string]any{}
-	}
-	switch t.Kind() {
-	case reflect.Pointer:
-		inner := s.Of(t.Elem())
-		return map[string]any{"anyOf": []any{inner, map[string]any{"type": "null"}}}
-	case reflect.String:
-		return map[string]any{"type": "string"}
-	case reflect.Bool:
-		return map[string]any{"type": "boolean"}
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64, reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		return map[string]any{"type": "integer"}
-	case reflect.Float32, reflect.Float64:
-		return map[string]any{"type": "number"}
-	case reflect.Slice, reflect.Array:
-		return map[string]any{"type": "array", "items": s.Of(t.Elem())}
-	case reflect.Map:
-		return map[string]any{"type": "object", "additionalProperties": s.Of(t.Elem())}
-	case reflect.Interface:
-		return map[string]any{}
-	case reflect.Struct:
-		if t.Name() == "" {
-			return s.structSchema(t)
-		}
-		name := typeName(t)
-		if _, ok := s.names[t]; !ok {
-			s.names[t] = name
-			s.components[name] = map[string]any{} // placeholder breaks recursion
-			s.components[name] = s.structSchema(t)
-		}
-		return map[string]any{"$ref": "#/components/schemas/" + name}
-	}
-	return map[string]any{}
-}
-
-func (s *Schemas) structSchema(t reflect.Type) map[string]any {
-	props := map[string]any{}
-	var required []string
-	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		if !f.IsExported() {
-			continue
-		}
-		if f.Anonymous && f.Type.Kind() == reflect.Struct {
-			inner := s.structSchema(f.Type)
-			for k, v := range inner["properties"].(map[string]any) {
-				props[k] = v
-			}
-			if req, ok := inner["required"].([]string); ok {
-				required = append(required, req...)
-			}
-			continue
-		}
-		name, omitempty := jsonName(f)
-		if name == "-" {
-			continue
-		}
-		fs := s.Of(f.Type)
-		fs = withFieldTags(fs, f)
-		props[name] = fs
-		if fieldRequired(f, omitempty) {
-			required = append(required, name)
-		}
-	}
-	out := map[string]any{"type": "object", "properties": props, "title": t.Name()}
-	if len(required) > 0 {
-		out["required"] = required
-	}
-	return out
-}
-
-// withFieldTags adds description, default, enum and bounds from struct tags.
-func withFieldTags(schema map[string]any, f reflect.StructField) map[string]any {
-	out := map[string]any{}
-	for k, v := range schema {
-		out[k] = v
-	}
-	if d := f.Tag.Get("doc"); d != "" {
-		out["description"] = d
-	}
-	if d, ok := f.Tag.Lookup("default"); ok {
-		out["default"] = parseDefault(d, f.Type)
-	}
-	if e := f.Tag.Get("enum"); e != "" {
-		vals := []any{}
-		for _, v := range strings.Split(e, ",") {
-			vals = append(vals, v)
-		}
-		out["enum"] = vals
-	}
-	if m := f.Tag.Get("min"); m != "" {
-		out["minimum"], _ = strconv.ParseFloat(m, 64)
-	}
-	if m := f.Tag.Get("max"); m != "" {
-		out["maximum"], _ = strconv.ParseFloat(m, 64)
-	}
-	if m := f.Tag.Get("maxLength"); m != "" {
-		out["maxLength"], _ = strconv.Atoi(m)
-	}
-	return out
-}
-
-func parseDefault(s string, t reflect.Type) any {
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	switch t.Kind() {
-	case reflect.Bool:
-		b, _ := strconv.ParseBool(s)
-		return b
-	case reflect.Int, reflect.Int64, reflect.Int32:
-		n, _ := strconv.ParseInt(s, 10, 64)
-		return n
-	case reflect.Float64, reflect.Float32:
-		x, _ := strconv.ParseFloat(s, 64)
-		return x
-	}
-	return s
-}
+type SchemaProvider = schema.Provider
 
 // Document builds the OpenAPI 3.1 document from the registered routes.
 func (rt *Router) Document() map[string]any {
-	s := &Schemas{components: map[string]any{}, names: map[reflect.Type]string{}}
+	s := schema.NewComponents()
 	paths := map[string]any{}
 	for _, r := range rt.Routes() {
 		item, _ := paths[r.Path].(map[string]any)
@@ -192,14 +34,14 @@ func (rt *Router) Document() map[string]any {
 	for _, fn := range rt.schemas {
 		fn(s)
 	}
-	s.components["HTTPValidationError"] = map[string]any{"type": "object", "properties": map[string]any{
-		"detail": map[string]any{"type": "array", "items": map[string]any{"type": "object"}}}}
+	s.Add("HTTPValidationError", map[string]any{"type": "object", "properties": map[string]any{
+		"detail": map[string]any{"type": "array", "items": map[string]any{"type": "object"}}}})
 	return map[string]any{
 		"openapi": "3.1.0",
 		"info":    map[string]any{"title": rt.Info.Title, "version": rt.Info.Version, "description": "InvokeAI-compatible API of invokego"},
 		"paths":   paths,
 		"components": map[string]any{
-			"schemas":         s.components,
+			"schemas":         s.All(),
 			"securitySchemes": map[string]any{"HTTPBearer": map[string]any{"type": "http", "scheme": "bearer"}},
 		},
 	}
@@ -224,15 +66,14 @@ func (rt *Router) operation(r Route, s *Schemas) map[string]any {
 	}
 	var params []any
 	if r.in != nil {
-		for i := 0; i < r.in.NumField(); i++ {
-			f := r.in.Field(i)
+		for _, f := range inputFields(r.in) {
 			if name := f.Tag.Get("path"); name != "" {
-				params = append(params, map[string]any{"name": name, "in": "path", "required": true, "schema": withFieldTags(s.Of(f.Type), f)})
+				params = append(params, map[string]any{"name": name, "in": "path", "required": true, "schema": s.FieldSchema(r.in, f)})
 			}
 			if name := f.Tag.Get("query"); name != "" {
 				_, hasDefault := f.Tag.Lookup("default")
 				params = append(params, map[string]any{"name": name, "in": "query", "required": f.Tag.Get("required") == "true" && !hasDefault,
-					"schema": withFieldTags(s.Of(f.Type), f)})
+					"schema": s.FieldSchema(r.in, f)})
 			}
 			if mode, _, _ := strings.Cut(f.Tag.Get("body"), ","); mode != "" {
 				ct := "application/json"

@@ -13,12 +13,12 @@ var queueTags = []string{"queue"}
 const maxBatchBody = 32 << 20
 
 type queuePath struct {
-	QueueID string `path:"queue_id" doc:"The queue id to perform this operation on"`
+	QueueID string `path:"queue_id" description:"The queue id to perform this operation on"`
 }
 
 type enqueueBatchBody struct {
 	Batch   queue.Batch `json:"batch"`
-	Prepend bool        `json:"prepend" default:"false" doc:"Whether or not to prepend this batch in the queue"`
+	Prepend bool        `json:"prepend" default:"false" description:"Whether or not to prepend this batch in the queue"`
 }
 
 type enqueueBatchIn struct {
@@ -32,8 +32,8 @@ type listAllIn struct {
 }
 
 type itemIDsIn struct {
-	QueueID  string `path:"queue_id"`
-	OrderDir string `query:"order_dir" default:"DESC" enum:"ASC,DESC"`
+	QueueID  string          `path:"queue_id"`
+	OrderDir SQLiteDirection `query:"order_dir" default:"DESC"`
 }
 
 type itemIDsBody struct {

@@ -51,13 +51,17 @@ func TestPanicInHandlerIsRecovered(t *testing.T) {
 	}
 }
 
+type testOrder string
+
+func (testOrder) LiteralValues() []string { return []string{"asc", "desc"} }
+
 func TestBindQueryAndConstraints(t *testing.T) {
 	type in struct {
-		Offset int      `query:"offset" default:"0" min:"0"`
-		Limit  int      `query:"limit" required:"true" max:"100"`
-		Order  string   `query:"order" default:"asc" enum:"asc,desc"`
-		Cats   []string `query:"categories"`
-		Flag   *bool    `query:"flag"`
+		Offset int       `query:"offset" default:"0" ge:"0"`
+		Limit  int       `query:"limit" required:"true" le:"100"`
+		Order  testOrder `query:"order" default:"asc"`
+		Cats   []string  `query:"categories"`
+		Flag   *bool     `query:"flag"`
 	}
 	cases := []struct {
 		query string
@@ -87,7 +91,7 @@ func TestBindQueryAndConstraints(t *testing.T) {
 
 func TestBindBodyForbidExtra(t *testing.T) {
 	type body struct {
-		Name string `json:"name" maxLength:"5"`
+		Name string `json:"name" max_length:"5"`
 		N    *int   `json:"n,omitempty"`
 	}
 	type in struct {

@@ -21,11 +21,11 @@ const MaxWorkflowBody = 10 << 20
 // workflowBody is {"workflow": ...}: InvokeAI embeds the workflow under its parameter name. The workflow is
 // kept raw so that it is stored exactly as sent; workflows.Validate* check it.
 type workflowBody struct {
-	Workflow json.RawMessage `json:"workflow" doc:"The workflow (InvokeAI's workflow JSON)"`
+	Workflow json.RawMessage `json:"workflow" description:"The workflow (InvokeAI's workflow JSON)"`
 }
 
 type isPublicBody struct {
-	IsPublic bool `json:"is_public" doc:"Whether the workflow should be shared with all users"`
+	IsPublic bool `json:"is_public" description:"Whether the workflow should be shared with all users"`
 }
 
 type workflowIDParam struct {
@@ -49,19 +49,19 @@ func WorkflowRoutes(svc *workflows.Service) []Route {
 			}),
 		JSON(Op{Method: http.MethodGet, Path: p + "/", Summary: "List Workflows", ID: "list_workflows", Tags: workflowTags, Policy: access.LoggedIn},
 			func(c *Call, in *struct {
-				Page          int      `query:"page" default:"0" min:"0" doc:"The page to get"`
-				PerPage       *int     `query:"per_page" min:"0" doc:"The number of workflows per page (absent: all)"`
-				OrderBy       string   `query:"order_by" default:"name" enum:"created_at,updated_at,opened_at,name,is_public" doc:"The attribute to order by"`
-				Direction     string   `query:"direction" default:"ASC" enum:"ASC,DESC" doc:"The direction to order by"`
-				Categories    []string `query:"categories" enum:"user,default" doc:"The categories of workflow to get"`
-				Tags          []string `query:"tags" doc:"The tags of workflow to get"`
-				Query         string   `query:"query" doc:"The text to query by (matches name, description and tags)"`
-				HasBeenOpened *bool    `query:"has_been_opened" doc:"Whether to include/exclude recent workflows"`
-				IsPublic      *bool    `query:"is_public" doc:"Filter by public/shared status"`
+				Page          int                   `query:"page" default:"0" ge:"0" description:"The page to get"`
+				PerPage       *int                  `query:"per_page" ge:"0" description:"The number of workflows per page (absent: all)"`
+				OrderBy       WorkflowRecordOrderBy `query:"order_by" default:"name" description:"The attribute to order by"`
+				Direction     SQLiteDirection       `query:"direction" default:"ASC" description:"The direction to order by"`
+				Categories    []WorkflowCategory    `query:"categories" description:"The categories of workflow to get"`
+				Tags          []string              `query:"tags" description:"The tags of workflow to get"`
+				Query         string                `query:"query" description:"The text to query by (matches name, description and tags)"`
+				HasBeenOpened *bool                 `query:"has_been_opened" description:"Whether to include/exclude recent workflows"`
+				IsPublic      *bool                 `query:"is_public" description:"Filter by public/shared status"`
 			}) (*workflows.PaginatedResults[workflows.WorkflowRecordListItemWithThumbnailDTO], error) {
 				return svc.List(c.Context(), c.Principal, workflows.ListQuery{
 					Page: in.Page, PerPage: in.PerPage, OrderBy: store.WorkflowOrder(in.OrderBy), Descending: in.Direction == "DESC",
-					Categories: in.Categories, Tags: in.Tags, Query: in.Query, HasBeenOpened: in.HasBeenOpened, IsPublic: in.IsPublic,
+					Categories: strs(in.Categories), Tags: in.Tags, Query: in.Query, HasBeenOpened: in.HasBeenOpened, IsPublic: in.IsPublic,
 				})
 			}),
 		JSON(Op{Method: http.MethodGet, Path: p + "/i/{workflow_id}", Summary: "Get Workflow", ID: "get_workflow", Tags: workflowTags, Policy: access.LoggedIn},
@@ -101,7 +101,7 @@ func WorkflowRoutes(svc *workflows.Service) []Route {
 			func(c *Call, in *struct {
 				WorkflowID string `path:"workflow_id"`
 				Form       struct {
-					Image string `json:"image" doc:"The image file to upload (PNG, JPEG or GIF)"`
+					Image string `json:"image" description:"The image file to upload (PNG, JPEG or GIF)"`
 				} `body:"multipart"`
 			}) (any, error) {
 				contentType, data, err := readUploadedImage(c.R, "image")
@@ -139,27 +139,27 @@ func WorkflowRoutes(svc *workflows.Service) []Route {
 			}),
 		JSON(Op{Method: http.MethodGet, Path: p + "/tags", Summary: "Get All Tags", ID: "get_all_tags", Tags: workflowTags, Policy: access.LoggedIn},
 			func(c *Call, in *struct {
-				Categories []string `query:"categories" enum:"user,default" doc:"The categories to include"`
-				IsPublic   *bool    `query:"is_public" doc:"Filter by public/shared status"`
+				Categories []WorkflowCategory `query:"categories" description:"The categories to include"`
+				IsPublic   *bool              `query:"is_public" description:"Filter by public/shared status"`
 			}) ([]string, error) {
-				return svc.Tags(c.Context(), c.Principal, in.Categories, in.IsPublic)
+				return svc.Tags(c.Context(), c.Principal, strs(in.Categories), in.IsPublic)
 			}),
 		JSON(Op{Method: http.MethodGet, Path: p + "/counts_by_tag", Summary: "Get Counts By Tag", ID: "get_counts_by_tag", Tags: workflowTags, Policy: access.LoggedIn},
 			func(c *Call, in *struct {
-				Tags          []string `query:"tags" required:"true" doc:"The tags to get counts for"`
-				Categories    []string `query:"categories" enum:"user,default" doc:"The categories to include"`
-				HasBeenOpened *bool    `query:"has_been_opened" doc:"Whether to include/exclude recent workflows"`
-				IsPublic      *bool    `query:"is_public" doc:"Filter by public/shared status"`
+				Tags          []string           `query:"tags" required:"true" description:"The tags to get counts for"`
+				Categories    []WorkflowCategory `query:"categories" description:"The categories to include"`
+				HasBeenOpened *bool              `query:"has_been_opened" description:"Whether to include/exclude recent workflows"`
+				IsPublic      *bool              `query:"is_public" description:"Filter by public/shared status"`
 			}) (map[string]int, error) {
-				return svc.CountsByTag(c.Context(), c.Principal, in.Tags, in.Categories, in.HasBeenOpened, in.IsPublic)
+				return svc.CountsByTag(c.Context(), c.Principal, in.Tags, strs(in.Categories), in.HasBeenOpened, in.IsPublic)
 			}),
 		JSON(Op{Method: http.MethodGet, Path: p + "/counts_by_category", Summary: "Counts By Category", ID: "counts_by_category", Tags: workflowTags, Policy: access.LoggedIn},
 			func(c *Call, in *struct {
-				Categories    []string `query:"categories" required:"true" enum:"user,default" doc:"The categories to include"`
-				HasBeenOpened *bool    `query:"has_been_opened" doc:"Whether to include/exclude recent workflows"`
-				IsPublic      *bool    `query:"is_public" doc:"Filter by public/shared status"`
+				Categories    []WorkflowCategory `query:"categories" required:"true" description:"The categories to include"`
+				HasBeenOpened *bool              `query:"has_been_opened" description:"Whether to include/exclude recent workflows"`
+				IsPublic      *bool              `query:"is_public" description:"Filter by public/shared status"`
 			}) (map[string]int, error) {
-				return svc.CountsByCategory(c.Context(), c.Principal, in.Categories, in.HasBeenOpened, in.IsPublic)
+				return svc.CountsByCategory(c.Context(), c.Principal, strs(in.Categories), in.HasBeenOpened, in.IsPublic)
 			}),
 	}
 }

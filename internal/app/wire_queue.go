@@ -52,13 +52,7 @@ func (a *App) wireQueue(ctx context.Context) error {
 	a.Router.Add(api.QueueRoutes(svc)...)
 	a.Router.Add(api.RecallRoutes(&queue.Recall{DB: a.DB, Images: images, Events: a.Events, Models: a.modelKeyByName})...)
 	a.Router.Add(api.ClientStateRoutes(&queue.ClientState{DB: a.DB})...)
-	a.Router.AddSchemas(func(s *api.Schemas) {
-		for name, schema := range reg.Schemas() {
-			if !s.Has(name) {
-				s.Add(name, schema)
-			}
-		}
-	})
+	a.Router.AddSchemas(reg.Schemas)
 	stop := svc.Start()
 	a.onClose(stop)
 	return nil

@@ -62,6 +62,8 @@ type ValidationItem struct {
 	Loc   []any  `json:"loc"`
 	Msg   string `json:"msg"`
 	Input any    `json:"input"`
+	// Ctx carries the rule that failed (pydantic's ctx, e.g. {"ge": 64}); absent when there is none.
+	Ctx map[string]any `json:"ctx,omitempty"`
 }
 
 // Invalid is a 422 with pydantic-style items.

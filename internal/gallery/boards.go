@@ -103,10 +103,10 @@ func (s *Service) ListBoards(ctx context.Context, p access.Principal, q BoardLis
 
 // BoardChanges is PATCH /boards/{id}'s body; unknown keys are refused.
 type BoardChanges struct {
-	BoardName       *string `json:"board_name,omitempty" maxLength:"300"`
-	CoverImageName  *string `json:"cover_image_name,omitempty"`
-	Archived        *bool   `json:"archived,omitempty"`
-	BoardVisibility *string `json:"board_visibility,omitempty" enum:"private,shared,public"`
+	BoardName       *string          `json:"board_name,omitempty" max_length:"300"`
+	CoverImageName  *string          `json:"cover_image_name,omitempty"`
+	Archived        *bool            `json:"archived,omitempty"`
+	BoardVisibility *BoardVisibility `json:"board_visibility,omitempty"`
 }
 
 // UpdateBoard renames, archives, re-shares or sets the cover of a board: admins and the owner only.
@@ -121,7 +121,7 @@ func (s *Service) UpdateBoard(ctx context.Context, p access.Principal, id string
 		}
 	}
 	b, err := s.db.UpdateBoard(ctx, id, store.BoardChanges{
-		BoardName: ch.BoardName, CoverImageName: ch.CoverImageName, Archived: ch.Archived, Visibility: ch.BoardVisibility,
+		BoardName: ch.BoardName, CoverImageName: ch.CoverImageName, Archived: ch.Archived, Visibility: (*string)(ch.BoardVisibility),
 	})
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, errBoardNotFound

@@ -224,10 +224,10 @@ func (s *Service) OpenImageFile(ctx context.Context, p access.Principal, name st
 
 // ImageChanges is PATCH /images/i/{name}'s body.
 type ImageChanges struct {
-	ImageCategory  *string `json:"image_category,omitempty" enum:"general,mask,control,user,other"`
-	SessionID      *string `json:"session_id,omitempty"`
-	IsIntermediate *bool   `json:"is_intermediate,omitempty"`
-	Starred        *bool   `json:"starred,omitempty"`
+	ImageCategory  *ImageCategory `json:"image_category,omitempty"`
+	SessionID      *string        `json:"session_id,omitempty"`
+	IsIntermediate *bool          `json:"is_intermediate,omitempty"`
+	Starred        *bool          `json:"starred,omitempty"`
 }
 
 // UpdateImage applies changes for a caller allowed to modify the image.
@@ -236,7 +236,7 @@ func (s *Service) UpdateImage(ctx context.Context, p access.Principal, name stri
 		return nil, err
 	}
 	im, err := s.db.UpdateImage(ctx, name, store.ImageChanges{
-		ImageCategory: ch.ImageCategory, SessionID: ch.SessionID, IsIntermediate: ch.IsIntermediate, Starred: ch.Starred,
+		ImageCategory: (*string)(ch.ImageCategory), SessionID: ch.SessionID, IsIntermediate: ch.IsIntermediate, Starred: ch.Starred,
 	})
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, apperr.BadRequest("Failed to update image")

@@ -98,11 +98,15 @@ type Limits struct {
 // DefaultLimits are generous for real workflows and small enough to bound the work of one enqueue.
 var DefaultLimits = Limits{MaxNodes: 1000, MaxEdges: 5000}
 
-// Problem is one validation failure, located at a node and field when it has one.
+// Problem is one validation failure, located at a node and field when it has one. A failed field rule carries
+// pydantic's error type, the offending input and the rule (Ctx); other problems have no Type.
 type Problem struct {
 	NodeID string
 	Field  string
 	Msg    string
+	Type   string
+	Input  any
+	Ctx    map[string]any
 }
 
 func (p *Problem) Error() string {
@@ -343,7 +347,7 @@ func Validate(g *Graph, reg *nodes.Registry, lim Limits) error {
 		_, err := t.Decode(fields, func(name string) bool { return connected[id][name] })
 		var fe *nodes.FieldError
 		if errors.As(err, &fe) {
-			probs = append(probs, &Problem{NodeID: id, Field: fe.Field, Msg: fe.Msg})
+			probs = append(probs, &Problem{NodeID: id, Field: fe.Field, Msg: fe.Msg, Type: fe.Type, Input: fe.Input, Ctx: fe.Ctx})
 		} else if err != nil {
 			probs = append(probs, &Problem{NodeID: id, Msg: err.Error()})
 		}

@@ -6,9 +6,9 @@ package models
 
 import (
 	"encoding/json"
-	"slices"
 
 	"github.com/invokego/invokego/internal/apperr"
+	"github.com/invokego/invokego/internal/schema"
 )
 
 // Base model types (InvokeAI's BaseModelType).
@@ -148,7 +148,7 @@ func (c Config) MarshalJSON() ([]byte, error) {
 		}
 		m["repo_variant"] = rv
 	}
-	if settingsShapeFor(c.Type) != nil {
+	if settingsFor(c.Type) != nil {
 		m["default_settings"] = settings
 	}
 	switch c.Type {
@@ -179,26 +179,25 @@ func isSDBase(base string) bool {
 // Changes is InvokeAI's ModelRecordChanges: the fields a PATCH, or an install request's body, may set.
 // Unset fields (nil) leave the record alone.
 type Changes struct {
-	Source            *string   `json:"source,omitempty"`
-	SourceType        *string   `json:"source_type,omitempty"`
-	SourceAPIResponse *string   `json:"source_api_response,omitempty"`
-	Name              *string   `json:"name,omitempty"`
-	Path              *string   `json:"path,omitempty"`
-	Description       *string   `json:"description,omitempty"`
-	Base              *string   `json:"base,omitempty"`
-	Type              *string   `json:"type,omitempty"`
-	Key               *string   `json:"key,omitempty"`
-	Hash              *string   `json:"hash,omitempty"`
-	FileSize          *int64    `json:"file_size,omitempty"`
-	Format            *string   `json:"format,omitempty"`
-	TriggerPhrases    *[]string `json:"trigger_phrases,omitempty"`
-	// DefaultSettings is absent (nil), the literal null (clear them) or an object.
-	DefaultSettings json.RawMessage `json:"default_settings,omitempty"`
-	CPUOnly         *bool           `json:"cpu_only,omitempty"`
-	Variant         *string         `json:"variant,omitempty"`
-	PredictionType  *string         `json:"prediction_type,omitempty"`
-	UpcastAttention *bool           `json:"upcast_attention,omitempty"`
-	ConfigPath      *string         `json:"config_path,omitempty"`
+	Source            *string           `json:"source,omitempty"`
+	SourceType        *ModelSourceType  `json:"source_type,omitempty"`
+	SourceAPIResponse *string           `json:"source_api_response,omitempty"`
+	Name              *string           `json:"name,omitempty"`
+	Path              *string           `json:"path,omitempty"`
+	Description       *string           `json:"description,omitempty"`
+	Base              *BaseModelType    `json:"base,omitempty"`
+	Type              *ModelType        `json:"type,omitempty"`
+	Key               *string           `json:"key,omitempty"`
+	Hash              *string           `json:"hash,omitempty"`
+	FileSize          *int64            `json:"file_size,omitempty"`
+	Format            *ModelFormat      `json:"format,omitempty"`
+	TriggerPhrases    *[]string         `json:"trigger_phrases,omitempty"`
+	DefaultSettings   SettingsChange    `json:"default_settings,omitempty"`
+	CPUOnly           *bool             `json:"cpu_only,omitempty"`
+	Variant           *ModelVariantType `json:"variant,omitempty"`
+	PredictionType    *PredictionType   `json:"prediction_type,omitempty"`
+	UpcastAttention   *bool             `json:"upcast_attention,omitempty"`
+	ConfigPath        *string           `json:"config_path,omitempty"`
 }
 
 // Variants lists the variant values ModelRecordChanges accepts (InvokeAI's ModelVariantType, FluxVariantType
@@ -211,25 +210,60 @@ var PredictionTypes = []string{PredictionEpsilon, PredictionV, PredictionSample}
 // SourceTypes lists InvokeAI's ModelSourceType values.
 var SourceTypes = []string{SourcePath, SourceURL, SourceHF}
 
+// BaseModelType is InvokeAI's BaseModelType enum, for fields the API validates (records keep plain strings).
+type BaseModelType string
+
+// EnumValues implements schema.Enum.
+func (BaseModelType) EnumValues() []string { return BaseTypes }
+
+// ModelType is InvokeAI's ModelType enum.
+type ModelType string
+
+// EnumValues implements schema.Enum.
+func (ModelType) EnumValues() []string { return ModelTypes }
+
+// ModelFormat is InvokeAI's ModelFormat enum.
+type ModelFormat string
+
+// EnumValues implements schema.Enum.
+func (ModelFormat) EnumValues() []string { return ModelFormats }
+
+// ModelSourceType is InvokeAI's ModelSourceType enum.
+type ModelSourceType string
+
+// EnumValues implements schema.Enum.
+func (ModelSourceType) EnumValues() []string { return SourceTypes }
+
+// ModelVariantType is a model variant: the values of InvokeAI's ModelVariantType, FluxVariantType and
+// ClipVariantType together.
+type ModelVariantType string
+
+// EnumValues implements schema.Enum.
+func (ModelVariantType) EnumValues() []string { return Variants }
+
+// PredictionType is InvokeAI's SchedulerPredictionType enum.
+type PredictionType string
+
+// EnumValues implements schema.Enum.
+func (PredictionType) EnumValues() []string { return PredictionTypes }
+
+// Strs converts a list of enum values to plain strings.
+func Strs[T ~string](vals []T) []string {
+	if vals == nil {
+		return nil
+	}
+	out := make([]string, len(vals))
+	for i, v := range vals {
+		out[i] = string(v)
+	}
+	return out
+}
+
 // Validate checks the changes as pydantic validates ModelRecordChanges: an enum field with a value outside
 // its enum, or default_settings that fit none of the settings classes, is a 422 whose detail lists every
-// problem located under "body". Values pydantic accepts but InvokeAI then refuses are a 409.
+// problem located under "body", in field order. Values pydantic accepts but InvokeAI then refuses are a 409.
 func (ch *Changes) Validate() error {
-	var items []apperr.ValidationItem
-	enum := func(name string, v *string, allowed []string) {
-		if v != nil && !slices.Contains(allowed, *v) {
-			items = append(items, apperr.ValidationItem{Type: "enum", Loc: []any{"body", name},
-				Msg: "Input should be " + apperr.Choices(allowed), Input: *v})
-		}
-	}
-	enum("source_type", ch.SourceType, SourceTypes)
-	enum("base", ch.Base, BaseTypes)
-	enum("type", ch.Type, ModelTypes)
-	enum("format", ch.Format, ModelFormats)
-	items = append(items, validateChangesSettings(ch.DefaultSettings, []any{"body", "default_settings"})...)
-	enum("variant", ch.Variant, Variants)
-	enum("prediction_type", ch.PredictionType, PredictionTypes)
-	if len(items) > 0 {
+	if items := schema.CheckSet(ch, []any{"body"}); len(items) > 0 {
 		return apperr.Invalid(items...)
 	}
 	if ch.Name != nil && *ch.Name == "" {
@@ -246,10 +280,10 @@ func (ch *Changes) Apply(c *Config) error {
 	if len(ch.DefaultSettings) > 0 {
 		typ := c.Type
 		if ch.Type != nil {
-			typ = *ch.Type
+			typ = string(*ch.Type)
 		}
 		var err error
-		if settings, err = normalizeSettingsFor(typ, ch.DefaultSettings); err != nil {
+		if settings, err = normalizeSettingsFor(typ, json.RawMessage(ch.DefaultSettings)); err != nil {
 			return apperr.Conflict(err.Error())
 		}
 	}
@@ -259,7 +293,7 @@ func (ch *Changes) Apply(c *Config) error {
 		}
 	}
 	setS(&c.Source, ch.Source)
-	setS(&c.SourceType, ch.SourceType)
+	setE(&c.SourceType, ch.SourceType)
 	if ch.SourceAPIResponse != nil {
 		c.SourceAPIResponse = ch.SourceAPIResponse
 	}
@@ -268,14 +302,14 @@ func (ch *Changes) Apply(c *Config) error {
 	if ch.Description != nil {
 		c.Description = ch.Description
 	}
-	setS(&c.Base, ch.Base)
-	setS(&c.Type, ch.Type)
+	setE(&c.Base, ch.Base)
+	setE(&c.Type, ch.Type)
 	setS(&c.Key, ch.Key)
 	setS(&c.Hash, ch.Hash)
 	if ch.FileSize != nil {
 		c.FileSize = *ch.FileSize
 	}
-	setS(&c.Format, ch.Format)
+	setE(&c.Format, ch.Format)
 	if ch.TriggerPhrases != nil {
 		c.TriggerPhrases = append([]string{}, (*ch.TriggerPhrases)...)
 	}
@@ -286,10 +320,10 @@ func (ch *Changes) Apply(c *Config) error {
 		c.CPUOnly = ch.CPUOnly
 	}
 	if ch.Variant != nil {
-		c.Variant = ch.Variant
+		c.Variant = Ptr(string(*ch.Variant))
 	}
 	if ch.PredictionType != nil {
-		c.PredictionType = ch.PredictionType
+		c.PredictionType = Ptr(string(*ch.PredictionType))
 	}
 	if ch.UpcastAttention != nil {
 		c.UpcastAttention = ch.UpcastAttention
@@ -298,6 +332,13 @@ func (ch *Changes) Apply(c *Config) error {
 		c.ConfigPath = ch.ConfigPath
 	}
 	return nil
+}
+
+// setE copies a set enum value onto a record's string field.
+func setE[T ~string](dst *string, v *T) {
+	if v != nil {
+		*dst = string(*v)
+	}
 }
 
 // Ptr returns a pointer to v (for optional fields).

@@ -31,12 +31,12 @@ func TestChangesValidateRefusesBadEnumsWith422(t *testing.T) {
 		field   string
 		changes Changes
 	}{
-		{"base", Changes{Base: Ptr("sd-9")}},
-		{"type", Changes{Type: Ptr("checkpointy")}},
-		{"format", Changes{Format: Ptr("pickle")}},
-		{"variant", Changes{Variant: Ptr("huge")}},
-		{"prediction_type", Changes{PredictionType: Ptr("x")}},
-		{"source_type", Changes{SourceType: Ptr("ftp")}},
+		{"base", Changes{Base: Ptr[BaseModelType]("sd-9")}},
+		{"type", Changes{Type: Ptr[ModelType]("checkpointy")}},
+		{"format", Changes{Format: Ptr[ModelFormat]("pickle")}},
+		{"variant", Changes{Variant: Ptr[ModelVariantType]("huge")}},
+		{"prediction_type", Changes{PredictionType: Ptr[PredictionType]("x")}},
+		{"source_type", Changes{SourceType: Ptr[ModelSourceType]("ftp")}},
 	}
 	for _, c := range cases {
 		t.Run(c.field, func(t *testing.T) {
@@ -47,7 +47,7 @@ func TestChangesValidateRefusesBadEnumsWith422(t *testing.T) {
 		})
 	}
 	// Every bad field is reported, in ModelRecordChanges' field order.
-	items := validationItems(t, (&Changes{Base: Ptr("x"), Variant: Ptr("y"), Type: Ptr("z")}).Validate(), http.StatusUnprocessableEntity)
+	items := validationItems(t, (&Changes{Base: Ptr[BaseModelType]("x"), Variant: Ptr[ModelVariantType]("y"), Type: Ptr[ModelType]("z")}).Validate(), http.StatusUnprocessableEntity)
 	var locs []any
 	for _, it := range items {
 		locs = append(locs, it.Loc[1])
@@ -55,7 +55,7 @@ func TestChangesValidateRefusesBadEnumsWith422(t *testing.T) {
 	if !reflect.DeepEqual(locs, []any{"base", "type", "variant"}) {
 		t.Fatalf("locs %v", locs)
 	}
-	ok := Changes{Base: Ptr(BaseSDXL), Type: Ptr(TypeLoRA), Format: Ptr(FormatLyCORIS), Variant: Ptr(VariantInpaint)}
+	ok := Changes{Base: Ptr[BaseModelType](BaseSDXL), Type: Ptr[ModelType](TypeLoRA), Format: Ptr[ModelFormat](FormatLyCORIS), Variant: Ptr[ModelVariantType](VariantInpaint)}
 	if err := ok.Validate(); err != nil {
 		t.Fatalf("valid changes refused: %v", err)
 	}
@@ -100,7 +100,7 @@ func TestChangesDefaultSettingsUnion(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			ch := Changes{DefaultSettings: json.RawMessage(c.settings)}
+			ch := Changes{DefaultSettings: SettingsChange(c.settings)}
 			err := ch.Validate()
 			if c.wantType == "" {
 				if err != nil {
@@ -140,7 +140,7 @@ func TestApplyStoresSettingsInTheTypesShape(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			cfg := &Config{Type: c.modelType, DefaultSettings: json.RawMessage(`{"kept":true}`)}
-			err := (&Changes{DefaultSettings: json.RawMessage(c.settings)}).Apply(cfg)
+			err := (&Changes{DefaultSettings: SettingsChange(c.settings)}).Apply(cfg)
 			if c.want == "" {
 				validationItems(t, err, http.StatusConflict)
 				if string(cfg.DefaultSettings) != `{"kept":true}` {
@@ -158,7 +158,7 @@ func TestApplyStoresSettingsInTheTypesShape(t *testing.T) {
 	}
 	// null clears them.
 	cfg := &Config{Type: TypeMain, DefaultSettings: defaultMainSettings(BaseSD1)}
-	if err := (&Changes{DefaultSettings: json.RawMessage(`null`)}).Apply(cfg); err != nil || cfg.DefaultSettings != nil {
+	if err := (&Changes{DefaultSettings: SettingsChange(`null`)}).Apply(cfg); err != nil || cfg.DefaultSettings != nil {
 		t.Fatalf("null: %v %s", err, cfg.DefaultSettings)
 	}
 }

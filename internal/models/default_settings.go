@@ -5,11 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"sort"
+	"reflect"
 	"strconv"
 	"strings"
 
 	"github.com/invokego/invokego/internal/apperr"
+	"github.com/invokego/invokego/internal/schema"
 )
 
 // SchedulerNames is InvokeAI's SCHEDULER_NAME_VALUES (the keys of its SCHEDULER_MAP, in that order): the
@@ -19,277 +20,131 @@ var SchedulerNames = []string{"ddim", "ddpm", "deis", "deis_k", "lms", "lms_k", 
 	"dpmpp_sde_k", "dpmpp_2m", "dpmpp_2m_k", "dpmpp_2m_sde", "dpmpp_2m_sde_k", "dpmpp_3m", "dpmpp_3m_k", "unipc",
 	"unipc_k", "lcm", "tcd"}
 
-// settingKind is the Python type of a default-settings field.
-type settingKind int
+// SchedulerName is a scheduler name (a typing.Literal in InvokeAI).
+type SchedulerName string
 
-const (
-	kindStr settingKind = iota
-	kindLiteral
-	kindInt
-	kindFloat
-	kindBool
-)
+// LiteralValues implements schema.Literal.
+func (SchedulerName) LiteralValues() []string { return SchedulerNames }
 
-// bound is a numeric constraint of a pydantic Field (gt, ge, lt, le).
-type bound struct {
-	op    string // "gt", "ge", "lt" or "le"
-	limit float64
+// VAEPrecision is the precision a VAE runs at.
+type VAEPrecision string
+
+// LiteralValues implements schema.Literal.
+func (VAEPrecision) LiteralValues() []string { return []string{"fp16", "fp32"} }
+
+// MainModelDefaultSettings is InvokeAI's class of the same name (extra="forbid", every field optional).
+type MainModelDefaultSettings struct {
+	VAE                  *string        `json:"vae" description:"Default VAE for this model (model key)"`
+	VAEPrecision         *VAEPrecision  `json:"vae_precision" description:"Default VAE precision for this model"`
+	Scheduler            *SchedulerName `json:"scheduler" description:"Default scheduler for this model"`
+	Steps                *int           `json:"steps" gt:"0" description:"Default number of steps for this model"`
+	CfgScale             *float64       `json:"cfg_scale" ge:"1" description:"Default CFG Scale for this model"`
+	CfgRescaleMultiplier *float64       `json:"cfg_rescale_multiplier" ge:"0" lt:"1" description:"Default CFG Rescale Multiplier for this model"`
+	Width                *int           `json:"width" multiple_of:"8" ge:"64" description:"Default width for this model"`
+	Height               *int           `json:"height" multiple_of:"8" ge:"64" description:"Default height for this model"`
+	Guidance             *float64       `json:"guidance" ge:"1" description:"Default Guidance for this model"`
+	CPUOnly              *bool          `json:"cpu_only" description:"Whether this model should run on CPU only"`
 }
 
-// settingField is one field of a default-settings class. Every field is Optional (null allowed).
-type settingField struct {
-	name       string
-	kind       settingKind
-	literals   []string // kindLiteral: the allowed strings
-	bounds     []bound
-	multipleOf int64
-	// required is true for fields declared without a default (ControlAdapterDefaultSettings.preprocessor).
-	required bool
+// LoraModelDefaultSettings is InvokeAI's class of the same name.
+type LoraModelDefaultSettings struct {
+	Weight *float64 `json:"weight" ge:"-1" le:"2" description:"Default weight for this model"`
 }
 
-// settingsShape is one of InvokeAI's *DefaultSettings pydantic classes (all extra="forbid").
-type settingsShape struct {
-	class  string
-	fields []settingField
+// ControlAdapterDefaultSettings is InvokeAI's class of the same name; preprocessor must be present (it may be
+// null).
+type ControlAdapterDefaultSettings struct {
+	Preprocessor *string `json:"preprocessor" required:"true"`
 }
 
-var (
-	mainSettingsShape = settingsShape{class: "MainModelDefaultSettings", fields: []settingField{
-		{name: "vae", kind: kindStr},
-		{name: "vae_precision", kind: kindLiteral, literals: []string{"fp16", "fp32"}},
-		{name: "scheduler", kind: kindLiteral, literals: SchedulerNames},
-		{name: "steps", kind: kindInt, bounds: []bound{{"gt", 0}}},
-		{name: "cfg_scale", kind: kindFloat, bounds: []bound{{"ge", 1}}},
-		{name: "cfg_rescale_multiplier", kind: kindFloat, bounds: []bound{{"ge", 0}, {"lt", 1}}},
-		{name: "width", kind: kindInt, multipleOf: 8, bounds: []bound{{"ge", 64}}},
-		{name: "height", kind: kindInt, multipleOf: 8, bounds: []bound{{"ge", 64}}},
-		{name: "guidance", kind: kindFloat, bounds: []bound{{"ge", 1}}},
-		{name: "cpu_only", kind: kindBool},
-	}}
-	loraSettingsShape = settingsShape{class: "LoraModelDefaultSettings", fields: []settingField{
-		{name: "weight", kind: kindFloat, bounds: []bound{{"ge", -1}, {"le", 2}}},
-	}}
-	controlAdapterSettingsShape = settingsShape{class: "ControlAdapterDefaultSettings", fields: []settingField{
-		{name: "preprocessor", kind: kindStr, required: true},
-	}}
-	// changesSettingsShapes is the union ModelRecordChanges.default_settings accepts, in declaration order.
-	changesSettingsShapes = []settingsShape{mainSettingsShape, loraSettingsShape, controlAdapterSettingsShape}
-)
+// settingsClasses is the union ModelRecordChanges.default_settings accepts, in declaration order.
+func settingsClasses() []any {
+	return []any{&MainModelDefaultSettings{}, &LoraModelDefaultSettings{}, &ControlAdapterDefaultSettings{}}
+}
 
-// settingsShapeFor is the default-settings class a model type's config has, or nil when it has none.
-func settingsShapeFor(modelType string) *settingsShape {
+// settingsFor is a fresh settings value of a model type's class, or nil when the type has none.
+func settingsFor(modelType string) any {
 	switch modelType {
 	case TypeMain:
-		return &mainSettingsShape
+		return &MainModelDefaultSettings{}
 	case TypeLoRA:
-		return &loraSettingsShape
+		return &LoraModelDefaultSettings{}
 	case TypeControlNet, "t2i_adapter", "control_lora":
-		return &controlAdapterSettingsShape
+		return &ControlAdapterDefaultSettings{}
 	}
 	return nil
 }
 
-// settingValue is a validated field value: nil for null, else string, int64, float64 or bool.
-type settingValue any
+// SettingsChange is ModelRecordChanges.default_settings: absent (nil), the literal null (clear them) or an
+// object that one of the settings classes accepts.
+type SettingsChange json.RawMessage
 
-// validate checks a decoded JSON value against the shape, as pydantic would in lax mode. It returns the
-// normalised values by field name and the errors located under loc.
-func (s settingsShape) validate(raw any, loc []any) (map[string]settingValue, []apperr.ValidationItem) {
-	obj, ok := raw.(map[string]any)
-	if !ok {
-		return nil, []apperr.ValidationItem{{Type: "model_type", Loc: loc,
-			Msg: "Input should be a valid dictionary or instance of " + s.class, Input: raw}}
+// MarshalJSON implements json.Marshaler.
+func (s SettingsChange) MarshalJSON() ([]byte, error) {
+	if s == nil {
+		return []byte("null"), nil
 	}
-	var items []apperr.ValidationItem
-	out := map[string]settingValue{}
-	known := map[string]bool{}
-	for _, f := range s.fields {
-		known[f.name] = true
-		fieldLoc := appendLoc(loc, f.name)
-		v, present := obj[f.name]
-		if !present {
-			if f.required {
-				items = append(items, apperr.ValidationItem{Type: "missing", Loc: fieldLoc, Msg: "Field required", Input: raw})
-			}
-			out[f.name] = nil
-			continue
-		}
-		if v == nil {
-			out[f.name] = nil
-			continue
-		}
-		val, item := f.coerce(v)
-		if item == nil {
-			item = f.check(val)
-		}
-		if item != nil {
-			item.Loc, item.Input = fieldLoc, v
-			items = append(items, *item)
-			continue
-		}
-		out[f.name] = val
-	}
-	// Extra keys, in a stable order so that error lists are reproducible.
-	var extras []string
-	for k := range obj {
-		if !known[k] {
-			extras = append(extras, k)
-		}
-	}
-	sort.Strings(extras)
-	for _, k := range extras {
-		items = append(items, apperr.ValidationItem{Type: "extra_forbidden", Loc: appendLoc(loc, k),
-			Msg: "Extra inputs are not permitted", Input: obj[k]})
-	}
-	return out, items
+	return s, nil
 }
 
-// coerce converts a JSON value to the field's type with pydantic's lax rules for JSON input.
-func (f settingField) coerce(v any) (settingValue, *apperr.ValidationItem) {
-	bad := func(typ, msg string) (settingValue, *apperr.ValidationItem) {
-		return nil, &apperr.ValidationItem{Type: typ, Msg: msg}
-	}
-	switch f.kind {
-	case kindStr:
-		if s, ok := v.(string); ok {
-			return s, nil
-		}
-		return bad("string_type", "Input should be a valid string")
-	case kindLiteral:
-		if s, ok := v.(string); ok {
-			for _, l := range f.literals {
-				if s == l {
-					return s, nil
-				}
-			}
-		}
-		return bad("literal_error", "Input should be "+apperr.Choices(f.literals))
-	case kindInt:
-		switch x := v.(type) {
-		case json.Number:
-			if n, err := x.Int64(); err == nil {
-				return n, nil
-			}
-			fl, err := x.Float64()
-			if err != nil || math.IsInf(fl, 0) {
-				return bad("int_type", "Input should be a valid integer")
-			}
-			if fl != math.Trunc(fl) {
-				return bad("int_from_float", "Input should be a valid integer, got a number with a fractional part")
-			}
-			if math.Abs(fl) >= math.MaxInt64 {
-				return bad("int_parsing_size", "Unable to parse input string as an integer, exceeded maximum size")
-			}
-			return int64(fl), nil
-		case string:
-			n, err := strconv.ParseInt(strings.TrimSpace(x), 10, 64)
-			if err != nil {
-				return bad("int_parsing", "Input should be a valid integer, unable to parse string as an integer")
-			}
-			return n, nil
-		case bool:
-			if x {
-				return int64(1), nil
-			}
-			return int64(0), nil
-		}
-		return bad("int_type", "Input should be a valid integer")
-	case kindFloat:
-		switch x := v.(type) {
-		case json.Number:
-			fl, err := x.Float64()
-			if err != nil {
-				return bad("float_type", "Input should be a valid number")
-			}
-			return fl, nil
-		case string:
-			fl, err := strconv.ParseFloat(strings.TrimSpace(x), 64)
-			if err != nil {
-				return bad("float_parsing", "Input should be a valid number, unable to parse string as a number")
-			}
-			return fl, nil
-		case bool:
-			if x {
-				return 1.0, nil
-			}
-			return 0.0, nil
-		}
-		return bad("float_type", "Input should be a valid number")
-	case kindBool:
-		switch x := v.(type) {
-		case bool:
-			return x, nil
-		case json.Number:
-			switch x.String() {
-			case "0", "0.0":
-				return false, nil
-			case "1", "1.0":
-				return true, nil
-			}
-			return bad("bool_parsing", "Input should be a valid boolean, unable to interpret input")
-		case string:
-			switch strings.ToLower(x) {
-			case "0", "off", "f", "false", "n", "no":
-				return false, nil
-			case "1", "on", "t", "true", "y", "yes":
-				return true, nil
-			}
-			return bad("bool_parsing", "Input should be a valid boolean, unable to interpret input")
-		}
-		return bad("bool_type", "Input should be a valid boolean")
-	}
-	return bad("value_error", "unsupported field type")
+// UnmarshalJSON implements json.Unmarshaler.
+func (s *SettingsChange) UnmarshalJSON(b []byte) error {
+	*s = append((*s)[:0], b...)
+	return nil
 }
 
-// check applies the numeric constraints of the field, multiple_of first as pydantic-core does.
-func (f settingField) check(v settingValue) *apperr.ValidationItem {
-	if n, ok := v.(int64); ok && f.multipleOf > 0 && n%f.multipleOf != 0 {
-		return &apperr.ValidationItem{Type: "multiple_of", Msg: fmt.Sprintf("Input should be a multiple of %d", f.multipleOf)}
+// OpenAPISchema implements schema.Provider: the union of the settings classes, or null.
+func (SettingsChange) OpenAPISchema(c *schema.Components) map[string]any {
+	var union []any
+	for _, cls := range settingsClasses() {
+		union = append(union, c.Of(reflect.TypeOf(cls).Elem()))
 	}
-	var x float64
-	switch n := v.(type) {
-	case int64:
-		x = float64(n)
-	case float64:
-		x = n
-	default:
+	return map[string]any{"anyOf": append(union, map[string]any{"type": "null"})}
+}
+
+// ValidateField implements schema.Validator. As pydantic's smart union, it succeeds when any class accepts the
+// value, and otherwise reports every class's errors with the class name in the location.
+func (s SettingsChange) ValidateField(loc []any) []apperr.ValidationItem {
+	if len(s) == 0 || isNullJSON(json.RawMessage(s)) {
 		return nil
 	}
-	for _, b := range f.bounds {
-		lim := formatLimit(b.limit)
-		switch {
-		case b.op == "gt" && !(x > b.limit):
-			return &apperr.ValidationItem{Type: "greater_than", Msg: "Input should be greater than " + lim}
-		case b.op == "ge" && !(x >= b.limit):
-			return &apperr.ValidationItem{Type: "greater_than_equal", Msg: "Input should be greater than or equal to " + lim}
-		case b.op == "lt" && !(x < b.limit):
-			return &apperr.ValidationItem{Type: "less_than", Msg: "Input should be less than " + lim}
-		case b.op == "le" && !(x <= b.limit):
-			return &apperr.ValidationItem{Type: "less_than_equal", Msg: "Input should be less than or equal to " + lim}
-		}
+	v, err := decodeSettings(json.RawMessage(s))
+	if err != nil {
+		return []apperr.ValidationItem{{Type: "json_invalid", Loc: loc, Msg: "JSON decode error", Input: nil}}
 	}
-	return nil
+	var all []apperr.ValidationItem
+	for _, cls := range settingsClasses() {
+		items := schema.DecodeLax(v, cls, append(append([]any{}, loc...), reflect.TypeOf(cls).Elem().Name()))
+		if len(items) == 0 {
+			return nil
+		}
+		all = append(all, items...)
+	}
+	return all
 }
 
-// encode writes the values in field order with every field present (null when unset), as pydantic dumps a
+// encodeSettings writes a settings value with every field present (null when unset), as pydantic dumps a
 // model; floats keep a decimal point as Python's json does.
-func (s settingsShape) encode(vals map[string]settingValue) json.RawMessage {
+func encodeSettings(settings any) json.RawMessage {
+	v := reflect.ValueOf(settings).Elem()
 	var b bytes.Buffer
 	b.WriteByte('{')
-	for i, f := range s.fields {
+	for i, f := range schema.Fields(v.Type()) {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		name, _ := json.Marshal(f.name)
-		b.Write(name)
+		name, _ := schema.JSONName(f)
+		enc, _ := json.Marshal(name)
+		b.Write(enc)
 		b.WriteByte(':')
-		switch v := vals[f.name].(type) {
-		case nil:
+		fv := v.FieldByIndex(f.Index)
+		switch {
+		case fv.IsNil():
 			b.WriteString("null")
-		case float64:
-			b.WriteString(pythonFloat(v))
+		case fv.Elem().Kind() == reflect.Float64:
+			b.WriteString(pythonFloat(fv.Elem().Float()))
 		default:
-			enc, _ := json.Marshal(v)
+			enc, _ := json.Marshal(fv.Interface())
 			b.Write(enc)
 		}
 	}
@@ -308,17 +163,6 @@ func pythonFloat(f float64) string {
 	return s
 }
 
-func formatLimit(f float64) string {
-	if f == math.Trunc(f) {
-		return strconv.FormatInt(int64(f), 10)
-	}
-	return strconv.FormatFloat(f, 'g', -1, 64)
-}
-
-func appendLoc(loc []any, parts ...any) []any {
-	return append(append([]any{}, loc...), parts...)
-}
-
 // decodeSettings parses raw default_settings JSON keeping numbers exact (json.Number).
 func decodeSettings(raw json.RawMessage) (any, error) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
@@ -333,28 +177,6 @@ func decodeSettings(raw json.RawMessage) (any, error) {
 // isNullJSON reports whether raw is the JSON literal null.
 func isNullJSON(raw json.RawMessage) bool { return string(bytes.TrimSpace(raw)) == "null" }
 
-// validateChangesSettings checks default_settings against ModelRecordChanges' union of settings classes.
-// As pydantic's smart union, it succeeds when any class accepts the value, and otherwise reports every
-// class's errors with the class name in the location.
-func validateChangesSettings(raw json.RawMessage, loc []any) []apperr.ValidationItem {
-	if len(raw) == 0 || isNullJSON(raw) {
-		return nil
-	}
-	v, err := decodeSettings(raw)
-	if err != nil {
-		return []apperr.ValidationItem{{Type: "json_invalid", Loc: loc, Msg: "JSON decode error", Input: nil}}
-	}
-	var all []apperr.ValidationItem
-	for _, shape := range changesSettingsShapes {
-		_, items := shape.validate(v, appendLoc(loc, shape.class))
-		if len(items) == 0 {
-			return nil
-		}
-		all = append(all, items...)
-	}
-	return all
-}
-
 // normalizeSettingsFor validates default_settings against the class of a model type and returns them with
 // every field present. A type without default settings, or values its class refuses, is an error (InvokeAI
 // raises a ValueError when the assignment to the record fails validation).
@@ -362,20 +184,19 @@ func normalizeSettingsFor(modelType string, raw json.RawMessage) (json.RawMessag
 	if len(raw) == 0 || isNullJSON(raw) {
 		return nil, nil
 	}
-	shape := settingsShapeFor(modelType)
-	if shape == nil {
+	settings := settingsFor(modelType)
+	if settings == nil {
 		return nil, fmt.Errorf("%s models have no default_settings", modelType)
 	}
 	v, err := decodeSettings(raw)
 	if err != nil {
 		return nil, fmt.Errorf("default_settings: %w", err)
 	}
-	vals, items := shape.validate(v, []any{"default_settings"})
-	if len(items) > 0 {
+	if items := schema.DecodeLax(v, settings, []any{"default_settings"}); len(items) > 0 {
 		it := items[0]
-		return nil, fmt.Errorf("default_settings do not fit %s (%s: %s)", shape.class, locString(it.Loc), it.Msg)
+		return nil, fmt.Errorf("default_settings do not fit %s (%s: %s)", reflect.TypeOf(settings).Elem().Name(), locString(it.Loc), it.Msg)
 	}
-	return shape.encode(vals), nil
+	return encodeSettings(settings), nil
 }
 
 // fillSettings rewrites stored settings with every field of the type's class present, leaving values that do

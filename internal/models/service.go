@@ -371,11 +371,11 @@ func FromProbe(r *probe.Result) *Config {
 
 // defaultMainSettings is InvokeAI's MainModelDefaultSettings.from_base: the native resolution of SD bases.
 func defaultMainSettings(base string) json.RawMessage {
-	size := map[string]int64{BaseSD1: 512, BaseSD2: 768, BaseSDXL: 1024}[base]
+	size := map[string]int{BaseSD1: 512, BaseSD2: 768, BaseSDXL: 1024}[base]
 	if size == 0 {
 		return nil
 	}
-	return mainSettingsShape.encode(map[string]settingValue{"width": size, "height": size})
+	return encodeSettings(&MainModelDefaultSettings{Width: &size, Height: &size})
 }
 
 // Missing lists records whose files are gone.

@@ -7,19 +7,21 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+
+	"github.com/invokego/invokego/internal/schema"
 )
 
-// Field struct tags on node input and output structs:
+// Field struct tags on node input and output structs: the field rules of package schema (description, title,
+// default, ge/le/gt/lt, multiple_of, min_length, max_length; allowed strings from a schema.Literal type), and
+// these node extras that InvokeAI's UI reads:
 //
 //	json:"name"              the field name (InvokeAI's)
-//	default:"json"           default value as a JSON literal (strings may be bare); absent: required
-//	ge / le / gt / lt        numeric bounds
-//	enum:"a,b"               allowed strings (a Literal in InvokeAI)
+//	default:"json"           absent: the field is required
 //	input:"connection|direct|any"   how the field may be set (default any)
-//	kind:"internal"          field_kind other than "input"
+//	field_kind:"internal"    field_kind other than "input"
 //	poly:"true"              a slice field that also accepts a single value (Union[T, list[T]])
-//	title, description       documentation
 //	ui_type, ui_hidden:"true", ui_order:"n", ui_component   UI hints passed through to the schema
+//	ui_model_base, ui_model_type, ui_model_format:"a,b"     which models a model picker offers
 
 // TypeNamer names a struct field type in InvokeAI's terms (ImageField, LatentsField...).
 type TypeNamer interface{ FieldTypeName() string }
@@ -74,14 +76,19 @@ type Field struct {
 	Kind        string // input, internal, output
 	Title       string
 	Description string
-	Enum        []string
-	Bounds      map[string]float64 // ge, le, gt, lt
+	// Rules are the field's rules (bounds, lengths, allowed values).
+	Rules       *schema.Rules
 	UIType      string
 	UIHidden    bool
 	UIOrder     *int
 	UIComponent string
-	goType      reflect.Type
-	index       []int
+	// UIModelBase, UIModelType and UIModelFormat filter the models a model picker offers.
+	UIModelBase, UIModelType, UIModelFormat []string
+	// titleSet: the title was given, not derived from the name (the schema shows only given titles for
+	// fields of component types, as pydantic does).
+	titleSet bool
+	goType   reflect.Type
+	index    []int
 }
 
 var typeNamer = reflect.TypeOf((*TypeNamer)(nil)).Elem()
@@ -124,89 +131,67 @@ func fieldTypeOf(t reflect.Type) (FieldType, error) {
 // fieldsOf reads the tagged fields of a struct, descending into embedded structs (WithMetadata, WithBoard).
 func fieldsOf(t reflect.Type, inputs bool) ([]Field, error) {
 	var out []Field
-	var walk func(t reflect.Type, index []int) error
-	walk = func(t reflect.Type, index []int) error {
-		for i := 0; i < t.NumField(); i++ {
-			sf := t.Field(i)
-			idx := append(append([]int{}, index...), i)
-			if sf.Anonymous && sf.Type.Kind() == reflect.Struct {
-				if err := walk(sf.Type, idx); err != nil {
-					return err
-				}
-				continue
-			}
-			if !sf.IsExported() {
-				continue
-			}
-			name, _, _ := strings.Cut(sf.Tag.Get("json"), ",")
-			if name == "" || name == "-" {
-				continue
-			}
-			ft, err := fieldTypeOf(sf.Type)
-			if err != nil {
-				return fmt.Errorf("field %s: %w", name, err)
-			}
-			f := Field{Name: name, Type: ft, goType: sf.Type, index: idx, Title: sf.Tag.Get("title"),
-				Description: sf.Tag.Get("description"), UIType: sf.Tag.Get("ui_type"), UIComponent: sf.Tag.Get("ui_component"),
-				UIHidden: sf.Tag.Get("ui_hidden") == "true", Optional: sf.Type.Kind() == reflect.Pointer}
-			if f.Title == "" {
-				f.Title = titleCase(name)
-			}
-			if sf.Tag.Get("poly") == "true" {
-				f.Type.Poly = true
-			}
-			if o := sf.Tag.Get("ui_order"); o != "" {
-				n, _ := strconv.Atoi(o)
-				f.UIOrder = &n
-			}
-			if e := sf.Tag.Get("enum"); e != "" {
-				f.Enum = strings.Split(e, ",")
-			}
-			for _, b := range []string{"ge", "le", "gt", "lt"} {
-				if v := sf.Tag.Get(b); v != "" {
-					x, err := strconv.ParseFloat(v, 64)
-					if err != nil {
-						return fmt.Errorf("field %s: bad %s bound: %w", name, b, err)
-					}
-					if f.Bounds == nil {
-						f.Bounds = map[string]float64{}
-					}
-					f.Bounds[b] = x
-				}
-			}
-			if inputs {
-				f.Kind = "input"
-				if k := sf.Tag.Get("kind"); k != "" {
-					f.Kind = k
-				}
-				f.Input = "any"
-				if in := sf.Tag.Get("input"); in != "" {
-					f.Input = in
-				}
-				if d, ok := sf.Tag.Lookup("default"); ok {
-					f.Default = defaultJSON(d)
-				} else if f.Optional {
-					f.Default = json.RawMessage("null")
-				} else {
-					f.Required = true
-				}
-			} else {
-				f.Kind = "output"
-			}
-			out = append(out, f)
+	for _, sf := range schema.Fields(t) {
+		name, _ := schema.JSONName(sf)
+		if sf.Tag.Get("json") == "" {
+			continue
 		}
-		return nil
+		ft, err := fieldTypeOf(sf.Type)
+		if err != nil {
+			return nil, fmt.Errorf("field %s: %w", name, err)
+		}
+		rules, err := schema.Field(t, sf)
+		if err != nil {
+			return nil, err
+		}
+		f := Field{Name: name, Type: ft, goType: sf.Type, index: sf.Index, Title: rules.Title, Rules: rules, titleSet: rules.Title != "",
+			Description: rules.Description, UIType: sf.Tag.Get("ui_type"), UIComponent: sf.Tag.Get("ui_component"),
+			UIHidden: sf.Tag.Get("ui_hidden") == "true", Optional: sf.Type.Kind() == reflect.Pointer,
+			UIModelBase: list(sf.Tag.Get("ui_model_base")), UIModelType: list(sf.Tag.Get("ui_model_type")),
+			UIModelFormat: list(sf.Tag.Get("ui_model_format"))}
+		if f.Title == "" {
+			f.Title = titleCase(name)
+		}
+		if sf.Tag.Get("poly") == "true" {
+			f.Type.Poly = true
+		}
+		if o := sf.Tag.Get("ui_order"); o != "" {
+			n, err := strconv.Atoi(o)
+			if err != nil {
+				return nil, fmt.Errorf("field %s: ui_order %q", name, o)
+			}
+			f.UIOrder = &n
+		}
+		if inputs {
+			f.Kind = "input"
+			if k := sf.Tag.Get("field_kind"); k != "" {
+				f.Kind = k
+			}
+			f.Input = "any"
+			if in := sf.Tag.Get("input"); in != "" {
+				f.Input = in
+			}
+			switch {
+			case rules.Default != nil:
+				f.Default = rules.Default
+			case f.Optional:
+				f.Default = json.RawMessage("null")
+			default:
+				f.Required = true
+			}
+		} else {
+			f.Kind = "output"
+		}
+		out = append(out, f)
 	}
-	return out, walk(t, nil)
+	return out, nil
 }
 
-// defaultJSON accepts a JSON literal or, for convenience, a bare string.
-func defaultJSON(s string) json.RawMessage {
-	if json.Valid([]byte(s)) {
-		return json.RawMessage(s)
+func list(tag string) []string {
+	if tag == "" {
+		return nil
 	}
-	b, _ := json.Marshal(s)
-	return b
+	return strings.Split(tag, ",")
 }
 
 func titleCase(name string) string {
@@ -219,10 +204,14 @@ func titleCase(name string) string {
 	return strings.Join(parts, " ")
 }
 
-// FieldError is a problem with one field of one node.
+// FieldError is a problem with one field of one node, in pydantic's terms (Type such as "missing",
+// "greater_than_equal"; Input the offending value; Ctx the rule).
 type FieldError struct {
 	Field string
 	Msg   string
+	Type  string
+	Input any
+	Ctx   map[string]any
 }
 
 func (e *FieldError) Error() string { return e.Field + ": " + e.Msg }
@@ -251,7 +240,7 @@ func (t *NodeType) Decode(values map[string]json.RawMessage, allowMissing func(s
 		}
 		if _, ok := t.byName[name]; !ok {
 			if !t.AllowExtra {
-				return nil, &FieldError{Field: name, Msg: "Extra inputs are not permitted"}
+				return nil, &FieldError{Field: name, Type: "extra_forbidden", Msg: "Extra inputs are not permitted", Input: rawValue(raw)}
 			}
 			if extra == nil {
 				extra = map[string]json.RawMessage{}
@@ -270,7 +259,7 @@ func (t *NodeType) Decode(values map[string]json.RawMessage, allowMissing func(s
 				if allowMissing != nil && allowMissing(f.Name) {
 					continue
 				}
-				return nil, &FieldError{Field: f.Name, Msg: "Field required"}
+				return nil, &FieldError{Field: f.Name, Type: "missing", Msg: "Field required"}
 			}
 			raw = f.Default
 		}
@@ -279,60 +268,24 @@ func (t *NodeType) Decode(values map[string]json.RawMessage, allowMissing func(s
 			raw = append(append([]byte{'['}, raw...), ']')
 		}
 		target := inv.Elem().FieldByIndex(f.index)
-		if string(raw) == "null" && !f.Optional && f.Type.Name != AnyType {
-			return nil, &FieldError{Field: f.Name, Msg: "Input should be a valid " + f.Type.String()}
+		if (string(raw) == "null" && !f.Optional && f.Type.Name != AnyType) || json.Unmarshal(raw, target.Addr().Interface()) != nil {
+			typ, msg := schema.TypeError(f.goType)
+			return nil, &FieldError{Field: f.Name, Type: typ, Msg: msg, Input: rawValue(raw)}
 		}
-		if err := json.Unmarshal(raw, target.Addr().Interface()); err != nil {
-			return nil, &FieldError{Field: f.Name, Msg: "Input should be a valid " + f.Type.String()}
-		}
-		if err := f.check(target); err != nil {
-			return nil, err
+		if bad := f.Rules.Check(target, nil); len(bad) > 0 {
+			return nil, &FieldError{Field: f.Name, Type: bad[0].Type, Msg: bad[0].Msg, Input: bad[0].Input, Ctx: bad[0].Ctx}
 		}
 	}
 	return inv.Interface().(Invocation), nil
 }
 
-// check applies enum and bounds to a decoded value.
-func (f *Field) check(v reflect.Value) error {
-	for v.Kind() == reflect.Pointer {
-		if v.IsNil() {
-			return nil
-		}
-		v = v.Elem()
-	}
-	if len(f.Enum) > 0 && v.Kind() == reflect.String {
-		for _, e := range f.Enum {
-			if e == v.String() {
-				return nil
-			}
-		}
-		return &FieldError{Field: f.Name, Msg: "Input should be " + strings.Join(quoted(f.Enum), " or ")}
-	}
-	var x float64
-	switch v.Kind() {
-	case reflect.Int, reflect.Int64, reflect.Int32:
-		x = float64(v.Int())
-	case reflect.Float64, reflect.Float32:
-		x = v.Float()
-	default:
+// rawValue is a field's JSON as the input a 422 item reports.
+func rawValue(raw json.RawMessage) any {
+	var v any
+	if json.Unmarshal(raw, &v) != nil {
 		return nil
 	}
-	for b, lim := range f.Bounds {
-		bad := (b == "ge" && x < lim) || (b == "le" && x > lim) || (b == "gt" && x <= lim) || (b == "lt" && x >= lim)
-		if bad {
-			words := map[string]string{"ge": "greater than or equal to", "le": "less than or equal to", "gt": "greater than", "lt": "less than"}
-			return &FieldError{Field: f.Name, Msg: fmt.Sprintf("Input should be %s %s", words[b], strconv.FormatFloat(lim, 'f', -1, 64))}
-		}
-	}
-	return nil
-}
-
-func quoted(vals []string) []string {
-	out := make([]string, len(vals))
-	for i, v := range vals {
-		out[i] = "'" + v + "'"
-	}
-	return out
+	return v
 }
 
 // EncodeOutput turns an output into the JSON object InvokeAI sends: its fields plus the type discriminator.

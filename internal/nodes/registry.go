@@ -180,12 +180,12 @@ func (ColorField) FieldTypeName() string { return "ColorField" }
 
 // WithMetadata is embedded by nodes that accept metadata for the images they save.
 type WithMetadata struct {
-	Metadata *MetadataField `json:"metadata" input:"connection" kind:"internal" description:"Optional metadata to be saved with the image"`
+	Metadata *MetadataField `json:"metadata" input:"connection" field_kind:"internal" description:"Optional metadata to be saved with the image"`
 }
 
 // WithBoard is embedded by nodes that save images to a board.
 type WithBoard struct {
-	Board *BoardField `json:"board" input:"direct" description:"The board to save the image to"`
+	Board *BoardField `json:"board" input:"direct" field_kind:"internal" description:"The board to save the image to"`
 }
 
 // ImageOutput is InvokeAI's image_output.

@@ -4,21 +4,22 @@ import (
 	"encoding/json"
 	"reflect"
 	"strings"
+
+	"github.com/invokego/invokego/internal/schema"
 )
 
-// Schemas returns the OpenAPI component schemas of every registered node type and output, named as InvokeAI
-// names them (<Class>Invocation, <Name>Output) and carrying its UI extensions (field_kind, input, ui_*,
-// orig_default, orig_required, class, output, version...), so that a client builds node templates from them.
-func (r *Registry) Schemas() map[string]map[string]any {
-	out := map[string]map[string]any{}
+// Schemas adds to c the OpenAPI component schemas of every registered node type and output, named and shaped
+// as InvokeAI's (<Class>Invocation, <Name>Output, field types as $ref components, optional values as anyOf with
+// null) and carrying its UI extensions (field_kind, input, ui_*, orig_default, orig_required, class, output,
+// version...), so that a client builds the same node templates from them.
+func (r *Registry) Schemas(c *schema.Components) {
 	for _, t := range r.Types() {
 		outName := outputSchemaName(t.Output)
-		out[t.Class+"Invocation"] = t.invocationSchema(outName, out)
-		if _, done := out[outName]; !done {
-			out[outName] = outputSchema(t, out)
+		c.Add(t.Class+"Invocation", t.invocationSchema(outName, c))
+		if !c.Has(outName) {
+			c.Add(outName, outputSchema(t, c))
 		}
 	}
-	return out
 }
 
 func outputSchemaName(o Output) string {
@@ -29,100 +30,94 @@ func outputSchemaName(o Output) string {
 	return t.Name()
 }
 
-func ref(name string) map[string]any { return map[string]any{"$ref": "#/components/schemas/" + name} }
-
-// typeSchema is the JSON schema of a Go field type; named structs become components.
-func typeSchema(t reflect.Type, comps map[string]map[string]any) map[string]any {
-	if t.Kind() == reflect.Pointer {
-		return map[string]any{"anyOf": []any{typeSchema(t.Elem(), comps), map[string]any{"type": "null"}}}
-	}
-	if t.Implements(typeNamer) {
-		name := reflect.Zero(t).Interface().(TypeNamer).FieldTypeName()
-		if _, ok := comps[name]; !ok {
-			comps[name] = map[string]any{}
-			if t.Kind() == reflect.Struct {
-				comps[name] = structSchema(t, name, comps)
-			} else {
-				comps[name] = map[string]any{"type": "object", "title": name, "additionalProperties": true}
-			}
-		}
-		return ref(name)
-	}
-	switch t.Kind() {
-	case reflect.Int, reflect.Int64, reflect.Int32:
-		return map[string]any{"type": "integer"}
-	case reflect.Float64, reflect.Float32:
-		return map[string]any{"type": "number"}
-	case reflect.String:
-		return map[string]any{"type": "string"}
-	case reflect.Bool:
-		return map[string]any{"type": "boolean"}
-	case reflect.Slice:
-		return map[string]any{"type": "array", "items": typeSchema(t.Elem(), comps)}
-	case reflect.Struct:
-		if _, ok := comps[t.Name()]; !ok {
-			comps[t.Name()] = map[string]any{}
-			comps[t.Name()] = structSchema(t, t.Name(), comps)
-		}
-		return ref(t.Name())
-	}
-	return map[string]any{}
+// hasRef reports whether a schema refers to a component (pydantic then leaves out the derived title).
+func hasRef(s any) bool {
+	b, _ := json.Marshal(s)
+	return strings.Contains(string(b), `"$ref"`)
 }
 
-func structSchema(t reflect.Type, title string, comps map[string]map[string]any) map[string]any {
-	props := map[string]any{}
-	var required []string
-	for i := 0; i < t.NumField(); i++ {
-		sf := t.Field(i)
-		name, _, _ := strings.Cut(sf.Tag.Get("json"), ",")
-		if !sf.IsExported() || name == "" || name == "-" {
-			continue
-		}
-		s := typeSchema(sf.Type, comps)
-		s["title"] = titleCase(name)
-		for _, b := range []string{"ge", "le"} {
-			if v := sf.Tag.Get(b); v != "" {
-				key := map[string]string{"ge": "minimum", "le": "maximum"}[b]
-				s[key] = json.RawMessage(v)
+// nullable adds null to a schema's alternatives.
+func nullable(s map[string]any) map[string]any {
+	if alts, ok := s["anyOf"].([]any); ok {
+		for _, a := range alts {
+			if m, ok := a.(map[string]any); ok && m["type"] == "null" {
+				return s
 			}
 		}
-		props[name] = s
-		if sf.Type.Kind() != reflect.Pointer {
-			required = append(required, name)
+		out := map[string]any{}
+		for k, v := range s {
+			out[k] = v
 		}
+		out["anyOf"] = append(append([]any{}, alts...), map[string]any{"type": "null"})
+		return out
 	}
-	out := map[string]any{"type": "object", "title": title, "properties": props}
-	if len(required) > 0 {
-		out["required"] = required
-	}
-	return out
+	return map[string]any{"anyOf": []any{s, map[string]any{"type": "null"}}}
 }
 
-func (f *Field) schema(comps map[string]map[string]any) map[string]any {
+// valueSchema is the schema of the field's values with its rules, before the node extras: the rules go into
+// the first alternative of an anyOf, as pydantic writes constraints of an Optional field.
+func (f *Field) valueSchema(c *schema.Components) map[string]any {
 	var s map[string]any
-	if f.Type.Poly {
-		elem := typeSchema(f.goType.Elem(), comps)
+	switch {
+	case f.goType.Kind() == reflect.Interface || (f.goType.Kind() == reflect.Slice && f.goType.Elem().Kind() == reflect.Interface):
+		if f.goType.Kind() == reflect.Slice {
+			s = map[string]any{"type": "array", "items": map[string]any{}}
+		} else {
+			s = map[string]any{}
+		}
+	case f.Type.Poly:
+		elem := c.Of(f.goType.Elem())
 		s = map[string]any{"anyOf": []any{elem, map[string]any{"type": "array", "items": elem}}}
-	} else {
-		s = typeSchema(f.goType, comps)
+	default:
+		s = c.Of(f.goType)
 	}
-	if f.goType.Kind() == reflect.Interface {
-		s = map[string]any{}
+	rules := *f.Rules
+	rules.Title, rules.Description, rules.Default = "", "", nil
+	target := s
+	if alts, ok := s["anyOf"].([]any); ok && len(alts) > 0 {
+		if first, ok := alts[0].(map[string]any); ok && first["$ref"] == nil {
+			cp := map[string]any{}
+			for k, v := range first {
+				cp[k] = v
+			}
+			alts = append([]any{cp}, alts[1:]...)
+			s["anyOf"] = alts
+			target = cp
+		}
 	}
-	s["title"] = f.Title
+	if _, isRef := target["$ref"]; !isRef {
+		rules.Apply(target, f.goType.Kind() == reflect.Slice && !f.Type.Poly)
+	}
+	return s
+}
+
+func (f *Field) schema(c *schema.Components) map[string]any {
+	s := f.valueSchema(c)
+	if f.Kind != "output" && f.Required && f.Input != "direct" {
+		// A required input that a connection may fill is Optional in the schema; orig_required keeps the truth.
+		s = nullable(s)
+		s["default"] = nil
+	}
+	if f.titleSet || !hasRef(s) {
+		s["title"] = f.Title
+	}
 	if f.Description != "" {
 		s["description"] = f.Description
 	}
 	s["field_kind"] = f.Kind
-	if f.Kind != "output" {
+	if f.Kind == "output" {
+		s["ui_hidden"] = f.UIHidden
+	} else {
 		s["input"] = f.Input
 		s["orig_required"] = f.Required
 		if !f.Required {
 			s["default"] = f.Default
 			s["orig_default"] = f.Default
 		}
+		if f.UIHidden || f.Kind == "internal" {
+			s["ui_hidden"] = f.UIHidden
+		}
 	}
-	s["ui_hidden"] = f.UIHidden
 	if f.UIType != "" {
 		s["ui_type"] = f.UIType
 	}
@@ -132,39 +127,39 @@ func (f *Field) schema(comps map[string]map[string]any) map[string]any {
 	if f.UIComponent != "" {
 		s["ui_component"] = f.UIComponent
 	}
-	if len(f.Enum) > 0 {
-		s["enum"] = f.Enum
-		s["type"] = "string"
-	}
-	names := map[string]string{"ge": "minimum", "le": "maximum", "gt": "exclusiveMinimum", "lt": "exclusiveMaximum"}
-	for b, v := range f.Bounds {
-		s[names[b]] = v
+	for key, vals := range map[string][]string{"ui_model_base": f.UIModelBase, "ui_model_type": f.UIModelType, "ui_model_format": f.UIModelFormat} {
+		if vals != nil {
+			s[key] = vals
+		}
 	}
 	return s
 }
 
 func constSchema(value string) map[string]any {
-	return map[string]any{"type": "string", "const": value, "enum": []string{value}, "default": value, "title": titleCase("type"),
-		"field_kind": "node_attribute"}
+	return map[string]any{"type": "string", "const": value, "default": value, "title": "type", "field_kind": "node_attribute"}
 }
 
-func (t *NodeType) invocationSchema(outName string, comps map[string]map[string]any) map[string]any {
+func (t *NodeType) invocationSchema(outName string, c *schema.Components) map[string]any {
 	props := map[string]any{
 		"id": map[string]any{"type": "string", "title": "Id", "field_kind": "node_attribute",
 			"description": "The id of this instance of an invocation. Must be unique among all instances of invocations."},
 		"is_intermediate": map[string]any{"type": "boolean", "title": "Is Intermediate", "default": false, "field_kind": "node_attribute",
-			"input": "direct", "ui_type": "IsIntermediate", "orig_required": true, "description": "Whether or not this is an intermediate invocation."},
+			"input": "direct", "ui_type": "IsIntermediate", "ui_hidden": false, "orig_required": true, "description": "Whether or not this is an intermediate invocation."},
 		"use_cache": map[string]any{"type": "boolean", "title": "Use Cache", "default": !t.NoCache, "field_kind": "node_attribute",
-			"input": "direct", "orig_required": true, "description": "Whether or not to use the cache"},
+			"description": "Whether or not to use the cache"},
 		"type": constSchema(t.Type),
 	}
 	for i := range t.Inputs {
-		props[t.Inputs[i].Name] = t.Inputs[i].schema(comps)
+		props[t.Inputs[i].Name] = t.Inputs[i].schema(c)
+	}
+	tags := t.Tags
+	if tags == nil {
+		tags = []string{}
 	}
 	s := map[string]any{
 		"type": "object", "title": t.Title, "properties": props, "required": []string{"type", "id"},
-		"tags": t.Tags, "category": t.Category, "version": t.Version, "classification": t.Classification,
-		"node_pack": "invokeai", "class": "invocation", "output": ref(outName),
+		"tags": tags, "category": t.Category, "version": t.Version, "classification": t.Classification,
+		"node_pack": "invokeai", "class": "invocation", "output": schema.Ref(outName),
 	}
 	if t.Description != "" {
 		s["description"] = t.Description
@@ -172,18 +167,15 @@ func (t *NodeType) invocationSchema(outName string, comps map[string]map[string]
 	if t.AllowExtra {
 		s["additionalProperties"] = true
 	}
-	if t.Tags == nil {
-		s["tags"] = []string{}
-	}
 	return s
 }
 
-func outputSchema(t *NodeType, comps map[string]map[string]any) map[string]any {
+func outputSchema(t *NodeType, c *schema.Components) map[string]any {
 	props := map[string]any{"type": constSchema(t.Output.OutputType())}
-	required := []string{}
+	var required []string
 	for i := range t.Outputs {
 		f := &t.Outputs[i]
-		props[f.Name] = f.schema(comps)
+		props[f.Name] = f.schema(c)
 		if !f.Optional {
 			required = append(required, f.Name)
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/invokego/invokego/internal/apperr"
 	"github.com/invokego/invokego/internal/graph"
 	"github.com/invokego/invokego/internal/nodes"
+	"github.com/invokego/invokego/internal/schema"
 )
 
 // maxRequested saturates the requested count of absurd batches (the product of large groups).
@@ -52,7 +53,11 @@ func graphProblems(err error) error {
 			}
 			msg += ": " + p.Msg
 		}
-		items = append(items, apperr.ValidationItem{Type: "value_error", Loc: loc, Msg: msg, Input: nil})
+		typ := p.Type
+		if typ == "" {
+			typ = "value_error"
+		}
+		items = append(items, apperr.ValidationItem{Type: typ, Loc: loc, Msg: msg, Input: p.Input, Ctx: p.Ctx})
 	}
 	return apperr.Invalid(items...)
 }
@@ -80,10 +85,10 @@ func planBatch(b *Batch, reg *nodes.Registry, lim graph.Limits) (*plan, error) {
 		return nil, graphProblems(err)
 	}
 	p := &plan{graph: g, groups: b.Data, runs: 1, perRun: 1}
+	if items := schema.CheckSet(b, []any{"body", "batch"}); len(items) > 0 {
+		return nil, apperr.Invalid(items...)
+	}
 	if b.Runs != nil {
-		if *b.Runs < 1 {
-			return nil, batchProblem("Input should be greater than or equal to 1", "runs")
-		}
 		p.runs = *b.Runs
 	}
 	connected := map[graph.EdgeEnd]bool{}

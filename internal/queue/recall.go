@@ -14,32 +14,54 @@ import (
 	"github.com/invokego/invokego/internal/store"
 )
 
+// ControlMode is how a control adapter weighs the prompt against the control image.
+type ControlMode string
+
+// LiteralValues implements schema.Literal.
+func (ControlMode) LiteralValues() []string {
+	return []string{"balanced", "more_prompt", "more_control"}
+}
+
+// IPAdapterMethod is what an IP adapter transfers.
+type IPAdapterMethod string
+
+// LiteralValues implements schema.Literal.
+func (IPAdapterMethod) LiteralValues() []string { return []string{"full", "style", "composition"} }
+
+// ImageInfluence is how strongly a reference image steers a FLUX Redux generation.
+type ImageInfluence string
+
+// LiteralValues implements schema.Literal.
+func (ImageInfluence) LiteralValues() []string {
+	return []string{"lowest", "low", "medium", "high", "highest"}
+}
+
 // RecallLoRA is one LoRA to recall.
 type RecallLoRA struct {
 	ModelName string   `json:"model_name"`
-	Weight    *float64 `json:"weight,omitempty" min:"-10" max:"10"`
+	Weight    *float64 `json:"weight,omitempty" ge:"-10" le:"10"`
 	IsEnabled *bool    `json:"is_enabled,omitempty"`
 }
 
 // RecallControlLayer is one control adapter to recall.
 type RecallControlLayer struct {
-	ModelName        string   `json:"model_name"`
-	ImageName        *string  `json:"image_name,omitempty"`
-	Weight           *float64 `json:"weight,omitempty" min:"-1" max:"2"`
-	BeginStepPercent *float64 `json:"begin_step_percent,omitempty" min:"0" max:"1"`
-	EndStepPercent   *float64 `json:"end_step_percent,omitempty" min:"0" max:"1"`
-	ControlMode      *string  `json:"control_mode,omitempty" enum:"balanced,more_prompt,more_control"`
+	ModelName        string       `json:"model_name"`
+	ImageName        *string      `json:"image_name,omitempty"`
+	Weight           *float64     `json:"weight,omitempty" ge:"-1" le:"2"`
+	BeginStepPercent *float64     `json:"begin_step_percent,omitempty" ge:"0" le:"1"`
+	EndStepPercent   *float64     `json:"end_step_percent,omitempty" ge:"0" le:"1"`
+	ControlMode      *ControlMode `json:"control_mode,omitempty"`
 }
 
 // RecallIPAdapter is one IP adapter to recall.
 type RecallIPAdapter struct {
-	ModelName        string   `json:"model_name"`
-	ImageName        *string  `json:"image_name,omitempty"`
-	Weight           *float64 `json:"weight,omitempty"`
-	BeginStepPercent *float64 `json:"begin_step_percent,omitempty" min:"0" max:"1"`
-	EndStepPercent   *float64 `json:"end_step_percent,omitempty" min:"0" max:"1"`
-	Method           *string  `json:"method,omitempty" enum:"full,style,composition"`
-	ImageInfluence   *string  `json:"image_influence,omitempty" enum:"lowest,low,medium,high,highest"`
+	ModelName        string           `json:"model_name"`
+	ImageName        *string          `json:"image_name,omitempty"`
+	Weight           *float64         `json:"weight,omitempty"`
+	BeginStepPercent *float64         `json:"begin_step_percent,omitempty" ge:"0" le:"1"`
+	EndStepPercent   *float64         `json:"end_step_percent,omitempty" ge:"0" le:"1"`
+	Method           *IPAdapterMethod `json:"method,omitempty"`
+	ImageInfluence   *ImageInfluence  `json:"image_influence,omitempty"`
 }
 
 // RecallParameter is POST /recall/{queue_id}'s body; every field is optional and extra keys are refused.
@@ -50,18 +72,18 @@ type RecallParameter struct {
 	RefinerModel                  *string              `json:"refiner_model,omitempty"`
 	VAEModel                      *string              `json:"vae_model,omitempty"`
 	Scheduler                     *string              `json:"scheduler,omitempty"`
-	Steps                         *int                 `json:"steps,omitempty" min:"1"`
-	RefinerSteps                  *int                 `json:"refiner_steps,omitempty" min:"0"`
+	Steps                         *int                 `json:"steps,omitempty" ge:"1"`
+	RefinerSteps                  *int                 `json:"refiner_steps,omitempty" ge:"0"`
 	CfgScale                      *float64             `json:"cfg_scale,omitempty"`
 	CfgRescaleMultiplier          *float64             `json:"cfg_rescale_multiplier,omitempty"`
 	RefinerCfgScale               *float64             `json:"refiner_cfg_scale,omitempty"`
 	Guidance                      *float64             `json:"guidance,omitempty"`
-	Width                         *int                 `json:"width,omitempty" min:"64"`
-	Height                        *int                 `json:"height,omitempty" min:"64"`
-	Seed                          *int64               `json:"seed,omitempty" min:"0"`
-	DenoiseStrength               *float64             `json:"denoise_strength,omitempty" min:"0" max:"1"`
-	RefinerDenoiseStart           *float64             `json:"refiner_denoise_start,omitempty" min:"0" max:"1"`
-	ClipSkip                      *int                 `json:"clip_skip,omitempty" min:"0"`
+	Width                         *int                 `json:"width,omitempty" ge:"64"`
+	Height                        *int                 `json:"height,omitempty" ge:"64"`
+	Seed                          *int64               `json:"seed,omitempty" ge:"0"`
+	DenoiseStrength               *float64             `json:"denoise_strength,omitempty" ge:"0" le:"1"`
+	RefinerDenoiseStart           *float64             `json:"refiner_denoise_start,omitempty" ge:"0" le:"1"`
+	ClipSkip                      *int                 `json:"clip_skip,omitempty" ge:"0"`
 	SeamlessX                     *bool                `json:"seamless_x,omitempty"`
 	SeamlessY                     *bool                `json:"seamless_y,omitempty"`
 	RefinerPositiveAestheticScore *float64             `json:"refiner_positive_aesthetic_score,omitempty"`

@@ -24,7 +24,7 @@ type Batch struct {
 	Graph       json.RawMessage `json:"graph"`
 	Workflow    json.RawMessage `json:"workflow,omitempty"`
 	Data        [][]BatchDatum  `json:"data,omitempty"`
-	Runs        *int            `json:"runs,omitempty" min:"1"`
+	Runs        *int            `json:"runs,omitempty" ge:"1"`
 }
 
 // BatchEcho is the batch as EnqueueBatchResult returns it (batch_id filled in).

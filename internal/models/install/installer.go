@@ -225,13 +225,15 @@ func localPath(source string) string {
 }
 
 func hints(ch models.Changes) probe.Hints {
-	val := func(p *string) string {
-		if p == nil {
-			return ""
-		}
-		return *p
-	}
 	return probe.Hints{Base: val(ch.Base), Type: val(ch.Type), Format: val(ch.Format), Variant: val(ch.Variant), PredictionType: val(ch.PredictionType)}
+}
+
+// val is a set enum value as a string, or "".
+func val[T ~string](p *T) string {
+	if p == nil {
+		return ""
+	}
+	return string(*p)
 }
 
 func probeError(err error) error {

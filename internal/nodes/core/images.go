@@ -99,7 +99,7 @@ type BlankImage struct {
 	saving
 	Width  int              `json:"width" default:"512" description:"The width of the image"`
 	Height int              `json:"height" default:"512" description:"The height of the image"`
-	Mode   string           `json:"mode" default:"RGB" enum:"RGB,RGBA" description:"The mode of the image"`
+	Mode   BlankImageMode   `json:"mode" default:"RGB" description:"The mode of the image"`
 	Color  nodes.ColorField `json:"color" default:"{\"r\":0,\"g\":0,\"b\":0,\"a\":255}" description:"The color of the image"`
 }
 
@@ -141,7 +141,7 @@ type ImageResize struct {
 	Image        nodes.ImageField `json:"image" description:"The image to resize"`
 	Width        int              `json:"width" default:"512" gt:"0" description:"The width to resize to (px)"`
 	Height       int              `json:"height" default:"512" gt:"0" description:"The height to resize to (px)"`
-	ResampleMode string           `json:"resample_mode" default:"bicubic" enum:"nearest,box,bilinear,hamming,bicubic,lanczos" description:"The resampling mode"`
+	ResampleMode ResampleMode     `json:"resample_mode" default:"bicubic" description:"The resampling mode"`
 }
 
 // Invoke implements nodes.Invocation.
@@ -153,7 +153,7 @@ func (n *ImageResize) Invoke(ctx nodes.Context) (nodes.Output, error) {
 	if err != nil {
 		return nil, err
 	}
-	return n.save(ctx, resize(img, n.Width, n.Height, n.ResampleMode))
+	return n.save(ctx, resize(img, n.Width, n.Height, string(n.ResampleMode)))
 }
 
 // ImageScale is img_scale.
@@ -161,7 +161,7 @@ type ImageScale struct {
 	saving
 	Image        nodes.ImageField `json:"image" description:"The image to scale"`
 	ScaleFactor  float64          `json:"scale_factor" default:"2.0" gt:"0" description:"The factor by which to scale the image"`
-	ResampleMode string           `json:"resample_mode" default:"bicubic" enum:"nearest,box,bilinear,hamming,bicubic,lanczos" description:"The resampling mode"`
+	ResampleMode ResampleMode     `json:"resample_mode" default:"bicubic" description:"The resampling mode"`
 }
 
 // Invoke implements nodes.Invocation.
@@ -175,7 +175,7 @@ func (n *ImageScale) Invoke(ctx nodes.Context) (nodes.Output, error) {
 	if err := checkSize(w, h); err != nil {
 		return nil, err
 	}
-	return n.save(ctx, resize(img, w, h, n.ResampleMode))
+	return n.save(ctx, resize(img, w, h, string(n.ResampleMode)))
 }
 
 // ImageCrop is img_crop: the crop box may extend beyond the image (transparent there), as with PIL.
@@ -264,7 +264,7 @@ type ImageBlur struct {
 	saving
 	Image    nodes.ImageField `json:"image" description:"The image to blur"`
 	Radius   float64          `json:"radius" default:"8.0" ge:"0" description:"The blur radius"`
-	BlurType string           `json:"blur_type" default:"gaussian" enum:"gaussian,box" description:"The type of blur"`
+	BlurType BlurType         `json:"blur_type" default:"gaussian" description:"The type of blur"`
 }
 
 // Invoke implements nodes.Invocation.
@@ -357,7 +357,7 @@ func clamp8(v float64) uint8 {
 type ImageConvert struct {
 	saving
 	Image nodes.ImageField `json:"image" description:"The image to convert"`
-	Mode  string           `json:"mode" default:"L" enum:"L,RGB,RGBA,CMYK,YCbCr,LAB,HSV,I,F" description:"The mode to convert to"`
+	Mode  ImageMode        `json:"mode" default:"L" description:"The mode to convert to"`
 }
 
 // Invoke implements nodes.Invocation.
@@ -389,7 +389,7 @@ func (n *ImageConvert) Invoke(ctx nodes.Context) (nodes.Output, error) {
 type ImageChannel struct {
 	saving
 	Image   nodes.ImageField `json:"image" description:"The image to get the channel from"`
-	Channel string           `json:"channel" default:"A" enum:"A,R,G,B" description:"The channel to get"`
+	Channel ImageChannelName `json:"channel" default:"A" description:"The channel to get"`
 }
 
 // Invoke implements nodes.Invocation.
@@ -399,7 +399,7 @@ func (n *ImageChannel) Invoke(ctx nodes.Context) (nodes.Output, error) {
 		return nil, err
 	}
 	src := toRGBA(img)
-	c := map[string]int{"R": 0, "G": 1, "B": 2, "A": 3}[n.Channel]
+	c := map[string]int{"R": 0, "G": 1, "B": 2, "A": 3}[string(n.Channel)]
 	out := image.NewGray(src.Rect)
 	for i := 0; i < len(out.Pix); i++ {
 		out.Pix[i] = src.Pix[i*4+c]

@@ -258,21 +258,21 @@ func (n *Noise) Invoke(nodes.Context) (nodes.Output, error) {
 
 // DenoiseLatents is denoise_latents.
 type DenoiseLatents struct {
-	PositiveConditioning []ConditioningField `json:"positive_conditioning" poly:"true" input:"connection" ui_order:"0" description:"Positive conditioning tensor"`
-	NegativeConditioning []ConditioningField `json:"negative_conditioning" poly:"true" input:"connection" ui_order:"1" description:"Negative conditioning tensor"`
-	Noise                *LatentsField       `json:"noise" input:"connection" ui_order:"3" description:"Noise tensor"`
-	Steps                int                 `json:"steps" default:"10" gt:"0" description:"Number of steps to run"`
-	CFGScale             []float64           `json:"cfg_scale" poly:"true" default:"7.5" title:"CFG Scale" description:"Classifier-Free Guidance scale"`
-	DenoisingStart       float64             `json:"denoising_start" default:"0.0" ge:"0" le:"1" description:"When to start denoising, expressed a percentage of total steps"`
-	DenoisingEnd         float64             `json:"denoising_end" default:"1.0" ge:"0" le:"1" description:"When to stop denoising, expressed a percentage of total steps"`
-	Scheduler            string              `json:"scheduler" default:"\"euler\"" ui_type:"SchedulerField" description:"Scheduler to use during inference"`
-	UNet                 UNetField           `json:"unet" title:"UNet" input:"connection" ui_order:"2" description:"UNet (scheduler, LoRAs)"`
-	Control              any                 `json:"control" default:"null" input:"connection" ui_order:"5" description:"ControlNet(s) to apply"`
-	IPAdapter            any                 `json:"ip_adapter" default:"null" input:"connection" ui_order:"6" title:"IP-Adapter" description:"IP-Adapter to apply"`
-	T2IAdapter           any                 `json:"t2i_adapter" default:"null" input:"connection" ui_order:"7" title:"T2I-Adapter" description:"T2I-Adapter(s) to apply"`
-	CFGRescaleMultiplier float64             `json:"cfg_rescale_multiplier" default:"0" ge:"0" lt:"1" title:"CFG Rescale Multiplier" description:"Rescale multiplier for CFG guidance, used for models trained with zero-terminal SNR"`
-	Latents              *LatentsField       `json:"latents" input:"connection" ui_order:"4" description:"Latents tensor"`
-	DenoiseMask          *DenoiseMaskField   `json:"denoise_mask" input:"connection" ui_order:"8" description:"A mask of the region to apply the denoising process to. Values of 0.0 represent the regions to be fully denoised, and 1.0 represent the regions to be preserved."`
+	PositiveConditioning []ConditioningField  `json:"positive_conditioning" poly:"true" input:"connection" ui_order:"0" description:"Positive conditioning tensor"`
+	NegativeConditioning []ConditioningField  `json:"negative_conditioning" poly:"true" input:"connection" ui_order:"1" description:"Negative conditioning tensor"`
+	Noise                *LatentsField        `json:"noise" input:"connection" ui_order:"3" description:"Noise tensor"`
+	Steps                int                  `json:"steps" default:"10" gt:"0" description:"Number of steps to run"`
+	CFGScale             []float64            `json:"cfg_scale" poly:"true" default:"7.5" title:"CFG Scale" description:"Classifier-Free Guidance scale"`
+	DenoisingStart       float64              `json:"denoising_start" default:"0.0" ge:"0" le:"1" description:"When to start denoising, expressed a percentage of total steps"`
+	DenoisingEnd         float64              `json:"denoising_end" default:"1.0" ge:"0" le:"1" description:"When to stop denoising, expressed a percentage of total steps"`
+	Scheduler            models.SchedulerName `json:"scheduler" default:"euler" ui_type:"SchedulerField" description:"Scheduler to use during inference"`
+	UNet                 UNetField            `json:"unet" title:"UNet" input:"connection" ui_order:"2" description:"UNet (scheduler, LoRAs)"`
+	Control              any                  `json:"control" default:"null" input:"connection" ui_order:"5" description:"ControlNet(s) to apply"`
+	IPAdapter            any                  `json:"ip_adapter" default:"null" input:"connection" ui_order:"6" title:"IP-Adapter" description:"IP-Adapter to apply"`
+	T2IAdapter           any                  `json:"t2i_adapter" default:"null" input:"connection" ui_order:"7" title:"T2I-Adapter" description:"T2I-Adapter(s) to apply"`
+	CFGRescaleMultiplier float64              `json:"cfg_rescale_multiplier" default:"0" ge:"0" lt:"1" title:"CFG Rescale Multiplier" description:"Rescale multiplier for CFG guidance, used for models trained with zero-terminal SNR"`
+	Latents              *LatentsField        `json:"latents" input:"connection" ui_order:"4" description:"Latents tensor"`
+	DenoiseMask          *DenoiseMaskField    `json:"denoise_mask" input:"connection" ui_order:"8" description:"A mask of the region to apply the denoising process to. Values of 0.0 represent the regions to be fully denoised, and 1.0 represent the regions to be preserved."`
 	models               modelAccess
 	store                *ObjectStore
 	dtype                noise.DType
@@ -290,7 +290,7 @@ func (n *DenoiseLatents) Invoke(ctx nodes.Context) (nodes.Output, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !validScheduler(n.Scheduler) {
+	if !validScheduler(string(n.Scheduler)) {
 		return nil, valueError("unknown scheduler %q", n.Scheduler)
 	}
 	pos, err := n.conditioning(n.PositiveConditioning, "positive")
@@ -302,7 +302,7 @@ func (n *DenoiseLatents) Invoke(ctx nodes.Context) (nodes.Output, error) {
 		return nil, err
 	}
 	params := pipeline.DenoiseParams{
-		SchedulerName:        n.Scheduler,
+		SchedulerName:        string(n.Scheduler),
 		Steps:                n.Steps,
 		CFGScale:             n.CFGScale,
 		CFGRescaleMultiplier: n.CFGRescaleMultiplier,
@@ -485,12 +485,12 @@ func imageToGrid(img image.Image) image.Image {
 
 // ImageToLatents is i2l.
 type ImageToLatents struct {
-	Image             nodes.ImageField `json:"image" description:"The image to encode"`
-	VAE               VAEField         `json:"vae" input:"connection" title:"VAE" description:"VAE"`
-	Tiled             bool             `json:"tiled" default:"false" description:"Processing using overlapping tiles (reduce memory consumption)"`
-	TileSize          int              `json:"tile_size" default:"0" description:"The tile size for VAE tiling in pixels (image space). If set to 0, the default tile size for the model will be used. Larger tile sizes generally produce better results at the cost of higher memory usage."`
-	FP32              bool             `json:"fp32" default:"false" description:"Whether or not to use full float32 precision"`
-	ColorCompensation string           `json:"color_compensation" default:"\"None\"" enum:"None,SDXL" description:"Apply VAE scaling compensation when encoding images (reduces color drift)."`
+	Image             nodes.ImageField  `json:"image" description:"The image to encode"`
+	VAE               VAEField          `json:"vae" input:"connection" title:"VAE" description:"VAE"`
+	Tiled             bool              `json:"tiled" default:"false" description:"Processing using overlapping tiles (reduce memory consumption)"`
+	TileSize          int               `json:"tile_size" default:"0" description:"The tile size for VAE tiling in pixels (image space). If set to 0, the default tile size for the model will be used. Larger tile sizes generally produce better results at the cost of higher memory usage."`
+	FP32              bool              `json:"fp32" default:"false" description:"Whether or not to use full float32 precision"`
+	ColorCompensation ColorCompensation `json:"color_compensation" default:"None" description:"Apply VAE scaling compensation when encoding images (reduces color drift)."`
 	models            modelAccess
 	store             *ObjectStore
 }
@@ -598,11 +598,11 @@ func resizeLatents(store *ObjectStore, f LatentsField, h, w int, mode string, an
 
 // ResizeLatents is lresize.
 type ResizeLatents struct {
-	Latents   LatentsField `json:"latents" input:"connection" description:"Latents tensor"`
-	Width     int          `json:"width" ge:"64" description:"Width of output (px)"`
-	Height    int          `json:"height" ge:"64" description:"Height of output (px)"`
-	Mode      string       `json:"mode" default:"\"bilinear\"" enum:"nearest,linear,bilinear,bicubic,trilinear,area,nearest-exact" description:"Interpolation mode"`
-	Antialias bool         `json:"antialias" default:"false" description:"Whether or not to apply antialiasing (bilinear or bicubic only)"`
+	Latents   LatentsField            `json:"latents" input:"connection" description:"Latents tensor"`
+	Width     int                     `json:"width" ge:"64" description:"Width of output (px)"`
+	Height    int                     `json:"height" ge:"64" description:"Height of output (px)"`
+	Mode      LatentInterpolationMode `json:"mode" default:"bilinear" description:"Interpolation mode"`
+	Antialias bool                    `json:"antialias" default:"false" description:"Whether or not to apply antialiasing (bilinear or bicubic only)"`
 	store     *ObjectStore
 }
 
@@ -611,15 +611,15 @@ func (n *ResizeLatents) Invoke(nodes.Context) (nodes.Output, error) {
 	if n.Width%latentScale != 0 || n.Height%latentScale != 0 {
 		return nil, valueError("width and height must be multiples of %d", latentScale)
 	}
-	return resizeLatents(n.store, n.Latents, n.Height/latentScale, n.Width/latentScale, n.Mode, n.Antialias)
+	return resizeLatents(n.store, n.Latents, n.Height/latentScale, n.Width/latentScale, string(n.Mode), n.Antialias)
 }
 
 // ScaleLatents is lscale.
 type ScaleLatents struct {
-	Latents     LatentsField `json:"latents" input:"connection" description:"Latents tensor"`
-	ScaleFactor float64      `json:"scale_factor" gt:"0" description:"The factor by which to scale"`
-	Mode        string       `json:"mode" default:"\"bilinear\"" enum:"nearest,linear,bilinear,bicubic,trilinear,area,nearest-exact" description:"Interpolation mode"`
-	Antialias   bool         `json:"antialias" default:"false" description:"Whether or not to apply antialiasing (bilinear or bicubic only)"`
+	Latents     LatentsField            `json:"latents" input:"connection" description:"Latents tensor"`
+	ScaleFactor float64                 `json:"scale_factor" gt:"0" description:"The factor by which to scale"`
+	Mode        LatentInterpolationMode `json:"mode" default:"bilinear" description:"Interpolation mode"`
+	Antialias   bool                    `json:"antialias" default:"false" description:"Whether or not to apply antialiasing (bilinear or bicubic only)"`
 	store       *ObjectStore
 }
 
@@ -635,7 +635,7 @@ func (n *ScaleLatents) Invoke(nodes.Context) (nodes.Output, error) {
 	if h < 1 || w < 1 {
 		return nil, valueError("scale factor %v leaves no latents", n.ScaleFactor)
 	}
-	return resizeLatents(n.store, n.Latents, h, w, n.Mode, n.Antialias)
+	return resizeLatents(n.store, n.Latents, h, w, string(n.Mode), n.Antialias)
 }
 
 // Seamless is seamless: it records the axes on the UNet and VAE fields;
