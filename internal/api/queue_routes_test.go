@@ -655,8 +655,12 @@ func (n *slowNode) Invoke(ctx nodes.Context) (nodes.Output, error) {
 	return slowOutput{int64(n.Steps)}, nil
 }
 
+func (*slowNode) NodeInfo() nodes.Info {
+	return nodes.Info{Type: "test_slow", Title: "Slow", Output: slowOutput{}}
+}
+
 func registerSlow(env *apitest.Env, ran *atomic.Int64) {
-	env.App.NodeRegistry().Register(nodes.Def{Type: "test_slow", Title: "Slow", New: func() nodes.Invocation { return &slowNode{ran: ran} }, Output: slowOutput{}})
+	env.App.NodeRegistry().Register(&slowNode{ran: ran})
 }
 
 func slowGraph(steps int) map[string]any {
@@ -737,9 +741,11 @@ type panicNode struct{}
 
 func (panicNode) Invoke(nodes.Context) (nodes.Output, error) { panic("boom") }
 
+func (*panicNode) NodeInfo() nodes.Info { return nodes.Info{Type: "test_panic", Output: slowOutput{}} }
+
 func TestQueueNodeFailuresFailTheItem(t *testing.T) {
 	env := apitest.New(t)
-	env.App.NodeRegistry().Register(nodes.Def{Type: "test_panic", New: func() nodes.Invocation { return &panicNode{} }, Output: slowOutput{}})
+	env.App.NodeRegistry().Register(&panicNode{})
 	ch, unsub := env.App.Events.Subscribe(1024)
 	defer unsub()
 	res := enqueue(t, env, "", map[string]any{"graph": map[string]any{"nodes": map[string]any{"p": map[string]any{"id": "p", "type": "test_panic"}}, "edges": []any{}}})

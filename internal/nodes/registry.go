@@ -1,7 +1,8 @@
 // Package nodes is the node ("invocation") model: a Registry of node types built at start-up, the field
 // metadata that InvokeAI publishes in /openapi.json for each of them, the decoding of a node's JSON into its Go
-// input struct, and the execution Context a node runs with. Node packages register their types through an
-// exported Register(r *nodes.Registry) function; there is no global registry.
+// input struct, and the execution Context a node runs with. Each node type describes itself (NodeInfo) beside
+// its input struct; node packages register prototypes through an exported Register(r *nodes.Registry)
+// function; there is no global registry.
 package nodes
 
 import (
@@ -23,32 +24,42 @@ type Output interface {
 	OutputType() string
 }
 
-// Def describes a node type.
-type Def struct {
+// Info is what a node type says about itself, next to its input struct (see docs/architecture.md, "Add a
+// node"): the names and labels InvokeAI publishes in /openapi.json, and how the engine treats the type.
+type Info struct {
 	// Type is the discriminator, e.g. "img_resize".
 	Type string
-	// Class names the schema component without the "Invocation" suffix, e.g. "ImageResize".
-	Class          string
-	Title          string
-	Description    string
-	Tags           []string
-	Category       string
-	Version        string
-	Classification string // "stable" unless given
+	// Class names the schema component without the "Invocation" suffix, e.g. "ImageResize"; empty means the
+	// Go type's name.
+	Class       string
+	Title       string
+	Description string
+	Tags        []string
+	Category    string
+	Version     string
+	// Classification is "stable" unless given ("beta", "prototype", "deprecated", "internal", "special").
+	Classification string
 	// NoCache marks types whose output must never be memoised (random values, side effects).
 	NoCache bool
 	// AllowExtra accepts fields the input struct does not declare (InvokeAI's extra="allow", as on
 	// core_metadata); they reach the node through ExtraReceiver.
 	AllowExtra bool
-	// New returns a pointer to a fresh input struct.
-	New func() Invocation
 	// Output is a zero value of the output type, for the schema and edge type checks.
 	Output Output
 }
 
+// Node is a node type's input struct that describes itself. Register takes a pointer to a prototype: each run
+// decodes into a fresh copy of it, so unexported fields (services the node uses) carry over.
+type Node interface {
+	Invocation
+	NodeInfo() Info
+}
+
 // NodeType is a registered type with its field metadata resolved.
 type NodeType struct {
-	Def
+	Info
+	// New returns a fresh copy of the prototype.
+	New     func() Invocation
 	Inputs  []Field
 	Outputs []Field
 	inType  reflect.Type
@@ -72,53 +83,77 @@ type Registry struct {
 // NewRegistry makes an empty registry.
 func NewRegistry() *Registry { return &Registry{types: map[string]*NodeType{}} }
 
-// Register adds a node type. It panics on a malformed or duplicate definition: both are programming errors
-// that must stop start-up, not surface at request time.
-func (r *Registry) Register(def Def) {
-	if def.Type == "" || def.New == nil || def.Output == nil {
-		panic(fmt.Sprintf("nodes: definition %q needs Type, New and Output", def.Type))
+// Register adds node types from their prototypes. It panics on a malformed or duplicate definition: both are
+// programming errors that must stop start-up, not surface at request time.
+func (r *Registry) Register(protos ...Node) {
+	for _, p := range protos {
+		nt, err := newNodeType(p)
+		if err != nil {
+			panic("nodes: " + err.Error())
+		}
+		r.mu.Lock()
+		_, dup := r.types[nt.Type]
+		if !dup {
+			r.types[nt.Type] = nt
+		}
+		r.mu.Unlock()
+		if dup {
+			panic(fmt.Sprintf("nodes: type %q registered twice", nt.Type))
+		}
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if _, dup := r.types[def.Type]; dup {
-		panic(fmt.Sprintf("nodes: type %q registered twice", def.Type))
+}
+
+func newNodeType(proto Node) (*NodeType, error) {
+	info := proto.NodeInfo()
+	pv := reflect.ValueOf(proto)
+	if pv.Kind() != reflect.Pointer || pv.Elem().Kind() != reflect.Struct || pv.IsNil() {
+		return nil, fmt.Errorf("%q: register a pointer to a struct", info.Type)
 	}
-	if def.Classification == "" {
-		def.Classification = "stable"
+	if info.Type == "" || info.Output == nil {
+		return nil, fmt.Errorf("%s: NodeInfo needs Type and Output", pv.Type())
 	}
-	if def.Version == "" {
-		def.Version = "1.0.0"
+	if info.Classification == "" {
+		info.Classification = "stable"
 	}
-	if def.Class == "" {
-		def.Class = def.Type
+	if info.Version == "" {
+		info.Version = "1.0.0"
 	}
-	inType := reflect.TypeOf(def.New())
-	if inType.Kind() != reflect.Pointer || inType.Elem().Kind() != reflect.Struct {
-		panic(fmt.Sprintf("nodes: %q: New must return a pointer to a struct", def.Type))
+	if info.Class == "" {
+		info.Class = pv.Elem().Type().Name()
 	}
-	inputs, err := fieldsOf(inType.Elem(), true)
+	inType := pv.Elem().Type()
+	// A shallow copy of the prototype per run: decoding sets every declared field, so only the unexported
+	// dependencies are shared.
+	snapshot := reflect.New(inType)
+	snapshot.Elem().Set(pv.Elem())
+	newFn := func() Invocation {
+		v := reflect.New(inType)
+		v.Elem().Set(snapshot.Elem())
+		return v.Interface().(Invocation)
+	}
+	inputs, err := fieldsOf(inType, true)
 	if err != nil {
-		panic(fmt.Sprintf("nodes: %q inputs: %v", def.Type, err))
+		return nil, fmt.Errorf("%q inputs: %w", info.Type, err)
 	}
-	outT := reflect.TypeOf(def.Output)
+	outT := reflect.TypeOf(info.Output)
 	for outT.Kind() == reflect.Pointer {
 		outT = outT.Elem()
 	}
 	outputs, err := fieldsOf(outT, false)
 	if err != nil {
-		panic(fmt.Sprintf("nodes: %q outputs: %v", def.Type, err))
+		return nil, fmt.Errorf("%q outputs: %w", info.Type, err)
 	}
-	nt := &NodeType{Def: def, Inputs: inputs, Outputs: outputs, inType: inType.Elem(), byName: map[string]*Field{}, outByNm: map[string]*Field{}}
+	nt := &NodeType{Info: info, New: newFn, Inputs: inputs, Outputs: outputs, inType: inType, byName: map[string]*Field{}, outByNm: map[string]*Field{}}
 	for i := range nt.Inputs {
 		if reserved[nt.Inputs[i].Name] && nt.Inputs[i].Name != "metadata" && nt.Inputs[i].Name != "board" {
-			panic(fmt.Sprintf("nodes: %q: field name %q is reserved", def.Type, nt.Inputs[i].Name))
+			return nil, fmt.Errorf("%q: field name %q is reserved", info.Type, nt.Inputs[i].Name)
 		}
 		nt.byName[nt.Inputs[i].Name] = &nt.Inputs[i]
 	}
 	for i := range nt.Outputs {
 		nt.outByNm[nt.Outputs[i].Name] = &nt.Outputs[i]
 	}
-	r.types[def.Type] = nt
+	return nt, nil
 }
 
 // reserved names belong to the node base (InvokeAI refuses them as field names).

@@ -69,6 +69,19 @@ type LoadImage struct {
 	Image nodes.ImageField `json:"image" description:"The image to load"`
 }
 
+// NodeInfo implements nodes.Node.
+func (*LoadImage) NodeInfo() nodes.Info {
+	return nodes.Info{
+		Type:        "image",
+		Title:       "Image Primitive",
+		Description: "Load an image and provide it as output.",
+		Tags:        []string{"primitives", "image"},
+		Category:    "primitives",
+		Version:     "1.0.2",
+		Output:      nodes.ImageOutput{},
+	}
+}
+
 // Invoke implements nodes.Invocation.
 func (n *LoadImage) Invoke(ctx nodes.Context) (nodes.Output, error) {
 	img, err := load(ctx, n.Image)
@@ -83,6 +96,20 @@ func (n *LoadImage) Invoke(ctx nodes.Context) (nodes.Output, error) {
 type SaveImage struct {
 	saving
 	Image nodes.ImageField `json:"image" description:"The image to process"`
+}
+
+// NodeInfo implements nodes.Node.
+func (*SaveImage) NodeInfo() nodes.Info {
+	return nodes.Info{
+		Type:        "save_image",
+		Title:       "Save Image",
+		Description: "Saves an image. Unlike other nodes, this node does not use the cache.",
+		Tags:        []string{"primitives", "image"},
+		Category:    "primitives",
+		Version:     "1.2.2",
+		NoCache:     true,
+		Output:      nodes.ImageOutput{},
+	}
 }
 
 // Invoke implements nodes.Invocation.
@@ -101,6 +128,19 @@ type BlankImage struct {
 	Height int              `json:"height" default:"512" description:"The height of the image"`
 	Mode   BlankImageMode   `json:"mode" default:"RGB" description:"The mode of the image"`
 	Color  nodes.ColorField `json:"color" default:"{\"r\":0,\"g\":0,\"b\":0,\"a\":255}" description:"The color of the image"`
+}
+
+// NodeInfo implements nodes.Node.
+func (*BlankImage) NodeInfo() nodes.Info {
+	return nodes.Info{
+		Type:        "blank_image",
+		Title:       "Blank Image",
+		Description: "Creates a blank image and forwards it to the pipeline",
+		Tags:        []string{"image"},
+		Category:    "image",
+		Version:     "1.2.2",
+		Output:      nodes.ImageOutput{},
+	}
 }
 
 // Invoke implements nodes.Invocation.
@@ -144,6 +184,19 @@ type ImageResize struct {
 	ResampleMode ResampleMode     `json:"resample_mode" default:"bicubic" description:"The resampling mode"`
 }
 
+// NodeInfo implements nodes.Node.
+func (*ImageResize) NodeInfo() nodes.Info {
+	return nodes.Info{
+		Type:        "img_resize",
+		Title:       "Resize Image",
+		Description: "Resizes an image to specific dimensions",
+		Tags:        []string{"image", "resize"},
+		Category:    "image",
+		Version:     "1.2.2",
+		Output:      nodes.ImageOutput{},
+	}
+}
+
 // Invoke implements nodes.Invocation.
 func (n *ImageResize) Invoke(ctx nodes.Context) (nodes.Output, error) {
 	if err := checkSize(n.Width, n.Height); err != nil {
@@ -162,6 +215,19 @@ type ImageScale struct {
 	Image        nodes.ImageField `json:"image" description:"The image to scale"`
 	ScaleFactor  float64          `json:"scale_factor" default:"2.0" gt:"0" description:"The factor by which to scale the image"`
 	ResampleMode ResampleMode     `json:"resample_mode" default:"bicubic" description:"The resampling mode"`
+}
+
+// NodeInfo implements nodes.Node.
+func (*ImageScale) NodeInfo() nodes.Info {
+	return nodes.Info{
+		Type:        "img_scale",
+		Title:       "Scale Image",
+		Description: "Scales an image by a factor",
+		Tags:        []string{"image", "scale"},
+		Category:    "image",
+		Version:     "1.2.2",
+		Output:      nodes.ImageOutput{},
+	}
 }
 
 // Invoke implements nodes.Invocation.
@@ -188,6 +254,19 @@ type ImageCrop struct {
 	Height int              `json:"height" default:"512" gt:"0" description:"The height of the crop rectangle"`
 }
 
+// NodeInfo implements nodes.Node.
+func (*ImageCrop) NodeInfo() nodes.Info {
+	return nodes.Info{
+		Type:        "img_crop",
+		Title:       "Crop Image",
+		Description: "Crops an image to a specified box. The box can be outside of the image.",
+		Tags:        []string{"image", "crop"},
+		Category:    "image",
+		Version:     "1.2.2",
+		Output:      nodes.ImageOutput{},
+	}
+}
+
 // Invoke implements nodes.Invocation.
 func (n *ImageCrop) Invoke(ctx nodes.Context) (nodes.Output, error) {
 	if err := checkSize(n.Width, n.Height); err != nil {
@@ -212,6 +291,19 @@ type ImagePaste struct {
 	X         int               `json:"x" default:"0" description:"The left x coordinate at which to paste the image"`
 	Y         int               `json:"y" default:"0" description:"The top y coordinate at which to paste the image"`
 	Crop      bool              `json:"crop" default:"false" description:"Crop to base image dimensions"`
+}
+
+// NodeInfo implements nodes.Node.
+func (*ImagePaste) NodeInfo() nodes.Info {
+	return nodes.Info{
+		Type:        "img_paste",
+		Title:       "Paste Image",
+		Description: "Pastes an image into another image.",
+		Tags:        []string{"image", "paste"},
+		Category:    "image",
+		Version:     "1.2.2",
+		Output:      nodes.ImageOutput{},
+	}
 }
 
 // Invoke implements nodes.Invocation.
@@ -265,6 +357,19 @@ type ImageBlur struct {
 	Image    nodes.ImageField `json:"image" description:"The image to blur"`
 	Radius   float64          `json:"radius" default:"8.0" ge:"0" description:"The blur radius"`
 	BlurType BlurType         `json:"blur_type" default:"gaussian" description:"The type of blur"`
+}
+
+// NodeInfo implements nodes.Node.
+func (*ImageBlur) NodeInfo() nodes.Info {
+	return nodes.Info{
+		Type:        "img_blur",
+		Title:       "Blur Image",
+		Description: "Blurs an image",
+		Tags:        []string{"image", "blur"},
+		Category:    "image",
+		Version:     "1.2.2",
+		Output:      nodes.ImageOutput{},
+	}
 }
 
 // Invoke implements nodes.Invocation.
@@ -360,6 +465,19 @@ type ImageConvert struct {
 	Mode  ImageMode        `json:"mode" default:"L" description:"The mode to convert to"`
 }
 
+// NodeInfo implements nodes.Node.
+func (*ImageConvert) NodeInfo() nodes.Info {
+	return nodes.Info{
+		Type:        "img_conv",
+		Title:       "Convert Image Mode",
+		Description: "Converts an image to a different mode.",
+		Tags:        []string{"image", "convert"},
+		Category:    "image",
+		Version:     "1.2.2",
+		Output:      nodes.ImageOutput{},
+	}
+}
+
 // Invoke implements nodes.Invocation.
 func (n *ImageConvert) Invoke(ctx nodes.Context) (nodes.Output, error) {
 	img, err := load(ctx, n.Image)
@@ -392,6 +510,19 @@ type ImageChannel struct {
 	Channel ImageChannelName `json:"channel" default:"A" description:"The channel to get"`
 }
 
+// NodeInfo implements nodes.Node.
+func (*ImageChannel) NodeInfo() nodes.Info {
+	return nodes.Info{
+		Type:        "img_chan",
+		Title:       "Extract Image Channel",
+		Description: "Gets a channel from an image.",
+		Tags:        []string{"image", "channel"},
+		Category:    "image",
+		Version:     "1.2.2",
+		Output:      nodes.ImageOutput{},
+	}
+}
+
 // Invoke implements nodes.Invocation.
 func (n *ImageChannel) Invoke(ctx nodes.Context) (nodes.Output, error) {
 	img, err := load(ctx, n.Image)
@@ -412,6 +543,19 @@ type ImageMultiply struct {
 	saving
 	Image1 nodes.ImageField `json:"image1" description:"The first image to multiply"`
 	Image2 nodes.ImageField `json:"image2" description:"The second image to multiply"`
+}
+
+// NodeInfo implements nodes.Node.
+func (*ImageMultiply) NodeInfo() nodes.Info {
+	return nodes.Info{
+		Type:        "img_mul",
+		Title:       "Multiply Images",
+		Description: "Multiplies two images together using `PIL.ImageChops.multiply()`.",
+		Tags:        []string{"image", "multiply"},
+		Category:    "image",
+		Version:     "1.2.2",
+		Output:      nodes.ImageOutput{},
+	}
 }
 
 // Invoke implements nodes.Invocation.
@@ -446,6 +590,19 @@ type ImageLerp struct {
 	Max   int              `json:"max" default:"255" ge:"0" le:"255" description:"The maximum output value"`
 }
 
+// NodeInfo implements nodes.Node.
+func (*ImageLerp) NodeInfo() nodes.Info {
+	return nodes.Info{
+		Type:        "img_lerp",
+		Title:       "Lerp Image",
+		Description: "Linear interpolation of all pixels of an image",
+		Tags:        []string{"image", "linear", "interpolation", "lerp"},
+		Category:    "image",
+		Version:     "1.2.2",
+		Output:      nodes.ImageOutput{},
+	}
+}
+
 // Invoke implements nodes.Invocation.
 func (n *ImageLerp) Invoke(ctx nodes.Context) (nodes.Output, error) {
 	img, err := load(ctx, n.Image)
@@ -465,6 +622,19 @@ type CannyEdgeDetection struct {
 	Image         nodes.ImageField `json:"image" description:"The image to process"`
 	LowThreshold  int              `json:"low_threshold" default:"100" ge:"0" le:"255" description:"The low threshold of the Canny pixel gradient (0-255)"`
 	HighThreshold int              `json:"high_threshold" default:"200" ge:"0" le:"255" description:"The high threshold of the Canny pixel gradient (0-255)"`
+}
+
+// NodeInfo implements nodes.Node.
+func (*CannyEdgeDetection) NodeInfo() nodes.Info {
+	return nodes.Info{
+		Type:        "canny_edge_detection",
+		Title:       "Canny Edge Detection",
+		Description: "Geneartes an edge map using a cv2's Canny algorithm.",
+		Tags:        []string{"controlnet", "canny"},
+		Category:    "controlnet",
+		Version:     "1.0.0",
+		Output:      nodes.ImageOutput{},
+	}
 }
 
 // Invoke implements nodes.Invocation.
@@ -487,6 +657,19 @@ type InfillColor struct {
 	Color nodes.ColorField `json:"color" default:"{\"r\":127,\"g\":127,\"b\":127,\"a\":255}" description:"The color to use to infill"`
 }
 
+// NodeInfo implements nodes.Node.
+func (*InfillColor) NodeInfo() nodes.Info {
+	return nodes.Info{
+		Type:        "infill_rgba",
+		Title:       "Solid Color Infill",
+		Description: "Infills transparent areas of an image with a solid color",
+		Tags:        []string{"image", "inpaint"},
+		Category:    "inpaint",
+		Version:     "1.2.2",
+		Output:      nodes.ImageOutput{},
+	}
+}
+
 // Invoke implements nodes.Invocation.
 func (n *InfillColor) Invoke(ctx nodes.Context) (nodes.Output, error) {
 	img, err := load(ctx, n.Image)
@@ -501,36 +684,6 @@ func (n *InfillColor) Invoke(ctx nodes.Context) (nodes.Output, error) {
 }
 
 func registerImages(r *nodes.Registry) {
-	reg := func(typ, class, title, desc string, tags []string, category, version string, noCache bool, inv func() nodes.Invocation) {
-		r.Register(nodes.Def{Type: typ, Class: class, Title: title, Description: desc, Tags: tags, Category: category,
-			Version: version, NoCache: noCache, New: inv, Output: nodes.ImageOutput{}})
-	}
-	reg("image", "LoadImage", "Image Primitive", "Load an image and provide it as output.", []string{"primitives", "image"}, "primitives", "1.0.2", false,
-		func() nodes.Invocation { return &LoadImage{} })
-	reg("save_image", "SaveImage", "Save Image", "Saves an image. Unlike other nodes, this node does not use the cache.", []string{"primitives", "image"}, "primitives", "1.2.2", true,
-		func() nodes.Invocation { return &SaveImage{} })
-	reg("blank_image", "BlankImage", "Blank Image", "Creates a blank image and forwards it to the pipeline", []string{"image"}, "image", "1.2.2", false,
-		func() nodes.Invocation { return &BlankImage{} })
-	reg("img_resize", "ImageResize", "Resize Image", "Resizes an image to specific dimensions", []string{"image", "resize"}, "image", "1.2.2", false,
-		func() nodes.Invocation { return &ImageResize{} })
-	reg("img_scale", "ImageScale", "Scale Image", "Scales an image by a factor", []string{"image", "scale"}, "image", "1.2.2", false,
-		func() nodes.Invocation { return &ImageScale{} })
-	reg("img_crop", "ImageCrop", "Crop Image", "Crops an image to a specified box. The box can be outside of the image.", []string{"image", "crop"}, "image", "1.2.2", false,
-		func() nodes.Invocation { return &ImageCrop{} })
-	reg("img_paste", "ImagePaste", "Paste Image", "Pastes an image into another image.", []string{"image", "paste"}, "image", "1.2.2", false,
-		func() nodes.Invocation { return &ImagePaste{} })
-	reg("img_blur", "ImageBlur", "Blur Image", "Blurs an image", []string{"image", "blur"}, "image", "1.2.2", false,
-		func() nodes.Invocation { return &ImageBlur{} })
-	reg("img_conv", "ImageConvert", "Convert Image Mode", "Converts an image to a different mode.", []string{"image", "convert"}, "image", "1.2.2", false,
-		func() nodes.Invocation { return &ImageConvert{} })
-	reg("img_chan", "ImageChannel", "Extract Image Channel", "Gets a channel from an image.", []string{"image", "channel"}, "image", "1.2.2", false,
-		func() nodes.Invocation { return &ImageChannel{} })
-	reg("img_mul", "ImageMultiply", "Multiply Images", "Multiplies two images together using `PIL.ImageChops.multiply()`.", []string{"image", "multiply"}, "image", "1.2.2", false,
-		func() nodes.Invocation { return &ImageMultiply{} })
-	reg("img_lerp", "ImageLerp", "Lerp Image", "Linear interpolation of all pixels of an image", []string{"image", "linear", "interpolation", "lerp"}, "image", "1.2.2", false,
-		func() nodes.Invocation { return &ImageLerp{} })
-	reg("canny_edge_detection", "CannyEdgeDetection", "Canny Edge Detection", "Geneartes an edge map using a cv2's Canny algorithm.", []string{"controlnet", "canny"}, "controlnet", "1.0.0", false,
-		func() nodes.Invocation { return &CannyEdgeDetection{} })
-	reg("infill_rgba", "InfillColor", "Solid Color Infill", "Infills transparent areas of an image with a solid color", []string{"image", "inpaint"}, "inpaint", "1.2.2", false,
-		func() nodes.Invocation { return &InfillColor{} })
+	r.Register(&LoadImage{}, &SaveImage{}, &BlankImage{}, &ImageResize{}, &ImageScale{}, &ImageCrop{}, &ImagePaste{},
+		&ImageBlur{}, &ImageConvert{}, &ImageChannel{}, &ImageMultiply{}, &ImageLerp{}, &CannyEdgeDetection{}, &InfillColor{})
 }

@@ -11,11 +11,37 @@ type IntegerPair struct {
 // Add is add: a + b.
 type Add struct{ IntegerPair }
 
+// NodeInfo implements nodes.Node.
+func (*Add) NodeInfo() nodes.Info {
+	return nodes.Info{
+		Type:        "add",
+		Title:       "Add Integers",
+		Description: "Adds two numbers",
+		Tags:        []string{"math"},
+		Category:    "math",
+		Version:     "1.0.1",
+		Output:      IntegerOutput{},
+	}
+}
+
 // Invoke implements nodes.Invocation.
 func (n *Add) Invoke(nodes.Context) (nodes.Output, error) { return IntegerOutput{n.A + n.B}, nil }
 
 // Subtract is sub: a - b.
 type Subtract struct{ IntegerPair }
+
+// NodeInfo implements nodes.Node.
+func (*Subtract) NodeInfo() nodes.Info {
+	return nodes.Info{
+		Type:        "sub",
+		Title:       "Subtract Integers",
+		Description: "Subtracts two numbers",
+		Tags:        []string{"math"},
+		Category:    "math",
+		Version:     "1.0.1",
+		Output:      IntegerOutput{},
+	}
+}
 
 // Invoke implements nodes.Invocation.
 func (n *Subtract) Invoke(nodes.Context) (nodes.Output, error) { return IntegerOutput{n.A - n.B}, nil }
@@ -23,11 +49,37 @@ func (n *Subtract) Invoke(nodes.Context) (nodes.Output, error) { return IntegerO
 // Multiply is mul: a · b.
 type Multiply struct{ IntegerPair }
 
+// NodeInfo implements nodes.Node.
+func (*Multiply) NodeInfo() nodes.Info {
+	return nodes.Info{
+		Type:        "mul",
+		Title:       "Multiply Integers",
+		Description: "Multiplies two numbers",
+		Tags:        []string{"math"},
+		Category:    "math",
+		Version:     "1.0.1",
+		Output:      IntegerOutput{},
+	}
+}
+
 // Invoke implements nodes.Invocation.
 func (n *Multiply) Invoke(nodes.Context) (nodes.Output, error) { return IntegerOutput{n.A * n.B}, nil }
 
 // Divide is div: a / b as Python's int(a / b), which truncates toward zero as Go's division does.
 type Divide struct{ IntegerPair }
+
+// NodeInfo implements nodes.Node.
+func (*Divide) NodeInfo() nodes.Info {
+	return nodes.Info{
+		Type:        "div",
+		Title:       "Divide Integers",
+		Description: "Divides two numbers",
+		Tags:        []string{"math"},
+		Category:    "math",
+		Version:     "1.0.1",
+		Output:      IntegerOutput{},
+	}
+}
 
 // Invoke implements nodes.Invocation.
 func (n *Divide) Invoke(nodes.Context) (nodes.Output, error) {
@@ -38,12 +90,5 @@ func (n *Divide) Invoke(nodes.Context) (nodes.Output, error) {
 }
 
 func registerMath(r *nodes.Registry) {
-	def := func(typ, class, title, desc string, inv func() nodes.Invocation) {
-		r.Register(nodes.Def{Type: typ, Class: class, Title: title, Description: desc, Tags: []string{"math"},
-			Category: "math", Version: "1.0.1", New: inv, Output: IntegerOutput{}})
-	}
-	def("add", "Add", "Add Integers", "Adds two numbers", func() nodes.Invocation { return &Add{} })
-	def("sub", "Subtract", "Subtract Integers", "Subtracts two numbers", func() nodes.Invocation { return &Subtract{} })
-	def("mul", "Multiply", "Multiply Integers", "Multiplies two numbers", func() nodes.Invocation { return &Multiply{} })
-	def("div", "Divide", "Divide Integers", "Divides two numbers", func() nodes.Invocation { return &Divide{} })
+	r.Register(&Add{}, &Subtract{}, &Multiply{}, &Divide{})
 }

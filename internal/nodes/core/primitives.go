@@ -115,12 +115,38 @@ type Integer struct {
 	Value int64 `json:"value" default:"0" description:"The integer value"`
 }
 
+// NodeInfo implements nodes.Node.
+func (*Integer) NodeInfo() nodes.Info {
+	return nodes.Info{
+		Type:        "integer",
+		Title:       "Integer Primitive",
+		Description: "An integer primitive value",
+		Tags:        []string{"primitives", "integer"},
+		Category:    "primitives",
+		Version:     "1.0.1",
+		Output:      IntegerOutput{},
+	}
+}
+
 // Invoke implements nodes.Invocation.
 func (n *Integer) Invoke(nodes.Context) (nodes.Output, error) { return IntegerOutput{n.Value}, nil }
 
 // Float is the float primitive.
 type Float struct {
 	Value float64 `json:"value" default:"0.0" description:"The float value"`
+}
+
+// NodeInfo implements nodes.Node.
+func (*Float) NodeInfo() nodes.Info {
+	return nodes.Info{
+		Type:        "float",
+		Title:       "Float Primitive",
+		Description: "A float primitive value",
+		Tags:        []string{"primitives", "float"},
+		Category:    "primitives",
+		Version:     "1.0.1",
+		Output:      FloatOutput{},
+	}
 }
 
 // Invoke implements nodes.Invocation.
@@ -131,6 +157,19 @@ type String struct {
 	Value string `json:"value" default:"\"\"" description:"The string value" ui_component:"textarea"`
 }
 
+// NodeInfo implements nodes.Node.
+func (*String) NodeInfo() nodes.Info {
+	return nodes.Info{
+		Type:        "string",
+		Title:       "String Primitive",
+		Description: "A string primitive value",
+		Tags:        []string{"primitives", "string"},
+		Category:    "primitives",
+		Version:     "1.0.1",
+		Output:      StringOutput{},
+	}
+}
+
 // Invoke implements nodes.Invocation.
 func (n *String) Invoke(nodes.Context) (nodes.Output, error) { return StringOutput{n.Value}, nil }
 
@@ -139,12 +178,38 @@ type Boolean struct {
 	Value bool `json:"value" default:"false" description:"The boolean value"`
 }
 
+// NodeInfo implements nodes.Node.
+func (*Boolean) NodeInfo() nodes.Info {
+	return nodes.Info{
+		Type:        "boolean",
+		Title:       "Boolean Primitive",
+		Description: "A boolean primitive value",
+		Tags:        []string{"primitives", "boolean"},
+		Category:    "primitives",
+		Version:     "1.0.1",
+		Output:      BooleanOutput{},
+	}
+}
+
 // Invoke implements nodes.Invocation.
 func (n *Boolean) Invoke(nodes.Context) (nodes.Output, error) { return BooleanOutput{n.Value}, nil }
 
 // IntegerCollection is integer_collection.
 type IntegerCollection struct {
 	Collection []int64 `json:"collection" default:"[]" description:"The collection of integer values"`
+}
+
+// NodeInfo implements nodes.Node.
+func (*IntegerCollection) NodeInfo() nodes.Info {
+	return nodes.Info{
+		Type:        "integer_collection",
+		Title:       "Integer Collection Primitive",
+		Description: "A collection of integer primitive values",
+		Tags:        []string{"primitives", "integer", "collection"},
+		Category:    "primitives",
+		Version:     "1.0.2",
+		Output:      IntegerCollectionOutput{},
+	}
 }
 
 // Invoke implements nodes.Invocation.
@@ -157,6 +222,19 @@ type FloatCollection struct {
 	Collection []float64 `json:"collection" default:"[]" description:"The collection of float values"`
 }
 
+// NodeInfo implements nodes.Node.
+func (*FloatCollection) NodeInfo() nodes.Info {
+	return nodes.Info{
+		Type:        "float_collection",
+		Title:       "Float Collection Primitive",
+		Description: "A collection of float primitive values",
+		Tags:        []string{"primitives", "float", "collection"},
+		Category:    "primitives",
+		Version:     "1.0.2",
+		Output:      FloatCollectionOutput{},
+	}
+}
+
 // Invoke implements nodes.Invocation.
 func (n *FloatCollection) Invoke(nodes.Context) (nodes.Output, error) {
 	return FloatCollectionOutput{orEmpty(n.Collection)}, nil
@@ -167,6 +245,19 @@ type StringCollection struct {
 	Collection []string `json:"collection" default:"[]" description:"The collection of string values"`
 }
 
+// NodeInfo implements nodes.Node.
+func (*StringCollection) NodeInfo() nodes.Info {
+	return nodes.Info{
+		Type:        "string_collection",
+		Title:       "String Collection Primitive",
+		Description: "A collection of string primitive values",
+		Tags:        []string{"primitives", "string", "collection"},
+		Category:    "primitives",
+		Version:     "1.0.2",
+		Output:      StringCollectionOutput{},
+	}
+}
+
 // Invoke implements nodes.Invocation.
 func (n *StringCollection) Invoke(nodes.Context) (nodes.Output, error) {
 	return StringCollectionOutput{orEmpty(n.Collection)}, nil
@@ -175,6 +266,19 @@ func (n *StringCollection) Invoke(nodes.Context) (nodes.Output, error) {
 // BooleanCollection is boolean_collection.
 type BooleanCollection struct {
 	Collection []bool `json:"collection" default:"[]" description:"The collection of boolean values"`
+}
+
+// NodeInfo implements nodes.Node.
+func (*BooleanCollection) NodeInfo() nodes.Info {
+	return nodes.Info{
+		Type:        "boolean_collection",
+		Title:       "Boolean Collection Primitive",
+		Description: "A collection of boolean primitive values",
+		Tags:        []string{"primitives", "boolean", "collection"},
+		Category:    "primitives",
+		Version:     "1.0.2",
+		Output:      BooleanCollectionOutput{},
+	}
 }
 
 // Invoke implements nodes.Invocation.
@@ -195,6 +299,21 @@ type RandInt struct {
 	High int64 `json:"high" default:"2147483647" description:"The exclusive high value"`
 }
 
+// NodeInfo implements nodes.Node.
+func (*RandInt) NodeInfo() nodes.Info {
+	return nodes.Info{
+		Type:        "rand_int",
+		Class:       "RandomInt",
+		Title:       "Random Integer",
+		Description: "Outputs a single random integer.",
+		Tags:        []string{"math", "random"},
+		Category:    "math",
+		Version:     "1.0.1",
+		NoCache:     true,
+		Output:      IntegerOutput{},
+	}
+}
+
 // Invoke implements nodes.Invocation.
 func (n *RandInt) Invoke(nodes.Context) (nodes.Output, error) {
 	if n.High <= n.Low {
@@ -208,6 +327,19 @@ type Range struct {
 	Start int64 `json:"start" default:"0" description:"The start of the range"`
 	Stop  int64 `json:"stop" default:"10" description:"The stop of the range"`
 	Step  int64 `json:"step" default:"1" description:"The step of the range"`
+}
+
+// NodeInfo implements nodes.Node.
+func (*Range) NodeInfo() nodes.Info {
+	return nodes.Info{
+		Type:        "range",
+		Title:       "Integer Range",
+		Description: "Creates a range of numbers from start to stop with step",
+		Tags:        []string{"collection", "integer", "range"},
+		Category:    "collections",
+		Version:     "1.0.0",
+		Output:      IntegerCollectionOutput{},
+	}
 }
 
 // maxRange bounds the collection a range node may build.
@@ -234,6 +366,19 @@ type Iterate struct {
 	Index      int   `json:"index" default:"0" ui_hidden:"true" description:"The index, will be provided on executed iterators"`
 }
 
+// NodeInfo implements nodes.Node.
+func (*Iterate) NodeInfo() nodes.Info {
+	return nodes.Info{
+		Type:        "iterate",
+		Title:       "Iterate",
+		Description: "Iterates over a list of items",
+		Tags:        []string{"collection", "iterate"},
+		Category:    "collections",
+		Version:     "1.1.0",
+		Output:      IterateInvocationOutput{},
+	}
+}
+
 // Invoke implements nodes.Invocation.
 func (n *Iterate) Invoke(nodes.Context) (nodes.Output, error) {
 	if n.Index < 0 || n.Index >= len(n.Collection) {
@@ -246,6 +391,19 @@ func (n *Iterate) Invoke(nodes.Context) (nodes.Output, error) {
 type Collect struct {
 	Item       any   `json:"item" default:"null" input:"connection" description:"The item to collect (all inputs must be of the same type)" ui_type:"CollectionItem"`
 	Collection []any `json:"collection" default:"[]" ui_hidden:"true" description:"The collection, will be provided on execution" ui_type:"Collection"`
+}
+
+// NodeInfo implements nodes.Node.
+func (*Collect) NodeInfo() nodes.Info {
+	return nodes.Info{
+		Type:        "collect",
+		Title:       "Collect",
+		Description: "Collects values into a collection",
+		Tags:        []string{"collection"},
+		Category:    "collections",
+		Version:     "1.0.0",
+		Output:      CollectInvocationOutput{},
+	}
 }
 
 // Invoke implements nodes.Invocation.
@@ -291,6 +449,20 @@ type CoreMetadata struct {
 	extra map[string]json.RawMessage
 }
 
+// NodeInfo implements nodes.Node.
+func (*CoreMetadata) NodeInfo() nodes.Info {
+	return nodes.Info{
+		Type:           "core_metadata",
+		Title:          "Core Metadata",
+		Description:    "Used internally by Invoke to collect metadata for generations.",
+		Tags:           []string{"metadata"},
+		Category:       "metadata",
+		Version:        "2.0.0",
+		Classification: "internal", AllowExtra: true,
+		Output: MetadataOutput{},
+	}
+}
+
 // SetExtra implements nodes.ExtraReceiver.
 func (n *CoreMetadata) SetExtra(fields map[string]json.RawMessage) { n.extra = fields }
 
@@ -321,39 +493,7 @@ func (n *CoreMetadata) Invoke(nodes.Context) (nodes.Output, error) {
 }
 
 func registerPrimitives(r *nodes.Registry) {
-	prim := func(typ, class, title, desc string, tags []string, version string, inv func() nodes.Invocation, out nodes.Output) {
-		r.Register(nodes.Def{Type: typ, Class: class, Title: title, Description: desc, Tags: tags, Category: "primitives",
-			Version: version, New: inv, Output: out})
-	}
-	prim("integer", "Integer", "Integer Primitive", "An integer primitive value", []string{"primitives", "integer"}, "1.0.1",
-		func() nodes.Invocation { return &Integer{} }, IntegerOutput{})
-	prim("float", "Float", "Float Primitive", "A float primitive value", []string{"primitives", "float"}, "1.0.1",
-		func() nodes.Invocation { return &Float{} }, FloatOutput{})
-	prim("string", "String", "String Primitive", "A string primitive value", []string{"primitives", "string"}, "1.0.1",
-		func() nodes.Invocation { return &String{} }, StringOutput{})
-	prim("boolean", "Boolean", "Boolean Primitive", "A boolean primitive value", []string{"primitives", "boolean"}, "1.0.1",
-		func() nodes.Invocation { return &Boolean{} }, BooleanOutput{})
-	prim("integer_collection", "IntegerCollection", "Integer Collection Primitive", "A collection of integer primitive values",
-		[]string{"primitives", "integer", "collection"}, "1.0.2", func() nodes.Invocation { return &IntegerCollection{} }, IntegerCollectionOutput{})
-	prim("float_collection", "FloatCollection", "Float Collection Primitive", "A collection of float primitive values",
-		[]string{"primitives", "float", "collection"}, "1.0.2", func() nodes.Invocation { return &FloatCollection{} }, FloatCollectionOutput{})
-	prim("string_collection", "StringCollection", "String Collection Primitive", "A collection of string primitive values",
-		[]string{"primitives", "string", "collection"}, "1.0.2", func() nodes.Invocation { return &StringCollection{} }, StringCollectionOutput{})
-	prim("boolean_collection", "BooleanCollection", "Boolean Collection Primitive", "A collection of boolean primitive values",
-		[]string{"primitives", "boolean", "collection"}, "1.0.2", func() nodes.Invocation { return &BooleanCollection{} }, BooleanCollectionOutput{})
-	r.Register(nodes.Def{Type: "rand_int", Class: "RandomInt", Title: "Random Integer", Description: "Outputs a single random integer.",
-		Tags: []string{"math", "random"}, Category: "math", Version: "1.0.1", NoCache: true,
-		New: func() nodes.Invocation { return &RandInt{} }, Output: IntegerOutput{}})
-	r.Register(nodes.Def{Type: "range", Class: "Range", Title: "Integer Range", Description: "Creates a range of numbers from start to stop with step",
-		Tags: []string{"collection", "integer", "range"}, Category: "collections", Version: "1.0.0",
-		New: func() nodes.Invocation { return &Range{} }, Output: IntegerCollectionOutput{}})
-	r.Register(nodes.Def{Type: "iterate", Class: "Iterate", Title: "Iterate", Description: "Iterates over a list of items",
-		Tags: []string{"collection", "iterate"}, Category: "collections", Version: "1.1.0",
-		New: func() nodes.Invocation { return &Iterate{} }, Output: IterateInvocationOutput{}})
-	r.Register(nodes.Def{Type: "collect", Class: "Collect", Title: "Collect", Description: "Collects values into a collection",
-		Tags: []string{"collection"}, Category: "collections", Version: "1.0.0",
-		New: func() nodes.Invocation { return &Collect{} }, Output: CollectInvocationOutput{}})
-	r.Register(nodes.Def{Type: "core_metadata", Class: "CoreMetadata", Title: "Core Metadata", Description: "Used internally by Invoke to collect metadata for generations.",
-		Tags: []string{"metadata"}, Category: "metadata", Version: "2.0.0", Classification: "internal", AllowExtra: true,
-		New: func() nodes.Invocation { return &CoreMetadata{} }, Output: MetadataOutput{}})
+	r.Register(&Integer{}, &Float{}, &String{}, &Boolean{},
+		&IntegerCollection{}, &FloatCollection{}, &StringCollection{}, &BooleanCollection{},
+		&RandInt{}, &Range{}, &Iterate{}, &Collect{}, &CoreMetadata{})
 }

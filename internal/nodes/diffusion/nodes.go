@@ -41,38 +41,22 @@ func Register(r *nodes.Registry, deps Deps) {
 		deps.Store = NewObjectStore(1 << 30)
 	}
 	m := modelAccess{records: deps.Records, cache: deps.Cache}
-	def := func(typ, class, title, version, category string, tags []string, out nodes.Output, newFn func() nodes.Invocation) {
-		r.Register(nodes.Def{Type: typ, Class: class, Title: title, Version: version, Category: category, Tags: tags,
-			Output: out, New: newFn})
-	}
-	def("main_model_loader", "MainModelLoader", "Main Model - SD1.5, SD2", "1.0.4", "model", []string{"model"},
-		ModelLoaderOutput{}, func() nodes.Invocation { return &MainModelLoader{models: m} })
-	def("sdxl_model_loader", "SDXLModelLoader", "Main Model - SDXL", "1.0.4", "model", []string{"model", "sdxl"},
-		SDXLModelLoaderOutput{}, func() nodes.Invocation { return &SDXLModelLoader{models: m} })
-	def("vae_loader", "VAELoader", "VAE Model - SD1.5, SD2, SDXL, SD3, FLUX", "1.0.4", "model", []string{"vae", "model"},
-		VAEOutput{}, func() nodes.Invocation { return &VAELoader{models: m} })
-	def("clip_skip", "CLIPSkip", "Apply CLIP Skip - SD1.5, SDXL", "1.1.1", "conditioning", []string{"clipskip", "clip", "skip"},
-		CLIPSkipOutput{}, func() nodes.Invocation { return &CLIPSkip{} })
-	def("compel", "Compel", "Prompt - SD1.5", "1.2.1", "conditioning", []string{"prompt", "compel"},
-		ConditioningOutput{}, func() nodes.Invocation { return &Compel{models: m, store: deps.Store} })
-	def("sdxl_compel_prompt", "SDXLCompelPrompt", "Prompt - SDXL", "1.2.1", "conditioning", []string{"sdxl", "compel", "prompt"},
-		ConditioningOutput{}, func() nodes.Invocation { return &SDXLCompelPrompt{models: m, store: deps.Store} })
-	def("noise", "Noise", "Create Latent Noise", "1.0.3", "latents", []string{"latents", "noise"},
-		NoiseOutput{}, func() nodes.Invocation { return &Noise{store: deps.Store, dtype: deps.NoiseDType} })
-	def("denoise_latents", "DenoiseLatents", "Denoise - SD1.5, SDXL", "1.5.4", "latents", []string{"latents", "denoise", "txt2img", "t2i", "t2l", "img2img", "i2i", "l2l"},
-		LatentsOutput{}, func() nodes.Invocation { return &DenoiseLatents{models: m, store: deps.Store, dtype: deps.NoiseDType} })
-	def("l2i", "LatentsToImage", "Latents to Image - SD1.5, SDXL", "1.3.2", "latents", []string{"latents", "image", "vae", "l2i"},
-		nodes.ImageOutput{}, func() nodes.Invocation { return &LatentsToImage{models: m, store: deps.Store} })
-	def("i2l", "ImageToLatents", "Image to Latents - SD1.5, SDXL", "1.2.0", "latents", []string{"latents", "image", "vae", "i2l"},
-		LatentsOutput{}, func() nodes.Invocation { return &ImageToLatents{models: m, store: deps.Store} })
-	def("create_denoise_mask", "CreateDenoiseMask", "Create Denoise Mask", "1.0.2", "latents", []string{"mask", "denoise"},
-		DenoiseMaskOutput{}, func() nodes.Invocation { return &CreateDenoiseMask{models: m, store: deps.Store} })
-	def("lresize", "ResizeLatents", "Resize Latents", "1.0.2", "latents", []string{"latents", "resize"},
-		LatentsOutput{}, func() nodes.Invocation { return &ResizeLatents{store: deps.Store} })
-	def("lscale", "ScaleLatents", "Scale Latents", "1.0.2", "latents", []string{"latents", "resize"},
-		LatentsOutput{}, func() nodes.Invocation { return &ScaleLatents{store: deps.Store} })
-	def("seamless", "Seamless", "Apply Seamless - SD1.5, SDXL", "1.0.1", "model", []string{"seamless", "model"},
-		SeamlessOutput{}, func() nodes.Invocation { return &Seamless{} })
+	r.Register(
+		&MainModelLoader{models: m},
+		&SDXLModelLoader{models: m},
+		&VAELoader{models: m},
+		&CLIPSkip{},
+		&Compel{models: m, store: deps.Store},
+		&SDXLCompelPrompt{models: m, store: deps.Store},
+		&Noise{store: deps.Store, dtype: deps.NoiseDType},
+		&DenoiseLatents{models: m, store: deps.Store, dtype: deps.NoiseDType},
+		&LatentsToImage{models: m, store: deps.Store},
+		&ImageToLatents{models: m, store: deps.Store},
+		&CreateDenoiseMask{models: m, store: deps.Store},
+		&ResizeLatents{store: deps.Store},
+		&ScaleLatents{store: deps.Store},
+		&Seamless{},
+	)
 }
 
 func valueError(format string, args ...any) error { return nodes.Errorf("ValueError", format, args...) }
@@ -95,6 +79,18 @@ type MainModelLoader struct {
 	models modelAccess
 }
 
+// NodeInfo implements nodes.Node.
+func (*MainModelLoader) NodeInfo() nodes.Info {
+	return nodes.Info{
+		Type:     "main_model_loader",
+		Title:    "Main Model - SD1.5, SD2",
+		Tags:     []string{"model"},
+		Category: "model",
+		Version:  "1.0.4",
+		Output:   ModelLoaderOutput{},
+	}
+}
+
 // Invoke implements nodes.Invocation.
 func (n *MainModelLoader) Invoke(ctx nodes.Context) (nodes.Output, error) {
 	if _, err := n.models.config(ctx, n.Model); err != nil {
@@ -111,6 +107,18 @@ func (n *MainModelLoader) Invoke(ctx nodes.Context) (nodes.Output, error) {
 type SDXLModelLoader struct {
 	Model  ModelIdentifierField `json:"model" ui_type:"SDXLMainModelField" description:"SDXL Main model (UNet, VAE, CLIP1, CLIP2) to load"`
 	models modelAccess
+}
+
+// NodeInfo implements nodes.Node.
+func (*SDXLModelLoader) NodeInfo() nodes.Info {
+	return nodes.Info{
+		Type:     "sdxl_model_loader",
+		Title:    "Main Model - SDXL",
+		Tags:     []string{"model", "sdxl"},
+		Category: "model",
+		Version:  "1.0.4",
+		Output:   SDXLModelLoaderOutput{},
+	}
 }
 
 // Invoke implements nodes.Invocation.
@@ -132,6 +140,18 @@ type VAELoader struct {
 	models   modelAccess
 }
 
+// NodeInfo implements nodes.Node.
+func (*VAELoader) NodeInfo() nodes.Info {
+	return nodes.Info{
+		Type:     "vae_loader",
+		Title:    "VAE Model - SD1.5, SD2, SDXL, SD3, FLUX",
+		Tags:     []string{"vae", "model"},
+		Category: "model",
+		Version:  "1.0.4",
+		Output:   VAEOutput{},
+	}
+}
+
 // Invoke implements nodes.Invocation.
 func (n *VAELoader) Invoke(ctx nodes.Context) (nodes.Output, error) {
 	if _, err := n.models.config(ctx, n.VAEModel); err != nil {
@@ -145,6 +165,18 @@ func (n *VAELoader) Invoke(ctx nodes.Context) (nodes.Output, error) {
 type CLIPSkip struct {
 	CLIP          CLIPField `json:"clip" title:"CLIP" input:"connection" description:"CLIP (tokenizer, text encoder, LoRAs) and skipped layer count"`
 	SkippedLayers int       `json:"skipped_layers" default:"0" ge:"0" description:"Number of layers to skip in text encoder"`
+}
+
+// NodeInfo implements nodes.Node.
+func (*CLIPSkip) NodeInfo() nodes.Info {
+	return nodes.Info{
+		Type:     "clip_skip",
+		Title:    "Apply CLIP Skip - SD1.5, SDXL",
+		Tags:     []string{"clipskip", "clip", "skip"},
+		Category: "conditioning",
+		Version:  "1.1.1",
+		Output:   CLIPSkipOutput{},
+	}
 }
 
 // Invoke implements nodes.Invocation.
@@ -180,6 +212,18 @@ type Compel struct {
 	store  *ObjectStore
 }
 
+// NodeInfo implements nodes.Node.
+func (*Compel) NodeInfo() nodes.Info {
+	return nodes.Info{
+		Type:     "compel",
+		Title:    "Prompt - SD1.5",
+		Tags:     []string{"prompt", "compel"},
+		Category: "conditioning",
+		Version:  "1.2.1",
+		Output:   ConditioningOutput{},
+	}
+}
+
 // Invoke implements nodes.Invocation.
 func (n *Compel) Invoke(ctx nodes.Context) (nodes.Output, error) {
 	enc, err := n.models.textEncoder(ctx, n.CLIP)
@@ -209,6 +253,18 @@ type SDXLCompelPrompt struct {
 	Mask           *TensorField `json:"mask" description:"A mask defining the region that this conditioning prompt applies to."`
 	models         modelAccess
 	store          *ObjectStore
+}
+
+// NodeInfo implements nodes.Node.
+func (*SDXLCompelPrompt) NodeInfo() nodes.Info {
+	return nodes.Info{
+		Type:     "sdxl_compel_prompt",
+		Title:    "Prompt - SDXL",
+		Tags:     []string{"sdxl", "compel", "prompt"},
+		Category: "conditioning",
+		Version:  "1.2.1",
+		Output:   ConditioningOutput{},
+	}
 }
 
 // Invoke implements nodes.Invocation.
@@ -244,6 +300,18 @@ type Noise struct {
 	dtype  noise.DType
 }
 
+// NodeInfo implements nodes.Node.
+func (*Noise) NodeInfo() nodes.Info {
+	return nodes.Info{
+		Type:     "noise",
+		Title:    "Create Latent Noise",
+		Tags:     []string{"latents", "noise"},
+		Category: "latents",
+		Version:  "1.0.3",
+		Output:   NoiseOutput{},
+	}
+}
+
 // Invoke implements nodes.Invocation.
 func (n *Noise) Invoke(nodes.Context) (nodes.Output, error) {
 	if n.Width%latentScale != 0 || n.Height%latentScale != 0 {
@@ -276,6 +344,18 @@ type DenoiseLatents struct {
 	models               modelAccess
 	store                *ObjectStore
 	dtype                noise.DType
+}
+
+// NodeInfo implements nodes.Node.
+func (*DenoiseLatents) NodeInfo() nodes.Info {
+	return nodes.Info{
+		Type:     "denoise_latents",
+		Title:    "Denoise - SD1.5, SDXL",
+		Tags:     []string{"latents", "denoise", "txt2img", "t2i", "t2l", "img2img", "i2i", "l2l"},
+		Category: "latents",
+		Version:  "1.5.4",
+		Output:   LatentsOutput{},
+	}
 }
 
 // Invoke implements nodes.Invocation.
@@ -442,6 +522,18 @@ type LatentsToImage struct {
 	store    *ObjectStore
 }
 
+// NodeInfo implements nodes.Node.
+func (*LatentsToImage) NodeInfo() nodes.Info {
+	return nodes.Info{
+		Type:     "l2i",
+		Title:    "Latents to Image - SD1.5, SDXL",
+		Tags:     []string{"latents", "image", "vae", "l2i"},
+		Category: "latents",
+		Version:  "1.3.2",
+		Output:   nodes.ImageOutput{},
+	}
+}
+
 // Invoke implements nodes.Invocation. The engine computes in float32 and
 // decodes whole images, so fp32 and the tiling options change nothing.
 func (n *LatentsToImage) Invoke(ctx nodes.Context) (nodes.Output, error) {
@@ -495,6 +587,18 @@ type ImageToLatents struct {
 	store             *ObjectStore
 }
 
+// NodeInfo implements nodes.Node.
+func (*ImageToLatents) NodeInfo() nodes.Info {
+	return nodes.Info{
+		Type:     "i2l",
+		Title:    "Image to Latents - SD1.5, SDXL",
+		Tags:     []string{"latents", "image", "vae", "i2l"},
+		Category: "latents",
+		Version:  "1.2.0",
+		Output:   LatentsOutput{},
+	}
+}
+
 // Invoke implements nodes.Invocation.
 func (n *ImageToLatents) Invoke(ctx nodes.Context) (nodes.Output, error) {
 	img, err := ctx.LoadImage(n.Image.ImageName)
@@ -532,6 +636,18 @@ type CreateDenoiseMask struct {
 	FP32   bool              `json:"fp32" default:"false" ui_order:"4" description:"Whether or not to use full float32 precision"`
 	models modelAccess
 	store  *ObjectStore
+}
+
+// NodeInfo implements nodes.Node.
+func (*CreateDenoiseMask) NodeInfo() nodes.Info {
+	return nodes.Info{
+		Type:     "create_denoise_mask",
+		Title:    "Create Denoise Mask",
+		Tags:     []string{"mask", "denoise"},
+		Category: "latents",
+		Version:  "1.0.2",
+		Output:   DenoiseMaskOutput{},
+	}
 }
 
 // Invoke implements nodes.Invocation: the mask (1 = keep) is stored, and,
@@ -606,6 +722,18 @@ type ResizeLatents struct {
 	store     *ObjectStore
 }
 
+// NodeInfo implements nodes.Node.
+func (*ResizeLatents) NodeInfo() nodes.Info {
+	return nodes.Info{
+		Type:     "lresize",
+		Title:    "Resize Latents",
+		Tags:     []string{"latents", "resize"},
+		Category: "latents",
+		Version:  "1.0.2",
+		Output:   LatentsOutput{},
+	}
+}
+
 // Invoke implements nodes.Invocation.
 func (n *ResizeLatents) Invoke(nodes.Context) (nodes.Output, error) {
 	if n.Width%latentScale != 0 || n.Height%latentScale != 0 {
@@ -621,6 +749,18 @@ type ScaleLatents struct {
 	Mode        LatentInterpolationMode `json:"mode" default:"bilinear" description:"Interpolation mode"`
 	Antialias   bool                    `json:"antialias" default:"false" description:"Whether or not to apply antialiasing (bilinear or bicubic only)"`
 	store       *ObjectStore
+}
+
+// NodeInfo implements nodes.Node.
+func (*ScaleLatents) NodeInfo() nodes.Info {
+	return nodes.Info{
+		Type:     "lscale",
+		Title:    "Scale Latents",
+		Tags:     []string{"latents", "resize"},
+		Category: "latents",
+		Version:  "1.0.2",
+		Output:   LatentsOutput{},
+	}
 }
 
 // Invoke implements nodes.Invocation. The output size is floor(size·scale),
@@ -645,6 +785,18 @@ type Seamless struct {
 	VAE       *VAEField  `json:"vae" input:"connection" title:"VAE" description:"VAE model to load"`
 	SeamlessY bool       `json:"seamless_y" default:"true" description:"Specify whether Y axis is seamless"`
 	SeamlessX bool       `json:"seamless_x" default:"true" description:"Specify whether X axis is seamless"`
+}
+
+// NodeInfo implements nodes.Node.
+func (*Seamless) NodeInfo() nodes.Info {
+	return nodes.Info{
+		Type:     "seamless",
+		Title:    "Apply Seamless - SD1.5, SDXL",
+		Tags:     []string{"seamless", "model"},
+		Category: "model",
+		Version:  "1.0.1",
+		Output:   SeamlessOutput{},
+	}
 }
 
 // Invoke implements nodes.Invocation.
