@@ -183,9 +183,46 @@ func newBF16Kernel(name string, mr, nr, kc, mc int, run runFunc[uint32], transpo
 			}
 		},
 		packB: func(dst []uint32, src operandB, p0, kb, j0, cols int) {
+			if src.trans && cols == nr && transpose != nil && convert != nil && kb >= 2 {
+				packTransposedPairs(dst, src, p0, kb, j0, nr, transpose, convert)
+				return
+			}
 			packPanelBBF16(dst, src, p0, kb, j0, cols, nr)
 		},
 	}
+}
+
+// packTransposedPairs is packPanelBBF16 for a full panel of a transposed
+// operand (the weight layout): the nr source rows are transposed into an
+// fp32 staging panel with the kernel's transposer, then squeezed into bf16
+// pairs in place with its converter, instead of rounding element by
+// element. Products with weights decoded on the fly pack this way on every
+// call, so its speed matters there.
+func packTransposedPairs(dst []uint32, src operandB, p0, kb, j0, nr int, transpose transposeFunc, convert convertFunc) {
+	steps := ceilDiv(kb, 2)
+	buf := getScratch(2 * steps * nr)
+	stage := (*buf)[:2*steps*nr]
+	rows := src.data[j0*src.ld+p0:]
+	done := transpose(stage, rows, src.ld, nr, kb, 1)
+	for j := range nr {
+		col := src.data[(j0+j)*src.ld+p0:]
+		col = col[done:kb]
+		for p, v := range col {
+			stage[(done+p)*nr+j] = v
+		}
+	}
+	if kb%2 == 1 {
+		clear(stage[kb*nr:]) // the odd row's partner is zero
+	}
+	pairs := asElements[uint32](stage)
+	converted := convert(pairs, steps, nr)
+	for q := converted; q < steps; q++ {
+		for i := range nr {
+			pairs[q*nr+i] = bf16Pair(stage[2*q*nr+i], stage[(2*q+1)*nr+i])
+		}
+	}
+	copy(dst[:steps*nr], pairs[:steps*nr])
+	putScratch(buf)
 }
 
 // convertFunc turns the first `pairs` steps of an fp32-staged mr-row panel

@@ -28,7 +28,21 @@ import (
 // compiler from fusing it into an FMA, so the single rounding matches numpy's.
 type decodeFunc func(dst []float32, src []byte)
 
-var decoders = map[Type]decodeFunc{
+// decoders is the table in use: the portable decoders, replaced by
+// assembly ones where the CPU has them (decode_amd64.go). It is built once
+// at start-up and only read afterwards.
+var decoders = func() map[Type]decodeFunc {
+	m := make(map[Type]decodeFunc, len(portableDecoders))
+	for t, f := range portableDecoders {
+		m[t] = f
+	}
+	for t, f := range archDecoders() {
+		m[t] = f
+	}
+	return m
+}()
+
+var portableDecoders = map[Type]decodeFunc{
 	F32:  decodeF32,
 	F16:  decodeF16,
 	BF16: decodeBF16,

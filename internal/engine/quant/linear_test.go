@@ -287,3 +287,36 @@ func TestBuilder(t *testing.T) {
 		}
 	}
 }
+
+// TestArchDecodersMatchPortable compares the assembly decoders (where this
+// CPU has them) with the portable ones bit for bit on random blocks,
+// including random (possibly infinite or NaN) scales.
+func TestArchDecodersMatchPortable(t *testing.T) {
+	arch := archDecoders()
+	if len(arch) == 0 {
+		t.Skip("no assembly decoders on this CPU")
+	}
+	rng := rand.New(rand.NewPCG(7, 8))
+	for ty, fast := range arch {
+		for _, blocks := range []int{1, 2, 3, 17} {
+			n := blocks * max(ty.BlockSize(), 32) // F16/BF16: also a tail past 16
+			if ty.BlockSize() == 1 {
+				n += 5
+			}
+			rb, _ := RowBytes(ty, n)
+			src := make([]byte, rb)
+			for i := range src {
+				src[i] = byte(rng.Uint32())
+			}
+			want := make([]float32, n)
+			got := make([]float32, n)
+			portableDecoders[ty](want, src)
+			fast(got, src)
+			for i := range want {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) && !(want[i] != want[i] && got[i] != got[i]) {
+					t.Fatalf("%s, %d blocks: element %d = %g (%#x), portable %g (%#x)", ty, blocks, i, got[i], math.Float32bits(got[i]), want[i], math.Float32bits(want[i]))
+				}
+			}
+		}
+	}
+}
