@@ -169,6 +169,7 @@ func (c Config) MarshalJSON() ([]byte, error) {
 	if c.CPUOnly != nil {
 		m["cpu_only"] = c.CPUOnly
 	}
+	fluxRecordFields(c, m)
 	return json.Marshal(m)
 }
 

@@ -363,7 +363,9 @@ func FromProbe(r *probe.Result) *Config {
 			c.Submodels[k] = Submodel{PathOrPrefix: v.Path, ModelType: v.ModelType}
 		}
 	}
-	if c.Type == TypeMain {
+	if c.Type == TypeMain && c.Base == BaseFlux {
+		c.DefaultSettings = fluxMainSettings(r.Variant)
+	} else if c.Type == TypeMain {
 		c.DefaultSettings = defaultMainSettings(c.Base)
 	}
 	return c

@@ -50,7 +50,7 @@ func starterModels() []StarterModel {
 			Source: "stabilityai/stable-diffusion-xl-refiner-1.0:fp16", Description: "SDXL refiner for the last denoising steps. ~6.2GB"},
 		sd15VAE,
 		sdxlVAE,
-	}, spandrelStarters()...)
+	}, append(spandrelStarters(), fluxStarters()...)...)
 }
 
 // Starters returns the starter list with is_installed computed from the records' sources.

@@ -138,6 +138,8 @@ func diskSize(path string) (int64, error) {
 func probeFile(ctx context.Context, path string, hints Hints) (*Result, error) {
 	ext := strings.ToLower(filepath.Ext(path))
 	switch ext {
+	case ".gguf":
+		return probeGGUF(path)
 	case ".safetensors", ".sft", ".ckpt", ".pt", ".pth", ".bin":
 	default:
 		return nil, fmt.Errorf("%w: %s files are not supported", ErrUnknownModel, ext)
@@ -204,10 +206,13 @@ func ClassifyStateDict(sd *StateDict, hints Hints) (*Result, error) {
 	case sd.HasPrefix("control_model.") || sd.Has("input_hint_block.0.weight") || sd.HasPrefix("controlnet_cond_embedding."):
 		return &Result{Type: "controlnet", Base: controlNetBase(sd)}, nil
 	case sd.HasPrefix("double_blocks.") || sd.HasPrefix("model.diffusion_model.double_blocks."):
-		return &Result{Type: "main", Base: "flux"}, nil
+		return fluxCheckpoint(sd), nil
 	case sd.HasPrefix("model.diffusion_model.") || sd.HasPrefix("cond_stage_model.") || sd.HasPrefix("conditioner.embedders."):
 		return classifyMainCheckpoint(sd, hints)
 	case isVAE(sd):
+		if isFluxVAE(sd) {
+			return &Result{Type: "vae", Base: "flux"}, nil
+		}
 		return &Result{Type: "vae"}, nil
 	}
 	if res, ok, err := spandrelResult(sd); ok {
@@ -389,6 +394,11 @@ func (c diffusersConfig) component(key string) string {
 }
 
 func probeFolder(ctx context.Context, dir string, hints Hints) (*Result, error) {
+	if hints.Type == typeT5Encoder || hints.Type == typeCLIPEmbed {
+		if res, ok, err := probeEncoderFolder(dir, hints); ok || err != nil {
+			return res, err
+		}
+	}
 	if idx, err := readConfig(filepath.Join(dir, "model_index.json")); err == nil {
 		return probePipeline(dir, idx)
 	} else if !errors.Is(err, fs.ErrNotExist) {
@@ -417,6 +427,9 @@ func probeFolder(ctx context.Context, dir string, hints Hints) (*Result, error) 
 			return &Result{Type: "lora", Format: "diffusers", Base: loraBase(sd)}, nil
 		}
 	}
+	if res, ok, err := probeEncoderFolder(dir, hints); ok || err != nil {
+		return res, err
+	}
 	return nil, fmt.Errorf("%w: the folder has no model_index.json or config.json", ErrUnknownModel)
 }
 
@@ -429,8 +442,10 @@ var sdPipelines = map[string]bool{
 func probePipeline(dir string, idx diffusersConfig) (*Result, error) {
 	class := idx.str("_class_name")
 	switch {
+	case class == "FluxPipeline" || class == "FluxImg2ImgPipeline" || class == "FluxInpaintPipeline" || class == "FluxFillPipeline":
+		return fluxPipeline(dir, idx)
 	case strings.HasPrefix(class, "Flux"):
-		return &Result{Type: "main", Format: "diffusers", Base: "flux", RepoVariant: repoVariant(dir)}, nil
+		return nil, fmt.Errorf("%w: pipeline class %q is not supported", ErrUnknownModel, class)
 	case !sdPipelines[class]:
 		return nil, fmt.Errorf("%w: pipeline class %q is not supported", ErrUnknownModel, class)
 	}
@@ -511,7 +526,9 @@ func probeComponent(dir string, cfg diffusersConfig) (*Result, error) {
 	switch cfg.str("_class_name") {
 	case "AutoencoderKL", "AutoencoderTiny":
 		base := "sd-1"
-		if sf, ok := cfg.num("scaling_factor"); ok && sf > 0.13 && sf < 0.131 {
+		if lc, _ := cfg.num("latent_channels"); lc == 16 {
+			base = "flux"
+		} else if sf, ok := cfg.num("scaling_factor"); ok && sf > 0.13 && sf < 0.131 {
 			base = "sdxl"
 		} else if strings.Contains(strings.ToLower(filepath.Base(dir)+cfg.str("_name_or_path")), "xl") {
 			base = "sdxl"
