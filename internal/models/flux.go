@@ -26,14 +26,15 @@ const (
 // distilled to 4 steps and takes no guidance, dev runs 28 steps at guidance 3.5 (the values FLUX.1's
 // authors publish, which InvokeAI's FLUX starter models and UI use).
 func fluxMainSettings(variant string) json.RawMessage {
-	vals := map[string]settingValue{"width": int64(1024), "height": int64(1024)}
+	size := 1024
+	steps := 28
+	settings := MainModelDefaultSettings{Width: &size, Height: &size, Steps: &steps}
 	if variant == VariantFluxSchnell {
-		vals["steps"] = int64(4)
+		steps = 4
 	} else {
-		vals["steps"] = int64(28)
-		vals["guidance"] = 3.5
+		settings.Guidance = Ptr(3.5)
 	}
-	return mainSettingsShape.encode(vals)
+	return encodeSettings(&settings)
 }
 
 // fluxRecordFields adds the fields InvokeAI's FLUX-side config classes have beyond the common ones.
