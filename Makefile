@@ -52,6 +52,7 @@ lint:
 BENCH_RUNS ?= 3
 bench:
 	RUNS=$(BENCH_RUNS) bench/run.sh
+	bench/esrgan.sh
 	@if [ -z "$(BENCH_SKIP_GO)" ]; then \
 		$(GO) test -run '^$$' -bench . -benchtime 5x -timeout 60m ./...; \
 	fi

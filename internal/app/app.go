@@ -145,7 +145,7 @@ func (a *App) build(ctx context.Context, opts Options) error {
 	})...)
 	a.Router = rt
 	// Each feature wires its own services and routes (wire_*.go).
-	for _, wire := range []func(context.Context) error{a.wireEvents, a.wireGallery, a.wireWorkflows, a.wireModels, a.wireDiffusion /* engine nodes: wire_diffusion.go */, a.wireQueue} {
+	for _, wire := range []func(context.Context) error{a.wireEvents, a.wireGallery, a.wireWorkflows, a.wireModels, a.wireDiffusion /* engine nodes: wire_diffusion.go */, a.wireUpscale, a.wireQueue} {
 		if err := wire(ctx); err != nil {
 			return err
 		}

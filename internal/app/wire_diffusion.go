@@ -34,7 +34,7 @@ func (a *App) wireDiffusion(context.Context) error {
 			return a.Models.Records.List(ctx, store.ModelFilter{Type: models.TypeMain, Format: models.FormatDiffusers})
 		},
 	}
-	a.Models.Cache.SetLoader(diffusion.Loader{PathOf: a.Models.Records.AbsPath, Tokenizers: tokenizers}.Load)
+	a.Models.Cache.SetLoader(withSpandrel(a.Models.Records.AbsPath, diffusion.Loader{PathOf: a.Models.Records.AbsPath, Tokenizers: tokenizers}.Load))
 	diffusion.Register(a.NodeRegistry(), diffusion.Deps{
 		Records:    a.Models.Records,
 		Cache:      a.Models.Cache,
