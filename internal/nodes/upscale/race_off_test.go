@@ -1,0 +1,5 @@
+//go:build !race
+
+package upscale_test
+
+const raceEnabled = false
