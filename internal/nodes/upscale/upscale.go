@@ -44,16 +44,21 @@ const (
 
 // Register adds the upscaling node types to r.
 func Register(r *nodes.Registry, deps Deps) {
-	r.Register(nodes.Def{Type: "spandrel_image_to_image", Class: "SpandrelImageToImage", Title: "Image-to-Image",
+	r.Register(&SpandrelImageToImage{deps: deps}, &SpandrelImageToImageAutoscale{SpandrelImageToImage: SpandrelImageToImage{deps: deps}})
+}
+
+// NodeInfo implements nodes.Node.
+func (*SpandrelImageToImage) NodeInfo() nodes.Info {
+	return nodes.Info{Type: "spandrel_image_to_image", Title: "Image-to-Image",
 		Description: "Run any spandrel image-to-image model (https://github.com/chaiNNer-org/spandrel).",
-		Version:     "1.3.0", Category: "upscale", Tags: []string{"upscale"}, Output: nodes.ImageOutput{},
-		New: func() nodes.Invocation { return &SpandrelImageToImage{deps: deps} }})
-	r.Register(nodes.Def{Type: "spandrel_image_to_image_autoscale", Class: "SpandrelImageToImageAutoscale", Title: "Image-to-Image (Autoscale)",
+		Version:     "1.3.0", Category: "upscale", Tags: []string{"upscale"}, Output: nodes.ImageOutput{}}
+}
+
+// NodeInfo implements nodes.Node.
+func (*SpandrelImageToImageAutoscale) NodeInfo() nodes.Info {
+	return nodes.Info{Type: "spandrel_image_to_image_autoscale", Title: "Image-to-Image (Autoscale)",
 		Description: "Run any spandrel image-to-image model (https://github.com/chaiNNer-org/spandrel) until the target scale is reached.",
-		Version:     "1.0.0", Category: "upscale", Tags: []string{"upscale"}, Output: nodes.ImageOutput{},
-		New: func() nodes.Invocation {
-			return &SpandrelImageToImageAutoscale{SpandrelImageToImage: SpandrelImageToImage{deps: deps}}
-		}})
+		Version:     "1.0.0", Category: "upscale", Tags: []string{"upscale"}, Output: nodes.ImageOutput{}}
 }
 
 // Load is the model cache's loader for spandrel_image_to_image records (path is the model file).
@@ -70,7 +75,7 @@ type SpandrelImageToImage struct {
 	nodes.WithMetadata
 	nodes.WithBoard
 	Image    nodes.ImageField                `json:"image" description:"The input image"`
-	Model    *diffusion.ModelIdentifierField `json:"image_to_image_model" title:"Image-to-Image Model" description:"Image-to-Image model"`
+	Model    *diffusion.ModelIdentifierField `json:"image_to_image_model" title:"Image-to-Image Model" ui_model_type:"spandrel_image_to_image" description:"Image-to-Image model"`
 	TileSize int                             `json:"tile_size" default:"512" ge:"0" le:"1024" description:"The tile size for tiled image-to-image. Set to 0 to disable tiling."`
 
 	deps Deps
