@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 
+	"github.com/invokego/invokego/internal/engine/ldm"
 	"github.com/invokego/invokego/internal/engine/noise"
 	"github.com/invokego/invokego/internal/engine/sd"
 	"github.com/invokego/invokego/internal/engine/tensor"
@@ -41,7 +42,7 @@ func LoadVAEFile(path string, opts sd.Options) (*VAE, error) {
 		return nil, fmt.Errorf("load flux vae: %w", err)
 	}
 	if _, ok := st["encoder.down.0.block.0.conv1.weight"]; ok {
-		if st, err = sd.ConvertLDMVAE(st); err != nil {
+		if st, err = ldm.ConvertVAE(st); err != nil {
 			return nil, fmt.Errorf("load flux vae %s: %w", filepath.Base(path), err)
 		}
 	}

@@ -8,8 +8,8 @@
 //   - VAE: diffusers' AutoencoderKL encode and decode.
 //
 // Models load from diffusers folders (LoadDiffusersPipeline, Load*Folder) or
-// from single-file original checkpoints (LoadSingleFile), whose CompVis/LDM
-// and SGM key names are converted to diffusers names (ConvertLDMCheckpoint).
+// from diffusers-named state dicts (New*); package ldm converts single-file
+// original checkpoints to those names and loads them.
 // Layer widths are always taken from the weight shapes, so unusual
 // (tiny or pruned) architectures load as long as their structure is standard;
 // configs supply what shapes cannot express, such as head counts.
@@ -23,5 +23,6 @@
 // about 1e-2 on the UNet output (see TestBF16AgainstGoldens).
 //
 // Forward passes take a context.Context and stop between blocks when it is
-// cancelled. Built models are immutable and safe for concurrent use.
+// cancelled. Built models are immutable and safe for concurrent use; what one
+// run changes (seamless tiling, layer patches) is a per-call option (run.go).
 package sd

@@ -75,29 +75,4 @@ func TestBuildErrors(t *testing.T) {
 	if _, err := m.Forward(context.Background(), [][]int{{1, 5000}}); err == nil {
 		t.Error("out-of-vocabulary id accepted")
 	}
-	if _, err := ConvertLDMCheckpoint(StateDict{"model.diffusion_model.weird.weight": te["text_model.final_layer_norm.weight"]}); err == nil {
-		t.Error("unknown LDM key accepted")
-	}
-}
-
-func TestParseLDMConfigYAML(t *testing.T) {
-	c, err := ParseLDMConfigYAML([]byte(`
-model:
-  params:
-    scale_factor: 0.13025 # SDXL
-    unet_config:
-      params:
-        num_heads: -1
-        num_head_channels: 64
-        context_dim: 2048
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if c.Heads.NumHeadChannels != 64 || c.Heads.NumHeads != 0 || c.ScaleFactor != 0.13025 || c.ContextDim != 2048 {
-		t.Errorf("parsed %+v", c)
-	}
-	if _, err := ParseLDMConfigYAML([]byte("num_heads: eight\n")); err == nil {
-		t.Error("bad integer accepted")
-	}
 }

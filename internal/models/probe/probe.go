@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/invokego/invokego/internal/engine/esrgan"
+	"github.com/invokego/invokego/internal/engine/ldm"
 )
 
 var (
@@ -150,12 +151,15 @@ func probeFile(ctx context.Context, path string, hints Hints) (*Result, error) {
 	}
 	// An LDM yaml beside a checkpoint describes it; it settles what the tensors leave open.
 	yamlPath := strings.TrimSuffix(path, filepath.Ext(path)) + ".yaml"
-	var ldm *ldmConfig
+	// An unreadable yaml settles nothing; identification goes on from the tensors.
+	var cfg *ldm.Config
 	if fileExists(yamlPath) {
-		ldm = readLDMYaml(yamlPath)
+		if c, err := ldm.LoadConfig(yamlPath); err == nil {
+			cfg = &c
+		}
 	}
-	if ldm != nil && hints.Base == "" {
-		hints.Base = ldm.base()
+	if cfg != nil && hints.Base == "" {
+		hints.Base = cfg.Base()
 	}
 	res, err := ClassifyStateDict(sd, hints)
 	if err != nil {
@@ -163,12 +167,12 @@ func probeFile(ctx context.Context, path string, hints Hints) (*Result, error) {
 	}
 	if res.Type == "main" || res.Type == "controlnet" || res.Type == "vae" {
 		res.Format = "checkpoint"
-		if ldm != nil {
+		if cfg != nil {
 			res.ConfigPath = yamlPath
 			if res.Type == "main" && res.Base == "" {
 				res.Base = hints.Base
 			}
-			if p := ldm.prediction(); p != "" && res.Type == "main" {
+			if p := cfg.Prediction(); p != "" && res.Type == "main" {
 				res.PredictionType = p
 			}
 		}

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"reflect"
 
+	"github.com/invokego/invokego/internal/engine/ldm"
 	"github.com/invokego/invokego/internal/engine/sd"
 	"github.com/invokego/invokego/internal/engine/tokenizer"
 	"github.com/invokego/invokego/internal/models"
@@ -136,7 +137,7 @@ func (l Loader) loadCheckpointPart(ctx context.Context, cfg *models.Config, path
 	default:
 		return nil, 0, fmt.Errorf("load %s: unknown submodel %q", cfg.Name, submodel)
 	}
-	p, err := sd.LoadSingleFile(path, sd.SingleFileOptions{Part: submodel})
+	p, err := ldm.LoadSingleFile(path, ldm.Options{Part: submodel})
 	if err != nil {
 		return nil, 0, wrapLoad(cfg, submodel, err)
 	}

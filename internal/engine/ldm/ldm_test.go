@@ -1,13 +1,16 @@
-package sd
+package ldm
 
 import (
 	"context"
 	"fmt"
+	"math"
 	"path/filepath"
 	"slices"
 	"sort"
 	"testing"
 
+	"github.com/invokego/invokego/internal/engine/goldens"
+	"github.com/invokego/invokego/internal/engine/sd"
 	"github.com/invokego/invokego/internal/engine/tensor"
 )
 
@@ -15,7 +18,7 @@ import (
 // float16; converted back, every tensor must equal the folder's exactly.
 func TestSingleFileMatchesFolder(t *testing.T) {
 	models := sdTiny(t, "models")
-	comps, ldmCfg, err := ReadSingleFile(filepath.Join(models, "sd15-tiny-single.safetensors"), SingleFileOptions{})
+	comps, ldmCfg, err := ReadSingleFile(filepath.Join(models, "sd15-tiny-single.safetensors"), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -24,14 +27,14 @@ func TestSingleFileMatchesFolder(t *testing.T) {
 	}
 	for _, c := range []struct {
 		name   string
-		single StateDict
+		single sd.StateDict
 		file   string
 	}{
 		{"unet", comps.UNet, "unet/diffusion_pytorch_model.safetensors"},
 		{"vae", comps.VAE, "vae/diffusion_pytorch_model.safetensors"},
 		{"text_encoder", comps.TextEncoder, "text_encoder/model.safetensors"},
 	} {
-		folder, err := LoadStateDict(filepath.Join(models, "sd15-tiny-pipe", c.file), nil)
+		folder, err := sd.LoadStateDict(filepath.Join(models, "sd15-tiny-pipe", c.file), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -64,12 +67,12 @@ func TestSingleFileMatchesFolder(t *testing.T) {
 
 func TestSingleFileForwardMatchesFolder(t *testing.T) {
 	models := sdTiny(t, "models")
-	folder, err := LoadDiffusersPipeline(filepath.Join(models, "sd15-tiny-pipe"))
+	folder, err := sd.LoadDiffusersPipeline(filepath.Join(models, "sd15-tiny-pipe"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	teCfg := folder.TextEncoder.Config
-	single, err := LoadSingleFile(filepath.Join(models, "sd15-tiny-single.safetensors"), SingleFileOptions{TextEncoderConfig: &teCfg})
+	single, err := LoadSingleFile(filepath.Join(models, "sd15-tiny-single.safetensors"), Options{TextEncoderConfig: &teCfg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,9 +138,9 @@ func compareExact(t *testing.T, name string, got, want *tensor.Tensor) {
 	t.Logf("%s: identical (%d values)", name, len(want.Data))
 }
 
-func sortedKeys(sd StateDict) []string {
-	keys := make([]string, 0, len(sd))
-	for k := range sd {
+func sortedKeys(m sd.StateDict) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
@@ -147,9 +150,9 @@ func sortedKeys(sd StateDict) []string {
 // openCLIPLayout rewrites transformers CLIP weights in OpenCLIP's layout
 // (fused q/k/v in-projection, x·P text projection), the inverse of
 // convertOpenCLIP, so the conversion can be checked against the goldens.
-func openCLIPLayout(t *testing.T, hf StateDict, layers int) StateDict {
+func openCLIPLayout(t *testing.T, hf sd.StateDict, layers int) sd.StateDict {
 	t.Helper()
-	out := StateDict{
+	out := sd.StateDict{
 		"token_embedding.weight": hf["text_model.embeddings.token_embedding.weight"],
 		"positional_embedding":   hf["text_model.embeddings.position_embedding.weight"],
 		"ln_final.weight":        hf["text_model.final_layer_norm.weight"],
@@ -184,26 +187,26 @@ func openCLIPLayout(t *testing.T, hf StateDict, layers int) StateDict {
 
 func TestOpenCLIPConversion(t *testing.T) {
 	dir := sdTiny(t, "models", "sdxl-tiny", "text_encoder_2")
-	hf, err := LoadStateDict(filepath.Join(dir, "model.safetensors"), nil)
+	hf, err := sd.LoadStateDict(filepath.Join(dir, "model.safetensors"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := LoadCLIPTextConfig(filepath.Join(dir, "config.json"))
+	cfg, err := sd.LoadCLIPTextConfig(filepath.Join(dir, "config.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ckpt := StateDict{}
+	ckpt := sd.StateDict{}
 	for k, v := range openCLIPLayout(t, hf, cfg.NumHiddenLayers) {
 		ckpt["conditioner.embedders.1.model."+k] = v
 	}
-	comps, err := ConvertLDMCheckpoint(ckpt)
+	comps, err := Convert(ckpt)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !comps.TextEncoder2OpenCLIP || comps.TextEncoder != nil {
 		t.Fatalf("components: %+v", comps)
 	}
-	m, err := NewCLIPTextModel(cfg, comps.TextEncoder2)
+	m, err := sd.NewCLIPTextModel(cfg, comps.TextEncoder2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,15 +219,15 @@ func TestOpenCLIPConversion(t *testing.T) {
 	compare(t, "openclip hidden_states_m2", out.HiddenState(-2), g.tensor("prompt.hidden_states_m2"))
 
 	// SD-2 style (cond_stage_model.model) drops the unused last layer.
-	sd2 := StateDict{}
+	sd2 := sd.StateDict{}
 	for k, v := range openCLIPLayout(t, hf, cfg.NumHiddenLayers) {
 		sd2["cond_stage_model.model."+k] = v
 	}
-	comps, err = ConvertLDMCheckpoint(sd2)
+	comps, err = Convert(sd2)
 	if err != nil {
 		t.Fatal(err)
 	}
-	inferred, err := InferCLIPTextConfig(comps.TextEncoder)
+	inferred, err := sd.InferCLIPTextConfig(comps.TextEncoder)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,7 +240,7 @@ func TestOpenCLIPConversion(t *testing.T) {
 // whole load does.
 func TestSingleFilePartLoads(t *testing.T) {
 	path := filepath.Join(sdTiny(t, "models"), "sd15-tiny-single.safetensors")
-	whole, err := LoadSingleFile(path, SingleFileOptions{})
+	whole, err := LoadSingleFile(path, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -248,7 +251,7 @@ func TestSingleFilePartLoads(t *testing.T) {
 	}
 	ids := [][]int{{49406, 320, 2368, 49407}}
 	for _, part := range []string{PartUNet, PartVAE, PartTextEncoder, PartTextEncoder2} {
-		p, err := LoadSingleFile(path, SingleFileOptions{Part: part})
+		p, err := LoadSingleFile(path, Options{Part: part})
 		if err != nil {
 			t.Fatalf("%s: %v", part, err)
 		}
@@ -270,7 +273,7 @@ func TestSingleFilePartLoads(t *testing.T) {
 			compareExact(t, "text encoder part", b.LastHiddenState, a.LastHiddenState)
 		}
 	}
-	if _, err := LoadSingleFile(path, SingleFileOptions{Part: "tokenizer"}); err == nil {
+	if _, err := LoadSingleFile(path, Options{Part: "tokenizer"}); err == nil {
 		t.Error("an unknown part was accepted")
 	}
 	// The key layout decides the part.
@@ -287,5 +290,122 @@ func TestSingleFilePartLoads(t *testing.T) {
 		if got := ldmPart(key); got != want {
 			t.Errorf("ldmPart(%s) = %q, want %q", key, got, want)
 		}
+	}
+}
+
+func TestConvertRefusesUnknownKeys(t *testing.T) {
+	if _, err := Convert(sd.StateDict{"model.diffusion_model.weird.weight": tensor.New(4)}); err == nil {
+		t.Error("unknown LDM key accepted")
+	}
+}
+
+func TestParseConfig(t *testing.T) {
+	c, err := ParseConfig([]byte(`
+model:
+  params:
+    scale_factor: 0.13025 # SDXL
+    network_config:
+      params:
+        num_heads: -1
+        num_head_channels: 64
+        context_dim: 2048
+    conditioner_config:
+      params:
+        emb_models:
+          - target: sgm.modules.encoders.modules.FrozenCLIPEmbedder
+          - target: sgm.modules.encoders.modules.FrozenOpenCLIPEmbedder2
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Heads.NumHeadChannels != 64 || c.Heads.NumHeads != 0 || c.ScaleFactor != 0.13025 || c.ContextDim != 2048 || c.Base() != "sdxl" {
+		t.Errorf("parsed %+v", c)
+	}
+	c, err = ParseConfig([]byte(`
+model:
+  params:
+    parameterization: "v"
+    unet_config:
+      params:
+        num_heads: 8
+        context_dim: 1024
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Heads.NumHeads != 8 || c.Base() != "sd-2" || c.Prediction() != "v_prediction" {
+		t.Errorf("parsed %+v", c)
+	}
+	if _, err := ParseConfig([]byte("model:\n  params:\n    unet_config:\n      params:\n        num_heads: eight\n")); err == nil {
+		t.Error("bad integer accepted")
+	}
+	if _, err := ParseConfig(make([]byte, maxConfigBytes+1)); err == nil {
+		t.Error("an oversized yaml was read")
+	}
+}
+
+func FuzzParseConfig(f *testing.F) {
+	f.Add([]byte("model:\n  target: ldm.models.diffusion.ddpm.LatentDiffusion\n  params:\n    scale_factor: 0.18215\n"))
+	f.Add([]byte("a: &a [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		_, _ = ParseConfig(data)
+	})
+}
+
+func sdTiny(t testing.TB, parts ...string) string {
+	t.Helper()
+	p, err := goldens.Path(append([]string{"sd-tiny"}, parts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// golden is an sd-tiny goldens file.
+type golden struct {
+	t  testing.TB
+	ts map[string]goldens.Tensor
+}
+
+func openGolden(t testing.TB, name string) *golden {
+	t.Helper()
+	ts, err := goldens.Load(sdTiny(t, "goldens", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &golden{t: t, ts: ts}
+}
+
+func (g *golden) tensor(name string) *tensor.Tensor {
+	g.t.Helper()
+	v, ok := g.ts[name]
+	if !ok {
+		g.t.Fatalf("golden %s missing", name)
+	}
+	return tensor.FromData(v.Float32(), v.Shape...)
+}
+
+func (g *golden) ints(name string) []int {
+	g.t.Helper()
+	out := make([]int, len(g.ts[name].Ints))
+	for i, x := range g.ts[name].Ints {
+		out[i] = int(x)
+	}
+	return out
+}
+
+// compare checks got against want within 1e-4·max|want|.
+func compare(t testing.TB, name string, got, want *tensor.Tensor) {
+	t.Helper()
+	if len(got.Data) != len(want.Data) {
+		t.Fatalf("%s: shape %v, want %v", name, got.Shape, want.Shape)
+	}
+	var maxDiff, maxRef float64
+	for i := range got.Data {
+		maxDiff = max(maxDiff, math.Abs(float64(got.Data[i])-float64(want.Data[i])))
+		maxRef = max(maxRef, math.Abs(float64(want.Data[i])))
+	}
+	if !(maxDiff <= 1e-4*maxRef) {
+		t.Errorf("%s: max abs diff %.3g exceeds 1e-4 × %.3g", name, maxDiff, maxRef)
 	}
 }

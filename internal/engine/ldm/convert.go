@@ -1,13 +1,14 @@
-package sd
+// Package ldm reads original-layout Stable Diffusion checkpoints: the single .safetensors files of
+// CompVis/LDM (SD-1.x, SD-2.x) and SGM (SDXL), whose key names it converts to the diffusers names the
+// engine's networks are built from, and the LDM inference yaml that may come beside them.
+package ldm
 
 import (
-	"bufio"
-	"bytes"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 
+	"github.com/invokego/invokego/internal/engine/sd"
 	"github.com/invokego/invokego/internal/engine/tensor"
 )
 
@@ -39,13 +40,13 @@ func isLDMModelKey(name string) bool {
 	return false
 }
 
-// LDMComponents are the diffusers-named state dicts converted from an
+// Components are the diffusers-named state dicts converted from an
 // original-layout checkpoint. A component absent from the file is nil.
-type LDMComponents struct {
-	UNet, VAE StateDict
+type Components struct {
+	UNet, VAE sd.StateDict
 	// TextEncoder is CLIPTextModel; TextEncoder2 is SDXL's
 	// CLIPTextModelWithProjection.
-	TextEncoder, TextEncoder2 StateDict
+	TextEncoder, TextEncoder2 sd.StateDict
 	// TextEncoderOpenCLIP and TextEncoder2OpenCLIP record that the weights
 	// came from OpenCLIP, whose text towers use GELU rather than QuickGELU.
 	TextEncoderOpenCLIP, TextEncoder2OpenCLIP bool
@@ -54,12 +55,12 @@ type LDMComponents struct {
 	SGM bool
 }
 
-// ConvertLDMCheckpoint renames the weights of an original SD checkpoint to
+// Convert renames the weights of an original SD checkpoint to
 // diffusers names, following the layout rules of diffusers'
 // convert_diffusers_to_original_stable_diffusion.py in reverse. The model's
 // depth (levels, layers per block) is read from the key structure.
-func ConvertLDMCheckpoint(ckpt StateDict) (*LDMComponents, error) {
-	out := &LDMComponents{}
+func Convert(ckpt sd.StateDict) (*Components, error) {
+	out := &Components{}
 	var err error
 	if unet := ckpt.WithPrefix(ldmUNetPrefix); len(unet) > 0 {
 		if out.UNet, err = convertLDMUNet(unet); err != nil {
@@ -97,9 +98,9 @@ func ConvertLDMCheckpoint(ckpt StateDict) (*LDMComponents, error) {
 
 // normalizeCLIPKeys drops the position_ids buffer and adds the
 // "text_model." prefix that checkpoints saved by older transformers lack.
-func normalizeCLIPKeys(sd StateDict) StateDict {
-	out := StateDict{}
-	for k, v := range sd {
+func normalizeCLIPKeys(in sd.StateDict) sd.StateDict {
+	out := sd.StateDict{}
+	for k, v := range in {
 		if !strings.HasPrefix(k, "text_model.") && k != "text_projection.weight" {
 			k = "text_model." + k
 		}
@@ -113,12 +114,12 @@ func normalizeCLIPKeys(sd StateDict) StateDict {
 // convertOpenCLIP maps an OpenCLIP text tower to transformers CLIP names:
 // the fused attention in-projection is split into q, k and v, and the
 // text projection (applied as x·P in OpenCLIP) is transposed.
-func convertOpenCLIP(src StateDict, dropLastLayer bool) (StateDict, error) {
-	layers := countIndexed(src, func(i int) string { return fmt.Sprintf("transformer.resblocks.%d.ln_1.weight", i) })
+func convertOpenCLIP(src sd.StateDict, dropLastLayer bool) (sd.StateDict, error) {
+	layers := src.CountIndexed(func(i int) string { return fmt.Sprintf("transformer.resblocks.%d.ln_1.weight", i) })
 	if dropLastLayer {
 		layers--
 	}
-	dst := StateDict{}
+	dst := sd.StateDict{}
 	for k, v := range src {
 		switch {
 		case k == "token_embedding.weight":
@@ -224,7 +225,7 @@ func renameLDMResnet(rest string) (string, error) {
 	return "", fmt.Errorf("unknown resblock parameter %q", rest)
 }
 
-func convertLDMUNet(src StateDict) (StateDict, error) {
+func convertLDMUNet(src sd.StateDict) (sd.StateDict, error) {
 	// Layers per block: the first downsampler ("op") sits at input block L+1.
 	maxInput, firstOp := 0, -1
 	for k := range src {
@@ -249,7 +250,7 @@ func convertLDMUNet(src StateDict) (StateDict, error) {
 		return nil, fmt.Errorf("cannot infer layers per block (input blocks up to %d)", maxInput)
 	}
 	layers := perLevel - 1
-	dst := StateDict{}
+	dst := sd.StateDict{}
 	for k, v := range src {
 		name, err := ldmUNetKey(k, layers)
 		if err != nil {
@@ -336,12 +337,12 @@ func ldmUNetKey(k string, layers int) (string, error) {
 	return "", fmt.Errorf("unexpected unet key %q", k)
 }
 
-// ConvertLDMVAE renames the weights of an LDM-layout VAE (encoder.down.N…,
+// ConvertVAE renames the weights of an LDM-layout VAE (encoder.down.N…,
 // as in FLUX's ae.safetensors, without a first_stage_model. prefix) to
 // diffusers' AutoencoderKL names.
-func ConvertLDMVAE(src StateDict) (StateDict, error) { return convertLDMVAE(src) }
+func ConvertVAE(src sd.StateDict) (sd.StateDict, error) { return convertLDMVAE(src) }
 
-func convertLDMVAE(src StateDict) (StateDict, error) {
+func convertLDMVAE(src sd.StateDict) (sd.StateDict, error) {
 	// Decoder levels are numbered in reverse in LDM ("up.0" is the last).
 	upLevels := 0
 	for k := range src {
@@ -353,7 +354,7 @@ func convertLDMVAE(src StateDict) (StateDict, error) {
 			upLevels = max(upLevels, n+1)
 		}
 	}
-	dst := StateDict{}
+	dst := sd.StateDict{}
 	for k, v := range src {
 		name, err := ldmVAEKey(k, upLevels)
 		if err != nil {
@@ -433,206 +434,4 @@ func ldmVAEKey(k string, upLevels int) (string, error) {
 		return k, nil
 	}
 	return "", fmt.Errorf("unexpected vae key %q", k)
-}
-
-// countIndexed counts consecutive indices i for which name(i) is present.
-func countIndexed(sd StateDict, name func(i int) string) int {
-	n := 0
-	for ; ; n++ {
-		if _, ok := sd[name(n)]; !ok {
-			return n
-		}
-	}
-}
-
-// UNetHeads says how attention heads are chosen, which weight shapes cannot
-// reveal: a fixed number of heads per block (SD-1 style num_heads) or a fixed
-// head width (SD-2/SDXL style num_head_channels). Zero values mean "guess
-// from the context width".
-type UNetHeads struct {
-	NumHeads        int
-	NumHeadChannels int
-}
-
-// InferUNetConfig derives a UNet config from diffusers-named weights.
-// addTimeEmbedDim is SDXL's addition_time_embed_dim (0 means 256, SDXL's value).
-func InferUNetConfig(sd StateDict, heads UNetHeads, addTimeEmbedDim int) (UNetConfig, error) {
-	c := DefaultUNetConfig()
-	r := newWeightReader(sd)
-	convIn, convOut := r.shape("conv_in.weight"), r.shape("conv_out.weight")
-	if r.err != nil {
-		return c, r.err
-	}
-	c.InChannels, c.OutChannels = convIn[1], convOut[0]
-	levels := countIndexed(sd, func(i int) string { return fmt.Sprintf("down_blocks.%d.resnets.0.conv1.weight", i) })
-	if levels == 0 {
-		return c, fmt.Errorf("infer unet config: no down blocks")
-	}
-	c.LayersPerBlock = countIndexed(sd, func(i int) string { return fmt.Sprintf("down_blocks.0.resnets.%d.conv1.weight", i) })
-	c.BlockOutChannels = make([]int, levels)
-	c.DownBlockTypes = make([]string, levels)
-	c.UpBlockTypes = make([]string, levels)
-	c.TransformerLayersPerBlock = make(intList, levels)
-	c.CrossAttentionDim = 0
-	for i := 0; i < levels; i++ {
-		c.BlockOutChannels[i] = r.shape(fmt.Sprintf("down_blocks.%d.resnets.0.conv1.weight", i))[0]
-		c.DownBlockTypes[i] = "DownBlock2D"
-		c.TransformerLayersPerBlock[i] = 1
-		attn := fmt.Sprintf("down_blocks.%d.attentions.0.", i)
-		if _, ok := sd[attn+"norm.weight"]; ok {
-			c.DownBlockTypes[i] = "CrossAttnDownBlock2D"
-			c.TransformerLayersPerBlock[i] = countIndexed(sd, func(j int) string { return fmt.Sprintf("%stransformer_blocks.%d.norm1.weight", attn, j) })
-			if s, ok := sd[attn+"transformer_blocks.0.attn2.to_k.weight"]; ok && c.CrossAttentionDim == 0 {
-				c.CrossAttentionDim = s.Shape[1]
-			}
-			c.UseLinearProjection = len(sd[attn+"proj_in.weight"].Shape) == 2
-		}
-		c.UpBlockTypes[i] = "UpBlock2D"
-		if _, ok := sd[fmt.Sprintf("up_blocks.%d.attentions.0.norm.weight", i)]; ok {
-			c.UpBlockTypes[i] = "CrossAttnUpBlock2D"
-		}
-	}
-	if s, ok := sd["mid_block.attentions.0.transformer_blocks.0.attn2.to_k.weight"]; ok && c.CrossAttentionDim == 0 {
-		c.CrossAttentionDim = s.Shape[1]
-	}
-	if s, ok := sd["add_embedding.linear_1.weight"]; ok {
-		c.AdditionEmbedType = "text_time"
-		c.ProjectionClassEmbeddingsInputDim = s.Shape[1]
-		c.AdditionTimeEmbedDim = addTimeEmbedDim
-		if c.AdditionTimeEmbedDim == 0 {
-			c.AdditionTimeEmbedDim = 256
-		}
-	}
-	if heads.NumHeads == 0 && heads.NumHeadChannels == 0 {
-		// SD-1 uses 8 heads; SD-2 and SDXL (wider contexts) use 64-wide heads.
-		if c.CrossAttentionDim >= 1024 {
-			heads.NumHeadChannels = 64
-		} else {
-			heads.NumHeads = 8
-		}
-	}
-	perBlock := make(intList, levels)
-	for i, ch := range c.BlockOutChannels {
-		if heads.NumHeadChannels > 0 {
-			perBlock[i] = max(1, ch/heads.NumHeadChannels)
-		} else {
-			perBlock[i] = heads.NumHeads
-		}
-	}
-	c.AttentionHeadDim = perBlock
-	return c, c.Normalize()
-}
-
-// InferVAEConfig derives an AutoencoderKL config from diffusers-named weights.
-func InferVAEConfig(sd StateDict, scalingFactor float32) (VAEConfig, error) {
-	c := DefaultVAEConfig()
-	levels := countIndexed(sd, func(i int) string { return fmt.Sprintf("encoder.down_blocks.%d.resnets.0.conv1.weight", i) })
-	if levels == 0 {
-		return c, fmt.Errorf("infer vae config: no encoder blocks")
-	}
-	c.BlockOutChannels = make([]int, levels)
-	for i := range c.BlockOutChannels {
-		c.BlockOutChannels[i] = sd[fmt.Sprintf("encoder.down_blocks.%d.resnets.0.conv1.weight", i)].Shape[0]
-	}
-	c.LayersPerBlock = countIndexed(sd, func(i int) string { return fmt.Sprintf("encoder.down_blocks.0.resnets.%d.conv1.weight", i) })
-	if w, ok := sd["decoder.conv_in.weight"]; ok {
-		c.LatentChannels = w.Shape[1]
-	}
-	if w, ok := sd["encoder.conv_in.weight"]; ok {
-		c.InChannels = w.Shape[1]
-	}
-	if w, ok := sd["decoder.conv_out.weight"]; ok {
-		c.OutChannels = w.Shape[0]
-	}
-	if scalingFactor != 0 {
-		c.ScalingFactor = scalingFactor
-	}
-	return c, nil
-}
-
-// InferCLIPTextConfig derives a CLIP text config from transformers-named
-// weights. Head count cannot be seen in the shapes; CLIP models use 64-wide
-// heads, so hidden/64 is assumed (pass a config when that is wrong).
-func InferCLIPTextConfig(sd StateDict) (CLIPTextConfig, error) {
-	tok, ok1 := sd["text_model.embeddings.token_embedding.weight"]
-	pos, ok2 := sd["text_model.embeddings.position_embedding.weight"]
-	fc1, ok3 := sd["text_model.encoder.layers.0.mlp.fc1.weight"]
-	if !ok1 || !ok2 || !ok3 {
-		return CLIPTextConfig{}, fmt.Errorf("infer clip config: embeddings or first layer missing")
-	}
-	hidden := tok.Shape[1]
-	c := CLIPTextConfig{
-		VocabSize: tok.Shape[0], HiddenSize: hidden, IntermediateSize: fc1.Shape[0],
-		NumHiddenLayers:       countIndexed(sd, func(i int) string { return fmt.Sprintf("text_model.encoder.layers.%d.mlp.fc1.weight", i) }),
-		NumAttentionHeads:     max(1, hidden/64),
-		MaxPositionEmbeddings: pos.Shape[0], HiddenAct: "quick_gelu", LayerNormEps: 1e-5,
-		BOSTokenID: 49406, EOSTokenID: 49407, PadTokenID: 49407,
-	}
-	if p, ok := sd["text_projection.weight"]; ok {
-		c.ProjectionDim, c.WithProjection = p.Shape[0], true
-	}
-	return c, nil
-}
-
-// LDMConfig holds the few settings read from an LDM inference .yaml that
-// weight shapes cannot reveal.
-type LDMConfig struct {
-	Heads       UNetHeads
-	ScaleFactor float32
-	ContextDim  int
-}
-
-// ParseLDMConfigYAML extracts num_heads, num_head_channels and scale_factor
-// from a CompVis-style inference yaml. It is a line scanner, not a YAML
-// parser: these keys are plain scalars that occur once in such files.
-func ParseLDMConfigYAML(data []byte) (LDMConfig, error) {
-	var c LDMConfig
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	for sc.Scan() {
-		line := sc.Text()
-		if i := strings.Index(line, "#"); i >= 0 {
-			line = line[:i]
-		}
-		key, val, ok := strings.Cut(strings.TrimSpace(line), ":")
-		if !ok {
-			continue
-		}
-		val = strings.TrimSpace(val)
-		switch key {
-		case "num_heads", "num_head_channels", "context_dim":
-			n, err := strconv.Atoi(val)
-			if err != nil {
-				return c, fmt.Errorf("ldm yaml: %s: %w", key, err)
-			}
-			switch key {
-			case "num_heads":
-				c.Heads.NumHeads = n
-			case "num_head_channels":
-				if n > 0 {
-					c.Heads.NumHeadChannels = n
-				}
-			case "context_dim":
-				c.ContextDim = n
-			}
-		case "scale_factor":
-			f, err := strconv.ParseFloat(val, 32)
-			if err != nil {
-				return c, fmt.Errorf("ldm yaml: scale_factor: %w", err)
-			}
-			c.ScaleFactor = float32(f)
-		}
-	}
-	if c.Heads.NumHeadChannels > 0 {
-		c.Heads.NumHeads = 0 // LDM: num_head_channels wins when set
-	}
-	return c, sc.Err()
-}
-
-// LoadLDMConfigYAML reads and parses an LDM inference yaml file.
-func LoadLDMConfigYAML(path string) (LDMConfig, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return LDMConfig{}, err
-	}
-	return ParseLDMConfigYAML(b)
 }
