@@ -13,6 +13,8 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+
+	"github.com/invokego/invokego/internal/engine/torchmath"
 )
 
 // Tensor is one decoded tensor. Floating-point dtypes fill Floats (widening
@@ -132,7 +134,7 @@ func decode(h headerEntry, data []byte) (Tensor, error) {
 			case "F32":
 				t.Floats[i] = float64(math.Float32frombits(le.Uint32(b[4*i:])))
 			case "F16":
-				t.Floats[i] = float64(HalfToFloat32(le.Uint16(b[2*i:])))
+				t.Floats[i] = float64(torchmath.Float16ToFloat32(le.Uint16(b[2*i:])))
 			case "BF16":
 				t.Floats[i] = float64(math.Float32frombits(uint32(le.Uint16(b[2*i:])) << 16))
 			}
@@ -155,27 +157,6 @@ func decode(h headerEntry, data []byte) (Tensor, error) {
 		}
 	}
 	return t, nil
-}
-
-// HalfToFloat32 widens an IEEE 754 binary16 value (exactly).
-func HalfToFloat32(h uint16) float32 {
-	sign := uint32(h>>15) << 31
-	exp := uint32(h>>10) & 0x1f
-	mant := uint32(h) & 0x3ff
-	switch {
-	case exp == 0x1f: // Inf or NaN
-		return math.Float32frombits(sign | 0x7f800000 | mant<<13)
-	case exp != 0:
-		return math.Float32frombits(sign | (exp+112)<<23 | mant<<13)
-	case mant == 0:
-		return math.Float32frombits(sign)
-	default: // subnormal half: value = mant * 2^-24, normal in float32
-		f := float32(mant) * (1.0 / (1 << 24))
-		if sign != 0 {
-			f = -f
-		}
-		return f
-	}
 }
 
 // Names returns the tensor names in sorted order.

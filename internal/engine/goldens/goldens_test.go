@@ -31,12 +31,3 @@ func TestParseRejectsBadHeader(t *testing.T) {
 		t.Error("oversized header length accepted")
 	}
 }
-
-func TestHalfToFloat32(t *testing.T) {
-	cases := map[uint16]float32{0x3c00: 1, 0xc000: -2, 0x0001: 1.0 / (1 << 24), 0x7bff: 65504, 0x3555: 0.33325195}
-	for h, want := range cases {
-		if got := HalfToFloat32(h); got != want {
-			t.Errorf("HalfToFloat32(%#04x) = %v, want %v", h, got, want)
-		}
-	}
-}

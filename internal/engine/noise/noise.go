@@ -22,6 +22,8 @@ package noise
 import (
 	"fmt"
 	"math"
+
+	"github.com/invokego/invokego/internal/engine/torchmath"
 )
 
 // DType is the tensor element type the noise is generated in. The values
@@ -204,9 +206,9 @@ func (g *Generator) fillNormalSerial(dst []float32, dtype DType) {
 		v := float32(g.normalFloat64()) // double -> float (-> half/bf16)
 		switch dtype {
 		case Float16:
-			v = roundHalf(v)
+			v = torchmath.RoundFloat16(v)
 		case BFloat16:
-			v = roundBFloat16(v)
+			v = torchmath.RoundBFloat16(v)
 		}
 		dst[i] = v
 	}
@@ -240,8 +242,8 @@ func boxMuller16AVX2(d []float32) {
 	for j := 0; j < 8; j++ {
 		u1 := 1 - d[j]
 		u2 := d[j+8]
-		radius := float32(math.Sqrt(float64(-2 * log256(u1))))
-		sin, cos := sincos256(twoPi * u2)
+		radius := float32(math.Sqrt(float64(-2 * torchmath.CephesLog(u1))))
+		sin, cos := torchmath.CephesSinCos(twoPi * u2)
 		// The kernel ends with fmadd(n, std, mean) = n*1 + 0, which turns
 		// -0 into +0.
 		d[j] = radius*cos + 0
@@ -255,10 +257,10 @@ func boxMuller16Scalar(d []float32) {
 	for j := 0; j < 8; j++ {
 		u1 := 1 - d[j]
 		u2 := d[j+8]
-		radius := float32(math.Sqrt(float64(-2 * glibcLogf(u1))))
+		radius := float32(math.Sqrt(float64(-2 * torchmath.GlibcLogf(u1))))
 		theta := float32(2 * math.Pi * float64(u2))
-		d[j] = radius*glibcSinCos(theta, true) + 0 // "* std + mean"
-		d[j+8] = radius*glibcSinCos(theta, false) + 0
+		d[j] = radius*torchmath.GlibcSinCos(theta, true) + 0 // "* std + mean"
+		d[j+8] = radius*torchmath.GlibcSinCos(theta, false) + 0
 	}
 }
 
@@ -290,12 +292,12 @@ func (g *Generator) fillNormalReduced(dst []float32, mantissaBits uint, fill16 f
 // rounding to half at the end, after "+ mean" turns -0 into +0).
 func boxMuller16Half(d []float32) {
 	for j := 0; j < 8; j++ {
-		u1 := roundHalf(1 - d[j])
+		u1 := torchmath.RoundFloat16(1 - d[j])
 		u2 := d[j+8]
-		radius := roundHalf(float32(math.Sqrt(float64(-2 * glibcLogf(u1)))))
-		theta := roundHalf(float32(2 * math.Pi * float64(u2)))
-		d[j] = roundHalf(radius*glibcSinCos(theta, true) + 0)
-		d[j+8] = roundHalf(radius*glibcSinCos(theta, false) + 0)
+		radius := torchmath.RoundFloat16(float32(math.Sqrt(float64(-2 * torchmath.GlibcLogf(u1)))))
+		theta := torchmath.RoundFloat16(float32(2 * math.Pi * float64(u2)))
+		d[j] = torchmath.RoundFloat16(radius*torchmath.GlibcSinCos(theta, true) + 0)
+		d[j+8] = torchmath.RoundFloat16(radius*torchmath.GlibcSinCos(theta, false) + 0)
 	}
 }
 
@@ -304,15 +306,15 @@ func boxMuller16Half(d []float32) {
 // return BFloat16, and BFloat16*BFloat16 is rounded to BFloat16, so every
 // step rounds.
 func boxMuller16BFloat16(d []float32) {
-	r := roundBFloat16
+	r := torchmath.RoundBFloat16
 	for j := 0; j < 8; j++ {
 		u1 := r(1 - d[j])
 		u2 := d[j+8]
-		logU1 := r(glibcLogf(u1))
+		logU1 := r(torchmath.GlibcLogf(u1))
 		radius := r(float32(math.Sqrt(float64(r(-2 * logU1)))))
 		theta := r(float32(2 * math.Pi * float64(u2)))
-		cos := r(glibcSinCos(theta, true))
-		sin := r(glibcSinCos(theta, false))
+		cos := r(torchmath.GlibcSinCos(theta, true))
+		sin := r(torchmath.GlibcSinCos(theta, false))
 		d[j] = r(r(radius*cos) + 0)
 		d[j+8] = r(r(radius*sin) + 0)
 	}

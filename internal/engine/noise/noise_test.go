@@ -167,22 +167,6 @@ func TestParseDType(t *testing.T) {
 	}
 }
 
-func TestFMA32(t *testing.T) {
-	// a*b+c where the float64 sum is a float32 tie but the exact value is not.
-	a, b := float32(1+1.0/(1<<12)), float32(1+1.0/(1<<12))
-	c := float32(-1)
-	// exact: 2^-11 + 2^-24, representable in float32.
-	if got, want := fma32(a, b, c), float32(1.0/(1<<11)+1.0/(1<<24)); got != want {
-		t.Errorf("fma32 = %v, want %v", got, want)
-	}
-	for _, tc := range [][3]float32{{3, 5, 7}, {0.1, 0.2, 0.3}, {-1e-8, 3e7, 1}} {
-		want := float32(math.FMA(float64(tc[0]), float64(tc[1]), float64(tc[2])))
-		if got := fma32(tc[0], tc[1], tc[2]); got != want {
-			t.Errorf("fma32%v = %v, want %v", tc, got, want)
-		}
-	}
-}
-
 func BenchmarkRandn512(b *testing.B) {
 	for b.Loop() {
 		Randn(42, Float32, 1, 4, 64, 64)

@@ -11,6 +11,7 @@ import (
 	"github.com/invokego/invokego/internal/engine/scheduler"
 	"github.com/invokego/invokego/internal/engine/sd"
 	"github.com/invokego/invokego/internal/engine/tensor"
+	"github.com/invokego/invokego/internal/engine/torchmath"
 )
 
 // DenoiseParams are the inputs of InvokeAI's denoise_latents for SD-1/2 and
@@ -219,7 +220,7 @@ func applyMaskGuidance(latents, known, weight []float32, plane int, gradient boo
 			}
 			continue
 		}
-		latents[i] = torchLerp(known[i], latents[i], w)
+		latents[i] = torchmath.Lerp(known[i], latents[i], w)
 	}
 }
 
@@ -233,18 +234,8 @@ func restoreKnown(latents, orig, weight []float32, plane int, gradient bool) {
 			}
 			continue
 		}
-		latents[i] = torchLerp(orig[i], latents[i], w)
+		latents[i] = torchmath.Lerp(orig[i], latents[i], w)
 	}
-}
-
-// torchLerp is torch.lerp(start, end, weight), whose formula switches at
-// weight 0.5 for accuracy.
-func torchLerp(start, end, weight float32) float32 {
-	diff := end - start
-	if weight < 0.5 {
-		return start + float32(weight*diff)
-	}
-	return end - float32(diff*(1-weight))
 }
 
 // guidance runs the UNet with classifier-free guidance.

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/invokego/invokego/internal/engine/safetensors"
+	"github.com/invokego/invokego/internal/engine/torchmath"
 )
 
 // Block decoders (portable Go). Each expands len(dst)/BlockSize() whole
@@ -77,7 +77,7 @@ func Decode(t Type, dst []float32, src []byte) error {
 	return nil
 }
 
-func half(b []byte) float32 { return safetensors.HalfToFloat32(binary.LittleEndian.Uint16(b)) }
+func half(b []byte) float32 { return torchmath.Float16ToFloat32(binary.LittleEndian.Uint16(b)) }
 
 func decodeF32(dst []float32, src []byte) {
 	src = src[:4*len(dst)]

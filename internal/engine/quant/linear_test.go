@@ -8,8 +8,8 @@ import (
 	"testing"
 
 	"github.com/invokego/invokego/internal/engine/gemm"
-	"github.com/invokego/invokego/internal/engine/safetensors"
 	"github.com/invokego/invokego/internal/engine/tensor"
+	"github.com/invokego/invokego/internal/engine/torchmath"
 )
 
 func tensorFrom(x []float32, shape ...int) *tensor.Tensor { return tensor.FromData(x, shape...) }
@@ -40,7 +40,7 @@ func randomMatrix(rng *rand.Rand, t Type, rows, cols int) Matrix {
 		}
 	case F16:
 		for i := 0; i < len(data); i += 2 {
-			le.PutUint16(data[i:], safetensors.Float32ToHalf(float32(rng.NormFloat64())))
+			le.PutUint16(data[i:], torchmath.Float32ToFloat16(float32(rng.NormFloat64())))
 		}
 	case BF16:
 		for i := 0; i < len(data); i += 2 {
@@ -58,7 +58,7 @@ func randomMatrix(rng *rand.Rand, t Type, rows, cols int) Matrix {
 				if off > 0 && (t == Q4_1 || t == Q5_1) {
 					scale = -scale * 8 // the min of a block
 				}
-				le.PutUint16(data[b+off:], safetensors.Float32ToHalf(scale))
+				le.PutUint16(data[b+off:], torchmath.Float32ToFloat16(scale))
 			}
 		}
 	}

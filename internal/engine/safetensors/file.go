@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"os"
+
+	"github.com/invokego/invokego/internal/engine/torchmath"
 )
 
 // File is an open safetensors file whose bytes are memory-mapped when the
@@ -137,7 +139,7 @@ func ToFloat32(dt DType, b []byte) ([]float32, error) {
 		}
 	case F16:
 		for i := range out {
-			out[i] = HalfToFloat32(binary.LittleEndian.Uint16(b[2*i:]))
+			out[i] = torchmath.Float16ToFloat32(binary.LittleEndian.Uint16(b[2*i:]))
 		}
 	case BF16:
 		for i := range out {
@@ -171,65 +173,4 @@ func ToFloat32(dt DType, b []byte) ([]float32, error) {
 		return nil, fmt.Errorf("conversion from %s to float32 is not supported", dt)
 	}
 	return out, nil
-}
-
-// HalfToFloat32 converts an IEEE 754 binary16 value to float32 exactly.
-func HalfToFloat32(h uint16) float32 {
-	sign := uint32(h>>15) << 31
-	exp := uint32(h>>10) & 0x1f
-	mant := uint32(h) & 0x3ff
-	switch {
-	case exp == 0x1f: // Inf or NaN
-		return math.Float32frombits(sign | 0x7f800000 | mant<<13)
-	case exp == 0:
-		if mant == 0 {
-			return math.Float32frombits(sign)
-		}
-		// Subnormal: value = mant * 2^-24.
-		v := float32(mant) * (1.0 / (1 << 24))
-		if sign != 0 {
-			v = -v
-		}
-		return v
-	}
-	return math.Float32frombits(sign | (exp+127-15)<<23 | mant<<13)
-}
-
-// Float32ToHalf converts a float32 to binary16 with round-to-nearest-even.
-func Float32ToHalf(f float32) uint16 {
-	b := math.Float32bits(f)
-	sign := uint16(b>>16) & 0x8000
-	exp := int32(b>>23) & 0xff
-	mant := b & 0x7fffff
-	if exp == 0xff { // Inf or NaN
-		if mant != 0 {
-			return sign | 0x7e00
-		}
-		return sign | 0x7c00
-	}
-	e := exp - 127 + 15
-	if e >= 0x1f {
-		return sign | 0x7c00
-	}
-	if e <= 0 {
-		if e < -10 {
-			return sign
-		}
-		// Subnormal half: shift the full mantissa (with implicit bit) right.
-		m := mant | 0x800000
-		shift := uint32(14 - e)
-		half := m >> shift
-		rem := m & (1<<shift - 1)
-		mid := uint32(1) << (shift - 1)
-		if rem > mid || (rem == mid && half&1 == 1) {
-			half++
-		}
-		return sign | uint16(half)
-	}
-	half := uint32(e)<<10 | mant>>13
-	rem := mant & 0x1fff
-	if rem > 0x1000 || (rem == 0x1000 && half&1 == 1) {
-		half++ // may carry into the exponent, which is correct rounding
-	}
-	return sign | uint16(half)
 }

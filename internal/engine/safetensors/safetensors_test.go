@@ -148,23 +148,7 @@ func TestWriteRoundTrip(t *testing.T) {
 	}
 }
 
-func TestHalfConversionExhaustive(t *testing.T) {
-	for h := 0; h < 1<<16; h++ {
-		f := HalfToFloat32(uint16(h))
-		if math.IsNaN(float64(f)) {
-			continue
-		}
-		if back := Float32ToHalf(f); back != uint16(h) {
-			t.Fatalf("half %#04x -> %v -> %#04x", h, f, back)
-		}
-	}
-	// Rounding: halfway between 1 and the next half (1+2^-10) rounds to even.
-	if got := Float32ToHalf(1 + 1.0/2048); got != 0x3c00 {
-		t.Errorf("tie rounding: %#04x", got)
-	}
-	if got := Float32ToHalf(1 + 3.0/2048); got != 0x3c02 {
-		t.Errorf("tie rounding up to even: %#04x", got)
-	}
+func TestBF16Conversion(t *testing.T) {
 	if got := BF16ToFloat32Check(); got != 1.5 {
 		t.Errorf("bf16 %v", got)
 	}

@@ -8,6 +8,8 @@ import (
 	"io"
 	"math"
 	"sort"
+
+	"github.com/invokego/invokego/internal/engine/torchmath"
 )
 
 // WriteTensor is one tensor to be written: its type, shape and raw
@@ -31,7 +33,7 @@ func F32Tensor(shape []int, data []float32) WriteTensor {
 func F16Tensor(shape []int, data []float32) WriteTensor {
 	b := make([]byte, 2*len(data))
 	for i, v := range data {
-		binary.LittleEndian.PutUint16(b[2*i:], Float32ToHalf(v))
+		binary.LittleEndian.PutUint16(b[2*i:], torchmath.Float32ToFloat16(v))
 	}
 	return WriteTensor{DType: F16, Shape: shape, Data: b}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/invokego/invokego/internal/engine/noise"
+	"github.com/invokego/invokego/internal/engine/torchmath"
 )
 
 // deis is DEISMultistepScheduler (diffusers 0.39; algorithm "deis", solver
@@ -97,7 +98,7 @@ func (s *deis) secondOrder(i int, sample []float32) []float32 {
 	// ind_fn(t, b, c) = t*(log t - log c - 1)/(log b - log c), in numpy
 	// float32 (np.log of 0-d float32 tensors).
 	ind := func(t, b, c float32) float32 {
-		lt, lb, lc := npLogF32(t), npLogF32(b), npLogF32(c)
+		lt, lb, lc := torchmath.NumpyLogf(t), torchmath.NumpyLogf(b), torchmath.NumpyLogf(c)
 		return float32(t*((-lc+lt)-1)) / (lb - lc)
 	}
 	c1 := ind(rhoT, rho0, rho1) - ind(rho0, rho0, rho1)
@@ -117,7 +118,7 @@ func (s *deis) thirdOrder(i int, sample []float32) []float32 {
 	alphaS0, _ := alphaSigma(s.sigmas[i])
 	rhoT, rho0, rho1, rho2 := s.rho(i+1), s.rho(i), s.rho(i-1), s.rho(i-2)
 	ind := func(t, b, c, d float32) float32 {
-		lt, lb, lc, ld := npLogF32(t), npLogF32(b), npLogF32(c), npLogF32(d)
+		lt, lb, lc, ld := torchmath.NumpyLogf(t), torchmath.NumpyLogf(b), torchmath.NumpyLogf(c), torchmath.NumpyLogf(d)
 		num := float32(lc*((ld-lt)+1)) - float32(ld*lt) + ld + float32(lt*lt) - float32(2*lt) + 2
 		num = t * num
 		den := float32((lb - lc) * (lb - ld))

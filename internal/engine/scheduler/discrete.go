@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/invokego/invokego/internal/engine/noise"
+	"github.com/invokego/invokego/internal/engine/torchmath"
 )
 
 // This file holds the k-diffusion style schedulers (Euler, Euler ancestral,
@@ -85,7 +86,7 @@ func (b *base) sigmaSchedule(ts []float64, karras bool, final float32) ([]float6
 func logSigmaTable(table []float32) []float32 {
 	out := make([]float32, len(table))
 	for i, s := range table {
-		out[i] = npLogF32(s)
+		out[i] = torchmath.NumpyLogf(s)
 	}
 	return out
 }

@@ -3,6 +3,8 @@ package scheduler
 import (
 	"fmt"
 	"math"
+
+	"github.com/invokego/invokego/internal/engine/torchmath"
 )
 
 // This file builds the training noise schedule (betas, alphas_cumprod) the
@@ -31,10 +33,10 @@ func newTrainSchedule(cfg *Config) (*trainSchedule, error) {
 			betas[i] = float32(b)
 		}
 	case cfg.BetaSchedule == "linear":
-		betas = torchLinspaceF32(cfg.BetaStart, cfg.BetaEnd, n)
+		betas = torchmath.LinspaceF32(cfg.BetaStart, cfg.BetaEnd, n)
 	case cfg.BetaSchedule == "scaled_linear":
 		// Specific to the latent diffusion model: linear in sqrt(beta).
-		betas = torchLinspaceF32(math.Sqrt(cfg.BetaStart), math.Sqrt(cfg.BetaEnd), n)
+		betas = torchmath.LinspaceF32(math.Sqrt(cfg.BetaStart), math.Sqrt(cfg.BetaEnd), n)
 		for i, b := range betas {
 			betas[i] = b * b
 		}
@@ -104,62 +106,6 @@ func (s *trainSchedule) sigmas() []float32 {
 		out[i] = sqrt32((1 - a) / a)
 	}
 	return out
-}
-
-// torchLinspaceF32 is torch.linspace(start, end, steps, dtype=float32) as
-// torch's AVX2 CPU kernel computes it: start/end rounded to float32, a
-// float32 step, the first half counted up from start and the second half
-// down from end, within each 8-wide vector base + k*step. The kernel is
-// compiled with FMA contraction, so each multiply-add rounds once; that
-// matters for the vector bases (bit-exact against torch's betas only so).
-func torchLinspaceF32(start64, end64 float64, steps int) []float32 {
-	start, end := float32(start64), float32(end64)
-	out := make([]float32, steps)
-	if steps == 1 {
-		out[0] = start
-		return out
-	}
-	step := (end - start) / float32(steps-1)
-	halfway := steps / 2
-	at := func(i int) float32 {
-		if i < halfway {
-			return fma32(step, float32(i), start)
-		}
-		return fma32(-step, float32(steps-i-1), end)
-	}
-	const vec = 8
-	i := 0
-	// cpu_serial_kernel_vec runs two vectors per iteration while 16 or
-	// more elements remain, then finishes element by element.
-	for ; i+2*vec <= steps; i += 2 * vec {
-		for _, v := range [2]int{i, i + vec} {
-			base := at(v)
-			for k := 0; k < vec; k++ {
-				out[v+k] = fma32(float32(k), step, base)
-			}
-		}
-	}
-	for ; i < steps; i++ {
-		out[i] = at(i)
-	}
-	return out
-}
-
-// fma32 returns a*b+c rounded once to float32. The float64 product of two
-// float32 values is exact; TwoSum recovers the float64 sum's rounding error
-// so a float64 result that sits exactly halfway between two float32 values
-// is nudged toward the true value before the final rounding.
-func fma32(a, b, c float32) float32 {
-	p := float64(a) * float64(b)
-	cd := float64(c)
-	s := p + cd
-	bv := s - p
-	e := (p - (s - bv)) + (cd - bv)
-	const tail = 1<<29 - 1 // float64 mantissa bits below float32 precision
-	if e != 0 && math.Float64bits(s)&tail == 1<<28 {
-		s = math.Nextafter(s, math.Copysign(math.Inf(1), e))
-	}
-	return float32(s)
 }
 
 // npLinspace is numpy.linspace(start, stop, num) (endpoint=True) in float64.
@@ -236,7 +182,7 @@ func sigmaToT(sigma float64, logSigmas []float32) float64 {
 // sigmaToTF32 is _sigma_to_t on a float32 sigma (a tensor element), whose
 // log numpy then takes in float32.
 func sigmaToTF32(sigma float32, logSigmas []float32) float64 {
-	ls := npLogF32(max(sigma, 1e-10))
+	ls := torchmath.NumpyLogf(max(sigma, 1e-10))
 	return sigmaToTLog(float64(ls), ls, logSigmas)
 }
 
@@ -266,50 +212,6 @@ func sqrt32(x float32) float32 { return float32(math.Sqrt(float64(x))) }
 
 // log32, exp32 and expm132 are torch's float32 log, exp and expm1 on CPU
 // tensors (SLEEF, see sleef.go).
-func log32(x float32) float32   { return sleefLogf(x) }
-func exp32(x float32) float32   { return sleefExpf(x) }
-func expm132(x float32) float32 { return sleefExpm1f(x) }
-
-// numpy's float32 log coefficients (a rational minimax approximation of
-// log(1+x), from npy_math's NPY_COEFF_*_LOGf).
-const (
-	npLogP0 = float32(0.000000000000000000000e+00)
-	npLogP1 = float32(9.999999999999998702752e-01)
-	npLogP2 = float32(2.112677543073053063722e+00)
-	npLogP3 = float32(1.480000633576506585156e+00)
-	npLogP4 = float32(3.808837741388407920751e-01)
-	npLogP5 = float32(2.589979117907922693523e-02)
-	npLogQ0 = float32(1.000000000000000000000e+00)
-	npLogQ1 = float32(2.612677543073109236779e+00)
-	npLogQ2 = float32(2.453006071784736363091e+00)
-	npLogQ3 = float32(9.864942958519418960339e-01)
-	npLogQ4 = float32(1.546476374983906719538e-01)
-	npLogQ5 = float32(5.875095403124574342950e-03)
-)
-
-// npLogF32 is np.log on a float32 array as numpy's AVX2/AVX512F kernel
-// computes it (up to 3.8 ULP off, so it matters for bit-exact schedules):
-// split x into mantissa in [0.5, 1) and exponent, fold the mantissa above
-// sqrt(1/2), then a P/Q rational approximation of log(1+x) with fused
-// multiply-adds. Inputs are positive normal numbers here.
-func npLogF32(x float32) float32 {
-	bits := math.Float32bits(x)
-	exponent := float32(int32(bits>>23) - 0x7e)
-	m := math.Float32frombits(bits&0x7fffff | 126<<23)
-	if m <= float32(math.Sqrt2/2) {
-		m += m
-		exponent--
-	}
-	m--
-	num := fma32(npLogP5, m, npLogP4)
-	num = fma32(num, m, npLogP3)
-	num = fma32(num, m, npLogP2)
-	num = fma32(num, m, npLogP1)
-	num = fma32(num, m, npLogP0)
-	den := fma32(npLogQ5, m, npLogQ4)
-	den = fma32(den, m, npLogQ3)
-	den = fma32(den, m, npLogQ2)
-	den = fma32(den, m, npLogQ1)
-	den = fma32(den, m, npLogQ0)
-	return fma32(exponent, float32(math.Ln2), num/den)
-}
+func log32(x float32) float32   { return torchmath.SleefLogf(x) }
+func exp32(x float32) float32   { return torchmath.SleefExpf(x) }
+func expm132(x float32) float32 { return torchmath.SleefExpm1f(x) }

@@ -17,6 +17,7 @@ import (
 	"github.com/invokego/invokego/internal/engine/goldens"
 	"github.com/invokego/invokego/internal/engine/quant"
 	"github.com/invokego/invokego/internal/engine/safetensors"
+	"github.com/invokego/invokego/internal/engine/torchmath"
 )
 
 // storedTensor is one tensor to write into a test GGUF file.
@@ -37,7 +38,7 @@ func quantizeQ8_0(x []float32) []byte {
 			amax = max(amax, float32(math.Abs(float64(v))))
 		}
 		d := amax / 127
-		out = binary.LittleEndian.AppendUint16(out, safetensors.Float32ToHalf(d))
+		out = binary.LittleEndian.AppendUint16(out, torchmath.Float32ToFloat16(d))
 		for _, v := range blk {
 			q := 0.0
 			if d != 0 {
@@ -58,7 +59,7 @@ func encodeAs(t quant.Type, x []float32) []byte {
 		}
 	case quant.F16:
 		for _, v := range x {
-			out = binary.LittleEndian.AppendUint16(out, safetensors.Float32ToHalf(v))
+			out = binary.LittleEndian.AppendUint16(out, torchmath.Float32ToFloat16(v))
 		}
 	case quant.Q8_0:
 		out = quantizeQ8_0(x)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/invokego/invokego/internal/engine/pickle"
 	"github.com/invokego/invokego/internal/engine/safetensors"
+	"github.com/invokego/invokego/internal/engine/torchmath"
 )
 
 // maxTorchFile bounds a PyTorch embedding file; real ones are a few
@@ -165,7 +166,7 @@ func (s *torchSource) float32s(name string) ([]float32, error) {
 func elementAt(dt safetensors.DType, b []byte) float32 {
 	switch dt {
 	case safetensors.F16:
-		return safetensors.HalfToFloat32(binary.LittleEndian.Uint16(b))
+		return torchmath.Float16ToFloat32(binary.LittleEndian.Uint16(b))
 	case safetensors.BF16:
 		return math.Float32frombits(uint32(binary.LittleEndian.Uint16(b)) << 16)
 	case safetensors.F64:

@@ -1,4 +1,4 @@
-package noise
+package torchmath
 
 import "math"
 
@@ -38,8 +38,8 @@ const (
 	glibcLogA2 = -0x1.ffffef20a4123p-2
 )
 
-// glibcLogf is logf for positive finite x (the only inputs randn makes).
-func glibcLogf(x float32) float32 {
+// GlibcLogf is logf for positive finite x (the only inputs randn makes).
+func GlibcLogf(x float32) float32 {
 	ix := math.Float32bits(x)
 	if ix == 0x3f800000 {
 		return 0
@@ -123,10 +123,10 @@ func sinfPoly(x, x2 float64, p *glibcSinCosPoly, n int) float32 {
 	return float32(math.FMA(x6, c2, c))
 }
 
-// glibcSinCos computes sinf (cos=false) or cosf (cos=true) for |y| < 120,
+// GlibcSinCos computes sinf (cos=false) or cosf (cos=true) for |y| < 120,
 // the range randn's angles (< 2*pi) fall in; larger inputs fall back to
 // float64 math.
-func glibcSinCos(y float32, cos bool) float32 {
+func GlibcSinCos(y float32, cos bool) float32 {
 	x := float64(y)
 	p := &glibcSinCosTable[0]
 	quadrantShift := 0

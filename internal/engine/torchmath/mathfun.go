@@ -1,4 +1,4 @@
-package noise
+package torchmath
 
 import "math"
 
@@ -40,9 +40,9 @@ const (
 	fourOverPi = float32(1.27323954473516)
 )
 
-// log256 is one lane of avx_mathfun's log256_ps. Inputs are in (0, 1] here,
+// CephesLog is one lane of avx_mathfun's log256_ps. Inputs are in (0, 1] here,
 // so the NaN masking of non-positive inputs is not needed.
-func log256(x float32) float32 {
+func CephesLog(x float32) float32 {
 	const minNormPos = 0x00800000
 	bits := math.Float32bits(x)
 	if bits < minNormPos && x >= 0 { // _mm256_max_ps with the smallest normal
@@ -63,26 +63,26 @@ func log256(x float32) float32 {
 	x = x + tmp
 
 	z := x * x
-	y := fma32(logP0, x, logP1)
-	y = fma32(y, x, logP2)
-	y = fma32(y, x, logP3)
-	y = fma32(y, x, logP4)
-	y = fma32(y, x, logP5)
-	y = fma32(y, x, logP6)
-	y = fma32(y, x, logP7)
-	y = fma32(y, x, logP8)
+	y := FMA32(logP0, x, logP1)
+	y = FMA32(y, x, logP2)
+	y = FMA32(y, x, logP3)
+	y = FMA32(y, x, logP4)
+	y = FMA32(y, x, logP5)
+	y = FMA32(y, x, logP6)
+	y = FMA32(y, x, logP7)
+	y = FMA32(y, x, logP8)
 	y = y * x
 	// y*z + e*q1: GCC fuses the first multiply it meets (y*z); e*q1 is
 	// rounded on its own.
-	y = fma32(y, z, e*logQ1)
+	y = FMA32(y, z, e*logQ1)
 	y = y - z*0.5 // z*0.5 is exact, fused or not
 	x = x + y
 	x = x + e*logQ2 // e*q2 is exact: e is a small integer, q2 has 9 bits
 	return x
 }
 
-// sincos256 is one lane of avx_mathfun's sincos256_ps.
-func sincos256(x float32) (sin, cos float32) {
+// CephesSinCos is one lane of avx_mathfun's sincos256_ps.
+func CephesSinCos(x float32) (sin, cos float32) {
 	signSin := math.Float32bits(x) & 0x80000000
 	x = math.Float32frombits(math.Float32bits(x) &^ 0x80000000)
 
@@ -95,24 +95,24 @@ func sincos256(x float32) (sin, cos float32) {
 	sinFromSinPoly := j&2 == 0 // otherwise the polynomials swap roles
 
 	// Extended-precision range reduction x = ((x - y*DP1) - y*DP2) - y*DP3.
-	x = fma32(y, minusDP1, x)
-	x = fma32(y, minusDP2, x)
-	x = fma32(y, minusDP3, x)
+	x = FMA32(y, minusDP1, x)
+	x = FMA32(y, minusDP2, x)
+	x = FMA32(y, minusDP3, x)
 
 	signCos := uint32(^(j-2)&4) << 29
 	signSin ^= swapSignSin
 
 	z := x * x
-	yc := fma32(cosCoefP0, z, cosCoefP1)
-	yc = fma32(yc, z, cosCoefP2)
+	yc := FMA32(cosCoefP0, z, cosCoefP1)
+	yc = FMA32(yc, z, cosCoefP2)
 	yc = yc * z
-	yc = fma32(yc, z, -(z * 0.5)) // yc*z - z*0.5, z*0.5 exact
+	yc = FMA32(yc, z, -(z * 0.5)) // yc*z - z*0.5, z*0.5 exact
 	yc = yc + 1
 
-	ys := fma32(sinCoefP0, z, sinCoefP1)
-	ys = fma32(ys, z, sinCoefP2)
+	ys := FMA32(sinCoefP0, z, sinCoefP1)
+	ys = FMA32(ys, z, sinCoefP2)
 	ys = ys * z
-	ys = fma32(ys, x, x)
+	ys = FMA32(ys, x, x)
 
 	// The vector code blends the two polynomials with masks; the adds of
 	// +0 it performs on the way leave the selected value unchanged.

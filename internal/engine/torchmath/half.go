@@ -1,16 +1,16 @@
-package noise
+package torchmath
 
 import "math"
 
-// roundHalf rounds a float32 to the nearest IEEE binary16 value (ties to
+// RoundFloat16 rounds a float32 to the nearest IEEE binary16 value (ties to
 // even) and returns it widened back to float32, like c10::Half(float).
-func roundHalf(f float32) float32 {
-	return halfBitsToFloat32(float32ToHalfBits(f))
+func RoundFloat16(f float32) float32 {
+	return Float16ToFloat32(Float32ToFloat16(f))
 }
 
-// roundBFloat16 rounds a float32 to bfloat16 (ties to even), like
+// RoundBFloat16 rounds a float32 to bfloat16 (ties to even), like
 // c10::BFloat16(float), and widens it back.
-func roundBFloat16(f float32) float32 {
+func RoundBFloat16(f float32) float32 {
 	b := math.Float32bits(f)
 	if f != f {
 		return f
@@ -19,7 +19,8 @@ func roundBFloat16(f float32) float32 {
 	return math.Float32frombits(b &^ 0xffff)
 }
 
-func float32ToHalfBits(f float32) uint16 {
+// Float32ToFloat16 converts to IEEE binary16 bits, rounding to nearest even.
+func Float32ToFloat16(f float32) uint16 {
 	b := math.Float32bits(f)
 	sign := uint16(b>>16) & 0x8000
 	absBits := b &^ 0x80000000
@@ -49,7 +50,8 @@ func float32ToHalfBits(f float32) uint16 {
 	}
 }
 
-func halfBitsToFloat32(h uint16) float32 {
+// Float16ToFloat32 widens IEEE binary16 bits to float32 (exactly).
+func Float16ToFloat32(h uint16) float32 {
 	sign := uint32(h>>15) << 31
 	exp := uint32(h>>10) & 0x1f
 	mant := uint32(h) & 0x3ff

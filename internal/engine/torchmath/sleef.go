@@ -1,14 +1,14 @@
-package scheduler
+package torchmath
 
 import "math"
 
 // This file reproduces the float32 log, exp and expm1 that torch runs on
 // CPU tensors: torch's vectorised math (vml) maps them to SLEEF's 1-ULP
 // AVX2 routines (Sleef_logf8_u10, Sleef_expf8_u10, Sleef_expm1f8_u10), even
-// for 0-d tensors. Those are not correctly rounded, and the solvers below
+// for 0-d tensors. Those are not correctly rounded, and the schedulers' solvers
 // feed their results into every step, so matching them keeps DPM-Solver++
 // and UniPC bit-exact with diffusers. SLEEF's AVX2 build uses explicit
-// fused multiply-adds (fma32) and double-float (hi, lo) arithmetic, and is
+// fused multiply-adds (FMA32) and double-float (hi, lo) arithmetic, and is
 // compiled without contraction, so every other operation rounds on its own.
 
 // sleefDF is a double-float: an unevaluated sum hi + lo of two float32s.
@@ -70,29 +70,29 @@ func dfAddFDF(x float32, y sleefDF) sleefDF {
 
 func dfMulDFF(x sleefDF, y float32) sleefDF {
 	s := x.x * y
-	return sleefDF{s, fma32(x.y, y, fma32(x.x, y, -s))}
+	return sleefDF{s, FMA32(x.y, y, FMA32(x.x, y, -s))}
 }
 
 func dfMulDFDF(x, y sleefDF) sleefDF {
 	s := x.x * y.x
-	return sleefDF{s, fma32(x.x, y.y, fma32(x.y, y.x, fma32(x.x, y.x, -s)))}
+	return sleefDF{s, FMA32(x.x, y.y, FMA32(x.y, y.x, FMA32(x.x, y.x, -s)))}
 }
 
 func dfSqu(x sleefDF) sleefDF {
 	s := x.x * x.x
-	return sleefDF{s, fma32(x.x+x.x, x.y, fma32(x.x, x.x, -s))}
+	return sleefDF{s, FMA32(x.x+x.x, x.y, FMA32(x.x, x.x, -s))}
 }
 
 func dfDiv(n, d sleefDF) sleefDF {
 	t := 1 / d.x
 	s := n.x * t
-	u := fma32(t, n.x, -s)
-	v := fma32(-d.y, t, fma32(-d.x, t, 1))
-	return sleefDF{s, fma32(s, v, fma32(n.y, t, u))}
+	u := FMA32(t, n.x, -s)
+	v := FMA32(-d.y, t, FMA32(-d.x, t, 1))
+	return sleefDF{s, FMA32(s, v, FMA32(n.y, t, u))}
 }
 
-// sleefLogf is xlogf_u1 (the AVX2, non-AVX512 variant).
-func sleefLogf(d float32) float32 {
+// SleefLogf is xlogf_u1 (the AVX2, non-AVX512 variant).
+func SleefLogf(d float32) float32 {
 	switch {
 	case d != d || d < 0:
 		return float32(math.NaN())
@@ -114,25 +114,25 @@ func sleefLogf(d float32) float32 {
 	s := dfMulDFF(sleefDF{sleefLn2Hi, sleefLn2Lo}, float32(e))
 	x := dfDiv(dfAdd2FF(-1, m), dfAdd2FF(1, m))
 	x2 := x.x * x.x
-	t := fma32(0.3027294874, x2, 0.3996108174)
-	t = fma32(t, x2, 0.6666694880)
+	t := FMA32(0.3027294874, x2, 0.3996108174)
+	t = FMA32(t, x2, 0.6666694880)
 	s = dfAddDFDF(s, sleefDF{x.x * 2, x.y * 2})
 	s = dfAddDFF(s, float32(float32(x2*x.x)*t))
 	return s.x + s.y
 }
 
-// sleefExpf is xexpf.
-func sleefExpf(d float32) float32 {
+// SleefExpf is xexpf.
+func SleefExpf(d float32) float32 {
 	q := sleefRint(d * sleefRLn2)
 	qf := float32(q)
-	s := fma32(qf, -sleefL2U, d)
-	s = fma32(qf, -sleefL2L, s)
-	u := fma32(0.000198527617612853646278381, s, 0.00139304355252534151077271)
-	u = fma32(u, s, 0.00833336077630519866943359)
-	u = fma32(u, s, 0.0416664853692054748535156)
-	u = fma32(u, s, 0.166666671633720397949219)
-	u = fma32(u, s, 0.5)
-	u = 1 + fma32(s*s, u, s)
+	s := FMA32(qf, -sleefL2U, d)
+	s = FMA32(qf, -sleefL2L, s)
+	u := FMA32(0.000198527617612853646278381, s, 0.00139304355252534151077271)
+	u = FMA32(u, s, 0.00833336077630519866943359)
+	u = FMA32(u, s, 0.0416664853692054748535156)
+	u = FMA32(u, s, 0.166666671633720397949219)
+	u = FMA32(u, s, 0.5)
+	u = 1 + FMA32(s*s, u, s)
 	u = sleefLdexp2(u, q)
 	switch {
 	case d < -104:
@@ -149,9 +149,9 @@ func sleefExpk2f(d sleefDF) sleefDF {
 	qf := float32(q)
 	s := dfAdd2DFF(d, float32(qf*-sleefL2U))
 	s = dfAdd2DFF(s, float32(qf*-sleefL2L))
-	u := fma32(0.1980960224e-3, s.x, 0.1394256484e-2)
-	u = fma32(u, s.x, 0.8333456703e-2)
-	u = fma32(u, s.x, 0.4166637361e-1)
+	u := FMA32(0.1980960224e-3, s.x, 0.1394256484e-2)
+	u = FMA32(u, s.x, 0.8333456703e-2)
+	u = FMA32(u, s.x, 0.4166637361e-1)
 	t := dfAdd2DFF(dfMulDFF(s, u), 0.166666659414234244790680580464e+0)
 	t = dfAdd2DFF(dfMulDFDF(s, t), 0.5)
 	t = dfAdd2DFDF(s, dfMulDFDF(dfSqu(s), t))
@@ -163,8 +163,8 @@ func sleefExpk2f(d sleefDF) sleefDF {
 	return t
 }
 
-// sleefExpm1f is xexpm1f.
-func sleefExpm1f(a float32) float32 {
+// SleefExpm1f is xexpm1f.
+func SleefExpm1f(a float32) float32 {
 	d := dfAdd2DFF(sleefExpk2f(sleefDF{a, 0}), -1)
 	x := d.x + d.y
 	switch {
