@@ -10,21 +10,15 @@ import (
 	"strings"
 
 	"github.com/invokego/invokego/internal/apperr"
+	"github.com/invokego/invokego/internal/engine/scheduler"
 	"github.com/invokego/invokego/internal/schema"
 )
-
-// SchedulerNames is InvokeAI's SCHEDULER_NAME_VALUES (the keys of its SCHEDULER_MAP, in that order): the
-// values a main model's default scheduler may take.
-var SchedulerNames = []string{"ddim", "ddpm", "deis", "deis_k", "lms", "lms_k", "pndm", "heun", "heun_k", "euler",
-	"euler_k", "euler_a", "kdpm_2", "kdpm_2_k", "kdpm_2_a", "kdpm_2_a_k", "dpmpp_2s", "dpmpp_2s_k", "dpmpp_sde",
-	"dpmpp_sde_k", "dpmpp_2m", "dpmpp_2m_k", "dpmpp_2m_sde", "dpmpp_2m_sde_k", "dpmpp_3m", "dpmpp_3m_k", "unipc",
-	"unipc_k", "lcm", "tcd"}
 
 // SchedulerName is a scheduler name (a typing.Literal in InvokeAI).
 type SchedulerName string
 
-// LiteralValues implements schema.Literal.
-func (SchedulerName) LiteralValues() []string { return SchedulerNames }
+// LiteralValues implements schema.Literal: InvokeAI's SCHEDULER_NAME_VALUES.
+func (SchedulerName) LiteralValues() []string { return scheduler.InvokeAINames() }
 
 // VAEPrecision is the precision a VAE runs at.
 type VAEPrecision string

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -173,6 +174,17 @@ var invokeSchedulers = map[string]invokeScheduler{
 	"unipc_k":        {ClassUniPC, map[string]any{"use_karras_sigmas": true}},
 }
 
+// invokeAINames is InvokeAI's SCHEDULER_NAME_VALUES (the keys of its SCHEDULER_MAP, in that order): every
+// name a graph, a model's default settings or the API may use. The one list for the engine, the nodes and
+// the API.
+var invokeAINames = []string{"ddim", "ddpm", "deis", "deis_k", "lms", "lms_k", "pndm", "heun", "heun_k", "euler",
+	"euler_k", "euler_a", "kdpm_2", "kdpm_2_k", "kdpm_2_a", "kdpm_2_a_k", "dpmpp_2s", "dpmpp_2s_k", "dpmpp_sde",
+	"dpmpp_sde_k", "dpmpp_2m", "dpmpp_2m_k", "dpmpp_2m_sde", "dpmpp_2m_sde_k", "dpmpp_3m", "dpmpp_3m_k", "unipc",
+	"unipc_k", "lcm", "tcd"}
+
+// InvokeAINames lists every scheduler name InvokeAI defines, in its order, whether or not New implements it.
+func InvokeAINames() []string { return slices.Clone(invokeAINames) }
+
 // Names lists the InvokeAI scheduler names New accepts, sorted.
 func Names() []string {
 	names := make([]string, 0, len(invokeSchedulers))
@@ -181,6 +193,12 @@ func Names() []string {
 	}
 	sort.Strings(names)
 	return names
+}
+
+// Implemented reports whether New accepts the name.
+func Implemented(name string) bool {
+	_, ok := invokeSchedulers[name]
+	return ok
 }
 
 // ResolveConfig builds the configuration InvokeAI would use for scheduler

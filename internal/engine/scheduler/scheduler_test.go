@@ -266,3 +266,26 @@ func TestKDPM2Schedule(t *testing.T) {
 		}
 	}
 }
+
+// TestInvokeAINames: the implemented schedulers are InvokeAI's, and only the
+// two whose Brownian-tree noise needs torchsde are missing.
+func TestInvokeAINames(t *testing.T) {
+	all := InvokeAINames()
+	var missing []string
+	for _, n := range all {
+		if !Implemented(n) {
+			missing = append(missing, n)
+		}
+	}
+	if !slices.Equal(missing, []string{"dpmpp_sde", "dpmpp_sde_k"}) {
+		t.Errorf("not implemented: %v", missing)
+	}
+	for _, n := range Names() {
+		if !slices.Contains(all, n) {
+			t.Errorf("%q is not an InvokeAI scheduler name", n)
+		}
+	}
+	if len(Names())+len(missing) != len(all) {
+		t.Errorf("%d implemented + %d missing != %d", len(Names()), len(missing), len(all))
+	}
+}

@@ -370,7 +370,7 @@ func (n *DenoiseLatents) Invoke(ctx nodes.Context) (nodes.Output, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !validScheduler(string(n.Scheduler)) {
+	if !scheduler.Implemented(string(n.Scheduler)) {
 		return nil, valueError("unknown scheduler %q", n.Scheduler)
 	}
 	pos, err := n.conditioning(n.PositiveConditioning, "positive")
@@ -475,15 +475,6 @@ func (n *DenoiseLatents) conditioning(fields []ConditioningField, side string) (
 		return nil, valueError("%s conditioning: %v", side, err)
 	}
 	return c, nil
-}
-
-func validScheduler(name string) bool {
-	for _, s := range scheduler.Names() {
-		if s == name {
-			return true
-		}
-	}
-	return false
 }
 
 // VAE nodes.
