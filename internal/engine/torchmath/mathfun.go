@@ -8,7 +8,7 @@ import "math"
 // the vector code, so the results are bit-identical to it.
 //
 // PyTorch compiles that code with -mavx2 -mfma, and GCC contracts a
-// multiply whose only use is an add into one fused multiply-add (fma32
+// multiply whose only use is an add into one fused multiply-add (FMA32
 // here). Without the contractions about 1 value in 100 differs in the last
 // bit, so they are part of the kernel's definition.
 
