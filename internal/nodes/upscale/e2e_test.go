@@ -346,3 +346,21 @@ func TestE2EAutoscale(t *testing.T) {
 		}
 	}
 }
+
+// unsharp_mask through the queue reproduces Pillow's result exactly.
+func TestE2EUnsharpMask(t *testing.T) {
+	env := apitest.New(t)
+	name := upload(t, env, readPNG(t, "upscale", "unsharp_in.png"))
+	it := wait(t, env, run(t, env, map[string]any{"type": "unsharp_mask", "image": map[string]any{"image_name": name},
+		"radius": 7.3, "strength": 150}), time.Minute)
+	g, err := goldens.Load(mustPath(t, "upscale", "unsharp.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	compareHWC(t, output(t, env, it), g["r7.3_s150"].Ints, 0)
+	it = wait(t, env, run(t, env, map[string]any{"type": "unsharp_mask", "image": map[string]any{"image_name": name},
+		"radius": 1e9}), time.Minute)
+	if it.Status != "failed" || it.ErrorType != "ValueError" {
+		t.Errorf("radius 1e9: %s %s", it.Status, it.ErrorType)
+	}
+}

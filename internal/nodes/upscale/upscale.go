@@ -1,6 +1,6 @@
 // Package upscale holds InvokeAI's image-to-image (upscaling) nodes, spandrel_image_to_image and
-// spandrel_image_to_image_autoscale, on top of the engine's esrgan package, and the model cache's
-// loader for spandrel_image_to_image models.
+// spandrel_image_to_image_autoscale, on top of the engine's esrgan package, the model cache's loader for
+// spandrel_image_to_image models, and unsharp_mask, the sharpening step of upscaling workflows.
 package upscale
 
 import (
@@ -44,7 +44,8 @@ const (
 
 // Register adds the upscaling node types to r.
 func Register(r *nodes.Registry, deps Deps) {
-	r.Register(&SpandrelImageToImage{deps: deps}, &SpandrelImageToImageAutoscale{SpandrelImageToImage: SpandrelImageToImage{deps: deps}})
+	r.Register(&SpandrelImageToImage{deps: deps}, &SpandrelImageToImageAutoscale{SpandrelImageToImage: SpandrelImageToImage{deps: deps}},
+		&UnsharpMask{})
 }
 
 // NodeInfo implements nodes.Node.
