@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"mime"
 	"net/http"
 	"reflect"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/invokego/invokego/internal/apperr"
 	"github.com/invokego/invokego/internal/schema"
@@ -18,7 +20,8 @@ import (
 //
 //	path:"name"            a path segment
 //	query:"name"           a query parameter (slices take repeated keys)
-//	body:"json"            the JSON body is this field (",forbid" refuses unknown keys)
+//	body:"json"            the JSON body is this field (",forbid" refuses unknown keys); a string field takes a
+//	                       body sent with a non-JSON content type as its raw text, as FastAPI does for str bodies
 //	body:"multipart"       a multipart form, read by the handler (documented only)
 //	required:"true"        query parameter that must be present
 //
@@ -175,7 +178,30 @@ func decodeBody(r *http.Request, fv reflect.Value, forbidExtra bool) error {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return apperr.Invalid(apperr.ValidationItem{Type: "missing", Loc: []any{"body"}, Msg: "Field required", Input: nil})
 	}
+	if fv.Kind() == reflect.String && !isJSONContentType(r.Header.Get("Content-Type")) {
+		// FastAPI hands a str body the raw bytes unless the content type says JSON: InvokeAI's UI posts
+		// already-stringified values as text/plain (client_state).
+		if !utf8.Valid(data) {
+			return apperr.Invalid(apperr.ValidationItem{Type: "string_unicode", Loc: []any{"body"},
+				Msg: "Input should be a valid string, unable to parse raw data as a unicode string", Input: nil})
+		}
+		fv.SetString(string(data))
+		return nil
+	}
 	return DecodeJSONValue(data, fv.Addr().Interface(), forbidExtra, "body")
+}
+
+// isJSONContentType reports whether a body is to be read as JSON: FastAPI does so when the content type is
+// absent, application/json or application/*+json.
+func isJSONContentType(ct string) bool {
+	if strings.TrimSpace(ct) == "" {
+		return true
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return false
+	}
+	return mt == "application/json" || strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json")
 }
 
 // DecodeJSONValue decodes data into target (a pointer) with pydantic-like errors located under root.
