@@ -1,8 +1,9 @@
 # invokego — the two commands: `make run` (build everything, serve on http://127.0.0.1:9090) and `make test`.
 GO       ?= go
 BIN      := bin/invokego
-VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS  := -s -w -X main.version=$(VERSION)
+# The semantic version lives in internal/version; the build records the source revision beside it.
+COMMIT   ?= $(shell git describe --tags --always --dirty 2>/dev/null)
+LDFLAGS  := -s -w -X github.com/invokego/invokego/internal/version.Commit=$(COMMIT)
 # The WebP encoder would otherwise look for a system libwebp through purego, which makes the binary dynamic;
 # with this tag it always uses its own pure-Go build and the binary stays static.
 export GOFLAGS := $(strip $(GOFLAGS) -tags=nodynamic)

@@ -9,10 +9,9 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-)
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "0.1.0-dev"
+	"github.com/invokego/invokego/internal/version"
+)
 
 const usage = `invokego — InvokeAI's creative engine in Go
 
@@ -50,7 +49,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "models":
 		err = cmdModels(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-v":
-		fmt.Fprintln(stdout, "invokego", version)
+		fmt.Fprintln(stdout, "invokego", version.Full())
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 	default:

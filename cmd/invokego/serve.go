@@ -12,6 +12,7 @@ import (
 
 	"github.com/invokego/invokego/internal/app"
 	"github.com/invokego/invokego/internal/config"
+	"github.com/invokego/invokego/internal/version"
 )
 
 func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
@@ -43,7 +44,7 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	logger, level := newLogger(cfg, stderr)
-	a, err := app.New(ctx, app.Options{Config: cfg, Logger: logger, LogLevel: level, Version: version})
+	a, err := app.New(ctx, app.Options{Config: cfg, Logger: logger, LogLevel: level})
 	if err != nil {
 		return err
 	}
@@ -56,7 +57,7 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if cfg.Multiuser {
 		mode = "multi-user"
 	}
-	logger.Info("invokego is ready", "url", "http://"+ln.Addr().String(), "root", cfg.Root, "mode", mode, "version", version)
+	logger.Info("invokego is ready", "url", "http://"+ln.Addr().String(), "root", cfg.Root, "mode", mode, "version", version.Full())
 	return a.Serve(ctx, ln)
 }
 

@@ -24,10 +24,16 @@ type RuntimeConfig struct {
 
 // AppInfo is what the app routes report.
 type AppInfo struct {
+	// Version is invokego's semantic version ("0.2.0"), what /app/version answers.
 	Version   string
 	Deps      map[string]string
 	SetFields func() []string
 	Config    func() map[string]any
+	// PublicSetFields and PublicConfig are the allow-listed view of the configuration that non-admins read.
+	PublicSetFields func() []string
+	PublicConfig    func() map[string]any
+	// Patchmatch reports whether the patchmatch infill is available (InvokeAI's patchmatch_status).
+	Patchmatch func() bool
 	// LogLevel is the server's adjustable log level.
 	LogLevel *slog.LevelVar
 	// InvocationCache returns the node-output cache (nil when caching is off, size 0) and its configured size.
@@ -79,7 +85,9 @@ func slogLevel(py int) slog.Level {
 	}
 }
 
-// AppRoutes are /api/v1/app/* (version is public; runtime config is admin-only, docs/security.md D1).
+// AppRoutes are /api/v1/app/*. version and patchmatch_status are public, as in InvokeAI; runtime_config and
+// the invocation-cache status need a login, and non-admins read an allow-listed runtime_config; logging and the
+// cache operations are admin-only (docs/security.md D1).
 func AppRoutes(info AppInfo) []Route {
 	const p = "/api/v1/app"
 	routes := []Route{
@@ -87,11 +95,15 @@ func AppRoutes(info AppInfo) []Route {
 			func(c *Call, _ *NoInput) (AppVersion, error) { return AppVersion{Version: info.Version}, nil }),
 		JSON(Op{Method: http.MethodGet, Path: p + "/app_deps", Summary: "Get App Deps", Tags: appTags, Policy: access.LoggedIn},
 			func(c *Call, _ *NoInput) (map[string]string, error) { return info.Deps, nil }),
-		JSON(Op{Method: http.MethodGet, Path: p + "/patchmatch_status", Summary: "Get Patchmatch Status", Tags: appTags, Policy: access.LoggedIn},
-			func(c *Call, _ *NoInput) (bool, error) { return false, nil }),
-		JSON(Op{Method: http.MethodGet, Path: p + "/runtime_config", Summary: "Get Runtime Config", Tags: appTags, Policy: access.Admin},
+		JSON(Op{Method: http.MethodGet, Path: p + "/patchmatch_status", Summary: "Get Patchmatch Status", Tags: appTags, Policy: access.Public},
+			func(c *Call, _ *NoInput) (bool, error) { return info.Patchmatch != nil && info.Patchmatch(), nil }),
+		JSON(Op{Method: http.MethodGet, Path: p + "/runtime_config", Summary: "Get Runtime Config", Tags: appTags, Policy: access.LoggedIn,
+			Description: "Admins read every setting (download tokens redacted); other users read an allow-list of limits and modes, without paths, hosts or secrets."},
 			func(c *Call, _ *NoInput) (RuntimeConfig, error) {
-				return RuntimeConfig{SetFields: info.SetFields(), Config: info.Config()}, nil
+				if c.Principal.IsAdmin {
+					return RuntimeConfig{SetFields: info.SetFields(), Config: info.Config()}, nil
+				}
+				return RuntimeConfig{SetFields: info.PublicSetFields(), Config: info.PublicConfig()}, nil
 			}),
 		JSON(Op{Method: http.MethodGet, Path: p + "/logging", Summary: "Get Log Level", Tags: appTags, Policy: access.Admin},
 			func(c *Call, _ *NoInput) (int, error) { return pythonLevel(info.LogLevel.Level()), nil }),
@@ -106,7 +118,8 @@ func AppRoutes(info AppInfo) []Route {
 	return append(routes, invocationCacheRoutes(p, info.InvocationCache)...)
 }
 
-// invocationCacheRoutes are InvokeAI's invocation-cache operations (docs/compatibility.md §1.11; admin-only, docs/security.md D1).
+// invocationCacheRoutes are InvokeAI's invocation-cache operations (docs/compatibility.md §1.11): changes are
+// admin-only (docs/security.md D1), the status (counts only) is for every logged-in user, as InvokeAI's UI reads it.
 // As in InvokeAI, a cache of size 0 cannot be enabled.
 func invocationCacheRoutes(p string, get func() (InvocationCache, int)) []Route {
 	if get == nil {
@@ -134,7 +147,7 @@ func invocationCacheRoutes(p string, get func() (InvocationCache, int)) []Route 
 				}
 				return nil, nil
 			}),
-		JSON(Op{Method: http.MethodGet, Path: p + "/invocation_cache/status", Summary: "Get Invocation Cache Status", Tags: appTags, Policy: access.Admin},
+		JSON(Op{Method: http.MethodGet, Path: p + "/invocation_cache/status", Summary: "Get Invocation Cache Status", Tags: appTags, Policy: access.LoggedIn},
 			func(c *Call, _ *NoInput) (InvocationCacheStatus, error) {
 				cache, maxSize := get()
 				if cache == nil {

@@ -145,11 +145,15 @@ func TestRevocationTakesEffectAtOnce(t *testing.T) {
 	second := env.CreateUser(cast.Admin, "Second", true)
 
 	// Demotion: the admin-only route refuses the existing token at once.
-	env.Do("GET", "/api/v1/app/runtime_config", apitest.Token(second.Token)).Expect(200)
+	env.Do("GET", "/api/v1/app/logging", apitest.Token(second.Token)).Expect(200)
 	env.Do("PATCH", "/api/v1/auth/users/"+second.ID, apitest.Token(cast.Admin.Token), apitest.JSON(map[string]any{"is_admin": false})).Expect(200)
 	env.Do("GET", "/api/v1/auth/me", apitest.Token(second.Token)).Expect(401)
 	fresh := env.Login(second.Email, second.Password)
-	env.Do("GET", "/api/v1/app/runtime_config", apitest.Token(fresh)).Expect(403)
+	env.Do("GET", "/api/v1/app/logging", apitest.Token(fresh)).Expect(403)
+	// runtime_config turns into the non-admin view at once.
+	if cfg := env.Do("GET", "/api/v1/app/runtime_config", apitest.Token(fresh)).Expect(200).Map()["config"].(map[string]any); cfg["root"] != nil {
+		t.Fatalf("a demoted admin still reads the full runtime_config: %v", cfg)
+	}
 
 	// Deactivation.
 	env.Do("PATCH", "/api/v1/auth/users/"+cast.Owner.ID, apitest.Token(cast.Admin.Token), apitest.JSON(map[string]any{"is_active": false})).Expect(200)

@@ -58,7 +58,7 @@ func Start(t testing.TB, cfg config.Config) *Env {
 	if testing.Verbose() {
 		logger = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	a, err := app.New(context.Background(), app.Options{Config: cfg, Logger: logger, Version: "test", BcryptCost: bcrypt.MinCost})
+	a, err := app.New(context.Background(), app.Options{Config: cfg, Logger: logger, BcryptCost: bcrypt.MinCost})
 	if err != nil {
 		t.Fatalf("start app: %v", err)
 	}

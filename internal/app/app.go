@@ -22,6 +22,7 @@ import (
 	"github.com/invokego/invokego/internal/nodes"
 	"github.com/invokego/invokego/internal/queue"
 	"github.com/invokego/invokego/internal/store"
+	"github.com/invokego/invokego/internal/version"
 	"github.com/invokego/invokego/web"
 )
 
@@ -31,7 +32,6 @@ type Options struct {
 	Logger *slog.Logger
 	// LogLevel, when set, is the logger's level variable, adjustable through the API.
 	LogLevel *slog.LevelVar
-	Version  string
 	// BcryptCost lowers hashing cost in tests; 0 means auth.DefaultBcryptCost.
 	BcryptCost int
 	// Now is the clock; nil means time.Now.
@@ -127,15 +127,25 @@ func (a *App) build(ctx context.Context, opts Options) error {
 	rt := api.NewRouter(authSvc, a.cfg.Multiuser, a.logger, api.CORS{
 		Origins: a.cfg.AllowOrigins, Credentials: a.cfg.AllowCredentials, Methods: a.cfg.AllowMethods, Headers: a.cfg.AllowHeaders,
 	})
-	rt.Info = api.Info{Title: "invokego", Version: opts.Version}
+	rt.Info = api.Info{Title: "invokego", Version: version.Version}
 	rt.Add(rt.DocRoutes()...)
 	rt.Add(api.AuthRoutes(authSvc)...)
 	rt.Add(api.AppRoutes(api.AppInfo{
-		Version:   opts.Version,
-		Deps:      dependencyVersions(),
-		SetFields: a.cfg.SetFields,
-		Config:    a.cfg.AsMap,
-		LogLevel:  logLevel(opts.LogLevel),
+		Version:         version.Version,
+		Deps:            dependencyVersions(),
+		SetFields:       a.cfg.SetFields,
+		Config:          a.cfg.AsMap,
+		PublicSetFields: a.cfg.PublicSetFields,
+		PublicConfig:    a.cfg.PublicMap,
+		Patchmatch: func() bool {
+			// InvokeAI reports whether its patchmatch infill can run; here, whether the node is registered.
+			if a.nodes == nil {
+				return false
+			}
+			_, ok := a.nodes.Lookup("infill_patchmatch")
+			return ok
+		},
+		LogLevel: logLevel(opts.LogLevel),
 		InvocationCache: func() (api.InvocationCache, int) {
 			if a.Queue == nil || a.Queue.Cache() == nil {
 				return nil, 0
@@ -172,6 +182,7 @@ func dependencyVersions() map[string]string {
 	out := map[string]string{}
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		out["go"] = bi.GoVersion
+		out["invokego"] = version.Full()
 		for _, d := range bi.Deps {
 			out[d.Path] = d.Version
 		}

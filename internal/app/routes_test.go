@@ -14,6 +14,8 @@ var publicRoutes = map[string]bool{
 	"POST /api/v1/auth/login": true,
 	"POST /api/v1/auth/setup": true,
 	"GET /api/v1/app/version": true,
+	// A bool saying whether an infill method is available; InvokeAI serves it without a login.
+	"GET /api/v1/app/patchmatch_status": true,
 	"GET /openapi.json":       true,
 	"GET /docs":               true,
 }

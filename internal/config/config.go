@@ -269,6 +269,42 @@ func yamlKeys() map[string]bool {
 	return out
 }
 
+// publicKeys is the allow-list of settings every logged-in user may read through runtime_config: limits and
+// behaviour a client adapts to. Anything not named here (paths, the listen address, CORS origins, the Hugging
+// Face endpoint, download tokens, and any key added later) stays admin-only until it is added on purpose.
+var publicKeys = []string{
+	"multiuser", "strict_password_checking",
+	"session_queue_mode", "max_queue_size", "max_queue_items_per_user", "node_cache_size",
+	"max_image_pixels", "max_upload_bytes", "pil_compress_level",
+	"noise_dtype", "precision",
+}
+
+// PublicKeys lists the settings PublicMap keeps.
+func PublicKeys() []string { return append([]string(nil), publicKeys...) }
+
+// PublicMap is the configuration as non-admins read it: only the allow-listed keys.
+func (c *Config) PublicMap() map[string]any {
+	all := c.AsMap()
+	out := make(map[string]any, len(publicKeys))
+	for _, k := range publicKeys {
+		if v, ok := all[k]; ok {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// PublicSetFields is SetFields restricted to the allow-listed keys.
+func (c *Config) PublicSetFields() []string {
+	out := []string{}
+	for _, k := range publicKeys {
+		if c.setFields[k] {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
 // AsMap renders the configuration for the runtime_config route, with secrets redacted.
 func (c *Config) AsMap() map[string]any {
 	var out map[string]any
