@@ -66,17 +66,20 @@ func TestDeleteSelfAsLastAdmin(t *testing.T) {
 	env.Do("GET", "/api/v1/auth/me", apitest.Token(cast.Admin.Token)).Expect(200)
 }
 
-// docs/compatibility.md §1.11: the invocation-cache routes exist (admin-only under docs/security.md D1).
+// docs/compatibility.md §1.11: the invocation-cache routes exist; the changes are admin-only (docs/security.md
+// D1), the status is for every logged-in user, as InvokeAI's cache panel reads it.
 func TestInvocationCacheRoutes(t *testing.T) {
 	env := apitest.New(t, apitest.Multiuser())
 	cast := env.Cast()
 	const p = "/api/v1/app/invocation_cache"
 	for _, r := range []struct{ method, path string }{
-		{"GET", p + "/status"}, {"DELETE", p}, {"PUT", p + "/enable"}, {"PUT", p + "/disable"},
+		{"DELETE", p}, {"PUT", p + "/enable"}, {"PUT", p + "/disable"},
 	} {
 		env.Do(r.method, r.path).Expect(401)
 		env.Do(r.method, r.path, apitest.Token(cast.Owner.Token)).Expect(403)
 	}
+	env.Do("GET", p+"/status").Expect(401)
+	env.Do("GET", p+"/status", apitest.Token(cast.Owner.Token)).Expect(200)
 	st := env.Do("GET", p+"/status", apitest.Token(cast.Admin.Token)).Expect(200).Map()
 	for _, k := range []string{"size", "hits", "misses", "enabled", "max_size"} {
 		if _, ok := st[k]; !ok {
