@@ -5,7 +5,8 @@ import (
 	"fmt"
 	"image"
 	"image/draw"
-	"sort"
+
+	"github.com/invokego/invokego/internal/engine/tiles"
 )
 
 // Run applies the model to x [InChannels, h, w] (values in [0, 1]) as spandrel's model descriptor
@@ -92,60 +93,12 @@ func padRightBottom(x []float32, c, h, w, ph, pw int) []float32 {
 	return out
 }
 
-// Tile is one tile of an image: its rectangle [Top, Bottom) × [Left, Right) and how far it
-// overlaps its neighbours.
-type Tile struct {
-	Top, Bottom, Left, Right                             int
-	OverlapTop, OverlapBottom, OverlapLeft, OverlapRight int
-}
+// Tile is one tile of an image (see package tiles).
+type Tile = tiles.Tile
 
-// Tiles splits an h×w image into tiles of at most size×size that overlap by at least minOverlap,
-// spread evenly (InvokeAI's calc_tiles_min_overlap and calc_overlap), in processing order: row by
-// row, left to right. size 0 means one tile covering the image.
+// Tiles is tiles.MinOverlap: InvokeAI's tile grid, in processing order.
 func Tiles(h, w, size, minOverlap int) ([]Tile, error) {
-	if h < 1 || w < 1 {
-		return nil, fmt.Errorf("esrgan: image size %d×%d", w, h)
-	}
-	if size <= 0 {
-		return []Tile{{Bottom: h, Right: w}}, nil
-	}
-	if minOverlap < 0 || minOverlap >= size {
-		return nil, fmt.Errorf("esrgan: tile overlap %d must be below the tile size %d", minOverlap, size)
-	}
-	th, tw := min(size, h), min(size, w)
-	starts := func(n, t int) []int {
-		count := 1
-		if t < n {
-			count = (n - minOverlap + (t - minOverlap) - 1) / (t - minOverlap)
-		}
-		out := make([]int, count)
-		for i := range out {
-			if count > 1 {
-				out[i] = i * (n - t) / (count - 1)
-			}
-		}
-		return out
-	}
-	ys, xs := starts(h, th), starts(w, tw)
-	tiles := make([]Tile, 0, len(ys)*len(xs))
-	for iy, top := range ys {
-		for ix, left := range xs {
-			t := Tile{Top: top, Bottom: top + th, Left: left, Right: left + tw}
-			if iy > 0 {
-				t.OverlapTop = max(0, ys[iy-1]+th-top)
-				tiles[(iy-1)*len(xs)+ix].OverlapBottom = t.OverlapTop
-			}
-			if ix > 0 {
-				t.OverlapLeft = max(0, xs[ix-1]+tw-left)
-				tiles[len(tiles)-1].OverlapRight = t.OverlapLeft
-			}
-			tiles = append(tiles, t)
-		}
-	}
-	// InvokeAI sorts by left, then (stably) by top: row-major order, which this already is.
-	sort.SliceStable(tiles, func(i, j int) bool { return tiles[i].Left < tiles[j].Left })
-	sort.SliceStable(tiles, func(i, j int) bool { return tiles[i].Top < tiles[j].Top })
-	return tiles, nil
+	return tiles.MinOverlap(h, w, size, minOverlap)
 }
 
 // DefaultMinOverlap is the overlap InvokeAI's image-to-image nodes tile with.

@@ -50,6 +50,7 @@ func Register(r *nodes.Registry, deps Deps) {
 		&SDXLCompelPrompt{models: m, store: deps.Store},
 		&Noise{store: deps.Store, dtype: deps.NoiseDType},
 		&DenoiseLatents{models: m, store: deps.Store, dtype: deps.NoiseDType},
+		&TiledMultiDiffusionDenoiseLatents{models: m, store: deps.Store, dtype: deps.NoiseDType},
 		&LatentsToImage{models: m, store: deps.Store},
 		&ImageToLatents{models: m, store: deps.Store},
 		&CreateDenoiseMask{models: m, store: deps.Store},
