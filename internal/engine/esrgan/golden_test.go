@@ -171,10 +171,13 @@ func TestTilesGrid(t *testing.T) {
 	if len(tiles) != 9 {
 		t.Fatalf("%d tiles", len(tiles))
 	}
+	mk := func(top, bottom, left, right, ot, ob, ol, or int) Tile {
+		return Tile{Top: top, Bottom: bottom, Left: left, Right: right, OverlapTop: ot, OverlapBottom: ob, OverlapLeft: ol, OverlapRight: or}
+	}
 	want := []Tile{
-		{0, 16, 0, 16, 0, 4, 0, 4}, {0, 16, 12, 28, 0, 4, 4, 4}, {0, 16, 24, 40, 0, 4, 4, 0},
-		{12, 28, 0, 16, 4, 4, 0, 4}, {12, 28, 12, 28, 4, 4, 4, 4}, {12, 28, 24, 40, 4, 4, 4, 0},
-		{24, 40, 0, 16, 4, 0, 0, 4}, {24, 40, 12, 28, 4, 0, 4, 4}, {24, 40, 24, 40, 4, 0, 4, 0},
+		mk(0, 16, 0, 16, 0, 4, 0, 4), mk(0, 16, 12, 28, 0, 4, 4, 4), mk(0, 16, 24, 40, 0, 4, 4, 0),
+		mk(12, 28, 0, 16, 4, 4, 0, 4), mk(12, 28, 12, 28, 4, 4, 4, 4), mk(12, 28, 24, 40, 4, 4, 4, 0),
+		mk(24, 40, 0, 16, 4, 0, 0, 4), mk(24, 40, 12, 28, 4, 0, 4, 4), mk(24, 40, 24, 40, 4, 0, 4, 0),
 	}
 	for i := range want {
 		if tiles[i] != want[i] {
