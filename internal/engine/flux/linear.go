@@ -7,7 +7,6 @@ import (
 
 	"github.com/invokego/invokego/internal/engine/quant"
 	"github.com/invokego/invokego/internal/engine/safetensors"
-	"github.com/invokego/invokego/internal/engine/tensor"
 )
 
 // Linear is a fully connected layer whatever the storage of its weight:
@@ -65,12 +64,4 @@ func newLinear(w StoredTensor, r0, r1 int, bias []float32, b quant.Builder) (Lin
 		return nil, fmt.Errorf("bias of %d values for %d outputs", len(bias), r1-r0)
 	}
 	return b.NewLinear(w.Type, w.Data[r0*rb:r1*rb], in, r1-r0, bias)
-}
-
-// forward applies l to rows×In inputs and returns a rows×Out tensor from
-// the activation pool (Release it when done).
-func forward(l Linear, x []float32, rows int) *tensor.Tensor {
-	out := tensor.Empty(rows, l.OutFeatures())
-	l.ForwardInto(out.Data, x, rows)
-	return out
 }

@@ -37,10 +37,10 @@ type Transformer struct {
 // mlpEmbedder is Linear → SiLU → Linear.
 type mlpEmbedder struct{ in, out Linear }
 
-func (m mlpEmbedder) forward(x []float32, rows int) *tensor.Tensor {
-	a := forward(m.in, x, rows)
+func (m mlpEmbedder) forward(lr *LoRA, x []float32, rows int) *tensor.Tensor {
+	a := lr.fwd(m.in, x, rows)
 	tensor.SiLU(a.Data)
-	out := forward(m.out, a.Data, rows)
+	out := lr.fwd(m.out, a.Data, rows)
 	a.Release()
 	return out
 }
@@ -80,6 +80,8 @@ type Inputs struct {
 
 // CallOptions are per-call settings; the zero value is a plain forward pass.
 type CallOptions struct {
+	// LoRA adds low-rank adapters to the layers they were resolved onto (Transformer.NewLoRA); nil for none.
+	LoRA *LoRA
 	// Trace, when set, receives intermediate tensors under diffusers' module
 	// names (for tests); it must not keep or modify them.
 	Trace func(name string, t *tensor.Tensor)
@@ -131,15 +133,16 @@ func (t *Transformer) Forward(ctx context.Context, in Inputs, opts CallOptions) 
 	s := l + n
 
 	// Conditioning vector: time + guidance + pooled text.
-	vec := t.conditioning(in, b, trace)
+	vec := t.conditioning(in, b, opts.LoRA, trace)
 	defer vec.Release()
 	siluVec := vec.Clone()
 	tensor.SiLU(siluVec.Data)
 
-	img := forward(t.imgIn, in.Img.Data, b*n)
+	lr := opts.LoRA
+	img := lr.fwd(t.imgIn, in.Img.Data, b*n)
 	img.Shape = []int{b, n, h}
 	trace("x_embedder", img)
-	txt := forward(t.txtIn, in.Txt.Data, b*l)
+	txt := lr.fwd(t.txtIn, in.Txt.Data, b*l)
 	txt.Shape = []int{b, l, h}
 	trace("context_embedder", txt)
 
@@ -150,7 +153,7 @@ func (t *Transformer) Forward(ctx context.Context, in Inputs, opts CallOptions) 
 			txt.Release()
 			return nil, err
 		}
-		t.double[i].forward(img, txt, siluVec.Data, rope, c)
+		t.double[i].forward(lr, img, txt, siluVec.Data, rope, c)
 		trace(fmt.Sprintf("transformer_blocks.%d.0", i), txt)
 		trace(fmt.Sprintf("transformer_blocks.%d.1", i), img)
 	}
@@ -167,13 +170,13 @@ func (t *Transformer) Forward(ctx context.Context, in Inputs, opts CallOptions) 
 			x.Release()
 			return nil, err
 		}
-		t.single[i].forward(x, siluVec.Data, rope, c)
+		t.single[i].forward(lr, x, siluVec.Data, rope, c)
 		trace(fmt.Sprintf("single_transformer_blocks.%d", i), x)
 	}
 
 	// Final adaptive norm on the image part, then the projection.
-	shift := forward(t.finalShift, siluVec.Data, b)
-	scale := forward(t.finalScale, siluVec.Data, b)
+	shift := lr.fwd(t.finalShift, siluVec.Data, b)
+	scale := lr.fwd(t.finalScale, siluVec.Data, b)
 	siluVec.Release()
 	normed := tensor.Empty(b, n, h)
 	for bi := range b {
@@ -186,21 +189,21 @@ func (t *Transformer) Forward(ctx context.Context, in Inputs, opts CallOptions) 
 	shift.Release()
 	scale.Release()
 	trace("norm_out", normed)
-	out := forward(t.finalLinear, normed.Data, b*n)
+	out := lr.fwd(t.finalLinear, normed.Data, b*n)
 	normed.Release()
 	out.Shape = []int{b, n, c.InChannels}
 	return out, nil
 }
 
 // conditioning computes the [B, hidden] vector every block is modulated by.
-func (t *Transformer) conditioning(in Inputs, b int, trace func(string, *tensor.Tensor)) *tensor.Tensor {
+func (t *Transformer) conditioning(in Inputs, b int, lr *LoRA, trace func(string, *tensor.Tensor)) *tensor.Tensor {
 	scaled := make([]float32, b)
 	for i, v := range in.Timestep {
 		scaled[i] = v * 1000
 	}
 	tp := tensor.TimestepEmbedding(scaled, timeEmbedDim, true, 0)
 	trace("time_text_embed.time_proj", tp)
-	vec := t.timeIn.forward(tp.Data, b)
+	vec := t.timeIn.forward(lr, tp.Data, b)
 	trace("time_text_embed.timestep_embedder", vec)
 	if t.guidanceIn != nil {
 		for i, v := range in.Guidance {
@@ -208,12 +211,12 @@ func (t *Transformer) conditioning(in Inputs, b int, trace func(string, *tensor.
 		}
 		gp := tensor.TimestepEmbedding(scaled, timeEmbedDim, true, 0)
 		trace("time_text_embed.time_proj@call2", gp)
-		g := t.guidanceIn.forward(gp.Data, b)
+		g := t.guidanceIn.forward(lr, gp.Data, b)
 		trace("time_text_embed.guidance_embedder", g)
 		tensor.AddInto(vec.Data, vec.Data, g.Data)
 		g.Release()
 	}
-	p := t.vectorIn.forward(in.Pooled.Data, b)
+	p := t.vectorIn.forward(lr, in.Pooled.Data, b)
 	trace("time_text_embed.text_embedder", p)
 	tensor.AddInto(vec.Data, vec.Data, p.Data)
 	p.Release()
@@ -260,12 +263,12 @@ func geluTanh(x []float32) {
 }
 
 // forward updates img [B, N, h] and txt [B, L, h] in place.
-func (d *doubleBlock) forward(img, txt *tensor.Tensor, siluVec []float32, rope *rope, c Config) {
+func (d *doubleBlock) forward(lr *LoRA, img, txt *tensor.Tensor, siluVec []float32, rope *rope, c Config) {
 	b, n, l := img.Shape[0], img.Shape[1], txt.Shape[1]
 	h := c.Hidden()
 	s := l + n
-	imgMod := forward(d.img.mod, siluVec, b) // [B, 6h]
-	txtMod := forward(d.txt.mod, siluVec, b)
+	imgMod := lr.fwd(d.img.mod, siluVec, b) // [B, 6h]
+	txtMod := lr.fwd(d.txt.mod, siluVec, b)
 	chunk := func(m *tensor.Tensor, bi, j int) []float32 { return m.Data[(bi*6+j)*h : (bi*6+j+1)*h] }
 
 	q, k, v := tensor.Empty(b, s, h), tensor.Empty(b, s, h), tensor.Empty(b, s, h)
@@ -275,12 +278,12 @@ func (d *doubleBlock) forward(img, txt *tensor.Tensor, siluVec []float32, rope *
 		normModulate(txtN.Data, txt.Data[bi*l*h:(bi+1)*l*h], h, chunk(txtMod, bi, 1), chunk(txtMod, bi, 0))
 		normModulate(imgN.Data, img.Data[bi*n*h:(bi+1)*n*h], h, chunk(imgMod, bi, 1), chunk(imgMod, bi, 0))
 		base := bi * s * h
-		d.txt.q.ForwardInto(q.Data[base:], txtN.Data, l)
-		d.txt.k.ForwardInto(k.Data[base:], txtN.Data, l)
-		d.txt.v.ForwardInto(v.Data[base:], txtN.Data, l)
-		d.img.q.ForwardInto(q.Data[base+l*h:], imgN.Data, n)
-		d.img.k.ForwardInto(k.Data[base+l*h:], imgN.Data, n)
-		d.img.v.ForwardInto(v.Data[base+l*h:], imgN.Data, n)
+		lr.into(d.txt.q, q.Data[base:], txtN.Data, l)
+		lr.into(d.txt.k, k.Data[base:], txtN.Data, l)
+		lr.into(d.txt.v, v.Data[base:], txtN.Data, l)
+		lr.into(d.img.q, q.Data[base+l*h:], imgN.Data, n)
+		lr.into(d.img.k, k.Data[base+l*h:], imgN.Data, n)
+		lr.into(d.img.v, v.Data[base+l*h:], imgN.Data, n)
 		qs, ks := q.Data[base:base+s*h], k.Data[base:base+s*h]
 		rmsNormRows(qs[:l*h], d.txt.qNorm, c.NumAttentionHeads)
 		rmsNormRows(ks[:l*h], d.txt.kNorm, c.NumAttentionHeads)
@@ -306,13 +309,13 @@ func (d *doubleBlock) forward(img, txt *tensor.Tensor, siluVec []float32, rope *
 				x, rows, off = img.Data[bi*n*h:(bi+1)*n*h], n, base+l*h
 				normBuf = imgN
 			}
-			proj := forward(st.proj, att.Data[off:off+rows*h], rows)
+			proj := lr.fwd(st.proj, att.Data[off:off+rows*h], rows)
 			addGated(x, proj.Data, h, chunk(mod, bi, 2))
 			proj.Release()
 			normModulate(normBuf.Data[:rows*h], x, h, chunk(mod, bi, 4), chunk(mod, bi, 3))
-			hid := forward(st.mlp0, normBuf.Data[:rows*h], rows)
+			hid := lr.fwd(st.mlp0, normBuf.Data[:rows*h], rows)
 			geluTanh(hid.Data)
-			ff := forward(st.mlp2, hid.Data, rows)
+			ff := lr.fwd(st.mlp2, hid.Data, rows)
 			hid.Release()
 			addGated(x, ff.Data, h, chunk(mod, bi, 5))
 			ff.Release()
@@ -326,11 +329,11 @@ func (d *doubleBlock) forward(img, txt *tensor.Tensor, siluVec []float32, rope *
 }
 
 // forward updates the joint sequence x [B, S, h] in place.
-func (sb *singleBlock) forward(x *tensor.Tensor, siluVec []float32, rope *rope, c Config) {
+func (sb *singleBlock) forward(lr *LoRA, x *tensor.Tensor, siluVec []float32, rope *rope, c Config) {
 	b, s := x.Shape[0], x.Shape[1]
 	h := c.Hidden()
 	mlpW := sb.mlp.OutFeatures()
-	mod := forward(sb.mod, siluVec, b) // [B, 3h]
+	mod := lr.fwd(sb.mod, siluVec, b) // [B, 3h]
 	chunk := func(bi, j int) []float32 { return mod.Data[(bi*3+j)*h : (bi*3+j+1)*h] }
 
 	q, k, v := tensor.Empty(b, s, h), tensor.Empty(b, s, h), tensor.Empty(b, s, h)
@@ -340,10 +343,10 @@ func (sb *singleBlock) forward(x *tensor.Tensor, siluVec []float32, rope *rope, 
 	for bi := range b {
 		base := bi * s * h
 		normModulate(normed.Data, x.Data[base:base+s*h], h, chunk(bi, 1), chunk(bi, 0))
-		sb.q.ForwardInto(q.Data[base:], normed.Data, s)
-		sb.k.ForwardInto(k.Data[base:], normed.Data, s)
-		sb.v.ForwardInto(v.Data[base:], normed.Data, s)
-		sb.mlp.ForwardInto(mlp.Data, normed.Data, s)
+		lr.into(sb.q, q.Data[base:], normed.Data, s)
+		lr.into(sb.k, k.Data[base:], normed.Data, s)
+		lr.into(sb.v, v.Data[base:], normed.Data, s)
+		lr.into(sb.mlp, mlp.Data, normed.Data, s)
 		geluTanh(mlp.Data)
 		cb := cat.Data[bi*s*(h+mlpW):]
 		for r := range s {
@@ -365,7 +368,7 @@ func (sb *singleBlock) forward(x *tensor.Tensor, siluVec []float32, rope *rope, 
 		copy(cat.Data[r*(h+mlpW):r*(h+mlpW)+h], att.Data[r*h:(r+1)*h])
 	}
 	att.Release()
-	y := forward(sb.out, cat.Data, b*s)
+	y := lr.fwd(sb.out, cat.Data, b*s)
 	cat.Release()
 	for bi := range b {
 		addGated(x.Data[bi*s*h:(bi+1)*s*h], y.Data[bi*s*h:(bi+1)*s*h], h, chunk(bi, 2))
