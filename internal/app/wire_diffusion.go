@@ -34,12 +34,14 @@ func (a *App) wireDiffusion(context.Context) error {
 			return a.Models.Records.List(ctx, store.ModelFilter{Type: models.TypeMain, Format: models.FormatDiffusers})
 		},
 	}
-	a.Models.Cache.SetLoader(withSpandrel(a.Models.Records.AbsPath, diffusion.Loader{PathOf: a.Models.Records.AbsPath, Tokenizers: tokenizers}.Load))
+	a.Models.Cache.SetLoader(a.fluxLoader().Wrap(withSpandrel(a.Models.Records.AbsPath, diffusion.Loader{PathOf: a.Models.Records.AbsPath, Tokenizers: tokenizers}.Load)))
+	objects := diffusion.NewObjectStore(diffusionStoreBudget)
 	diffusion.Register(a.NodeRegistry(), diffusion.Deps{
 		Records:    a.Models.Records,
 		Cache:      a.Models.Cache,
-		Store:      diffusion.NewObjectStore(diffusionStoreBudget),
+		Store:      objects,
 		NoiseDType: dtype,
 	})
+	a.registerFlux(objects)
 	return nil
 }

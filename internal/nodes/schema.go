@@ -66,7 +66,11 @@ func (f *Field) valueSchema(c *schema.Components) map[string]any {
 			s = map[string]any{}
 		}
 	case f.Type.Poly:
-		elem := c.Of(f.goType.Elem())
+		slice := f.goType
+		for slice.Kind() == reflect.Pointer { // an optional poly input (*[]T)
+			slice = slice.Elem()
+		}
+		elem := c.Of(slice.Elem())
 		s = map[string]any{"anyOf": []any{elem, map[string]any{"type": "array", "items": elem}}}
 	default:
 		s = c.Of(f.goType)

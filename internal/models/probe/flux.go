@@ -64,6 +64,19 @@ func isFluxVAE(sd *StateDict) bool {
 	return false
 }
 
+// isFluxLoRA tells a LoRA for the FLUX transformer by the modules it names: BFL blocks in kohya names
+// (lora_unet_double_blocks_N_…, lora_unet_single_blocks_N_…) or behind diffusion_model., or diffusers'
+// FLUX blocks behind transformer. (transformer.single_transformer_blocks.N.…).
+func isFluxLoRA(sd *StateDict) bool {
+	for _, p := range []string{"lora_unet_double_blocks_", "lora_unet_single_blocks_", "diffusion_model.double_blocks.",
+		"diffusion_model.single_blocks.", "transformer.single_transformer_blocks.", "transformer.transformer_blocks."} {
+		if sd.HasPrefix(p) {
+			return true
+		}
+	}
+	return false
+}
+
 // probeGGUF identifies a GGUF file: a FLUX transformer (BFL tensor names, as city96's conversions) or a T5
 // encoder (llama.cpp's enc.blk.N names or transformers' encoder.block.N names).
 func probeGGUF(path string) (*Result, error) {

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 
 	"github.com/invokego/invokego/internal/engine/goldens"
@@ -175,6 +176,38 @@ func TestFluxVariant(t *testing.T) {
 	}{{true, 64, "dev"}, {false, 64, "schnell"}, {true, 384, "dev_fill"}, {false, 384, "schnell"}} {
 		if got := fluxVariant(c.guidance, c.in); got != c.want {
 			t.Errorf("fluxVariant(%v, %d) = %q, want %q", c.guidance, c.in, got, c.want)
+		}
+	}
+}
+
+func TestProbeFluxLoRA(t *testing.T) {
+	write := func(names ...string) string {
+		var b bytes.Buffer
+		hdr := "{"
+		off := 0
+		for i, n := range names {
+			if i > 0 {
+				hdr += ","
+			}
+			hdr += `"` + n + `":{"dtype":"F32","shape":[2,2],"data_offsets":[` + strconv.Itoa(off) + `,` + strconv.Itoa(off+16) + `]}`
+			off += 16
+		}
+		hdr += "}"
+		binary.Write(&b, binary.LittleEndian, uint64(len(hdr)))
+		b.WriteString(hdr)
+		b.Write(make([]byte, off))
+		p := filepath.Join(t.TempDir(), "l.safetensors")
+		os.WriteFile(p, b.Bytes(), 0o644)
+		return p
+	}
+	for _, names := range [][]string{
+		{"lora_unet_double_blocks_0_img_attn_qkv.lora_down.weight", "lora_unet_double_blocks_0_img_attn_qkv.lora_up.weight"},
+		{"transformer.single_transformer_blocks.0.attn.to_q.lora_A.weight", "transformer.single_transformer_blocks.0.attn.to_q.lora_B.weight"},
+		{"diffusion_model.single_blocks.3.linear1.lora_A.weight", "diffusion_model.single_blocks.3.linear1.lora_B.weight"},
+	} {
+		res, err := Probe(context.Background(), write(names...), Hints{})
+		if err != nil || res.Type != "lora" || res.Base != "flux" {
+			t.Errorf("%v: %+v, %v", names[0], res, err)
 		}
 	}
 }

@@ -204,6 +204,9 @@ func ClassifyStateDict(sd *StateDict, hints Hints) (*Result, error) {
 	}
 	switch {
 	case isLoRA(sd):
+		if isFluxLoRA(sd) {
+			return &Result{Type: "lora", Format: "lycoris", Base: "flux"}, nil
+		}
 		return &Result{Type: "lora", Format: "lycoris", Base: loraBase(sd)}, nil
 	case sd.Has("emb_params") || sd.Has("string_to_param.*") || (sd.Has("clip_l") && sd.Has("clip_g")):
 		return &Result{Type: "embedding", Format: "embedding_file", Base: embeddingBase(sd)}, nil
