@@ -54,6 +54,7 @@ BENCH_RUNS ?= 3
 bench:
 	RUNS=$(BENCH_RUNS) bench/run.sh
 	bench/esrgan.sh
+	bench/flux.sh
 	@if [ -z "$(BENCH_SKIP_GO)" ]; then \
 		$(GO) test -run '^$$' -bench . -benchtime 5x -timeout 60m ./...; \
 	fi
