@@ -153,6 +153,7 @@ func (a *App) build(ctx context.Context, opts Options) error {
 			return a.Queue.Cache(), a.cfg.NodeCacheSize
 		},
 	})...)
+	rt.Add(api.UtilitiesRoutes()...)
 	a.Router = rt
 	// Each feature wires its own services and routes (wire_*.go).
 	for _, wire := range []func(context.Context) error{a.wireEvents, a.wireGallery, a.wireWorkflows, a.wireModels, a.wireDiffusion /* engine nodes: wire_diffusion.go */, a.wireUpscale, a.wireQueue} {

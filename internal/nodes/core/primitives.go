@@ -14,6 +14,7 @@ func Register(r *nodes.Registry) {
 	registerPrimitives(r)
 	registerImages(r)
 	registerMath(r)
+	r.Register(&DynamicPrompt{})
 }
 
 // Outputs.
