@@ -85,13 +85,78 @@ type ImageRef struct {
 	Board   *BoardRef
 }
 
-// ReadImage: admins, the image's owner, and everyone when it sits on a shared or public board.
-// Owning the (private) board an image sits on does not grant reading someone else's image.
+// The image-read rule (docs/security.md §5.2) is the one rule for every path that reveals an image, its
+// thumbnail, metadata, name or existence: admins, the image's owner, and everyone when the image sits on a shared
+// or public board. Owning the (private) board an image sits on does not grant reading someone else's image.
+// ReadImage is its check on one image; ImageReadFilter and ImageHiddenFilter are the same rule compiled to SQL
+// for listings, counts and covers, and rules_test.go holds the three forms equal on every combination.
+
+// ReadImage: the image-read rule on one image.
 func ReadImage(p Principal, img ImageRef) error {
 	if p.IsAdmin || p.Owns(img.OwnerID) || (img.Board != nil && img.Board.readableByAll()) {
 		return nil
 	}
 	return forbidden("Not authorized to access this image")
+}
+
+// readableVisibilitiesSQL is readableByAll as a SQL list.
+const readableVisibilitiesSQL = "('" + VisibilityShared + "', '" + VisibilityPublic + "')"
+
+// ImageReadFilter keeps the images a caller may read. imageAlias and boardAlias name the images table and its
+// board, LEFT JOINed (an image on no board has a NULL visibility, which the IN leaves out).
+func ImageReadFilter(p Principal, imageAlias, boardAlias string) Filter {
+	if p.IsAdmin {
+		return All
+	}
+	onReadableBoard := fmt.Sprintf("%s.board_visibility IN %s", boardAlias, readableVisibilitiesSQL)
+	if !p.Authenticated || p.UserID == "" {
+		return Filter{SQL: onReadableBoard}
+	}
+	return Filter{SQL: fmt.Sprintf("%s.user_id = ? OR %s", imageAlias, onReadableBoard), Args: []any{p.UserID}}
+}
+
+// ImageHiddenFilter is the complement of ImageReadFilter: the images hidden from p are those where OnBoard
+// holds and one of the Image alternatives does. OnBoard reads only the board, and is false for most boards;
+// each Image alternative is a range of owners, which an index on (board_id, user_id) finds on its own without
+// visiting the readable images (so counts subtract the hidden images from a board's kept totals cheaply).
+func ImageHiddenFilter(p Principal, imageAlias, boardAlias string) HiddenImages {
+	if p.IsAdmin {
+		return HiddenImages{OnBoard: Filter{SQL: "0=1"}}
+	}
+	onBoard := Filter{SQL: fmt.Sprintf("COALESCE(%s.board_visibility, '%s') NOT IN %s", boardAlias, VisibilityPrivate, readableVisibilitiesSQL)}
+	if !p.Authenticated || p.UserID == "" {
+		return HiddenImages{OnBoard: onBoard, Image: []Filter{All}}
+	}
+	return HiddenImages{OnBoard: onBoard, Image: []Filter{
+		{SQL: imageAlias + ".user_id < ?", Args: []any{p.UserID}},
+		{SQL: imageAlias + ".user_id > ?", Args: []any{p.UserID}},
+	}}
+}
+
+// HiddenImages is ImageHiddenFilter's answer.
+type HiddenImages struct {
+	OnBoard Filter
+	// Image lists alternatives: an image is hidden when any of them holds.
+	Image []Filter
+}
+
+// ImageReadFilterOnBoard is the image-read rule for the images of one board, already loaded, as a filter on
+// imageAlias alone (no join): the board's part of the rule is decided here. A board that cannot hide images
+// from p keeps every row.
+func ImageReadFilterOnBoard(p Principal, b BoardRef, imageAlias string) Filter {
+	if !BoardMayHideImages(p, b) {
+		return All
+	}
+	if !p.Authenticated || p.UserID == "" {
+		return Filter{SQL: "0=1"}
+	}
+	return Filter{SQL: imageAlias + ".user_id = ?", Args: []any{p.UserID}}
+}
+
+// BoardMayHideImages reports whether some image on board b could be unreadable to p: false for admins and
+// for shared and public boards, whose listings then need no per-image filter.
+func BoardMayHideImages(p Principal, b BoardRef) bool {
+	return ReadImage(p, ImageRef{OwnerID: "\x00someone else", Board: &b}) != nil
 }
 
 // ModifyImage: change, star, delete. Admins, the image's owner, the owner of its board, and anyone when the
@@ -113,18 +178,6 @@ func MoveImage(p Principal, img ImageRef) error {
 		return nil
 	}
 	return forbidden("Not authorized to move this image")
-}
-
-// ImageReadFilter keeps the images a caller may read. imageAlias and boardAlias name the images table and a
-// LEFT JOINed boards table (through board_images) in the query.
-func ImageReadFilter(p Principal, imageAlias, boardAlias string) Filter {
-	if p.IsAdmin {
-		return All
-	}
-	return Filter{
-		SQL:  fmt.Sprintf("%s.user_id = ? OR %s.board_visibility IN ('shared', 'public')", imageAlias, boardAlias),
-		Args: []any{p.UserID},
-	}
 }
 
 // UnscopedImageListFilter is used by image listings without a board: non-admins see only their own images

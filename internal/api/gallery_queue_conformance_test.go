@@ -181,7 +181,12 @@ func TestGalleryShapesAndStatuses(t *testing.T) {
 
 	delr := env.Do("DELETE", "/api/v1/images/i/"+name, tok).Expect(200).Map()
 	wantKeys(t, "DeleteImagesResult", delr, "deleted_images,affected_boards")
-	bulk := env.Do("POST", "/api/v1/images/delete", tok, apitest.JSON(map[string]any{"image_names": []string{name}})).Expect(200).Map()
+	// A name that no longer exists is refused to a non-admin as another user's image would be (docs/security.md,
+	// "not yours" and "not there"); an existing one of theirs is deleted.
+	env.Do("POST", "/api/v1/images/delete", tok, apitest.JSON(map[string]any{"image_names": []string{name}})).Expect(403)
+	ct, body = gqMultipart(t, "file", gqPNG(t, 20, 10), nil)
+	again := env.Do("POST", "/api/v1/images/upload?image_category=general&is_intermediate=false", tok, apitest.RawBody(ct, body)).Expect(201).Map()
+	bulk := env.Do("POST", "/api/v1/images/delete", tok, apitest.JSON(map[string]any{"image_names": []string{again["image_name"].(string)}})).Expect(200).Map()
 	wantKeys(t, "DeleteImagesResult", bulk, "deleted_images,affected_boards")
 	unc := env.Do("DELETE", "/api/v1/images/uncategorized", tok).Expect(200).Map()
 	wantKeys(t, "DeleteImagesResult", unc, "deleted_images,affected_boards")

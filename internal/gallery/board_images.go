@@ -48,23 +48,13 @@ func (s *Service) AddImagesToBoard(ctx context.Context, p access.Principal, boar
 	if err := access.ModifyBoardImages(p, boardRef(b)); err != nil {
 		return nil, err
 	}
+	// A missing image cannot be moved by a non-admin (docs/compatibility.md §1.3: the ownership lookup finds
+	// nothing); checkAll refuses it as it refuses another's image.
 	ims, err := s.checkAll(ctx, p, names, access.MoveImage)
 	if err != nil {
 		return nil, err
 	}
-	if !p.IsAdmin && len(ims) < len(uniqueNames(names)) {
-		// A missing image cannot be moved by a non-admin (docs/compatibility.md §1.3: the ownership lookup finds nothing).
-		return nil, access.MoveImage(p, absentImage())
-	}
 	return s.addImages(ctx, b.BoardID, ims)
-}
-
-func uniqueNames(names []string) map[string]bool {
-	out := make(map[string]bool, len(names))
-	for _, n := range names {
-		out[n] = true
-	}
-	return out
 }
 
 func (s *Service) addImages(ctx context.Context, boardID string, ims []*store.Image) (*AddImagesResult, error) {
@@ -87,24 +77,23 @@ func (s *Service) addImages(ctx context.Context, boardID string, ims []*store.Im
 }
 
 // removeRule: taking an image off its board needs write access to that board; an uncategorized image has
-// nothing to remove.
+// nothing to remove. A caller who may neither read the image nor write its board gets the answer a name that
+// does not exist gets (imageFor, checkAll), so that the answer never says that someone's image exists.
 func removeRule(p access.Principal, img access.ImageRef) error {
-	if img.Board == nil {
+	if img.Board != nil {
+		if err := access.ModifyBoardImages(p, *img.Board); err == nil || access.ReadImage(p, img) == nil {
+			return err
+		}
+	} else if access.ReadImage(p, img) == nil {
 		return nil
 	}
-	return access.ModifyBoardImages(p, *img.Board)
+	return access.ModifyBoardImages(p, access.BoardRef{})
 }
 
-// RemoveImageFromBoard makes one image uncategorized.
+// RemoveImageFromBoard makes one image uncategorized. A missing image is 404 for admins.
 func (s *Service) RemoveImageFromBoard(ctx context.Context, p access.Principal, name string) (*RemoveImagesResult, error) {
-	im, err := s.loadImage(ctx, name)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, errImageNotFound
-	}
+	im, err := s.imageFor(ctx, p, name, removeRule, errImageNotFound)
 	if err != nil {
-		return nil, err
-	}
-	if err := removeRule(p, imageRef(im)); err != nil {
 		return nil, err
 	}
 	return s.removeImages(ctx, []*store.Image{im})

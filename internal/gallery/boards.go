@@ -51,7 +51,7 @@ func (s *Service) CreateBoard(ctx context.Context, p access.Principal, name stri
 
 // loadBoard loads a board (404) and applies rule (403).
 func (s *Service) loadBoard(ctx context.Context, p access.Principal, id string, rule func(access.Principal, access.BoardRef) error) (*store.Board, error) {
-	b, err := s.db.BoardByID(ctx, id)
+	b, err := s.db.BoardByID(ctx, id, imageView(p))
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, errBoardNotFound
 	}
@@ -88,7 +88,7 @@ type BoardListQuery struct {
 // with its owner's name.
 func (s *Service) ListBoards(ctx context.Context, p access.Principal, q BoardListQuery) ([]BoardDTO, int, error) {
 	rows, total, err := s.db.ListBoards(ctx, store.BoardQuery{
-		Scope: scopeFilter(access.BoardListFilter(p, "b")), IncludeArchived: q.IncludeArchived, OrderByName: q.OrderByName,
+		Scope: scopeFilter(access.BoardListFilter(p, "b")), View: imageView(p), IncludeArchived: q.IncludeArchived, OrderByName: q.OrderByName,
 		Descending: q.Descending, Paged: q.Paged, Offset: max(q.Offset, 0), Limit: min(max(q.Limit, 0), maxPageSize),
 	})
 	if err != nil {
@@ -115,14 +115,18 @@ func (s *Service) UpdateBoard(ctx context.Context, p access.Principal, id string
 		return nil, err
 	}
 	if ch.CoverImageName != nil {
-		// The stored cover has no visible effect (the DTO computes its own), but it must name an image.
-		if _, err := s.loadImage(ctx, *ch.CoverImageName); err != nil {
-			return nil, apperr.NotFound("Image not found")
+		// The stored cover has no visible effect (the DTO computes its own), but it must name an image the caller
+		// may read; one they may not read is as absent as a missing one.
+		if _, err := s.imageFor(ctx, p, *ch.CoverImageName, access.ReadImage, errCoverNotFound); err != nil {
+			if _, refused := apperr.As(err); refused {
+				return nil, errCoverNotFound
+			}
+			return nil, err
 		}
 	}
 	b, err := s.db.UpdateBoard(ctx, id, store.BoardChanges{
 		BoardName: ch.BoardName, CoverImageName: ch.CoverImageName, Archived: ch.Archived, Visibility: (*string)(ch.BoardVisibility),
-	})
+	}, imageView(p))
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, errBoardNotFound
 	}
@@ -140,10 +144,25 @@ type DeleteBoardResult struct {
 	DeletedImages      []string `json:"deleted_images"`
 }
 
-// DeleteBoard deletes a board (admins and the owner), with its images or leaving them uncategorized.
+var errCoverNotFound = apperr.NotFound("Image not found")
+
+// DeleteBoard deletes a board (admins and the owner), with its images or leaving them uncategorized. The answer
+// names only the images the caller may read.
 func (s *Service) DeleteBoard(ctx context.Context, p access.Principal, id string, includeImages bool) (*DeleteBoardResult, error) {
-	if _, err := s.loadBoard(ctx, p, id, access.DeleteBoard); err != nil {
+	b, err := s.loadBoard(ctx, p, id, access.DeleteBoard)
+	if err != nil {
 		return nil, err
+	}
+	var readable map[string]bool
+	if scope, hidden := boardImageScope(p, access.BoardRef{OwnerID: b.UserID, Visibility: b.BoardVisibility}); scope.SQL != "" {
+		names, _, err := s.db.ImageNames(ctx, store.ImageQuery{BoardID: &id, Scope: scope, Hidden: hidden})
+		if err != nil {
+			return nil, err
+		}
+		readable = make(map[string]bool, len(names))
+		for _, n := range names {
+			readable[n] = true
+		}
 	}
 	names, err := s.db.DeleteBoard(ctx, id, includeImages)
 	if errors.Is(err, store.ErrNotFound) {
@@ -155,9 +174,20 @@ func (s *Service) DeleteBoard(ctx context.Context, p access.Principal, id string
 	res := &DeleteBoardResult{BoardID: id, DeletedBoardImages: []string{}, DeletedImages: []string{}}
 	if includeImages {
 		s.removeFiles(names)
-		res.DeletedImages = names
+	}
+	shown := names
+	if readable != nil {
+		shown = []string{}
+		for _, n := range names {
+			if readable[n] {
+				shown = append(shown, n)
+			}
+		}
+	}
+	if includeImages {
+		res.DeletedImages = shown
 	} else {
-		res.DeletedBoardImages = names
+		res.DeletedBoardImages = shown
 	}
 	return res, nil
 }
@@ -168,8 +198,12 @@ func (s *Service) BoardImageNames(ctx context.Context, p access.Principal, id st
 	q := store.ImageQuery{Categories: categories, IsIntermediate: isIntermediate, BoardID: &id}
 	if id == "none" {
 		q.Scope = scopeFilter(access.OwnedBy(p, "i.user_id"))
-	} else if _, err := s.loadBoard(ctx, p, id, access.ReadBoard); err != nil {
-		return nil, err
+	} else {
+		b, err := s.loadBoard(ctx, p, id, access.ReadBoard)
+		if err != nil {
+			return nil, err
+		}
+		q.Scope, q.Hidden = boardImageScope(p, access.BoardRef{OwnerID: b.UserID, Visibility: b.BoardVisibility})
 	}
 	names, _, err := s.db.ImageNames(ctx, q)
 	return names, err

@@ -50,6 +50,8 @@ func (s *Service) StartBulkDownload(ctx context.Context, p access.Principal, nam
 		return nil, apperr.BadRequest("No images or board id specified.")
 	}
 	prefix := ""
+	var boardScope store.Filter
+	var boardHidden []store.Filter
 	if hasBoard {
 		if *boardID == "none" {
 			if !p.IsAdmin {
@@ -62,6 +64,8 @@ func (s *Service) StartBulkDownload(ctx context.Context, p access.Principal, nam
 				return nil, err
 			}
 			prefix = cleanName(b.BoardName) + "_"
+			// A zip of a board holds the images of it the caller may read, nothing more (docs/security.md §5.2).
+			boardScope, boardHidden = boardImageScope(p, access.BoardRef{OwnerID: b.UserID, Visibility: b.BoardVisibility})
 		}
 	}
 	var selected []string
@@ -76,7 +80,7 @@ func (s *Service) StartBulkDownload(ctx context.Context, p access.Principal, nam
 			selected = append(selected, n)
 		}
 	} else {
-		q := store.ImageQuery{BoardID: boardID}
+		q := store.ImageQuery{BoardID: boardID, Scope: boardScope, Hidden: boardHidden}
 		var err error
 		if selected, _, err = s.db.ImageNames(ctx, q); err != nil {
 			return nil, err

@@ -192,20 +192,11 @@ func (s *Service) GetURLs(ctx context.Context, p access.Principal, name string) 
 	return &ImageURLs{ImageName: name, ImageURL: ImageURL(name), ThumbnailURL: ThumbnailURL(name)}, nil
 }
 
-// OpenImageFile opens an image's PNG (or its thumbnail) for a caller allowed to read it. Malformed and missing
-// names are 404 before any path is built; refused callers get 403.
+// OpenImageFile opens an image's PNG (or its thumbnail) for a caller allowed to read it. Malformed names are
+// 404 before any path is built; a missing image is 404 for admins and, like an image they may not read, 403 for
+// everyone else.
 func (s *Service) OpenImageFile(ctx context.Context, p access.Principal, name string, thumbnail bool) (*os.File, error) {
-	if !ValidImageName(name) {
-		return nil, errImageNotFound
-	}
-	im, err := s.db.ImageByName(ctx, name)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, errImageNotFound
-	}
-	if err != nil {
-		return nil, err
-	}
-	if err := access.ReadImage(p, imageRef(im)); err != nil {
+	if _, err := s.imageFor(ctx, p, name, access.ReadImage, errImageNotFound); err != nil {
 		return nil, err
 	}
 	path := s.imagePath(name)
@@ -279,8 +270,10 @@ func (s *Service) imagesByValidNames(ctx context.Context, names []string) (map[s
 	return s.db.ImagesByNames(ctx, valid)
 }
 
-// checkAll loads the named images and checks rule on every one before anything changes (docs/security.md D9). Missing
-// (or malformed) names are skipped. The result keeps request order without duplicates.
+// checkAll loads the named images and checks rule on every one before anything changes (docs/security.md D9).
+// Malformed names are skipped. A missing name is skipped for admins and refused to others with the rule's own
+// refusal, exactly as an image they may not touch is: a batch must not tell them which names exist
+// (docs/security.md, "not yours" and "not there"). The result keeps request order without duplicates.
 func (s *Service) checkAll(ctx context.Context, p access.Principal, names []string, rule func(access.Principal, access.ImageRef) error) ([]*store.Image, error) {
 	found, err := s.imagesByValidNames(ctx, names)
 	if err != nil {
@@ -290,6 +283,9 @@ func (s *Service) checkAll(ctx context.Context, p access.Principal, names []stri
 	seen := map[string]bool{}
 	for _, n := range names { // invalid names are not in found
 		im, ok := found[n]
+		if !ok && !p.IsAdmin && ValidImageName(n) {
+			return nil, rule(p, absentImage())
+		}
 		if !ok || seen[n] {
 			continue
 		}
@@ -455,8 +451,40 @@ func (s *Service) imageQuery(ctx context.Context, p access.Principal, q ListQuer
 		if err := access.ReadBoard(p, boardRef(b)); err != nil {
 			return sq, err
 		}
+		sq.Scope, sq.Hidden = boardImageScope(p, boardRef(b))
 	}
 	return sq, nil
+}
+
+// boardImageScope compiles the image-read rule for a listing of one board's images (docs/security.md §5.2):
+// reading a board does not grant reading every image on it. It also returns, by index, the images the scope
+// leaves out: the store drops the scope when the board holds none of them (the usual case, a board of one's
+// own images), and otherwise subtracts them from the board's kept count. A board that cannot hide images from p
+// (admins, shared and public boards) needs neither.
+func boardImageScope(p access.Principal, b access.BoardRef) (store.Filter, []store.Filter) {
+	if !access.BoardMayHideImages(p, b) {
+		return store.Filter{}, nil
+	}
+	var hidden []store.Filter
+	for _, alt := range access.ImageHiddenFilter(p, "i", "b").Image {
+		hidden = append(hidden, scopeFilter(alt))
+	}
+	return scopeFilter(access.ImageReadFilterOnBoard(p, b, "i")), hidden
+}
+
+// imageView compiles the image-read rule for the figures of the boards p sees: covers and counts over the
+// images p may read.
+func imageView(p access.Principal) store.ImageView {
+	read := access.ImageReadFilter(p, "x", "b")
+	if read.SQL == access.All.SQL {
+		return store.ImageView{}
+	}
+	h := access.ImageHiddenFilter(p, "x", "b")
+	v := store.ImageView{Read: scopeFilter(read), HiddenOnBoard: scopeFilter(h.OnBoard)}
+	for _, alt := range h.Image {
+		v.Hidden = append(v.Hidden, scopeFilter(alt))
+	}
+	return v
 }
 
 // ListImages is GET /images.

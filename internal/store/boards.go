@@ -28,16 +28,48 @@ type Board struct {
 	OwnerName *string
 }
 
-// boardFigures computes the board's cover from the images' board index (the counts are columns kept by
-// triggers), so a board list costs what the boards hold, not what the database holds.
-const boardFigures = `
-	b.image_count, b.asset_count,
-	(SELECT i.image_name FROM images i
-	  WHERE i.board_id = b.board_id AND i.is_intermediate = 0 ORDER BY i.starred DESC, i.created_at DESC LIMIT 1) AS cover,
-	(SELECT COALESCE(u.display_name, u.email) FROM users u WHERE u.user_id = b.user_id) AS owner_name`
+// ImageView is what a viewer may see of the images on a board, as the access package compiles its image-read
+// rule (aliases x for images, b for the board): Read keeps the readable images; the hidden ones are those where
+// HiddenOnBoard and one of the Hidden alternatives hold. The zero value sees every image.
+type ImageView struct {
+	Read          Filter
+	HiddenOnBoard Filter
+	Hidden        []Filter
+}
 
-const boardColumns = `b.board_id, b.board_name, b.user_id, CAST(b.created_at AS TEXT), CAST(b.updated_at AS TEXT), CAST(b.deleted_at AS TEXT), b.archived,
-	b.board_visibility, b.cover_image_name,` + boardFigures
+func (v ImageView) seesAll() bool { return v.Read.SQL == "" || v.Read.SQL == "1=1" }
+
+// boardColumnsFor selects a board with the figures its viewer may see: the cover among the images they may
+// read, and the kept counts less the images hidden from them. The counts are columns kept by triggers, so a
+// board list costs what the boards hold, not what the database holds; the hidden images are looked up only on
+// boards that may hide some (private ones, for non-admins), by the (board_id, user_id) index.
+func boardColumnsFor(v ImageView) (string, []any) {
+	const head = `b.board_id, b.board_name, b.user_id, CAST(b.created_at AS TEXT), CAST(b.updated_at AS TEXT), CAST(b.deleted_at AS TEXT), b.archived,
+	b.board_visibility, b.cover_image_name,`
+	const owner = `(SELECT COALESCE(u.display_name, u.email) FROM users u WHERE u.user_id = b.user_id) AS owner_name`
+	const coverOrder = ` ORDER BY x.starred DESC, x.created_at DESC LIMIT 1) AS cover,`
+	if v.seesAll() {
+		return head + `
+	b.image_count, b.asset_count,
+	(SELECT x.image_name FROM images x WHERE x.board_id = b.board_id AND x.is_intermediate = 0` + coverOrder + owner, nil
+	}
+	var args []any
+	hidden := func(kept, category string) string {
+		sql := `CASE WHEN (` + v.HiddenOnBoard.SQL + `) THEN b.` + kept
+		args = append(args, v.HiddenOnBoard.Args...)
+		for _, alt := range v.Hidden {
+			sql += ` - (SELECT COUNT(*) FROM images x WHERE x.board_id = b.board_id AND NOT x.is_intermediate AND x.image_category ` +
+				category + ` AND (` + alt.SQL + `))`
+			args = append(args, alt.Args...)
+		}
+		return sql + ` ELSE b.` + kept + ` END`
+	}
+	counts := hidden("image_count", "= 'general'") + `, ` + hidden("asset_count", "!= 'general'")
+	args = append(args, v.Read.Args...)
+	return head + `
+	` + counts + `,
+	(SELECT x.image_name FROM images x WHERE x.board_id = b.board_id AND x.is_intermediate = 0 AND (` + v.Read.SQL + `)` + coverOrder + owner, args
+}
 
 func scanBoard(row interface{ Scan(...any) error }) (*Board, error) {
 	var bd Board
@@ -55,12 +87,13 @@ func (db *DB) CreateBoard(ctx context.Context, id, name, ownerID string) (*Board
 	if _, err := db.sql.ExecContext(ctx, `INSERT INTO boards (board_id, board_name, user_id) VALUES (?, ?, ?)`, id, name, ownerID); err != nil {
 		return nil, fmt.Errorf("insert board: %w", err)
 	}
-	return db.BoardByID(ctx, id)
+	return db.BoardByID(ctx, id, ImageView{})
 }
 
-// BoardByID loads one board with its figures; ErrNotFound if absent.
-func (db *DB) BoardByID(ctx context.Context, id string) (*Board, error) {
-	bd, err := scanBoard(db.sql.QueryRowContext(ctx, `SELECT `+boardColumns+` FROM boards b WHERE b.board_id = ?`, id))
+// BoardByID loads one board with its figures as v sees them; ErrNotFound if absent.
+func (db *DB) BoardByID(ctx context.Context, id string, v ImageView) (*Board, error) {
+	cols, args := boardColumnsFor(v)
+	bd, err := scanBoard(db.sql.QueryRowContext(ctx, `SELECT `+cols+` FROM boards b WHERE b.board_id = ?`, append(args, id)...))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -91,9 +124,11 @@ func (db *DB) BoardRefByID(ctx context.Context, id string) (*BoardRef, error) {
 	return &r, nil
 }
 
-// BoardQuery selects boards for the list route. Scope is the access filter over alias b.
+// BoardQuery selects boards for the list route. Scope is the access filter over alias b; View says which of
+// their images the caller sees in the figures.
 type BoardQuery struct {
 	Scope           Filter
+	View            ImageView
 	IncludeArchived bool
 	// OrderByName sorts by LOWER(board_name) instead of created_at.
 	OrderByName bool
@@ -144,8 +179,9 @@ func (db *DB) ListBoards(ctx context.Context, q BoardQuery) ([]Board, int, error
 		page += ` LIMIT ? OFFSET ?`
 		pageArgs = append(append([]any{}, args...), q.Limit, q.Offset)
 	}
-	query := `SELECT ` + boardColumns + ` FROM (` + page + `) b` + strings.ReplaceAll(q.orderBy(), "b.rowid", "b.rid")
-	rows, err := db.sql.QueryContext(ctx, query, pageArgs...)
+	cols, colArgs := boardColumnsFor(q.View)
+	query := `SELECT ` + cols + ` FROM (` + page + `) b` + strings.ReplaceAll(q.orderBy(), "b.rowid", "b.rid")
+	rows, err := db.sql.QueryContext(ctx, query, append(colArgs, pageArgs...)...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("list boards: %w", err)
 	}
@@ -169,8 +205,8 @@ type BoardChanges struct {
 	Visibility     *string
 }
 
-// UpdateBoard applies changes; ErrNotFound if the board does not exist.
-func (db *DB) UpdateBoard(ctx context.Context, id string, ch BoardChanges) (*Board, error) {
+// UpdateBoard applies changes and returns the board as v sees it; ErrNotFound if the board does not exist.
+func (db *DB) UpdateBoard(ctx context.Context, id string, ch BoardChanges, v ImageView) (*Board, error) {
 	var sets []string
 	var args []any
 	if ch.BoardName != nil {
@@ -197,7 +233,7 @@ func (db *DB) UpdateBoard(ctx context.Context, id string, ch BoardChanges) (*Boa
 			return nil, ErrNotFound
 		}
 	}
-	return db.BoardByID(ctx, id)
+	return db.BoardByID(ctx, id, v)
 }
 
 // DeleteBoard removes a board. With deleteImages, the images on it are deleted too (their files are the

@@ -236,7 +236,10 @@ func (db *DB) DeleteImages(ctx context.Context, names []string) error {
 
 // ImageQuery selects images for listings. Scope is the access filter (aliases i for images, b for boards).
 type ImageQuery struct {
-	Scope          Filter
+	Scope Filter
+	// Hidden, when set, lists the images of the board (alias i, alternatives) that Scope leaves out: a board's
+	// total is then its kept count less those, not a count of the board.
+	Hidden         []Filter
 	Origin         *string
 	Categories     []string
 	IsIntermediate *bool
@@ -255,11 +258,14 @@ type Filter struct {
 	Args []any
 }
 
-// where compiles the query's conditions. byBoard reports whether the board_images join is required.
-func (q ImageQuery) where() (string, []any) {
+// where compiles the query's conditions.
+func (q ImageQuery) where() (string, []any) { return q.whereScoped(true) }
+
+// whereScoped compiles the conditions, with or without the access scope.
+func (q ImageQuery) whereScoped(scoped bool) (string, []any) {
 	conds := []string{}
 	var args []any
-	if q.Scope.SQL != "" {
+	if scoped && q.Scope.SQL != "" {
 		conds = append(conds, "("+q.Scope.SQL+")")
 		args = append(args, q.Scope.Args...)
 	}
@@ -318,7 +324,7 @@ const imageColumns = `i.image_name, i.image_origin, i.image_category, i.width, i
 // boardCountColumn names the boards column that already holds this query's count, if any: a board's
 // non-intermediate images or assets with no other filter, the gallery's two tabs.
 func (q ImageQuery) boardCountColumn() string {
-	if q.BoardID == nil || *q.BoardID == "none" || q.IsIntermediate == nil || *q.IsIntermediate || q.Scope.SQL != "" ||
+	if q.BoardID == nil || *q.BoardID == "none" || q.IsIntermediate == nil || *q.IsIntermediate || (q.Scope.SQL != "" && len(q.Hidden) == 0) ||
 		q.Origin != nil || (q.SearchTerm != nil && *q.SearchTerm != "") {
 		return ""
 	}
@@ -334,19 +340,71 @@ func (q ImageQuery) boardCountColumn() string {
 	return ""
 }
 
+// readSnapshot runs fn in a read-only transaction: one consistent view of the database (WAL), without taking
+// the write lock that the database's other transactions take.
+func (db *DB) readSnapshot(ctx context.Context, fn func(q queryer) error) error {
+	tx, err := db.sql.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return fmt.Errorf("begin read: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	return fn(tx)
+}
+
+// resolveHidden drops the scope of a board listing whose board holds none of the images the scope leaves out
+// (q.Hidden): there is nothing to filter, and the listing keeps its fast paths. It reads in q's snapshot, so
+// the listing that follows sees the same board.
+func resolveHidden(ctx context.Context, db queryer, q ImageQuery) (ImageQuery, error) {
+	if len(q.Hidden) == 0 || q.BoardID == nil || *q.BoardID == "none" {
+		return q, nil
+	}
+	for _, alt := range q.Hidden {
+		var found bool
+		if err := db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM images i WHERE i.board_id = ? AND (`+alt.SQL+`))`,
+			append([]any{*q.BoardID}, alt.Args...)...).Scan(&found); err != nil {
+			return q, fmt.Errorf("look for hidden images: %w", err)
+		}
+		if found {
+			return q, nil
+		}
+	}
+	q.Scope, q.Hidden = Filter{}, nil
+	return q, nil
+}
+
 // ListImages returns one page of images and the total number matching.
 func (db *DB) ListImages(ctx context.Context, q ImageQuery) ([]Image, int, error) {
+	var out []Image
+	var total int
+	err := db.readSnapshot(ctx, func(tx queryer) (err error) {
+		if q, err = resolveHidden(ctx, tx, q); err != nil {
+			return err
+		}
+		out, total, err = listImages(ctx, tx, q)
+		return err
+	})
+	return out, total, err
+}
+
+func listImages(ctx context.Context, db queryer, q ImageQuery) ([]Image, int, error) {
 	where, args := q.where()
 	var total int
 	if col := q.boardCountColumn(); col != "" {
-		err := db.sql.QueryRowContext(ctx, `SELECT `+col+` FROM boards WHERE board_id = ?`, *q.BoardID).Scan(&total)
+		// The board's kept count, less the images the scope leaves out.
+		query, qargs := `SELECT `+col, []any{}
+		unscoped, uargs := q.whereScoped(false)
+		for _, alt := range q.Hidden {
+			query += ` - (SELECT COUNT(*) FROM images i` + unscoped + ` AND (` + alt.SQL + `))`
+			qargs = append(append(qargs, uargs...), alt.Args...)
+		}
+		err := db.QueryRowContext(ctx, query+` FROM boards WHERE board_id = ?`, append(qargs, *q.BoardID)...).Scan(&total)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return nil, 0, fmt.Errorf("count board images: %w", err)
 		}
-	} else if err := db.sql.QueryRowContext(ctx, `SELECT COUNT(*)`+q.fromClause(false)+where, args...).Scan(&total); err != nil {
+	} else if err := db.QueryRowContext(ctx, `SELECT COUNT(*)`+q.fromClause(false)+where, args...).Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("count images: %w", err)
 	}
-	rows, err := db.sql.QueryContext(ctx, `SELECT `+imageColumns+q.fromClause(true)+where+q.orderBy()+` LIMIT ? OFFSET ?`,
+	rows, err := db.QueryContext(ctx, `SELECT `+imageColumns+q.fromClause(true)+where+q.orderBy()+` LIMIT ? OFFSET ?`,
 		append(args, q.Limit, q.Offset)...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("list images: %w", err)
@@ -365,26 +423,32 @@ func (db *DB) ListImages(ctx context.Context, q ImageQuery) ([]Image, int, error
 
 // ImageNames returns the names of every matching image in listing order, and how many of them are starred.
 func (db *DB) ImageNames(ctx context.Context, q ImageQuery) ([]string, int, error) {
-	where, args := q.where()
-	rows, err := db.sql.QueryContext(ctx, `SELECT i.image_name, i.starred`+q.fromClause(false)+where+q.orderBy(), args...)
-	if err != nil {
-		return nil, 0, fmt.Errorf("list image names: %w", err)
-	}
-	defer rows.Close()
 	names := []string{}
 	starred := 0
-	for rows.Next() {
-		var name string
-		var s bool
-		if err := rows.Scan(&name, &s); err != nil {
-			return nil, 0, fmt.Errorf("scan image name: %w", err)
+	err := db.readSnapshot(ctx, func(tx queryer) (err error) {
+		if q, err = resolveHidden(ctx, tx, q); err != nil {
+			return err
 		}
-		names = append(names, name)
-		if s {
-			starred++
+		where, args := q.where()
+		rows, err := tx.QueryContext(ctx, `SELECT i.image_name, i.starred`+q.fromClause(false)+where+q.orderBy(), args...)
+		if err != nil {
+			return fmt.Errorf("list image names: %w", err)
 		}
-	}
-	return names, starred, rows.Err()
+		defer rows.Close()
+		for rows.Next() {
+			var name string
+			var s bool
+			if err := rows.Scan(&name, &s); err != nil {
+				return fmt.Errorf("scan image name: %w", err)
+			}
+			names = append(names, name)
+			if s {
+				starred++
+			}
+		}
+		return rows.Err()
+	})
+	return names, starred, err
 }
 
 // CountImages counts matching images.

@@ -154,7 +154,13 @@ func TestMissingImage(t *testing.T) {
 	}
 	g.Do("DELETE", "/api/v1/images/i/"+missing, apitest.Token(u.Other.Token)).Expect(403)
 	g.Do("GET", "/api/v1/images/i/"+missing+"/full", apitest.Token(u.Admin.Token)).Expect(404)
-	g.Do("GET", "/api/v1/images/i/"+missing+"/thumbnail", apitest.Token(u.Other.Token)).Expect(404)
+	g.Do("GET", "/api/v1/images/i/"+missing+"/thumbnail", apitest.Token(u.Admin.Token)).Expect(404)
+	// The bytes routes too: a non-admin hears what they hear for an image they may not read.
+	for _, suffix := range []string{"/full", "/thumbnail"} {
+		if d := g.Do("GET", "/api/v1/images/i/"+missing+suffix, apitest.Token(u.Other.Token)).Expect(403).Detail(); d != "Not authorized to access this image" {
+			t.Errorf("%s detail %q", suffix, d)
+		}
+	}
 	g.Do("POST", "/api/v1/board_images/", apitest.Token(u.Other.Token), apitest.JSON(map[string]any{
 		"board_id": g.boardWith(u.Other.Token, "private"), "image_name": missing})).Expect(403)
 	g.Do("GET", "/api/v1/boards/nope", apitest.Token(u.Other.Token)).Expect(404)
