@@ -229,11 +229,19 @@ func TestNotYoursAnswersAsNotThere(t *testing.T) {
 		name string
 		do   func(tok, name string) *apitest.Resp
 	}{
-		{"full", func(tok, n string) *apitest.Resp { return g.Do("GET", "/api/v1/images/i/"+n+"/full", apitest.Token(tok)) }},
-		{"head full", func(tok, n string) *apitest.Resp { return g.Do("HEAD", "/api/v1/images/i/"+n+"/full", apitest.Token(tok)) }},
-		{"thumbnail", func(tok, n string) *apitest.Resp { return g.Do("GET", "/api/v1/images/i/"+n+"/thumbnail", apitest.Token(tok)) }},
+		{"full", func(tok, n string) *apitest.Resp {
+			return g.Do("GET", "/api/v1/images/i/"+n+"/full", apitest.Token(tok))
+		}},
+		{"head full", func(tok, n string) *apitest.Resp {
+			return g.Do("HEAD", "/api/v1/images/i/"+n+"/full", apitest.Token(tok))
+		}},
+		{"thumbnail", func(tok, n string) *apitest.Resp {
+			return g.Do("GET", "/api/v1/images/i/"+n+"/thumbnail", apitest.Token(tok))
+		}},
 		{"dto", func(tok, n string) *apitest.Resp { return g.Do("GET", "/api/v1/images/i/"+n, apitest.Token(tok)) }},
-		{"metadata", func(tok, n string) *apitest.Resp { return g.Do("GET", "/api/v1/images/i/"+n+"/metadata", apitest.Token(tok)) }},
+		{"metadata", func(tok, n string) *apitest.Resp {
+			return g.Do("GET", "/api/v1/images/i/"+n+"/metadata", apitest.Token(tok))
+		}},
 		{"board cover", func(tok, n string) *apitest.Resp {
 			return g.Do("PATCH", "/api/v1/boards/"+ownBoard, apitest.Token(tok), apitest.JSON(map[string]any{"cover_image_name": n}))
 		}},
