@@ -82,6 +82,29 @@ func failure(key string, err error) models.BulkFailure {
 	return models.BulkFailure{Key: key, Error: msg}
 }
 
+// modelFor shows a record to its caller: in full to admins, without its source and server paths to everyone
+// else (docs/security.md "Model sources and paths").
+func modelFor(p access.Principal) func(*models.Config, error) (*models.Config, error) {
+	return func(c *models.Config, err error) (*models.Config, error) {
+		if err != nil || p.IsAdmin {
+			return c, err
+		}
+		return c.ForNonAdmin(), nil
+	}
+}
+
+// modelsFor is modelFor over a list.
+func modelsFor(p access.Principal, list []*models.Config) []*models.Config {
+	if p.IsAdmin {
+		return list
+	}
+	out := make([]*models.Config, len(list))
+	for i, c := range list {
+		out[i] = c.ForNonAdmin()
+	}
+	return out
+}
+
 // ModelRoutes are /api/v2/models/* (docs/compatibility.md §1.9). Reads need a login, cover images the media rule, and every
 // change, job, sync, scan, hub, starter, stats and token route an admin (docs/security.md D1).
 func ModelRoutes(d ModelDeps) []Route {
@@ -103,12 +126,12 @@ func ModelRoutes(d ModelDeps) []Route {
 				if list == nil {
 					list = []*models.Config{}
 				}
-				return ModelList{Models: list}, err
+				return ModelList{Models: modelsFor(c.Principal, list)}, err
 			}),
 		JSON(op(http.MethodGet, "/missing", "List Missing Models", access.LoggedIn),
 			func(c *Call, _ *NoInput) (ModelList, error) {
 				list, err := svc.Missing(c.Context())
-				return ModelList{Models: list}, err
+				return ModelList{Models: modelsFor(c.Principal, list)}, err
 			}),
 		JSON(op(http.MethodGet, "/get_by_attrs", "Get Model Records By Attrs", access.LoggedIn),
 			func(c *Call, in *struct {
@@ -116,16 +139,18 @@ func ModelRoutes(d ModelDeps) []Route {
 				Type models.ModelType     `query:"type" required:"true" description:"The type of the model"`
 				Base models.BaseModelType `query:"base" required:"true" description:"The base model of the model"`
 			}) (*models.Config, error) {
-				return svc.ByAttrs(c.Context(), in.Name, string(in.Type), string(in.Base))
+				return modelFor(c.Principal)(svc.ByAttrs(c.Context(), in.Name, string(in.Type), string(in.Base)))
 			}),
 		JSON(op(http.MethodGet, "/get_by_hash", "Get Model Records By Hash", access.LoggedIn),
 			func(c *Call, in *struct {
 				Hash string `query:"hash" required:"true"`
 			}) (*models.Config, error) {
-				return svc.ByHash(c.Context(), in.Hash)
+				return modelFor(c.Principal)(svc.ByHash(c.Context(), in.Hash))
 			}),
 		JSON(op(http.MethodGet, "/i/{key}", "Get Model Record", access.LoggedIn),
-			func(c *Call, in *modelKey) (*models.Config, error) { return svc.Get(c.Context(), in.Key) }),
+			func(c *Call, in *modelKey) (*models.Config, error) {
+				return modelFor(c.Principal)(svc.Get(c.Context(), in.Key))
+			}),
 		JSON(op(http.MethodPatch, "/i/{key}", "Update Model Record", access.Admin),
 			func(c *Call, in *struct {
 				Key     string         `path:"key"`

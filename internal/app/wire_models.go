@@ -58,6 +58,10 @@ func NewModelManager(ctx context.Context, db *store.DB, cfg config.Config, opts 
 		ModelsDir: cfg.ModelsPath(),
 		ImagesDir: filepath.Join(cfg.Root, "model_images"),
 	})
+	// Records stored before sources were kept in their public form lose their credentials now.
+	if _, err := records.HideStoredCredentials(ctx); err != nil {
+		return nil, fmt.Errorf("model records: %w", err)
+	}
 	modelCache := cache.New(int64(cfg.RAM*(1<<30)), opts.Events)
 	records.Unload = modelCache.Drop
 	hub := &download.HFClient{HTTP: opts.HTTP, Endpoint: cfg.HFEndpoint}

@@ -22,6 +22,9 @@ const (
 	OwnerAdminsAndShared
 	// Queue: owner and admins in full, a sanitised companion to the rest of the queue room.
 	Queue
+	// Admins: the admin room in full; every other socket the Sanitized companion, if there is one (model
+	// installs, downloads and loads, which name sources and server paths).
+	Admins
 )
 
 // Event is one thing that happened.
@@ -35,7 +38,8 @@ type Event struct {
 	QueueID string
 	// Payload is the JSON object sent to clients allowed to see everything.
 	Payload map[string]any
-	// Sanitized is what others in the room receive for Queue events (nil: nothing).
+	// Sanitized is what others receive for Queue events (the rest of the queue room) and Admins events (every
+	// other socket); nil: nothing.
 	Sanitized map[string]any
 	// PerRecipient, when set, gives fields that differ by viewer (docs/security.md D14: the queue_status each user
 	// sees); they replace the same keys in whichever payload that viewer receives. Called once per distinct

@@ -193,6 +193,7 @@ func (s *Service) Add(ctx context.Context, c *Config) error {
 	if c.Key == "" {
 		c.Key = uuid.NewString()
 	}
+	c.hideCredentials()
 	b, err := json.Marshal(c)
 	if err != nil {
 		return err
@@ -220,6 +221,7 @@ func (s *Service) Update(ctx context.Context, key string, ch Changes) (*Config, 
 	if err := ch.Apply(c); err != nil {
 		return nil, err
 	}
+	c.hideCredentials()
 	c.CoverImage = nil
 	b, err := json.Marshal(c)
 	if err != nil {
@@ -242,6 +244,7 @@ func (s *Service) Update(ctx context.Context, key string, ch Changes) (*Config, 
 
 // replace stores a record's config as it is.
 func (s *Service) replace(ctx context.Context, c *Config) error {
+	c.hideCredentials()
 	c.CoverImage = nil
 	b, err := json.Marshal(c)
 	if err != nil {
@@ -406,6 +409,28 @@ func (s *Service) InstalledPaths(ctx context.Context) (map[string]bool, error) {
 		out[filepath.Clean(s.AbsPath(c.Path))] = true
 	}
 	return out, nil
+}
+
+// HideStoredCredentials rewrites the records an earlier invokego stored with credentials in their source (a
+// URL's user information, token or signature parameters) to the public form. It runs at start-up and reports
+// how many records changed.
+func (s *Service) HideStoredCredentials(ctx context.Context) (int, error) {
+	all, err := s.List(ctx, store.ModelFilter{})
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, c := range all {
+		before, beforeURL := c.Source, c.SourceURL
+		if c.hideCredentials(); c.Source == before && c.SourceURL == beforeURL {
+			continue
+		}
+		if err := s.replace(ctx, c); err != nil {
+			return n, fmt.Errorf("rewrite the source of model %s: %w", c.Key, err)
+		}
+		n++
+	}
+	return n, nil
 }
 
 // InstalledSources returns the source of every record.

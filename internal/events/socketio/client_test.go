@@ -397,6 +397,9 @@ func (c *testClient) nextEvent(timeout time.Duration) (received, bool) {
 }
 
 // eventsUntil collects events until one named sentinel arrives (excluded), failing after the timeout.
+// sentinelID marks the sentinel event apart from real events of the same name.
+const sentinelID = "sentinel-of-the-test"
+
 func (c *testClient) eventsUntil(sentinel string, timeout time.Duration) []received {
 	c.t.Helper()
 	deadline := time.Now().Add(timeout)
@@ -406,7 +409,7 @@ func (c *testClient) eventsUntil(sentinel string, timeout time.Duration) []recei
 		if !ok {
 			c.t.Fatalf("sentinel %s not received; got %v", sentinel, out)
 		}
-		if ev.Name == sentinel {
+		if ev.Name == sentinel && ev.Payload["workflow_id"] == sentinelID {
 			return out
 		}
 		out = append(out, ev)

@@ -16,6 +16,7 @@ import (
 //     In single-user mode, bulk downloads owned by "system" go to the bulk-download room named by QueueID.
 //   - Queue: the full payload to owner and admins; the Sanitized payload to everyone else in the queue room.
 //   - OwnerAdminsAndShared: owner and admins, plus the shared-workflows room when the payload says is_public.
+//   - Admins: the admin room in full, the Sanitized payload (if any) to every other socket.
 //   - Everyone: every connected socket; allowed only for events that carry no user's data.
 //
 // An event whose name is not known here, or whose audience its name does not allow, is not delivered: a new
@@ -36,11 +37,11 @@ func allowedAudiences(name string) []events.Audience {
 		// Carries only the workflow's id and owner: everyone who could see the shared workflow drops it.
 		return []events.Audience{events.Everyone, events.OwnerAdminsAndShared, events.OwnerAndAdmins}
 	}
-	// Model-manager events describe models and downloads, never a user's data; InvokeAI broadcasts them
-	// (model loads are routed by owner at HEAD, which publishers may choose).
+	// Model-manager events name sources (which may have held credentials) and server paths: admins get them in
+	// full, others at most a sanitised copy (docs/security.md "Model sources and paths"). InvokeAI broadcasts them.
 	for _, prefix := range []string{"model_install_", "model_load_", "download_"} {
 		if strings.HasPrefix(name, prefix) {
-			return []events.Audience{events.Everyone, events.OwnerAndAdmins}
+			return []events.Audience{events.Admins}
 		}
 	}
 	return nil
@@ -120,6 +121,24 @@ func (s *Server) plan(e events.Event) []delivery {
 			all = append(all, sock)
 		}
 		return []delivery{{payload: e.Payload, sockets: all}}
+	}
+	if e.Audience == events.Admins {
+		admins := s.membersLocked(adminRoom, nil)
+		plans := []delivery{{payload: e.Payload, sockets: admins}}
+		if e.Sanitized != nil {
+			skip := make(map[*socket]struct{}, len(admins))
+			for _, sock := range admins {
+				skip[sock] = struct{}{}
+			}
+			others := make([]*socket, 0, len(s.sockets))
+			for sock := range s.sockets {
+				if _, admin := skip[sock]; !admin {
+					others = append(others, sock)
+				}
+			}
+			plans = append(plans, delivery{payload: e.Sanitized, sockets: others})
+		}
+		return plans
 	}
 	if e.Audience == events.OwnerAndAdmins && isBulkDownloadEvent(e.Name) && e.UserID == access.SystemUserID && !s.opts.Multiuser {
 		// Single-user mode: InvokeAI sends system-owned downloads to the room the client subscribed to. In

@@ -14,10 +14,10 @@ import (
 
 // sentinel is a broadcast event published after the events under test: once a socket has it, everything
 // published before it that was going to reach that socket has arrived (delivery is in order).
-const sentinel = "model_install_started"
+const sentinel = "workflow_access_revoked"
 
 func publishSentinel(bus *events.Bus) {
-	bus.Publish(events.Event{Name: sentinel, Audience: events.Everyone, Payload: map[string]any{"id": 0, "source": "sentinel"}})
+	bus.Publish(events.Event{Name: sentinel, Audience: events.Everyone, Payload: map[string]any{"workflow_id": sentinelID, "user_id": sentinelID}})
 }
 
 // connectAs opens a socket the way InvokeAI's frontend does: token in the auth payload and the header, then
@@ -210,11 +210,23 @@ func testRouting(t *testing.T, mode transportMode) {
 		assertNames(t, "bystander", bystander)
 	})
 
-	t.Run("model events reach everyone", func(t *testing.T) {
-		bus.Publish(events.Event{Name: "download_progress", Audience: events.Everyone, Payload: map[string]any{"source": "x", "current_bytes": 1}})
+	t.Run("model events: admins in full, others a sanitised copy at most", func(t *testing.T) {
+		bus.Publish(events.Event{Name: "download_progress", Audience: events.Admins, Payload: map[string]any{"source": "https://h/m?token=secret", "current_bytes": 1}})
+		bus.Publish(events.Event{Name: "model_load_started", Audience: events.Admins,
+			Payload:   map[string]any{"config": map[string]any{"key": "k", "path": "/srv/models/secret"}},
+			Sanitized: map[string]any{"config": map[string]any{"key": "k", "path": ""}}})
+		// Broadcasting a model event is refused outright: it could carry a source or a path.
+		bus.Publish(events.Event{Name: "model_install_started", Audience: events.Everyone, Payload: map[string]any{"source": "https://u:p@h/m"}})
 		owner, admin, other, bystander := cs.collect(t)
-		for who, got := range map[string][]received{"owner": owner, "admin": admin, "other": other, "bystander": bystander} {
-			assertNames(t, who, got, "download_progress")
+		assertNames(t, "admin", admin, "download_progress", "model_load_started")
+		if admin[1].Payload["config"].(map[string]any)["path"] != "/srv/models/secret" {
+			t.Fatalf("admin's copy %v", admin[1].Payload)
+		}
+		for who, got := range map[string][]received{"owner": owner, "other": other, "bystander": bystander} {
+			assertNames(t, who, got, "model_load_started")
+			if got[0].Payload["config"].(map[string]any)["path"] != "" {
+				t.Fatalf("%s got the server path: %v", who, got[0].Payload)
+			}
 		}
 	})
 

@@ -135,8 +135,10 @@ func (c *Cache) publish(name string, cfg *models.Config, submodel string) {
 	if submodel != "" {
 		sub = submodel
 	}
-	c.events.Publish(events.Event{Name: name, UserID: "system", Audience: events.Everyone,
-		Payload: map[string]any{"config": cfg, "submodel_type": sub}})
+	// Admins get the record in full; everyone else the record without its source and server paths.
+	c.events.Publish(events.Event{Name: name, UserID: "system", Audience: events.Admins,
+		Payload:   map[string]any{"config": cfg, "submodel_type": sub},
+		Sanitized: map[string]any{"config": cfg.ForNonAdmin(), "submodel_type": sub}})
 }
 
 // evictLocked drops least recently used entries until the budget holds, never the one just loaded.

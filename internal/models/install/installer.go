@@ -20,6 +20,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/invokego/invokego/internal/access"
 	"github.com/invokego/invokego/internal/apperr"
 	"github.com/invokego/invokego/internal/events"
 	"github.com/invokego/invokego/internal/models"
@@ -118,6 +119,13 @@ func (in *Installer) loadJobs(ctx context.Context) error {
 			continue
 		}
 		j.ID = r.ID
+		if j.hideSecrets() {
+			if b, err := json.Marshal(&j); err == nil {
+				if err := in.db.UpdateInstallJob(ctx, j.ID, b, j.Status); err != nil {
+					in.log.Warn("persist install job", "id", j.ID, "error", err)
+				}
+			}
+		}
 		switch j.Status {
 		case StatusWaiting, StatusDownloading, StatusDownloadsDone, StatusRunning:
 			j.Status = StatusWaiting // interrupted by a restart: run again, resuming partial downloads
@@ -178,7 +186,11 @@ func (in *Installer) Install(ctx context.Context, source string, inplace bool, a
 	j := &Job{Status: StatusWaiting, ConfigIn: changes, Inplace: inplace, Parts: []*Part{}}
 	switch {
 	case strings.HasPrefix(source, "http://") || strings.HasPrefix(source, "https://"):
-		j.Source = Source{Type: SourceURL, URL: source, AccessToken: accessToken}
+		// Credentials in the URL stay in the job's secret; everything else sees the public form.
+		j.Source = Source{Type: SourceURL, URL: models.PublicURL(source), AccessToken: accessToken}
+		if j.Source.URL != source {
+			j.Secret = &JobSecret{URL: source}
+		}
 	case localPath(source) != "":
 		abs := localPath(source)
 		j.Source = Source{Type: SourceLocal, Path: abs, Inplace: inplace}
@@ -510,8 +522,10 @@ func (in *Installer) Wait(ctx context.Context, id int64) (*Job, error) {
 	}
 }
 
+// publish sends an install or download event to admins only: it names sources and server paths, which
+// non-admins never see (docs/security.md "Model sources and paths").
 func (in *Installer) publish(name string, payload map[string]any) {
-	in.opts.Events.Publish(events.Event{Name: name, UserID: "system", Audience: events.Everyone, Payload: payload})
+	in.opts.Events.Publish(events.Event{Name: name, UserID: access.SystemUserID, Audience: events.Admins, Payload: payload})
 }
 
 // --- running a job ---
@@ -589,7 +603,7 @@ func (in *Installer) fail(ctx context.Context, j *Job, err error) {
 		in.setStatus(j, StatusCancelled)
 		in.publish("model_install_cancelled", map[string]any{"id": j.ID, "source": src})
 	default:
-		reason, msg := errorType(err), errorMessage(err)
+		reason, msg := errorType(err), j.scrub(errorMessage(err))
 		in.mu.Lock()
 		j.Error, j.ErrorReason = msg, reason
 		in.mu.Unlock()
@@ -604,7 +618,7 @@ func (in *Installer) fail(ctx context.Context, j *Job, err error) {
 			in.mu.Unlock()
 		}
 		in.setStatus(j, StatusError)
-		in.log.Warn("model install failed", "id", j.ID, "source", src, "error", err)
+		in.log.Warn("model install failed", "id", j.ID, "source", src, "error", msg)
 		in.publish("model_install_error", map[string]any{"id": j.ID, "source": src, "error_type": reason, "error": msg})
 	}
 }
@@ -728,6 +742,7 @@ func (in *Installer) register(ctx context.Context, j *Job, src string, res *prob
 	in.mu.Lock()
 	j.ConfigOut = cfg
 	j.Status = StatusCompleted
+	j.forgetSecrets()
 	if j.TotalBytes == 0 {
 		j.TotalBytes, j.Bytes = cfg.FileSize, cfg.FileSize
 	}

@@ -126,6 +126,61 @@ type Job struct {
 	APIResponse string `json:"api_response,omitempty"`
 	// Started records that model_install_started was sent.
 	Started bool `json:"started,omitempty"`
+	// Secret holds what only the download may use: the source URL as given, credentials included, while
+	// Source.URL and the parts carry its public form (models.PublicURL). It is stored with the job so that a
+	// download resumes after a restart, never shown, and dropped once the job has completed.
+	Secret *JobSecret `json:"secret,omitempty"`
+}
+
+// JobSecret is a job's private download data.
+type JobSecret struct {
+	URL string `json:"url"`
+}
+
+// fetchURL is the URL to download a part from: the secret form of a URL source's own part.
+func (j *Job) fetchURL(p *Part) string {
+	if j.Source.Type == SourceURL && j.Secret != nil && p.URL == j.Source.URL {
+		return j.Secret.URL
+	}
+	return p.URL
+}
+
+// scrub takes the job's secret out of a text meant for logs, events or the API.
+func (j *Job) scrub(text string) string {
+	if j.Secret == nil {
+		return text
+	}
+	return models.ScrubURL(text, j.Secret.URL)
+}
+
+// forgetSecrets drops what a finished job no longer needs: its credentials.
+func (j *Job) forgetSecrets() {
+	j.Secret = nil
+	j.Source.AccessToken = ""
+}
+
+// hideSecrets moves credentials found in a job's public fields (a job stored by an earlier invokego) to
+// Secret, or drops them when the job has completed. It reports whether anything changed.
+func (j *Job) hideSecrets() bool {
+	changed := false
+	if j.Source.Type == SourceURL {
+		if pub := models.PublicURL(j.Source.URL); pub != j.Source.URL {
+			if j.Secret == nil {
+				j.Secret = &JobSecret{URL: j.Source.URL}
+			}
+			j.Source.URL, changed = pub, true
+		}
+	}
+	for _, p := range j.Parts {
+		if pub := models.PublicURL(p.URL); pub != p.URL {
+			p.URL, changed = pub, true
+		}
+	}
+	if j.Status == StatusCompleted && (j.Secret != nil || j.Source.AccessToken != "") {
+		j.forgetSecrets()
+		changed = true
+	}
+	return changed
 }
 
 func (j *Job) clone() *Job {

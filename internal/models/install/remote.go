@@ -153,7 +153,7 @@ func (in *Installer) fetchPart(ctx context.Context, j *Job, p *Part) error {
 		fileName = filepath.Base(p.DownloadPath)
 	}
 	in.mu.Unlock()
-	req := download.Request{URL: p.URL, Dir: p.Dest, FileName: fileName, Token: token, ExpectSize: p.ExpectSize, ExpectSHA256: p.SHA256,
+	req := download.Request{URL: j.fetchURL(p), Dir: p.Dest, FileName: fileName, Token: token, ExpectSize: p.ExpectSize, ExpectSHA256: p.SHA256,
 		Started: func(path string, total int64) {
 			in.mu.Lock()
 			p.DownloadPath = path
@@ -192,9 +192,9 @@ func (in *Installer) fetchPart(ctx context.Context, j *Job, p *Part) error {
 	if err != nil {
 		if ctx.Err() == nil {
 			in.mu.Lock()
-			p.Status, p.Error, p.ErrorType = PartError, errorMessage(err), errorType(err)
+			p.Status, p.Error, p.ErrorType = PartError, j.scrub(errorMessage(err)), errorType(err)
 			in.mu.Unlock()
-			in.publish("download_error", map[string]any{"source": p.URL, "error_type": errorType(err), "error": errorMessage(err)})
+			in.publish("download_error", map[string]any{"source": p.URL, "error_type": errorType(err), "error": j.scrub(errorMessage(err))})
 		}
 		return err
 	}
