@@ -154,9 +154,14 @@ func TestModelInstallFlowShapes(t *testing.T) {
 	if list.Models == nil || len(list.Models) != 0 {
 		t.Fatalf("vae list = %v", list.Models)
 	}
-	single := env.Do("GET", "/api/v2/models/get_by_attrs?name=sd15-tiny-single&type=main&base=sd-1", apitest.Token(cast.Owner.Token)).Expect(200).Map()
+	single := env.Do("GET", "/api/v2/models/get_by_attrs?name=sd15-tiny-single&type=main&base=sd-1", apitest.Token(cast.Admin.Token)).Expect(200).Map()
 	if single["config_path"] == nil {
 		t.Fatalf("checkpoint config lacks config_path: %v", single)
+	}
+	// A non-admin gets the same record without server paths (docs/security.md "Model sources and paths").
+	single = env.Do("GET", "/api/v2/models/get_by_attrs?name=sd15-tiny-single&type=main&base=sd-1", apitest.Token(cast.Owner.Token)).Expect(200).Map()
+	if _, present := single["config_path"]; !present || single["config_path"] != nil || single["path"] != "" {
+		t.Fatalf("non-admin sees server paths: %v", single)
 	}
 	if d := env.Do("GET", "/api/v2/models/get_by_attrs?name=nope&type=main&base=sd-1", apitest.Token(cast.Owner.Token)).Expect(404).Detail(); d != "No model found with these attributes" {
 		t.Fatalf("detail %q", d)

@@ -484,8 +484,8 @@ func TestInstallFromHubResumesAndReports(t *testing.T) {
 		}
 	}
 	for _, e := range got() {
-		if e.Audience != events.Everyone {
-			t.Fatalf("%s not broadcast", e.Name)
+		if e.Audience != events.Admins {
+			t.Fatalf("%s not sent to admins only", e.Name)
 		}
 		if e.Name == "model_install_download_progress" {
 			if _, ok := e.Payload["parts"].([]map[string]any); !ok {
