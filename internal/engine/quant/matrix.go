@@ -98,11 +98,14 @@ func (m Matrix) BlockK() int { return max(1, m.Type.BlockSize()) }
 // dst[r*kb+p]. p0 must start a block and kb must cover whole blocks or end
 // the row; the type must be decodable (NewLinear checks).
 func (m Matrix) DecodeRows(dst []float32, j0, rows, p0, kb int) {
+	dec, ok := decoders[m.Type]
+	if !ok {
+		panic(fmt.Sprintf("quant: cannot decode %s", m.Type))
+	}
 	bs, bb := m.Type.BlockSize(), m.Type.BlockBytes()
 	if p0%bs != 0 || kb%bs != 0 || p0+kb > m.Cols || j0 < 0 || j0+rows > m.Rows {
 		panic(fmt.Sprintf("quant: decode of rows [%d,+%d) columns [%d,+%d) of a %d×%d %s matrix", j0, rows, p0, kb, m.Rows, m.Cols, m.Type))
 	}
-	dec := decoders[m.Type]
 	rb := m.RowBytes()
 	for r := range rows {
 		row := m.Data[(j0+r)*rb:]

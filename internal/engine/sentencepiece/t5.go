@@ -175,12 +175,15 @@ type Encoding struct {
 	Truncated bool
 }
 
+// MaxLength bounds Encode's padded length (FLUX uses 256 and 512).
+const MaxLength = 1 << 16
+
 // Encode tokenizes text as FLUX pipelines call T5's tokenizer (padding to
 // max_length with truncation): the first length−1 ids, then </s> unless
 // they already end with it, then <pad> up to length.
 func (t *T5) Encode(text string, length int) (Encoding, error) {
-	if length < 1 {
-		return Encoding{}, fmt.Errorf("sentencepiece: sequence length %d", length)
+	if length < 1 || length > MaxLength {
+		return Encoding{}, fmt.Errorf("sentencepiece: sequence length %d (1 to %d)", length, MaxLength)
 	}
 	toks := t.Tokenize(text)
 	ids := make([]int, 0, length)

@@ -140,6 +140,9 @@ func TestT5Basics(t *testing.T) {
 	if _, err := tok.Encode("x", 0); err == nil {
 		t.Fatal("length 0 accepted")
 	}
+	if _, err := tok.Encode("x", MaxLength+1); err == nil {
+		t.Fatal("huge length accepted")
+	}
 	enc, _ := tok.Encode("a photo of a cat", 1)
 	if !slices.Equal(enc.IDs, []int{1}) || !enc.Truncated {
 		t.Fatalf("length 1: %+v", enc)
