@@ -13,8 +13,8 @@ import (
 
 	"github.com/invokego/invokego/internal/engine/flux"
 	"github.com/invokego/invokego/internal/engine/quant"
-	"github.com/invokego/invokego/internal/engine/safetensors"
 	"github.com/invokego/invokego/internal/engine/tensor"
+	"github.com/invokego/invokego/internal/engine/torchmath"
 )
 
 // memStore is an in-memory flux.Store.
@@ -57,7 +57,7 @@ func randomWeight(rng *rand.Rand, t quant.Type, rows, cols int) []byte {
 	halves := map[quant.Type][]int{quant.Q8_0: {0}, quant.Q4_0: {0}, quant.Q4_K: {0, 2}, quant.Q5_K: {0, 2}, quant.Q6_K: {208}}[t]
 	for blk := 0; blk < len(b); blk += t.BlockBytes() {
 		for _, off := range halves {
-			le.PutUint16(b[blk+off:], safetensors.Float32ToHalf(float32(rng.Float64()*1e-3)))
+			le.PutUint16(b[blk+off:], torchmath.Float32ToFloat16(float32(rng.Float64()*1e-3)))
 		}
 	}
 	return b

@@ -89,4 +89,3 @@ func TestFluxCLIPFromText(t *testing.T) {
 		compare(t, c+" pooled_prompt_embeds", out.Pooled, g.tensor("pooled_prompt_embeds"))
 	}
 }
-

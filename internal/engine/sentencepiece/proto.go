@@ -9,10 +9,10 @@
 package sentencepiece
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
-	"encoding/binary"
 )
 
 // Limits on model files. Real ones are a few megabytes with at most a few

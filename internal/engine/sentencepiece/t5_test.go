@@ -11,10 +11,10 @@ import (
 )
 
 type goldenCase struct {
-	Name     string `json:"name"`
-	Text     string `json:"text"`
-	TextHex  string `json:"text_utf8_hex"`
-	Chunks   []struct {
+	Name    string `json:"name"`
+	Text    string `json:"text"`
+	TextHex string `json:"text_utf8_hex"`
+	Chunks  []struct {
 		Text       *string `json:"text"`
 		Normalized string  `json:"normalized"`
 		Special    string  `json:"special"`
