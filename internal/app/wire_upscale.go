@@ -7,6 +7,7 @@ import (
 	"github.com/invokego/invokego/internal/models"
 	"github.com/invokego/invokego/internal/models/cache"
 	"github.com/invokego/invokego/internal/nodes/upscale"
+	"github.com/invokego/invokego/internal/store"
 )
 
 // withSpandrel routes spandrel_image_to_image records to the upscaling loader and everything else to next.
@@ -24,6 +25,9 @@ func (a *App) wireUpscale(context.Context) error {
 	if a.Models == nil {
 		return fmt.Errorf("upscale nodes: the model manager is not wired")
 	}
-	upscale.Register(a.NodeRegistry(), upscale.Deps{Records: a.Models.Records, Cache: a.Models.Cache})
+	upscale.Register(a.NodeRegistry(), upscale.Deps{Records: a.Models.Records, Cache: a.Models.Cache,
+		Installed: func(ctx context.Context) ([]*models.Config, error) {
+			return a.Models.Records.List(ctx, store.ModelFilter{Type: models.TypeSpandrel})
+		}})
 	return nil
 }

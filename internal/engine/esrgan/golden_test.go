@@ -2,6 +2,7 @@ package esrgan
 
 import (
 	"context"
+	"fmt"
 	"image"
 	"image/png"
 	"math"
@@ -231,4 +232,35 @@ func TestTorchCheckpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkClose(t, "output_raw", raw, g["output_raw"].Floats)
+}
+
+// RealESRGAN's tiling (InvokeAI's legacy esrgan node) against testdata/upscale/make_realesrgan.py, whole
+// and in tiles, for the ×4 and the pixel-unshuffled ×2 model (rounded 8-bit output, ±1).
+func TestRealESRGANTiling(t *testing.T) {
+	g, err := goldens.Load(upscaleFixture(t, "realesrgan.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		model, input string
+		tiles        []int
+	}{{"rrdb-x4", "esr_in40", []int{0, 16}}, {"rrdb-x2-unshuffle", "esr_in17x23", []int{0, 8}}} {
+		m := loadModel(t, tc.model+"-new", Options{})
+		for _, tile := range tc.tiles {
+			name := fmt.Sprintf("%s_%s_tile%d", tc.model, tc.input, tile)
+			calls := 0
+			img, err := m.UpscaleRealESRGAN(context.Background(), loadPNG(t, tc.input+".png"), tile, func(done, total int) { calls++ })
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			if calls == 0 {
+				t.Errorf("%s: no progress", name)
+			}
+			t.Run(name, func(t *testing.T) { checkUint8(t, name, img, g[name].Ints, 1) })
+		}
+	}
+	m := loadModel(t, "rrdb-x2-unshuffle-new", Options{})
+	if _, err := m.UpscaleRealESRGAN(context.Background(), loadPNG(t, "esr_in40.png"), 7, nil); err == nil {
+		t.Error("an odd tile for a pixel-unshuffled model was accepted")
+	}
 }

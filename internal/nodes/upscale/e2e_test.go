@@ -364,3 +364,42 @@ func TestE2EUnsharpMask(t *testing.T) {
 		t.Errorf("radius 1e9: %s %s", it.Status, it.ErrorType)
 	}
 }
+
+// The legacy esrgan node finds its release file among the installed models (here the x4 fixture installed
+// under the name RealESRGAN_x4plus) and runs Real-ESRGAN's tiling (goldens of make_realesrgan.py).
+func TestE2EESRGANNode(t *testing.T) {
+	env := apitest.New(t)
+	src, err := os.ReadFile(mustPath(t, "sd-ext", "esrgan", "models", "rrdb-x4-new.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(dir+"/RealESRGAN_x4plus.safetensors", src, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var job struct {
+		ID     int    `json:"id"`
+		Status string `json:"status"`
+	}
+	env.Do("POST", "/api/v2/models/install?source="+url.QueryEscape(dir+"/RealESRGAN_x4plus.safetensors"), apitest.JSON(map[string]any{})).
+		Expect(http.StatusCreated).Decode(&job)
+	for deadline := time.Now().Add(time.Minute); job.Status != "completed"; time.Sleep(50 * time.Millisecond) {
+		if job.Status == "error" || time.Now().After(deadline) {
+			t.Fatalf("install: %s", job.Status)
+		}
+		env.Do("GET", "/api/v2/models/install/"+strconv.Itoa(job.ID)).Expect(http.StatusOK).Decode(&job)
+	}
+	name := upload(t, env, readPNG(t, "sd-ext", "esrgan", "inputs", "esr_in40.png"))
+	it := wait(t, env, run(t, env, map[string]any{"type": "esrgan", "image": map[string]any{"image_name": name},
+		"model_name": "RealESRGAN_x4plus.pth", "tile_size": 16}), time.Minute)
+	g, err := goldens.Load(mustPath(t, "upscale", "realesrgan.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	compareHWC(t, output(t, env, it), g["rrdb-x4_esr_in40_tile16"].Ints, 1)
+	it = wait(t, env, run(t, env, map[string]any{"type": "esrgan", "image": map[string]any{"image_name": name},
+		"model_name": "RealESRGAN_x2plus.pth"}), time.Minute)
+	if it.Status != "failed" || it.ErrorType != "ValueError" {
+		t.Errorf("a model that is not installed: %s %s %s", it.Status, it.ErrorType, it.ErrorMessage)
+	}
+}

@@ -32,6 +32,8 @@ type ModelCache interface {
 type Deps struct {
 	Records ModelRecords
 	Cache   ModelCache
+	// Installed lists the installed spandrel_image_to_image models (the esrgan node finds its file among them).
+	Installed func(ctx context.Context) ([]*models.Config, error)
 }
 
 // Limits that keep a graph from asking for unbounded memory (docs/security.md): a tile is at most
@@ -45,7 +47,7 @@ const (
 // Register adds the upscaling node types to r.
 func Register(r *nodes.Registry, deps Deps) {
 	r.Register(&SpandrelImageToImage{deps: deps}, &SpandrelImageToImageAutoscale{SpandrelImageToImage: SpandrelImageToImage{deps: deps}},
-		&UnsharpMask{})
+		&UnsharpMask{}, &ESRGAN{deps: deps})
 }
 
 // NodeInfo implements nodes.Node.
