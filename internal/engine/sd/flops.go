@@ -47,9 +47,9 @@ func (u *UNet) FLOPs(batch, h, w, ctxLen int) float64 {
 			lin(b.ffOut.In, b.ffOut.Out, tokens)
 		}
 	}
-	conv(u.convIn, h, w)
+	conv(u.enc.convIn, h, w)
 	sizes := [][2]int{{h, w}}
-	for _, b := range u.down {
+	for _, b := range u.enc.down {
 		for j, r := range b.resnets {
 			resnet(r, h, w)
 			if len(b.attns) > 0 {
@@ -62,9 +62,9 @@ func (u *UNet) FLOPs(batch, h, w, ctxLen int) float64 {
 			sizes = append(sizes, [2]int{h, w})
 		}
 	}
-	resnet(u.mid.resnet0, h, w)
-	transformer(u.mid.attn, h, w)
-	resnet(u.mid.resnet1, h, w)
+	resnet(u.enc.mid.resnet0, h, w)
+	transformer(u.enc.mid.attn, h, w)
+	resnet(u.enc.mid.resnet1, h, w)
 	for _, b := range u.up {
 		for j, r := range b.resnets {
 			sizes = sizes[:len(sizes)-1]

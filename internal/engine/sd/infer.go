@@ -16,11 +16,18 @@ type UNetHeads struct {
 func InferUNetConfig(sd StateDict, heads UNetHeads, addTimeEmbedDim int) (UNetConfig, error) {
 	c := DefaultUNetConfig()
 	r := newWeightReader(sd)
-	convIn, convOut := r.shape("conv_in.weight"), r.shape("conv_out.weight")
+	convIn := r.shape("conv_in.weight")
 	if r.err != nil {
 		return c, r.err
 	}
-	c.InChannels, c.OutChannels = convIn[1], convOut[0]
+	if len(convIn) != 4 {
+		return c, fmt.Errorf("infer unet config: conv_in weight shape %v", convIn)
+	}
+	c.InChannels, c.OutChannels = convIn[1], convIn[1]
+	// A ControlNet is a UNet encoder: it has no conv_out.
+	if convOut, ok := sd["conv_out.weight"]; ok && len(convOut.Shape) == 4 {
+		c.OutChannels = convOut.Shape[0]
+	}
 	levels := sd.CountIndexed(func(i int) string { return fmt.Sprintf("down_blocks.%d.resnets.0.conv1.weight", i) })
 	if levels == 0 {
 		return c, fmt.Errorf("infer unet config: no down blocks")

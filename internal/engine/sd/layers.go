@@ -120,8 +120,18 @@ func (r *weightReader) attention(prefix string, heads int) *attention {
 	return a
 }
 
-// forward attends from x [N, Lq, C] to context [N, Lk, Cctx] (x itself when nil).
-func (a *attention) forward(p *pass, x, context *tensor.Tensor) *tensor.Tensor {
+// imageAttention is one IP-Adapter's keys and values [N, T, inner] for a
+// cross-attention layer, and its scale.
+type imageAttention struct {
+	k, v  *tensor.Tensor
+	scale float32
+}
+
+// forward attends from x [N, Lq, C] to context [N, Lk, Cctx] (x itself when
+// nil). Each image attention (IP-Adapter) adds, before the output
+// projection, scale times the attention of the same queries to its keys and
+// values: decoupled cross-attention.
+func (a *attention) forward(p *pass, x, context *tensor.Tensor, images []imageAttention) *tensor.Tensor {
 	if context == nil {
 		context = x
 	}
@@ -132,6 +142,14 @@ func (a *attention) forward(p *pass, x, context *tensor.Tensor) *tensor.Tensor {
 	inner := a.toQ.Out
 	att := tensor.Empty(n, lq, inner)
 	tensor.Attention(q.Data, k.Data, v.Data, n, lq, lk, a.heads, inner/a.heads, false, att.Data)
+	for _, im := range images {
+		ia := tensor.Empty(n, lq, inner)
+		tensor.Attention(q.Data, im.k.Data, im.v.Data, n, lq, im.k.Shape[1], a.heads, inner/a.heads, false, ia.Data)
+		for i, v := range ia.Data {
+			att.Data[i] += im.scale * v
+		}
+		ia.Release()
+	}
 	q.Release()
 	k.Release()
 	v.Release()
@@ -146,6 +164,10 @@ type transformerBlock struct {
 	norm1, norm2, norm3 *layerNorm
 	attn1, attn2        *attention
 	ffIn, ffOut         *tensor.Linear
+	// attn2ID and attn2Name identify the cross-attention as diffusers'
+	// attn_processors does (IP-Adapter weights are keyed by the id).
+	attn2ID   int
+	attn2Name string
 }
 
 func (r *weightReader) transformerBlock(prefix string, heads int) *transformerBlock {
@@ -164,13 +186,13 @@ func (r *weightReader) transformerBlock(prefix string, heads int) *transformerBl
 // chain of intermediates, never a skip connection or user input).
 func (b *transformerBlock) forward(p *pass, x, context *tensor.Tensor) *tensor.Tensor {
 	n := b.norm1.forward(x)
-	h := b.attn1.forward(p, n, nil)
+	h := b.attn1.forward(p, n, nil, nil)
 	n.Release()
 	tensor.AddInto(h.Data, h.Data, x.Data)
 	x.Release()
 	x = h
 	n = b.norm2.forward(x)
-	h = b.attn2.forward(p, n, context)
+	h = b.attn2.forward(p, n, context, p.imageAttention(b, x.Shape[0]))
 	n.Release()
 	tensor.AddInto(h.Data, h.Data, x.Data)
 	x.Release()
@@ -191,6 +213,7 @@ func (b *transformerBlock) forward(p *pass, x, context *tensor.Tensor) *tensor.T
 // GroupNorm, a projection in (1×1 conv or linear), transformer blocks, a
 // projection out and a residual connection.
 type transformer2D struct {
+	name                  string // module name, e.g. "down_blocks.1.attentions.0"
 	norm                  *groupNorm
 	projInConv            *tensor.Conv2D
 	projOutConv           *tensor.Conv2D
@@ -199,7 +222,7 @@ type transformer2D struct {
 }
 
 func (r *weightReader) transformer2D(prefix string, heads, groups int) *transformer2D {
-	t := &transformer2D{norm: r.groupNorm(prefix+".norm", groups, 1e-6)}
+	t := &transformer2D{name: prefix, norm: r.groupNorm(prefix+".norm", groups, 1e-6)}
 	if len(r.shape(prefix+".proj_in.weight")) == 2 {
 		t.projInLin = r.linear(prefix + ".proj_in")
 		t.projOutLin = r.linear(prefix + ".proj_out")

@@ -57,6 +57,37 @@ type UNetOptions struct {
 	Seamless Seamless
 	// Layers, when set, substitutes layers for this call.
 	Layers LayerPatcher
+
+	// DownResiduals (ControlNet) hold one tensor per skip connection, in
+	// the encoder's order (conv_in's output first), added to the skips
+	// before the up path uses them; MidResidual is added to the mid block's
+	// output. Each has the shape of what it is added to, or a batch of one.
+	DownResiduals []*tensor.Tensor
+	MidResidual   *tensor.Tensor
+	// AdapterResiduals (T2I-Adapter) are added inside the down blocks, in
+	// order: after the last (resnet, attention) pair of a cross-attention
+	// block, after the whole of a plain block; one left over goes to the mid
+	// block's output if its shape matches (diffusers'
+	// down_intrablock_additional_residuals).
+	AdapterResiduals []*tensor.Tensor
+	// ImageAttention (IP-Adapter) adds decoupled cross-attention to image
+	// tokens in every cross-attention layer, one entry per adapter.
+	ImageAttention []ImageAttention
+}
+
+// ImageAttention is one IP-Adapter's part of a call: every cross-attention
+// layer also attends, with the same queries and heads, to the adapter's
+// image keys and values, and adds Scale times the result to the text
+// attention before the output projection.
+type ImageAttention struct {
+	Scale float32
+	// KV returns the keys and values [batch, tokens, inner] for the
+	// cross-attention with diffusers' processor id and name (ids count every
+	// attention module in order, down blocks then up blocks then the mid
+	// block, self-attention first, so cross-attention ids are odd: 1, 3, …;
+	// names look like "down_blocks.1.attentions.0.transformer_blocks.0.attn2.processor").
+	// nil leaves the layer alone.
+	KV func(id int, name string, batch int) (k, v *tensor.Tensor)
 }
 
 // VAEOptions are the per-call options of VAE.DecodeWith and EncodeWith. The
@@ -79,6 +110,7 @@ type pass struct {
 	names    *layerNames
 	seamless Seamless
 	layers   LayerPatcher
+	images   []ImageAttention
 }
 
 // newPass returns the view for the given options, nil when they change
@@ -88,6 +120,34 @@ func newPass(names *layerNames, seamless Seamless, layers LayerPatcher) *pass {
 		return nil
 	}
 	return &pass{names: names, seamless: seamless, layers: layers}
+}
+
+// newUNetPass is newPass with a UNet's options.
+func newUNetPass(names *layerNames, opts UNetOptions) *pass {
+	p := newPass(names, opts.Seamless, opts.Layers)
+	if len(opts.ImageAttention) == 0 {
+		return p
+	}
+	if p == nil {
+		p = &pass{names: names}
+	}
+	p.images = opts.ImageAttention
+	return p
+}
+
+// imageAttention returns the IP-Adapter keys and values for a transformer
+// block's cross-attention.
+func (p *pass) imageAttention(b *transformerBlock, batch int) []imageAttention {
+	if p == nil || len(p.images) == 0 {
+		return nil
+	}
+	var out []imageAttention
+	for _, im := range p.images {
+		if k, v := im.KV(b.attn2ID, b.attn2Name, batch); k != nil && v != nil {
+			out = append(out, imageAttention{k: k, v: v, scale: im.Scale})
+		}
+	}
+	return out
 }
 
 // linear returns the layer this call uses for l.
