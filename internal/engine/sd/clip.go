@@ -27,6 +27,19 @@ type clipLayer struct {
 	fc1, fc2                     *tensor.Linear
 }
 
+func (r *weightReader) clipLayer(p string, eps float32) *clipLayer {
+	return &clipLayer{
+		norm1:   r.layerNorm(p+".layer_norm1", eps),
+		qProj:   r.linear(p + ".self_attn.q_proj"),
+		kProj:   r.linear(p + ".self_attn.k_proj"),
+		vProj:   r.linear(p + ".self_attn.v_proj"),
+		outProj: r.linear(p + ".self_attn.out_proj"),
+		norm2:   r.layerNorm(p+".layer_norm2", eps),
+		fc1:     r.linear(p + ".mlp.fc1"),
+		fc2:     r.linear(p + ".mlp.fc2"),
+	}
+}
+
 // CLIPOutput holds every output SD pipelines use.
 type CLIPOutput struct {
 	// HiddenStates[0] is the embedding output and HiddenStates[i] the output
@@ -63,16 +76,7 @@ func NewCLIPTextModel(cfg CLIPTextConfig, sd StateDict) (*CLIPTextModel, error) 
 	}
 	for i := 0; i < cfg.NumHiddenLayers; i++ {
 		p := "text_model.encoder.layers." + strconv.Itoa(i)
-		m.layers = append(m.layers, &clipLayer{
-			norm1:   r.layerNorm(p+".layer_norm1", cfg.LayerNormEps),
-			qProj:   r.linear(p + ".self_attn.q_proj"),
-			kProj:   r.linear(p + ".self_attn.k_proj"),
-			vProj:   r.linear(p + ".self_attn.v_proj"),
-			outProj: r.linear(p + ".self_attn.out_proj"),
-			norm2:   r.layerNorm(p+".layer_norm2", cfg.LayerNormEps),
-			fc1:     r.linear(p + ".mlp.fc1"),
-			fc2:     r.linear(p + ".mlp.fc2"),
-		})
+		m.layers = append(m.layers, r.clipLayer(p, cfg.LayerNormEps))
 	}
 	m.finalNorm = r.layerNorm("text_model.final_layer_norm", cfg.LayerNormEps)
 	if r.has("text_projection.weight") {

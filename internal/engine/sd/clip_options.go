@@ -73,37 +73,7 @@ func (m *CLIPTextModel) ForwardWith(ctx context.Context, ids [][]int, opts Forwa
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		// Intermediates go back to the pool as soon as they are consumed: fresh
-		// memory costs a page fault per page, which dominated a cold encode.
-		h := l.norm1.forward(x)
-		q, k, v := p.linear(l.qProj).Forward(h), p.linear(l.kProj).Forward(h), p.linear(l.vProj).Forward(h)
-		h.Release()
-		att := tensor.Empty(n, seq, hidden)
-		if opts.KeyMask == nil {
-			tensor.Attention(q.Data, k.Data, v.Data, n, seq, seq, heads, hidden/heads, true, att.Data)
-		} else {
-			maskedCausalAttention(q.Data, k.Data, v.Data, opts.KeyMask, n, seq, heads, hidden/heads, att.Data)
-		}
-		q.Release()
-		k.Release()
-		v.Release()
-		h = p.linear(l.outProj).Forward(att)
-		att.Release()
-		tensor.AddInto(h.Data, h.Data, x.Data)
-		x = h
-		normed := l.norm2.forward(x)
-		h = p.linear(l.fc1).Forward(normed)
-		normed.Release()
-		if m.Config.HiddenAct == "gelu" {
-			tensor.GELU(h.Data)
-		} else {
-			tensor.QuickGELU(h.Data)
-		}
-		act := h
-		h = p.linear(l.fc2).Forward(act)
-		act.Release()
-		tensor.AddInto(h.Data, h.Data, x.Data)
-		x = h
+		x = l.forward(p, x, heads, m.Config.HiddenAct == "gelu", true, opts.KeyMask)
 		out.HiddenStates = append(out.HiddenStates, x)
 	}
 	out.LastHiddenState = m.finalNorm.forward(x)
@@ -116,6 +86,46 @@ func (m *CLIPTextModel) ForwardWith(ctx context.Context, ids [][]int, opts Forwa
 		out.TextEmbeds = p.linear(m.projection).Forward(out.Pooled)
 	}
 	return out, nil
+}
+
+// forward applies one encoder layer to x [N, L, hidden] (pre-norm
+// self-attention and MLP, each residual). The text encoder's attention is
+// causal, optionally with a key mask; the vision encoder's sees every token.
+// x is left to the caller.
+func (l *clipLayer) forward(p *pass, x *tensor.Tensor, heads int, gelu, causal bool, keyMask [][]bool) *tensor.Tensor {
+	n, seq, hidden := x.Shape[0], x.Shape[1], x.Shape[2]
+	// Intermediates go back to the pool as soon as they are consumed: fresh
+	// memory costs a page fault per page, which dominated a cold encode.
+	h := l.norm1.forward(x)
+	q, k, v := p.linear(l.qProj).Forward(h), p.linear(l.kProj).Forward(h), p.linear(l.vProj).Forward(h)
+	h.Release()
+	att := tensor.Empty(n, seq, hidden)
+	if keyMask == nil {
+		tensor.Attention(q.Data, k.Data, v.Data, n, seq, seq, heads, hidden/heads, causal, att.Data)
+	} else {
+		maskedCausalAttention(q.Data, k.Data, v.Data, keyMask, n, seq, heads, hidden/heads, att.Data)
+	}
+	q.Release()
+	k.Release()
+	v.Release()
+	h = p.linear(l.outProj).Forward(att)
+	att.Release()
+	tensor.AddInto(h.Data, h.Data, x.Data)
+	mid := h
+	normed := l.norm2.forward(mid)
+	h = p.linear(l.fc1).Forward(normed)
+	normed.Release()
+	if gelu {
+		tensor.GELU(h.Data)
+	} else {
+		tensor.QuickGELU(h.Data)
+	}
+	act := h
+	h = p.linear(l.fc2).Forward(act)
+	act.Release()
+	tensor.AddInto(h.Data, h.Data, mid.Data)
+	mid.Release()
+	return h
 }
 
 // maskedCausalAttention is softmax(QKᵀ/√d + mask)·V where query i sees key

@@ -12,10 +12,11 @@ import (
 type UNet struct {
 	Config UNetConfig
 
-	enc     *UNetEncoder
-	up      []*unetUpBlock
-	normOut *groupNorm
-	convOut *tensor.Conv2D
+	enc        *UNetEncoder
+	crossAttns []CrossAttention
+	up         []*unetUpBlock
+	normOut    *groupNorm
+	convOut    *tensor.Conv2D
 }
 
 // UNetEncoder is the first half of a UNet: the time embedding (with SDXL's
@@ -108,9 +109,21 @@ func newUNet(cfg UNetConfig, r *weightReader) (*UNet, error) {
 	for _, b := range u.up {
 		attns = append(attns, b.attns...)
 	}
-	numberProcessors(append(attns, enc.mid.attn))
+	u.crossAttns = numberProcessors(append(attns, enc.mid.attn))
 	return u, nil
 }
+
+// CrossAttention describes one cross-attention layer of a UNet: diffusers'
+// processor id and name and its inner (query) width.
+type CrossAttention struct {
+	ID    int
+	Name  string
+	Inner int
+}
+
+// CrossAttentions lists the UNet's cross-attention layers in processor order
+// (what an IP-Adapter must have weights for).
+func (u *UNet) CrossAttentions() []CrossAttention { return u.crossAttns }
 
 // NewUNetEncoder builds the encoder half of a UNet (see UNetEncoder) from
 // diffusers-named weights that hold nothing else; the config's up-block
@@ -146,15 +159,18 @@ func NewUNetEncoder(cfg UNetConfig, sd StateDict, opts Options) (*UNetEncoder, e
 // numberProcessors gives every cross-attention its diffusers processor id:
 // attention modules counted in order, self-attention (attn1) then
 // cross-attention (attn2) in each transformer block, so attn2 ids are odd.
-func numberProcessors(attns []*transformer2D) {
+func numberProcessors(attns []*transformer2D) []CrossAttention {
 	id := 0
+	var out []CrossAttention
 	for _, t := range attns {
 		for k, b := range t.blocks {
 			b.attn2ID = id + 1
 			b.attn2Name = t.name + ".transformer_blocks." + strconv.Itoa(k) + ".attn2.processor"
+			out = append(out, CrossAttention{ID: b.attn2ID, Name: b.attn2Name, Inner: b.attn2.toQ.Out})
 			id += 2
 		}
 	}
+	return out
 }
 
 func (r *weightReader) unetEncoder(cfg UNetConfig) (*UNetEncoder, error) {
