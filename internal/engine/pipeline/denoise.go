@@ -15,7 +15,7 @@ import (
 )
 
 // DenoiseParams are the inputs of InvokeAI's denoise_latents for SD-1/2 and
-// SDXL (no ControlNet, IP-Adapter or T2I-Adapter).
+// SDXL.
 type DenoiseParams struct {
 	UNet *sd.UNet
 	// UNetOptions are this run's options for every UNet call (seamless
@@ -46,6 +46,12 @@ type DenoiseParams struct {
 	// OnStep, when set, is called after every model call; an error stops
 	// the loop and is returned.
 	OnStep func(StepInfo) error
+
+	// Controls, Adapters and IPAdapters are the run's ControlNets,
+	// T2I-Adapters and IP-Adapters (adapters.go).
+	Controls   []Control
+	Adapters   []Adapter
+	IPAdapters []IPAdapter
 }
 
 // DenoiseMask is InvokeAI's denoise_mask: Mask [1, 1, H, W] holds 1 where
@@ -167,10 +173,16 @@ func Denoise(ctx context.Context, p DenoiseParams) (*tensor.Tensor, error) {
 		}
 	}
 
+	total := end - start
+	if err := checkAdapters(p, total); err != nil {
+		return nil, fmt.Errorf("denoise: %w", err)
+	}
 	gen := noise.NewGenerator(uint64(p.Seed ^ 0xFFFFFFFF))
 	guide := newGuidance(p, sdxl)
+	if guide.adapters, err = newRunAdapters(p); err != nil {
+		return nil, fmt.Errorf("denoise: %w", err)
+	}
 	plane := latents.Shape[2] * latents.Shape[3]
-	total := end - start
 	for call := start; call < end; call++ {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -185,7 +197,7 @@ func Denoise(ctx context.Context, p DenoiseParams) (*tensor.Tensor, error) {
 		}
 		modelInput := sched.ScaleModelInput(latents.Data, call)
 		scale := p.CFGScale[min(call-start, len(p.CFGScale)-1)]
-		eps, err := guide.predict(ctx, tensor.FromData(modelInput, latents.Shape...), float32(t), float32(scale))
+		eps, err := guide.predict(ctx, tensor.FromData(modelInput, latents.Shape...), float32(t), float32(scale), call-start, total)
 		if err != nil {
 			return nil, fmt.Errorf("denoise: step %d: %w", call-start, err)
 		}
@@ -242,6 +254,7 @@ func restoreKnown(latents, orig, weight []float32, plane int, gradient bool) {
 type guidance struct {
 	unet     *sd.UNet
 	opts     sd.UNetOptions
+	adapters *runAdapters
 	rescale  float32
 	batched  bool           // one call on [negative, positive]
 	context  *tensor.Tensor // [2, L, D] when batched
@@ -288,24 +301,34 @@ func stackRows(a, b *tensor.Tensor) *tensor.Tensor {
 }
 
 // predict returns the guided noise prediction for one model call.
-func (g *guidance) predict(ctx context.Context, input *tensor.Tensor, t, scale float32) ([]float32, error) {
+// step and total are the model call's index in the run and the run's number
+// of calls, for the adapters' begin/end rules.
+func (g *guidance) predict(ctx context.Context, input *tensor.Tensor, t, scale float32, step, total int) ([]float32, error) {
 	n := len(input.Data)
 	var uncond, cond []float32
 	if g.batched {
-		batch := tensor.New(2, input.Shape[1], input.Shape[2], input.Shape[3])
-		copy(batch.Data, input.Data)
-		copy(batch.Data[n:], input.Data)
-		out, err := g.unet.ForwardWith(ctx, batch, []float32{t}, g.context, g.added, g.opts)
+		opts, err := g.callOptions(ctx, sideBoth, input, t, step, total)
+		if err != nil {
+			return nil, err
+		}
+		out, err := g.unet.ForwardWith(ctx, stackRows(input, input), []float32{t}, g.context, g.added, opts)
 		if err != nil {
 			return nil, err
 		}
 		uncond, cond = out.Data[:n], out.Data[n:]
 	} else {
-		u, err := g.unet.ForwardWith(ctx, input, []float32{t}, g.neg, g.negAdded, g.opts)
+		opts, err := g.callOptions(ctx, sideNeg, input, t, step, total)
 		if err != nil {
 			return nil, err
 		}
-		c, err := g.unet.ForwardWith(ctx, input, []float32{t}, g.pos, g.posAdded, g.opts)
+		u, err := g.unet.ForwardWith(ctx, input, []float32{t}, g.neg, g.negAdded, opts)
+		if err != nil {
+			return nil, err
+		}
+		if opts, err = g.callOptions(ctx, sidePos, input, t, step, total); err != nil {
+			return nil, err
+		}
+		c, err := g.unet.ForwardWith(ctx, input, []float32{t}, g.pos, g.posAdded, opts)
 		if err != nil {
 			return nil, err
 		}

@@ -127,7 +127,7 @@ func MultiDiffusionDenoise(ctx context.Context, p DenoiseParams, regions []tiles
 			rh, rw := r.Bottom-r.Top, r.Right-r.Left
 			crop := cropLatents(latents.Data, lh, lw, r)
 			input := scheds[i].ScaleModelInput(crop, call)
-			eps, err := guide.predict(ctx, tensor.FromData(input, 1, 4, rh, rw), float32(t), float32(scale))
+			eps, err := guide.predict(ctx, tensor.FromData(input, 1, 4, rh, rw), float32(t), float32(scale), call-start, end-start)
 			if err != nil {
 				return nil, fmt.Errorf("multi-diffusion: step %d, region %d: %w", call-start, i, err)
 			}

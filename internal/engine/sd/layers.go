@@ -146,7 +146,7 @@ func (a *attention) forward(p *pass, x, context *tensor.Tensor, images []imageAt
 		ia := tensor.Empty(n, lq, inner)
 		tensor.Attention(q.Data, im.k.Data, im.v.Data, n, lq, im.k.Shape[1], a.heads, inner/a.heads, false, ia.Data)
 		for i, v := range ia.Data {
-			att.Data[i] += im.scale * v
+			att.Data[i] += float32(im.scale * v) // rounded before the sum, as torch does
 		}
 		ia.Release()
 	}
