@@ -8,19 +8,47 @@ import (
 	"github.com/invokego/invokego/internal/engine/tensor"
 )
 
-// RGB8 returns the image's pixels as interleaved 8-bit R, G, B, as Pillow's convert("RGB") gives them: alpha
-// is dropped, not composited, and grey levels are repeated.
-func RGB8(img image.Image) (pix []uint8, w, h int) {
+// NRGBA8 returns the image's pixels as interleaved 8-bit R, G, B, A without alpha premultiplication.
+func NRGBA8(img image.Image) (pix []uint8, w, h int) {
 	b := img.Bounds()
 	w, h = b.Dx(), b.Dy()
-	pix = make([]uint8, w*h*3)
+	switch m := img.(type) {
+	case *image.NRGBA:
+		pix = make([]uint8, w*h*4)
+		for y := 0; y < h; y++ {
+			o := m.PixOffset(b.Min.X, b.Min.Y+y)
+			copy(pix[y*w*4:(y+1)*w*4], m.Pix[o:o+w*4])
+		}
+		return pix, w, h
+	case *image.Gray:
+		pix = make([]uint8, w*h*4)
+		for y := 0; y < h; y++ {
+			o := m.PixOffset(b.Min.X, b.Min.Y+y)
+			for x, v := range m.Pix[o : o+w] {
+				pix[(y*w+x)*4], pix[(y*w+x)*4+1], pix[(y*w+x)*4+2], pix[(y*w+x)*4+3] = v, v, v, 255
+			}
+		}
+		return pix, w, h
+	}
+	pix = make([]uint8, w*h*4)
 	i := 0
 	for y := b.Min.Y; y < b.Max.Y; y++ {
 		for x := b.Min.X; x < b.Max.X; x++ {
 			c := color.NRGBAModel.Convert(img.At(x, y)).(color.NRGBA)
-			pix[i], pix[i+1], pix[i+2] = c.R, c.G, c.B
-			i += 3
+			pix[i], pix[i+1], pix[i+2], pix[i+3] = c.R, c.G, c.B, c.A
+			i += 4
 		}
+	}
+	return pix, w, h
+}
+
+// RGB8 returns the image's pixels as interleaved 8-bit R, G, B, as Pillow's convert("RGB") gives them: alpha
+// is dropped, not composited, and grey levels are repeated.
+func RGB8(img image.Image) (pix []uint8, w, h int) {
+	rgba, w, h := NRGBA8(img)
+	pix = make([]uint8, w*h*3)
+	for i := 0; i < w*h; i++ {
+		copy(pix[i*3:i*3+3], rgba[i*4:i*4+3])
 	}
 	return pix, w, h
 }
