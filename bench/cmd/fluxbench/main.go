@@ -20,6 +20,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
@@ -214,6 +215,7 @@ func main() {
 	size := flag.Int("size", 1024, "image side in pixels (multiple of 16)")
 	runs := flag.Int("runs", 1, "timed runs after one warm-up; the best is reported")
 	doPeak := flag.Bool("peak", false, "measure the GEMM rate instead")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the timed runs to this file")
 	flag.Parse()
 	if *doPeak {
 		peak(max(*runs, 3))
@@ -244,6 +246,12 @@ func main() {
 	runtime.GC()
 	best := map[string]float64{"total": math.Inf(1)}
 	for r := 0; r <= *runs; r++ {
+		if r == 1 && *cpuProfile != "" {
+			f, err := os.Create(*cpuProfile)
+			check(err)
+			check(pprof.StartCPUProfile(f))
+			defer pprof.StopCPUProfile()
+		}
 		var marks []time.Time
 		t0 := time.Now()
 		_, err := m.Forward(context.Background(), in, flux.CallOptions{Trace: func(name string, _ *tensor.Tensor) {

@@ -55,17 +55,19 @@ func newRope(axes []int, txtIDs, imgIDs []float32) *rope {
 func (r *rope) apply(x []float32, heads int) {
 	hd := 2 * r.pairs
 	width := heads * hd
-	for tok := 0; (tok+1)*width <= len(x); tok++ {
-		cs := r.cos[tok*r.pairs : (tok+1)*r.pairs]
-		sn := r.sin[tok*r.pairs : (tok+1)*r.pairs]
-		for hh := range heads {
-			seg := x[tok*width+hh*hd : tok*width+(hh+1)*hd]
-			for k, c := range cs {
-				s := sn[k]
-				a, b := seg[2*k], seg[2*k+1]
-				seg[2*k] = float32(a*c) - float32(b*s)
-				seg[2*k+1] = float32(b*c) + float32(a*s)
+	parallelRows(len(x)/width, width, func(t0, t1 int) {
+		for tok := t0; tok < t1; tok++ {
+			cs := r.cos[tok*r.pairs : (tok+1)*r.pairs]
+			sn := r.sin[tok*r.pairs : (tok+1)*r.pairs]
+			for hh := range heads {
+				seg := x[tok*width+hh*hd : tok*width+(hh+1)*hd]
+				for k, c := range cs {
+					s := sn[k]
+					a, b := seg[2*k], seg[2*k+1]
+					seg[2*k] = float32(a*c) - float32(b*s)
+					seg[2*k+1] = float32(b*c) + float32(a*s)
+				}
 			}
 		}
-	}
+	})
 }

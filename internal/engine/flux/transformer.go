@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
+	"sync"
 
 	"github.com/invokego/invokego/internal/engine/tensor"
 )
@@ -227,22 +229,47 @@ func (t *Transformer) conditioning(in Inputs, b int, lr *LoRA, trace func(string
 
 // modulate applies x·(1 + scale) + shift to every row of width h.
 func modulate(x []float32, h int, scale, shift []float32) {
-	for r := 0; r+h <= len(x); r += h {
-		row := x[r : r+h]
-		for i, v := range row {
-			row[i] = float32(v*(1+scale[i])) + shift[i]
+	parallelRows(len(x)/h, h, func(r0, r1 int) {
+		for r := r0; r < r1; r++ {
+			row := x[r*h : (r+1)*h]
+			for i, v := range row {
+				row[i] = float32(v*(1+scale[i])) + shift[i]
+			}
 		}
-	}
+	})
 }
 
 // addGated adds gate·y to every row of x (rows of width h).
 func addGated(x, y []float32, h int, gate []float32) {
-	for r := 0; r+h <= len(x); r += h {
-		xr, yr := x[r:r+h], y[r:r+h]
-		for i, g := range gate {
-			xr[i] += g * yr[i]
+	parallelRows(len(x)/h, h, func(r0, r1 int) {
+		for r := r0; r < r1; r++ {
+			xr, yr := x[r*h:(r+1)*h], y[r*h:(r+1)*h]
+			for i, g := range gate {
+				xr[i] += g * yr[i]
+			}
 		}
+	})
+}
+
+// parallelRows splits rows [0, n) of about cost operations each over the cores; small jobs run inline.
+func parallelRows(n, cost int, fn func(r0, r1 int)) {
+	workers := runtime.GOMAXPROCS(0)
+	if n*cost < 1<<16 || workers == 1 || n < 2 {
+		fn(0, n)
+		return
 	}
+	workers = min(workers, n)
+	chunk := (n + workers - 1) / workers
+	var wg sync.WaitGroup
+	for r0 := chunk; r0 < n; r0 += chunk {
+		wg.Add(1)
+		go func(r0, r1 int) {
+			defer wg.Done()
+			fn(r0, r1)
+		}(r0, min(r0+chunk, n))
+	}
+	fn(0, min(chunk, n))
+	wg.Wait()
 }
 
 // normModulate writes LayerNorm(x)·(1 + scale) + shift for the rows of one
@@ -250,16 +277,6 @@ func addGated(x, y []float32, h int, gate []float32) {
 func normModulate(dst, x []float32, h int, scale, shift []float32) {
 	tensor.LayerNormInto(dst, x, h, nil, nil, normEps)
 	modulate(dst, h, scale, shift)
-}
-
-// geluTanh applies GELU with the tanh approximation in place:
-// 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))) = x·sigmoid(2·√(2/π)·(…)).
-func geluTanh(x []float32) {
-	const k = 2 * 0.7978845608028654
-	for i, v := range x {
-		u := k * (v + 0.044715*v*v*v)
-		x[i] = v / (1 + float32(math.Exp(-float64(u))))
-	}
 }
 
 // forward updates img [B, N, h] and txt [B, L, h] in place.
@@ -314,7 +331,7 @@ func (d *doubleBlock) forward(lr *LoRA, img, txt *tensor.Tensor, siluVec []float
 			proj.Release()
 			normModulate(normBuf.Data[:rows*h], x, h, chunk(mod, bi, 4), chunk(mod, bi, 3))
 			hid := lr.fwd(st.mlp0, normBuf.Data[:rows*h], rows)
-			geluTanh(hid.Data)
+			tensor.GELUTanh(hid.Data)
 			ff := lr.fwd(st.mlp2, hid.Data, rows)
 			hid.Release()
 			addGated(x, ff.Data, h, chunk(mod, bi, 5))
@@ -347,7 +364,7 @@ func (sb *singleBlock) forward(lr *LoRA, x *tensor.Tensor, siluVec []float32, ro
 		lr.into(sb.k, k.Data[base:], normed.Data, s)
 		lr.into(sb.v, v.Data[base:], normed.Data, s)
 		lr.into(sb.mlp, mlp.Data, normed.Data, s)
-		geluTanh(mlp.Data)
+		tensor.GELUTanh(mlp.Data)
 		cb := cat.Data[bi*s*(h+mlpW):]
 		for r := range s {
 			copy(cb[r*(h+mlpW)+h:(r+1)*(h+mlpW)], mlp.Data[r*mlpW:(r+1)*mlpW])
@@ -381,15 +398,17 @@ func (sb *singleBlock) forward(lr *LoRA, x *tensor.Tensor, siluVec []float32, ro
 // width) to rows of heads·len(scale) values.
 func rmsNormRows(x, scale []float32, heads int) {
 	hd := len(scale)
-	for off := 0; off+hd <= len(x); off += hd {
-		seg := x[off : off+hd]
-		var ss float64
-		for _, v := range seg {
-			ss += float64(v) * float64(v)
+	parallelRows(len(x)/hd, hd, func(r0, r1 int) {
+		for off := r0 * hd; off < r1*hd; off += hd {
+			seg := x[off : off+hd]
+			var ss float64
+			for _, v := range seg {
+				ss += float64(v) * float64(v)
+			}
+			inv := float32(1 / math.Sqrt(ss/float64(hd)+normEps))
+			for i, v := range seg {
+				seg[i] = (v * inv) * scale[i]
+			}
 		}
-		inv := float32(1 / math.Sqrt(ss/float64(hd)+normEps))
-		for i, v := range seg {
-			seg[i] = (v * inv) * scale[i]
-		}
-	}
+	})
 }

@@ -28,6 +28,20 @@ func SiLU(x []float32) {
 // GELU applies the exact erf-based GELU in place.
 func GELU(x []float32) { mapInPlace(x, geluf) }
 
+// GELUTanh applies GELU with the tanh approximation in place (diffusers'
+// approximate="tanh", FLUX's MLP activation):
+// 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))) = x·sigmoid(2·√(2/π)·(x + 0.044715·x³)).
+func GELUTanh(x []float32) {
+	const k = 2 * 0.7978845608028654
+	parallelFor(len(x), 20, func(lo, hi int) {
+		s := x[lo:hi]
+		for i, v := range s {
+			u := k * (v + 0.044715*v*v*v)
+			s[i] = v / (1 + expf(-u))
+		}
+	})
+}
+
 // QuickGELU applies x·sigmoid(1.702x) in place, computed as SiLU(1.702x)/1.702
 // so that the vectorised SiLU kernel does the exponentials.
 func QuickGELU(x []float32) {
