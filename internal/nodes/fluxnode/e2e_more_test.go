@@ -154,16 +154,22 @@ func TestE2EFluxLoRA(t *testing.T) {
 	}
 	merged := install(t, env, mergedPath, map[string]any{})
 
+	// As InvokeAI's Generate tab wires LoRAs: through a collection loader on the transformer and both
+	// text encoders (this LoRA adapts only the transformer, so the encoders run unchanged).
 	withLoRA := txt2img(m, "a photo of a cat", 0, 4, 64, 3.5)
-	nodesOf(withLoRA)["lora"] = map[string]any{"id": "lora", "type": "flux_lora_loader", "lora": lora, "weight": 0.8}
+	nodesOf(withLoRA)["lora"] = map[string]any{"id": "lora", "type": "flux_lora_collection_loader",
+		"loras": []any{map[string]any{"lora": lora, "weight": 0.8}}}
 	var edges []any
 	for _, e := range withLoRA["edges"].([]any) {
-		if e.(map[string]any)["destination"].(map[string]any)["node_id"] == "denoise" && e.(map[string]any)["destination"].(map[string]any)["field"] == "transformer" {
+		d := e.(map[string]any)["destination"].(map[string]any)
+		if (d["node_id"] == "denoise" && d["field"] == "transformer") || (d["node_id"] == "pos" && (d["field"] == "clip" || d["field"] == "t5_encoder")) {
 			continue
 		}
 		edges = append(edges, e)
 	}
-	withLoRA["edges"] = append(edges, edge("model", "transformer", "lora", "transformer"), edge("lora", "transformer", "denoise", "transformer"))
+	withLoRA["edges"] = append(edges, edge("model", "transformer", "lora", "transformer"), edge("model", "clip", "lora", "clip"),
+		edge("model", "t5_encoder", "lora", "t5_encoder"), edge("lora", "transformer", "denoise", "transformer"),
+		edge("lora", "clip", "pos", "clip"), edge("lora", "t5_encoder", "pos", "t5_encoder"))
 	a := run(t, env, withLoRA)
 	if a.Status != "completed" {
 		t.Fatalf("with LoRA: %s: %s", a.ErrorType, a.ErrorMessage)
@@ -184,7 +190,8 @@ func TestE2EFluxLoRA(t *testing.T) {
 	}
 
 	// Applying the same LoRA twice is refused, as InvokeAI does.
-	twice := withLoRA
+	twice := txt2img(m, "a photo of a cat", 0, 4, 64, 3.5)
+	nodesOf(twice)["lora"] = map[string]any{"id": "lora", "type": "flux_lora_loader", "lora": lora, "weight": 0.8}
 	nodesOf(twice)["lora2"] = map[string]any{"id": "lora2", "type": "flux_lora_loader", "lora": lora, "weight": 0.5}
 	edges = nil
 	for _, e := range twice["edges"].([]any) {
@@ -194,7 +201,8 @@ func TestE2EFluxLoRA(t *testing.T) {
 		}
 		edges = append(edges, e)
 	}
-	twice["edges"] = append(edges, edge("lora", "transformer", "lora2", "transformer"), edge("lora2", "transformer", "denoise", "transformer"))
+	twice["edges"] = append(edges, edge("model", "transformer", "lora", "transformer"), edge("lora", "transformer", "lora2", "transformer"),
+		edge("lora2", "transformer", "denoise", "transformer"))
 	if it := run(t, env, twice); it.Status != "failed" || !strings.Contains(it.ErrorMessage, "already applied") {
 		t.Errorf("the same LoRA twice: %s %s", it.Status, it.ErrorMessage)
 	}

@@ -11,6 +11,7 @@ import (
 	xdraw "golang.org/x/image/draw"
 
 	"github.com/invokego/invokego/internal/engine/flux"
+	"github.com/invokego/invokego/internal/engine/lora"
 	"github.com/invokego/invokego/internal/engine/noise"
 	"github.com/invokego/invokego/internal/engine/pipeline"
 	"github.com/invokego/invokego/internal/engine/sd"
@@ -147,8 +148,19 @@ func (n *TextEncoder) Invoke(ctx nodes.Context) (nodes.Output, error) {
 	if n.T5MaxSeqLen != 256 && n.T5MaxSeqLen != 512 {
 		return nil, valueError("t5_max_seq_len must be 256 or 512, got %d", n.T5MaxSeqLen)
 	}
-	if len(n.CLIP.LoRAs) > 0 || len(n.T5Encoder.LoRAs) > 0 {
-		return nil, valueError("LoRAs on the FLUX text encoders are not supported yet (apply them to the transformer only)")
+	// InvokeAI's FLUX graphs route every LoRA through the text encoders too; most FLUX LoRAs adapt only the
+	// transformer, and those pass. Text-encoder layers are not applied yet, so a LoRA that has them fails
+	// rather than giving an image that silently differs.
+	for _, l := range append(append([]diffusion.LoRAField{}, n.CLIP.LoRAs...), n.T5Encoder.LoRAs...) {
+		f, err := load[*lora.File](ctx, n.models, l.LoRA, "")
+		if err != nil {
+			return nil, nodeError(err)
+		}
+		for _, c := range f.Components() {
+			if c != lora.UNet {
+				return nil, valueError("LoRA %s adapts the %s, which invokego's FLUX text encoding does not apply yet", l.LoRA.Name, c)
+			}
+		}
 	}
 	t5tok, err := load[*sentencepiece.T5](ctx, n.models, n.T5Encoder.Tokenizer, SubTokenizer2)
 	if err != nil {
