@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -161,6 +162,8 @@ func build(cfg Config, src source, opts quant.Options) (*Encoder, error) {
 	if e.finalNorm, err = vector("encoder.final_layer_norm.weight", d); err != nil {
 		return nil, err
 	}
+	// A model cache forgets encoders without closing them: unmap the weights once the encoder is garbage.
+	runtime.AddCleanup(e, func(closeFn func() error) { _ = closeFn() }, src.close)
 	return e, nil
 }
 
