@@ -111,8 +111,13 @@ func InvokeAISchedule(steps, imageSeqLen int, shift bool) ([]float32, error) {
 	return ts, nil
 }
 
-// torchLinspace32 is torch.linspace(start, end, n) in float32: the first
-// half counts up from start, the second half down from end.
+// torchLinspace32 is torch.linspace(start, end, n) in float32 as torch's CPU
+// kernel computes it on x86-64 with AVX2 (what InvokeAI runs on): step =
+// (end − start)/(n − 1); element i is start + i·step in the first half and
+// end − (n−1−i)·step in the second, except that while 16 or more elements
+// remain they are made 8 at a time as base + k·step from the first element's
+// value (two vectors per round). The rounding of that vector path is what
+// makes the schedule match InvokeAI's bit for bit.
 func torchLinspace32(start, end float32, n int) []float32 {
 	out := make([]float32, n)
 	if n == 1 {
@@ -121,12 +126,24 @@ func torchLinspace32(start, end float32, n int) []float32 {
 	}
 	step := (end - start) / float32(n-1)
 	half := n / 2
-	for i := range n {
+	at := func(i int) float32 {
 		if i < half {
-			out[i] = start + step*float32(i)
-		} else {
-			out[i] = end - step*float32(n-1-i)
+			return start + step*float32(i)
 		}
+		return end - step*float32(n-1-i)
+	}
+	const width = 8
+	i := 0
+	for ; i <= n-2*width; i += 2 * width { // two vectors per round, as torch's loop
+		for v := i; v < i+2*width; v += width {
+			base := at(v)
+			for k := range width {
+				out[v+k] = base + float32(k)*step
+			}
+		}
+	}
+	for ; i < n; i++ {
+		out[i] = at(i)
 	}
 	return out
 }
