@@ -14,11 +14,15 @@ RESULTS=${RESULTS:-bench/esrgan-results.md}
 OUT=$(mktemp -d /tmp/invokego-esrgan.XXXXXX)
 
 "$PY" bench/esrgan_torch.py --check
+# The peer gets the allocator run.sh gives it.
+JEMALLOC=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2
+PRELOAD=""
+[ -e "$JEMALLOC" ] && PRELOAD=$JEMALLOC
 go build -o "$OUT/esrganbench" ./bench/cmd/esrganbench
 echo "esrgan bench: load at start: $(uptime)" | tee "$OUT/load"
 for p in fp32 bf16; do
 	GOMAXPROCS="$THREADS" "$OUT/esrganbench" -size 512 -tile 0 -precision $p -runs "$RUNS" | tee -a "$OUT/results.jsonl"
-	"$PY" bench/esrgan_torch.py --size 512 --precision $p --runs "$RUNS" --threads "$THREADS" | tee -a "$OUT/results.jsonl"
+	LD_PRELOAD="$PRELOAD" "$PY" bench/esrgan_torch.py --size 512 --precision $p --runs "$RUNS" --threads "$THREADS" | tee -a "$OUT/results.jsonl"
 	GOMAXPROCS="$THREADS" "$OUT/esrganbench" -size 512 -tile 512 -precision $p -runs "$RUNS" | tee -a "$OUT/results.jsonl"
 done
 GOMAXPROCS="$THREADS" "$OUT/esrganbench" -size 768 -tile 512 -precision bf16 -runs 1 | tee -a "$OUT/results.jsonl"

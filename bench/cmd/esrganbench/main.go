@@ -17,6 +17,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -75,6 +76,7 @@ func main() {
 	tile := flag.Int("tile", 0, "tile size (0: untiled)")
 	precision := flag.String("precision", "fp32", "fp32 or bf16")
 	runs := flag.Int("runs", 1, "timed runs (the best is reported)")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the timed runs to this file")
 	flag.Parse()
 	m, err := esrgan.New(newRandomRRDB(23, 64, 32), esrgan.Options{Precision: *precision})
 	if err != nil {
@@ -101,6 +103,18 @@ func main() {
 		return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
 	}
 	var times, cpus []float64
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+	}
 	for range *runs {
 		runtime.GC()
 		t0, c0 := time.Now(), cpuNow()
@@ -111,6 +125,7 @@ func main() {
 		times = append(times, time.Since(t0).Seconds())
 		cpus = append(cpus, cpuNow()-c0)
 	}
+	pprof.StopCPUProfile()
 	best, bestCPU := times[0], cpus[0]
 	for i, t := range times {
 		best, bestCPU = min(best, t), min(bestCPU, cpus[i])
