@@ -265,6 +265,61 @@ func WorkflowLibraryScope(p Principal) Filter {
 	return Filter{SQL: "user_id = ? OR category = 'default'", Args: []any{p.UserID}}
 }
 
+// Style preset types.
+const (
+	PresetTypeUser    = "user"
+	PresetTypeDefault = "default"
+)
+
+// StylePresetRef is what the rules need to know about a style preset.
+type StylePresetRef struct {
+	OwnerID  string
+	IsPublic bool
+	Type     string
+}
+
+// ReadStylePreset: admins, the owner, shared presets and the built-in ones; its image follows the same rule.
+func ReadStylePreset(p Principal, s StylePresetRef) error {
+	if p.IsAdmin || p.Owns(s.OwnerID) || s.IsPublic || s.Type == PresetTypeDefault {
+		return nil
+	}
+	return forbidden("Not authorized to access this style preset")
+}
+
+// CreateStylePreset: anyone may make presets of their own; the built-in ones ship with the binary and are
+// rewritten at every start, so nobody adds to them through the API.
+func CreateStylePreset(p Principal, presetType string) error {
+	if presetType == PresetTypeDefault {
+		return forbidden("Default style presets cannot be created")
+	}
+	return nil
+}
+
+// ChangeStylePreset: update, delete, image. Admins and the owner; built-in presets are changeable by nobody.
+// Non-owners hear "Not authorized" even for built-in presets (their owner is system).
+func ChangeStylePreset(p Principal, s StylePresetRef) error {
+	if !p.IsAdmin && !p.Owns(s.OwnerID) {
+		return forbidden("Not authorized to modify this style preset")
+	}
+	if s.Type == PresetTypeDefault {
+		return forbidden("Default style presets cannot be modified")
+	}
+	return nil
+}
+
+// StylePresetListFilter keeps the presets a caller sees: admins all; others their own, the built-in ones and
+// shared ones.
+func StylePresetListFilter(p Principal) Filter {
+	if p.IsAdmin {
+		return All
+	}
+	return Filter{SQL: "user_id = ? OR type = 'default' OR is_public", Args: []any{p.UserID}}
+}
+
+// StylePresetExportScope keeps the presets an export covers: the caller's own (admins: everyone's); the
+// caller leaves out the built-in ones.
+func StylePresetExportScope(p Principal) Filter { return OwnedBy(p, "user_id") }
+
 // QueueItemRef is what the rules need to know about a queue item.
 type QueueItemRef struct {
 	OwnerID string

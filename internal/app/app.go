@@ -22,6 +22,7 @@ import (
 	"github.com/invokego/invokego/internal/nodes"
 	"github.com/invokego/invokego/internal/queue"
 	"github.com/invokego/invokego/internal/store"
+	"github.com/invokego/invokego/internal/stylepresets"
 	"github.com/invokego/invokego/internal/version"
 	"github.com/invokego/invokego/web"
 )
@@ -51,6 +52,8 @@ type App struct {
 	Models *ModelManager
 	// Queue is the session queue and its processor (wire_queue.go).
 	Queue *queue.Service
+	// StylePresets is the style preset library (wire_stylepresets.go); nodes read presets through it.
+	StylePresets *stylepresets.Service
 	// gallery is set by wireGallery for the features that store images (the queue's nodes).
 	gallery *gallery.Service
 	// nodes is the node registry; see NodeRegistry (wire_queue.go).
@@ -156,7 +159,7 @@ func (a *App) build(ctx context.Context, opts Options) error {
 	rt.Add(api.UtilitiesRoutes()...)
 	a.Router = rt
 	// Each feature wires its own services and routes (wire_*.go).
-	for _, wire := range []func(context.Context) error{a.wireEvents, a.wireGallery, a.wireWorkflows, a.wireModels, a.wireDiffusion /* engine nodes: wire_diffusion.go */, a.wireUpscale, a.wireQueue} {
+	for _, wire := range []func(context.Context) error{a.wireEvents, a.wireGallery, a.wireWorkflows, a.wireStylePresets, a.wireModels, a.wireDiffusion /* engine nodes: wire_diffusion.go */, a.wireUpscale, a.wireQueue} {
 		if err := wire(ctx); err != nil {
 			return err
 		}

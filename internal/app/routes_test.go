@@ -16,8 +16,8 @@ var publicRoutes = map[string]bool{
 	"GET /api/v1/app/version": true,
 	// A bool saying whether an infill method is available; InvokeAI serves it without a login.
 	"GET /api/v1/app/patchmatch_status": true,
-	"GET /openapi.json":       true,
-	"GET /docs":               true,
+	"GET /openapi.json":                 true,
+	"GET /docs":                         true,
 }
 
 var pathParam = regexp.MustCompile(`\{[^}]+\}`)

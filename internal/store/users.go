@@ -216,6 +216,7 @@ type DeletedContent struct {
 	QueueItemsCanceled int      `json:"queue_items_canceled"`
 	ImageNames         []string `json:"-"`
 	WorkflowIDs        []string `json:"-"`
+	StylePresetIDs     []string `json:"-"`
 }
 
 // DeleteUser removes a user. Their pending and running queue items are canceled first. With reassignTo set,
@@ -261,6 +262,9 @@ func (db *DB) DeleteUser(ctx context.Context, id, reassignTo string, guardLastAd
 				return err
 			}
 			if out.WorkflowIDs, err = collectStrings(ctx, tx, `SELECT workflow_id FROM workflow_library WHERE user_id = ?`, id); err != nil {
+				return err
+			}
+			if out.StylePresetIDs, err = collectStrings(ctx, tx, `SELECT id FROM style_presets WHERE user_id = ?`, id); err != nil {
 				return err
 			}
 			for _, table := range owned {

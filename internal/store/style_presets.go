@@ -1,0 +1,199 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/invokego/invokego/internal/access"
+)
+
+// StylePresetRecord is a row of style_presets. PresetData is the stored JSON {positive_prompt, negative_prompt}.
+type StylePresetRecord struct {
+	ID         string
+	Name       string
+	PresetData string
+	Type       string
+	CreatedAt  string
+	UpdatedAt  string
+	UserID     string
+	IsPublic   bool
+}
+
+const stylePresetColumns = `id, name, preset_data, type, CAST(created_at AS TEXT), CAST(updated_at AS TEXT), user_id, is_public`
+
+func scanStylePreset(row interface{ Scan(...any) error }) (*StylePresetRecord, error) {
+	var r StylePresetRecord
+	if err := row.Scan(&r.ID, &r.Name, &r.PresetData, &r.Type, &r.CreatedAt, &r.UpdatedAt, &r.UserID, &r.IsPublic); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// InsertStylePresets stores new presets in one transaction (an import is all or nothing); ErrConflict if an
+// id exists.
+func (db *DB) InsertStylePresets(ctx context.Context, recs []StylePresetRecord) error {
+	return db.inTx(ctx, func(tx *sql.Tx) error {
+		for _, r := range recs {
+			_, err := tx.ExecContext(ctx, `INSERT INTO style_presets (id, name, preset_data, type, user_id, is_public) VALUES (?, ?, ?, ?, ?, ?)`,
+				r.ID, r.Name, r.PresetData, r.Type, r.UserID, r.IsPublic)
+			if isUniqueViolation(err) {
+				return ErrConflict
+			}
+			if err != nil {
+				return fmt.Errorf("insert style preset %s: %w", r.ID, err)
+			}
+		}
+		return nil
+	})
+}
+
+// StylePresetByID loads one preset; ErrNotFound if absent.
+func (db *DB) StylePresetByID(ctx context.Context, id string) (*StylePresetRecord, error) {
+	r, err := scanStylePreset(db.sql.QueryRowContext(ctx, `SELECT `+stylePresetColumns+` FROM style_presets WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load style preset %s: %w", id, err)
+	}
+	return r, nil
+}
+
+// UpdateStylePreset changes a user preset's name, data and sharing. The type condition keeps built-in presets
+// out of reach even if a caller forgot to ask the access rules; ErrNotFound if nothing matched.
+func (db *DB) UpdateStylePreset(ctx context.Context, id, name, presetData string, isPublic bool) error {
+	res, err := db.sql.ExecContext(ctx, `UPDATE style_presets SET name = ?, preset_data = ?, is_public = ? WHERE id = ? AND type = 'user'`,
+		name, presetData, isPublic, id)
+	return oneRow(res, err, "update style preset "+id)
+}
+
+// DeleteStylePreset removes a user preset; ErrNotFound if nothing matched.
+func (db *DB) DeleteStylePreset(ctx context.Context, id string) error {
+	res, err := db.sql.ExecContext(ctx, `DELETE FROM style_presets WHERE id = ? AND type = 'user'`, id)
+	return oneRow(res, err, "delete style preset "+id)
+}
+
+func oneRow(res sql.Result, err error, what string) error {
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// StylePresetFilter selects preset rows. Type "" keeps every type; Access is the caller's visibility or scope,
+// compiled by the access package.
+type StylePresetFilter struct {
+	Type   string
+	Access access.Filter
+}
+
+// ListStylePresets returns the matching presets ordered by lower-cased name, as InvokeAI lists them (the id
+// breaks ties so the order is stable).
+func (db *DB) ListStylePresets(ctx context.Context, f StylePresetFilter) ([]StylePresetRecord, error) {
+	var conds []string
+	var args []any
+	if f.Type != "" {
+		conds = append(conds, "type = ?")
+		args = append(args, f.Type)
+	}
+	if f.Access.SQL != "" && f.Access.SQL != access.All.SQL {
+		conds = append(conds, "("+f.Access.SQL+")")
+		args = append(args, f.Access.Args...)
+	}
+	q := `SELECT ` + stylePresetColumns + ` FROM style_presets`
+	if len(conds) > 0 {
+		q += " WHERE " + strings.Join(conds, " AND ")
+	}
+	rows, err := db.sql.QueryContext(ctx, q+` ORDER BY LOWER(name) ASC, id ASC`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list style presets: %w", err)
+	}
+	defer rows.Close()
+	out := []StylePresetRecord{}
+	for rows.Next() {
+		r, err := scanStylePreset(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list style presets: %w", err)
+		}
+		out = append(out, *r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list style presets: %w", err)
+	}
+	return out, nil
+}
+
+// DefaultPresetSync says what SyncDefaultStylePresets changed.
+type DefaultPresetSync struct {
+	Added, Updated, Removed []string
+}
+
+// SyncDefaultStylePresets makes the rows of type 'default' equal to defaults (their ID, Name and PresetData),
+// in one transaction: missing ones are added (owned by system), changed ones replaced, and those no longer
+// shipped removed. A user preset holding a default's id is never overwritten: the insert fails, and so does the
+// sync.
+func (db *DB) SyncDefaultStylePresets(ctx context.Context, defaults []StylePresetRecord) (*DefaultPresetSync, error) {
+	out := &DefaultPresetSync{}
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT `+stylePresetColumns+` FROM style_presets WHERE type = 'default'`)
+		if err != nil {
+			return err
+		}
+		existing := map[string]StylePresetRecord{}
+		for rows.Next() {
+			r, err := scanStylePreset(rows)
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			existing[r.ID] = *r
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		shipped := map[string]bool{}
+		for _, d := range defaults {
+			shipped[d.ID] = true
+			old, ok := existing[d.ID]
+			switch {
+			case !ok:
+				if _, err := tx.ExecContext(ctx, `INSERT INTO style_presets (id, name, preset_data, type, user_id, is_public) VALUES (?, ?, ?, 'default', ?, FALSE)`,
+					d.ID, d.Name, d.PresetData, SystemUserID); err != nil {
+					return fmt.Errorf("add default style preset %s: %w", d.ID, err)
+				}
+				out.Added = append(out.Added, d.ID)
+			case old.Name != d.Name || old.PresetData != d.PresetData:
+				if _, err := tx.ExecContext(ctx, `UPDATE style_presets SET name = ?, preset_data = ? WHERE id = ? AND type = 'default'`,
+					d.Name, d.PresetData, d.ID); err != nil {
+					return fmt.Errorf("update default style preset %s: %w", d.ID, err)
+				}
+				out.Updated = append(out.Updated, d.ID)
+			}
+		}
+		for id := range existing {
+			if shipped[id] {
+				continue
+			}
+			if _, err := tx.ExecContext(ctx, `DELETE FROM style_presets WHERE id = ? AND type = 'default'`, id); err != nil {
+				return fmt.Errorf("remove default style preset %s: %w", id, err)
+			}
+			out.Removed = append(out.Removed, id)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sync default style presets: %w", err)
+	}
+	return out, nil
+}
