@@ -112,6 +112,8 @@ type Config struct {
 	TriggerPhrases  []string            `json:"trigger_phrases,omitempty"`
 	Submodels       map[string]Submodel `json:"submodels,omitempty"`
 	CPUOnly         *bool               `json:"cpu_only,omitempty"`
+	// ImageEncoderModelID names an IP-Adapter folder's image encoder (format invokeai).
+	ImageEncoderModelID *string `json:"image_encoder_model_id,omitempty"`
 }
 
 // MarshalJSON writes the common fields always and the type-specific ones that InvokeAI's class for this
@@ -138,7 +140,7 @@ func (c Config) MarshalJSON() ([]byte, error) {
 	}
 	switch c.Format {
 	case FormatCheckpoint:
-		if c.Type != TypeSpandrel {
+		if hasConfigPath(c.Type) {
 			m["config_path"] = c.ConfigPath
 		}
 	case FormatDiffusers:
@@ -170,6 +172,7 @@ func (c Config) MarshalJSON() ([]byte, error) {
 		m["cpu_only"] = c.CPUOnly
 	}
 	fluxRecordFields(c, m)
+	adapterRecordFields(c, m)
 	return json.Marshal(m)
 }
 

@@ -360,6 +360,9 @@ func FromProbe(r *probe.Result) *Config {
 	if r.ConfigPath != "" {
 		c.ConfigPath = Ptr(r.ConfigPath)
 	}
+	if r.ImageEncoder != "" {
+		c.ImageEncoderModelID = Ptr(r.ImageEncoder)
+	}
 	if len(r.Submodels) > 0 {
 		c.Submodels = map[string]Submodel{}
 		for k, v := range r.Submodels {

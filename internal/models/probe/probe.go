@@ -49,6 +49,8 @@ type Result struct {
 	FileSize int64
 	// Spandrel describes an image-to-image (upscaling) network; nil for other types.
 	Spandrel *esrgan.Spec
+	// ImageEncoder names the image encoder an IP-Adapter folder asks for ("" otherwise).
+	ImageEncoder string
 }
 
 // SubmodelInfo is one component folder of a pipeline.
@@ -211,7 +213,9 @@ func ClassifyStateDict(sd *StateDict, hints Hints) (*Result, error) {
 	case sd.Has("emb_params") || sd.Has("string_to_param.*") || (sd.Has("clip_l") && sd.Has("clip_g")):
 		return &Result{Type: "embedding", Format: "embedding_file", Base: embeddingBase(sd)}, nil
 	case sd.HasPrefix("control_model.") || sd.Has("input_hint_block.0.weight") || sd.HasPrefix("controlnet_cond_embedding."):
-		return &Result{Type: "controlnet", Base: controlNetBase(sd)}, nil
+		return &Result{Type: "controlnet", Base: controlNetCheckpointBase(sd)}, nil
+	case isIPAdapter(sd):
+		return &Result{Type: typeIPAdapter, Format: "checkpoint", Base: ipAdapterBase(sd)}, nil
 	case sd.HasPrefix("double_blocks.") || sd.HasPrefix("model.diffusion_model.double_blocks."):
 		return fluxCheckpoint(sd), nil
 	case sd.HasPrefix("model.diffusion_model.") || sd.HasPrefix("cond_stage_model.") || sd.HasPrefix("conditioner.embedders."):
@@ -416,6 +420,9 @@ func probeFolder(ctx context.Context, dir string, hints Hints) (*Result, error) 
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
+	if res, ok, err := ipAdapterFolder(ctx, dir); ok || err != nil {
+		return res, err
+	}
 	for _, name := range []string{"learned_embeds.safetensors", "learned_embeds.bin"} {
 		if fileExists(filepath.Join(dir, name)) {
 			sd, err := ReadStateDict(ctx, filepath.Join(dir, name))
@@ -542,16 +549,12 @@ func probeComponent(dir string, cfg diffusersConfig) (*Result, error) {
 		}
 		return &Result{Type: "vae", Format: "diffusers", Base: base, RepoVariant: repoVariant(dir)}, nil
 	case "ControlNetModel":
-		res := &Result{Type: "controlnet", Format: "diffusers", RepoVariant: repoVariant(dir)}
-		switch w, _ := cfg.num("cross_attention_dim"); {
-		case cfg.str("addition_embed_type") == "text_time" || w == 2048:
-			res.Base = "sdxl"
-		case w == 768:
-			res.Base = "sd-1"
-		case w == 1024:
-			res.Base = "sd-2"
-		}
-		return res, nil
+		return &Result{Type: "controlnet", Format: "diffusers", RepoVariant: repoVariant(dir), Base: controlNetFolderBase(cfg)}, nil
+	case "T2IAdapter":
+		return t2iAdapterFolder(dir, cfg)
+	}
+	if isCLIPVisionConfig(cfg) {
+		return &Result{Type: typeCLIPVision, Format: "diffusers", Base: "any", RepoVariant: repoVariant(dir)}, nil
 	}
 	return nil, fmt.Errorf("%w: component class %q is not supported", ErrUnknownModel, cfg.str("_class_name"))
 }

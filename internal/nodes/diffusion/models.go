@@ -71,6 +71,8 @@ func (l Loader) Load(ctx context.Context, cfg *models.Config, submodel string) (
 	case cfg.Type == models.TypeVAE && cfg.Format == models.FormatDiffusers:
 		v, err := sd.LoadVAEFolder(path)
 		return v, dirSize(path), wrapLoad(cfg, submodel, err)
+	case isAdapterType(cfg.Type):
+		return l.loadAdapter(ctx, cfg, path)
 	case cfg.Type != models.TypeMain:
 		return nil, 0, fmt.Errorf("load %s: model type %q is not supported by the engine", cfg.Name, cfg.Type)
 	case cfg.Format == models.FormatDiffusers:
