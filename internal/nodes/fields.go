@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/invokego/invokego/internal/schema"
 )
@@ -174,6 +175,8 @@ func fieldsOf(t reflect.Type, inputs bool) ([]Field, error) {
 			switch {
 			case rules.Default != nil:
 				f.Default = rules.Default
+				// A null default makes the field Optional, whatever its Go type.
+				f.Optional = f.Optional || string(rules.Default) == "null"
 			case f.Optional:
 				f.Default = json.RawMessage("null")
 			default:
@@ -194,14 +197,22 @@ func list(tag string) []string {
 	return strings.Split(tag, ",")
 }
 
+// titleCase derives a field's title from its name as pydantic does (Python's str.title() with underscores as
+// spaces): a letter after a non-letter is upper case, every other letter lower case ("ipAdapters" is
+// "Ipadapters", "t2i_adapter" is "T2I Adapter").
 func titleCase(name string) string {
-	parts := strings.Split(name, "_")
-	for i, p := range parts {
-		if p != "" {
-			parts[i] = strings.ToUpper(p[:1]) + p[1:]
+	out := []rune(strings.ReplaceAll(name, "_", " "))
+	prevLetter := false
+	for i, r := range out {
+		letter := unicode.IsLetter(r)
+		if letter && !prevLetter {
+			out[i] = unicode.ToUpper(r)
+		} else if letter {
+			out[i] = unicode.ToLower(r)
 		}
+		prevLetter = letter
 	}
-	return strings.Join(parts, " ")
+	return string(out)
 }
 
 // FieldError is a problem with one field of one node, in pydantic's terms (Type such as "missing",

@@ -7,11 +7,14 @@ package nodes
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"image"
 	"reflect"
 	"sort"
 	"sync"
+
+	"github.com/invokego/invokego/internal/schema"
 )
 
 // Invocation is a node's input struct; running it produces an Output.
@@ -201,6 +204,60 @@ type MetadataField map[string]any
 
 // FieldTypeName implements TypeNamer.
 func (MetadataField) FieldTypeName() string { return "MetadataField" }
+
+// OpenAPISchema implements schema.Provider: a component, as InvokeAI's root model over a dict.
+func (MetadataField) OpenAPISchema(c *schema.Components) map[string]any {
+	if !c.Has("MetadataField") {
+		c.Add("MetadataField", map[string]any{"type": "object", "title": "MetadataField", "additionalProperties": true})
+	}
+	return schema.Ref("MetadataField")
+}
+
+// ModelIdentifierField names an installed model (and, on loader outputs, the part of it a consumer needs).
+type ModelIdentifierField struct {
+	Key          string  `json:"key" description:"The model's unique key"`
+	Hash         string  `json:"hash" description:"The model's BLAKE3 hash"`
+	Name         string  `json:"name" description:"The model's name"`
+	Base         string  `json:"base" description:"The model's base model type"`
+	Type         string  `json:"type" description:"The model's type"`
+	SubmodelType *string `json:"submodel_type" description:"The submodel to load, if this is a main model"`
+}
+
+// WithSubmodel returns a copy naming one part of the model.
+func (m ModelIdentifierField) WithSubmodel(s string) ModelIdentifierField {
+	m.SubmodelType = &s
+	return m
+}
+
+// Passthrough is a JSON object kept exactly as the client sent it (so nothing of it is lost when it is passed
+// on, as metadata is), whose schema is the component that S describes: S is a struct used only for its shape.
+type Passthrough[S any] struct{ json.RawMessage }
+
+// FieldTypeName implements TypeNamer: S's name.
+func (Passthrough[S]) FieldTypeName() string { return reflect.TypeOf((*S)(nil)).Elem().Name() }
+
+// OpenAPISchema implements schema.Provider.
+func (Passthrough[S]) OpenAPISchema(c *schema.Components) map[string]any {
+	return c.Of(reflect.TypeOf((*S)(nil)).Elem())
+}
+
+// MarshalJSON implements json.Marshaler.
+func (p Passthrough[S]) MarshalJSON() ([]byte, error) {
+	if p.RawMessage == nil {
+		return []byte("null"), nil
+	}
+	return p.RawMessage, nil
+}
+
+// UnmarshalJSON implements json.Unmarshaler: the value must be an object.
+func (p *Passthrough[S]) UnmarshalJSON(b []byte) error {
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(b, &obj); err != nil || obj == nil {
+		return fmt.Errorf("%s: want an object", p.FieldTypeName())
+	}
+	p.RawMessage = append(json.RawMessage(nil), b...)
+	return nil
+}
 
 // ColorField is an RGBA colour.
 type ColorField struct {

@@ -1,9 +1,7 @@
 package nodes
 
 import (
-	"encoding/json"
 	"reflect"
-	"strings"
 
 	"github.com/invokego/invokego/internal/schema"
 )
@@ -30,10 +28,19 @@ func outputSchemaName(o Output) string {
 	return t.Name()
 }
 
-// hasRef reports whether a schema refers to a component (pydantic then leaves out the derived title).
-func hasRef(s any) bool {
-	b, _ := json.Marshal(s)
-	return strings.Contains(string(b), `"$ref"`)
+// isRef reports whether a schema is a component reference, alone or as an alternative: pydantic then leaves out
+// the derived title (a list of components keeps it).
+func isRef(s map[string]any) bool {
+	if _, ok := s["$ref"]; ok {
+		return true
+	}
+	alts, _ := s["anyOf"].([]any)
+	for _, a := range alts {
+		if m, ok := a.(map[string]any); ok && m["$ref"] != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // nullable adds null to a schema's alternatives.
@@ -97,12 +104,15 @@ func (f *Field) valueSchema(c *schema.Components) map[string]any {
 
 func (f *Field) schema(c *schema.Components) map[string]any {
 	s := f.valueSchema(c)
-	if f.Kind != "output" && f.Required && f.Input != "direct" {
+	switch {
+	case f.Kind != "output" && f.Required && f.Input != "direct":
 		// A required input that a connection may fill is Optional in the schema; orig_required keeps the truth.
 		s = nullable(s)
 		s["default"] = nil
+	case f.Kind != "output" && string(f.Default) == "null":
+		s = nullable(s)
 	}
-	if f.titleSet || !hasRef(s) {
+	if f.titleSet || !isRef(s) {
 		s["title"] = f.Title
 	}
 	if f.Description != "" {
@@ -162,8 +172,11 @@ func (t *NodeType) invocationSchema(outName string, c *schema.Components) map[st
 	}
 	s := map[string]any{
 		"type": "object", "title": t.Title, "properties": props, "required": []string{"type", "id"},
-		"tags": tags, "category": t.Category, "version": t.Version, "classification": t.Classification,
+		"tags": tags, "version": t.Version, "classification": t.Classification,
 		"node_pack": "invokeai", "class": "invocation", "output": schema.Ref(outName),
+	}
+	if t.Category != "" {
+		s["category"] = t.Category
 	}
 	if t.Description != "" {
 		s["description"] = t.Description

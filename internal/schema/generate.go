@@ -77,7 +77,7 @@ func (c *Components) Of(t reflect.Type) map[string]any {
 	if t == nil {
 		return map[string]any{}
 	}
-	if t.Implements(providerType) {
+	if t.Kind() != reflect.Pointer && t.Implements(providerType) {
 		return reflect.New(t).Elem().Interface().(Provider).OpenAPISchema(c)
 	}
 	switch {

@@ -178,8 +178,8 @@ var invokeSchedulers = map[string]invokeScheduler{
 // name a graph, a model's default settings or the API may use. The one list for the engine, the nodes and
 // the API.
 var invokeAINames = []string{"ddim", "ddpm", "deis", "deis_k", "lms", "lms_k", "pndm", "heun", "heun_k", "euler",
-	"euler_k", "euler_a", "kdpm_2", "kdpm_2_k", "kdpm_2_a", "kdpm_2_a_k", "dpmpp_2s", "dpmpp_2s_k", "dpmpp_sde",
-	"dpmpp_sde_k", "dpmpp_2m", "dpmpp_2m_k", "dpmpp_2m_sde", "dpmpp_2m_sde_k", "dpmpp_3m", "dpmpp_3m_k", "unipc",
+	"euler_k", "euler_a", "kdpm_2", "kdpm_2_k", "kdpm_2_a", "kdpm_2_a_k", "dpmpp_2s", "dpmpp_2s_k", "dpmpp_2m",
+	"dpmpp_2m_k", "dpmpp_2m_sde", "dpmpp_2m_sde_k", "dpmpp_3m", "dpmpp_3m_k", "dpmpp_sde", "dpmpp_sde_k", "unipc",
 	"unipc_k", "lcm", "tcd"}
 
 // InvokeAINames lists every scheduler name InvokeAI defines, in its order, whether or not New implements it.

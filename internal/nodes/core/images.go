@@ -73,6 +73,7 @@ type LoadImage struct {
 func (*LoadImage) NodeInfo() nodes.Info {
 	return nodes.Info{
 		Type:        "image",
+		Class:       "Image",
 		Title:       "Image Primitive",
 		Description: "Load an image and provide it as output.",
 		Tags:        []string{"primitives", "image"},
@@ -596,7 +597,7 @@ func (*ImageLerp) NodeInfo() nodes.Info {
 		Type:        "img_lerp",
 		Title:       "Lerp Image",
 		Description: "Linear interpolation of all pixels of an image",
-		Tags:        []string{"image", "linear", "interpolation", "lerp"},
+		Tags:        []string{"image", "lerp"},
 		Category:    "image",
 		Version:     "1.2.2",
 		Output:      nodes.ImageOutput{},

@@ -85,7 +85,7 @@ func (BooleanCollectionOutput) OutputType() string { return "boolean_collection_
 
 // IterateInvocationOutput is iterate_output.
 type IterateInvocationOutput struct {
-	Item  any `json:"item" description:"The item being iterated over" ui_type:"CollectionItem"`
+	Item  any `json:"item" title:"Collection Item" description:"The item being iterated over" ui_type:"CollectionItemField"`
 	Index int `json:"index" description:"The index of the item"`
 	Total int `json:"total" description:"The total number of items"`
 }
@@ -95,7 +95,7 @@ func (IterateInvocationOutput) OutputType() string { return "iterate_output" }
 
 // CollectInvocationOutput is collect_output.
 type CollectInvocationOutput struct {
-	Collection []any `json:"collection" description:"The collection of input items" ui_type:"Collection"`
+	Collection []any `json:"collection" description:"The collection of input items" ui_type:"CollectionField"`
 }
 
 // OutputType implements nodes.Output.
@@ -363,7 +363,7 @@ func (n *Range) Invoke(nodes.Context) (nodes.Output, error) {
 
 // Iterate is iterate: the runner fans it out, one prepared copy per item.
 type Iterate struct {
-	Collection []any `json:"collection" default:"[]" input:"connection" description:"The list of items to iterate over" ui_type:"Collection"`
+	Collection []any `json:"collection" default:"[]" description:"The list of items to iterate over" ui_type:"CollectionField"`
 	Index      int   `json:"index" default:"0" ui_hidden:"true" description:"The index, will be provided on executed iterators"`
 }
 
@@ -371,10 +371,8 @@ type Iterate struct {
 func (*Iterate) NodeInfo() nodes.Info {
 	return nodes.Info{
 		Type:        "iterate",
-		Title:       "Iterate",
+		Title:       "IterateInvocation", // InvokeAI gives it no title, so its UI shows the class name
 		Description: "Iterates over a list of items",
-		Tags:        []string{"collection", "iterate"},
-		Category:    "collections",
 		Version:     "1.1.0",
 		Output:      IterateInvocationOutput{},
 	}
@@ -390,18 +388,16 @@ func (n *Iterate) Invoke(nodes.Context) (nodes.Output, error) {
 
 // Collect is collect: the runner gathers the items of every prepared copy upstream.
 type Collect struct {
-	Item       any   `json:"item" default:"null" input:"connection" description:"The item to collect (all inputs must be of the same type)" ui_type:"CollectionItem"`
-	Collection []any `json:"collection" default:"[]" ui_hidden:"true" description:"The collection, will be provided on execution" ui_type:"Collection"`
+	Item       any   `json:"item" default:"null" input:"connection" title:"Collection Item" description:"The item to collect (all inputs must be of the same type)" ui_type:"CollectionItemField"`
+	Collection []any `json:"collection" default:"[]" ui_hidden:"true" description:"The collection, will be provided on execution"`
 }
 
 // NodeInfo implements nodes.Node.
 func (*Collect) NodeInfo() nodes.Info {
 	return nodes.Info{
 		Type:        "collect",
-		Title:       "Collect",
+		Title:       "CollectInvocation", // as iterate
 		Description: "Collects values into a collection",
-		Tags:        []string{"collection"},
-		Category:    "collections",
 		Version:     "1.0.0",
 		Output:      CollectInvocationOutput{},
 	}
@@ -414,38 +410,41 @@ func (n *Collect) Invoke(nodes.Context) (nodes.Output, error) {
 
 // CoreMetadata is core_metadata: it gathers generation parameters into a metadata object.
 type CoreMetadata struct {
-	GenerationMode       *string  `json:"generation_mode" description:"The generation mode that output this image"`
-	PositivePrompt       *string  `json:"positive_prompt" description:"The positive prompt parameter"`
-	NegativePrompt       *string  `json:"negative_prompt" description:"The negative prompt parameter"`
-	Width                *int64   `json:"width" description:"The width parameter"`
-	Height               *int64   `json:"height" description:"The height parameter"`
-	Seed                 *int64   `json:"seed" description:"The seed used for noise generation"`
-	RandDevice           *string  `json:"rand_device" description:"The device used for random number generation"`
-	CfgScale             *float64 `json:"cfg_scale" description:"The classifier-free guidance scale parameter"`
-	CfgRescaleMultiplier *float64 `json:"cfg_rescale_multiplier" description:"Rescale multiplier for CFG guidance, used for models trained with zero-terminal SNR"`
-	Steps                *int64   `json:"steps" description:"The number of steps used for inference"`
-	Scheduler            *string  `json:"scheduler" description:"The scheduler used for inference"`
-	SeamlessX            *bool    `json:"seamless_x" description:"Whether seamless tiling was used on the X axis"`
-	SeamlessY            *bool    `json:"seamless_y" description:"Whether seamless tiling was used on the Y axis"`
-	ClipSkip             *int64   `json:"clip_skip" description:"The number of skipped CLIP layers"`
-	Model                *any     `json:"model" description:"The main model used for inference"`
-	Controlnets          *[]any   `json:"controlnets" description:"The ControlNets used for inference"`
-	IPAdapters           *[]any   `json:"ipAdapters" description:"The IP Adapters used for inference"`
-	T2IAdapters          *[]any   `json:"t2iAdapters" description:"The IP Adapters used for inference"`
-	Loras                *[]any   `json:"loras" description:"The LoRAs used for inference"`
-	Strength             *float64 `json:"strength" description:"The strength used for latents-to-latents"`
-	InitImage            *string  `json:"init_image" description:"The name of the initial image"`
-	VAE                  *any     `json:"vae" description:"The VAE used for decoding, if the main model's default was not used"`
-	HRFEnabled           *bool    `json:"hrf_enabled" description:"Whether or not high resolution fix was enabled."`
-	HRFMethod            *string  `json:"hrf_method" description:"The high resolution fix upscale method."`
-	HRFStrength          *float64 `json:"hrf_strength" description:"The high resolution fix img2img strength used in the upscale pass."`
-	RefinerModel         *any     `json:"refiner_model" description:"The SDXL Refiner model used"`
-	RefinerCfgScale      *float64 `json:"refiner_cfg_scale" description:"The classifier-free guidance scale parameter used for the refiner"`
-	RefinerSteps         *int64   `json:"refiner_steps" description:"The number of steps used for the refiner"`
-	RefinerScheduler     *string  `json:"refiner_scheduler" description:"The scheduler used for the refiner"`
-	RefinerPositiveAS    *float64 `json:"refiner_positive_aesthetic_score" description:"The aesthetic score used for the refiner"`
-	RefinerNegativeAS    *float64 `json:"refiner_negative_aesthetic_score" description:"The aesthetic score used for the refiner"`
-	RefinerStart         *float64 `json:"refiner_start" description:"The start value used for refiner denoising"`
+	GenerationMode       *GenerationMode                                `json:"generation_mode" description:"The generation mode that output this image"`
+	PositivePrompt       *string                                        `json:"positive_prompt" description:"The positive prompt parameter"`
+	NegativePrompt       *string                                        `json:"negative_prompt" description:"The negative prompt parameter"`
+	Width                *int64                                         `json:"width" description:"The width parameter"`
+	Height               *int64                                         `json:"height" description:"The height parameter"`
+	Seed                 *int64                                         `json:"seed" description:"The seed used for noise generation"`
+	RandDevice           *string                                        `json:"rand_device" description:"The device used for random number generation"`
+	CfgScale             *float64                                       `json:"cfg_scale" description:"The classifier-free guidance scale parameter"`
+	CfgRescaleMultiplier *float64                                       `json:"cfg_rescale_multiplier" description:"Rescale multiplier for CFG guidance, used for models trained with zero-terminal SNR"`
+	Steps                *int64                                         `json:"steps" description:"The number of steps used for inference"`
+	Scheduler            *string                                        `json:"scheduler" description:"The scheduler used for inference"`
+	SeamlessX            *bool                                          `json:"seamless_x" description:"Whether seamless tiling was used on the X axis"`
+	SeamlessY            *bool                                          `json:"seamless_y" description:"Whether seamless tiling was used on the Y axis"`
+	ClipSkip             *int64                                         `json:"clip_skip" description:"The number of skipped CLIP layers"`
+	Model                *nodes.Passthrough[nodes.ModelIdentifierField] `json:"model" description:"The main model used for inference"`
+	Controlnets          *[]nodes.Passthrough[ControlNetMetadataField]  `json:"controlnets" description:"The ControlNets used for inference"`
+	IPAdapters           *[]nodes.Passthrough[IPAdapterMetadataField]   `json:"ipAdapters" description:"The IP Adapters used for inference"`
+	T2IAdapters          *[]nodes.Passthrough[T2IAdapterMetadataField]  `json:"t2iAdapters" description:"The T2I Adapters used for inference"`
+	Loras                *[]nodes.Passthrough[LoRAMetadataField]        `json:"loras" description:"The LoRAs used for inference"`
+	Strength             *float64                                       `json:"strength" description:"The strength used for latents-to-latents"`
+	InitImage            *string                                        `json:"init_image" description:"The name of the initial image"`
+	VAE                  *nodes.Passthrough[nodes.ModelIdentifierField] `json:"vae" description:"The VAE used for decoding, if the main model's default was not used"`
+	Qwen3Encoder         *nodes.Passthrough[nodes.ModelIdentifierField] `json:"qwen3_encoder" description:"The Qwen3 text encoder model used"`
+	HRFEnabled           *bool                                          `json:"hrf_enabled" description:"Whether or not high resolution fix was enabled."`
+	HRFMethod            *string                                        `json:"hrf_method" description:"The high resolution fix upscale method."`
+	HRFStrength          *float64                                       `json:"hrf_strength" description:"The high resolution fix img2img strength used in the upscale pass."`
+	PositiveStylePrompt  *string                                        `json:"positive_style_prompt" description:"The positive style prompt parameter"`
+	NegativeStylePrompt  *string                                        `json:"negative_style_prompt" description:"The negative style prompt parameter"`
+	RefinerModel         *nodes.Passthrough[nodes.ModelIdentifierField] `json:"refiner_model" description:"The SDXL Refiner model used"`
+	RefinerCfgScale      *float64                                       `json:"refiner_cfg_scale" description:"The classifier-free guidance scale parameter used for the refiner"`
+	RefinerSteps         *int64                                         `json:"refiner_steps" description:"The number of steps used for the refiner"`
+	RefinerScheduler     *string                                        `json:"refiner_scheduler" description:"The scheduler used for the refiner"`
+	RefinerPositiveAS    *float64                                       `json:"refiner_positive_aesthetic_score" description:"The aesthetic score used for the refiner"`
+	RefinerNegativeAS    *float64                                       `json:"refiner_negative_aesthetic_score" description:"The aesthetic score used for the refiner"`
+	RefinerStart         *float64                                       `json:"refiner_start" description:"The start value used for refiner denoising"`
 	// extra holds the undeclared fields the frontend adds (app_version, canvas metadata...), kept as given.
 	extra map[string]json.RawMessage
 }
@@ -458,7 +457,7 @@ func (*CoreMetadata) NodeInfo() nodes.Info {
 		Description:    "Used internally by Invoke to collect metadata for generations.",
 		Tags:           []string{"metadata"},
 		Category:       "metadata",
-		Version:        "2.0.0",
+		Version:        "2.1.0",
 		Classification: "internal", AllowExtra: true,
 		Output: MetadataOutput{},
 	}

@@ -76,7 +76,7 @@ func nodeError(err error) error {
 
 // MainModelLoader is main_model_loader.
 type MainModelLoader struct {
-	Model  ModelIdentifierField `json:"model" ui_type:"MainModelField" description:"Main model (UNet, VAE, CLIP) to load"`
+	Model  ModelIdentifierField `json:"model" ui_model_base:"sd-1,sd-2" ui_model_type:"main" description:"Main model (UNet, VAE, CLIP) to load"`
 	models modelAccess
 }
 
@@ -98,15 +98,15 @@ func (n *MainModelLoader) Invoke(ctx nodes.Context) (nodes.Output, error) {
 		return nil, valueError("Unknown model: %s", n.Model.Key)
 	}
 	return ModelLoaderOutput{
-		UNet: UNetField{UNet: n.Model.withSubmodel(SubUNet), Scheduler: n.Model.withSubmodel(SubScheduler), LoRAs: []LoRAField{}, SeamlessAxes: []string{}},
-		CLIP: CLIPField{Tokenizer: n.Model.withSubmodel(SubTokenizer), TextEncoder: n.Model.withSubmodel(SubTextEncoder), LoRAs: []LoRAField{}},
-		VAE:  VAEField{VAE: n.Model.withSubmodel(SubVAE), SeamlessAxes: []string{}},
+		UNet: UNetField{UNet: n.Model.WithSubmodel(SubUNet), Scheduler: n.Model.WithSubmodel(SubScheduler), LoRAs: []LoRAField{}, SeamlessAxes: []string{}},
+		CLIP: CLIPField{Tokenizer: n.Model.WithSubmodel(SubTokenizer), TextEncoder: n.Model.WithSubmodel(SubTextEncoder), LoRAs: []LoRAField{}},
+		VAE:  VAEField{VAE: n.Model.WithSubmodel(SubVAE), SeamlessAxes: []string{}},
 	}, nil
 }
 
 // SDXLModelLoader is sdxl_model_loader.
 type SDXLModelLoader struct {
-	Model  ModelIdentifierField `json:"model" ui_type:"SDXLMainModelField" description:"SDXL Main model (UNet, VAE, CLIP1, CLIP2) to load"`
+	Model  ModelIdentifierField `json:"model" ui_model_base:"sdxl" ui_model_type:"main" description:"SDXL Main model (UNet, VAE, CLIP1, CLIP2) to load"`
 	models modelAccess
 }
 
@@ -128,16 +128,16 @@ func (n *SDXLModelLoader) Invoke(ctx nodes.Context) (nodes.Output, error) {
 		return nil, valueError("Unknown model: %s", n.Model.Key)
 	}
 	return SDXLModelLoaderOutput{
-		UNet:  UNetField{UNet: n.Model.withSubmodel(SubUNet), Scheduler: n.Model.withSubmodel(SubScheduler), LoRAs: []LoRAField{}, SeamlessAxes: []string{}},
-		CLIP:  CLIPField{Tokenizer: n.Model.withSubmodel(SubTokenizer), TextEncoder: n.Model.withSubmodel(SubTextEncoder), LoRAs: []LoRAField{}},
-		CLIP2: CLIPField{Tokenizer: n.Model.withSubmodel(SubTokenizer2), TextEncoder: n.Model.withSubmodel(SubTextEncoder2), LoRAs: []LoRAField{}},
-		VAE:   VAEField{VAE: n.Model.withSubmodel(SubVAE), SeamlessAxes: []string{}},
+		UNet:  UNetField{UNet: n.Model.WithSubmodel(SubUNet), Scheduler: n.Model.WithSubmodel(SubScheduler), LoRAs: []LoRAField{}, SeamlessAxes: []string{}},
+		CLIP:  CLIPField{Tokenizer: n.Model.WithSubmodel(SubTokenizer), TextEncoder: n.Model.WithSubmodel(SubTextEncoder), LoRAs: []LoRAField{}},
+		CLIP2: CLIPField{Tokenizer: n.Model.WithSubmodel(SubTokenizer2), TextEncoder: n.Model.WithSubmodel(SubTextEncoder2), LoRAs: []LoRAField{}},
+		VAE:   VAEField{VAE: n.Model.WithSubmodel(SubVAE), SeamlessAxes: []string{}},
 	}, nil
 }
 
 // VAELoader is vae_loader.
 type VAELoader struct {
-	VAEModel ModelIdentifierField `json:"vae_model" title:"VAE" ui_type:"VAEModelField" description:"VAE model to load"`
+	VAEModel ModelIdentifierField `json:"vae_model" title:"VAE" ui_model_base:"sd-1,sd-2,sdxl,sd-3,flux,flux2" ui_model_type:"vae" description:"VAE model to load"`
 	models   modelAccess
 }
 
@@ -176,7 +176,7 @@ func (*CLIPSkip) NodeInfo() nodes.Info {
 		Tags:     []string{"clipskip", "clip", "skip"},
 		Category: "conditioning",
 		Version:  "1.1.1",
-		Output:   CLIPSkipOutput{},
+		Output:   CLIPSkipInvocationOutput{},
 	}
 }
 
@@ -184,7 +184,7 @@ func (*CLIPSkip) NodeInfo() nodes.Info {
 func (n *CLIPSkip) Invoke(nodes.Context) (nodes.Output, error) {
 	clip := n.CLIP
 	clip.SkippedLayers += n.SkippedLayers
-	return CLIPSkipOutput{CLIP: &clip}, nil
+	return CLIPSkipInvocationOutput{CLIP: &clip}, nil
 }
 
 // Prompts.
@@ -207,7 +207,7 @@ func (m modelAccess) textEncoder(ctx nodes.Context, clip CLIPField) (pipeline.Te
 // Compel is compel: an SD-1/2 prompt to conditioning.
 type Compel struct {
 	Prompt string       `json:"prompt" default:"\"\"" ui_component:"textarea" description:"Prompt to be parsed by Compel to create a conditioning tensor"`
-	CLIP   CLIPField    `json:"clip" title:"CLIP" input:"connection" description:"CLIP (tokenizer, text encoder, LoRAs) and skipped layer count"`
+	CLIP   CLIPField    `json:"clip" title:"CLIP" description:"CLIP (tokenizer, text encoder, LoRAs) and skipped layer count"`
 	Mask   *TensorField `json:"mask" description:"A mask defining the region that this conditioning prompt applies to."`
 	models modelAccess
 	store  *ObjectStore
@@ -294,8 +294,8 @@ func (n *SDXLCompelPrompt) Invoke(ctx nodes.Context) (nodes.Output, error) {
 // Noise is noise: torch's CPU randn for the seed, bit for bit.
 type Noise struct {
 	Seed   int64 `json:"seed" default:"0" ge:"0" le:"4294967295" description:"Seed for random number generation"`
-	Width  int   `json:"width" default:"512" gt:"0" description:"Width of output (px)"`
-	Height int   `json:"height" default:"512" gt:"0" description:"Height of output (px)"`
+	Width  int   `json:"width" default:"512" gt:"0" multiple_of:"8" description:"Width of output (px)"`
+	Height int   `json:"height" default:"512" gt:"0" multiple_of:"8" description:"Height of output (px)"`
 	UseCPU bool  `json:"use_cpu" default:"true" description:"Use CPU for noise generation (for reproducible results across platforms)"`
 	store  *ObjectStore
 	dtype  noise.DType
@@ -327,21 +327,21 @@ func (n *Noise) Invoke(nodes.Context) (nodes.Output, error) {
 
 // DenoiseLatents is denoise_latents.
 type DenoiseLatents struct {
-	PositiveConditioning []ConditioningField  `json:"positive_conditioning" poly:"true" input:"connection" ui_order:"0" description:"Positive conditioning tensor"`
-	NegativeConditioning []ConditioningField  `json:"negative_conditioning" poly:"true" input:"connection" ui_order:"1" description:"Negative conditioning tensor"`
-	Noise                *LatentsField        `json:"noise" input:"connection" ui_order:"3" description:"Noise tensor"`
-	Steps                int                  `json:"steps" default:"10" gt:"0" description:"Number of steps to run"`
-	CFGScale             []float64            `json:"cfg_scale" poly:"true" default:"7.5" title:"CFG Scale" description:"Classifier-Free Guidance scale"`
-	DenoisingStart       float64              `json:"denoising_start" default:"0.0" ge:"0" le:"1" description:"When to start denoising, expressed a percentage of total steps"`
-	DenoisingEnd         float64              `json:"denoising_end" default:"1.0" ge:"0" le:"1" description:"When to stop denoising, expressed a percentage of total steps"`
-	Scheduler            models.SchedulerName `json:"scheduler" default:"euler" ui_type:"SchedulerField" description:"Scheduler to use during inference"`
-	UNet                 UNetField            `json:"unet" title:"UNet" input:"connection" ui_order:"2" description:"UNet (scheduler, LoRAs)"`
-	Control              any                  `json:"control" default:"null" input:"connection" ui_order:"5" description:"ControlNet(s) to apply"`
-	IPAdapter            any                  `json:"ip_adapter" default:"null" input:"connection" ui_order:"6" title:"IP-Adapter" description:"IP-Adapter to apply"`
-	T2IAdapter           any                  `json:"t2i_adapter" default:"null" input:"connection" ui_order:"7" title:"T2I-Adapter" description:"T2I-Adapter(s) to apply"`
-	CFGRescaleMultiplier float64              `json:"cfg_rescale_multiplier" default:"0" ge:"0" lt:"1" title:"CFG Rescale Multiplier" description:"Rescale multiplier for CFG guidance, used for models trained with zero-terminal SNR"`
-	Latents              *LatentsField        `json:"latents" input:"connection" ui_order:"4" description:"Latents tensor"`
-	DenoiseMask          *DenoiseMaskField    `json:"denoise_mask" input:"connection" ui_order:"8" description:"A mask of the region to apply the denoising process to. Values of 0.0 represent the regions to be fully denoised, and 1.0 represent the regions to be preserved."`
+	PositiveConditioning []ConditioningField                  `json:"positive_conditioning" poly:"true" input:"connection" ui_order:"0" description:"Positive conditioning tensor"`
+	NegativeConditioning []ConditioningField                  `json:"negative_conditioning" poly:"true" input:"connection" ui_order:"1" description:"Negative conditioning tensor"`
+	Noise                *LatentsField                        `json:"noise" input:"connection" ui_order:"3" description:"Noise tensor"`
+	Steps                int                                  `json:"steps" default:"10" gt:"0" description:"Number of steps to run"`
+	CFGScale             []float64                            `json:"cfg_scale" poly:"true" default:"7.5" title:"CFG Scale" description:"Classifier-Free Guidance scale"`
+	DenoisingStart       float64                              `json:"denoising_start" default:"0.0" ge:"0" le:"1" description:"When to start denoising, expressed a percentage of total steps"`
+	DenoisingEnd         float64                              `json:"denoising_end" default:"1.0" ge:"0" le:"1" description:"When to stop denoising, expressed a percentage of total steps"`
+	Scheduler            models.SchedulerName                 `json:"scheduler" default:"euler" ui_type:"SchedulerField" description:"Scheduler to use during inference"`
+	UNet                 UNetField                            `json:"unet" title:"UNet" input:"connection" ui_order:"2" description:"UNet (scheduler, LoRAs)"`
+	Control              []nodes.Passthrough[ControlField]    `json:"control" default:"null" poly:"true" input:"connection" ui_order:"5" description:"ControlNet(s) to apply"`
+	IPAdapter            []nodes.Passthrough[IPAdapterField]  `json:"ip_adapter" default:"null" poly:"true" input:"connection" ui_order:"6" title:"IP-Adapter" description:"IP-Adapter to apply"`
+	T2IAdapter           []nodes.Passthrough[T2IAdapterField] `json:"t2i_adapter" default:"null" poly:"true" input:"connection" ui_order:"7" title:"T2I-Adapter" description:"T2I-Adapter(s) to apply"`
+	CFGRescaleMultiplier float64                              `json:"cfg_rescale_multiplier" default:"0" ge:"0" lt:"1" title:"CFG Rescale Multiplier" description:"Rescale multiplier for CFG guidance, used for models trained with zero-terminal SNR"`
+	Latents              *LatentsField                        `json:"latents" input:"connection" ui_order:"4" description:"Latents tensor"`
+	DenoiseMask          *DenoiseMaskField                    `json:"denoise_mask" input:"connection" ui_order:"8" description:"A mask of the region to apply the denoising process to. Values of 0.0 represent the regions to be fully denoised, and 1.0 represent the regions to be preserved."`
 	models               modelAccess
 	store                *ObjectStore
 	dtype                noise.DType
@@ -361,7 +361,7 @@ func (*DenoiseLatents) NodeInfo() nodes.Info {
 
 // Invoke implements nodes.Invocation.
 func (n *DenoiseLatents) Invoke(ctx nodes.Context) (nodes.Output, error) {
-	if n.Control != nil || n.IPAdapter != nil || n.T2IAdapter != nil {
+	if len(n.Control) > 0 || len(n.IPAdapter) > 0 || len(n.T2IAdapter) > 0 {
 		return nil, valueError("ControlNet, IP-Adapter and T2I-Adapter are not supported yet")
 	}
 	if len(n.UNet.LoRAs) > 0 {
@@ -506,9 +506,9 @@ type LatentsToImage struct {
 	nodes.WithMetadata
 	nodes.WithBoard
 	Latents  LatentsField `json:"latents" input:"connection" description:"Latents tensor"`
-	VAE      VAEField     `json:"vae" input:"connection" title:"VAE" description:"VAE"`
+	VAE      VAEField     `json:"vae" input:"connection" description:"VAE"`
 	Tiled    bool         `json:"tiled" default:"false" description:"Processing using overlapping tiles (reduce memory consumption)"`
-	TileSize int          `json:"tile_size" default:"0" description:"The tile size for VAE tiling in pixels (image space). If set to 0, the default tile size for the model will be used. Larger tile sizes generally produce better results at the cost of higher memory usage."`
+	TileSize int          `json:"tile_size" default:"0" multiple_of:"8" description:"The tile size for VAE tiling in pixels (image space). If set to 0, the default tile size for the model will be used. Larger tile sizes generally produce better results at the cost of higher memory usage."`
 	FP32     bool         `json:"fp32" default:"false" description:"Whether or not to use full float32 precision"`
 	models   modelAccess
 	store    *ObjectStore
@@ -570,9 +570,9 @@ func imageToGrid(img image.Image) image.Image {
 // ImageToLatents is i2l.
 type ImageToLatents struct {
 	Image             nodes.ImageField  `json:"image" description:"The image to encode"`
-	VAE               VAEField          `json:"vae" input:"connection" title:"VAE" description:"VAE"`
+	VAE               VAEField          `json:"vae" input:"connection" description:"VAE"`
 	Tiled             bool              `json:"tiled" default:"false" description:"Processing using overlapping tiles (reduce memory consumption)"`
-	TileSize          int               `json:"tile_size" default:"0" description:"The tile size for VAE tiling in pixels (image space). If set to 0, the default tile size for the model will be used. Larger tile sizes generally produce better results at the cost of higher memory usage."`
+	TileSize          int               `json:"tile_size" default:"0" multiple_of:"8" description:"The tile size for VAE tiling in pixels (image space). If set to 0, the default tile size for the model will be used. Larger tile sizes generally produce better results at the cost of higher memory usage."`
 	FP32              bool              `json:"fp32" default:"false" description:"Whether or not to use full float32 precision"`
 	ColorCompensation ColorCompensation `json:"color_compensation" default:"None" description:"Apply VAE scaling compensation when encoding images (reduces color drift)."`
 	models            modelAccess
@@ -707,8 +707,8 @@ func resizeLatents(store *ObjectStore, f LatentsField, h, w int, mode string, an
 // ResizeLatents is lresize.
 type ResizeLatents struct {
 	Latents   LatentsField            `json:"latents" input:"connection" description:"Latents tensor"`
-	Width     int                     `json:"width" ge:"64" description:"Width of output (px)"`
-	Height    int                     `json:"height" ge:"64" description:"Height of output (px)"`
+	Width     int                     `json:"width" ge:"64" multiple_of:"8" description:"Width of output (px)"`
+	Height    int                     `json:"height" ge:"64" multiple_of:"8" description:"Height of output (px)"`
 	Mode      LatentInterpolationMode `json:"mode" default:"bilinear" description:"Interpolation mode"`
 	Antialias bool                    `json:"antialias" default:"false" description:"Whether or not to apply antialiasing (bilinear or bicubic only)"`
 	store     *ObjectStore
@@ -783,11 +783,12 @@ type Seamless struct {
 func (*Seamless) NodeInfo() nodes.Info {
 	return nodes.Info{
 		Type:     "seamless",
+		Class:    "SeamlessMode",
 		Title:    "Apply Seamless - SD1.5, SDXL",
 		Tags:     []string{"seamless", "model"},
 		Category: "model",
-		Version:  "1.0.1",
-		Output:   SeamlessOutput{},
+		Version:  "1.0.2",
+		Output:   SeamlessModeOutput{},
 	}
 }
 
@@ -800,7 +801,7 @@ func (n *Seamless) Invoke(nodes.Context) (nodes.Output, error) {
 	if n.SeamlessY {
 		axes = append(axes, "y")
 	}
-	out := SeamlessOutput{}
+	out := SeamlessModeOutput{}
 	if n.UNet != nil {
 		u := *n.UNet
 		u.SeamlessAxes = axes

@@ -234,7 +234,10 @@ func TestNodesImageToImageAndInpaint(t *testing.T) {
 	if w, hh := field(t, down, "width"), field(t, down, "height"); w != 64.0 || hh != 96.0 {
 		t.Errorf("lresize to 64×96 gave %v×%v", w, hh)
 	}
-	if _, err := h.try("lresize", map[string]any{"latents": field(t, up, "latents"), "width": 68, "height": 64}); err == nil {
+	// The field's multiple_of rule refuses it before the node runs, as InvokeAI's schema does.
+	lresize, _ := h.reg.Lookup("lresize")
+	latents, _ := json.Marshal(field(t, up, "latents"))
+	if _, err := lresize.Decode(map[string]json.RawMessage{"latents": latents, "width": json.RawMessage("68"), "height": json.RawMessage("64")}, nil); err == nil {
 		t.Error("lresize to a width that is not a multiple of 8 was accepted")
 	}
 

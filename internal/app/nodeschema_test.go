@@ -1,0 +1,88 @@
+package app_test
+
+import (
+	"os"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/invokego/invokego/internal/apitest"
+	"github.com/invokego/invokego/internal/engine/goldens"
+	"github.com/invokego/invokego/internal/nodes/nodeschema"
+)
+
+// nodeSchemaDifferences are the deliberate differences between invokego's node templates and InvokeAI 6.12's,
+// keyed as nodeschema.Difference keys ("type", "type.attribute", "type.inputs.field.attribute", ...), each with
+// its reason. Every key is listed in docs/compatibility.md under "Node schema differences". A node type that
+// InvokeAI does not have is one key, its type.
+var nodeSchemaDifferences = map[string]string{}
+
+// TestNodeSchemasMatchInvokeAI reads /openapi.json as InvokeAI's web UI does and compares every node template
+// that invokego registers with InvokeAI 6.12's (testdata/invokeai-schema): field types, defaults, required
+// flags, input kinds, bounds, options, ui_* hints, titles, versions, categories, tags, classification and
+// outputs. A difference fails the test unless nodeSchemaDifferences lists it; an entry that no longer differs
+// fails it too, and so does an entry that docs/compatibility.md does not mention.
+func TestNodeSchemasMatchInvokeAI(t *testing.T) {
+	path, err := goldens.Path("invokeai-schema", "invokeai-6.12-nodes.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reference, err := nodeschema.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := apitest.New(t)
+	ours, err := nodeschema.Parse(env.Do("GET", "/openapi.json").Expect(200).Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	types := env.App.NodeRegistry().Types()
+	for _, nt := range types {
+		if _, ok := ours[nt.Type]; !ok {
+			t.Errorf("node type %s is registered but has no template in /openapi.json", nt.Type)
+		}
+	}
+	if len(ours) != len(types) {
+		t.Errorf("/openapi.json has %d node templates, the registry %d types", len(ours), len(types))
+	}
+
+	seen := map[string]bool{}
+	for _, d := range nodeschema.Compare(reference, ours) {
+		if _, ok := nodeSchemaDifferences[d.Key]; !ok {
+			t.Errorf("%s (fix it, or list it with a reason in nodeSchemaDifferences and docs/compatibility.md)", d)
+		}
+		seen[d.Key] = true
+	}
+	doc, err := os.ReadFile(compatibilityDoc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	section := string(doc)
+	if i := strings.Index(section, "### Node schema differences"); i >= 0 {
+		section = section[i:]
+		if j := strings.Index(section[4:], "\n## "); j >= 0 {
+			section = section[:j+4]
+		}
+	} else {
+		t.Errorf("%s has no \"### Node schema differences\" section", compatibilityDoc)
+		section = ""
+	}
+	keys := make([]string, 0, len(nodeSchemaDifferences))
+	for k := range nodeSchemaDifferences {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if !seen[k] {
+			t.Errorf("nodeSchemaDifferences lists %s, which no longer differs: remove it (and from docs/compatibility.md)", k)
+		}
+		if !strings.Contains(section, "`"+k+"`") {
+			t.Errorf("docs/compatibility.md, \"Node schema differences\", does not mention `%s`", k)
+		}
+	}
+	t.Logf("compared %d node types with InvokeAI 6.12; %d listed differences", len(ours), len(nodeSchemaDifferences))
+}
