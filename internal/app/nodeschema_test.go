@@ -15,7 +15,16 @@ import (
 // keyed as nodeschema.Difference keys ("type", "type.attribute", "type.inputs.field.attribute", ...), each with
 // its reason. Every key is listed in docs/compatibility.md under "Node schema differences". A node type that
 // InvokeAI does not have is one key, its type.
-var nodeSchemaDifferences = map[string]string{}
+var nodeSchemaDifferences = map[string]string{
+	"spandrel_image_to_image.inputs.tile_size.maximum":           boundReason,
+	"spandrel_image_to_image.inputs.tile_size.minimum":           "a negative tile size means nothing (0 turns tiling off)",
+	"spandrel_image_to_image_autoscale.inputs.tile_size.maximum": boundReason,
+	"spandrel_image_to_image_autoscale.inputs.tile_size.minimum": "a negative tile size means nothing (0 turns tiling off)",
+}
+
+// boundReason explains an upper bound that InvokeAI does not have: every field that sizes a tensor or an image
+// is bounded (docs/security.md, "Resource limits").
+const boundReason = "upper bound on a field that sizes a tensor or an image"
 
 // TestNodeSchemasMatchInvokeAI reads /openapi.json as InvokeAI's web UI does and compares every node template
 // that invokego registers with InvokeAI 6.12's (testdata/invokeai-schema): field types, defaults, required

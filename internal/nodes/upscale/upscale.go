@@ -77,9 +77,9 @@ func Load(_ context.Context, cfg *models.Config, path string) (any, int64, error
 type SpandrelImageToImage struct {
 	nodes.WithMetadata
 	nodes.WithBoard
-	Image    nodes.ImageField                `json:"image" description:"The input image"`
-	Model    *diffusion.ModelIdentifierField `json:"image_to_image_model" title:"Image-to-Image Model" ui_model_type:"spandrel_image_to_image" description:"Image-to-Image model"`
-	TileSize int                             `json:"tile_size" default:"512" ge:"0" le:"1024" description:"The tile size for tiled image-to-image. Set to 0 to disable tiling."`
+	Image    nodes.ImageField               `json:"image" description:"The input image"`
+	Model    diffusion.ModelIdentifierField `json:"image_to_image_model" title:"Image-to-Image Model" ui_model_type:"spandrel_image_to_image" description:"Image-to-Image model"`
+	TileSize int                            `json:"tile_size" default:"512" ge:"0" le:"1024" description:"The tile size for tiled image-to-image. Set to 0 to disable tiling."`
 
 	deps Deps
 }
@@ -102,7 +102,7 @@ func (n *SpandrelImageToImage) prepare(ctx nodes.Context) (image.Image, *esrgan.
 	if n.Image.ImageName == "" {
 		return nil, nil, nodes.Errorf("ValueError", "no image given")
 	}
-	if n.Model == nil || n.Model.Key == "" {
+	if n.Model.Key == "" {
 		return nil, nil, nodes.Errorf("ValueError", "no image-to-image model given")
 	}
 	img, err := ctx.LoadImage(n.Image.ImageName)
