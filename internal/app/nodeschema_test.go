@@ -16,15 +16,44 @@ import (
 // its reason. Every key is listed in docs/compatibility.md under "Node schema differences". A node type that
 // InvokeAI does not have is one key, its type.
 var nodeSchemaDifferences = map[string]string{
-	"spandrel_image_to_image.inputs.tile_size.maximum":           boundReason,
-	"spandrel_image_to_image.inputs.tile_size.minimum":           "a negative tile size means nothing (0 turns tiling off)",
-	"spandrel_image_to_image_autoscale.inputs.tile_size.maximum": boundReason,
-	"spandrel_image_to_image_autoscale.inputs.tile_size.minimum": "a negative tile size means nothing (0 turns tiling off)",
+	"blank_image.inputs.height.maximum":                          imageSide,
+	"blank_image.inputs.width.maximum":                           imageSide,
+	"denoise_latents.inputs.steps.maximum":                       denoiseSteps,
+	"i2l.inputs.tile_size.maximum":                               vaeTile,
+	"img_blur.inputs.radius.maximum":                             blurRadius,
+	"img_crop.inputs.height.maximum":                             imageSide,
+	"img_crop.inputs.width.maximum":                              imageSide,
+	"img_paste.inputs.x.maximum":                                 pasteOffset,
+	"img_paste.inputs.x.minimum":                                 pasteOffset,
+	"img_paste.inputs.y.maximum":                                 pasteOffset,
+	"img_paste.inputs.y.minimum":                                 pasteOffset,
+	"img_resize.inputs.height.maximum":                           imageSide,
+	"img_resize.inputs.width.maximum":                            imageSide,
+	"img_scale.inputs.scale_factor.maximum":                      scaleFactor,
+	"l2i.inputs.tile_size.maximum":                               vaeTile,
+	"lresize.inputs.height.maximum":                              imageSide,
+	"lresize.inputs.width.maximum":                               imageSide,
+	"lscale.inputs.scale_factor.maximum":                         scaleFactor,
+	"noise.inputs.height.maximum":                                imageSide,
+	"noise.inputs.width.maximum":                                 imageSide,
+	"spandrel_image_to_image.inputs.tile_size.maximum":           upscaleTile,
+	"spandrel_image_to_image.inputs.tile_size.minimum":           noNegativeTile,
+	"spandrel_image_to_image_autoscale.inputs.tile_size.maximum": upscaleTile,
+	"spandrel_image_to_image_autoscale.inputs.tile_size.minimum": noNegativeTile,
 }
 
-// boundReason explains an upper bound that InvokeAI does not have: every field that sizes a tensor or an image
-// is bounded (docs/security.md, "Resource limits").
-const boundReason = "upper bound on a field that sizes a tensor or an image"
+// The reasons for the differences: upper bounds that InvokeAI does not have, since every field that sizes a
+// tensor or an image is bounded here (docs/security.md, "Resource limits").
+const (
+	upscaleTile    = "upscaler tiles are at most 1024 pixels a side"
+	imageSide      = "images and latents are at most 16384 pixels a side"
+	pasteOffset    = "the pasted image may lie at most 16384 pixels off the base, since the canvas grows to hold it"
+	scaleFactor    = "a scale factor sizes the result: at most 16 for images, 8 for latents"
+	vaeTile        = "VAE tiles are at most 4096 pixels a side"
+	blurRadius     = "a blur radius sizes the kernel: at most 1000"
+	denoiseSteps   = "at most 1000 denoising steps, which bounds the work of one node"
+	noNegativeTile = "a negative tile size means nothing (0 turns tiling off)"
+)
 
 // TestNodeSchemasMatchInvokeAI reads /openapi.json as InvokeAI's web UI does and compares every node template
 // that invokego registers with InvokeAI 6.12's (testdata/invokeai-schema): field types, defaults, required

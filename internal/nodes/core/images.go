@@ -125,8 +125,8 @@ func (n *SaveImage) Invoke(ctx nodes.Context) (nodes.Output, error) {
 // BlankImage is blank_image.
 type BlankImage struct {
 	saving
-	Width  int              `json:"width" default:"512" description:"The width of the image"`
-	Height int              `json:"height" default:"512" description:"The height of the image"`
+	Width  int              `json:"width" default:"512" description:"The width of the image" le:"16384"`
+	Height int              `json:"height" default:"512" description:"The height of the image" le:"16384"`
 	Mode   BlankImageMode   `json:"mode" default:"RGB" description:"The mode of the image"`
 	Color  nodes.ColorField `json:"color" default:"{\"r\":0,\"g\":0,\"b\":0,\"a\":255}" description:"The color of the image"`
 }
@@ -180,8 +180,8 @@ func resize(img image.Image, w, h int, mode string) *image.NRGBA {
 type ImageResize struct {
 	saving
 	Image        nodes.ImageField `json:"image" description:"The image to resize"`
-	Width        int              `json:"width" default:"512" gt:"0" description:"The width to resize to (px)"`
-	Height       int              `json:"height" default:"512" gt:"0" description:"The height to resize to (px)"`
+	Width        int              `json:"width" default:"512" gt:"0" description:"The width to resize to (px)" le:"16384"`
+	Height       int              `json:"height" default:"512" gt:"0" description:"The height to resize to (px)" le:"16384"`
 	ResampleMode ResampleMode     `json:"resample_mode" default:"bicubic" description:"The resampling mode"`
 }
 
@@ -214,7 +214,7 @@ func (n *ImageResize) Invoke(ctx nodes.Context) (nodes.Output, error) {
 type ImageScale struct {
 	saving
 	Image        nodes.ImageField `json:"image" description:"The image to scale"`
-	ScaleFactor  float64          `json:"scale_factor" default:"2.0" gt:"0" description:"The factor by which to scale the image"`
+	ScaleFactor  float64          `json:"scale_factor" default:"2.0" gt:"0" description:"The factor by which to scale the image" le:"16"`
 	ResampleMode ResampleMode     `json:"resample_mode" default:"bicubic" description:"The resampling mode"`
 }
 
@@ -251,8 +251,8 @@ type ImageCrop struct {
 	Image  nodes.ImageField `json:"image" description:"The image to crop"`
 	X      int              `json:"x" default:"0" description:"The left x coordinate of the crop rectangle"`
 	Y      int              `json:"y" default:"0" description:"The top y coordinate of the crop rectangle"`
-	Width  int              `json:"width" default:"512" gt:"0" description:"The width of the crop rectangle"`
-	Height int              `json:"height" default:"512" gt:"0" description:"The height of the crop rectangle"`
+	Width  int              `json:"width" default:"512" gt:"0" description:"The width of the crop rectangle" le:"16384"`
+	Height int              `json:"height" default:"512" gt:"0" description:"The height of the crop rectangle" le:"16384"`
 }
 
 // NodeInfo implements nodes.Node.
@@ -289,8 +289,8 @@ type ImagePaste struct {
 	BaseImage nodes.ImageField  `json:"base_image" description:"The base image"`
 	Image     nodes.ImageField  `json:"image" description:"The image to paste"`
 	Mask      *nodes.ImageField `json:"mask" description:"The mask to use when pasting"`
-	X         int               `json:"x" default:"0" description:"The left x coordinate at which to paste the image"`
-	Y         int               `json:"y" default:"0" description:"The top y coordinate at which to paste the image"`
+	X         int               `json:"x" default:"0" description:"The left x coordinate at which to paste the image" ge:"-16384" le:"16384"`
+	Y         int               `json:"y" default:"0" description:"The top y coordinate at which to paste the image" ge:"-16384" le:"16384"`
 	Crop      bool              `json:"crop" default:"false" description:"Crop to base image dimensions"`
 }
 
@@ -356,7 +356,7 @@ func (g grayAlpha) At(x, y int) color.Color {
 type ImageBlur struct {
 	saving
 	Image    nodes.ImageField `json:"image" description:"The image to blur"`
-	Radius   float64          `json:"radius" default:"8.0" ge:"0" description:"The blur radius"`
+	Radius   float64          `json:"radius" default:"8.0" ge:"0" description:"The blur radius" le:"1000"`
 	BlurType BlurType         `json:"blur_type" default:"gaussian" description:"The type of blur"`
 }
 

@@ -35,6 +35,9 @@ const seedMax = 1<<32 - 1
 // latentScale is InvokeAI's LATENT_SCALE_FACTOR.
 const latentScale = 8
 
+// maxLatentSide is the largest latent side, that of a 16384-pixel image (the bound of the image size fields).
+const maxLatentSide = 16384 / latentScale
+
 // Register adds the diffusion node types to r.
 func Register(r *nodes.Registry, deps Deps) {
 	if deps.Store == nil {
@@ -294,8 +297,8 @@ func (n *SDXLCompelPrompt) Invoke(ctx nodes.Context) (nodes.Output, error) {
 // Noise is noise: torch's CPU randn for the seed, bit for bit.
 type Noise struct {
 	Seed   int64 `json:"seed" default:"0" ge:"0" le:"4294967295" description:"Seed for random number generation"`
-	Width  int   `json:"width" default:"512" gt:"0" multiple_of:"8" description:"Width of output (px)"`
-	Height int   `json:"height" default:"512" gt:"0" multiple_of:"8" description:"Height of output (px)"`
+	Width  int   `json:"width" default:"512" gt:"0" multiple_of:"8" description:"Width of output (px)" le:"16384"`
+	Height int   `json:"height" default:"512" gt:"0" multiple_of:"8" description:"Height of output (px)" le:"16384"`
 	UseCPU bool  `json:"use_cpu" default:"true" description:"Use CPU for noise generation (for reproducible results across platforms)"`
 	store  *ObjectStore
 	dtype  noise.DType
@@ -330,7 +333,7 @@ type DenoiseLatents struct {
 	PositiveConditioning []ConditioningField                  `json:"positive_conditioning" poly:"true" input:"connection" ui_order:"0" description:"Positive conditioning tensor"`
 	NegativeConditioning []ConditioningField                  `json:"negative_conditioning" poly:"true" input:"connection" ui_order:"1" description:"Negative conditioning tensor"`
 	Noise                *LatentsField                        `json:"noise" input:"connection" ui_order:"3" description:"Noise tensor"`
-	Steps                int                                  `json:"steps" default:"10" gt:"0" description:"Number of steps to run"`
+	Steps                int                                  `json:"steps" default:"10" gt:"0" description:"Number of steps to run" le:"1000"`
 	CFGScale             []float64                            `json:"cfg_scale" poly:"true" default:"7.5" title:"CFG Scale" description:"Classifier-Free Guidance scale"`
 	DenoisingStart       float64                              `json:"denoising_start" default:"0.0" ge:"0" le:"1" description:"When to start denoising, expressed a percentage of total steps"`
 	DenoisingEnd         float64                              `json:"denoising_end" default:"1.0" ge:"0" le:"1" description:"When to stop denoising, expressed a percentage of total steps"`
@@ -508,7 +511,7 @@ type LatentsToImage struct {
 	Latents  LatentsField `json:"latents" input:"connection" description:"Latents tensor"`
 	VAE      VAEField     `json:"vae" input:"connection" description:"VAE"`
 	Tiled    bool         `json:"tiled" default:"false" description:"Processing using overlapping tiles (reduce memory consumption)"`
-	TileSize int          `json:"tile_size" default:"0" multiple_of:"8" description:"The tile size for VAE tiling in pixels (image space). If set to 0, the default tile size for the model will be used. Larger tile sizes generally produce better results at the cost of higher memory usage."`
+	TileSize int          `json:"tile_size" default:"0" multiple_of:"8" description:"The tile size for VAE tiling in pixels (image space). If set to 0, the default tile size for the model will be used. Larger tile sizes generally produce better results at the cost of higher memory usage." le:"4096"`
 	FP32     bool         `json:"fp32" default:"false" description:"Whether or not to use full float32 precision"`
 	models   modelAccess
 	store    *ObjectStore
@@ -572,7 +575,7 @@ type ImageToLatents struct {
 	Image             nodes.ImageField  `json:"image" description:"The image to encode"`
 	VAE               VAEField          `json:"vae" input:"connection" description:"VAE"`
 	Tiled             bool              `json:"tiled" default:"false" description:"Processing using overlapping tiles (reduce memory consumption)"`
-	TileSize          int               `json:"tile_size" default:"0" multiple_of:"8" description:"The tile size for VAE tiling in pixels (image space). If set to 0, the default tile size for the model will be used. Larger tile sizes generally produce better results at the cost of higher memory usage."`
+	TileSize          int               `json:"tile_size" default:"0" multiple_of:"8" description:"The tile size for VAE tiling in pixels (image space). If set to 0, the default tile size for the model will be used. Larger tile sizes generally produce better results at the cost of higher memory usage." le:"4096"`
 	FP32              bool              `json:"fp32" default:"false" description:"Whether or not to use full float32 precision"`
 	ColorCompensation ColorCompensation `json:"color_compensation" default:"None" description:"Apply VAE scaling compensation when encoding images (reduces color drift)."`
 	models            modelAccess
@@ -696,6 +699,10 @@ func resizeLatents(store *ObjectStore, f LatentsField, h, w int, mode string, an
 	if mode == "trilinear" || mode == "linear" {
 		return nil, valueError("mode %q needs 3-D or 1-D input; latents are 2-D", mode)
 	}
+	// The schema bounds lresize's sizes and lscale's factor; a scaled latent can still outgrow them.
+	if h < 1 || w < 1 || h > maxLatentSide || w > maxLatentSide {
+		return nil, valueError("the resized latents would be %dx%d; at most %d per side", w, h, maxLatentSide)
+	}
 	out, err := pipeline.Resize(latents, h, w, mode)
 	if err != nil {
 		return nil, valueError("%v", err)
@@ -707,8 +714,8 @@ func resizeLatents(store *ObjectStore, f LatentsField, h, w int, mode string, an
 // ResizeLatents is lresize.
 type ResizeLatents struct {
 	Latents   LatentsField            `json:"latents" input:"connection" description:"Latents tensor"`
-	Width     int                     `json:"width" ge:"64" multiple_of:"8" description:"Width of output (px)"`
-	Height    int                     `json:"height" ge:"64" multiple_of:"8" description:"Height of output (px)"`
+	Width     int                     `json:"width" ge:"64" multiple_of:"8" description:"Width of output (px)" le:"16384"`
+	Height    int                     `json:"height" ge:"64" multiple_of:"8" description:"Height of output (px)" le:"16384"`
 	Mode      LatentInterpolationMode `json:"mode" default:"bilinear" description:"Interpolation mode"`
 	Antialias bool                    `json:"antialias" default:"false" description:"Whether or not to apply antialiasing (bilinear or bicubic only)"`
 	store     *ObjectStore
@@ -737,7 +744,7 @@ func (n *ResizeLatents) Invoke(nodes.Context) (nodes.Output, error) {
 // ScaleLatents is lscale.
 type ScaleLatents struct {
 	Latents     LatentsField            `json:"latents" input:"connection" description:"Latents tensor"`
-	ScaleFactor float64                 `json:"scale_factor" gt:"0" description:"The factor by which to scale"`
+	ScaleFactor float64                 `json:"scale_factor" gt:"0" description:"The factor by which to scale" le:"8"`
 	Mode        LatentInterpolationMode `json:"mode" default:"bilinear" description:"Interpolation mode"`
 	Antialias   bool                    `json:"antialias" default:"false" description:"Whether or not to apply antialiasing (bilinear or bicubic only)"`
 	store       *ObjectStore
