@@ -40,6 +40,7 @@ var nodeSchemaDifferences = map[string]string{
 	"spandrel_image_to_image.inputs.tile_size.minimum":           noNegativeTile,
 	"spandrel_image_to_image_autoscale.inputs.tile_size.maximum": upscaleTile,
 	"spandrel_image_to_image_autoscale.inputs.tile_size.minimum": noNegativeTile,
+	"unsharp_mask.inputs.radius.maximum":                         blurRadius,
 }
 
 // The reasons for the differences: upper bounds that InvokeAI does not have, since every field that sizes a
@@ -50,7 +51,7 @@ const (
 	pasteOffset    = "the pasted image may lie at most 16384 pixels off the base, since the canvas grows to hold it"
 	scaleFactor    = "a scale factor sizes the result: at most 16 for images, 8 for latents"
 	vaeTile        = "VAE tiles are at most 4096 pixels a side"
-	blurRadius     = "a blur radius sizes the kernel: at most 1000"
+	blurRadius     = "a blur radius sizes the kernel (img_blur, at most 1000) or its set-up (unsharp_mask, at most 100000)"
 	denoiseSteps   = "at most 1000 denoising steps, which bounds the work of one node"
 	noNegativeTile = "a negative tile size means nothing (0 turns tiling off)"
 )

@@ -358,10 +358,14 @@ func TestE2EUnsharpMask(t *testing.T) {
 		t.Fatal(err)
 	}
 	compareHWC(t, output(t, env, it), g["r7.3_s150"].Ints, 0)
-	it = wait(t, env, run(t, env, map[string]any{"type": "unsharp_mask", "image": map[string]any{"image_name": name},
-		"radius": 1e9}), time.Minute)
-	if it.Status != "failed" || it.ErrorType != "ValueError" {
-		t.Errorf("radius 1e9: %s %s", it.Status, it.ErrorType)
+	// A radius beyond the field's bound is refused at enqueue (the schema's le), before anything runs.
+	graph := map[string]any{"nodes": map[string]any{"up": map[string]any{"id": "up", "type": "unsharp_mask",
+		"image": map[string]any{"image_name": name}, "radius": 1e9}}, "edges": []any{}}
+	var refused struct{ Detail []map[string]any }
+	env.Do("POST", "/api/v1/queue/default/enqueue_batch", apitest.JSON(map[string]any{"batch": map[string]any{"graph": graph}})).
+		Expect(http.StatusUnprocessableEntity).Decode(&refused)
+	if len(refused.Detail) != 1 || refused.Detail[0]["type"] != "less_than_equal" {
+		t.Errorf("radius 1e9: %v", refused.Detail)
 	}
 }
 

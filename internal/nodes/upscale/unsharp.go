@@ -8,7 +8,7 @@ import (
 	"github.com/invokego/invokego/internal/nodes"
 )
 
-// maxBlurRadius bounds unsharp_mask's radius (see Invoke).
+// maxBlurRadius bounds unsharp_mask's radius (see Invoke); the radius field's le tag says the same.
 const maxBlurRadius = 100000
 
 // UnsharpMask is unsharp_mask: out = a + (a − blur(a))·strength/100 on [0, 1] values, clipped and truncated
@@ -18,7 +18,7 @@ type UnsharpMask struct {
 	nodes.WithMetadata
 	nodes.WithBoard
 	Image    nodes.ImageField `json:"image" description:"The image to use"`
-	Radius   float64          `json:"radius" default:"2" gt:"0" description:"Unsharp mask radius"`
+	Radius   float64          `json:"radius" default:"2" gt:"0" le:"100000" description:"Unsharp mask radius"`
 	Strength float64          `json:"strength" default:"50" ge:"0" description:"Unsharp mask strength"`
 }
 
