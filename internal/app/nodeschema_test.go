@@ -16,44 +16,68 @@ import (
 // its reason. Every key is listed in docs/compatibility.md under "Node schema differences". A node type that
 // InvokeAI does not have is one key, its type.
 var nodeSchemaDifferences = map[string]string{
-	"blank_image.inputs.height.maximum":                          imageSide,
-	"blank_image.inputs.width.maximum":                           imageSide,
-	"denoise_latents.inputs.steps.maximum":                       denoiseSteps,
-	"i2l.inputs.tile_size.maximum":                               vaeTile,
-	"img_blur.inputs.radius.maximum":                             blurRadius,
-	"img_crop.inputs.height.maximum":                             imageSide,
-	"img_crop.inputs.width.maximum":                              imageSide,
-	"img_paste.inputs.x.maximum":                                 pasteOffset,
-	"img_paste.inputs.x.minimum":                                 pasteOffset,
-	"img_paste.inputs.y.maximum":                                 pasteOffset,
-	"img_paste.inputs.y.minimum":                                 pasteOffset,
-	"img_resize.inputs.height.maximum":                           imageSide,
-	"img_resize.inputs.width.maximum":                            imageSide,
-	"img_scale.inputs.scale_factor.maximum":                      scaleFactor,
-	"l2i.inputs.tile_size.maximum":                               vaeTile,
-	"lresize.inputs.height.maximum":                              imageSide,
-	"lresize.inputs.width.maximum":                               imageSide,
-	"lscale.inputs.scale_factor.maximum":                         scaleFactor,
-	"noise.inputs.height.maximum":                                imageSide,
-	"noise.inputs.width.maximum":                                 imageSide,
-	"spandrel_image_to_image.inputs.tile_size.maximum":           upscaleTile,
-	"spandrel_image_to_image.inputs.tile_size.minimum":           noNegativeTile,
-	"spandrel_image_to_image_autoscale.inputs.tile_size.maximum": upscaleTile,
-	"spandrel_image_to_image_autoscale.inputs.tile_size.minimum": noNegativeTile,
-	"unsharp_mask.inputs.radius.maximum":                         blurRadius,
+	"blank_image.inputs.height.maximum":                                 imageSide,
+	"blank_image.inputs.width.maximum":                                  imageSide,
+	"denoise_latents.inputs.steps.maximum":                              denoiseSteps,
+	"dynamic_prompt.inputs.max_prompts.maximum":                         promptCount,
+	"dynamic_prompt.inputs.max_prompts.minimum":                         noNegativeCount,
+	"flux_denoise.inputs.control.type":                                  fluxUnsupported,
+	"flux_denoise.inputs.fill_conditioning.type":                        fluxUnsupported,
+	"flux_denoise.inputs.height.exclusiveMinimum":                       positiveSize,
+	"flux_denoise.inputs.height.maximum":                                fluxSide,
+	"flux_denoise.inputs.ip_adapter.type":                               fluxUnsupported,
+	"flux_denoise.inputs.kontext_conditioning.type":                     fluxUnsupported,
+	"flux_denoise.inputs.num_steps.exclusiveMinimum":                    positiveSize,
+	"flux_denoise.inputs.num_steps.maximum":                             denoiseSteps,
+	"flux_denoise.inputs.redux_conditioning.type":                       fluxUnsupported,
+	"flux_denoise.inputs.width.exclusiveMinimum":                        positiveSize,
+	"flux_denoise.inputs.width.maximum":                                 fluxSide,
+	"i2l.inputs.tile_size.maximum":                                      vaeTile,
+	"img_blur.inputs.radius.maximum":                                    blurRadius,
+	"img_crop.inputs.height.maximum":                                    imageSide,
+	"img_crop.inputs.width.maximum":                                     imageSide,
+	"img_paste.inputs.x.maximum":                                        pasteOffset,
+	"img_paste.inputs.x.minimum":                                        pasteOffset,
+	"img_paste.inputs.y.maximum":                                        pasteOffset,
+	"img_paste.inputs.y.minimum":                                        pasteOffset,
+	"img_resize.inputs.height.maximum":                                  imageSide,
+	"img_resize.inputs.width.maximum":                                   imageSide,
+	"img_scale.inputs.scale_factor.maximum":                             scaleFactor,
+	"l2i.inputs.tile_size.maximum":                                      vaeTile,
+	"lresize.inputs.height.maximum":                                     imageSide,
+	"lresize.inputs.width.maximum":                                      imageSide,
+	"lscale.inputs.scale_factor.maximum":                                scaleFactor,
+	"noise.inputs.height.maximum":                                       imageSide,
+	"noise.inputs.width.maximum":                                        imageSide,
+	"spandrel_image_to_image.inputs.tile_size.maximum":                  upscaleTile,
+	"spandrel_image_to_image.inputs.tile_size.minimum":                  noNegativeTile,
+	"spandrel_image_to_image_autoscale.inputs.tile_size.maximum":        upscaleTile,
+	"spandrel_image_to_image_autoscale.inputs.tile_size.minimum":        noNegativeTile,
+	"tiled_multi_diffusion_denoise_latents.inputs.steps.maximum":        tiledSteps,
+	"tiled_multi_diffusion_denoise_latents.inputs.tile_height.maximum":  tiledTile,
+	"tiled_multi_diffusion_denoise_latents.inputs.tile_overlap.maximum": tiledTile,
+	"tiled_multi_diffusion_denoise_latents.inputs.tile_width.maximum":   tiledTile,
+	"unsharp_mask.inputs.radius.maximum":                                blurRadius,
 }
 
 // The reasons for the differences: upper bounds that InvokeAI does not have, since every field that sizes a
 // tensor or an image is bounded here (docs/security.md, "Resource limits").
 const (
-	upscaleTile    = "upscaler tiles are at most 1024 pixels a side"
-	imageSide      = "images and latents are at most 16384 pixels a side"
-	pasteOffset    = "the pasted image may lie at most 16384 pixels off the base, since the canvas grows to hold it"
-	scaleFactor    = "a scale factor sizes the result: at most 16 for images, 8 for latents"
-	vaeTile        = "VAE tiles are at most 4096 pixels a side"
-	blurRadius     = "a blur radius sizes the kernel (img_blur, at most 1000) or its set-up (unsharp_mask, at most 100000)"
-	denoiseSteps   = "at most 1000 denoising steps, which bounds the work of one node"
-	noNegativeTile = "a negative tile size means nothing (0 turns tiling off)"
+	upscaleTile     = "upscaler tiles are at most 1024 pixels a side"
+	imageSide       = "images and latents are at most 16384 pixels a side"
+	pasteOffset     = "the pasted image may lie at most 16384 pixels off the base, since the canvas grows to hold it"
+	scaleFactor     = "a scale factor sizes the result: at most 16 for images, 8 for latents"
+	vaeTile         = "VAE tiles are at most 4096 pixels a side"
+	blurRadius      = "a blur radius sizes the kernel (img_blur, at most 1000) or its set-up (unsharp_mask, at most 100000)"
+	denoiseSteps    = "at most 1000 denoising steps, which bounds the work of one node"
+	noNegativeTile  = "a negative tile size means nothing (0 turns tiling off)"
+	promptCount     = "dynamic_prompt makes at most 10000 prompts"
+	noNegativeCount = "a negative count means nothing"
+	fluxSide        = "FLUX images are at most 4096 pixels a side"
+	positiveSize    = "sizes and step counts are positive"
+	tiledSteps      = "tiled denoising runs at most 10000 steps"
+	tiledTile       = "tiles and their overlap are at most 8192 pixels"
+	fluxUnsupported = "not supported yet: the schema accepts any value, and flux_denoise refuses one when it runs"
 )
 
 // TestNodeSchemasMatchInvokeAI reads /openapi.json as InvokeAI's web UI does and compares every node template

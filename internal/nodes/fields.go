@@ -23,6 +23,9 @@ import (
 //	poly:"true"              a slice field that also accepts a single value (Union[T, list[T]])
 //	ui_type, ui_hidden:"true", ui_order:"n", ui_component   UI hints passed through to the schema
 //	ui_model_base, ui_model_type, ui_model_format:"a,b"     which models a model picker offers
+//	ui_choice_labels:"{json}"  labels of a field's choices
+//	required:"true"          a pointer field that must still be set or connected (InvokeAI's required field
+//	                         that the node checks for null itself)
 
 // TypeNamer names a struct field type in InvokeAI's terms (ImageField, LatentsField...).
 type TypeNamer interface{ FieldTypeName() string }
@@ -85,6 +88,8 @@ type Field struct {
 	UIComponent string
 	// UIModelBase, UIModelType and UIModelFormat filter the models a model picker offers.
 	UIModelBase, UIModelType, UIModelFormat []string
+	// UIChoiceLabels labels a field's choices (a JSON object).
+	UIChoiceLabels json.RawMessage
 	// titleSet: the title was given, not derived from the name (the schema shows only given titles for
 	// fields of component types, as pydantic does).
 	titleSet bool
@@ -153,6 +158,13 @@ func fieldsOf(t reflect.Type, inputs bool) ([]Field, error) {
 		if f.Title == "" {
 			f.Title = titleCase(name)
 		}
+		if l := sf.Tag.Get("ui_choice_labels"); l != "" {
+			var labels map[string]string
+			if err := json.Unmarshal([]byte(l), &labels); err != nil {
+				return nil, fmt.Errorf("field %s: ui_choice_labels: %w", name, err)
+			}
+			f.UIChoiceLabels = json.RawMessage(l)
+		}
 		if sf.Tag.Get("poly") == "true" {
 			f.Type.Poly = true
 		}
@@ -173,6 +185,8 @@ func fieldsOf(t reflect.Type, inputs bool) ([]Field, error) {
 				f.Input = in
 			}
 			switch {
+			case sf.Tag.Get("required") == "true":
+				f.Required = true
 			case rules.Default != nil:
 				f.Default = rules.Default
 				// A null default makes the field Optional, whatever its Go type.

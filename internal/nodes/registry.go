@@ -32,8 +32,8 @@ type Output interface {
 type Info struct {
 	// Type is the discriminator, e.g. "img_resize".
 	Type string
-	// Class names the schema component without the "Invocation" suffix, e.g. "ImageResize"; empty means the
-	// Go type's name.
+	// Class is InvokeAI's class name, which names the schema component, e.g. "ImageResizeInvocation"; empty
+	// means the Go type's name followed by "Invocation".
 	Class       string
 	Title       string
 	Description string
@@ -122,7 +122,7 @@ func newNodeType(proto Node) (*NodeType, error) {
 		info.Version = "1.0.0"
 	}
 	if info.Class == "" {
-		info.Class = pv.Elem().Type().Name()
+		info.Class = pv.Elem().Type().Name() + "Invocation"
 	}
 	inType := pv.Elem().Type()
 	// A shallow copy of the prototype per run: decoding sets every declared field, so only the unexported

@@ -30,7 +30,7 @@ func TestRegisterPrototype(t *testing.T) {
 	r := NewRegistry()
 	r.Register(&Echo{dep: &dep})
 	nt, ok := r.Lookup("echo")
-	if !ok || nt.Class != "Echo" || nt.Classification != "stable" || nt.Version != "1.2.3" || nt.Title != "Echo" {
+	if !ok || nt.Class != "EchoInvocation" || nt.Classification != "stable" || nt.Version != "1.2.3" || nt.Title != "Echo" {
 		t.Fatalf("type %+v", nt.Info)
 	}
 	a, err := nt.Decode(map[string]json.RawMessage{"value": json.RawMessage("7")}, nil)

@@ -7,13 +7,13 @@ import (
 )
 
 // Schemas adds to c the OpenAPI component schemas of every registered node type and output, named and shaped
-// as InvokeAI's (<Class>Invocation, <Name>Output, field types as $ref components, optional values as anyOf with
+// as InvokeAI's (its class name, <Name>Output, field types as $ref components, optional values as anyOf with
 // null) and carrying its UI extensions (field_kind, input, ui_*, orig_default, orig_required, class, output,
 // version...), so that a client builds the same node templates from them.
 func (r *Registry) Schemas(c *schema.Components) {
 	for _, t := range r.Types() {
 		outName := outputSchemaName(t.Output)
-		c.Add(t.Class+"Invocation", t.invocationSchema(outName, c))
+		c.Add(t.Class, t.invocationSchema(outName, c))
 		if !c.Has(outName) {
 			c.Add(outName, outputSchema(t, c))
 		}
@@ -140,6 +140,9 @@ func (f *Field) schema(c *schema.Components) map[string]any {
 	}
 	if f.UIComponent != "" {
 		s["ui_component"] = f.UIComponent
+	}
+	if f.UIChoiceLabels != nil {
+		s["ui_choice_labels"] = f.UIChoiceLabels
 	}
 	for key, vals := range map[string][]string{"ui_model_base": f.UIModelBase, "ui_model_type": f.UIModelType, "ui_model_format": f.UIModelFormat} {
 		if vals != nil {

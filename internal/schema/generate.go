@@ -86,6 +86,9 @@ func (c *Components) Of(t reflect.Type) map[string]any {
 	case t == rawType:
 		return map[string]any{}
 	}
+	if ints := Ints(t); len(ints) > 0 {
+		return map[string]any{"type": "integer", "enum": ints}
+	}
 	if vals, name := Values(t); len(vals) > 0 {
 		if name == "" {
 			return map[string]any{"type": "string", "enum": vals}

@@ -37,9 +37,13 @@ type Enum interface{ EnumValues() []string }
 // lists the values inline.
 type Literal interface{ LiteralValues() []string }
 
+// IntLiteral is an integer type with a fixed set of values (a typing.Literal of integers).
+type IntLiteral interface{ LiteralInts() []int64 }
+
 var (
-	enumType    = reflect.TypeOf((*Enum)(nil)).Elem()
-	literalType = reflect.TypeOf((*Literal)(nil)).Elem()
+	enumType       = reflect.TypeOf((*Enum)(nil)).Elem()
+	literalType    = reflect.TypeOf((*Literal)(nil)).Elem()
+	intLiteralType = reflect.TypeOf((*IntLiteral)(nil)).Elem()
 )
 
 // Number is a bound as its tag spells it: the spelling goes into messages and the schema, as pydantic repeats
@@ -74,6 +78,8 @@ type Rules struct {
 	Values []string
 	// EnumName names the Enum component; empty for a Literal.
 	EnumName string
+	// Ints are the allowed values of an IntLiteral type.
+	Ints []int64
 }
 
 // HasUpperBound reports whether a number is bounded from above.
@@ -162,6 +168,7 @@ func parse(sf reflect.StructField) (*Rules, error) {
 		base = base.Elem()
 	}
 	r.Values, r.EnumName = Values(base)
+	r.Ints = Ints(base)
 	return r, nil
 }
 
@@ -191,6 +198,19 @@ func defaultFor(tag string, t reflect.Type) json.RawMessage {
 		return b
 	}
 	return DefaultJSON(tag)
+}
+
+// Ints returns the allowed values of an IntLiteral type.
+func Ints(t reflect.Type) []int64 {
+	switch t.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+	default:
+		return nil
+	}
+	if l, ok := reflect.Zero(t).Interface().(IntLiteral); ok && t.Implements(intLiteralType) {
+		return l.LiteralInts()
+	}
+	return nil
 }
 
 // DefaultJSON accepts a JSON literal or, for convenience, a bare string.
@@ -252,6 +272,22 @@ func (r *Rules) checkScalar(v reflect.Value, loc []any) *apperr.ValidationItem {
 		}
 		return r.checkLength(utf8.RuneCountInString(s), "String", v, loc)
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		if len(r.Ints) > 0 {
+			for _, a := range r.Ints {
+				if a == v.Int() {
+					return nil
+				}
+			}
+			words := make([]string, len(r.Ints))
+			for i, a := range r.Ints {
+				words[i] = strconv.FormatInt(a, 10)
+			}
+			exp := strings.Join(words[:len(words)-1], ", ") + " or " + words[len(words)-1]
+			if len(words) == 1 {
+				exp = words[0]
+			}
+			return &apperr.ValidationItem{Type: "literal_error", Loc: loc, Msg: "Input should be " + exp, Input: v.Int(), Ctx: map[string]any{"expected": exp}}
+		}
 		return r.checkNumber(float64(v.Int()), v.Int(), true, loc)
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
 		return r.checkNumber(float64(v.Uint()), int64(v.Uint()), true, loc)

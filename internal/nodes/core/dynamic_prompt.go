@@ -20,7 +20,7 @@ type DynamicPrompt struct {
 func (*DynamicPrompt) NodeInfo() nodes.Info {
 	return nodes.Info{
 		Type:        "dynamic_prompt",
-		Class:       "DynamicPrompt",
+		Class:       "DynamicPromptInvocation",
 		Title:       "Dynamic Prompt",
 		Description: "Parses a prompt using adieyal/dynamicprompts' random or combinatorial generator",
 		Tags:        []string{"prompt", "collection"},

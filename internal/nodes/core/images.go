@@ -73,7 +73,7 @@ type LoadImage struct {
 func (*LoadImage) NodeInfo() nodes.Info {
 	return nodes.Info{
 		Type:        "image",
-		Class:       "Image",
+		Class:       "ImageInvocation",
 		Title:       "Image Primitive",
 		Description: "Load an image and provide it as output.",
 		Tags:        []string{"primitives", "image"},

@@ -304,7 +304,7 @@ type RandInt struct {
 func (*RandInt) NodeInfo() nodes.Info {
 	return nodes.Info{
 		Type:        "rand_int",
-		Class:       "RandomInt",
+		Class:       "RandomIntInvocation",
 		Title:       "Random Integer",
 		Description: "Outputs a single random integer.",
 		Tags:        []string{"math", "random"},

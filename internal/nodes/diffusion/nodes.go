@@ -790,7 +790,7 @@ type Seamless struct {
 func (*Seamless) NodeInfo() nodes.Info {
 	return nodes.Info{
 		Type:     "seamless",
-		Class:    "SeamlessMode",
+		Class:    "SeamlessModeInvocation",
 		Title:    "Apply Seamless - SD1.5, SDXL",
 		Tags:     []string{"seamless", "model"},
 		Category: "model",

@@ -18,21 +18,21 @@ import (
 // (pipeline.MultiDiffusionDenoise). It is how upscaling workflows re-add detail to images larger than a
 // model's native size. ControlNet is not available yet.
 type TiledMultiDiffusionDenoiseLatents struct {
-	PositiveConditioning *ConditioningField   `json:"positive_conditioning" input:"connection" description:"Positive conditioning tensor"`
-	NegativeConditioning *ConditioningField   `json:"negative_conditioning" input:"connection" description:"Negative conditioning tensor"`
-	Noise                *LatentsField        `json:"noise" input:"connection" description:"Noise tensor"`
-	Latents              *LatentsField        `json:"latents" input:"connection" description:"Latents tensor"`
-	TileHeight           int                  `json:"tile_height" default:"1024" gt:"0" le:"8192" multiple_of:"8" description:"Height of the tiles in image space."`
-	TileWidth            int                  `json:"tile_width" default:"1024" gt:"0" le:"8192" multiple_of:"8" description:"Width of the tiles in image space."`
-	TileOverlap          int                  `json:"tile_overlap" default:"32" gt:"0" le:"8192" multiple_of:"8" description:"The overlap between adjacent tiles in pixel space. (Of course, tile merging is applied in latent space.) Tiles will be cropped during merging (if necessary) to ensure that they overlap by exactly this amount."`
-	Steps                int                  `json:"steps" default:"18" gt:"0" le:"10000" description:"Number of steps to run"`
-	CFGScale             []float64            `json:"cfg_scale" poly:"true" default:"6.0" title:"CFG Scale" description:"Classifier-Free Guidance scale"`
-	DenoisingStart       float64              `json:"denoising_start" default:"0.0" ge:"0" le:"1" description:"When to start denoising, expressed a percentage of total steps"`
-	DenoisingEnd         float64              `json:"denoising_end" default:"1.0" ge:"0" le:"1" description:"When to stop denoising, expressed a percentage of total steps"`
-	Scheduler            models.SchedulerName `json:"scheduler" default:"euler" ui_type:"SchedulerField" description:"Scheduler to use during inference"`
-	UNet                 *UNetField           `json:"unet" title:"UNet" input:"connection" description:"UNet (scheduler, LoRAs)"`
-	CFGRescaleMultiplier float64              `json:"cfg_rescale_multiplier" default:"0" ge:"0" lt:"1" title:"CFG Rescale Multiplier" description:"Rescale multiplier for CFG guidance, used for models trained with zero-terminal SNR"`
-	Control              any                  `json:"control" default:"null" input:"connection" title:"Control"`
+	PositiveConditioning *ConditioningField                `json:"positive_conditioning" required:"true" input:"connection" description:"Positive conditioning tensor"`
+	NegativeConditioning *ConditioningField                `json:"negative_conditioning" required:"true" input:"connection" description:"Negative conditioning tensor"`
+	Noise                *LatentsField                     `json:"noise" input:"connection" description:"Noise tensor"`
+	Latents              *LatentsField                     `json:"latents" input:"connection" description:"Latents tensor"`
+	TileHeight           int                               `json:"tile_height" default:"1024" gt:"0" le:"8192" multiple_of:"8" description:"Height of the tiles in image space."`
+	TileWidth            int                               `json:"tile_width" default:"1024" gt:"0" le:"8192" multiple_of:"8" description:"Width of the tiles in image space."`
+	TileOverlap          int                               `json:"tile_overlap" default:"32" gt:"0" le:"8192" multiple_of:"8" description:"The overlap between adjacent tiles in pixel space. (Of course, tile merging is applied in latent space.) Tiles will be cropped during merging (if necessary) to ensure that they overlap by exactly this amount."`
+	Steps                int                               `json:"steps" default:"18" gt:"0" le:"10000" description:"Number of steps to run"`
+	CFGScale             []float64                         `json:"cfg_scale" poly:"true" default:"6.0" title:"CFG Scale" description:"Classifier-Free Guidance scale"`
+	DenoisingStart       float64                           `json:"denoising_start" default:"0.0" ge:"0" le:"1" description:"When to start denoising, expressed a percentage of total steps"`
+	DenoisingEnd         float64                           `json:"denoising_end" default:"1.0" ge:"0" le:"1" description:"When to stop denoising, expressed a percentage of total steps"`
+	Scheduler            models.SchedulerName              `json:"scheduler" default:"euler" ui_type:"SchedulerField" description:"Scheduler to use during inference"`
+	UNet                 *UNetField                        `json:"unet" title:"UNet" required:"true" input:"connection" description:"UNet (scheduler, LoRAs)"`
+	CFGRescaleMultiplier float64                           `json:"cfg_rescale_multiplier" default:"0" ge:"0" lt:"1" title:"CFG Rescale Multiplier" description:"Rescale multiplier for CFG guidance, used for models trained with zero-terminal SNR"`
+	Control              []nodes.Passthrough[ControlField] `json:"control" default:"null" poly:"true" input:"connection" title:"Control"`
 	models               modelAccess
 	store                *ObjectStore
 	dtype                noise.DType
@@ -57,7 +57,7 @@ func (*TiledMultiDiffusionDenoiseLatents) NodeInfo() nodes.Info {
 
 // Invoke implements nodes.Invocation.
 func (n *TiledMultiDiffusionDenoiseLatents) Invoke(ctx nodes.Context) (nodes.Output, error) {
-	if n.Control != nil {
+	if len(n.Control) > 0 {
 		return nil, valueError("ControlNet is not supported yet")
 	}
 	if n.UNet == nil || n.PositiveConditioning == nil || n.NegativeConditioning == nil {

@@ -50,7 +50,7 @@ type FluxModelLoaderOutput struct {
 	CLIP        diffusion.CLIPField `json:"clip" title:"CLIP" description:"CLIP (tokenizer, text encoder, LoRAs) and skipped layer count"`
 	T5Encoder   T5EncoderField      `json:"t5_encoder" title:"T5 Encoder" description:"T5 tokenizer and text encoder"`
 	VAE         diffusion.VAEField  `json:"vae" title:"VAE" description:"VAE"`
-	MaxSeqLen   int                 `json:"max_seq_len" title:"Max Seq Length" description:"The max sequence length to used for the T5 encoder. (256 for schnell transformer, 512 for dev transformer)"`
+	MaxSeqLen   T5MaxSeqLen         `json:"max_seq_len" title:"Max Seq Length" description:"The max sequence length to used for the T5 encoder. (256 for schnell transformer, 512 for dev transformer)"`
 }
 
 // OutputType implements nodes.Output.
@@ -76,6 +76,12 @@ func (FluxLoRALoaderOutput) OutputType() string { return "flux_lora_loader_outpu
 
 // FluxScheduler is a FLUX sampler name.
 type FluxScheduler string
+
+// T5MaxSeqLen is the T5 encoder's sequence length: 256 for schnell, 512 for dev.
+type T5MaxSeqLen int
+
+// LiteralInts implements schema.IntLiteral.
+func (T5MaxSeqLen) LiteralInts() []int64 { return []int64{256, 512} }
 
 // LiteralValues implements schema.Literal.
 func (FluxScheduler) LiteralValues() []string { return []string{"euler", "heun", "lcm"} }

@@ -87,7 +87,7 @@ type ModelLoader struct {
 
 // NodeInfo implements nodes.Node.
 func (*ModelLoader) NodeInfo() nodes.Info {
-	return nodes.Info{Type: "flux_model_loader", Class: "FluxModelLoader", Title: "Main Model - FLUX",
+	return nodes.Info{Type: "flux_model_loader", Class: "FluxModelLoaderInvocation", Title: "Main Model - FLUX",
 		Description: "Loads a flux base model, outputting its submodels.", Tags: []string{"model", "flux"},
 		Category: "model", Version: "1.0.7", Output: FluxModelLoaderOutput{}}
 }
@@ -118,7 +118,7 @@ func (n *ModelLoader) Invoke(ctx nodes.Context) (nodes.Output, error) {
 		T5Encoder: T5EncoderField{Tokenizer: withSubmodel(n.T5EncoderModel, SubTokenizer2),
 			TextEncoder: withSubmodel(n.T5EncoderModel, SubTextEncoder2), LoRAs: []diffusion.LoRAField{}},
 		VAE:       diffusion.VAEField{VAE: withSubmodel(n.VAEModel, SubVAE), SeamlessAxes: []string{}},
-		MaxSeqLen: maxSeqLen,
+		MaxSeqLen: T5MaxSeqLen(maxSeqLen),
 	}, nil
 }
 
@@ -126,7 +126,7 @@ func (n *ModelLoader) Invoke(ctx nodes.Context) (nodes.Output, error) {
 type TextEncoder struct {
 	CLIP        diffusion.CLIPField    `json:"clip" title:"CLIP" input:"connection" description:"CLIP (tokenizer, text encoder, LoRAs) and skipped layer count"`
 	T5Encoder   T5EncoderField         `json:"t5_encoder" title:"T5Encoder" input:"connection" description:"T5 tokenizer and text encoder"`
-	T5MaxSeqLen int                    `json:"t5_max_seq_len" title:"T5 Max Seq Len" description:"Max sequence length for the T5 encoder. Expected to be 256 for FLUX schnell models and 512 for FLUX dev models."`
+	T5MaxSeqLen T5MaxSeqLen            `json:"t5_max_seq_len" title:"T5 Max Seq Len" description:"Max sequence length for the T5 encoder. Expected to be 256 for FLUX schnell models and 512 for FLUX dev models."`
 	Prompt      string                 `json:"prompt" ui_component:"textarea" description:"Text prompt to encode."`
 	Mask        *diffusion.TensorField `json:"mask" description:"A mask defining the region that this conditioning prompt applies to."`
 	models      *modelAccess
@@ -135,7 +135,7 @@ type TextEncoder struct {
 
 // NodeInfo implements nodes.Node.
 func (*TextEncoder) NodeInfo() nodes.Info {
-	return nodes.Info{Type: "flux_text_encoder", Class: "FluxTextEncoder", Title: "Prompt - FLUX",
+	return nodes.Info{Type: "flux_text_encoder", Class: "FluxTextEncoderInvocation", Title: "Prompt - FLUX",
 		Description: "Encodes and preps a prompt for a flux image.", Tags: []string{"prompt", "conditioning", "flux"},
 		Category: "conditioning", Version: "1.1.2", Output: FluxConditioningOutput{}}
 }
@@ -170,7 +170,7 @@ func (n *TextEncoder) Invoke(ctx nodes.Context) (nodes.Output, error) {
 	if err != nil {
 		return nil, nodeError(err)
 	}
-	enc, err := t5tok.Encode(n.Prompt, n.T5MaxSeqLen)
+	enc, err := t5tok.Encode(n.Prompt, int(n.T5MaxSeqLen))
 	if err != nil {
 		return nil, valueError("T5 tokenizer: %v", err)
 	}
@@ -224,14 +224,14 @@ type Denoise struct {
 	Width                    int                         `json:"width" default:"1024" multiple_of:"16" gt:"0" le:"4096" description:"Width of the generated image."`
 	Height                   int                         `json:"height" default:"1024" multiple_of:"16" gt:"0" le:"4096" description:"Height of the generated image."`
 	NumSteps                 int                         `json:"num_steps" default:"4" gt:"0" le:"1000" description:"Number of diffusion steps. Recommended values are schnell: 4, dev: 50."`
-	Scheduler                FluxScheduler               `json:"scheduler" default:"euler" description:"Scheduler (sampler) for the denoising process. 'euler' is fast and standard. 'heun' is 2nd-order (better quality, 2x slower). 'lcm' is optimized for few steps."`
+	Scheduler                FluxScheduler               `json:"scheduler" default:"euler" ui_choice_labels:"{\"euler\":\"Euler\",\"heun\":\"Heun (2nd order)\",\"lcm\":\"LCM\"}" description:"Scheduler (sampler) for the denoising process. 'euler' is fast and standard. 'heun' is 2nd-order (better quality, 2x slower). 'lcm' is optimized for few steps."`
 	Guidance                 float64                     `json:"guidance" default:"4.0" description:"The guidance strength. Higher values adhere more strictly to the prompt, and will produce less diverse images. FLUX dev only, ignored for schnell."`
 	Seed                     int64                       `json:"seed" default:"0" description:"Randomness seed for reproducibility."`
 	Control                  any                         `json:"control" default:"null" input:"connection" description:"ControlNet models."`
 	ControlNetVAE            *diffusion.VAEField         `json:"controlnet_vae" input:"connection" description:"VAE"`
 	IPAdapter                any                         `json:"ip_adapter" default:"null" title:"IP-Adapter" input:"connection" description:"IP-Adapter to apply"`
 	KontextConditioning      any                         `json:"kontext_conditioning" default:"null" title:"Kontext Conditioning" input:"connection" description:"FLUX Kontext conditioning (reference image)."`
-	DyPEPreset               DyPEPreset                  `json:"dype_preset" default:"off" ui_order:"100" description:"DyPE preset for high-resolution generation. 'auto' enables automatically for resolutions > 1536px. 'area' enables automatically based on image area. '4k' uses optimized settings for 4K output."`
+	DyPEPreset               DyPEPreset                  `json:"dype_preset" default:"off" ui_order:"100" ui_choice_labels:"{\"off\":\"Off\",\"manual\":\"Manual\",\"auto\":\"Auto (>1536px)\",\"area\":\"Area (auto)\",\"4k\":\"4K Optimized\"}" description:"DyPE preset for high-resolution generation. 'auto' enables automatically for resolutions > 1536px. 'area' enables automatically based on image area. '4k' uses optimized settings for 4K output."`
 	DyPEScale                *float64                    `json:"dype_scale" ge:"0" le:"8" ui_order:"101" description:"DyPE magnitude (λs). Higher values = stronger extrapolation. Only used when dype_preset is not 'off'."`
 	DyPEExponent             *float64                    `json:"dype_exponent" ge:"0" le:"1000" ui_order:"102" description:"DyPE decay speed (λt). Controls transition from low to high frequency detail. Only used when dype_preset is not 'off'."`
 	models                   *modelAccess
@@ -240,7 +240,7 @@ type Denoise struct {
 
 // NodeInfo implements nodes.Node.
 func (*Denoise) NodeInfo() nodes.Info {
-	return nodes.Info{Type: "flux_denoise", Class: "FluxDenoise", Title: "FLUX Denoise",
+	return nodes.Info{Type: "flux_denoise", Class: "FluxDenoiseInvocation", Title: "FLUX Denoise",
 		Description: "Run denoising process with a FLUX transformer model.", Tags: []string{"image", "flux"},
 		Category: "image", Version: "4.5.1", Output: diffusion.LatentsOutput{}}
 }
@@ -416,7 +416,7 @@ type VAEEncode struct {
 
 // NodeInfo implements nodes.Node.
 func (*VAEEncode) NodeInfo() nodes.Info {
-	return nodes.Info{Type: "flux_vae_encode", Class: "FluxVaeEncode", Title: "Image to Latents - FLUX",
+	return nodes.Info{Type: "flux_vae_encode", Class: "FluxVaeEncodeInvocation", Title: "Image to Latents - FLUX",
 		Description: "Encodes an image into latents.", Tags: []string{"latents", "image", "vae", "i2l", "flux"},
 		Category: "latents", Version: "1.0.1", Output: diffusion.LatentsOutput{}}
 }
@@ -471,7 +471,7 @@ type VAEDecode struct {
 
 // NodeInfo implements nodes.Node.
 func (*VAEDecode) NodeInfo() nodes.Info {
-	return nodes.Info{Type: "flux_vae_decode", Class: "FluxVaeDecode", Title: "Latents to Image - FLUX",
+	return nodes.Info{Type: "flux_vae_decode", Class: "FluxVaeDecodeInvocation", Title: "Latents to Image - FLUX",
 		Description: "Generates an image from latents.", Tags: []string{"latents", "image", "vae", "l2i", "flux"},
 		Category: "latents", Version: "1.0.2", Output: nodes.ImageOutput{}}
 }
@@ -509,7 +509,7 @@ type LoRALoader struct {
 
 // NodeInfo implements nodes.Node.
 func (*LoRALoader) NodeInfo() nodes.Info {
-	return nodes.Info{Type: "flux_lora_loader", Class: "FluxLoRALoader", Title: "Apply LoRA - FLUX",
+	return nodes.Info{Type: "flux_lora_loader", Class: "FluxLoRALoaderInvocation", Title: "Apply LoRA - FLUX",
 		Description: "Apply a LoRA model to a FLUX transformer and/or text encoder.", Tags: []string{"lora", "model", "flux"},
 		Category: "model", Version: "1.2.1", Output: FluxLoRALoaderOutput{}}
 }
