@@ -21,6 +21,7 @@ var nodeSchemaDifferences = map[string]string{
 	"denoise_latents.inputs.steps.maximum":                              denoiseSteps,
 	"dynamic_prompt.inputs.max_prompts.maximum":                         promptCount,
 	"dynamic_prompt.inputs.max_prompts.minimum":                         noNegativeCount,
+	"esrgan.inputs.tile_size.maximum":                                   upscaleTile,
 	"flux_denoise.inputs.control.type":                                  fluxUnsupported,
 	"flux_denoise.inputs.fill_conditioning.type":                        fluxUnsupported,
 	"flux_denoise.inputs.height.exclusiveMinimum":                       positiveSize,
