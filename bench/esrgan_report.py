@@ -20,6 +20,8 @@ for r in rows:
     ratio = f"{r['seconds'] / best:.2f}" if best and r["side"] == "invokego" else ""
     cratio = f"{r['cpu_seconds'] / best_cpu:.2f}" if best_cpu and r["side"] == "invokego" else ""
     gf = f"{r['gflop'] / r['seconds']:.0f}" if "gflop" in r else ""
-    lines.append(f"| {r['side']} | {r['precision']} | {r['size']}² | {r['tile'] or 'none'} | {r.get('tiles', 1)} | {r['seconds']:.2f} | {r['cpu_seconds']:.1f} | {ratio} | {cratio} | {gf} | {r['peak_rss_mib']:.0f} |")
+    w = r.get("width", r["size"])
+    dims = f"{r['size']}²" if w == r["size"] else f"{w}×{r['size']}"
+    lines.append(f"| {r['side']} | {r['precision']} | {dims} | {r['tile'] or 'none'} | {r.get('tiles', 1)} | {r['seconds']:.2f} | {r['cpu_seconds']:.1f} | {ratio} | {cratio} | {gf} | {r['peak_rss_mib']:.0f} |")
 open(results, "w").write("\n".join(lines) + "\n")
 print("\n".join(lines))

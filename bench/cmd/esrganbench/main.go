@@ -72,7 +72,8 @@ func (r randomRRDB) Float32(name string) ([]float32, error) {
 }
 
 func main() {
-	size := flag.Int("size", 512, "input side in pixels")
+	size := flag.Int("size", 512, "input height (and width, unless -width) in pixels")
+	width := flag.Int("width", 0, "input width in pixels (0: -size)")
 	tile := flag.Int("tile", 0, "tile size (0: untiled)")
 	precision := flag.String("precision", "fp32", "fp32 or bf16")
 	runs := flag.Int("runs", 1, "timed runs (the best is reported)")
@@ -83,14 +84,18 @@ func main() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	img := image.NewNRGBA(image.Rect(0, 0, *size, *size))
+	w := *size
+	if *width > 0 {
+		w = *width
+	}
+	img := image.NewNRGBA(image.Rect(0, 0, w, *size))
 	g := rand.New(rand.NewPCG(1, 2))
 	for y := range *size {
-		for x := range *size {
+		for x := range w {
 			img.SetNRGBA(x, y, color.NRGBA{uint8(g.IntN(256)), uint8(g.IntN(256)), uint8(g.IntN(256)), 255})
 		}
 	}
-	tiles, _ := esrgan.Tiles(*size, *size, *tile, esrgan.DefaultMinOverlap)
+	tiles, _ := esrgan.Tiles(*size, w, *tile, esrgan.DefaultMinOverlap)
 	var flops float64
 	for _, t := range tiles {
 		flops += m.FLOPs(t.Bottom-t.Top, t.Right-t.Left)
@@ -132,7 +137,7 @@ func main() {
 	}
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	json.NewEncoder(os.Stdout).Encode(map[string]any{"side": "invokego", "precision": *precision, "size": *size, "tile": *tile,
+	json.NewEncoder(os.Stdout).Encode(map[string]any{"side": "invokego", "precision": *precision, "size": *size, "width": w, "tile": *tile,
 		"tiles": len(tiles), "seconds": best, "cpu_seconds": bestCPU, "runs": times, "gflop": flops / 1e9, "peak_rss_mib": float64(ru.Maxrss) / 1024,
 		"threads": runtime.GOMAXPROCS(0)})
 }
