@@ -167,6 +167,11 @@ func probeFile(ctx context.Context, path string, hints Hints) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if res.Spandrel != nil {
+		if err := spandrelLoadable(path); err != nil {
+			return nil, err
+		}
+	}
 	if res.Type == "main" || res.Type == "controlnet" || res.Type == "vae" {
 		res.Format = "checkpoint"
 		if cfg != nil {

@@ -1,8 +1,12 @@
 package probe
 
 import (
+	"bytes"
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/invokego/invokego/internal/engine/esrgan"
 )
@@ -32,4 +36,25 @@ func spandrelResult(sd *StateDict) (*Result, bool, error) {
 		return nil, true, fmt.Errorf("%w: %v", ErrUnknownModel, err)
 	}
 	return &Result{Type: "spandrel_image_to_image", Format: "checkpoint", Base: "any", Spandrel: spec}, true, nil
+}
+
+// spandrelLoadable refuses upscaler checkpoints the engine identifies but cannot load: torch.save files in
+// the legacy (pre-1.6, non-zip) format, whose tensor data follows the pickle in a layout the engine does not
+// read. Better at install than at the first run.
+func spandrelLoadable(path string) error {
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".pth", ".pt", ".ckpt", ".bin":
+	default:
+		return nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	var magic [4]byte
+	if _, err := f.ReadAt(magic[:], 0); err != nil || !bytes.Equal(magic[:], []byte("PK\x03\x04")) {
+		return fmt.Errorf("%w: this upscaler is a legacy (pre-1.6) torch checkpoint, which invokego cannot load; convert it to safetensors or re-save it with a recent torch", ErrUnknownModel)
+	}
+	return nil
 }

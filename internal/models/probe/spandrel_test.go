@@ -50,3 +50,25 @@ func TestProbeSpandrelRefused(t *testing.T) {
 		t.Fatal(statErr)
 	}
 }
+
+// A legacy (non-zip) torch checkpoint of an upscaler is refused at install: the engine reads only the zip
+// format.
+func TestProbeSpandrelLegacyCheckpoint(t *testing.T) {
+	if err := spandrelLoadable(filepath.Join(t.TempDir(), "x.safetensors")); err != nil {
+		t.Errorf("safetensors: %v", err)
+	}
+	p := filepath.Join(t.TempDir(), "old.pth")
+	if err := os.WriteFile(p, []byte{0x80, 0x02, 0x8a, 0x0a}, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := spandrelLoadable(p); !errors.Is(err, ErrUnknownModel) {
+		t.Errorf("legacy pth: %v", err)
+	}
+	zp, err := goldens.Path("upscale", "rrdb-x4-params_ema.pth")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := spandrelLoadable(zp); err != nil {
+		t.Errorf("zip pth: %v", err)
+	}
+}
