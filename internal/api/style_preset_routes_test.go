@@ -330,7 +330,9 @@ func TestStylePresetAccess(t *testing.T) {
 		}
 	}
 	env.Do("GET", spAPI+"/").Expect(http.StatusUnauthorized)
-	export := func(tok string) string { return string(env.Do("GET", spAPI+"/export", apitest.Token(tok)).Expect(http.StatusOK).Body) }
+	export := func(tok string) string {
+		return string(env.Do("GET", spAPI+"/export", apitest.Token(tok)).Expect(http.StatusOK).Body)
+	}
 	if e := export(cast.Other.Token); strings.Contains(e, "owned shared") || !strings.Contains(e, "other's") {
 		t.Errorf("other's export: %q", e)
 	}
