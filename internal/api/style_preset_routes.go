@@ -14,11 +14,20 @@ import (
 
 var stylePresetTags = []string{"style_presets"}
 
-// stylePresetForm documents the multipart body of create and update: "data" is a JSON string
-// {name, positive_prompt, negative_prompt, type[, is_public]}, "image" an optional image file.
-type stylePresetForm struct {
+// Body_create_style_preset documents the multipart body of create (and, as Body_update_style_preset, of update):
+// "data" is a JSON string {name, positive_prompt, negative_prompt, type[, is_public]}, "image" an optional image
+// file. The names are InvokeAI's schema's.
+type Body_create_style_preset struct {
 	Image *string `json:"image,omitempty" description:"The image file to upload"`
 	Data  string  `json:"data" description:"The data of the style preset (a JSON object: name, positive_prompt, negative_prompt, type, optional is_public)"`
+}
+
+// Body_update_style_preset is the multipart body of update.
+type Body_update_style_preset Body_create_style_preset
+
+// Body_import_style_presets is the multipart body of import.
+type Body_import_style_presets struct {
+	File string `json:"file" description:"The file to import"`
 }
 
 type stylePresetIDParam struct {
@@ -60,7 +69,7 @@ func StylePresetRoutes(svc *stylepresets.Service) []Route {
 		JSON(Op{Method: http.MethodPost, Path: p + "/", Summary: "Create Style Preset", ID: "create_style_preset", Tags: stylePresetTags,
 			Policy: access.LoggedIn, MaxBody: formBody},
 			func(c *Call, _ *struct {
-				Form stylePresetForm `body:"multipart"`
+				Form Body_create_style_preset `body:"multipart"`
 			}) (*stylepresets.StylePresetRecordWithImage, error) {
 				fd, img, err := readPresetForm(c)
 				if err != nil {
@@ -76,8 +85,8 @@ func StylePresetRoutes(svc *stylepresets.Service) []Route {
 			Policy: access.LoggedIn, MaxBody: formBody,
 			Description: "Replaces the name and prompts; the image is replaced by the one sent, or removed when none is."},
 			func(c *Call, in *struct {
-				StylePresetID string          `path:"style_preset_id" description:"The id of the style preset to update"`
-				Form          stylePresetForm `body:"multipart"`
+				StylePresetID string                   `path:"style_preset_id" description:"The id of the style preset to update"`
+				Form          Body_update_style_preset `body:"multipart"`
 			}) (*stylepresets.StylePresetRecordWithImage, error) {
 				fd, img, err := readPresetForm(c)
 				if err != nil {
@@ -129,9 +138,7 @@ func StylePresetRoutes(svc *stylepresets.Service) []Route {
 			Description: "Creates private presets owned by the caller from a CSV (name, prompt or positive_prompt, negative_prompt) or a " +
 				"JSON list of objects with those keys; all or none."},
 			func(c *Call, _ *struct {
-				Form struct {
-					File string `json:"file" description:"The file to import"`
-				} `body:"multipart"`
+				Form Body_import_style_presets `body:"multipart"`
 			}) (any, error) {
 				form, err := readMultipart(c.R, nil, "file")
 				if err != nil {

@@ -8,8 +8,8 @@ import (
 	"github.com/invokego/invokego/internal/prompts/dynamic"
 )
 
-// dynamicPromptsBody is InvokeAI's Body_parse_dynamicprompts.
-type dynamicPromptsBody struct {
+// Body_parse_dynamicprompts is the body of /utilities/dynamicprompts, named as InvokeAI's schema names it.
+type Body_parse_dynamicprompts struct {
 	Prompt        string `json:"prompt" description:"The prompt to parse with dynamicprompts"`
 	MaxPrompts    *int   `json:"max_prompts" default:"1000" ge:"1" le:"10000" description:"The max number of prompts to generate"`
 	Combinatorial *bool  `json:"combinatorial" default:"true" description:"Whether to use the combinatorial generator"`
@@ -30,7 +30,7 @@ func UtilitiesRoutes() []Route {
 			Description: "Expands a dynamic prompt ({a|b} syntax) with the combinatorial or the random generator. A prompt that cannot be " +
 				"expanded answers 200 with the prompt itself and the reason in error, as InvokeAI does."},
 			func(c *Call, in *struct {
-				Body dynamicPromptsBody `body:"json"`
+				Body Body_parse_dynamicprompts `body:"json"`
 			}) (DynamicPromptsResponse, error) {
 				o := dynamic.Options{MaxPrompts: 1000, Combinatorial: true, Seed: in.Body.Seed}
 				if in.Body.MaxPrompts != nil {
