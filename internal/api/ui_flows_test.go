@@ -257,8 +257,12 @@ func TestInvokeAIUIFlows(t *testing.T) {
 			// A style preset of the user's own, made in the preset form, then applied by the UI to the prompt.
 			var made preset
 			b.do("POST", "/api/v1/style_presets/", http.StatusOK, presetForm(t,
-				map[string]any{"name": "Foxes", "positive_prompt": "{prompt}, in snow", "negative_prompt": "blurry", "type": "user"}, nil)).Decode(&made)
+				map[string]any{"name": "Foxes", "positive_prompt": "{prompt}, in snow", "negative_prompt": "blurry", "type": "user"}, pngBytes(t, 40, 30))).Decode(&made)
 			b.do("GET", "/api/v1/style_presets/i/"+made.ID, http.StatusOK)
+			if made.Image == nil {
+				t.Fatal("the preset has no image")
+			}
+			b.img(*made.Image) // the preset list shows it as an <img>
 			positive := strings.ReplaceAll(made.PresetData.PositivePrompt, "{prompt}", "a {red|blue} fox")
 
 			// Dynamic prompts, as the watcher asks for them.
