@@ -3,6 +3,7 @@ package dynamic
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -243,4 +244,41 @@ func ExampleExpand() {
 	// Output:
 	// [a red fox a blue fox] <nil>
 	// [sun and rain sun and rain] <nil>
+}
+
+// TestVariablesCannotDoubleTheirWayPastTheBounds: each variable used twice in the next one's value doubles the
+// prompt at every level (2^40 × 8 bytes here); the expansion stops with an error before it builds a string over
+// the output bound.
+func TestVariablesCannotDoubleTheirWayPastTheBounds(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("${v0=abcdefgh}")
+	for i := 1; i <= 40; i++ {
+		fmt.Fprintf(&b, "${v%d=${v%d}${v%d}}", i, i-1, i-1)
+	}
+	b.WriteString("${v40}")
+	for _, o := range []Options{comb(1), seeded(1, 3)} {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		_, err := Expand(b.String(), o)
+		runtime.ReadMemStats(&after)
+		if err == nil || !strings.Contains(err.Error(), "longer than") && !strings.Contains(err.Error(), "too many") {
+			t.Fatalf("doubling variables: %v", err)
+		}
+		// The work bound caps what an expansion allocates in all (measured: 177 MiB combinatorial, 53 MiB random).
+		if grew := after.TotalAlloc - before.TotalAlloc; grew > 400<<20 {
+			t.Errorf("the refused expansion allocated %d MiB", grew>>20)
+		}
+	}
+	// Ten levels (8 KiB) are fine.
+	var small strings.Builder
+	small.WriteString("${v0=abcdefgh}")
+	for i := 1; i <= 10; i++ {
+		fmt.Fprintf(&small, "${v%d=${v%d}${v%d}}", i, i-1, i-1)
+	}
+	small.WriteString("${v10}")
+	got := expand(t, small.String(), comb(1))
+	if len(got) != 1 || len(got[0]) != 8<<10 {
+		t.Fatalf("ten doublings: %d prompts of %d bytes", len(got), len(got[0]))
+	}
 }

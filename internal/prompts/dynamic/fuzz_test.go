@@ -16,6 +16,7 @@ func FuzzExpand(f *testing.F) {
 		`\{a\|b\} {c|d}`, "__wild__", "${a=${a}} ${a}", "{-2$$", "{2-$$x|y}", "{{{{{{{{{{", "}}}}|||", "$$$%%%{",
 		strings.Repeat("{a|b}", 60), "{12$$" + strings.Repeat("{a|b}|", 30) + "c}", "{9$$ $$a|b|c|d|e|f|g|h|i}",
 		"%{…$$%{…$${a|b}}}", "${x?=!{a|b}}${x}", "{3::a|-1.5::b|+.5::c}", "{0::a|0::b}", "\x00{\xff|\xfe}",
+		"${a=xy}${b=${a}${a}}${c=${b}${b}}${d=${c}${c}}${e=${d}${d}}${e}${e}", "${a=${b}}${b=${a}}${a}",
 	} {
 		f.Add(s, uint16(10), true, int64(1))
 		f.Add(s, uint16(10), false, int64(-3))

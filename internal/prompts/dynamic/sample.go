@@ -30,8 +30,26 @@ func (r *run) charge(units int) bool {
 	return true
 }
 
-// produced charges for a value of n bytes.
-func (r *run) produced(n int) bool { return r.charge(1 + n/32) }
+// produced charges for a value of n bytes; it is called before the value is built, so that no single string
+// (variables used twice in each other's values double at every level) can outgrow the output bound.
+func (r *run) produced(n int) bool {
+	if n > MaxOutputBytes && r.err == nil {
+		r.err = &Error{Msg: fmt.Sprintf("a prompt would be longer than %d MiB; shorten the prompt or use its variables fewer times", MaxOutputBytes>>20)}
+	}
+	return r.charge(1 + n/32)
+}
+
+// joinedLen is the length joined(parts, sep) will have, at most.
+func joinedLen(parts []string, sep string) int {
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+	}
+	if len(parts) > 1 {
+		n += len(sep) * (len(parts) - 1)
+	}
+	return n
+}
 
 // fail records an error and stops the expansion.
 func (r *run) fail(err error) bool {
@@ -46,7 +64,23 @@ func (r *run) fail(err error) bool {
 type scope struct {
 	method method
 	vars   map[string]*node
-	active map[string]bool
+	active *activeVar
+}
+
+// activeVar is a link in the list of variables being sampled (a list, not a map: it is extended at every
+// variable use and never copied).
+type activeVar struct {
+	name string
+	next *activeVar
+}
+
+func (a *activeVar) has(name string) bool {
+	for ; a != nil; a = a.next {
+		if a.name == name {
+			return true
+		}
+	}
+	return false
 }
 
 func (s scope) withMethod(m method) scope { s.method = m; return s }
@@ -67,12 +101,7 @@ func (s scope) withVars(v map[string]*node) scope {
 }
 
 func (s scope) withActive(name string) scope {
-	a := make(map[string]bool, len(s.active)+1)
-	for k := range s.active {
-		a[k] = true
-	}
-	a[name] = true
-	s.active = a
+	s.active = &activeVar{name: name, next: s.active}
 	return s
 }
 
@@ -132,7 +161,10 @@ func (r *run) lookup(n *node, s scope) (*node, scope, bool) {
 	if !ok {
 		return nil, s, r.fail(&Error{Msg: fmt.Sprintf("variable %q is not defined; assign it first with ${%s=…}", n.text, n.text)})
 	}
-	if s.active[n.text] {
+	if !r.charge(1) {
+		return nil, s, false
+	}
+	if s.active.has(n.text) {
 		return nil, s, r.fail(&Error{Msg: fmt.Sprintf("variable %q is defined through itself", n.text)})
 	}
 	return v, s.withActive(n.text), true
@@ -141,6 +173,16 @@ func (r *run) lookup(n *node, s scope) (*node, scope, bool) {
 // assign takes a sequence's variable assignments into the scope (all of them, before any token is sampled) and
 // returns the other tokens.
 func (r *run) assign(items []*node, s scope) ([]*node, scope, bool) {
+	hasAssign := false
+	for _, it := range items {
+		if it.kind == kAssign {
+			hasAssign = true
+			break
+		}
+	}
+	if !hasAssign {
+		return items, s, true
+	}
 	var tokens []*node
 	vars := map[string]*node{}
 	for _, it := range items {
@@ -219,8 +261,7 @@ func (r *run) each(n *node, s scope, yield func(string) bool) bool {
 		return r.each(n.items[0], s, func(w string) bool {
 			prefix, suffix := splitWrapper(w)
 			return r.each(n.items[1], s, func(in string) bool {
-				v := prefix + in + suffix
-				return r.produced(len(v)) && yield(v)
+				return r.produced(len(prefix)+len(in)+len(suffix)) && yield(prefix+in+suffix)
 			})
 		})
 	default:
@@ -268,8 +309,7 @@ func (r *run) eachSequence(n *node, s scope, yield func(string) bool) bool {
 		})
 	}
 	return rec(0, func() bool {
-		v := strings.Join(vals, "")
-		return r.produced(len(v)) && yield(v)
+		return r.produced(joinedLen(vals, "")) && yield(strings.Join(vals, ""))
 	})
 }
 
@@ -302,8 +342,7 @@ func (r *run) eachVariant(n *node, s scope, yield func(string) bool) bool {
 						return true
 					}
 					seen[key] = struct{}{}
-					v := joined(parts, n.sep)
-					return r.produced(len(v)) && yield(v)
+					return r.produced(joinedLen(parts, n.sep)) && yield(joined(parts, n.sep))
 				})
 			}
 			for _, v := range pool {
@@ -499,16 +538,18 @@ func (g *seqGen) next() (string, bool) {
 	if g.r.err != nil {
 		return "", false
 	}
-	var b strings.Builder
-	for _, sub := range g.subs {
+	vals := make([]string, len(g.subs))
+	for i, sub := range g.subs {
 		v, ok := sub.next()
 		if !ok {
 			return "", false
 		}
-		b.WriteString(v)
+		vals[i] = v
 	}
-	v := b.String()
-	return v, g.r.produced(len(v))
+	if !g.r.produced(joinedLen(vals, "")) {
+		return "", false
+	}
+	return strings.Join(vals, ""), true
 }
 
 // randomGen draws a variant at random: how many options (between its bounds), which ones (by weight, without
@@ -580,8 +621,10 @@ func (g *randomGen) next() (string, bool) {
 		}
 		parts[i] = v
 	}
-	v := joined(parts, n.sep)
-	return v, r.produced(len(v))
+	if !r.produced(joinedLen(parts, n.sep)) {
+		return "", false
+	}
+	return joined(parts, n.sep), true
 }
 
 // drawOnce is the first value of a fresh generator of n, as a random variant takes from each option it picks;
@@ -719,8 +762,10 @@ func (g *comboGen) next() (string, bool) {
 		}
 		parts[i] = v
 	}
-	v := joined(parts, g.sep)
-	return v, g.r.produced(len(v))
+	if !g.r.produced(joinedLen(parts, g.sep)) {
+		return "", false
+	}
+	return joined(parts, g.sep), true
 }
 
 // wrapGen puts the next inner value into the next wrapper value.
@@ -744,6 +789,8 @@ func (g *wrapGen) next() (string, bool) {
 		return "", false
 	}
 	prefix, suffix := splitWrapper(w)
-	v := prefix + in + suffix
-	return v, g.r.produced(len(v))
+	if !g.r.produced(len(prefix) + len(in) + len(suffix)) {
+		return "", false
+	}
+	return prefix + in + suffix, true
 }
