@@ -17,7 +17,7 @@ import (
 type memStore map[string]StoredTensor
 
 func (m memStore) Tensor(name string) (StoredTensor, bool) { t, ok := m[name]; return t, ok }
-func (m memStore) Close() error                             { return nil }
+func (m memStore) Close() error                            { return nil }
 func (m memStore) Names() []string {
 	out := make([]string, 0, len(m))
 	for k := range m {

@@ -3,6 +3,8 @@ package flux
 import (
 	"context"
 	"image"
+	"image/png"
+	"os"
 	"strings"
 	"testing"
 
@@ -35,6 +37,9 @@ var pipelineCases = []pipelineCase{
 	{name: "invokeai_dev_cat_s0_64x64", dev: true, h: 64, w: 64, steps: 10, seed: 0, invoke: true},
 	{name: "invokeai_schnell_cat_s0_64x64", h: 64, w: 64, steps: 4, seed: 0, invoke: true},
 	{name: "invokeai_dev_lighthouse_s1_48x80", dev: true, h: 48, w: 80, steps: 10, seed: 1, invoke: true},
+	{name: "invokeai_text_dev_cat_s0_64x64", dev: true, h: 64, w: 64, steps: 10, invoke: true},
+	{name: "invokeai_text_schnell_cat_s0_64x64", h: 64, w: 64, steps: 4, invoke: true},
+	{name: "invokeai_text_dev_cafe_s3_64x64", dev: true, h: 64, w: 64, steps: 10, seed: 3, invoke: true},
 	{name: "invokeai_text_dev_cat_s0_64x64.gguf_Q8_0", dev: true, h: 64, w: 64, steps: 10, gguf: "flux1-dev-tiny-Q8_0.gguf", invoke: true},
 	{name: "invokeai_text_dev_cat_s0_64x64.gguf_Q4_K_S", dev: true, h: 64, w: 64, steps: 10, gguf: "flux1-dev-tiny-Q4_K_S.gguf", invoke: true},
 	{name: "invokeai_text_schnell_cat_s0_64x64.gguf_Q8_0", h: 64, w: 64, steps: 4, gguf: "flux1-schnell-tiny-Q8_0.gguf", invoke: true},
@@ -147,6 +152,7 @@ func TestPipelineGoldens(t *testing.T) {
 				t.Fatal(err)
 			}
 			compareImage(t, img, g, wantImg)
+			comparePNG(t, img, c.name+".png")
 		})
 	}
 }
@@ -169,6 +175,37 @@ func roundedImage(x *tensor.Tensor) (*image.NRGBA, error) {
 		}
 	}
 	return out, nil
+}
+
+// comparePNG checks an image against a golden PNG of pipeline/ within one level.
+func comparePNG(t *testing.T, img *image.NRGBA, name string) {
+	t.Helper()
+	f, err := os.Open(fluxTiny(t, "pipeline", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	want, err := png.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want.Bounds() != img.Bounds() {
+		t.Fatalf("%s: bounds %v, image %v", name, want.Bounds(), img.Bounds())
+	}
+	worst := 0
+	b := img.Bounds()
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			r1, g1, b1, _ := img.At(x, y).RGBA()
+			r2, g2, b2, _ := want.At(x, y).RGBA()
+			for _, d := range []int{int(r1>>8) - int(r2>>8), int(g1>>8) - int(g2>>8), int(b1>>8) - int(b2>>8)} {
+				worst = max(worst, d, -d)
+			}
+		}
+	}
+	if worst > levelTolerance {
+		t.Errorf("%s: a channel differs by %d levels", name, worst)
+	}
 }
 
 // compareImage checks an image against a [1, H, W, 3] uint8 golden.
