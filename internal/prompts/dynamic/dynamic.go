@@ -36,7 +36,9 @@ const (
 	// MaxOutputBytes bounds the total size of the prompts returned.
 	MaxOutputBytes = 16 << 20
 
-	maxNodes   = 1 << 15
+	maxNodes = 1 << 15
+	// maxLive bounds the enumerations in progress at once, and so the stack of a combinatorial expansion.
+	maxLive    = 1 << 13
 	maxOptions = 4096
 	maxBound   = 1 << 20
 	// maxWork bounds the steps of one expansion (combinations tried, values produced, generators made), so

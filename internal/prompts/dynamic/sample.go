@@ -13,6 +13,9 @@ type run struct {
 	work int
 	err  error
 	seed maphash.Seed
+	// live counts the enumerations in progress: each value is handed on by a call, so the stack grows with
+	// every token a prompt is made of (and doubles with every level of variables used twice).
+	live int
 }
 
 func newRun(rng *pyRandom) *run { return &run{rng: rng, seed: maphash.MakeSeed()} }
@@ -232,6 +235,11 @@ var errAssignAlone = &Error{Msg: "a prompt that only assigns a variable gives no
 // each enumerates the values of a node in order (the combinatorial generator), calling yield for each until
 // it returns false. It returns false when stopped or failed.
 func (r *run) each(n *node, s scope, yield func(string) bool) bool {
+	r.live++
+	defer func() { r.live-- }()
+	if r.live > maxLive {
+		return r.fail(&Error{Msg: fmt.Sprintf("the prompt is made of more than %d parts at once; shorten it", maxLive)})
+	}
 	m, s := pick(n, s)
 	if m.nonFinite() {
 		// An endless generator where a finite one is enumerated: the library loops over it forever; the work
