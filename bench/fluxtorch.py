@@ -133,16 +133,18 @@ def forward(sd, cfg, img, txt, pooled, timestep, guidance, img_ids, txt_ids, tim
     cos, sin = rope(torch.cat([txt_ids, img_ids], 0), cfg["axes_dims_rope"])
     l = t.shape[1]
     for i in range(cfg["num_layers"]):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), cpu_seconds()
         x, t = double_block(sd, f"transformer_blocks.{i}.", x, t, temb, cos, sin, heads)
         if times is not None:
             times.setdefault("double", []).append(time.perf_counter() - t0)
+            times.setdefault("double_cpu", []).append(cpu_seconds() - c0)
     x = torch.cat([t, x], 1)
     for i in range(cfg["num_single_layers"]):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), cpu_seconds()
         x = single_block(sd, f"single_transformer_blocks.{i}.", x, temb, cos, sin, heads)
         if times is not None:
             times.setdefault("single", []).append(time.perf_counter() - t0)
+            times.setdefault("single_cpu", []).append(cpu_seconds() - c0)
     x = x[:, l:]
     scale, shift = linear(sd, "norm_out.linear", F.silu(temb)).chunk(2, -1)
     return linear(sd, "proj_out", modulated(x, shift, scale))
@@ -204,6 +206,11 @@ def random_flux_blocks(dtype):
     return sd
 
 
+def cpu_seconds():
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
+
+
 def bench(size, runs, dtype):
     sd = random_flux_blocks(dtype)
     lat = size // 8
@@ -218,12 +225,13 @@ def bench(size, runs, dtype):
     best = None
     for r in range(runs + 1):  # the first run warms up
         times = {}
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), cpu_seconds()
         with torch.inference_mode():
             forward(sd, FLUX1, img, txt, pooled, torch.tensor([0.5]), torch.tensor([3.5]), ids, torch.zeros(l, 3), times)
-        total = time.perf_counter() - t0
+        total, total_cpu = time.perf_counter() - t0, cpu_seconds() - c0
         if r > 0 and (best is None or total < best["total"]):
-            best = {"total": total, "double": times["double"][0], "single": times["single"][0]}
+            best = {"total": total, "double": times["double"][0], "single": times["single"][0],
+                    "double_cpu": times["double_cpu"][0], "single_cpu": times["single_cpu"][0], "total_cpu": total_cpu}
     weights = sum(t.numel() * t.element_size() for t in sd.values())
     s = n + l
     h, mlp = 3072, 12288
@@ -235,6 +243,9 @@ def bench(size, runs, dtype):
                       "step_s": 19 * best["double"] + 38 * best["single"] + other,
                       "block_gflop": block_flop / 1e9,
                       "double_gflops": block_flop / 1e9 / best["double"], "single_gflops": block_flop / 1e9 / best["single"],
+                      "double_cpu_s": best["double_cpu"], "single_cpu_s": best["single_cpu"],
+                      "step_cpu_s": 19 * best["double_cpu"] + 38 * best["single_cpu"] + best["total_cpu"] - best["double_cpu"] - best["single_cpu"],
+                      "block_gflop_per_cpu_s": 2 * block_flop / 1e9 / (best["double_cpu"] + best["single_cpu"]),
                       "weights_mib": weights / 2**20,
                       "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                       "threads": torch.get_num_threads(), "load": os.getloadavg()[0]}), flush=True)

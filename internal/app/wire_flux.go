@@ -20,8 +20,8 @@ import (
 func (a *App) fluxLoader() fluxnode.Loader {
 	compute := quant.ComputeF32
 	if a.cfg.Precision == "bfloat16" {
-		// InvokeAI's precision setting: bfloat16 products (AVX512_BF16 where the CPU has it) for the FLUX
-		// transformer and T5, about twice as fast; "auto" keeps float32, as InvokeAI does on a CPU.
+		// InvokeAI's precision setting: bfloat16 operands (AVX512_BF16 where the CPU has it) for the FLUX
+		// transformer and T5; "auto" keeps float32, as InvokeAI does on a CPU.
 		compute = quant.ComputeBF16
 	}
 	return fluxnode.Loader{

@@ -18,8 +18,9 @@ type LoadOptions struct {
 	Config *Config
 	// Compute selects the arithmetic of the products: quant.ComputeF32
 	// (the default; the goldens' float32 arithmetic) or quant.ComputeBF16
-	// (bfloat16 operands with float32 sums where the CPU has AVX512_BF16:
-	// about twice as fast, relative errors of a few 1e-3 per layer).
+	// (bfloat16 operands with float32 sums where the CPU has AVX512_BF16;
+	// relative errors of a few 1e-3 per layer; faster only on CPUs whose bf16
+	// dot products outrun their fp32 FMAs).
 	Compute quant.Compute
 }
 
