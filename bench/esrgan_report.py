@@ -12,7 +12,8 @@ lines = ["# `make bench`: ESRGAN 4x (RRDBNet 23 blocks, 64 features, random weig
          "Ratio = invokego seconds / PyTorch's best time (either precision); target ≤ 0.7. The CPU ratio divides",
          "process CPU seconds (all threads) instead, which a loaded machine distorts less. A 512×512 image tiled at",
          "512 is one tile (InvokeAI clamps the tile to the image), so tiled and untiled do the same work there; the",
-         "768×768 row tiled at 512 (4 tiles) shows the peak RSS following the tile, not the image.", ""]
+         "1004×512 row tiled at 512 (two tiles, twice the work, so its ratios are not like for like) shows the peak",
+         "RSS following the tile, not the image.", ""]
 lines += ["Machine load: " + "; ".join(load), ""]
 lines.append("| side | precision | image | tile | tiles | seconds | CPU seconds | ratio to PyTorch best | CPU ratio | GFLOP/s (wall) | peak RSS MiB |")
 lines.append("|---|---|---|---|---|---|---|---|---|---|---|")
