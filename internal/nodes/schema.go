@@ -78,7 +78,22 @@ func (f *Field) valueSchema(c *schema.Components) map[string]any {
 			slice = slice.Elem()
 		}
 		elem := c.Of(slice.Elem())
-		s = map[string]any{"anyOf": []any{elem, map[string]any{"type": "array", "items": elem}}}
+		alts := []any{elem, map[string]any{"type": "array", "items": elem}}
+		if f.goType.Kind() == reflect.Pointer {
+			alts = append(alts, map[string]any{"type": "null"})
+		}
+		s = map[string]any{"anyOf": alts}
+		// pydantic cannot put bounds inside a Union[T, list[T]], so it writes them beside it (ge, le, gt, lt).
+		for key, n := range map[string]*schema.Number{"ge": f.Rules.Ge, "gt": f.Rules.Gt, "le": f.Rules.Le, "lt": f.Rules.Lt} {
+			if n != nil {
+				s[key] = n.JSON()
+			}
+		}
+		rules := *f.Rules
+		rules.Title, rules.Description, rules.Default = "", "", nil
+		rules.Ge, rules.Gt, rules.Le, rules.Lt = nil, nil, nil, nil
+		rules.Apply(s, false)
+		return s
 	default:
 		s = c.Of(f.goType)
 	}

@@ -217,7 +217,8 @@ func containsAny(s string, subs []string) bool {
 }
 
 // controlResiduals runs every ControlNet active at this step and sums their residuals, as InvokeAI's
-// do_controlnet_step does. "balanced" and "more_prompt" run the ControlNet on both halves with their own
+// do_controlnet_step does. The run's UNet options (seamless tiling, the UNet's layer patches) are not the
+// ControlNet's: InvokeAI patches only the UNet and the VAE. "balanced" and "more_prompt" run the ControlNet on both halves with their own
 // text; "more_control" and "unbalanced" (cfg injection) run it on the positive half only and leave the
 // negative half without residuals. "more_prompt" and "more_control" use guess mode's graded scales.
 func (g *guidance) controlResiduals(ctx context.Context, s side, input *tensor.Tensor, t float32, step, total int) ([]*tensor.Tensor, *tensor.Tensor, error) {
@@ -233,7 +234,7 @@ func (g *guidance) controlResiduals(ctx context.Context, s side, input *tensor.T
 			continue
 		}
 		in := controlnet.Input{Sample: input, Timesteps: []float32{t}, Embedding: r.embeddings[i],
-			Scale: float32(weightAt(c.Weight, step)), GuessMode: c.Mode == "more_prompt" || c.Mode == "more_control", Options: g.opts}
+			Scale: float32(weightAt(c.Weight, step)), GuessMode: c.Mode == "more_prompt" || c.Mode == "more_control"}
 		switch {
 		case s == sidePos || (s == sideBoth && cfgInjection):
 			in.Context, in.Added = g.posContext(), g.posAdded

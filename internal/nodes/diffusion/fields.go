@@ -65,41 +65,6 @@ type DenoiseMaskField struct {
 	Gradient          bool    `json:"gradient"`
 }
 
-// ControlField, IPAdapterField and T2IAdapterField are the shapes of InvokeAI's control adapter inputs of
-// denoise_latents, for the schema: denoise_latents refuses them until adapters are supported.
-type ControlField struct {
-	Image            nodes.ImageField     `json:"image" description:"The control image"`
-	ControlModel     ModelIdentifierField `json:"control_model" description:"The ControlNet model to use"`
-	ControlWeight    []float64            `json:"control_weight" poly:"true" default:"1" description:"The weight given to the ControlNet"`
-	BeginStepPercent float64              `json:"begin_step_percent" default:"0" ge:"0" le:"1" description:"When the ControlNet is first applied (% of total steps)"`
-	EndStepPercent   float64              `json:"end_step_percent" default:"1" ge:"0" le:"1" description:"When the ControlNet is last applied (% of total steps)"`
-	ControlMode      string               `json:"control_mode" default:"balanced" description:"The control mode to use"`
-	ResizeMode       string               `json:"resize_mode" default:"just_resize" description:"The resize mode to use"`
-}
-
-// IPAdapterField is an IP adapter to apply.
-type IPAdapterField struct {
-	Image             []nodes.ImageField   `json:"image" description:"The IP-Adapter image prompt(s)."`
-	IPAdapterModel    ModelIdentifierField `json:"ip_adapter_model" description:"The IP-Adapter model to use."`
-	ImageEncoderModel ModelIdentifierField `json:"image_encoder_model" description:"The name of the CLIP image encoder model."`
-	Weight            []float64            `json:"weight" default:"1" description:"The weight given to the IP-Adapter."`
-	TargetBlocks      []string             `json:"target_blocks" default:"[]" description:"The IP Adapter blocks to apply"`
-	Method            string               `json:"method" default:"full" description:"Weight apply method"`
-	BeginStepPercent  float64              `json:"begin_step_percent" default:"0" ge:"0" le:"1" description:"When the IP-Adapter is first applied (% of total steps)"`
-	EndStepPercent    float64              `json:"end_step_percent" default:"1" ge:"0" le:"1" description:"When the IP-Adapter is last applied (% of total steps)"`
-	Mask              *TensorField         `json:"mask" description:"The bool mask associated with this IP-Adapter."`
-}
-
-// T2IAdapterField is a T2I adapter to apply.
-type T2IAdapterField struct {
-	Image            nodes.ImageField     `json:"image" description:"The T2I-Adapter image prompt."`
-	T2IAdapterModel  ModelIdentifierField `json:"t2i_adapter_model" description:"The T2I-Adapter model to use."`
-	Weight           []float64            `json:"weight" default:"1" description:"The weight given to the T2I-Adapter"`
-	BeginStepPercent float64              `json:"begin_step_percent" default:"0" ge:"0" le:"1" description:"When the T2I-Adapter is first applied (% of total steps)"`
-	EndStepPercent   float64              `json:"end_step_percent" default:"1" ge:"0" le:"1" description:"When the T2I-Adapter is last applied (% of total steps)"`
-	ResizeMode       string               `json:"resize_mode" default:"just_resize" description:"The resize mode to use"`
-}
-
 // Outputs.
 
 // ModelLoaderOutput is model_loader_output.

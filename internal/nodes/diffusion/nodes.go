@@ -60,6 +60,9 @@ func Register(r *nodes.Registry, deps Deps) {
 		&ResizeLatents{store: deps.Store},
 		&ScaleLatents{store: deps.Store},
 		&Seamless{},
+		&ControlNetNode{},
+		&T2IAdapterNode{},
+		&IPAdapterNode{models: m},
 	)
 }
 
@@ -330,21 +333,21 @@ func (n *Noise) Invoke(nodes.Context) (nodes.Output, error) {
 
 // DenoiseLatents is denoise_latents.
 type DenoiseLatents struct {
-	PositiveConditioning []ConditioningField                  `json:"positive_conditioning" poly:"true" input:"connection" ui_order:"0" description:"Positive conditioning tensor"`
-	NegativeConditioning []ConditioningField                  `json:"negative_conditioning" poly:"true" input:"connection" ui_order:"1" description:"Negative conditioning tensor"`
-	Noise                *LatentsField                        `json:"noise" input:"connection" ui_order:"3" description:"Noise tensor"`
-	Steps                int                                  `json:"steps" default:"10" gt:"0" description:"Number of steps to run" le:"1000"`
-	CFGScale             []float64                            `json:"cfg_scale" poly:"true" default:"7.5" title:"CFG Scale" description:"Classifier-Free Guidance scale"`
-	DenoisingStart       float64                              `json:"denoising_start" default:"0.0" ge:"0" le:"1" description:"When to start denoising, expressed a percentage of total steps"`
-	DenoisingEnd         float64                              `json:"denoising_end" default:"1.0" ge:"0" le:"1" description:"When to stop denoising, expressed a percentage of total steps"`
-	Scheduler            models.SchedulerName                 `json:"scheduler" default:"euler" ui_type:"SchedulerField" description:"Scheduler to use during inference"`
-	UNet                 UNetField                            `json:"unet" title:"UNet" input:"connection" ui_order:"2" description:"UNet (scheduler, LoRAs)"`
-	Control              []nodes.Passthrough[ControlField]    `json:"control" default:"null" poly:"true" input:"connection" ui_order:"5" description:"ControlNet(s) to apply"`
-	IPAdapter            []nodes.Passthrough[IPAdapterField]  `json:"ip_adapter" default:"null" poly:"true" input:"connection" ui_order:"6" title:"IP-Adapter" description:"IP-Adapter to apply"`
-	T2IAdapter           []nodes.Passthrough[T2IAdapterField] `json:"t2i_adapter" default:"null" poly:"true" input:"connection" ui_order:"7" title:"T2I-Adapter" description:"T2I-Adapter(s) to apply"`
-	CFGRescaleMultiplier float64                              `json:"cfg_rescale_multiplier" default:"0" ge:"0" lt:"1" title:"CFG Rescale Multiplier" description:"Rescale multiplier for CFG guidance, used for models trained with zero-terminal SNR"`
-	Latents              *LatentsField                        `json:"latents" input:"connection" ui_order:"4" description:"Latents tensor"`
-	DenoiseMask          *DenoiseMaskField                    `json:"denoise_mask" input:"connection" ui_order:"8" description:"A mask of the region to apply the denoising process to. Values of 0.0 represent the regions to be fully denoised, and 1.0 represent the regions to be preserved."`
+	PositiveConditioning []ConditioningField  `json:"positive_conditioning" poly:"true" input:"connection" ui_order:"0" description:"Positive conditioning tensor"`
+	NegativeConditioning []ConditioningField  `json:"negative_conditioning" poly:"true" input:"connection" ui_order:"1" description:"Negative conditioning tensor"`
+	Noise                *LatentsField        `json:"noise" input:"connection" ui_order:"3" description:"Noise tensor"`
+	Steps                int                  `json:"steps" default:"10" gt:"0" description:"Number of steps to run" le:"1000"`
+	CFGScale             []float64            `json:"cfg_scale" poly:"true" default:"7.5" title:"CFG Scale" description:"Classifier-Free Guidance scale"`
+	DenoisingStart       float64              `json:"denoising_start" default:"0.0" ge:"0" le:"1" description:"When to start denoising, expressed a percentage of total steps"`
+	DenoisingEnd         float64              `json:"denoising_end" default:"1.0" ge:"0" le:"1" description:"When to stop denoising, expressed a percentage of total steps"`
+	Scheduler            models.SchedulerName `json:"scheduler" default:"euler" ui_type:"SchedulerField" description:"Scheduler to use during inference"`
+	UNet                 UNetField            `json:"unet" title:"UNet" input:"connection" ui_order:"2" description:"UNet (scheduler, LoRAs)"`
+	Control              []ControlField       `json:"control" default:"null" poly:"true" input:"connection" ui_order:"5" description:"ControlNet(s) to apply"`
+	IPAdapter            []IPAdapterField     `json:"ip_adapter" default:"null" poly:"true" input:"connection" ui_order:"6" title:"IP-Adapter" description:"IP-Adapter to apply"`
+	T2IAdapter           []T2IAdapterField    `json:"t2i_adapter" default:"null" poly:"true" input:"connection" ui_order:"7" title:"T2I-Adapter" description:"T2I-Adapter(s) to apply"`
+	CFGRescaleMultiplier float64              `json:"cfg_rescale_multiplier" default:"0" ge:"0" lt:"1" title:"CFG Rescale Multiplier" description:"Rescale multiplier for CFG guidance, used for models trained with zero-terminal SNR"`
+	Latents              *LatentsField        `json:"latents" input:"connection" ui_order:"4" description:"Latents tensor"`
+	DenoiseMask          *DenoiseMaskField    `json:"denoise_mask" input:"connection" ui_order:"8" description:"A mask of the region to apply the denoising process to. Values of 0.0 represent the regions to be fully denoised, and 1.0 represent the regions to be preserved."`
 	models               modelAccess
 	store                *ObjectStore
 	dtype                noise.DType
@@ -364,9 +367,6 @@ func (*DenoiseLatents) NodeInfo() nodes.Info {
 
 // Invoke implements nodes.Invocation.
 func (n *DenoiseLatents) Invoke(ctx nodes.Context) (nodes.Output, error) {
-	if len(n.Control) > 0 || len(n.IPAdapter) > 0 || len(n.T2IAdapter) > 0 {
-		return nil, valueError("ControlNet, IP-Adapter and T2I-Adapter are not supported yet")
-	}
 	if len(n.UNet.LoRAs) > 0 {
 		return nil, valueError("LoRAs are not supported yet")
 	}
@@ -437,6 +437,16 @@ func (n *DenoiseLatents) Invoke(ctx nodes.Context) (nodes.Output, error) {
 		return nil, nodeError(err)
 	}
 	params.UNetOptions.Seamless = sd.Seamless{X: seamX, Y: seamY}
+	shape := params.Noise
+	if shape == nil {
+		shape = params.Latents
+	}
+	if len(shape.Shape) != 4 {
+		return nil, valueError("latents of shape %v", shape.Shape)
+	}
+	if err := n.adapterParams(ctx, &params, shape.Shape[2], shape.Shape[3]); err != nil {
+		return nil, err
+	}
 	schedCfg, err := load[SchedulerConfig](ctx, n.models, n.UNet.Scheduler, SubScheduler)
 	if err != nil {
 		return nil, nodeError(err)
