@@ -259,7 +259,11 @@ func Validate(g *Graph, reg *nodes.Registry, lim Limits) error {
 		}
 		t, ok := reg.Lookup(n.Type())
 		if !ok {
-			probs = append(probs, &Problem{NodeID: key, Field: "type", Msg: fmt.Sprintf("unknown node type %q", n.Type())})
+			msg := fmt.Sprintf("unknown node type %q", n.Type())
+			if reason, known := reg.Unavailable(n.Type()); known {
+				msg = fmt.Sprintf("node type %q cannot run here: %s", n.Type(), reason)
+			}
+			probs = append(probs, &Problem{NodeID: key, Field: "type", Msg: msg})
 			continue
 		}
 		types[key] = t

@@ -79,12 +79,34 @@ func (t *NodeType) OutputField(name string) (*Field, bool) { f, ok := t.outByNm[
 // Registry holds the node types of one server. It is safe for concurrent use, so that a feature (or a test)
 // may register a type while the processor runs.
 type Registry struct {
-	mu    sync.RWMutex
-	types map[string]*NodeType
+	mu          sync.RWMutex
+	types       map[string]*NodeType
+	unavailable map[string]string // type -> why a graph cannot use it
 }
 
 // NewRegistry makes an empty registry.
-func NewRegistry() *Registry { return &Registry{types: map[string]*NodeType{}} }
+func NewRegistry() *Registry {
+	return &Registry{types: map[string]*NodeType{}, unavailable: map[string]string{}}
+}
+
+// MarkUnavailable names InvokeAI node types that this server knows but cannot run (processors that need
+// models of their own): they are not advertised, and a graph that uses one is refused with the reason
+// instead of as an unknown type.
+func (r *Registry) MarkUnavailable(reason string, types ...string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, t := range types {
+		r.unavailable[t] = reason
+	}
+}
+
+// Unavailable returns why a known but unavailable type cannot be used.
+func (r *Registry) Unavailable(typ string) (string, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	reason, ok := r.unavailable[typ]
+	return reason, ok
+}
 
 // Register adds node types from their prototypes. It panics on a malformed or duplicate definition: both are
 // programming errors that must stop start-up, not surface at request time.

@@ -33,9 +33,9 @@ const maxControlSide = 1 << 13
 // The last three composite transparency over white first, and resample as InvokeAI's heuristic does: nearest
 // neighbour for images of few colours (segmentation maps), a thresholded resize for black-and-white ones
 // (edge maps), area averaging to shrink and cubic interpolation to enlarge. Where the image already has the
-// size no resampling happens, which is the common case (a processed image of the generation's size); where
-// it does, the filters are close to but not bit-identical with OpenCV's, and InvokeAI's edge-thinning of
-// resized one-pixel edge maps is not reproduced (docs/compatibility.md).
+// size no resampling happens, which is the common case (a processed image of the generation's size). The
+// nearest and cubic resizes are OpenCV's exactly; area averaging is Pillow's box filter, and InvokeAI's
+// edge-thinning of resized one-pixel edge maps is replaced by a threshold (docs/compatibility.md).
 func PrepareControlImage(img image.Image, width, height int, mode string, channels int) (*tensor.Tensor, error) {
 	if width < 1 || height < 1 || width > maxControlSide || height > maxControlSide {
 		return nil, fmt.Errorf("control image: target size %dx%d", width, height)
@@ -181,22 +181,9 @@ func heuristicResize(pix []uint8, w, h, nw, nh int) ([]uint8, error) {
 		}
 		return out, nil
 	case n > 2 && n < 200:
-		return nearestResize(pix, w, h, nw, nh), nil
+		return imaging.ResizeNearestCV(pix, w, h, 3, nw, nh), nil
 	case nw*nh < w*h:
-		return imaging.Resize(pix, w, h, 3, nw, nh, imaging.Box)
+		return imaging.Resize(pix, w, h, 3, nw, nh, imaging.Box) // Pillow's box filter stands in for INTER_AREA
 	}
-	return imaging.Resize(pix, w, h, 3, nw, nh, imaging.Bicubic)
-}
-
-// nearestResize is OpenCV's INTER_NEAREST: destination pixel x takes source floor(x·w/nw).
-func nearestResize(pix []uint8, w, h, nw, nh int) []uint8 {
-	out := make([]uint8, nw*nh*3)
-	for y := 0; y < nh; y++ {
-		sy := min(int(math.Floor(float64(y)*float64(h)/float64(nh))), h-1)
-		for x := 0; x < nw; x++ {
-			sx := min(int(math.Floor(float64(x)*float64(w)/float64(nw))), w-1)
-			copy(out[(y*nw+x)*3:][:3], pix[(sy*w+sx)*3:])
-		}
-	}
-	return out
+	return imaging.ResizeCubicCV(pix, w, h, 3, nw, nh)
 }

@@ -119,9 +119,9 @@ func TestImageNodes(t *testing.T) {
 	if ctx.saved[0].Board == nil || ctx.saved[0].Board.BoardID != "b1" {
 		t.Fatalf("board not passed to SaveImage: %+v", ctx.saved[0])
 	}
-	// The canny map marks the vertical edge between the two halves.
-	canny := ctx.images[cannyName].(*image.Gray)
-	if canny.GrayAt(10, 5).Y != 255 && canny.GrayAt(11, 5).Y != 255 {
+	// The canny map (an RGB image, as InvokeAI saves it) marks the vertical edge between the two halves.
+	canny := ctx.images[cannyName].(*image.NRGBA)
+	if canny.NRGBAAt(10, 5).R != 255 && canny.NRGBAAt(11, 5).R != 255 {
 		t.Fatal("canny found no edge")
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/image/draw"
 
+	"github.com/invokego/invokego/internal/engine/imaging"
 	"github.com/invokego/invokego/internal/nodes"
 )
 
@@ -638,15 +639,24 @@ func (*CannyEdgeDetection) NodeInfo() nodes.Info {
 	}
 }
 
-// Invoke implements nodes.Invocation.
+// Invoke implements nodes.Invocation: cv2.Canny on the RGB image handed over in BGR order, as InvokeAI does
+// (the order decides ties between channels), the map repeated in R, G and B.
 func (n *CannyEdgeDetection) Invoke(ctx nodes.Context) (nodes.Output, error) {
 	img, err := load(ctx, n.Image)
 	if err != nil {
 		return nil, err
 	}
-	out, err := canny(ctx, img, float64(n.LowThreshold), float64(n.HighThreshold))
+	rgb, w, h := imaging.RGB8(img)
+	for i := 0; i < len(rgb); i += 3 {
+		rgb[i], rgb[i+2] = rgb[i+2], rgb[i]
+	}
+	edges, err := imaging.Canny(rgb, w, h, 3, float64(n.LowThreshold), float64(n.HighThreshold))
 	if err != nil {
-		return nil, err
+		return nil, nodes.Errorf("ValueError", "%v", err)
+	}
+	out := image.NewNRGBA(image.Rect(0, 0, w, h))
+	for i, v := range edges {
+		out.Pix[i*4], out.Pix[i*4+1], out.Pix[i*4+2], out.Pix[i*4+3] = v, v, v, 255
 	}
 	return n.save(ctx, out)
 }
@@ -686,5 +696,6 @@ func (n *InfillColor) Invoke(ctx nodes.Context) (nodes.Output, error) {
 
 func registerImages(r *nodes.Registry) {
 	r.Register(&LoadImage{}, &SaveImage{}, &BlankImage{}, &ImageResize{}, &ImageScale{}, &ImageCrop{}, &ImagePaste{},
-		&ImageBlur{}, &ImageConvert{}, &ImageChannel{}, &ImageMultiply{}, &ImageLerp{}, &CannyEdgeDetection{}, &InfillColor{})
+		&ImageBlur{}, &ImageConvert{}, &ImageChannel{}, &ImageMultiply{}, &ImageLerp{}, &CannyEdgeDetection{}, &InfillColor{}, &ColorMap{}, &ContentShuffle{})
+	r.MarkUnavailable(modelProcessorReason, modelProcessors...)
 }
