@@ -410,10 +410,13 @@ func (n *DenoiseLatents) adapterParams(ctx nodes.Context, p *pipeline.DenoisePar
 		if err != nil {
 			return err
 		}
-		// InvokeAI sizes the input so that the adapter's first feature map has the size of the UNet's deepest
-		// one: latents ÷ the UNet's downscaling (8 for SD-1, 4 for SDXL) × the adapter's total downscale.
-		down := unetDownscale(p.UNet)
-		h, w := latentH/down*ad.TotalDownscale(), latentW/down*ad.TotalDownscale()
+		// InvokeAI sizes the input so that the adapter's features match the UNet's blocks: latents ÷ the
+		// UNet's deepest downscaling (8 for SD-1, 4 for SDXL) × the adapter's total downscale. That constant
+		// is the adapter's total downscale ÷ 8 for every adapter type (64/8 for SD-1's, 32/8 for SDXL's), which
+		// is how it is taken here, so that it holds for any adapter paired with its UNet.
+		total := ad.TotalDownscale()
+		down := max(total/latentScale, 1)
+		h, w := latentH/down*total, latentW/down*total
 		if h < 1 || w < 1 {
 			return valueError("the latents (%dx%d) are too small for the T2I-Adapter", latentW, latentH)
 		}
@@ -467,11 +470,6 @@ func (n *DenoiseLatents) adapterParams(ctx nodes.Context, p *pipeline.DenoisePar
 			BeginStepPercent: ipf.BeginStepPercent, EndStepPercent: ipf.EndStepPercent, TargetBlocks: blocks})
 	}
 	return nil
-}
-
-// unetDownscale is how much the UNet's deepest blocks are smaller than the latents: 2 per downsampler.
-func unetDownscale(u *sd.UNet) int {
-	return 1 << (len(u.Config.BlockOutChannels) - 1)
 }
 
 // concatBatch stacks [1, …] tensors into one batch.
