@@ -59,6 +59,8 @@ var nodeSchemaDifferences = map[string]string{
 	"tiled_multi_diffusion_denoise_latents.inputs.tile_overlap.maximum": tiledTile,
 	"tiled_multi_diffusion_denoise_latents.inputs.tile_width.maximum":   tiledTile,
 	"unsharp_mask.inputs.radius.maximum":                                blurRadius,
+	"content_shuffle.inputs.scale_factor.maximum":                       shuffleScale,
+	"color_map.inputs.tile_size.maximum":                                imageSide,
 }
 
 // The reasons for the differences: upper bounds that InvokeAI does not have, since every field that sizes a
@@ -79,6 +81,7 @@ const (
 	tiledSteps      = "tiled denoising runs at most 10000 steps"
 	tiledTile       = "tiles and their overlap are at most 8192 pixels"
 	fluxUnsupported = "not supported yet: the schema accepts any value, and flux_denoise refuses one when it runs"
+	shuffleScale    = "content_shuffle's noise is the image plus twice the scale factor a side: at most 16384"
 )
 
 // TestNodeSchemasMatchInvokeAI reads /openapi.json as InvokeAI's web UI does and compares every node template

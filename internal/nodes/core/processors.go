@@ -21,8 +21,8 @@ var modelProcessors = []string{"depth_anything_depth_estimation", "dw_openpose_d
 const modelProcessorReason = "this processor needs its own model, which is not installed (invokego has the model-free " +
 	"processors: canny_edge_detection, content_shuffle, color_map, img_blur)"
 
-// maxProcessorTile bounds color_map's tile size and content_shuffle's scale factor: both only divide the
-// image's size, so nothing beyond the largest image makes a difference.
+// maxProcessorTile bounds content_shuffle's scale factor, which widens the noise field by twice its value, and
+// color_map's tile size (tiles are at most an image, 16384 pixels a side).
 const maxProcessorTile = 1 << 14
 
 // ColorMap is color_map: the image shrunk by the tile size with OpenCV's cubic resize and enlarged back with
@@ -59,7 +59,8 @@ func (n *ColorMap) Invoke(ctx nodes.Context) (nodes.Output, error) {
 
 // ContentShuffle is content_shuffle: the image warped by a smooth random flow (noise on a grid of
 // scale_factor-pixel cells, enlarged with OpenCV's cubic resize and stretched to the image), like a liquify.
-// As in InvokeAI the noise is not seeded, so every run shuffles differently.
+// As in InvokeAI the noise is not seeded, so every run shuffles differently (and, as there, a cached result
+// may be reused).
 type ContentShuffle struct {
 	saving
 	Image       nodes.ImageField `json:"image" description:"The image to process"`
@@ -69,7 +70,7 @@ type ContentShuffle struct {
 // NodeInfo implements nodes.Node.
 func (*ContentShuffle) NodeInfo() nodes.Info {
 	return nodes.Info{Type: "content_shuffle", Title: "Content Shuffle", Description: "Shuffles the image, similar to a 'liquify' filter.",
-		Tags: []string{"controlnet", "normal"}, Category: "controlnet", Version: "1.0.0", NoCache: true, Output: nodes.ImageOutput{}}
+		Tags: []string{"controlnet", "normal"}, Category: "controlnet", Version: "1.0.0", Output: nodes.ImageOutput{}}
 }
 
 // Invoke implements nodes.Invocation.

@@ -188,7 +188,7 @@ type ControlNetNode struct {
 
 // NodeInfo implements nodes.Node.
 func (*ControlNetNode) NodeInfo() nodes.Info {
-	return nodes.Info{Type: "controlnet", Class: "ControlNet", Title: "ControlNet - SD1.5, SD2, SDXL",
+	return nodes.Info{Type: "controlnet", Class: "ControlNetInvocation", Title: "ControlNet - SD1.5, SD2, SDXL",
 		Description: "Collects ControlNet info to pass to other nodes", Tags: []string{"controlnet"},
 		Category: "controlnet", Version: "1.1.3", Output: ControlOutput{}}
 }
@@ -217,7 +217,7 @@ type T2IAdapterNode struct {
 
 // NodeInfo implements nodes.Node.
 func (*T2IAdapterNode) NodeInfo() nodes.Info {
-	return nodes.Info{Type: "t2i_adapter", Class: "T2IAdapter", Title: "T2I-Adapter - SD1.5, SDXL",
+	return nodes.Info{Type: "t2i_adapter", Class: "T2IAdapterInvocation", Title: "T2I-Adapter - SD1.5, SDXL",
 		Description: "Collects T2I-Adapter info to pass to other nodes.", Tags: []string{"t2i_adapter", "control"},
 		Category: "t2i_adapter", Version: "1.0.4", Output: T2IAdapterOutput{}}
 }
@@ -250,7 +250,7 @@ type IPAdapterNode struct {
 
 // NodeInfo implements nodes.Node.
 func (*IPAdapterNode) NodeInfo() nodes.Info {
-	return nodes.Info{Type: "ip_adapter", Class: "IPAdapter", Title: "IP-Adapter - SD1.5, SDXL",
+	return nodes.Info{Type: "ip_adapter", Class: "IPAdapterInvocation", Title: "IP-Adapter - SD1.5, SDXL",
 		Description: "Collects IP-Adapter info to pass to other nodes.", Tags: []string{"ip_adapter", "control"},
 		Category: "ip_adapter", Version: "1.5.1", Output: IPAdapterOutput{}}
 }
