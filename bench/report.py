@@ -19,6 +19,8 @@ ROWS = [
     ("unet_bf16", "UNet step bf16 (2×4×64×64)", PEAK_BF16, 1.0),
     ("text_encoder", "Text encoder (2×77 tokens)", PEAK_FP32, None),
     ("vae_decode", "VAE decode 512×512", PEAK_FP32, None),
+    ("unet_plain_fp32", "UNet step fp32, timed beside the next row", PEAK_FP32, None),
+    ("unet_controlnet_fp32", "UNet step fp32 + one ControlNet", PEAK_FP32, None),
 ]
 
 

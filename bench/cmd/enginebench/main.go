@@ -49,7 +49,7 @@ type result struct {
 func main() {
 	runs := flag.Int("runs", 3, "timed runs per workload (the median is reported)")
 	warmup := flag.Int("warmup", 1, "untimed runs first")
-	only := flag.String("only", "memory,unet,text,vae,bf16", "comma-separated workloads (memory: peak RSS of a 512×512 run; bf16: UNet with bf16 weights)")
+	only := flag.String("only", "memory,unet,text,vae,bf16,controlnet", "comma-separated workloads (memory: peak RSS of a 512×512 run; bf16: UNet with bf16 weights; controlnet: a UNet step with one ControlNet, next to the plain step)")
 	seed := flag.Uint64("seed", 1, "weight seed")
 	steps := flag.Int("memory-steps", 1, "UNet steps in the memory run")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
@@ -104,7 +104,7 @@ func main() {
 		runtime.GC()
 		fmt.Fprintf(os.Stderr, "enginebench: built %s (%.1fM params) in %.1fs\n", what, float64(s.params())/1e6, time.Since(t0).Seconds())
 	}
-	if want["unet"] || want["memory"] {
+	if want["unet"] || want["memory"] || want["controlnet"] {
 		build("unet", synthUNet(us, *seed), func(w sd.StateDict) (err error) { unet, err = sd.NewUNet(us.config(), w); return })
 	}
 	ccfg := sd15CLIPConfig()
@@ -133,7 +133,7 @@ func main() {
 	}
 
 	var unetSample, unetCond, fp32Out *tensor.Tensor
-	if want["unet"] || want["bf16"] {
+	if want["unet"] || want["bf16"] || want["controlnet"] {
 		unetSample, unetCond = randn(2, 4, 64, 64), randn(2, 77, 768)
 	}
 	gfUNet := unetFLOPs(us, 2, 64, 64, 77) / 1e9
@@ -167,6 +167,9 @@ func main() {
 		})
 		r.Name, r.GFLOP = "vae_decode", vaeDecodeFLOPs(vcfg.BlockOutChannels, vcfg.LayersPerBlock, vcfg.LatentChannels, vcfg.OutChannels, 1, 64, 64)/1e9
 		emit(r.finish())
+	}
+	if want["controlnet"] {
+		controlNetRun(ctx, us, *seed, *warmup, *runs, unetSample, unetCond, unet, randn, emit)
 	}
 	if want["bf16"] {
 		// The bf16 UNet is built last, after the fp32 one is dropped, so

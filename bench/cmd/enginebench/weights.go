@@ -183,31 +183,8 @@ func synthUNet(u unetShape, seed uint64) *synth {
 	s := &synth{seed: seed}
 	ch := u.blocks
 	n := len(ch)
-	temb := 4 * ch[0]
-	s.conv("conv_in", u.inC, ch[0], 3)
-	s.linear("time_embedding.linear_1", ch[0], temb, true)
-	s.linear("time_embedding.linear_2", temb, temb, true)
-	prev := ch[0]
-	for i := 0; i < n; i++ {
-		for j := 0; j < u.layersPerBlock; j++ {
-			in := ch[i]
-			if j == 0 {
-				in = prev
-			}
-			s.resnet(fmt.Sprintf("down_blocks.%d.resnets.%d", i, j), in, ch[i], temb)
-			if u.downTypes[i] == "CrossAttnDownBlock2D" {
-				s.transformer2D(fmt.Sprintf("down_blocks.%d.attentions.%d", i, j), ch[i], u.crossDim)
-			}
-		}
-		if i < n-1 {
-			s.conv(fmt.Sprintf("down_blocks.%d.downsamplers.0.conv", i), ch[i], ch[i], 3)
-		}
-		prev = ch[i]
-	}
+	temb := s.unetEncoder(u)
 	top := ch[n-1]
-	s.resnet("mid_block.resnets.0", top, top, temb)
-	s.transformer2D("mid_block.attentions.0", top, u.crossDim)
-	s.resnet("mid_block.resnets.1", top, top, temb)
 	prevOut := top
 	for i := 0; i < n; i++ {
 		out := ch[n-1-i]
@@ -233,6 +210,69 @@ func synthUNet(u unetShape, seed uint64) *synth {
 	}
 	s.norm("conv_norm_out", ch[0])
 	s.conv("conv_out", ch[0], u.outC, 3)
+	return s
+}
+
+// unetEncoder adds the encoder half of a UNet (time embedding, conv_in, down blocks, mid block), which a
+// ControlNet has too, and returns the time-embedding width.
+func (s *synth) unetEncoder(u unetShape) int {
+	ch := u.blocks
+	n := len(ch)
+	temb := 4 * ch[0]
+	s.conv("conv_in", u.inC, ch[0], 3)
+	s.linear("time_embedding.linear_1", ch[0], temb, true)
+	s.linear("time_embedding.linear_2", temb, temb, true)
+	prev := ch[0]
+	for i := 0; i < n; i++ {
+		for j := 0; j < u.layersPerBlock; j++ {
+			in := ch[i]
+			if j == 0 {
+				in = prev
+			}
+			s.resnet(fmt.Sprintf("down_blocks.%d.resnets.%d", i, j), in, ch[i], temb)
+			if u.downTypes[i] == "CrossAttnDownBlock2D" {
+				s.transformer2D(fmt.Sprintf("down_blocks.%d.attentions.%d", i, j), ch[i], u.crossDim)
+			}
+		}
+		if i < n-1 {
+			s.conv(fmt.Sprintf("down_blocks.%d.downsamplers.0.conv", i), ch[i], ch[i], 3)
+		}
+		prev = ch[i]
+	}
+	top := ch[n-1]
+	s.resnet("mid_block.resnets.0", top, top, temb)
+	s.transformer2D("mid_block.attentions.0", top, u.crossDim)
+	s.resnet("mid_block.resnets.1", top, top, temb)
+	return temb
+}
+
+// synthControlNet is an SD-1.5 ControlNet (the lllyasviel v1.1 shape): the UNet's encoder, the conditioning
+// embedding (3 → 16, 32, 96, 256 channels, three stride-2 steps to the latents' size → 320) and a 1×1 zero
+// convolution per skip connection and for the mid block.
+func synthControlNet(u unetShape, seed uint64) *synth {
+	s := &synth{seed: seed}
+	s.unetEncoder(u)
+	emb := []int{16, 32, 96, 256}
+	s.conv("controlnet_cond_embedding.conv_in", 3, emb[0], 3)
+	for i := 0; i+1 < len(emb); i++ {
+		s.conv(fmt.Sprintf("controlnet_cond_embedding.blocks.%d", 2*i), emb[i], emb[i], 3)
+		s.conv(fmt.Sprintf("controlnet_cond_embedding.blocks.%d", 2*i+1), emb[i], emb[i+1], 3)
+	}
+	s.conv("controlnet_cond_embedding.conv_out", emb[len(emb)-1], u.blocks[0], 3)
+	skips := []int{u.blocks[0]}
+	for i, c := range u.blocks {
+		for range u.layersPerBlock {
+			skips = append(skips, c)
+		}
+		if i < len(u.blocks)-1 {
+			skips = append(skips, c)
+		}
+	}
+	for i, c := range skips {
+		s.conv(fmt.Sprintf("controlnet_down_blocks.%d", i), c, c, 1)
+	}
+	top := u.blocks[len(u.blocks)-1]
+	s.conv("controlnet_mid_block", top, top, 1)
 	return s
 }
 

@@ -2,6 +2,7 @@ package diffusion_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"image/png"
 	"mime/multipart"
 	"net/http"
@@ -212,4 +213,58 @@ func TestE2EAdapterRefusals(t *testing.T) {
 	if res.Status != http.StatusUnprocessableEntity || !strings.Contains(string(res.Body), "own model") {
 		t.Errorf("hed_edge_detection: %d %s", res.Status, res.Body)
 	}
+}
+
+// TestE2EAdapterMetadataAndRecall: the adapters a graph used reach the image's metadata as InvokeAI's UI
+// writes them (core_metadata's controlnets, t2iAdapters and ipAdapters, kept as given), and the recall route
+// brings a ControlNet and an IP-Adapter back by model name, resolved to the installed models' keys.
+func TestE2EAdapterMetadataAndRecall(t *testing.T) {
+	env := apitest.New(t)
+	model := installTinyModel(t, env)
+	cn := installSource(t, env, sdExtPath(t, "controlnet", "models", "sd15-controlnet"), map[string]any{})
+	ip := installSource(t, env, sdExtPath(t, "ip_adapter", "models", "ip-adapter_sd15-tiny.safetensors"), map[string]any{})
+	control := uploadPNG(t, env, sdExtPath(t, "controlnet", "inputs", "control_shapes64.png"))
+
+	controlnets := []any{map[string]any{"image": map[string]any{"image_name": control}, "processed_image": map[string]any{"image_name": control},
+		"control_model": cn, "control_weight": 0.8, "begin_step_percent": 0, "end_step_percent": 1, "control_mode": "balanced",
+		"resize_mode": "just_resize"}}
+	ipAdapters := []any{map[string]any{"image": map[string]any{"image_name": control}, "ip_adapter_model": ip, "clip_vision_model": "ViT-H",
+		"method": "full", "weight": 0.6, "begin_step_percent": 0, "end_step_percent": 1}}
+	t2iAdapters := []any{}
+	g := txt2imgGraph(model, "a photo of a cat", "", "euler", 2, 0, 64)
+	addNode(g, map[string]any{"id": "cn", "type": "controlnet", "image": map[string]any{"image_name": control}, "control_model": cn,
+		"control_weight": 0.8}, link("cn", "control", "denoise", "control"))
+	addNode(g, map[string]any{"id": "meta", "type": "core_metadata", "generation_mode": "txt2img", "positive_prompt": "a photo of a cat",
+		"controlnets": controlnets, "ipAdapters": ipAdapters, "t2iAdapters": t2iAdapters}, link("meta", "metadata", "l2i", "metadata"))
+	it := waitItem(t, env, enqueue(t, env, g), time.Minute)
+	if it.Status != "completed" {
+		t.Fatalf("%s %s: %s", it.Status, it.ErrorType, it.ErrorMessage)
+	}
+	var meta map[string]any
+	env.Do("GET", "/api/v1/images/i/"+imageName(t, it)+"/metadata").Expect(http.StatusOK).Decode(&meta)
+	for key, want := range map[string]any{"controlnets": controlnets, "ipAdapters": ipAdapters, "t2iAdapters": t2iAdapters} {
+		if !sameJSON(meta[key], want) {
+			t.Errorf("metadata %s = %v, want %v", key, meta[key], want)
+		}
+	}
+
+	res := env.Do("POST", "/api/v1/recall/default", apitest.JSON(map[string]any{
+		"control_layers": []any{map[string]any{"model_name": cn["name"], "image_name": control, "weight": 0.8, "control_mode": "more_control"}},
+		"ip_adapters":    []any{map[string]any{"model_name": ip["name"], "image_name": control, "weight": 0.6, "method": "style"}},
+	})).Expect(http.StatusOK).Map()
+	params := res["parameters"].(map[string]any)
+	layers, _ := params["control_layers"].([]any)
+	ips, _ := params["ip_adapters"].([]any)
+	if len(layers) != 1 || layers[0].(map[string]any)["model_key"] != cn["key"] || layers[0].(map[string]any)["control_mode"] != "more_control" {
+		t.Errorf("recalled control layers %v", params["control_layers"])
+	}
+	if len(ips) != 1 || ips[0].(map[string]any)["model_key"] != ip["key"] || ips[0].(map[string]any)["image"].(map[string]any)["image_name"] != control {
+		t.Errorf("recalled IP-Adapters %v", params["ip_adapters"])
+	}
+}
+
+func sameJSON(a, b any) bool {
+	x, _ := json.Marshal(a)
+	y, _ := json.Marshal(b)
+	return bytes.Equal(x, y)
 }
