@@ -23,6 +23,8 @@ var unboundedSizing = map[string]string{
 	"sdxl_compel_prompt.original_height": sdxlSizeConditioning,
 	"sdxl_compel_prompt.target_width":    sdxlSizeConditioning,
 	"sdxl_compel_prompt.target_height":   sdxlSizeConditioning,
+	"expand_mask_with_fade.fade_size_px": "the width of a fade in pixels: it scales distances and allocates nothing",
+	"infill_tile.tile_size":              "tiles are cut from the image, which bounds them; a tile larger than the image is refused",
 }
 
 const sdxlSizeConditioning = "SDXL's size conditioning: numbers the model is told, not sizes of anything allocated"

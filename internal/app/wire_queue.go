@@ -10,6 +10,7 @@ import (
 	"github.com/invokego/invokego/internal/api"
 	"github.com/invokego/invokego/internal/gallery"
 	"github.com/invokego/invokego/internal/nodes"
+	"github.com/invokego/invokego/internal/nodes/canvas"
 	"github.com/invokego/invokego/internal/nodes/core"
 	"github.com/invokego/invokego/internal/queue"
 	"github.com/invokego/invokego/internal/store"
@@ -22,6 +23,7 @@ func (a *App) NodeRegistry() *nodes.Registry {
 	if a.nodes == nil {
 		a.nodes = nodes.NewRegistry()
 		core.Register(a.nodes)
+		canvas.Register(a.nodes)
 	}
 	return a.nodes
 }

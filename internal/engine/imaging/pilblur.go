@@ -33,10 +33,10 @@ func GaussianBlur(pix []uint8, w, h, ch int, radius float32) ([]uint8, error) {
 // _gaussian_blur_radius, in its single-precision arithmetic).
 func gaussianBoxRadius(radius float32, passes int) float32 {
 	sigma2 := radius * radius / float32(passes)
-	boxLen := float32(math.Sqrt(12.0*float64(sigma2) + 1.0))
+	boxLen := float32(math.Sqrt(float64(12.0*float64(sigma2)) + 1.0))
 	l := float32(math.Floor((float64(boxLen) - 1.0) / 2.0))
-	a := (2*l + 1) * (l*(l+1) - 3*sigma2)
-	a /= 6 * (sigma2 - (l+1)*(l+1))
+	a := (2*l + 1) * (float32(l*(l+1)) - float32(3*sigma2))
+	a /= 6 * (sigma2 - float32((l+1)*(l+1)))
 	return l + a
 }
 

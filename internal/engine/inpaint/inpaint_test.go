@@ -96,3 +96,48 @@ func TestTeleaRefusesBadInput(t *testing.T) {
 		t.Error("a cancelled context was ignored")
 	}
 }
+
+// PatchMatch reproduces pypatchmatch (built from invoke-ai's PyPatchMatch, testdata/nodes/canvas/
+// gen_patchmatch.py) byte for byte: a periodic pattern, noise and stripes with a hole in the middle, blobs
+// touching the border and a corner hole, patch sizes 2 and 3, and an image smaller than a patch.
+func TestPatchMatchMatchesPypatchmatch(t *testing.T) {
+	path, err := goldens.Path("nodes", "canvas", "patchmatch.safetensors")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts, err := goldens.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := 0
+	for _, name := range goldens.Names(ts) {
+		parts := strings.Split(name, ".")
+		if parts[0] != "pm" {
+			continue
+		}
+		img, w, h := u8(t, ts, "in."+parts[1])
+		mask, _, _ := u8(t, ts, "mask."+parts[2])
+		want, _, _ := u8(t, ts, name)
+		patch := int(parts[3][0] - '0')
+		got, err := PatchMatch(context.Background(), img, mask, w, h, patch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bad := 0
+		for i := range got {
+			if got[i] != want[i] {
+				if bad < 3 {
+					t.Errorf("%s: pixel %d,%d channel %d is %d, want %d", name, i/3%w, i/3/w, i%3, got[i], want[i])
+				}
+				bad++
+			}
+		}
+		if bad > 0 {
+			t.Errorf("%s: %d of %d bytes differ", name, bad, len(got))
+		}
+		cases++
+	}
+	if cases != 11 {
+		t.Fatalf("%d patchmatch cases", cases)
+	}
+}

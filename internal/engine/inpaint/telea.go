@@ -211,7 +211,8 @@ func (m *teleaState) marchOutwards(ctx context.Context, f []uint8, q *fmmQueue) 
 	return nil
 }
 
-// fill is OpenCV's icvTeleaInpaintFMM for 8-bit three-channel images.
+// fill is OpenCV's icvTeleaInpaintFMM for 8-bit three-channel images. Products are converted to float32
+// before they are summed, so that no compiler fuses them (OpenCV rounds each).
 func (m *teleaState) fill(ctx context.Context, out []uint8, w, rng int, q *fmmQueue) error {
 	f, t, rows, cols := m.mask, m.t, m.rows, m.cols
 	px := func(y, x, c int) float32 { return float32(out[(y*w+x)*3+c]) }
@@ -279,14 +280,14 @@ func (m *teleaState) fill(ctx context.Context, out []uint8, w, rng int, q *fmmQu
 							continue
 						}
 						ry, rx := float32(i-k), float32(j-l)
-						len2 := rx*rx + ry*ry
+						len2 := float32(rx*rx) + float32(ry*ry)
 						dst := float32(1. / (float64(len2) * math.Sqrt(float64(len2))))
 						lev := float32(1. / float64(1+float32(math.Abs(float64(t[k*cols+l]-tij)))))
-						dir := rx*gradTx + ry*gradTy
+						dir := float32(rx*gradTx) + float32(ry*gradTy)
 						if math.Abs(float64(dir)) <= 0.01 {
 							dir = 0.000001
 						}
-						wgt := float32(math.Abs(float64(dst * lev * dir)))
+						wgt := float32(math.Abs(float64(float32(dst*lev) * dir)))
 						var gix, giy float32
 						r, lf := f[k*cols+l+1] != inside, f[k*cols+l-1] != inside
 						switch {
@@ -306,13 +307,13 @@ func (m *teleaState) fill(ctx context.Context, out []uint8, w, rng int, q *fmmQu
 						case upk:
 							giy = px(kp, lm, c) - px(km-1, lm, c)
 						}
-						ia += wgt * px(km, lm, c)
-						jx -= wgt * (gix * rx)
-						jy -= wgt * (giy * ry)
+						ia += float32(wgt * px(km, lm, c))
+						jx -= float32(wgt * float32(gix*rx))
+						jy -= float32(wgt * float32(giy*ry))
 						s += wgt
 					}
 				}
-				norm := float32(math.Sqrt(float64(jx*jx+jy*jy))) + 1.0e-20
+				norm := float32(math.Sqrt(float64(float32(jx*jx)+float32(jy*jy)))) + 1.0e-20
 				sat := ia/s + (jx+jy)/norm + 0.5
 				out[((i-1)*w+j-1)*3+c] = saturateRound(sat)
 			}

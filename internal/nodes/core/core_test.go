@@ -99,7 +99,6 @@ func TestImageNodes(t *testing.T) {
 		{"img_mul", `{"image1":` + img + `,"image2":` + img + `}`, 20, 10},
 		{"img_lerp", `{"image":` + img + `,"min":10,"max":20}`, 20, 10},
 		{"canny_edge_detection", `{"image":` + img + `}`, 20, 10},
-		{"infill_rgba", `{"image":` + img + `}`, 20, 10},
 		{"save_image", `{"image":` + img + `,"metadata":{"a":1}}`, 20, 10},
 		{"image", `{"image":` + img + `}`, 20, 10},
 	}

@@ -661,41 +661,8 @@ func (n *CannyEdgeDetection) Invoke(ctx nodes.Context) (nodes.Output, error) {
 	return n.save(ctx, out)
 }
 
-// InfillColor is infill_rgba: transparent areas are filled with a solid colour.
-type InfillColor struct {
-	saving
-	Image nodes.ImageField `json:"image" description:"The image to process"`
-	Color nodes.ColorField `json:"color" default:"{\"r\":127,\"g\":127,\"b\":127,\"a\":255}" description:"The color to use to infill"`
-}
-
-// NodeInfo implements nodes.Node.
-func (*InfillColor) NodeInfo() nodes.Info {
-	return nodes.Info{
-		Type:        "infill_rgba",
-		Title:       "Solid Color Infill",
-		Description: "Infills transparent areas of an image with a solid color",
-		Tags:        []string{"image", "inpaint"},
-		Category:    "inpaint",
-		Version:     "1.2.2",
-		Output:      nodes.ImageOutput{},
-	}
-}
-
-// Invoke implements nodes.Invocation.
-func (n *InfillColor) Invoke(ctx nodes.Context) (nodes.Output, error) {
-	img, err := load(ctx, n.Image)
-	if err != nil {
-		return nil, err
-	}
-	src := toRGBA(img)
-	out := image.NewNRGBA(src.Rect)
-	imgdraw.Draw(out, out.Bounds(), image.NewUniform(color.NRGBA{uint8(n.Color.R), uint8(n.Color.G), uint8(n.Color.B), uint8(n.Color.A)}), image.Point{}, imgdraw.Src)
-	imgdraw.Draw(out, out.Bounds(), src, image.Point{}, imgdraw.Over)
-	return n.save(ctx, out)
-}
-
 func registerImages(r *nodes.Registry) {
 	r.Register(&LoadImage{}, &SaveImage{}, &BlankImage{}, &ImageResize{}, &ImageScale{}, &ImageCrop{}, &ImagePaste{},
-		&ImageBlur{}, &ImageConvert{}, &ImageChannel{}, &ImageMultiply{}, &ImageLerp{}, &CannyEdgeDetection{}, &InfillColor{}, &ColorMap{}, &ContentShuffle{})
+		&ImageBlur{}, &ImageConvert{}, &ImageChannel{}, &ImageMultiply{}, &ImageLerp{}, &CannyEdgeDetection{}, &ColorMap{}, &ContentShuffle{})
 	r.MarkUnavailable(modelProcessorReason, modelProcessors...)
 }
