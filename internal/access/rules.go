@@ -328,6 +328,19 @@ type QueueItemRef struct {
 // SeeQueueItem reports whether the caller sees the item in full; others get a sanitised copy.
 func SeeQueueItem(p Principal, q QueueItemRef) bool { return p.IsAdmin || p.Owns(q.OwnerID) }
 
+// QueueItemVisibleFilter is SeeQueueItem in SQL: the rows the caller sees in full. Listings read the other rows'
+// graphs, workflows, values, errors and names not at all: the store redacts them in the query, so a listing
+// costs what the caller may see, not what other users enqueued.
+func QueueItemVisibleFilter(p Principal, ownerColumn string) Filter {
+	if p.IsAdmin {
+		return All
+	}
+	if !p.Authenticated || p.UserID == "" {
+		return Filter{SQL: "0=1"}
+	}
+	return Filter{SQL: ownerColumn + " = ?", Args: []any{p.UserID}}
+}
+
 // CancelQueueItem: admins and the owner.
 func CancelQueueItem(p Principal, q QueueItemRef) error {
 	if SeeQueueItem(p, q) {

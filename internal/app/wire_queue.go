@@ -39,6 +39,7 @@ func (a *App) wireQueue(ctx context.Context) error {
 		DB: a.DB, Events: a.Events, Registry: reg, Images: images, Owner: a.queueOwner,
 		Multiuser: a.cfg.Multiuser, RoundRobin: a.cfg.SessionQueueMode != "fifo",
 		MaxQueueSize: a.cfg.MaxQueueSize, MaxPerUser: a.cfg.MaxQueueItemsPerUser, CacheSize: a.cfg.NodeCacheSize,
+		MaxSessionNodes: a.cfg.MaxSessionNodes, MaxSessionBytes: a.cfg.MaxSessionBytes, MaxBatchBytes: a.cfg.MaxBatchBytes,
 		Logger: a.logger,
 	})
 	if err := svc.Recover(ctx); err != nil {

@@ -46,6 +46,12 @@ type Config struct {
 	MaxQueueItemsPerUser int    `yaml:"max_queue_items_per_user"`
 	ClearQueueOnStartup  bool   `yaml:"clear_queue_on_startup"`
 	NodeCacheSize        int    `yaml:"node_cache_size"`
+	// MaxSessionNodes and MaxSessionBytes bound one session once its iterations are expanded (prepared nodes,
+	// and the bytes of its stored state); MaxBatchBytes bounds the sessions one enqueue stores together
+	// (docs/security.md "Resource limits and hostile input").
+	MaxSessionNodes int   `yaml:"max_session_nodes"`
+	MaxSessionBytes int64 `yaml:"max_session_bytes"`
+	MaxBatchBytes   int64 `yaml:"max_batch_bytes"`
 
 	// Images.
 	MaxImagePixels   int64 `yaml:"max_image_pixels"`
@@ -88,6 +94,9 @@ func Default() Config {
 		MaxQueueSize:         10000,
 		MaxQueueItemsPerUser: 1000,
 		NodeCacheSize:        512,
+		MaxSessionNodes:      10_000,
+		MaxSessionBytes:      16 << 20,
+		MaxBatchBytes:        256 << 20,
 		MaxImagePixels:       64_000_000, // 64 MP
 		MaxUploadBytes:       256 << 20,
 		PILCompressLevel:     1,
@@ -213,6 +222,15 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxImagePixels < 1 {
 		errs = append(errs, "max_image_pixels must be at least 1")
+	}
+	if c.MaxSessionNodes < 1 {
+		errs = append(errs, "max_session_nodes must be at least 1")
+	}
+	if c.MaxSessionBytes < 1<<10 {
+		errs = append(errs, "max_session_bytes must be at least 1024")
+	}
+	if c.MaxBatchBytes < c.MaxSessionBytes {
+		errs = append(errs, "max_batch_bytes must be at least max_session_bytes")
 	}
 	if len(errs) > 0 {
 		return errors.New(strings.Join(errs, "; "))

@@ -66,10 +66,22 @@ type Runner struct {
 	Cache *Cache
 	// MaxPrepared bounds the prepared nodes of one session (iterate fan-out); 0 means DefaultMaxPrepared.
 	MaxPrepared int
+	// MaxBytes bounds the size of a session's state (the prepared nodes and their results, as stored with the
+	// queue item); 0 means DefaultMaxBytes.
+	MaxBytes int64
 }
 
-// DefaultMaxPrepared keeps one session's expansion within memory a server can spare.
-const DefaultMaxPrepared = 100000
+// DefaultMaxPrepared and DefaultMaxBytes keep one session's expansion within what a server can store and list
+// (config max_session_nodes, max_session_bytes).
+const (
+	DefaultMaxPrepared       = 10_000
+	DefaultMaxBytes    int64 = 16 << 20
+)
+
+// tooLarge fails a session that outgrew a limit, naming the limit.
+func tooLarge(id string, node Node, msg string) error {
+	return &NodeFailure{SourceID: id, Node: node, ErrorType: "ValueError", Message: msg}
+}
 
 // instance is one prepared copy of a source node, bound to one index of each iterator above it.
 type instance struct {
@@ -90,6 +102,27 @@ type run struct {
 	pending   []*instance
 	parents   map[string][]string // distinct source parents (non-item for collect)
 	items     map[string][]string // collect: distinct item parents
+	// bytes approximates the size of the session's state: prepared nodes, edges, mappings and results.
+	bytes int64
+}
+
+// stateOverhead approximates what a prepared node or an edge adds to the stored state besides its own JSON:
+// two ids in the mappings, keys and punctuation.
+const stateOverhead = 160
+
+func (x *run) maxBytes() int64 {
+	if x.MaxBytes > 0 {
+		return x.MaxBytes
+	}
+	return DefaultMaxBytes
+}
+
+// checkBytes fails the session once its state outgrows the byte limit, before it grows further.
+func (x *run) checkBytes(id string, node Node) error {
+	if x.bytes > x.maxBytes() {
+		return tooLarge(id, node, fmt.Sprintf("the session's state grows beyond %d bytes (max_session_bytes)", x.maxBytes()))
+	}
+	return nil
 }
 
 // Run executes the state's graph to the end, a node failure (*NodeFailure), or ctx's cancellation.
@@ -211,8 +244,7 @@ func (x *run) prepare(id string) error {
 				n.picks[p] = pi
 				next = append(next, n)
 				if len(next) > limit {
-					return &NodeFailure{SourceID: id, Node: node, ErrorType: "ValueError",
-						Message: fmt.Sprintf("the session expands to more than %d nodes", limit)}
+					return tooLarge(id, node, fmt.Sprintf("the session expands to more than %d nodes (max_session_nodes)", limit))
 				}
 			}
 		}
@@ -220,8 +252,10 @@ func (x *run) prepare(id string) error {
 	}
 	for _, c := range combos {
 		if len(x.st.ExecutionGraph.Nodes) > limit {
-			return &NodeFailure{SourceID: id, Node: node, ErrorType: "ValueError",
-				Message: fmt.Sprintf("the session expands to more than %d nodes", limit)}
+			return tooLarge(id, node, fmt.Sprintf("the session expands to more than %d nodes (max_session_nodes)", limit))
+		}
+		if err := x.checkBytes(id, node); err != nil {
+			return err
 		}
 		switch node.Type() {
 		case "iterate":
@@ -230,8 +264,7 @@ func (x *run) prepare(id string) error {
 				return err
 			}
 			if len(x.st.ExecutionGraph.Nodes)+len(coll) > limit {
-				return &NodeFailure{SourceID: id, Node: node, ErrorType: "ValueError",
-					Message: fmt.Sprintf("iterating %d items expands the session to more than %d nodes", len(coll), limit)}
+				return tooLarge(id, node, fmt.Sprintf("iterating %d items expands the session to more than %d nodes (max_session_nodes)", len(coll), limit))
 			}
 			for i := range coll {
 				in := &instance{iters: map[string]int{id: i}, picks: c.picks}
@@ -284,14 +317,20 @@ func (x *run) add(source string, node Node, in *instance, overrides map[string]j
 		exec[k] = v
 	}
 	x.st.ExecutionGraph.Nodes[in.id] = exec
+	x.bytes += stateOverhead
+	for k, v := range exec {
+		x.bytes += int64(len(k) + len(v))
+	}
 	x.st.PreparedSourceMapping[in.id] = source
 	x.st.SourcePreparedMapping[source] = append(x.st.SourcePreparedMapping[source], in.id)
 	for _, e := range x.st.Graph.incoming(source) {
 		if p, ok := in.picks[e.Source.NodeID]; ok {
 			x.st.ExecutionGraph.Edges = append(x.st.ExecutionGraph.Edges, Edge{Source: EdgeEnd{p.id, e.Source.Field}, Destination: EdgeEnd{in.id, e.Destination.Field}})
+			x.bytes += stateOverhead
 		}
 		for _, g := range in.gathered[e.Source.NodeID] {
 			x.st.ExecutionGraph.Edges = append(x.st.ExecutionGraph.Edges, Edge{Source: EdgeEnd{g.id, e.Source.Field}, Destination: EdgeEnd{in.id, e.Destination.Field}})
+			x.bytes += stateOverhead
 		}
 	}
 	x.instances[source] = append(x.instances[source], in)
@@ -394,6 +433,13 @@ func (x *run) execute(ctx context.Context, in *instance, sess Session) (err erro
 		}
 	}
 	x.st.Results[in.id] = result
+	for k, v := range result {
+		x.bytes += int64(len(k) + len(v))
+	}
+	if err := x.checkBytes(in.source, node); err != nil {
+		delete(x.st.Results, in.id) // the state is stored with the item: it keeps within the limit
+		return err
+	}
 	x.st.Executed = append(x.st.Executed, in.id)
 	x.st.ExecutedHistory = append(x.st.ExecutedHistory, in.id)
 	in.executed = true

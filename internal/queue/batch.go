@@ -237,3 +237,109 @@ func (p *plan) sessions(n int) []expandedSession {
 	}
 	return out
 }
+
+// minPrepared is a lower bound on the nodes one session of g prepares when it runs, known before it runs. A
+// node is prepared once per combination of the iterations it depends on (its scope: the iterate nodes above it
+// that no collect has closed), so it counts the product of their lengths. An iterate's length is known when its
+// collection comes from a node that builds it from its own fields alone (a literal range or collection);
+// otherwise it may be empty, and counts 0. The result saturates at maxRequested.
+func minPrepared(g *graph.Graph, reg *nodes.Registry) int {
+	// Kahn's order over the node ids; Validate has refused cycles already.
+	indeg := make(map[string]int, len(g.Nodes))
+	children := map[string][]string{}
+	for id := range g.Nodes {
+		indeg[id] += 0
+	}
+	for _, e := range g.Edges {
+		indeg[e.Destination.NodeID]++
+		children[e.Source.NodeID] = append(children[e.Source.NodeID], e.Destination.NodeID)
+	}
+	var order, ready []string
+	for id, d := range indeg {
+		if d == 0 {
+			ready = append(ready, id)
+		}
+	}
+	for len(ready) > 0 {
+		id := ready[len(ready)-1]
+		ready = ready[:len(ready)-1]
+		order = append(order, id)
+		for _, c := range children[id] {
+			if indeg[c]--; indeg[c] == 0 {
+				ready = append(ready, c)
+			}
+		}
+	}
+	connected := map[graph.EdgeEnd]bool{}
+	for _, e := range g.Edges {
+		connected[e.Destination] = true
+	}
+	scope := make(map[string]map[string]bool, len(g.Nodes))
+	length := map[string]int{} // iterate id → known length (0: unknown or empty)
+	total := 0
+	for _, id := range order {
+		node := g.Nodes[id]
+		s := map[string]bool{}
+		for _, e := range g.Edges {
+			if e.Destination.NodeID != id || (node.Type() == "collect" && e.Destination.Field == "item") {
+				continue
+			}
+			for it := range scope[e.Source.NodeID] {
+				s[it] = true
+			}
+			if node.Type() == "iterate" && e.Destination.Field == "collection" {
+				length[id] = literalLength(g.Nodes[e.Source.NodeID], e.Source.NodeID, reg, connected)
+			}
+		}
+		if node.Type() == "iterate" {
+			s[id] = true
+		}
+		scope[id] = s
+		count := 1
+		for it := range s {
+			count = satMul(count, length[it])
+		}
+		total = min(total+count, maxRequested)
+	}
+	return total
+}
+
+// literalLength is the length of the collection node builds when nothing is connected to it, or 0 when only
+// running it can tell: a range (start, stop and step as given or defaulted) and the collection primitives.
+func literalLength(node graph.Node, id string, reg *nodes.Registry, connected map[graph.EdgeEnd]bool) int {
+	for field := range connected {
+		if field.NodeID == id {
+			return 0
+		}
+	}
+	t, ok := reg.Lookup(node.Type())
+	if !ok {
+		return 0
+	}
+	inv, err := t.Decode(node, nil)
+	if err != nil {
+		return 0
+	}
+	raw, err := json.Marshal(inv)
+	if err != nil {
+		return 0
+	}
+	switch node.Type() {
+	case "range":
+		var r struct{ Start, Stop, Step int64 }
+		if json.Unmarshal(raw, &r) != nil || r.Step == 0 {
+			return 0
+		}
+		// In floating point: the difference of two int64 can overflow, and only the order of magnitude matters
+		// once it is large.
+		n := math.Ceil((float64(r.Stop) - float64(r.Start)) / float64(r.Step))
+		return int(min(max(n, 0), maxRequested))
+	case "integer_collection", "float_collection", "string_collection", "boolean_collection":
+		var c struct{ Collection []json.RawMessage }
+		if json.Unmarshal(raw, &c) != nil {
+			return 0
+		}
+		return len(c.Collection)
+	}
+	return 0
+}

@@ -48,7 +48,8 @@ func (s *Service) publishStatusChanged(ctx context.Context, it *store.QueueItem)
 		"updated_at": it.UpdatedAt, "started_at": it.StartedAt, "completed_at": it.CompletedAt,
 		"batch_status": bs, "queue_status": view(owner),
 	}
-	sanitizedBS := BatchStatus{QueueID: bs.QueueID, BatchID: Redacted, Counts: bs.Counts}
+	// Others learn that an item changed status, not how big its owner's batch is.
+	sanitizedBS := BatchStatus{QueueID: bs.QueueID, BatchID: Redacted}
 	sanitized := map[string]any{
 		"queue_id": it.QueueID, "item_id": it.ItemID, "batch_id": Redacted, "origin": nil, "destination": nil,
 		"user_id": Redacted, "session_id": Redacted, "status": it.Status, "error_type": nil,

@@ -58,6 +58,12 @@ type Options struct {
 	MaxPerUser   int
 	CacheSize    int
 	Limits       graph.Limits
+	// MaxSessionNodes and MaxSessionBytes bound one session once expanded, MaxBatchBytes the sessions one
+	// enqueue stores (config max_session_nodes, max_session_bytes, max_batch_bytes; 0: the graph defaults and
+	// 16 times max_session_bytes).
+	MaxSessionNodes int
+	MaxSessionBytes int64
+	MaxBatchBytes   int64
 	Logger       *slog.Logger
 	// PollInterval is how often the idle processor looks for work besides being woken (default 1 s).
 	PollInterval time.Duration
@@ -107,6 +113,15 @@ func New(opts Options) *Service {
 	if opts.Limits == (graph.Limits{}) {
 		opts.Limits = graph.DefaultLimits
 	}
+	if opts.MaxSessionNodes <= 0 {
+		opts.MaxSessionNodes = graph.DefaultMaxPrepared
+	}
+	if opts.MaxSessionBytes <= 0 {
+		opts.MaxSessionBytes = graph.DefaultMaxBytes
+	}
+	if opts.MaxBatchBytes <= 0 {
+		opts.MaxBatchBytes = 16 * opts.MaxSessionBytes
+	}
 	if opts.Owner == nil {
 		opts.Owner = func(_ context.Context, id string) (access.Principal, error) {
 			return access.Principal{UserID: id, Authenticated: true}, nil
@@ -115,7 +130,8 @@ func New(opts Options) *Service {
 	cache := graph.NewCache(opts.CacheSize)
 	return &Service{
 		db: opts.DB, events: opts.Events, registry: opts.Registry, images: opts.Images, owner: opts.Owner, opts: opts,
-		logger: opts.Logger, cache: cache, runner: &graph.Runner{Registry: opts.Registry, Cache: cache},
+		logger: opts.Logger, cache: cache,
+		runner: &graph.Runner{Registry: opts.Registry, Cache: cache, MaxPrepared: opts.MaxSessionNodes, MaxBytes: opts.MaxSessionBytes},
 		wake: make(chan struct{}, 1),
 	}
 }
@@ -135,10 +151,19 @@ func scope(p access.Principal) store.Filter {
 	return store.Filter{SQL: f.SQL, Args: f.Args}
 }
 
+// visible is what p sees in full; reads redact the other rows in SQL (store.QueueFilter.Visible).
+func visible(p access.Principal) store.Filter {
+	f := access.QueueItemVisibleFilter(p, "q.user_id")
+	return store.Filter{SQL: f.SQL, Args: f.Args}
+}
+
 // Enqueue validates a batch, expands it into sessions and stores them as the caller's items.
 func (s *Service) Enqueue(ctx context.Context, p access.Principal, queueID string, b Batch, prepend bool) (*EnqueueBatchResult, error) {
 	pl, err := planBatch(&b, s.registry, s.opts.Limits)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.checkExpansion(pl); err != nil {
 		return nil, err
 	}
 	batchID := uuid.NewString()
@@ -182,10 +207,20 @@ func (s *Service) Enqueue(ctx context.Context, p access.Principal, queueID strin
 			res.Priority = top + 1
 		}
 		rows := make([]store.NewQueueItem, 0, n)
+		var batchBytes int64
 		for _, sess := range pl.sessions(n) {
 			stateJSON, err := json.Marshal(sess.state)
 			if err != nil {
 				return fmt.Errorf("encode session: %w", err)
+			}
+			// Exact sizes (batch values differ in size): no row larger than a session may be, and the batch's rows
+			// together no larger than a batch may be.
+			batchBytes += int64(len(stateJSON))
+			if err := s.checkSessionBytes(int64(len(stateJSON))); err != nil {
+				return err
+			}
+			if batchBytes > s.opts.MaxBatchBytes {
+				return batchTooLarge(s.opts.MaxBatchBytes)
 			}
 			row := store.NewQueueItem{BatchID: batchID, QueueID: queueID, SessionID: sess.state.ID, Session: string(stateJSON),
 				Priority: res.Priority, Workflow: workflowText, Origin: b.Origin, Destination: b.Destination, UserID: p.UserID, EnqueuedBy: p.UserID}
@@ -217,6 +252,43 @@ func (s *Service) Enqueue(ctx context.Context, p access.Principal, queueID strin
 	s.publishBatchEnqueued(p.UserID, res)
 	s.notify()
 	return res, nil
+}
+
+// checkExpansion refuses, before anything is stored, a batch whose sessions would outgrow the limits where that
+// can be known: prepared nodes per session (iterations over literal collections), bytes per session, and the
+// bytes of all the sessions the batch asks for (docs/security.md "Resource limits and hostile input").
+func (s *Service) checkExpansion(pl *plan) error {
+	if n := minPrepared(pl.graph, s.registry); n > s.opts.MaxSessionNodes {
+		return batchProblem(fmt.Sprintf("The graph expands to at least %d nodes per session when its iterations run, more than max_session_nodes (%d)",
+			n, s.opts.MaxSessionNodes), "graph")
+	}
+	first := pl.sessions(1)
+	if len(first) == 0 {
+		return nil
+	}
+	b, err := json.Marshal(first[0].state)
+	if err != nil {
+		return fmt.Errorf("encode session: %w", err)
+	}
+	if err := s.checkSessionBytes(int64(len(b))); err != nil {
+		return err
+	}
+	// Every session holds the same graph; the per-row check in Enqueue is exact.
+	if est := satMul(len(b), min(pl.requested, s.opts.MaxQueueSize)); int64(est) > s.opts.MaxBatchBytes {
+		return batchTooLarge(s.opts.MaxBatchBytes)
+	}
+	return nil
+}
+
+func (s *Service) checkSessionBytes(n int64) error {
+	if n > s.opts.MaxSessionBytes {
+		return batchProblem(fmt.Sprintf("A session of this batch takes %d bytes, more than max_session_bytes (%d)", n, s.opts.MaxSessionBytes), "graph")
+	}
+	return nil
+}
+
+func batchTooLarge(limit int64) error {
+	return batchProblem(fmt.Sprintf("The sessions of this batch take more than max_batch_bytes (%d bytes); enqueue fewer runs or a smaller graph", limit))
 }
 
 func isNull(raw json.RawMessage) bool {
@@ -263,9 +335,14 @@ func view(p access.Principal, it *store.QueueItem) SessionQueueItem {
 	}
 }
 
-// ListAll lists every item of a queue, sanitised per caller.
+// ListAll lists every item of a queue, sanitised per caller. Filtering by destination, a field others' items
+// do not show, keeps the caller's own items only (admins: all), so the answer never depends on what others chose.
 func (s *Service) ListAll(ctx context.Context, p access.Principal, queueID string, destination *string) ([]SessionQueueItem, error) {
-	items, err := s.db.ListQueueItems(ctx, store.QueueFilter{QueueID: queueID, Destination: destination})
+	f := store.QueueFilter{QueueID: queueID, Destination: destination, Visible: visible(p)}
+	if destination != nil {
+		f.Scope = visible(p)
+	}
+	items, err := s.db.ListQueueItems(ctx, f)
 	if err != nil {
 		return nil, err
 	}
@@ -293,7 +370,7 @@ func (s *Service) ItemsByIDs(ctx context.Context, p access.Principal, queueID st
 	if len(ids) > maxIDsPerRequest {
 		return nil, apperr.InvalidField(fmt.Sprintf("At most %d item ids per request", maxIDsPerRequest), len(ids), "body", "item_ids")
 	}
-	found, err := s.db.QueueItemsByIDs(ctx, ids)
+	found, err := s.db.QueueItemsByIDsFor(ctx, ids, visible(p))
 	if err != nil {
 		return nil, err
 	}
@@ -313,7 +390,7 @@ func notFound(queueID string, id int64) error {
 
 // GetItem returns one item of the queue, sanitised, as a map without null values (response_model_exclude_none).
 func (s *Service) GetItem(ctx context.Context, p access.Principal, queueID string, id int64) (map[string]any, error) {
-	it, err := s.db.QueueItemByID(ctx, id)
+	it, err := s.db.QueueItemByIDFor(ctx, id, visible(p))
 	if errors.Is(err, store.ErrNotFound) || (err == nil && it.QueueID != queueID) {
 		return nil, notFound(queueID, id)
 	}
@@ -610,7 +687,7 @@ func (s *Service) checkRetryCap(qt *store.QueueTx, rows []store.NewQueueItem) er
 
 // Current returns the running item of the queue, sanitised (nil if none).
 func (s *Service) Current(ctx context.Context, p access.Principal, queueID string) (*SessionQueueItem, error) {
-	it, err := s.currentItem(ctx, queueID)
+	it, err := s.db.FirstQueueItem(ctx, store.QueueFilter{QueueID: queueID, Statuses: []string{store.QueueInProgress}, Visible: visible(p)})
 	if err != nil || it == nil {
 		return nil, err
 	}
@@ -620,7 +697,7 @@ func (s *Service) Current(ctx context.Context, p access.Principal, queueID strin
 
 // Next returns the item that plain priority order would run next, sanitised (nil if none).
 func (s *Service) Next(ctx context.Context, p access.Principal, queueID string) (*SessionQueueItem, error) {
-	it, err := s.db.FirstQueueItem(ctx, store.QueueFilter{QueueID: queueID, Statuses: []string{store.QueuePending}})
+	it, err := s.db.FirstQueueItem(ctx, store.QueueFilter{QueueID: queueID, Statuses: []string{store.QueuePending}, Visible: visible(p)})
 	if err != nil || it == nil {
 		return nil, err
 	}

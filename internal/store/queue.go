@@ -75,6 +75,34 @@ const queueColumns = `q.item_id, q.batch_id, q.queue_id, q.session_id, q.field_v
 
 const queueFrom = ` FROM session_queue q LEFT JOIN users u ON u.user_id = q.user_id`
 
+// Redacted stands for the ids of a queue item its reader may not see.
+const Redacted = "redacted"
+
+// queueColumnsFor selects queue rows for a reader who sees in full only the rows of visible (an access filter
+// on q.user_id; empty: every row). The other rows come back redacted by the query itself: ids read "redacted",
+// and their session, workflow, field values, origin, destination, errors and owner's name are never read, so
+// a listing holds in memory what its reader may see, not what others enqueued.
+func queueColumnsFor(visible Filter) (string, []any) {
+	if visible.SQL == "" || visible.SQL == "1=1" {
+		return queueColumns, nil
+	}
+	var args []any
+	shown := func(expr, otherwise string) string {
+		args = append(args, visible.Args...)
+		return "CASE WHEN (" + visible.SQL + ") THEN " + expr + " ELSE " + otherwise + " END"
+	}
+	cols := []string{
+		"q.item_id", shown("q.batch_id", "'"+Redacted+"'"), "q.queue_id", shown("q.session_id", "'"+Redacted+"'"),
+		shown("q.field_values", "NULL"), shown("q.session", "''"), "q.status", shown("q.priority", "0"),
+		shown("q.error_type", "NULL"), shown("q.error_message", "NULL"), shown("q.error_traceback", "NULL"),
+		"CAST(q.created_at AS TEXT)", "CAST(q.updated_at AS TEXT)", "CAST(q.started_at AS TEXT)", "CAST(q.completed_at AS TEXT)",
+		shown("q.workflow", "NULL"), shown("q.origin", "NULL"), shown("q.destination", "NULL"), shown("q.retried_from_item_id", "NULL"),
+		shown("q.user_id", "'"+Redacted+"'"), shown("u.display_name", "NULL"), shown("u.email", "NULL"),
+		shown("q.enqueued_by", "'"+Redacted+"'"), shown("q.crashes", "0"),
+	}
+	return strings.Join(cols, ", "), args
+}
+
 // queueSummaryColumns leave out the (large) session and workflow, for listings that only need the rest.
 func scanQueueItem(row interface{ Scan(...any) error }) (*QueueItem, error) {
 	var it QueueItem
@@ -179,8 +207,28 @@ func (db *DB) QueueItemByID(ctx context.Context, id int64) (*QueueItem, error) {
 	return it, nil
 }
 
+// QueueItemByIDFor is QueueItemByID for a reader who sees rows of visible in full and the others redacted
+// (queueColumnsFor).
+func (db *DB) QueueItemByIDFor(ctx context.Context, id int64, visible Filter) (*QueueItem, error) {
+	cols, args := queueColumnsFor(visible)
+	it, err := scanQueueItem(db.sql.QueryRowContext(ctx, `SELECT `+cols+queueFrom+` WHERE q.item_id = ?`, append(args, id)...))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get queue item %d: %w", id, err)
+	}
+	return it, nil
+}
+
 // QueueItemsByIDs returns the items that exist, keyed by id.
 func (db *DB) QueueItemsByIDs(ctx context.Context, ids []int64) (map[int64]*QueueItem, error) {
+	return db.QueueItemsByIDsFor(ctx, ids, Filter{})
+}
+
+// QueueItemsByIDsFor is QueueItemsByIDs for a reader who sees rows of visible in full (queueColumnsFor).
+func (db *DB) QueueItemsByIDsFor(ctx context.Context, ids []int64, visible Filter) (map[int64]*QueueItem, error) {
+	cols, colArgs := queueColumnsFor(visible)
 	out := map[int64]*QueueItem{}
 	for start := 0; start < len(ids); start += 500 {
 		chunk := ids[start:min(start+500, len(ids))]
@@ -188,7 +236,8 @@ func (db *DB) QueueItemsByIDs(ctx context.Context, ids []int64) (map[int64]*Queu
 		for i, id := range chunk {
 			args[i] = id
 		}
-		items, err := queryQueueItems(ctx, db.sql, `SELECT `+queueColumns+queueFrom+` WHERE q.item_id IN (`+placeholders(len(chunk))+`)`, args...)
+		items, err := queryQueueItems(ctx, db.sql, `SELECT `+cols+queueFrom+` WHERE q.item_id IN (`+placeholders(len(chunk))+`)`,
+			append(append([]any{}, colArgs...), args...)...)
 		if err != nil {
 			return nil, err
 		}
@@ -199,10 +248,12 @@ func (db *DB) QueueItemsByIDs(ctx context.Context, ids []int64) (map[int64]*Queu
 	return out, nil
 }
 
-// QueueFilter selects queue rows; Scope is an access filter on column q.user_id.
+// QueueFilter selects queue rows; Scope is an access filter on column q.user_id. Visible, when set, is the
+// access filter of the rows the reader sees in full; listings redact the others in SQL (queueColumnsFor).
 type QueueFilter struct {
 	QueueID     string
 	Scope       Filter
+	Visible     Filter
 	Statuses    []string
 	Destination *string
 	BatchIDs    []string
@@ -233,7 +284,8 @@ func (f QueueFilter) where() (string, []any) {
 // ListQueueItems lists a queue's items, priority first, then oldest.
 func (db *DB) ListQueueItems(ctx context.Context, f QueueFilter) ([]*QueueItem, error) {
 	where, args := f.where()
-	return queryQueueItems(ctx, db.sql, `SELECT `+queueColumns+queueFrom+` WHERE `+where+` ORDER BY q.priority DESC, q.item_id ASC`, args...)
+	cols, colArgs := queueColumnsFor(f.Visible)
+	return queryQueueItems(ctx, db.sql, `SELECT `+cols+queueFrom+` WHERE `+where+` ORDER BY q.priority DESC, q.item_id ASC`, append(colArgs, args...)...)
 }
 
 // QueueItemIDs lists item ids by creation order.
@@ -305,8 +357,9 @@ func (db *DB) OpenCountsByUser(ctx context.Context, queueID string) (map[string]
 // FirstQueueItem returns the first item of a selection in processing order (nil if none).
 func (db *DB) FirstQueueItem(ctx context.Context, f QueueFilter) (*QueueItem, error) {
 	where, args := f.where()
-	it, err := scanQueueItem(db.sql.QueryRowContext(ctx, `SELECT `+queueColumns+queueFrom+` WHERE `+where+
-		` ORDER BY q.priority DESC, q.item_id ASC LIMIT 1`, args...))
+	cols, colArgs := queueColumnsFor(f.Visible)
+	it, err := scanQueueItem(db.sql.QueryRowContext(ctx, `SELECT `+cols+queueFrom+` WHERE `+where+
+		` ORDER BY q.priority DESC, q.item_id ASC LIMIT 1`, append(colArgs, args...)...))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
