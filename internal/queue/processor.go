@@ -20,15 +20,22 @@ import (
 	"github.com/invokego/invokego/internal/store"
 )
 
-// Recover prepares the queue at start-up: items a stopped server left in progress become canceled, so that
-// nothing is left half-run; pending items stay and run.
+// MaxCrashes is how many times the server process may die while an item's graph runs (the item and its
+// retries together) before that graph is never run again: a graph that kills the process keeps the server
+// down no longer than that.
+const MaxCrashes = 2
+
+// Recover prepares the queue at start-up. A server that stops cleanly cancels its running item itself, so an
+// item still in progress was running when the process died: it is failed with the reason, never run again by
+// itself, and the crash is counted against it and its retries (docs/security.md "Resource limits and hostile
+// input"). Pending items stay and run.
 func (s *Service) Recover(ctx context.Context) error {
-	n, err := s.db.CancelInterruptedQueueItems(ctx)
+	n, err := s.db.FailInterruptedQueueItems(ctx)
 	if err != nil {
 		return err
 	}
 	if n > 0 {
-		s.logger.Info("canceled queue items interrupted by a restart", "count", n)
+		s.logger.Warn("failed queue items that were running when the server process stopped", "count", n)
 	}
 	return nil
 }
@@ -84,6 +91,12 @@ func (s *Service) processNext(ctx context.Context) bool {
 	if it == nil {
 		return false
 	}
+	if it.Crashes >= MaxCrashes {
+		// Its graph was running each time the process died: running it again would take the server down again.
+		s.finish(context.WithoutCancel(ctx), it, store.QueueFailed, &store.QueueError{Type: "InterruptedError",
+			Message: fmt.Sprintf("The server process stopped %d times while this item's graph was running; it is not run again", it.Crashes)})
+		return true
+	}
 	s.RunItem(ctx, it)
 	return true
 }
@@ -133,7 +146,9 @@ func (s *Service) RunItem(parent context.Context, it *store.QueueItem) {
 	case ctx.Err() != nil && parent.Err() == nil:
 		// Canceled by a user: the cancel already set the status and emitted its event.
 	case parent.Err() != nil:
-		// The server is stopping: Recover cancels the item at the next start.
+		// The server is stopping cleanly: the item is canceled now, so that what the next start finds in progress
+		// can only have been running when the process died (Recover).
+		s.finish(bg, it, store.QueueCanceled, nil)
 	case errors.Is(runErr, ErrAccountUnavailable):
 		s.finish(bg, it, store.QueueFailed, &store.QueueError{Type: "PermissionError", Message: runErr.Error()})
 	case errors.As(runErr, &failure):

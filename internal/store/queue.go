@@ -486,12 +486,18 @@ func (db *DB) DeleteQueueItem(ctx context.Context, id int64) error {
 	return nil
 }
 
-// CancelInterruptedQueueItems turns items left in progress by a stopped server into canceled ones.
-func (db *DB) CancelInterruptedQueueItems(ctx context.Context) (int, error) {
-	res, err := db.sql.ExecContext(ctx, `UPDATE session_queue SET status = 'canceled', status_sequence = status_sequence + 1,
-		error_type = NULL, error_message = NULL WHERE status = 'in_progress'`)
+// InterruptedMessage explains an item that was running when the server process died.
+const InterruptedMessage = "The server process stopped while this item was running; it was not run again. Retry it if it was not the cause."
+
+// FailInterruptedQueueItems fails the items a server that died left in progress, and counts the crash against
+// each (crashes carries over to retries, see QueueItem.Crashes). A server that stops cleanly cancels its
+// running item itself, so what is left in progress at start-up was running when the process died.
+func (db *DB) FailInterruptedQueueItems(ctx context.Context) (int, error) {
+	res, err := db.sql.ExecContext(ctx, `UPDATE session_queue SET status = 'failed', status_sequence = status_sequence + 1,
+		crashes = crashes + 1, error_type = 'InterruptedError', error_message = ?, error_traceback = NULL
+		WHERE status = 'in_progress'`, InterruptedMessage)
 	if err != nil {
-		return 0, fmt.Errorf("cancel interrupted queue items: %w", err)
+		return 0, fmt.Errorf("fail interrupted queue items: %w", err)
 	}
 	n, _ := res.RowsAffected()
 	return int(n), nil
