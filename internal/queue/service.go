@@ -64,7 +64,7 @@ type Options struct {
 	MaxSessionNodes int
 	MaxSessionBytes int64
 	MaxBatchBytes   int64
-	Logger       *slog.Logger
+	Logger          *slog.Logger
 	// PollInterval is how often the idle processor looks for work besides being woken (default 1 s).
 	PollInterval time.Duration
 }
@@ -132,7 +132,7 @@ func New(opts Options) *Service {
 		db: opts.DB, events: opts.Events, registry: opts.Registry, images: opts.Images, owner: opts.Owner, opts: opts,
 		logger: opts.Logger, cache: cache,
 		runner: &graph.Runner{Registry: opts.Registry, Cache: cache, MaxPrepared: opts.MaxSessionNodes, MaxBytes: opts.MaxSessionBytes},
-		wake: make(chan struct{}, 1),
+		wake:   make(chan struct{}, 1),
 	}
 }
 
