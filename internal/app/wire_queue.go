@@ -40,7 +40,8 @@ func (a *App) wireQueue(ctx context.Context) error {
 		Multiuser: a.cfg.Multiuser, RoundRobin: a.cfg.SessionQueueMode != "fifo",
 		MaxQueueSize: a.cfg.MaxQueueSize, MaxPerUser: a.cfg.MaxQueueItemsPerUser, CacheSize: a.cfg.NodeCacheSize,
 		MaxSessionNodes: a.cfg.MaxSessionNodes, MaxSessionBytes: a.cfg.MaxSessionBytes, MaxBatchBytes: a.cfg.MaxBatchBytes,
-		Logger: a.logger,
+		MaxItemMemory: a.cfg.ItemMemoryBudget(),
+		Logger:        a.logger,
 	})
 	if err := svc.Recover(ctx); err != nil {
 		return fmt.Errorf("queue: %w", err)

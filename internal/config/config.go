@@ -52,6 +52,9 @@ type Config struct {
 	MaxSessionNodes int   `yaml:"max_session_nodes"`
 	MaxSessionBytes int64 `yaml:"max_session_bytes"`
 	MaxBatchBytes   int64 `yaml:"max_batch_bytes"`
+	// MaxItemMemory bounds one allocation of a running queue item, in bytes (a noise tensor, an image, a
+	// model's activations); 0 derives it from the machine's memory (ItemMemoryBudget).
+	MaxItemMemory int64 `yaml:"max_item_memory"`
 
 	// Images.
 	MaxImagePixels   int64 `yaml:"max_image_pixels"`
@@ -228,6 +231,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxSessionBytes < 1<<10 {
 		errs = append(errs, "max_session_bytes must be at least 1024")
+	}
+	if c.MaxItemMemory < 0 {
+		errs = append(errs, "max_item_memory must be 0 (derived from the machine's memory) or a number of bytes")
 	}
 	if c.MaxBatchBytes < c.MaxSessionBytes {
 		errs = append(errs, "max_batch_bytes must be at least max_session_bytes")

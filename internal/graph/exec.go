@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/invokego/invokego/internal/engine/tensor"
 	"github.com/invokego/invokego/internal/nodes"
 )
 
@@ -422,6 +423,11 @@ func (x *run) execute(ctx context.Context, in *instance, sess Session) (err erro
 			if errors.As(err, &ne) {
 				return fail(ne.Type, ne.Message, tb)
 			}
+			var se *tensor.SizeError
+			if errors.As(err, &se) {
+				// An allocation refused by the run's memory budget (docs/security.md "Resource limits and hostile input").
+				return fail("MemoryError", err.Error(), tb)
+			}
 			return fail(errorType(err), err.Error(), tb)
 		}
 		result, err = nodes.EncodeOutput(out)
@@ -457,6 +463,9 @@ func invoke(inv nodes.Invocation, ctx nodes.Context) (out nodes.Output, tracebac
 	defer func() {
 		if p := recover(); p != nil {
 			err = &nodes.NodeError{Type: "PanicError", Message: fmt.Sprint(p)}
+			if se, ok := p.(*tensor.SizeError); ok {
+				err = se // a shape too large to exist, refused before it was allocated
+			}
 			traceback = string(debug.Stack())
 		}
 	}()

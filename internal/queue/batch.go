@@ -8,6 +8,7 @@ import (
 	"math"
 
 	"github.com/invokego/invokego/internal/apperr"
+	"github.com/invokego/invokego/internal/engine/tensor"
 	"github.com/invokego/invokego/internal/graph"
 	"github.com/invokego/invokego/internal/nodes"
 	"github.com/invokego/invokego/internal/schema"
@@ -342,4 +343,70 @@ func literalLength(node graph.Node, id string, reg *nodes.Registry, connected ma
 		return len(c.Collection)
 	}
 	return 0
+}
+
+// checkAllocations refuses a batch holding a node whose predictable allocation (nodes.Sizer) could not fit a
+// run's memory budget, or whose size overflows: with its size fields as the graph gives them, and as each item
+// of every batch data group (a zipped group's datums together) would set them. Nodes whose size fields are
+// connected are checked while running.
+func checkAllocations(pl *plan, b *Batch, reg *nodes.Registry, budget tensor.Budget) error {
+	connected := map[graph.EdgeEnd]bool{}
+	for _, e := range pl.graph.Edges {
+		connected[e.Destination] = true
+	}
+	for id, node := range pl.graph.Nodes {
+		t, ok := reg.Lookup(node.Type())
+		if !ok {
+			continue
+		}
+		isConnected := func(name string) bool { return connected[graph.EdgeEnd{NodeID: id, Field: name}] }
+		check := func(fields graph.Node) error {
+			inv, err := t.Decode(fields, isConnected)
+			if err != nil {
+				return nil // Validate reports what does not decode
+			}
+			sz, ok := inv.(nodes.Sizer)
+			if !ok {
+				return nil
+			}
+			for _, f := range sz.SizeFields() {
+				if isConnected(f) {
+					return nil
+				}
+			}
+			what, elemSize, shape := sz.Allocation()
+			if err := budget.Check(what, elemSize, shape...); err != nil {
+				return batchProblem(fmt.Sprintf("Node %s: %v", id, err), "graph", "nodes", id)
+			}
+			return nil
+		}
+		if inv, err := t.Decode(node, isConnected); err != nil {
+			continue
+		} else if _, ok := inv.(nodes.Sizer); !ok {
+			continue // only sizers are checked, so a large batch costs nothing more for other nodes
+		}
+		if err := check(node); err != nil {
+			return err
+		}
+		for _, group := range b.Data {
+			for k := 0; len(group) > 0 && k < len(group[0].Items); k++ {
+				fields, touched := node, false
+				for _, d := range group {
+					if d.NodePath == id && k < len(d.Items) {
+						if !touched {
+							fields, touched = node.Clone(), true
+						}
+						fields[d.FieldName] = d.Items[k]
+					}
+				}
+				if !touched {
+					break // this group sets nothing of this node
+				}
+				if err := check(fields); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/invokego/invokego/internal/access"
 	"github.com/invokego/invokego/internal/apperr"
+	"github.com/invokego/invokego/internal/engine/tensor"
 	"github.com/invokego/invokego/internal/graph"
 	"github.com/invokego/invokego/internal/nodes"
 	"github.com/invokego/invokego/internal/store"
@@ -221,7 +222,10 @@ func (ss *session) principal(ctx context.Context) (access.Principal, error) {
 	return access.Principal{}, err
 }
 
+// NodeContext hands every node the run's memory budget: the engine and the node checks their allocations
+// against it before making them (tensor.Budget).
 func (ss *session) NodeContext(ctx context.Context, execID, sourceID string, node graph.Node) nodes.Context {
+	ctx = tensor.WithBudget(ctx, tensor.Budget{MaxBytes: ss.svc.opts.MaxItemMemory})
 	return &nodeContext{Context: ctx, ss: ss, execID: execID, sourceID: sourceID, node: node}
 }
 

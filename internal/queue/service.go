@@ -15,6 +15,7 @@ import (
 
 	"github.com/invokego/invokego/internal/access"
 	"github.com/invokego/invokego/internal/apperr"
+	"github.com/invokego/invokego/internal/engine/tensor"
 	"github.com/invokego/invokego/internal/events"
 	"github.com/invokego/invokego/internal/graph"
 	"github.com/invokego/invokego/internal/nodes"
@@ -64,7 +65,10 @@ type Options struct {
 	MaxSessionNodes int
 	MaxSessionBytes int64
 	MaxBatchBytes   int64
-	Logger          *slog.Logger
+	// MaxItemMemory bounds one allocation of a running item (tensor.Budget, handed to every node through its
+	// context); 0 bounds only sizes that overflow.
+	MaxItemMemory int64
+	Logger        *slog.Logger
 	// PollInterval is how often the idle processor looks for work besides being woken (default 1 s).
 	PollInterval time.Duration
 }
@@ -163,7 +167,7 @@ func (s *Service) Enqueue(ctx context.Context, p access.Principal, queueID strin
 	if err != nil {
 		return nil, err
 	}
-	if err := s.checkExpansion(pl); err != nil {
+	if err := s.checkExpansion(pl, &b); err != nil {
 		return nil, err
 	}
 	batchID := uuid.NewString()
@@ -257,7 +261,10 @@ func (s *Service) Enqueue(ctx context.Context, p access.Principal, queueID strin
 // checkExpansion refuses, before anything is stored, a batch whose sessions would outgrow the limits where that
 // can be known: prepared nodes per session (iterations over literal collections), bytes per session, and the
 // bytes of all the sessions the batch asks for (docs/security.md "Resource limits and hostile input").
-func (s *Service) checkExpansion(pl *plan) error {
+func (s *Service) checkExpansion(pl *plan, b *Batch) error {
+	if err := checkAllocations(pl, b, s.registry, tensor.Budget{MaxBytes: s.opts.MaxItemMemory}); err != nil {
+		return err
+	}
 	if n := minPrepared(pl.graph, s.registry); n > s.opts.MaxSessionNodes {
 		return batchProblem(fmt.Sprintf("The graph expands to at least %d nodes per session when its iterations run, more than max_session_nodes (%d)",
 			n, s.opts.MaxSessionNodes), "graph")
@@ -266,15 +273,15 @@ func (s *Service) checkExpansion(pl *plan) error {
 	if len(first) == 0 {
 		return nil
 	}
-	b, err := json.Marshal(first[0].state)
+	enc, err := json.Marshal(first[0].state)
 	if err != nil {
 		return fmt.Errorf("encode session: %w", err)
 	}
-	if err := s.checkSessionBytes(int64(len(b))); err != nil {
+	if err := s.checkSessionBytes(int64(len(enc))); err != nil {
 		return err
 	}
 	// Every session holds the same graph; the per-row check in Enqueue is exact.
-	if est := satMul(len(b), min(pl.requested, s.opts.MaxQueueSize)); int64(est) > s.opts.MaxBatchBytes {
+	if est := satMul(len(enc), min(pl.requested, s.opts.MaxQueueSize)); int64(est) > s.opts.MaxBatchBytes {
 		return batchTooLarge(s.opts.MaxBatchBytes)
 	}
 	return nil

@@ -20,9 +20,11 @@
 package noise
 
 import (
+	"context"
 	"fmt"
 	"math"
 
+	"github.com/invokego/invokego/internal/engine/tensor"
 	"github.com/invokego/invokego/internal/engine/torchmath"
 )
 
@@ -115,6 +117,14 @@ func (g *Generator) ManualSeed(seed uint64) {
 // Randn is torch.randn(shape, generator=torch.Generator('cpu').manual_seed(seed), dtype=dtype).
 func Randn(seed uint64, dtype DType, shape ...int) []float32 {
 	return NewGenerator(seed).Randn(dtype, shape...)
+}
+
+// RandnIn is Randn after checking the tensor's size against ctx's memory budget (tensor.Budget).
+func RandnIn(ctx context.Context, seed uint64, dtype DType, shape ...int) ([]float32, error) {
+	if err := tensor.BudgetOf(ctx).Check("the noise", 4, shape...); err != nil {
+		return nil, err
+	}
+	return Randn(seed, dtype, shape...), nil
 }
 
 // Rand is torch.rand(shape, generator=...manual_seed(seed)) in float32.

@@ -127,6 +127,9 @@ func Denoise(ctx context.Context, p DenoiseParams) (*tensor.Tensor, error) {
 	if p.Noise != nil && !slices.Equal(p.Noise.Shape, latents.Shape) {
 		return nil, fmt.Errorf("denoise: noise of shape %v does not match latents %v", p.Noise.Shape, latents.Shape)
 	}
+	if err := checkUNet(ctx, p.UNet, latents.Shape[0], latents.Shape[2], latents.Shape[3]); err != nil {
+		return nil, fmt.Errorf("denoise: %w", err)
+	}
 
 	cfg, err := scheduler.ResolveConfig(p.SchedulerName, p.SchedulerConfig)
 	if err != nil {

@@ -23,6 +23,11 @@ func DecodeLatents(ctx context.Context, vae *sd.VAE, latents *tensor.Tensor, opt
 	if scale == 0 {
 		return nil, errors.New("decode: the vae has no scaling factor")
 	}
+	if len(latents.Shape) == 4 {
+		if err := checkVAE(ctx, vae, "the decoder's activations", latents.Shape[0], 8*latents.Shape[2], 8*latents.Shape[3]); err != nil {
+			return nil, fmt.Errorf("decode: %w", err)
+		}
+	}
 	scaled := tensor.New(latents.Shape...)
 	for i, v := range latents.Data {
 		scaled.Data[i] = v / scale
@@ -127,6 +132,11 @@ func rgb8(img image.Image, x, y int) (uint8, uint8, uint8) {
 func EncodeImage(ctx context.Context, vae *sd.VAE, img *tensor.Tensor, seed uint64) (*tensor.Tensor, error) {
 	if vae == nil {
 		return nil, errors.New("encode: no vae")
+	}
+	if len(img.Shape) == 4 {
+		if err := checkVAE(ctx, vae, "the encoder's activations", img.Shape[0], img.Shape[2], img.Shape[3]); err != nil {
+			return nil, fmt.Errorf("encode: %w", err)
+		}
 	}
 	mean, logvar, err := vae.Encode(ctx, img)
 	if err != nil {

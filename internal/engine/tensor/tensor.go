@@ -33,14 +33,18 @@ func FromData(data []float32, shape ...int) *Tensor {
 	return &Tensor{Shape: append([]int(nil), shape...), Data: data}
 }
 
-// NumElements returns the product of a shape.
+// NumElements returns the product of a shape. A negative dimension or a product that overflows is a
+// *SizeError panic rather than a wrapped size: a shape that large cannot be allocated, and a wrapped one would
+// silently describe a different tensor. Sizes that come from a run's inputs are checked first (Budget.Check).
 func NumElements(shape []int) int {
-	n := 1
-	for _, d := range shape {
-		n *= d
+	size, ok := ShapeBytes(1, shape...)
+	if !ok || size > int64(maxInt) {
+		panic(&SizeError{What: "a tensor", Shape: append([]int(nil), shape...)})
 	}
-	return n
+	return int(size)
 }
+
+const maxInt = int(^uint(0) >> 1)
 
 // Clone returns a deep copy.
 func (t *Tensor) Clone() *Tensor {

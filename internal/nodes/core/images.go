@@ -1,6 +1,7 @@
 package core
 
 import (
+	"context"
 	"encoding/json"
 	"image"
 	"image/color"
@@ -10,6 +11,7 @@ import (
 	"golang.org/x/image/draw"
 
 	"github.com/invokego/invokego/internal/engine/imaging"
+	"github.com/invokego/invokego/internal/engine/tensor"
 	"github.com/invokego/invokego/internal/nodes"
 )
 
@@ -58,11 +60,13 @@ func toRGBA(img image.Image) *image.NRGBA {
 	return out
 }
 
-func checkSize(w, h int) error {
+// checkSize refuses an image size out of range, or one whose pixels the run's memory budget cannot hold
+// (docs/security.md "Resource limits and hostile input"), before anything is allocated.
+func checkSize(ctx context.Context, w, h int) error {
 	if w <= 0 || h <= 0 || w > maxSide || h > maxSide {
 		return nodes.Errorf("ValueError", "image size %dx%d is out of range (1..%d)", w, h, maxSide)
 	}
-	return nil
+	return tensor.BudgetOf(ctx).Check("the image", 4, h, w)
 }
 
 // LoadImage is image: it passes an existing image through.
@@ -145,9 +149,17 @@ func (*BlankImage) NodeInfo() nodes.Info {
 	}
 }
 
+// SizeFields implements nodes.Sizer.
+func (*BlankImage) SizeFields() []string { return []string{"width", "height"} }
+
+// Allocation implements nodes.Sizer: the output's pixels.
+func (n *BlankImage) Allocation() (string, int, []int) {
+	return "the image", 4, []int{n.Height, n.Width}
+}
+
 // Invoke implements nodes.Invocation.
 func (n *BlankImage) Invoke(ctx nodes.Context) (nodes.Output, error) {
-	if err := checkSize(n.Width, n.Height); err != nil {
+	if err := checkSize(ctx, n.Width, n.Height); err != nil {
 		return nil, err
 	}
 	img := image.NewNRGBA(image.Rect(0, 0, n.Width, n.Height))
@@ -199,9 +211,17 @@ func (*ImageResize) NodeInfo() nodes.Info {
 	}
 }
 
+// SizeFields implements nodes.Sizer.
+func (*ImageResize) SizeFields() []string { return []string{"width", "height"} }
+
+// Allocation implements nodes.Sizer: the output's pixels.
+func (n *ImageResize) Allocation() (string, int, []int) {
+	return "the resized image", 4, []int{n.Height, n.Width}
+}
+
 // Invoke implements nodes.Invocation.
 func (n *ImageResize) Invoke(ctx nodes.Context) (nodes.Output, error) {
-	if err := checkSize(n.Width, n.Height); err != nil {
+	if err := checkSize(ctx, n.Width, n.Height); err != nil {
 		return nil, err
 	}
 	img, err := load(ctx, n.Image)
@@ -240,7 +260,7 @@ func (n *ImageScale) Invoke(ctx nodes.Context) (nodes.Output, error) {
 	}
 	b := img.Bounds()
 	w, h := int(float64(b.Dx())*n.ScaleFactor), int(float64(b.Dy())*n.ScaleFactor)
-	if err := checkSize(w, h); err != nil {
+	if err := checkSize(ctx, w, h); err != nil {
 		return nil, err
 	}
 	return n.save(ctx, resize(img, w, h, string(n.ResampleMode)))
@@ -269,9 +289,17 @@ func (*ImageCrop) NodeInfo() nodes.Info {
 	}
 }
 
+// SizeFields implements nodes.Sizer.
+func (*ImageCrop) SizeFields() []string { return []string{"width", "height"} }
+
+// Allocation implements nodes.Sizer: the output's pixels.
+func (n *ImageCrop) Allocation() (string, int, []int) {
+	return "the cropped image", 4, []int{n.Height, n.Width}
+}
+
 // Invoke implements nodes.Invocation.
 func (n *ImageCrop) Invoke(ctx nodes.Context) (nodes.Output, error) {
-	if err := checkSize(n.Width, n.Height); err != nil {
+	if err := checkSize(ctx, n.Width, n.Height); err != nil {
 		return nil, err
 	}
 	img, err := load(ctx, n.Image)
@@ -322,7 +350,7 @@ func (n *ImagePaste) Invoke(ctx nodes.Context) (nodes.Output, error) {
 	// The canvas grows to hold both images unless crop is set (InvokeAI's behaviour).
 	minX, minY := min(0, n.X), min(0, n.Y)
 	maxX, maxY := max(bb.Dx(), n.X+tb.Dx()), max(bb.Dy(), n.Y+tb.Dy())
-	if err := checkSize(maxX-minX, maxY-minY); err != nil {
+	if err := checkSize(ctx, maxX-minX, maxY-minY); err != nil {
 		return nil, err
 	}
 	canvas := image.NewNRGBA(image.Rect(0, 0, maxX-minX, maxY-minY))

@@ -319,14 +319,26 @@ func (*Noise) NodeInfo() nodes.Info {
 	}
 }
 
+// SizeFields implements nodes.Sizer.
+func (*Noise) SizeFields() []string { return []string{"width", "height"} }
+
+// Allocation implements nodes.Sizer: the noise tensor.
+func (n *Noise) Allocation() (string, int, []int) {
+	return "the noise", 4, []int{1, 4, n.Height / latentScale, n.Width / latentScale}
+}
+
 // Invoke implements nodes.Invocation.
-func (n *Noise) Invoke(nodes.Context) (nodes.Output, error) {
+func (n *Noise) Invoke(ctx nodes.Context) (nodes.Output, error) {
 	if n.Width%latentScale != 0 || n.Height%latentScale != 0 {
 		return nil, valueError("width and height must be multiples of %d, got %dx%d", latentScale, n.Width, n.Height)
 	}
 	seed := n.Seed % (seedMax + 1)
 	shape := []int{1, 4, n.Height / latentScale, n.Width / latentScale}
-	t := tensor.FromData(noise.Randn(uint64(seed), n.dtype, shape...), shape...)
+	data, err := noise.RandnIn(ctx, uint64(seed), n.dtype, shape...)
+	if err != nil {
+		return nil, err
+	}
+	t := tensor.FromData(data, shape...)
 	name := n.store.SaveTensor("noise", t)
 	return NoiseOutput{Noise: LatentsField{LatentsName: name, Seed: &seed}, Width: n.Width, Height: n.Height}, nil
 }
@@ -671,7 +683,7 @@ func (n *CreateDenoiseMask) Invoke(ctx nodes.Context) (nodes.Output, error) {
 			return nil, err
 		}
 		x := pipeline.FromImage(imageToGrid(img))
-		imgMask, err := pipeline.Resize(mask, x.Shape[2], x.Shape[3], "bilinear")
+		imgMask, err := pipeline.ResizeIn(ctx, mask, x.Shape[2], x.Shape[3], "bilinear")
 		if err != nil {
 			return nil, nodeError(err)
 		}
@@ -698,7 +710,7 @@ func (n *CreateDenoiseMask) Invoke(ctx nodes.Context) (nodes.Output, error) {
 
 // Latent resizing.
 
-func resizeLatents(store *ObjectStore, f LatentsField, h, w int, mode string, antialias bool) (nodes.Output, error) {
+func resizeLatents(ctx context.Context, store *ObjectStore, f LatentsField, h, w int, mode string, antialias bool) (nodes.Output, error) {
 	latents, err := store.Tensor(f.LatentsName)
 	if err != nil {
 		return nil, valueError("latents: %v", err)
@@ -713,7 +725,11 @@ func resizeLatents(store *ObjectStore, f LatentsField, h, w int, mode string, an
 	if h < 1 || w < 1 || h > maxLatentSide || w > maxLatentSide {
 		return nil, valueError("the resized latents would be %dx%d; at most %d per side", w, h, maxLatentSide)
 	}
-	out, err := pipeline.Resize(latents, h, w, mode)
+	out, err := pipeline.ResizeIn(ctx, latents, h, w, mode)
+	var se *tensor.SizeError
+	if errors.As(err, &se) {
+		return nil, err // the run's memory budget refused it
+	}
 	if err != nil {
 		return nil, valueError("%v", err)
 	}
@@ -743,12 +759,20 @@ func (*ResizeLatents) NodeInfo() nodes.Info {
 	}
 }
 
+// SizeFields implements nodes.Sizer.
+func (*ResizeLatents) SizeFields() []string { return []string{"width", "height"} }
+
+// Allocation implements nodes.Sizer: the resized latents, four channels at least.
+func (n *ResizeLatents) Allocation() (string, int, []int) {
+	return "the resized latents", 4, []int{1, 4, n.Height / latentScale, n.Width / latentScale}
+}
+
 // Invoke implements nodes.Invocation.
-func (n *ResizeLatents) Invoke(nodes.Context) (nodes.Output, error) {
+func (n *ResizeLatents) Invoke(ctx nodes.Context) (nodes.Output, error) {
 	if n.Width%latentScale != 0 || n.Height%latentScale != 0 {
 		return nil, valueError("width and height must be multiples of %d", latentScale)
 	}
-	return resizeLatents(n.store, n.Latents, n.Height/latentScale, n.Width/latentScale, string(n.Mode), n.Antialias)
+	return resizeLatents(ctx, n.store, n.Latents, n.Height/latentScale, n.Width/latentScale, string(n.Mode), n.Antialias)
 }
 
 // ScaleLatents is lscale.
@@ -774,7 +798,7 @@ func (*ScaleLatents) NodeInfo() nodes.Info {
 
 // Invoke implements nodes.Invocation. The output size is floor(size·scale),
 // as torch's interpolate(scale_factor=…) makes it.
-func (n *ScaleLatents) Invoke(nodes.Context) (nodes.Output, error) {
+func (n *ScaleLatents) Invoke(ctx nodes.Context) (nodes.Output, error) {
 	latents, err := n.store.Tensor(n.Latents.LatentsName)
 	if err != nil {
 		return nil, valueError("latents: %v", err)
@@ -784,7 +808,7 @@ func (n *ScaleLatents) Invoke(nodes.Context) (nodes.Output, error) {
 	if h < 1 || w < 1 {
 		return nil, valueError("scale factor %v leaves no latents", n.ScaleFactor)
 	}
-	return resizeLatents(n.store, n.Latents, h, w, string(n.Mode), n.Antialias)
+	return resizeLatents(ctx, n.store, n.Latents, h, w, string(n.Mode), n.Antialias)
 }
 
 // Seamless is seamless: it records the axes on the UNet and VAE fields;
