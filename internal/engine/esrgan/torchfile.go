@@ -49,45 +49,44 @@ func openTorch(f *os.File) (*torchWeights, error) {
 	if !ok {
 		return nil, fmt.Errorf("torch checkpoint: the saved object is not a dict")
 	}
-	if err := w.walk("", root, 0); err != nil {
+	if err := w.walk(root); err != nil {
 		return nil, err
 	}
 	return w, nil
 }
 
-// walk flattens nested dicts into dotted names (params_ema.conv_first.weight).
-func (w *torchWeights) walk(prefix string, d *pickle.Dict, depth int) error {
-	if depth > 8 {
-		return fmt.Errorf("torch checkpoint: nested too deeply")
-	}
-	for i, k := range d.Keys {
-		name, ok := k.(string)
+// walk flattens nested dicts into dotted names (params_ema.conv_first.weight), within pickle.Walk's budgets:
+// a tree of at most 8 levels, no dict reached twice.
+func (w *torchWeights) walk(root *pickle.Dict) error {
+	lim := pickle.DefaultLimits
+	lim.MaxDepth = 8
+	return pickle.Walk(root, lim, func(path []any, v any) error {
+		t, ok := v.(*pickle.Tensor)
 		if !ok {
-			continue
+			return nil
 		}
-		if prefix != "" {
-			name = prefix + "." + name
+		parts := make([]string, len(path))
+		for i, k := range path {
+			s, ok := k.(string)
+			if !ok {
+				return nil // only string keys name tensors
+			}
+			parts[i] = s
 		}
-		switch v := d.Values[i].(type) {
-		case *pickle.Tensor:
-			if len(w.tensors) >= maxTorchTensors {
-				return fmt.Errorf("torch checkpoint: more than %d tensors", maxTorchTensors)
-			}
-			shape := make([]int, len(v.Shape))
-			for j, s := range v.Shape {
-				if s < 0 || s > 1<<31 {
-					return fmt.Errorf("torch checkpoint: tensor %q has dimension %d", name, s)
-				}
-				shape[j] = int(s)
-			}
-			w.tensors[name], w.shapes[name] = v, shape
-		case *pickle.Dict:
-			if err := w.walk(name, v, depth+1); err != nil {
-				return err
-			}
+		name := strings.Join(parts, ".")
+		if len(w.tensors) >= maxTorchTensors {
+			return fmt.Errorf("torch checkpoint: more than %d tensors", maxTorchTensors)
 		}
-	}
-	return nil
+		shape := make([]int, len(t.Shape))
+		for j, s := range t.Shape {
+			if s < 0 || s > 1<<31 {
+				return fmt.Errorf("torch checkpoint: tensor %q has dimension %d", name, s)
+			}
+			shape[j] = int(s)
+		}
+		w.tensors[name], w.shapes[name] = t, shape
+		return nil
+	})
 }
 
 func (w *torchWeights) Shapes() map[string][]int { return w.shapes }

@@ -3,6 +3,7 @@ package flux
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 )
 
@@ -67,9 +68,30 @@ func (c Config) Validate() error {
 	return nil
 }
 
+// maxConfigBytes bounds a JSON config or shard index; real ones are kilobytes. A larger file is refused before
+// it is read (docs/security.md "Model files are untrusted input").
+const maxConfigBytes = 16 << 20
+
+// readConfigFile reads a JSON file of at most maxConfigBytes.
+func readConfigFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxConfigBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxConfigBytes {
+		return nil, fmt.Errorf("%s is larger than %d bytes", path, maxConfigBytes)
+	}
+	return b, nil
+}
+
 // LoadConfig reads a diffusers transformer/config.json.
 func LoadConfig(path string) (Config, error) {
-	b, err := os.ReadFile(path)
+	b, err := readConfigFile(path)
 	if err != nil {
 		return Config{}, err
 	}

@@ -135,7 +135,7 @@ func componentWeights(dir string) ([]string, error) {
 			return []string{single}, nil
 		}
 		index := filepath.Join(dir, base+".safetensors.index.json")
-		b, err := os.ReadFile(index)
+		b, err := readConfigFile(index)
 		if err != nil {
 			continue
 		}

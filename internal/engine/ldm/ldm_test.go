@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/invokego/invokego/internal/engine/goldens"
@@ -347,6 +348,15 @@ model:
 func FuzzParseConfig(f *testing.F) {
 	f.Add([]byte("model:\n  target: ldm.models.diffusion.ddpm.LatentDiffusion\n  params:\n    scale_factor: 0.18215\n"))
 	f.Add([]byte("a: &a [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"))
+	// Exponential aliases (each level nine times the one below), deep nesting, and a model block made of them.
+	var laughs strings.Builder
+	laughs.WriteString("a0: &a0 [x, x, x, x, x, x, x, x, x]\n")
+	for i := 1; i < 12; i++ {
+		fmt.Fprintf(&laughs, "a%d: &a%d [*a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d]\n", i, i, i-1, i-1, i-1, i-1, i-1, i-1, i-1, i-1, i-1)
+	}
+	f.Add([]byte(laughs.String()))
+	f.Add([]byte("model: " + strings.Repeat("[", 20000) + strings.Repeat("]", 20000) + "\n"))
+	f.Add([]byte("model:\n  params:\n    unet_config: &u {params: {num_heads: 8}}\n    network_config: *u\n    control_stage_config: *u\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		_, _ = ParseConfig(data)
 	})

@@ -13,6 +13,7 @@ import (
 	"math"
 	"math/big"
 	"strconv"
+	"time"
 )
 
 // ErrRefused means the pickle references a callable outside the allow-list.
@@ -22,12 +23,71 @@ var ErrRefused = errors.New("pickle: refused")
 type Limits struct {
 	MaxStack int // values on the stack plus marks
 	MaxMemo  int // memo entries
-	MaxItems int // container elements created in total
+	MaxItems int // container elements created in total, and values visited by Walk
 	MaxDepth int // nesting depth when walking the result
+	// MaxDuration bounds the time spent unpickling, and again walking the result (0: no bound).
+	MaxDuration time.Duration
 }
 
 // DefaultLimits fit any real state dict (tens of thousands of tensors) with a wide margin.
-var DefaultLimits = Limits{MaxStack: 1 << 20, MaxMemo: 1 << 21, MaxItems: 1 << 23, MaxDepth: 64}
+var DefaultLimits = Limits{MaxStack: 1 << 20, MaxMemo: 1 << 21, MaxItems: 1 << 23, MaxDepth: 64, MaxDuration: 30 * time.Second}
+
+// checkEvery is how many steps pass between looks at the clock.
+const checkEvery = 4096
+
+// ErrBudget means a pickle or its result needed more work than its Limits allow.
+var ErrBudget = errors.New("pickle: over budget")
+
+// Walk visits what a state dict holds: it enters every *Dict below root (its keys make the path, outermost
+// first; the slice is reused between calls) and hands every other value to fn. A state dict is a tree, so a
+// dict reached a second time — shared between two keys, or holding itself — is refused: following shared
+// dicts would expand a few hundred bytes of pickle into an exponential number of paths (a chain of 60 dicts
+// each holding the next twice has 2^60). Walk also refuses more than lim.MaxDepth levels and lim.MaxItems
+// values, and gives up after lim.MaxDuration.
+func Walk(root *Dict, lim Limits, fn func(path []any, v any) error) error {
+	w := walker{lim: lim, fn: fn, seen: map[*Dict]bool{}}
+	if lim.MaxDuration > 0 {
+		w.deadline = time.Now().Add(lim.MaxDuration)
+	}
+	return w.dict(root, nil)
+}
+
+type walker struct {
+	lim      Limits
+	fn       func([]any, any) error
+	seen     map[*Dict]bool
+	visited  int
+	deadline time.Time
+}
+
+func (w *walker) dict(d *Dict, path []any) error {
+	if w.seen[d] {
+		return fmt.Errorf("%w: a dict is reached twice (shared or cyclic); a state dict is a tree", ErrBudget)
+	}
+	w.seen[d] = true
+	if len(path) >= w.lim.MaxDepth {
+		return fmt.Errorf("%w: nested more than %d levels", ErrBudget, w.lim.MaxDepth)
+	}
+	for i, k := range d.Keys {
+		if w.visited++; w.visited > w.lim.MaxItems {
+			return fmt.Errorf("%w: more than %d values", ErrBudget, w.lim.MaxItems)
+		}
+		if w.visited%checkEvery == 0 && !w.deadline.IsZero() && time.Now().After(w.deadline) {
+			return fmt.Errorf("%w: walking took longer than %v", ErrBudget, w.lim.MaxDuration)
+		}
+		p := append(path, k)
+		var err error
+		if sub, ok := d.Values[i].(*Dict); ok {
+			err = w.dict(sub, p)
+		} else {
+			err = w.fn(p, d.Values[i])
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // None is pickle's None.
 type None struct{}
@@ -113,13 +173,15 @@ func allowedGlobal(module, name string) bool {
 }
 
 type unpickler struct {
-	data   []byte
-	pos    int
-	stack  []any
-	marks  []int
-	memo   map[int64]any
-	items  int
-	limits Limits
+	data     []byte
+	pos      int
+	stack    []any
+	marks    []int
+	memo     map[int64]any
+	items    int
+	limits   Limits
+	steps    int
+	deadline time.Time
 }
 
 // Unpickle decodes one pickle from data under the limits. The result is made of None, bool, int64,
@@ -202,7 +264,13 @@ func (u *unpickler) memoize(idx int64, v any) error {
 }
 
 func (u *unpickler) run() (any, error) {
+	if u.limits.MaxDuration > 0 && u.deadline.IsZero() {
+		u.deadline = time.Now().Add(u.limits.MaxDuration)
+	}
 	for {
+		if u.steps++; u.steps%checkEvery == 0 && !u.deadline.IsZero() && time.Now().After(u.deadline) {
+			return nil, fmt.Errorf("%w: unpickling took longer than %v", ErrBudget, u.limits.MaxDuration)
+		}
 		opb, err := u.read(1)
 		if err != nil {
 			return nil, err

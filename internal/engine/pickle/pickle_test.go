@@ -4,7 +4,10 @@ import (
 	"archive/zip"
 	"bytes"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/invokego/invokego/internal/engine/pickle/pickletest"
 )
@@ -105,5 +108,73 @@ func FuzzUnpickle(f *testing.F) {
 	f.Add([]byte{0x80, 4, 0x95, 0, 0, 0, 0, 0, 0, 0, 0, '}', 0x94, '.'})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		_, _ = Unpickle(data, Limits{MaxStack: 1 << 12, MaxMemo: 1 << 12, MaxItems: 1 << 14, MaxDepth: 16})
+	})
+}
+
+// The hostile checkpoint of issue 11: a chain of 60 dicts, each holding the next under two keys, is a few
+// hundred bytes and 2^60 paths. Walking it must end at once with an error, not follow the paths.
+func TestWalkRefusesSharedDicts(t *testing.T) {
+	data := pickletest.SharedDictChain(60)
+	if len(data) > 2000 {
+		t.Fatalf("the hostile pickle is %d bytes", len(data))
+	}
+	v, err := Unpickle(data, DefaultLimits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := v.(*Dict)
+	visits := 0
+	err = Walk(root, DefaultLimits, func([]any, any) error { visits++; return nil })
+	if !errors.Is(err, ErrBudget) || !strings.Contains(err.Error(), "reached twice") {
+		t.Fatalf("walk: %v after %d values", err, visits)
+	}
+	if visits > 1 {
+		t.Fatalf("%d values visited before the refusal", visits)
+	}
+	// The same shapes as trees are walked in full; depth and item budgets hold.
+	var p pickletest.Builder
+	p.Op(0x80, 2, '}')
+	for i := 0; i < 10; i++ {
+		p.Str(fmt.Sprint("k", i)).Op('}')
+	}
+	for i := 0; i < 10; i++ {
+		p.Op('s')
+	}
+	p.Op('.')
+	deep, err := Unpickle(p.Bytes(), DefaultLimits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Walk(deep.(*Dict), Limits{MaxDepth: 5, MaxItems: 100}, func([]any, any) error { return nil }); !errors.Is(err, ErrBudget) {
+		t.Fatalf("depth 10 under a limit of 5: %v", err)
+	}
+	if err := Walk(deep.(*Dict), Limits{MaxDepth: 20, MaxItems: 3}, func([]any, any) error { return nil }); !errors.Is(err, ErrBudget) {
+		t.Fatalf("10 values under a limit of 3: %v", err)
+	}
+	if err := Walk(deep.(*Dict), Limits{MaxDepth: 20, MaxItems: 100}, func([]any, any) error { return nil }); err != nil {
+		t.Fatalf("a tree within the limits: %v", err)
+	}
+}
+
+func FuzzWalk(f *testing.F) {
+	f.Add(pickletest.StateDict())
+	f.Add(pickletest.SharedDictChain(60))
+	f.Add(pickletest.SharedDictChain(3))
+	var self pickletest.Builder
+	self.Op(0x80, 2, '}').Str("a").Op('}', 'q', 1).Str("self").Op('h', 1, 's', 's', '.')
+	f.Add(self.Bytes())
+	f.Fuzz(func(t *testing.T, data []byte) {
+		lim := Limits{MaxStack: 1 << 12, MaxMemo: 1 << 12, MaxItems: 1 << 14, MaxDepth: 16, MaxDuration: 5 * time.Second}
+		v, err := Unpickle(data, lim)
+		if err != nil {
+			return
+		}
+		if d, ok := v.(*Dict); ok {
+			visits := 0
+			_ = Walk(d, lim, func([]any, any) error { visits++; return nil })
+			if visits > lim.MaxItems {
+				t.Fatalf("%d values visited, more than %d", visits, lim.MaxItems)
+			}
+		}
 	})
 }

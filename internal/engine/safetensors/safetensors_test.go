@@ -3,6 +3,7 @@ package safetensors
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -232,6 +233,16 @@ func FuzzParseHeader(f *testing.F) {
 		f.Add(b[:end])
 	}
 	f.Add(rawFile(`{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}`, 4))
+	// Hostile shapes: a size that wraps to zero, deep nesting, a long list of tiny tensors.
+	f.Add(rawFile(`{"a":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,0]}}`, 0))
+	f.Add(rawFile(`{"a":{"dtype":"F32","shape":`+strings.Repeat("[", 3000)+strings.Repeat("]", 3000)+`,"data_offsets":[0,0]}}`, 0))
+	var many strings.Builder
+	many.WriteString("{")
+	for i := 0; i < 2000; i++ {
+		fmt.Fprintf(&many, `"t%d":{"dtype":"U8","shape":[0],"data_offsets":[0,0]},`, i)
+	}
+	many.WriteString(`"__metadata__":{}}`)
+	f.Add(rawFile(many.String(), 0))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		h, err := ParseHeader(bytes.NewReader(b), int64(len(b)))
 		if err != nil {

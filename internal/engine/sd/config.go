@@ -3,7 +3,9 @@ package sd
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
+	"path/filepath"
 )
 
 // CLIPTextConfig mirrors the fields of a transformers CLIPTextConfig that
@@ -219,8 +221,29 @@ func DefaultVAEConfig() VAEConfig {
 		LatentChannels: 4, NormNumGroups: 32, ScalingFactor: 0.18215}
 }
 
+// maxConfigBytes bounds a model's JSON config or index; real ones are a few kilobytes (a sharded model's
+// index a few hundred). A larger file is refused before it is read (docs/security.md "Model files are untrusted input").
+const maxConfigBytes = 16 << 20
+
+// readConfigFile reads a JSON config of at most maxConfigBytes.
+func readConfigFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxConfigBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxConfigBytes {
+		return nil, fmt.Errorf("%s is larger than %d bytes", filepath.Base(path), maxConfigBytes)
+	}
+	return b, nil
+}
+
 func readJSONConfig(path string, into any) error {
-	b, err := os.ReadFile(path)
+	b, err := readConfigFile(path)
 	if err != nil {
 		return err
 	}

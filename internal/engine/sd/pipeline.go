@@ -28,7 +28,7 @@ func LoadDiffusersPipeline(dir string) (*Pipeline, error) {
 // LoadDiffusersPipelineWithOptions is LoadDiffusersPipeline with build
 // options for the UNet and for the VAE (text encoders use the defaults).
 func LoadDiffusersPipelineWithOptions(dir string, unet, vae Options) (*Pipeline, error) {
-	b, err := os.ReadFile(filepath.Join(dir, "model_index.json"))
+	b, err := readConfigFile(filepath.Join(dir, "model_index.json"))
 	if err != nil {
 		return nil, fmt.Errorf("load pipeline: %w", err)
 	}

@@ -28,6 +28,26 @@ func TestStateDictFromPickle(t *testing.T) {
 	}
 }
 
+// The hostile checkpoint of issue 11 is refused at once instead of walked for 2^60 paths.
+func TestStateDictFromSharedDictsIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "dag.ckpt")
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	w, _ := zw.Create("archive/data.pkl")
+	w.Write(pickletest.SharedDictChain(60))
+	zw.Close()
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadStateDict(context.Background(), path); !errors.Is(err, ErrInvalidModel) {
+		t.Fatalf("shared dicts: %v", err)
+	}
+	if _, err := Probe(context.Background(), path, Hints{}); !errors.Is(err, ErrInvalidModel) {
+		t.Fatalf("probe: %v", err)
+	}
+}
+
 func TestStateDictFromPickleCycle(t *testing.T) {
 	// A dict that contains itself is walked without looping.
 	var p pickletest.Builder
@@ -87,6 +107,9 @@ func TestProbeCheckpointZip(t *testing.T) {
 func FuzzStateDictFromPickle(f *testing.F) {
 	f.Add(pickletest.StateDict())
 	f.Add([]byte{0x80, 4, 0x95, 0, 0, 0, 0, 0, 0, 0, 0, '}', 0x94, '.'})
+	// Shared dicts: 2^60 paths in a few hundred bytes, and a short chain that mutations grow.
+	f.Add(pickletest.SharedDictChain(60))
+	f.Add(pickletest.SharedDictChain(2))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		v, err := pickle.Unpickle(data, pickle.Limits{MaxStack: 1 << 12, MaxMemo: 1 << 12, MaxItems: 1 << 14, MaxDepth: 16})
 		if err == nil {

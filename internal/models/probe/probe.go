@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -381,7 +382,13 @@ func isVAE(sd *StateDict) bool {
 type diffusersConfig map[string]any
 
 func readConfig(path string) (diffusersConfig, error) {
-	b, err := os.ReadFile(path)
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	// Read no more than the bound: a huge config.json is refused, not loaded first.
+	b, err := io.ReadAll(io.LimitReader(f, 4<<20+1))
+	f.Close()
 	if err != nil {
 		return nil, err
 	}

@@ -115,29 +115,28 @@ func stateDictFromPickle(obj any, maxDepth int) (*StateDict, error) {
 			root = d
 		}
 	}
-	var walk func(prefix string, d *pickle.Dict, depth int) error
-	walk = func(prefix string, d *pickle.Dict, depth int) error {
-		if depth > maxDepth {
-			return fmt.Errorf("%w: checkpoint nested too deeply", ErrInvalidModel)
+	// pickle.Walk bounds the walk: a tree only (a shared or cyclic dict is refused), maxDepth levels, and the
+	// item and time budgets of the unpickler's limits.
+	lim := pickle.DefaultLimits
+	lim.MaxDepth = maxDepth
+	var name strings.Builder
+	err := pickle.Walk(root, lim, func(path []any, v any) error {
+		t, ok := v.(*pickle.Tensor)
+		if !ok {
+			return nil
 		}
-		for i, k := range d.Keys {
-			name := fmt.Sprint(k)
-			if prefix != "" {
-				name = prefix + "." + name
+		name.Reset()
+		for i, k := range path {
+			if i > 0 {
+				name.WriteByte('.')
 			}
-			switch v := d.Values[i].(type) {
-			case *pickle.Tensor:
-				sd.Shapes[name] = v.Shape
-			case *pickle.Dict:
-				if err := walk(name, v, depth+1); err != nil {
-					return err
-				}
-			}
+			fmt.Fprint(&name, k)
 		}
+		sd.Shapes[name.String()] = t.Shape
 		return nil
-	}
-	if err := walk("", root, 0); err != nil {
-		return nil, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidModel, err)
 	}
 	return sd, nil
 }

@@ -51,3 +51,35 @@ func StateDict() []byte {
 	p.Op('.')
 	return p.Bytes()
 }
+
+// SharedDictChain is a hostile checkpoint of a few hundred bytes: depth dicts, each holding the one below it
+// under two keys through the memo, so that the outermost one reaches the innermost by 2^depth paths. The
+// innermost holds a tensor, so a walker that follows every path finds 2^depth tensor names.
+func SharedDictChain(depth int) []byte {
+	var p Builder
+	memo := func(op byte, i int) { p.Op(op, byte(i), byte(i>>8), byte(i>>16), byte(i>>24)) } // LONG_BINPUT / LONG_BINGET
+	p.Op(0x80, 2)
+	// The innermost dict: {"w": tensor}, memoized at 0.
+	p.Op('}').Str("w")
+	p.Global("torch._utils", "_rebuild_tensor_v2")
+	p.Op('(')
+	p.Op('(').Str("storage").Global("torch", "HalfStorage").Str("0").Str("cpu").Int1(1).Op('t', 'Q')
+	p.Int1(0).Int1(1).Op(0x85).Int1(1).Op(0x85).Op(0x89)
+	p.Global("collections", "OrderedDict").Op(')', 'R')
+	p.Op('t', 'R', 's')
+	memo('r', 0)
+	p.Op('0')
+	for i := 1; i <= depth; i++ {
+		// {"a": memo[i-1], "b": memo[i-1]}, memoized at i.
+		p.Op('}', '(').Str("a")
+		memo('j', i-1)
+		p.Str("b")
+		memo('j', i-1)
+		p.Op('u')
+		memo('r', i)
+		p.Op('0')
+	}
+	memo('j', depth)
+	p.Op('.')
+	return p.Bytes()
+}
