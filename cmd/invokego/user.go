@@ -24,6 +24,7 @@ const userUsage = `Usage:
   invokego user list [--root DIR] [--json]
   invokego user mod  [--root DIR] --email E [--name N] [--password P] [--admin | --no-admin]
   invokego user del  [--root DIR] --email E [--force]
+  invokego user token [--root DIR] --email E [--json]
 `
 
 // userFlags registers InvokeAI's long and short flag names.
@@ -98,6 +99,8 @@ func cmdUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		return userMod(ctx, svc, f, in, stdout)
 	case "del":
 		return userDel(ctx, svc, f, in, stdout)
+	case "token":
+		return userToken(ctx, svc, f, stdout)
 	default:
 		fmt.Fprintf(stderr, "unknown user command %q\n\n%s", sub, userUsage)
 		return errUsage
@@ -265,5 +268,23 @@ func userDel(ctx context.Context, svc *auth.Service, f *userFlags, in *bufio.Rea
 	}
 	fmt.Fprintf(out, "User %s deleted (%d boards, %d images, %d workflows, %d queue items removed).\n",
 		u.Email, res.Boards, res.Images, res.Workflows, res.QueueItems)
+	return nil
+}
+
+// userToken prints a fresh token for an active account. The command line acts with the database's authority, so
+// it needs no password: an admin locked out by the login throttle, or who lost a password, signs in with it
+// (send it as "Authorization: Bearer <token>", or set a new password with user mod). It revokes nothing.
+func userToken(ctx context.Context, svc *auth.Service, f *userFlags, out io.Writer) error {
+	if f.email == "" {
+		return errors.New("--email is required")
+	}
+	res, err := svc.IssueTokenFor(ctx, f.email, false)
+	if err != nil {
+		return describe(err)
+	}
+	if f.jsonOut {
+		return json.NewEncoder(out).Encode(res)
+	}
+	fmt.Fprintln(out, res.Token)
 	return nil
 }

@@ -1,9 +1,12 @@
 package api
 
 import (
+	"mime"
+	"net"
 	"net/http"
 
 	"github.com/invokego/invokego/internal/access"
+	"github.com/invokego/invokego/internal/apperr"
 	"github.com/invokego/invokego/internal/auth"
 )
 
@@ -66,7 +69,10 @@ func AuthRoutes(svc *auth.Service) []Route {
 			func(c *Call, in *struct {
 				Body loginRequest `body:"json"`
 			}) (*auth.LoginResult, error) {
-				res, err := svc.Login(c.Context(), in.Body.Email, in.Body.Password, in.Body.RememberMe)
+				if err := requireJSON(c); err != nil {
+					return nil, err
+				}
+				res, err := svc.Login(c.Context(), in.Body.Email, in.Body.Password, in.Body.RememberMe, clientAddress(c.R))
 				if err != nil {
 					return nil, err
 				}
@@ -105,6 +111,9 @@ func AuthRoutes(svc *auth.Service) []Route {
 			func(c *Call, in *struct {
 				Body setupRequest `body:"json"`
 			}) (*SetupResponse, error) {
+				if err := requireJSON(c); err != nil {
+					return nil, err
+				}
 				u, err := svc.Setup(c.Context(), in.Body.Email, strValue(in.Body.DisplayName), in.Body.Password)
 				if err != nil {
 					return nil, err
@@ -169,4 +178,24 @@ func strValue(s *string) string {
 		return ""
 	}
 	return *s
+}
+
+// requireJSON refuses a body that does not say it is JSON. Login and setup take no credentials, so a page on
+// another site could submit them as a form (text/plain, urlencoded, multipart) without a preflight; a JSON
+// content type from another origin needs one, which CORS refuses (docs/security.md "Cross-site requests").
+func requireJSON(c *Call) error {
+	mt, _, err := mime.ParseMediaType(c.R.Header.Get("Content-Type"))
+	if err != nil || mt != "application/json" {
+		return apperr.New(http.StatusUnsupportedMediaType, "The body must be application/json")
+	}
+	return nil
+}
+
+// clientAddress is the network address a request came from, without its port (no forwarding header is
+// trusted: a proxy in front of invokego is one client).
+func clientAddress(r *http.Request) string {
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		return host
+	}
+	return r.RemoteAddr
 }

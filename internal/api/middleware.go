@@ -6,12 +6,14 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"runtime/debug"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/invokego/invokego/internal/access"
+	"github.com/invokego/invokego/internal/apperr"
 	"github.com/invokego/invokego/internal/auth"
 )
 
@@ -123,6 +125,40 @@ func (rt *Router) outer(next http.Handler) http.Handler {
 	})
 }
 
+// crossSiteWrite reports why a request that may change something must be refused as cross-site: it carries
+// no bearer token (in single-user mode nothing does; in multi-user mode login and setup), and its Origin, or
+// failing that its Sec-Fetch-Site, says a page of another site sent it. Such a request rides on the browser's
+// network position (single-user mode has no credentials at all), so a page anywhere could change the server.
+// Origins named in allow_origins are trusted; "*" trusts nobody with writes. Requests without either header
+// (scripts, curl) are not cross-site.
+func (rt *Router) crossSiteWrite(r *http.Request) string {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		return ""
+	}
+	if strings.HasPrefix(r.Header.Get("Authorization"), "Bearer ") {
+		return "" // a browser never sends a bearer token by itself: the sender holds the token
+	}
+	if origin := r.Header.Get("Origin"); origin != "" {
+		if origin == "null" {
+			return "the request comes from an opaque origin"
+		}
+		u, err := url.Parse(origin)
+		if err == nil && u.Host != "" && strings.EqualFold(u.Host, r.Host) {
+			return ""
+		}
+		if rt.cors.listed(origin) {
+			return ""
+		}
+		return "the request comes from " + origin
+	}
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "cross-site", "same-site":
+		return "the request comes from another site"
+	}
+	return ""
+}
+
 // wrap enforces a route's policy, bounds its body, refreshes tokens and renders errors.
 func (rt *Router) wrap(route Route) http.Handler {
 	maxBody := route.MaxBody
@@ -134,6 +170,11 @@ func (rt *Router) wrap(route Route) http.Handler {
 			r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 		}
 		call := &Call{W: w, R: r}
+		if why := rt.crossSiteWrite(r); why != "" {
+			writeError(w, r, rt.logger, apperr.Forbidden("Cross-site request refused: "+why+
+				". Changes need a request from invokego's own pages, a bearer token, or an origin listed in allow_origins."))
+			return
+		}
 		p, token, err := rt.authenticate(r, route.Policy)
 		if err != nil {
 			writeError(w, r, rt.logger, err)
@@ -229,20 +270,34 @@ type CORS struct {
 	Headers     []string
 }
 
-// handle adds CORS headers and answers preflights; it returns true when the request is fully handled.
+// listed reports whether origin is named in allow_origins (not merely matched by "*").
+func (c CORS) listed(origin string) bool {
+	return origin != "null" && slices.Contains(c.Origins, origin)
+}
+
+// handle adds CORS headers and answers preflights; it returns true when the request is fully handled. An
+// origin named in allow_origins is echoed, with credentials when allow_credentials says so; "*" lets every other
+// origin read without credentials ("Access-Control-Allow-Origin: *", which browsers never combine with
+// cookies), so it never lends the user's credentials to an arbitrary site. The "null" origin (sandboxed frames,
+// local files) is never allowed (docs/security.md "Cross-site requests").
 func (c CORS) handle(w http.ResponseWriter, r *http.Request) bool {
 	origin := r.Header.Get("Origin")
-	if origin == "" || len(c.Origins) == 0 {
+	if origin == "" || origin == "null" || len(c.Origins) == 0 {
 		return false
 	}
-	if !slices.Contains(c.Origins, "*") && !slices.Contains(c.Origins, origin) {
+	listed := c.listed(origin)
+	if !listed && !slices.Contains(c.Origins, "*") {
 		return false
 	}
 	h := w.Header()
-	h.Set("Access-Control-Allow-Origin", origin)
 	h.Add("Vary", "Origin")
-	if c.Credentials {
-		h.Set("Access-Control-Allow-Credentials", "true")
+	if listed {
+		h.Set("Access-Control-Allow-Origin", origin)
+		if c.Credentials {
+			h.Set("Access-Control-Allow-Credentials", "true")
+		}
+	} else {
+		h.Set("Access-Control-Allow-Origin", "*")
 	}
 	h.Set("Access-Control-Expose-Headers", "X-Refreshed-Token, X-Request-ID")
 	if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {

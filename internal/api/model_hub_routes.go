@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"html"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/invokego/invokego/internal/access"
@@ -28,11 +29,19 @@ func modelHubRoutes(d ModelDeps) []Route {
 			}) (HFRepoInfo, error) {
 				return hubInfo(c, d, in.Repo)
 			}),
-		Raw(Op{Method: http.MethodGet, Path: modelsPath + "/install/huggingface", Summary: "Install Hugging Face Model", Tags: modelTags, Policy: access.Admin, Produces: "text/html"},
+		Raw(Op{Method: http.MethodGet, Path: modelsPath + "/install/huggingface", Summary: "Install Hugging Face Model", Tags: modelTags, Policy: access.Admin, Produces: "text/html",
+			Description: "Shows a page that asks to confirm the install; the confirmation POSTs to the same path. A GET changes nothing."},
 			func(c *Call, in *struct {
 				Source string `query:"source" required:"true" description:"HuggingFace repo_id to install"`
 			}) error {
-				return installFromHubPage(c, d, in.Source)
+				return installFromHubPage(c, d, in.Source, false)
+			}),
+		Raw(Op{Method: http.MethodPost, Path: modelsPath + "/install/huggingface", Summary: "Confirm Hugging Face Model Install", Tags: modelTags, Policy: access.Admin, Produces: "text/html",
+			Description: "Starts the install the GET page asked to confirm."},
+			func(c *Call, in *struct {
+				Source string `query:"source" required:"true" description:"HuggingFace repo_id to install"`
+			}) error {
+				return installFromHubPage(c, d, in.Source, true)
 			}),
 		JSON(modelOp(http.MethodGet, "/hf_login", "Get Hf Login Status", access.Admin),
 			func(c *Call, _ *NoInput) (string, error) { return svc.HFTokenStatus(c.Context(), d.Hub.WhoAmI) }),
@@ -76,26 +85,33 @@ func hubInfo(c *Call, d ModelDeps, repo string) (HFRepoInfo, error) {
 	return out, nil
 }
 
-// installFromHubPage is GET /install/huggingface: start an install (or report it is there) as a small page.
-func installFromHubPage(c *Call, d ModelDeps, source string) error {
-	page := func(status int, msg string) error {
+// installFromHubPage is /install/huggingface as a small page. A GET only asks to confirm (a link, an image or a
+// prefetch must not install anything: docs/security.md "Cross-site requests"); the confirmation is a form that
+// POSTs to the same path, which starts the install.
+func installFromHubPage(c *Call, d ModelDeps, source string, confirmed bool) error {
+	page := func(status int, msg, form string) error {
 		c.W.Header().Set("Content-Type", "text/html; charset=utf-8")
 		c.W.WriteHeader(status)
-		_, err := fmt.Fprintf(c.W, "<!DOCTYPE html><html><head><title>invokego</title></head><body><p>%s</p></body></html>\n", html.EscapeString(msg))
+		_, err := fmt.Fprintf(c.W, "<!DOCTYPE html><html><head><title>invokego</title></head><body><p>%s</p>%s</body></html>\n", html.EscapeString(msg), form)
 		return err
 	}
 	sources, err := d.Models.InstalledSources(c.Context())
 	if err != nil {
-		return page(http.StatusInternalServerError, "Could not check the installed models.")
+		return page(http.StatusInternalServerError, "Could not check the installed models.", "")
 	}
 	if sources[source] {
-		return page(http.StatusOK, "This model is already installed.")
+		return page(http.StatusOK, "This model is already installed.", "")
 	}
 	if _, _, _, ok := download.ParseHFSource(source); !ok {
-		return page(http.StatusBadRequest, "Not a Hugging Face repository id.")
+		return page(http.StatusBadRequest, "Not a Hugging Face repository id.", "")
+	}
+	if !confirmed {
+		action := "huggingface?" + url.Values{"source": {source}}.Encode()
+		return page(http.StatusOK, "Install "+source+" from Hugging Face?",
+			`<form method="post" action="`+html.EscapeString(action)+`"><button type="submit">Install</button></form>`)
 	}
 	if _, err := d.Installer.Install(c.Context(), source, false, "", models.Changes{}); err != nil {
-		return page(apperr.StatusOf(err), "The install could not be started.")
+		return page(apperr.StatusOf(err), "The install could not be started.", "")
 	}
-	return page(http.StatusCreated, "The model is being installed. You can close this page.")
+	return page(http.StatusCreated, "The model is being installed. You can close this page.", "")
 }

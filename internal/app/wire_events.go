@@ -15,10 +15,11 @@ const SocketIOPath = "/ws/socket.io/"
 // wireEvents starts the Socket.IO server that delivers bus events to browsers.
 func (a *App) wireEvents(ctx context.Context) error {
 	srv, err := socketio.New(socketio.Options{
-		Bus:       a.Events,
-		Auth:      a.Auth,
-		Multiuser: a.cfg.Multiuser,
-		Logger:    a.logger,
+		Bus:          a.Events,
+		Auth:         a.Auth,
+		Multiuser:    a.cfg.Multiuser,
+		AllowOrigins: a.cfg.AllowOrigins,
+		Logger:       a.logger,
 	})
 	if err != nil {
 		return fmt.Errorf("start socket.io server: %w", err)

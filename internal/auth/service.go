@@ -249,8 +249,10 @@ type LoginResult struct {
 	ExpiresIn int64   `json:"expires_in"`
 }
 
-// Login checks a password, applying the throttle, and issues a token.
-func (s *Service) Login(ctx context.Context, email, password string, rememberMe bool) (*LoginResult, error) {
+// Login checks a password, applying the throttle, and issues a token. source is the address the attempt came
+// from: failures are counted per email and source together, so that nobody can lock an account out by failing
+// to log into it from elsewhere (docs/security.md D4).
+func (s *Service) Login(ctx context.Context, email, password string, rememberMe bool, source string) (*LoginResult, error) {
 	if !s.opts.Multiuser {
 		return nil, errMultiuserDisabled
 	}
@@ -258,7 +260,8 @@ func (s *Service) Login(ctx context.Context, email, password string, rememberMe 
 	if err != nil {
 		return nil, invalidEmail(email)
 	}
-	if wait := s.throttle.check(norm); wait > 0 {
+	key := norm + "\x00" + source
+	if wait := s.throttle.check(key); wait > 0 {
 		secs := int(wait.Round(time.Second) / time.Second)
 		return nil, apperr.TooMany("Too many failed login attempts. Try again later.").With("Retry-After", fmt.Sprint(secs))
 	}
@@ -268,17 +271,17 @@ func (s *Service) Login(ctx context.Context, email, password string, rememberMe 
 	}
 	if u == nil || u.UserID == store.SystemUserID {
 		VerifyPassword(password, s.dummy())
-		s.throttle.fail(norm)
+		s.throttle.fail(key)
 		return nil, incorrectLogin()
 	}
 	if !VerifyPassword(password, u.PasswordHash) {
-		s.throttle.fail(norm)
+		s.throttle.fail(key)
 		return nil, incorrectLogin()
 	}
 	if !u.IsActive {
 		return nil, apperr.Forbidden("User account is disabled")
 	}
-	s.throttle.reset(norm)
+	s.throttle.reset(key)
 	now := s.opts.Now().UTC().Format("2006-01-02T15:04:05.000000+00:00")
 	if err := s.users.SetLastLogin(ctx, u.UserID, now); err != nil {
 		return nil, fmt.Errorf("record login: %w", err)
@@ -335,6 +338,31 @@ func (s *Service) Refresh(ctx context.Context, token string) (string, error) {
 	}
 	tok, _, err := s.issueFor(u, c.RememberMe)
 	return tok, err
+}
+
+// IssueTokenFor signs a token for an active account without a password, for the command line, which acts with
+// the database's own authority: an admin who is locked out by the login throttle, or who lost a password, gets
+// a token there (invokego user token).
+func (s *Service) IssueTokenFor(ctx context.Context, email string, rememberMe bool) (*LoginResult, error) {
+	norm, err := NormalizeEmail(email)
+	if err != nil {
+		return nil, invalidEmail(email)
+	}
+	u, err := s.users.UserByEmail(ctx, norm)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && u.UserID == store.SystemUserID) {
+		return nil, apperr.NotFound("User not found")
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !u.IsActive {
+		return nil, apperr.Forbidden("User account is disabled")
+	}
+	tok, ttl, err := s.issueFor(u, rememberMe)
+	if err != nil {
+		return nil, err
+	}
+	return &LoginResult{Token: tok, User: ToDTO(u), ExpiresIn: ttl}, nil
 }
 
 // ReissueToken gives the caller a token of their current epoch after a change of their own revoked the token

@@ -8,7 +8,10 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -28,6 +31,13 @@ type engineConfig struct {
 	maxPayload int64
 	// maxSessions bounds concurrent Engine.IO sessions (authenticated or not).
 	maxSessions int
+	// maxPendingPerClient bounds the sessions one client address holds that have not connected a socket
+	// (authenticated) yet: one client cannot fill the server with handshakes.
+	maxPendingPerClient int
+	// allowOrigins is the configuration's allow_origins; anonymous refuses other sites (single-user mode,
+	// where a socket needs no token, so a page on another site could otherwise read every event).
+	allowOrigins []string
+	anonymous    bool
 	// maxQueuedPackets and maxQueuedBytes bound a session's send buffer: a client that falls this far
 	// behind is dropped instead of holding memory.
 	maxQueuedPackets int
@@ -73,6 +83,8 @@ type engine struct {
 
 	mu       sync.Mutex
 	sessions map[string]*session
+	// pending counts, per client address, the sessions that have not connected a socket yet.
+	pending  map[string]int
 	shutdown bool
 	// workers counts every goroutine that serves a session (poll requests, websocket readers and writers),
 	// so that close can wait for all of them.
@@ -81,7 +93,8 @@ type engine struct {
 
 func newEngine(cfg engineConfig, hooks sessionHooks, logger *slog.Logger) *engine {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &engine{cfg: cfg, hooks: hooks, logger: logger, baseCtx: ctx, cancel: cancel, sessions: map[string]*session{}}
+	return &engine{cfg: cfg, hooks: hooks, logger: logger, baseCtx: ctx, cancel: cancel, sessions: map[string]*session{},
+		pending: map[string]int{}}
 }
 
 // session is one Engine.IO connection, whichever transport currently carries it.
@@ -90,6 +103,10 @@ type session struct {
 	eng *engine
 	// bearer is the Authorization header token of the request that opened the session.
 	bearer string
+	// client is the address that opened the session; pending says it still counts against that client's
+	// unauthenticated sessions (engine.pending). Both are guarded by the engine's mu.
+	client  string
+	pending bool
 	// inbound serialises incoming packets so that messages are handled in the order they were sent.
 	inbound sync.Mutex
 	// wake (capacity 1) tells the current writer that packets were queued or the transport changed.
@@ -128,7 +145,11 @@ func engineError(w http.ResponseWriter, status, code int, message string) {
 
 // ServeHTTP dispatches one Engine.IO request by transport and session id.
 func (e *engine) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if allowCrossOrigin(w, r) {
+	if !e.originAllowed(r) {
+		engineError(w, http.StatusForbidden, 4, "Cross-site connections are refused: list the origin in allow_origins")
+		return
+	}
+	if e.allowCrossOrigin(w, r) {
 		return
 	}
 	q := r.URL.Query()
@@ -197,10 +218,14 @@ func (e *engine) beginWork() bool {
 	return true
 }
 
-// newSession registers a session and tells the Socket.IO layer; nil when the engine is full or shutting down.
-func (e *engine) newSession(r *http.Request, transport transportKind) *session {
+// errTooManyPending refuses a handshake from a client that holds too many unauthenticated sessions.
+var errTooManyPending = errors.New("too many unauthenticated sessions from this client")
+
+// newSession registers a session and tells the Socket.IO layer; nil and an error when the engine is full, the
+// client holds too many sessions that have not authenticated, or the engine is shutting down.
+func (e *engine) newSession(r *http.Request, transport transportKind) (*session, error) {
 	s := &session{
-		id: newSessionID(), eng: e, bearer: bearerToken(r), transport: transport,
+		id: newSessionID(), eng: e, bearer: bearerToken(r), transport: transport, client: clientAddress(r),
 		wake: make(chan struct{}, 1), done: make(chan struct{}),
 	}
 	e.hooks.opened(s)
@@ -208,20 +233,54 @@ func (e *engine) newSession(r *http.Request, transport transportKind) *session {
 	if e.shutdown || len(e.sessions) >= e.cfg.maxSessions {
 		e.mu.Unlock()
 		e.hooks.closed(s, "server full")
-		return nil
+		return nil, errServerFull
 	}
+	if e.cfg.maxPendingPerClient > 0 && e.pending[s.client] >= e.cfg.maxPendingPerClient {
+		e.mu.Unlock()
+		e.hooks.closed(s, "too many pending sessions")
+		return nil, errTooManyPending
+	}
+	e.pending[s.client]++
+	s.pending = true
 	e.sessions[s.id] = s
 	e.mu.Unlock()
 	s.schedulePing()
-	return s
+	return s, nil
+}
+
+var errServerFull = errors.New("server full")
+
+// authenticated stops counting s against its client's unauthenticated sessions: it connected a socket.
+func (e *engine) authenticated(s *session) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.unpendLocked(s)
+}
+
+func (e *engine) unpendLocked(s *session) {
+	if s.pending {
+		s.pending = false
+		if e.pending[s.client]--; e.pending[s.client] <= 0 {
+			delete(e.pending, s.client)
+		}
+	}
 }
 
 func (e *engine) remove(s *session) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	e.unpendLocked(s)
 	if e.sessions[s.id] == s {
 		delete(e.sessions, s.id)
 	}
+}
+
+// clientAddress is the network address a request came from, without its port.
+func clientAddress(r *http.Request) string {
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		return host
+	}
+	return r.RemoteAddr
 }
 
 // openPacket is the handshake: `0{"sid",...}`.
@@ -250,7 +309,11 @@ func writePollBody(w http.ResponseWriter, packets [][]byte) {
 }
 
 func (e *engine) pollingHandshake(w http.ResponseWriter, r *http.Request) {
-	s := e.newSession(r, pollingTransport)
+	s, err := e.newSession(r, pollingTransport)
+	if errors.Is(err, errTooManyPending) {
+		engineError(w, http.StatusTooManyRequests, 3, "Too many sessions from this client")
+		return
+	}
 	if s == nil {
 		engineError(w, http.StatusServiceUnavailable, 3, "Server is full")
 		return
@@ -388,12 +451,41 @@ func (e *engine) handlePacket(s *session, p string) {
 // with credentials allowed, and a preflight gets 200 with the methods the transports use. It is safe for the same
 // reason as InsecureSkipVerify below: sockets never authenticate with cookies. Headers the server's own CORS
 // settings already set are kept. It returns true when the request (a preflight) is fully answered.
-func allowCrossOrigin(w http.ResponseWriter, r *http.Request) bool {
+// sameOrigin reports whether the request's Origin (if any) is the server itself.
+func sameOrigin(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	return err == nil && u.Host != "" && strings.EqualFold(u.Host, r.Host)
+}
+
+// originAllowed: a socket needs a token in multi-user mode, so any site may open one (as python-socketio
+// allows); in single-user mode nothing authenticates a socket, so only the server's own pages and the
+// origins of allow_origins may.
+func (e *engine) originAllowed(r *http.Request) bool {
+	if !e.cfg.anonymous || sameOrigin(r) {
+		return true
+	}
+	origin := r.Header.Get("Origin")
+	return origin != "null" && (slices.Contains(e.cfg.allowOrigins, origin) || slices.Contains(e.cfg.allowOrigins, "*"))
+}
+
+// allowCrossOrigin sets the CORS headers of a polling request and answers preflights. An origin listed in
+// allow_origins is echoed with credentials; "*" lets other sites read without credentials; any other site gets
+// no CORS headers (its page cannot read the answers), and "null" never does.
+func (e *engine) allowCrossOrigin(w http.ResponseWriter, r *http.Request) bool {
 	h := w.Header()
-	if origin := r.Header.Get("Origin"); origin != "" && h.Get("Access-Control-Allow-Origin") == "" {
-		h.Set("Access-Control-Allow-Origin", origin)
-		h.Set("Access-Control-Allow-Credentials", "true")
-		h.Add("Vary", "Origin")
+	if origin := r.Header.Get("Origin"); origin != "" && origin != "null" && !sameOrigin(r) && h.Get("Access-Control-Allow-Origin") == "" {
+		switch {
+		case slices.Contains(e.cfg.allowOrigins, origin):
+			h.Set("Access-Control-Allow-Origin", origin)
+			h.Set("Access-Control-Allow-Credentials", "true")
+			h.Add("Vary", "Origin")
+		case slices.Contains(e.cfg.allowOrigins, "*"):
+			h.Set("Access-Control-Allow-Origin", "*")
+		}
 	}
 	if r.Method != http.MethodOptions {
 		return false
@@ -410,7 +502,8 @@ func allowCrossOrigin(w http.ResponseWriter, r *http.Request) bool {
 
 var acceptOptions = &websocket.AcceptOptions{
 	// Sockets authenticate with a token in the CONNECT packet or the Authorization header, never with
-	// cookies, so a cross-site page gains nothing by opening one; python-socketio also allows any origin.
+	// cookies, so a cross-site page gains nothing by opening one in multi-user mode; single-user mode, where a
+	// socket needs no token, refuses other sites before the upgrade (originAllowed).
 	InsecureSkipVerify: true,
 	CompressionMode:    websocket.CompressionDisabled,
 }
@@ -427,9 +520,9 @@ func (e *engine) websocketHandshake(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	conn.SetReadLimit(e.cfg.maxPayload)
-	s := e.newSession(r, websocketTransport)
+	s, err := e.newSession(r, websocketTransport)
 	if s == nil {
-		_ = conn.Close(websocket.StatusTryAgainLater, "server full")
+		_ = conn.Close(websocket.StatusTryAgainLater, err.Error())
 		return
 	}
 	s.mu.Lock()

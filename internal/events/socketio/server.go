@@ -36,7 +36,10 @@ type Options struct {
 	Auth Authenticator
 	// Multiuser refuses anonymous sockets; single-user mode treats every socket as the system admin.
 	Multiuser bool
-	Logger    *slog.Logger
+	// AllowOrigins is allow_origins: the other sites whose pages may open sockets in single-user mode (where
+	// sockets need no token) and read polling answers ("*": every site, without credentials).
+	AllowOrigins []string
+	Logger       *slog.Logger
 
 	PingInterval time.Duration // default 25s (engine.io's)
 	PingTimeout  time.Duration // default 20s
@@ -44,6 +47,9 @@ type Options struct {
 	MaxPayload int64
 	// MaxSessions bounds concurrent Engine.IO sessions (default 10 000).
 	MaxSessions int
+	// MaxPendingPerClient bounds the sessions one client address holds before they connect a socket
+	// (default 16): handshakes that never authenticate cannot crowd everyone else out.
+	MaxPendingPerClient int
 	// MaxSocketsPerUser bounds one user's connected sockets (default 32).
 	MaxSocketsPerUser int
 	// MaxRoomsPerSocket bounds the queue and bulk-download rooms a socket may join (default 16).
@@ -64,6 +70,7 @@ func (o *Options) applyDefaults() {
 	setDefault(&o.PingTimeout, 20*time.Second)
 	setDefault(&o.MaxPayload, 1_000_000)
 	setDefault(&o.MaxSessions, 10_000)
+	setDefault(&o.MaxPendingPerClient, 16)
 	setDefault(&o.MaxSocketsPerUser, 32)
 	setDefault(&o.MaxRoomsPerSocket, 16)
 	setDefault(&o.SendBufferPackets, 1024)
@@ -153,15 +160,18 @@ func New(opts Options) (*Server, error) {
 		routerDone: make(chan struct{}),
 	}
 	s.eng = newEngine(engineConfig{
-		pingInterval:     opts.PingInterval,
-		pingTimeout:      opts.PingTimeout,
-		maxPayload:       opts.MaxPayload,
-		maxSessions:      opts.MaxSessions,
-		maxQueuedPackets: opts.SendBufferPackets,
-		maxQueuedBytes:   opts.SendBufferBytes,
-		writeTimeout:     10 * time.Second,
-		upgradeTimeout:   10 * time.Second,
-		closeLinger:      opts.PingTimeout,
+		pingInterval:        opts.PingInterval,
+		pingTimeout:         opts.PingTimeout,
+		maxPayload:          opts.MaxPayload,
+		maxSessions:         opts.MaxSessions,
+		maxPendingPerClient: opts.MaxPendingPerClient,
+		allowOrigins:        opts.AllowOrigins,
+		anonymous:           !opts.Multiuser,
+		maxQueuedPackets:    opts.SendBufferPackets,
+		maxQueuedBytes:      opts.SendBufferBytes,
+		writeTimeout:        10 * time.Second,
+		upgradeTimeout:      10 * time.Second,
+		closeLinger:         opts.PingTimeout,
 	}, s, opts.Logger)
 	ch, unsubscribe := opts.Bus.Subscribe(opts.BusBuffer)
 	s.stopBus = unsubscribe
@@ -314,6 +324,7 @@ func (s *Server) connect(sess *session, st *sessionState, authData json.RawMessa
 	st.mu.Lock()
 	st.sock = sock
 	st.mu.Unlock()
+	s.eng.authenticated(sess)
 	if sess.isClosed() {
 		// The session ended while connecting; closed() may have run before st.sock was set.
 		s.unregister(sock)

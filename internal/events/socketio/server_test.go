@@ -377,7 +377,8 @@ func (w tWriter) Write(p []byte) (int, error) {
 // docs/compatibility.md §6: the socket server allows any origin (python-socketio's cors_allowed_origins="*"), so a page served
 // from another origin can use the polling transport; preflights are answered.
 func TestPollingCORS(t *testing.T) {
-	st := startStandalone(t, socketio.Options{Multiuser: true})
+	// A listed origin is echoed with credentials; an unlisted one gets no CORS headers (TestSocketOriginsAndCORS).
+	st := startStandalone(t, socketio.Options{Multiuser: true, AllowOrigins: []string{"http://ui.example"}})
 	req, _ := http.NewRequest("OPTIONS", st.url+"/ws/socket.io/?EIO=4&transport=polling", nil)
 	req.Header.Set("Origin", "http://ui.example")
 	req.Header.Set("Access-Control-Request-Method", "POST")
