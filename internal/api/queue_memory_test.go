@@ -61,9 +61,9 @@ func TestAllocationsBeyondTheItemBudget(t *testing.T) {
 	assertQueueEmpty(t, env)
 	// Known only while running: the node fails with MemoryError naming the limit, and the server goes on.
 	for name, g := range map[string]map[string]any{
-		"lscale of small latents": {"nodes": map[string]any{
-			"n": map[string]any{"id": "n", "type": "noise", "width": 512, "height": 512},
-			"s": map[string]any{"id": "s", "type": "lscale", "scale_factor": 32},
+		"lscale by 8 of a 2048 px noise": {"nodes": map[string]any{
+			"n": map[string]any{"id": "n", "type": "noise", "width": 2048, "height": 2048},
+			"s": map[string]any{"id": "s", "type": "lscale", "scale_factor": 8},
 		}, "edges": []any{edge("n", "noise", "s", "latents")}},
 		"image sized by another node": {"nodes": map[string]any{
 			"w": map[string]any{"id": "w", "type": "integer", "value": 4096},
