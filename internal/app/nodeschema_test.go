@@ -54,7 +54,7 @@ var nodeSchemaDifferences = map[string]string{
 	"spandrel_image_to_image.inputs.tile_size.minimum":                  noNegativeTile,
 	"spandrel_image_to_image_autoscale.inputs.tile_size.maximum":        upscaleTile,
 	"spandrel_image_to_image_autoscale.inputs.tile_size.minimum":        noNegativeTile,
-	"tiled_multi_diffusion_denoise_latents.inputs.steps.maximum":        tiledSteps,
+	"tiled_multi_diffusion_denoise_latents.inputs.steps.maximum":        denoiseSteps,
 	"tiled_multi_diffusion_denoise_latents.inputs.tile_height.maximum":  tiledTile,
 	"tiled_multi_diffusion_denoise_latents.inputs.tile_overlap.maximum": tiledTile,
 	"tiled_multi_diffusion_denoise_latents.inputs.tile_width.maximum":   tiledTile,
@@ -78,7 +78,6 @@ const (
 	noNegativeCount = "a negative count means nothing"
 	fluxSide        = "FLUX images are at most 4096 pixels a side"
 	positiveSize    = "sizes and step counts are positive"
-	tiledSteps      = "tiled denoising runs at most 10000 steps"
 	tiledTile       = "tiles and their overlap are at most 8192 pixels"
 	fluxUnsupported = "not supported yet: the schema accepts any value, and flux_denoise refuses one when it runs"
 	shuffleScale    = "content_shuffle's noise is the image plus twice the scale factor a side: at most 16384"

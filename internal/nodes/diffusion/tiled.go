@@ -25,7 +25,7 @@ type TiledMultiDiffusionDenoiseLatents struct {
 	TileHeight           int                               `json:"tile_height" default:"1024" gt:"0" le:"8192" multiple_of:"8" description:"Height of the tiles in image space."`
 	TileWidth            int                               `json:"tile_width" default:"1024" gt:"0" le:"8192" multiple_of:"8" description:"Width of the tiles in image space."`
 	TileOverlap          int                               `json:"tile_overlap" default:"32" gt:"0" le:"8192" multiple_of:"8" description:"The overlap between adjacent tiles in pixel space. (Of course, tile merging is applied in latent space.) Tiles will be cropped during merging (if necessary) to ensure that they overlap by exactly this amount."`
-	Steps                int                               `json:"steps" default:"18" gt:"0" le:"10000" description:"Number of steps to run"`
+	Steps                int                               `json:"steps" default:"18" gt:"0" le:"1000" description:"Number of steps to run"`
 	CFGScale             []float64                         `json:"cfg_scale" poly:"true" default:"6.0" title:"CFG Scale" description:"Classifier-Free Guidance scale"`
 	DenoisingStart       float64                           `json:"denoising_start" default:"0.0" ge:"0" le:"1" description:"When to start denoising, expressed a percentage of total steps"`
 	DenoisingEnd         float64                           `json:"denoising_end" default:"1.0" ge:"0" le:"1" description:"When to stop denoising, expressed a percentage of total steps"`
