@@ -61,6 +61,8 @@ var nodeSchemaDifferences = map[string]string{
 	"unsharp_mask.inputs.radius.maximum":                                blurRadius,
 	"content_shuffle.inputs.scale_factor.maximum":                       shuffleScale,
 	"color_map.inputs.tile_size.maximum":                                imageSide,
+	"float_range.inputs.steps.maximum":                                  generatedItems,
+	"range_of_size.inputs.size.maximum":                                 generatedItems,
 }
 
 // The reasons for the differences: upper bounds that InvokeAI does not have, since every field that sizes a
@@ -81,6 +83,7 @@ const (
 	tiledTile       = "tiles and their overlap are at most 8192 pixels"
 	fluxUnsupported = "not supported yet: the schema accepts any value, and flux_denoise refuses one when it runs"
 	shuffleScale    = "content_shuffle's noise is the image plus twice the scale factor a side: at most 16384"
+	generatedItems  = "a generated collection holds at most 2^20 values, as range's"
 )
 
 // TestNodeSchemasMatchInvokeAI reads /openapi.json as InvokeAI's web UI does and compares every node template

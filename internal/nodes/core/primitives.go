@@ -14,6 +14,9 @@ func Register(r *nodes.Registry) {
 	registerPrimitives(r)
 	registerImages(r)
 	registerMath(r)
+	registerPrimMath(r)
+	registerPrimStrings(r)
+	registerPrimValues(r)
 	r.Register(&DynamicPrompt{})
 }
 
