@@ -73,7 +73,7 @@ const (
 	pasteOffset     = "the pasted image may lie at most 16384 pixels off the base, since the canvas grows to hold it"
 	scaleFactor     = "a scale factor sizes the result: at most 16 for images, 8 for latents"
 	vaeTile         = "VAE tiles are at most 4096 pixels a side"
-	blurRadius      = "a blur radius sizes the kernel (img_blur, at most 1000) or its set-up (unsharp_mask, at most 100000)"
+	blurRadius      = "a blur radius is bounded: at most 10^6 for img_blur, where Pillow's fixed-point window sums stay exact, and 100000 for unsharp_mask"
 	denoiseSteps    = "at most 1000 denoising steps, which bounds the work of one node"
 	noNegativeTile  = "a negative tile size means nothing (0 turns tiling off)"
 	promptCount     = "dynamic_prompt makes at most 10000 prompts"

@@ -37,7 +37,10 @@ func TestUnsharpGoldens(t *testing.T) {
 			if !ok {
 				t.Fatalf("no golden %s", name)
 			}
-			out := unsharp(img, radius, strength)
+			out, err := unsharp(img, radius, strength)
+			if err != nil {
+				t.Fatal(err)
+			}
 			b := out.Bounds()
 			bad := 0
 			for y := range b.Dy() {
