@@ -82,6 +82,27 @@ func TestClientStateTakesTheUIsTextPlainBody(t *testing.T) {
 			if got != nil {
 				t.Fatalf("a refused body was stored: %q", *got)
 			}
+			// From the UI's own page (same origin, as the browser labels it) the text/plain write works; from another
+			// site it is refused in single-user mode, where no token shows who sent it (docs/security.md), and
+			// stored nothing. With a bearer token the sender holds the token, and the write stands.
+			sameOrigin := append([]apitest.ReqOpt{apitest.RawBody("text/plain;charset=UTF-8", []byte(`"same"`)),
+				apitest.Header("Origin", env.URL), apitest.Header("Sec-Fetch-Site", "same-origin")}, auth...)
+			env.Do("POST", "/api/v1/client_state/default/set_by_key?key=origin", sameOrigin...).Expect(http.StatusOK)
+			crossSite := append([]apitest.ReqOpt{apitest.RawBody("text/plain;charset=UTF-8", []byte(`"evil"`)),
+				apitest.Header("Origin", "https://evil.example"), apitest.Header("Sec-Fetch-Site", "cross-site")}, auth...)
+			res = env.Do("POST", "/api/v1/client_state/default/set_by_key?key=origin", crossSite...)
+			want := `"same"`
+			if multiuser {
+				res.Expect(http.StatusOK)
+				want = `"evil"`
+			} else {
+				res.Expect(http.StatusForbidden)
+			}
+			env.Do("GET", "/api/v1/client_state/default/get_by_key?key=origin", auth...).Expect(http.StatusOK).Decode(&got)
+			if got == nil || *got != want {
+				t.Fatalf("after a cross-site write: %v, want %s", got, want)
+			}
+
 			// The largest value the bound allows is kept whole.
 			big := strings.Repeat("y", 8<<20)
 			env.Do("POST", "/api/v1/client_state/default/set_by_key?key=big", append([]apitest.ReqOpt{apitest.RawBody("text/plain;charset=UTF-8", []byte(big))}, auth...)...).Expect(http.StatusOK)
