@@ -25,7 +25,13 @@ var unboundedSizing = map[string]string{
 	"sdxl_compel_prompt.target_height":   sdxlSizeConditioning,
 	"expand_mask_with_fade.fade_size_px": "the width of a fade in pixels: it scales distances and allocates nothing",
 	"infill_tile.tile_size":              "tiles are cut from the image, which bounds them; a tile larger than the image is refused",
+	"crop_latents.width":                 croppedRegion,
+	"crop_latents.height":                croppedRegion,
+	"rectangle_mask.rectangle_width":     croppedRegion,
+	"rectangle_mask.rectangle_height":    croppedRegion,
 }
+
+const croppedRegion = "a region of what the node is given or makes, clipped to it, so that bounds it"
 
 const sdxlSizeConditioning = "SDXL's size conditioning: numbers the model is told, not sizes of anything allocated"
 

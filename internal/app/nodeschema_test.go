@@ -17,6 +17,9 @@ import (
 // InvokeAI does not have is one key, its type.
 var nodeSchemaDifferences = map[string]string{
 	"blank_image.inputs.height.maximum":                                 imageSide,
+	"create_gradient_mask.inputs.edge_radius.maximum":                   edgeRadius,
+	"rectangle_mask.inputs.height.maximum":                              imageSide,
+	"rectangle_mask.inputs.width.maximum":                               imageSide,
 	"blank_image.inputs.width.maximum":                                  imageSide,
 	"denoise_latents.inputs.steps.maximum":                              denoiseSteps,
 	"dynamic_prompt.inputs.max_prompts.maximum":                         promptCount,
@@ -69,6 +72,7 @@ var nodeSchemaDifferences = map[string]string{
 // tensor or an image is bounded here (docs/security.md, "Resource limits").
 const (
 	upscaleTile     = "upscaler tiles are at most 1024 pixels a side"
+	edgeRadius      = "the coherence band's radius sizes the filter kernel: at most 1024 pixels"
 	imageSide       = "images and latents are at most 16384 pixels a side"
 	pasteOffset     = "the pasted image may lie at most 16384 pixels off the base, since the canvas grows to hold it"
 	scaleFactor     = "a scale factor sizes the result: at most 16 for images, 8 for latents"

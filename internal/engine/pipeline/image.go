@@ -214,14 +214,21 @@ type tap struct {
 	weight float32
 }
 
+// nearestTaps is torch's nearest source index: floor(o·scale) (or (o+0.5)·scale for nearest-exact) in single
+// precision with scale = in/out, as its CPU kernels compute it; an equal size or legacy doubling maps exactly.
 func nearestTaps(in, out int, exact bool) func(int) []tap {
-	scale := float64(in) / float64(out)
+	scale := float32(in) / float32(out)
 	return func(o int) []tap {
 		var src int
-		if exact {
-			src = int(math.Floor((float64(o) + 0.5) * scale))
-		} else {
-			src = int(math.Floor(float64(o) * scale))
+		switch {
+		case exact:
+			src = int(math.Floor(float64(float32(float32(o)+0.5) * scale)))
+		case in == out:
+			src = o
+		case out == 2*in:
+			src = o >> 1
+		default:
+			src = int(math.Floor(float64(float32(o) * scale)))
 		}
 		return []tap{{min(src, in-1), 1}}
 	}

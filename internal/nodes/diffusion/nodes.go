@@ -4,10 +4,7 @@ import (
 	"context"
 	"errors"
 	"image"
-	"image/draw"
 	"math"
-
-	xdraw "golang.org/x/image/draw"
 
 	"github.com/invokego/invokego/internal/engine/noise"
 	"github.com/invokego/invokego/internal/engine/pipeline"
@@ -57,6 +54,7 @@ func Register(r *nodes.Registry, deps Deps) {
 		&LatentsToImage{models: m, store: deps.Store},
 		&ImageToLatents{models: m, store: deps.Store},
 		&CreateDenoiseMask{models: m, store: deps.Store},
+		&CreateGradientMask{models: m, store: deps.Store},
 		&ResizeLatents{store: deps.Store},
 		&ScaleLatents{store: deps.Store},
 		&Seamless{},
@@ -64,6 +62,7 @@ func Register(r *nodes.Registry, deps Deps) {
 		&T2IAdapterNode{},
 		&IPAdapterNode{models: m},
 	)
+	registerCanvas(r, deps.Store)
 }
 
 func valueError(format string, args ...any) error { return nodes.Errorf("ValueError", format, args...) }
@@ -578,20 +577,6 @@ func (n *LatentsToImage) Invoke(ctx nodes.Context) (nodes.Output, error) {
 	return ctx.SaveImage(img, nodes.SaveImageOptions{Board: n.Board, Metadata: n.Metadata})
 }
 
-// imageToGrid is InvokeAI's image_resized_to_grid_as_tensor sizing: images
-// whose sides are not multiples of 8 are resized down to the nearest ones.
-func imageToGrid(img image.Image) image.Image {
-	b := img.Bounds()
-	w, h := b.Dx()-b.Dx()%latentScale, b.Dy()-b.Dy()%latentScale
-	if w == b.Dx() && h == b.Dy() {
-		return img
-	}
-	dst := image.NewNRGBA(image.Rect(0, 0, w, h))
-	// InvokeAI resizes with Lanczos; Catmull-Rom is the closest x/image offers.
-	xdraw.CatmullRom.Scale(dst, dst.Bounds(), img, b, draw.Src, nil)
-	return dst
-}
-
 // ImageToLatents is i2l.
 type ImageToLatents struct {
 	Image             nodes.ImageField  `json:"image" description:"The image to encode"`
@@ -626,7 +611,11 @@ func (n *ImageToLatents) Invoke(ctx nodes.Context) (nodes.Output, error) {
 	if err != nil {
 		return nil, nodeError(err)
 	}
-	x := pipeline.FromImage(imageToGrid(img))
+	g, err := gridImage(img, false)
+	if err != nil {
+		return nil, err
+	}
+	x := pipeline.FromImage(g)
 	if n.ColorCompensation == "SDXL" {
 		cfg, err := n.models.config(ctx, n.VAE.VAE)
 		if err == nil && cfg.Base == models.BaseSDXL {
@@ -675,14 +664,22 @@ func (n *CreateDenoiseMask) Invoke(ctx nodes.Context) (nodes.Output, error) {
 	if err != nil {
 		return nil, err
 	}
-	mask := pipeline.MaskFromImage(imageToGrid(maskImg))
+	gm, err := gridImage(maskImg, true)
+	if err != nil {
+		return nil, err
+	}
+	mask := pipeline.MaskFromImage(gm)
 	out := DenoiseMaskField{}
 	if n.Image != nil {
 		img, err := ctx.LoadImage(n.Image.ImageName)
 		if err != nil {
 			return nil, err
 		}
-		x := pipeline.FromImage(imageToGrid(img))
+		g, err := gridImage(img, false)
+		if err != nil {
+			return nil, err
+		}
+		x := pipeline.FromImage(g)
 		imgMask, err := pipeline.ResizeIn(ctx, mask, x.Shape[2], x.Shape[3], "bilinear")
 		if err != nil {
 			return nil, nodeError(err)
