@@ -8,8 +8,6 @@ import (
 	imgdraw "image/draw"
 	"math"
 
-	"golang.org/x/image/draw"
-
 	"github.com/invokego/invokego/internal/engine/imaging"
 	"github.com/invokego/invokego/internal/engine/tensor"
 	"github.com/invokego/invokego/internal/nodes"
@@ -171,22 +169,53 @@ func (n *BlankImage) Invoke(ctx nodes.Context) (nodes.Output, error) {
 	return n.save(ctx, img)
 }
 
-// resampler maps PIL's resample modes onto x/image/draw's interpolators.
-func resampler(mode string) draw.Interpolator {
-	switch mode {
-	case "nearest":
-		return draw.NearestNeighbor
-	case "box", "bilinear", "hamming":
-		return draw.BiLinear
-	default: // bicubic, lanczos
-		return draw.CatmullRom
+// pilFilters are Pillow's resampling filters by InvokeAI's mode names ("nearest" is a separate operation).
+var pilFilters = map[string]imaging.Filter{"box": imaging.Box, "bilinear": imaging.Bilinear, "hamming": imaging.Hamming,
+	"bicubic": imaging.Bicubic, "lanczos": imaging.Lanczos}
+
+// resize is Pillow's Image.resize of the stored picture, as InvokeAI's img_resize and img_scale call it, byte
+// for byte: pictures with transparency are resized with premultiplied alpha (Pillow's RGBA path), opaque ones
+// channel by channel, and palette pictures always with the nearest filter (Pillow resizes "P" images no other
+// way).
+func resize(img image.Image, w, h int, mode string) (*image.NRGBA, error) {
+	pix, iw, ih := imaging.NRGBA8(img)
+	if _, paletted := img.(*image.Paletted); paletted {
+		mode = "nearest"
 	}
+	var out []uint8
+	var err error
+	f, ok := pilFilters[mode]
+	switch {
+	case !ok:
+		out, err = imaging.ResizeNearest(pix, iw, ih, 4, w, h)
+	case opaque(pix):
+		rgb := make([]uint8, iw*ih*3)
+		for i := range iw * ih {
+			copy(rgb[i*3:i*3+3], pix[i*4:i*4+3])
+		}
+		if rgb, err = imaging.Resize(rgb, iw, ih, 3, w, h, f); err == nil {
+			out = make([]uint8, w*h*4)
+			for i := range w * h {
+				copy(out[i*4:i*4+3], rgb[i*3:i*3+3])
+				out[i*4+3] = 255
+			}
+		}
+	default:
+		out, err = imaging.ResizeNRGBA(pix, iw, ih, w, h, f)
+	}
+	if err != nil {
+		return nil, nodes.Errorf("ValueError", "%v", err)
+	}
+	return &image.NRGBA{Pix: out, Stride: 4 * w, Rect: image.Rect(0, 0, w, h)}, nil
 }
 
-func resize(img image.Image, w, h int, mode string) *image.NRGBA {
-	out := image.NewNRGBA(image.Rect(0, 0, w, h))
-	resampler(mode).Scale(out, out.Bounds(), img, img.Bounds(), draw.Src, nil)
-	return out
+func opaque(nrgba []uint8) bool {
+	for i := 3; i < len(nrgba); i += 4 {
+		if nrgba[i] != 255 {
+			return false
+		}
+	}
+	return true
 }
 
 // ImageResize is img_resize.
@@ -228,7 +257,11 @@ func (n *ImageResize) Invoke(ctx nodes.Context) (nodes.Output, error) {
 	if err != nil {
 		return nil, err
 	}
-	return n.save(ctx, resize(img, n.Width, n.Height, string(n.ResampleMode)))
+	out, err := resize(img, n.Width, n.Height, string(n.ResampleMode))
+	if err != nil {
+		return nil, err
+	}
+	return n.save(ctx, out)
 }
 
 // ImageScale is img_scale.
@@ -263,7 +296,11 @@ func (n *ImageScale) Invoke(ctx nodes.Context) (nodes.Output, error) {
 	if err := checkSize(ctx, w, h); err != nil {
 		return nil, err
 	}
-	return n.save(ctx, resize(img, w, h, string(n.ResampleMode)))
+	out, err := resize(img, w, h, string(n.ResampleMode))
+	if err != nil {
+		return nil, err
+	}
+	return n.save(ctx, out)
 }
 
 // ImageCrop is img_crop: the crop box may extend beyond the image (transparent there), as with PIL.
