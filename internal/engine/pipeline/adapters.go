@@ -154,6 +154,7 @@ func (r *runAdapters) empty() bool {
 // this step. input is the scaled model input [1, 4, h, w].
 func (g *guidance) callOptions(ctx context.Context, s side, input *tensor.Tensor, t float32, step, total int) (sd.UNetOptions, error) {
 	opts := g.opts
+	opts.TextAttentionBias = g.regions.textBias(s)
 	r := g.adapters
 	if r.empty() {
 		return opts, nil

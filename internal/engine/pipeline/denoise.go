@@ -43,6 +43,10 @@ type DenoiseParams struct {
 	Seed uint32
 	// Mask enables inpainting (see DenoiseMask).
 	Mask *DenoiseMask
+	// PositiveRegions and NegativeRegions, when set, make the side's
+	// conditioning regional (regions.go): its token ranges apply within
+	// their masks only.
+	PositiveRegions, NegativeRegions *TextRegions
 	// OnStep, when set, is called after every model call; an error stops
 	// the loop and is returned.
 	OnStep func(StepInfo) error
@@ -127,6 +131,12 @@ func Denoise(ctx context.Context, p DenoiseParams) (*tensor.Tensor, error) {
 	if p.Noise != nil && !slices.Equal(p.Noise.Shape, latents.Shape) {
 		return nil, fmt.Errorf("denoise: noise of shape %v does not match latents %v", p.Noise.Shape, latents.Shape)
 	}
+	if err := checkRegions(p.PositiveRegions, p.Positive, latents.Shape[2], latents.Shape[3]); err != nil {
+		return nil, fmt.Errorf("denoise: positive %w", err)
+	}
+	if err := checkRegions(p.NegativeRegions, p.Negative, latents.Shape[2], latents.Shape[3]); err != nil {
+		return nil, fmt.Errorf("denoise: negative %w", err)
+	}
 	if err := checkUNet(ctx, p.UNet, latents.Shape[0], latents.Shape[2], latents.Shape[3]); err != nil {
 		return nil, fmt.Errorf("denoise: %w", err)
 	}
@@ -182,6 +192,7 @@ func Denoise(ctx context.Context, p DenoiseParams) (*tensor.Tensor, error) {
 	}
 	gen := noise.NewGenerator(uint64(p.Seed ^ 0xFFFFFFFF))
 	guide := newGuidance(p, sdxl)
+	guide.regions = newGuidanceRegions(p, latents.Shape[2], latents.Shape[3])
 	if guide.adapters, err = newRunAdapters(p); err != nil {
 		return nil, fmt.Errorf("denoise: %w", err)
 	}
@@ -201,6 +212,9 @@ func Denoise(ctx context.Context, p DenoiseParams) (*tensor.Tensor, error) {
 		modelInput := sched.ScaleModelInput(latents.Data, call)
 		scale := p.CFGScale[min(call-start, len(p.CFGScale)-1)]
 		eps, err := guide.predict(ctx, tensor.FromData(modelInput, latents.Shape...), float32(t), float32(scale), call-start, total)
+		if err == nil {
+			err = guide.regions.failure()
+		}
 		if err != nil {
 			return nil, fmt.Errorf("denoise: step %d: %w", call-start, err)
 		}
@@ -258,6 +272,7 @@ type guidance struct {
 	unet     *sd.UNet
 	opts     sd.UNetOptions
 	adapters *runAdapters
+	regions  *guidanceRegions
 	rescale  float32
 	batched  bool           // one call on [negative, positive]
 	context  *tensor.Tensor // [2, L, D] when batched

@@ -128,10 +128,11 @@ type imageAttention struct {
 }
 
 // forward attends from x [N, Lq, C] to context [N, Lk, Cctx] (x itself when
-// nil). Each image attention (IP-Adapter) adds, before the output
-// projection, scale times the attention of the same queries to its keys and
-// values: decoupled cross-attention.
-func (a *attention) forward(p *pass, x, context *tensor.Tensor, images []imageAttention) *tensor.Tensor {
+// nil), with bias [N, Lq, Lk] added to the scores when given. Each image
+// attention (IP-Adapter) adds, before the output projection, scale times the
+// attention of the same queries to its keys and values: decoupled
+// cross-attention.
+func (a *attention) forward(p *pass, x, context *tensor.Tensor, images []imageAttention, bias []float32) *tensor.Tensor {
 	if context == nil {
 		context = x
 	}
@@ -141,7 +142,11 @@ func (a *attention) forward(p *pass, x, context *tensor.Tensor, images []imageAt
 	v := p.linear(a.toV).Forward(context)
 	inner := a.toQ.Out
 	att := tensor.Empty(n, lq, inner)
-	tensor.Attention(q.Data, k.Data, v.Data, n, lq, lk, a.heads, inner/a.heads, false, att.Data)
+	if bias != nil {
+		tensor.AttentionBias(q.Data, k.Data, v.Data, bias, n, lq, lk, a.heads, inner/a.heads, att.Data)
+	} else {
+		tensor.Attention(q.Data, k.Data, v.Data, n, lq, lk, a.heads, inner/a.heads, false, att.Data)
+	}
 	for _, im := range images {
 		ia := tensor.Empty(n, lq, inner)
 		tensor.Attention(q.Data, im.k.Data, im.v.Data, n, lq, im.k.Shape[1], a.heads, inner/a.heads, false, ia.Data)
@@ -186,13 +191,17 @@ func (r *weightReader) transformerBlock(prefix string, heads int) *transformerBl
 // chain of intermediates, never a skip connection or user input).
 func (b *transformerBlock) forward(p *pass, x, context *tensor.Tensor) *tensor.Tensor {
 	n := b.norm1.forward(x)
-	h := b.attn1.forward(p, n, nil, nil)
+	h := b.attn1.forward(p, n, nil, nil, nil)
 	n.Release()
 	tensor.AddInto(h.Data, h.Data, x.Data)
 	x.Release()
 	x = h
 	n = b.norm2.forward(x)
-	h = b.attn2.forward(p, n, context, p.imageAttention(b, x.Shape[0]))
+	var bias []float32
+	if context != nil {
+		bias = p.textAttentionBias(x.Shape[0], x.Shape[1], context.Shape[1])
+	}
+	h = b.attn2.forward(p, n, context, p.imageAttention(b, x.Shape[0]), bias)
 	n.Release()
 	tensor.AddInto(h.Data, h.Data, x.Data)
 	x.Release()

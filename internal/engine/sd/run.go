@@ -73,6 +73,11 @@ type UNetOptions struct {
 	// ImageAttention (IP-Adapter) adds decoupled cross-attention to image
 	// tokens in every cross-attention layer, one entry per adapter.
 	ImageAttention []ImageAttention
+	// TextAttentionBias (regional prompts) returns a bias [batch, lq, lk]
+	// added to the scores of the text cross-attention of a layer with lq
+	// query positions and lk text tokens (the same for every head), or nil
+	// to leave that layer alone.
+	TextAttentionBias func(batch, lq, lk int) []float32
 }
 
 // ImageAttention is one IP-Adapter's part of a call: every cross-attention
@@ -111,6 +116,7 @@ type pass struct {
 	seamless Seamless
 	layers   LayerPatcher
 	images   []ImageAttention
+	textBias func(batch, lq, lk int) []float32
 }
 
 // newPass returns the view for the given options, nil when they change
@@ -125,14 +131,23 @@ func newPass(names *layerNames, seamless Seamless, layers LayerPatcher) *pass {
 // newUNetPass is newPass with a UNet's options.
 func newUNetPass(names *layerNames, opts UNetOptions) *pass {
 	p := newPass(names, opts.Seamless, opts.Layers)
-	if len(opts.ImageAttention) == 0 {
+	if len(opts.ImageAttention) == 0 && opts.TextAttentionBias == nil {
 		return p
 	}
 	if p == nil {
 		p = &pass{names: names}
 	}
 	p.images = opts.ImageAttention
+	p.textBias = opts.TextAttentionBias
 	return p
+}
+
+// textAttentionBias returns the bias of a text cross-attention, nil for none.
+func (p *pass) textAttentionBias(batch, lq, lk int) []float32 {
+	if p == nil || p.textBias == nil {
+		return nil
+	}
+	return p.textBias(batch, lq, lk)
 }
 
 // imageAttention returns the IP-Adapter keys and values for a transformer

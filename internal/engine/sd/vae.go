@@ -56,7 +56,7 @@ func (a *spatialAttention) forward(p *pass, x *tensor.Tensor) *tensor.Tensor {
 	n := a.norm.forward(x, false)
 	tokens := tensor.NCHWToTokens(n)
 	n.Release()
-	att := a.attn.forward(p, tokens, nil, nil)
+	att := a.attn.forward(p, tokens, nil, nil, nil)
 	tokens.Release()
 	out := tensor.TokensToNCHW(att, h, w)
 	att.Release()

@@ -29,6 +29,20 @@ const (
 // recurrence): each query row keeps its running maximum and normaliser, and
 // the partial output is rescaled when the maximum grows.
 func Attention(q, k, v []float32, batch, lq, lk, heads, headDim int, causal bool, out []float32) {
+	attention(q, k, v, nil, batch, lq, lk, heads, headDim, causal, out)
+}
+
+// AttentionBias is Attention with an additive score bias: softmax(Q·Kᵀ/√d + bias)·V, where bias is
+// [batch, lq, lk] and the same for every head (an attention mask given as scores, as PyTorch's
+// scaled_dot_product_attention takes a float attn_mask).
+func AttentionBias(q, k, v, bias []float32, batch, lq, lk, heads, headDim int, out []float32) {
+	if len(bias) != batch*lq*lk {
+		panic("tensor: attention bias of the wrong size")
+	}
+	attention(q, k, v, bias, batch, lq, lk, heads, headDim, false, out)
+}
+
+func attention(q, k, v, bias []float32, batch, lq, lk, heads, headDim int, causal bool, out []float32) {
 	width := heads * headDim
 	scale := float32(1 / math.Sqrt(float64(headDim)))
 	qBlocks := (lq + attnQueryBlock - 1) / attnQueryBlock
@@ -62,7 +76,11 @@ func Attention(q, k, v []float32, batch, lq, lk, heads, headDim int, causal bool
 			ks := k[b*lk*width+h*headDim:]
 			vs := v[b*lk*width+h*headDim:]
 			os := out[(b*lq+q0)*width+h*headDim:]
-			s.run(sgemm, qs, ks, vs, os, nq, lk, q0, width, headDim, scale, causal)
+			var bs []float32
+			if bias != nil {
+				bs = bias[(b*lq+q0)*lk : (b*lq+q0+nq)*lk]
+			}
+			s.run(sgemm, qs, ks, vs, bs, os, nq, lk, q0, width, headDim, scale, causal)
 		}
 	}
 	wg.Add(workers)
@@ -98,8 +116,8 @@ func (s *attnScratch) release() {
 }
 
 // run processes nq queries (absolute index q0..) against all lk keys.
-// q, k, v and out are strided by width.
-func (s *attnScratch) run(sgemm sgemmFunc, q, k, v, out []float32, nq, lk, q0, width, headDim int, scale float32, causal bool) {
+// q, k, v and out are strided by width; bias, when set, is [nq, lk].
+func (s *attnScratch) run(sgemm sgemmFunc, q, k, v, bias, out []float32, nq, lk, q0, width, headDim int, scale float32, causal bool) {
 	acc := s.acc[:nq*headDim]
 	clear(acc)
 	negInf := float32(math.Inf(-1))
@@ -117,6 +135,11 @@ func (s *attnScratch) run(sgemm sgemmFunc, q, k, v, out []float32, nq, lk, q0, w
 		sgemm(false, true, nq, nk, headDim, scale, q, width, k[k0*width:], width, 0, sc, nk)
 		for i := 0; i < nq; i++ {
 			row := sc[i*nk : (i+1)*nk]
+			if bias != nil {
+				for j, b := range bias[i*lk+k0 : i*lk+k0+nk] {
+					row[j] += b
+				}
+			}
 			if causal {
 				// Keys after the query's own position are masked out.
 				for j := max(0, q0+i+1-k0); j < nk; j++ {

@@ -388,14 +388,6 @@ func (n *DenoiseLatents) Invoke(ctx nodes.Context) (nodes.Output, error) {
 	if !scheduler.Implemented(string(n.Scheduler)) {
 		return nil, valueError("unknown scheduler %q", n.Scheduler)
 	}
-	pos, err := n.conditioning(n.PositiveConditioning, "positive")
-	if err != nil {
-		return nil, err
-	}
-	neg, err := n.conditioning(n.NegativeConditioning, "negative")
-	if err != nil {
-		return nil, err
-	}
 	params := pipeline.DenoiseParams{
 		SchedulerName:        string(n.Scheduler),
 		Steps:                n.Steps,
@@ -403,8 +395,6 @@ func (n *DenoiseLatents) Invoke(ctx nodes.Context) (nodes.Output, error) {
 		CFGRescaleMultiplier: n.CFGRescaleMultiplier,
 		DenoisingStart:       n.DenoisingStart,
 		DenoisingEnd:         n.DenoisingEnd,
-		Positive:             pos,
-		Negative:             neg,
 	}
 	if len(params.CFGScale) == 0 {
 		params.CFGScale = []float64{7.5}
@@ -455,6 +445,12 @@ func (n *DenoiseLatents) Invoke(ctx nodes.Context) (nodes.Output, error) {
 	if len(shape.Shape) != 4 {
 		return nil, valueError("latents of shape %v", shape.Shape)
 	}
+	if params.Positive, params.PositiveRegions, err = n.conditioning(n.PositiveConditioning, "positive", shape.Shape[2], shape.Shape[3]); err != nil {
+		return nil, err
+	}
+	if params.Negative, params.NegativeRegions, err = n.conditioning(n.NegativeConditioning, "negative", shape.Shape[2], shape.Shape[3]); err != nil {
+		return nil, err
+	}
 	if err := n.adapterParams(ctx, &params, shape.Shape[2], shape.Shape[3]); err != nil {
 		return nil, err
 	}
@@ -486,20 +482,35 @@ func (n *DenoiseLatents) Invoke(ctx nodes.Context) (nodes.Output, error) {
 	return LatentsOutput{Latents: LatentsField{LatentsName: name}, Width: result.Shape[3] * latentScale, Height: result.Shape[2] * latentScale}, nil
 }
 
-// conditioning reads the (single) conditioning of one side. Regional
-// prompts (several conditionings, or masks) are not supported yet.
-func (n *DenoiseLatents) conditioning(fields []ConditioningField, side string) (*pipeline.Conditioning, error) {
-	switch {
-	case len(fields) == 0:
-		return nil, valueError("no %s conditioning", side)
-	case len(fields) > 1 || fields[0].Mask != nil:
-		return nil, valueError("regional (masked or multiple) %s conditioning is not supported yet", side)
+// conditioning reads one side's conditionings: one, or several (regional prompts, InvokeAI's
+// _get_text_embeddings_and_masks and _concat_regional_text_embeddings), concatenated, with the regions of
+// those that carry a mask; h×w is the latents' size.
+func (n *DenoiseLatents) conditioning(fields []ConditioningField, side string, h, w int) (*pipeline.Conditioning, *pipeline.TextRegions, error) {
+	if len(fields) == 0 {
+		return nil, nil, valueError("no %s conditioning", side)
 	}
-	c, err := n.store.Conditioning(fields[0].ConditioningName)
+	conds := make([]*pipeline.Conditioning, len(fields))
+	masks := make([]*tensor.Tensor, len(fields))
+	for i, f := range fields {
+		c, err := n.store.Conditioning(f.ConditioningName)
+		if err != nil {
+			return nil, nil, valueError("%s conditioning: %v", side, err)
+		}
+		conds[i] = c
+		if f.Mask != nil {
+			if masks[i], err = n.store.Tensor(f.Mask.TensorName); err != nil {
+				return nil, nil, valueError("%s conditioning mask: %v", side, err)
+			}
+		}
+	}
+	if len(conds) == 1 && masks[0] == nil {
+		return conds[0], nil, nil
+	}
+	c, regions, err := pipeline.RegionalConditioning(conds, masks, h, w)
 	if err != nil {
-		return nil, valueError("%s conditioning: %v", side, err)
+		return nil, nil, valueError("%s conditioning: %v", side, err)
 	}
-	return c, nil
+	return c, regions, nil
 }
 
 // VAE nodes.

@@ -80,11 +80,14 @@ func (n *TiledMultiDiffusionDenoiseLatents) Invoke(ctx nodes.Context) (nodes.Out
 	}
 	// The prompt handling (and its checks) are denoise_latents'.
 	d := &DenoiseLatents{models: n.models, store: n.store, dtype: n.dtype}
-	pos, err := d.conditioning([]ConditioningField{*n.PositiveConditioning}, "positive")
+	if n.PositiveConditioning.Mask != nil || n.NegativeConditioning.Mask != nil {
+		return nil, valueError("regional (masked) conditioning is not supported by tiled denoising")
+	}
+	pos, _, err := d.conditioning([]ConditioningField{*n.PositiveConditioning}, "positive", 0, 0)
 	if err != nil {
 		return nil, err
 	}
-	neg, err := d.conditioning([]ConditioningField{*n.NegativeConditioning}, "negative")
+	neg, _, err := d.conditioning([]ConditioningField{*n.NegativeConditioning}, "negative", 0, 0)
 	if err != nil {
 		return nil, err
 	}
