@@ -1,5 +1,6 @@
-// Package imaging holds the pixel operations whose exact results the reference pipelines depend on: Pillow's
-// resampling (the resize behind CLIPImageProcessor and behind InvokeAI's control-image preparation) and the
+// Package imaging holds the pixel operations whose exact results the reference pipelines and InvokeAI's image
+// nodes depend on: Pillow's images in their modes (Picture), its mode conversions and its resampling (the
+// resize behind img_resize, CLIPImageProcessor, image-to-latents and control-image preparation), and the
 // conversions between 8-bit images and tensors.
 package imaging
 
@@ -11,14 +12,36 @@ import (
 // Filter is a Pillow resampling filter.
 type Filter int
 
-// The filters of Pillow's Image.resize (nearest neighbour is a different operation and is not here).
+// The filters of Pillow's Image.resize. Nearest is a different operation in Pillow (an affine transform
+// that picks one source pixel per output pixel) and Resize treats it so.
 const (
 	Bicubic Filter = iota
 	Lanczos
 	Bilinear
 	Box
 	Hamming
+	Nearest
 )
+
+// ParseFilter maps InvokeAI's resample mode names ("nearest", "box", "bilinear", "hamming", "bicubic",
+// "lanczos") to filters.
+func ParseFilter(name string) (Filter, error) {
+	switch name {
+	case "nearest":
+		return Nearest, nil
+	case "box":
+		return Box, nil
+	case "bilinear":
+		return Bilinear, nil
+	case "hamming":
+		return Hamming, nil
+	case "bicubic":
+		return Bicubic, nil
+	case "lanczos":
+		return Lanczos, nil
+	}
+	return 0, fmt.Errorf("imaging: unknown resampling filter %q", name)
+}
 
 // support is how far the filter reaches at scale 1, and kernel its weight at distance x.
 func (f Filter) support() float64 {
@@ -137,11 +160,19 @@ func clip8(v int32) uint8 {
 }
 
 // Resize resamples an 8-bit image of w×h pixels with ch interleaved channels to outW×outH exactly as
-// Pillow's Image.resize does for "L" and "RGB" images: a horizontal pass, then a vertical pass, each with
-// fixed-point weights and rounding back to 8 bits. A pass is skipped when its size does not change.
+// Pillow's Image.resize does for images without alpha ("L", "RGB"): a horizontal pass, then a vertical pass,
+// each with fixed-point weights and rounding back to 8 bits; a pass is skipped when its size does not
+// change. Nearest picks pixels as Pillow's nearest-neighbour scaling does. Picture.Resize adds Pillow's
+// handling of alpha.
 func Resize(pix []uint8, w, h, ch, outW, outH int, f Filter) ([]uint8, error) {
 	if w < 1 || h < 1 || ch < 1 || outW < 1 || outH < 1 || len(pix) != w*h*ch {
 		return nil, fmt.Errorf("resize: %d bytes for %dx%d×%d to %dx%d", len(pix), w, h, ch, outW, outH)
+	}
+	if outW > MaxPictureSide || outH > MaxPictureSide {
+		return nil, fmt.Errorf("resize: %dx%d is larger than %d pixels a side", outW, outH, MaxPictureSide)
+	}
+	if f == Nearest {
+		return ResizeNearest(pix, w, h, ch, outW, outH)
 	}
 	cur, cw := pix, w
 	if outW != w {
@@ -183,4 +214,51 @@ func Resize(pix []uint8, w, h, ch, outW, outH int, f Filter) ([]uint8, error) {
 		cur = append([]uint8(nil), pix...) // Pillow returns a copy
 	}
 	return cur, nil
+}
+
+// Resize is Pillow's Image.resize((w, h), filter): a copy when the size does not change; palette and
+// bilevel pictures always nearest-neighbour; "RGBA" and "LA" premultiplied by alpha around any other filter
+// (converted to "RGBa"/"La", resampled, and converted back), so that transparent pixels lend no colour.
+func (p *Picture) Resize(w, h int, f Filter) (*Picture, error) {
+	if w < 1 || h < 1 || w > MaxPictureSide || h > MaxPictureSide {
+		return nil, fmt.Errorf("imaging: resize to %dx%d (1..%d a side)", w, h, MaxPictureSide)
+	}
+	if w == p.W && h == p.H {
+		return p.Clone(), nil
+	}
+	if p.Mode == ModeP || p.Mode == ModeBilevel {
+		f = Nearest
+	}
+	if (p.Mode == ModeRGBA || p.Mode == ModeLA) && f != Nearest {
+		pre, err := p.Convert(map[Mode]Mode{ModeRGBA: ModeRGBa, ModeLA: ModeLa}[p.Mode])
+		if err != nil {
+			return nil, err
+		}
+		r, err := pre.Resize(w, h, f)
+		if err != nil {
+			return nil, err
+		}
+		return r.Convert(p.Mode)
+	}
+	pix, err := Resize(p.Pix, p.W, p.H, p.Channels(), w, h, f)
+	if err != nil {
+		return nil, err
+	}
+	return &Picture{W: w, H: h, Mode: p.Mode, Pix: pix}, nil
+}
+
+// TrimToGrid is the resize step of InvokeAI's image_resized_to_grid_as_tensor: both sides are cut down to a
+// multiple of m, and the picture is resized there with Pillow's Lanczos filter (a copy when nothing is cut).
+func (p *Picture) TrimToGrid(m int) (*Picture, error) {
+	if m < 1 {
+		return nil, fmt.Errorf("imaging: grid multiple %d", m)
+	}
+	w, h := p.W-p.W%m, p.H-p.H%m
+	if w == p.W && h == p.H {
+		return p.Clone(), nil
+	}
+	if w < 1 || h < 1 {
+		return nil, fmt.Errorf("imaging: a %dx%d image is smaller than %d pixels a side", p.W, p.H, m)
+	}
+	return p.Resize(w, h, Lanczos)
 }

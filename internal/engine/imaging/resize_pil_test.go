@@ -39,7 +39,10 @@ func TestResizeModesMatchPillow(t *testing.T) {
 		case parts[1] == "nearest":
 			got, err = ResizeNearest(in, w, h, ch, ow, oh)
 		case ch == 4:
-			got, err = ResizeNRGBA(in, w, h, ow, oh, filters[parts[1]])
+			var pic *Picture
+			if pic, err = (&Picture{W: w, H: h, Mode: ModeRGBA, Pix: in}).Resize(ow, oh, filters[parts[1]]); err == nil {
+				got = pic.Pix
+			}
 		default:
 			got, err = Resize(in, w, h, ch, ow, oh, filters[parts[1]])
 		}

@@ -169,53 +169,17 @@ func (n *BlankImage) Invoke(ctx nodes.Context) (nodes.Output, error) {
 	return n.save(ctx, img)
 }
 
-// pilFilters are Pillow's resampling filters by InvokeAI's mode names ("nearest" is a separate operation).
-var pilFilters = map[string]imaging.Filter{"box": imaging.Box, "bilinear": imaging.Bilinear, "hamming": imaging.Hamming,
-	"bicubic": imaging.Bicubic, "lanczos": imaging.Lanczos}
-
-// resize is Pillow's Image.resize of the stored picture, as InvokeAI's img_resize and img_scale call it, byte
-// for byte: pictures with transparency are resized with premultiplied alpha (Pillow's RGBA path), opaque ones
-// channel by channel, and palette pictures always with the nearest filter (Pillow resizes "P" images no other
-// way).
-func resize(img image.Image, w, h int, mode string) (*image.NRGBA, error) {
-	pix, iw, ih := imaging.NRGBA8(img)
-	if _, paletted := img.(*image.Paletted); paletted {
-		mode = "nearest"
-	}
-	var out []uint8
-	var err error
-	f, ok := pilFilters[mode]
-	switch {
-	case !ok:
-		out, err = imaging.ResizeNearest(pix, iw, ih, 4, w, h)
-	case opaque(pix):
-		rgb := make([]uint8, iw*ih*3)
-		for i := range iw * ih {
-			copy(rgb[i*3:i*3+3], pix[i*4:i*4+3])
-		}
-		if rgb, err = imaging.Resize(rgb, iw, ih, 3, w, h, f); err == nil {
-			out = make([]uint8, w*h*4)
-			for i := range w * h {
-				copy(out[i*4:i*4+3], rgb[i*3:i*3+3])
-				out[i*4+3] = 255
-			}
-		}
-	default:
-		out, err = imaging.ResizeNRGBA(pix, iw, ih, w, h, f)
-	}
+// resize is Pillow's Image.resize of the image as InvokeAI holds it (its PNG's mode), with the named filter.
+func resize(img image.Image, w, h int, mode string) (image.Image, error) {
+	f, err := imaging.ParseFilter(mode)
 	if err != nil {
 		return nil, nodes.Errorf("ValueError", "%v", err)
 	}
-	return &image.NRGBA{Pix: out, Stride: 4 * w, Rect: image.Rect(0, 0, w, h)}, nil
-}
-
-func opaque(nrgba []uint8) bool {
-	for i := 3; i < len(nrgba); i += 4 {
-		if nrgba[i] != 255 {
-			return false
-		}
+	out, err := imaging.FromImage(img).Resize(w, h, f)
+	if err != nil {
+		return nil, nodes.Errorf("ValueError", "%v", err)
 	}
-	return true
+	return out.Image()
 }
 
 // ImageResize is img_resize.

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/invokego/invokego/internal/engine/goldens"
+	"github.com/invokego/invokego/internal/engine/imaging"
 	"github.com/invokego/invokego/internal/nodes"
 	"github.com/invokego/invokego/internal/nodes/core"
 )
@@ -55,7 +56,13 @@ func TestImageResizeMatchesPillow(t *testing.T) {
 			t.Fatal(err)
 		}
 		out := run(t, reg, ctx, "img_resize", fmt.Sprintf(`{"image":{"image_name":%q},"width":%d,"height":%d,"resample_mode":%q}`, parts[0]+".png", ow, oh, parts[1]))
-		got := ctx.images[imageNameOf(t, out)].(*image.NRGBA)
+		saved := ctx.images[imageNameOf(t, out)]
+		// The result keeps the picture's mode: RGBA stays NRGBA, an opaque RGB picture stays opaque RGB.
+		if _, isRGB := saved.(*image.RGBA); isRGB != (parts[0] == "rgb") {
+			t.Fatalf("%s: saved a %T", name, saved)
+		}
+		pix, _, _ := imaging.NRGBA8(saved)
+		got := &image.NRGBA{Pix: pix}
 		want, ch := ts[name].Ints, ts[name].Shape[2]
 		off := 0
 		for i := range ow * oh {
@@ -86,6 +93,41 @@ func TestImageResizeMatchesPillow(t *testing.T) {
 	for x, want := range []uint8{0, 0, 200, 200, 200, 200, 0, 0} {
 		if got.Pix[x*4] != want {
 			t.Fatalf("palette picture resized to %v, want nearest neighbours", got.Pix)
+		}
+	}
+}
+
+// A grey picture stays grey ("L") through img_resize, as Pillow keeps the mode (testdata/imaging/picture.safetensors,
+// made by make_picture.py).
+func TestImageResizeKeepsGrey(t *testing.T) {
+	p, err := goldens.Path("imaging", "picture.safetensors")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts, err := goldens.Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := nodes.NewRegistry()
+	core.Register(reg)
+	ctx := &memCtx{Context: context.Background(), images: map[string]image.Image{}}
+	src := ts["src.L"]
+	gray := image.NewGray(image.Rect(0, 0, src.Shape[1], src.Shape[0]))
+	for i, v := range src.Ints {
+		gray.Pix[i] = uint8(v)
+	}
+	ctx.images["l.png"] = gray
+	for _, c := range []struct{ mode, golden string }{{"nearest", "resize.L.nearest.41x29"}, {"lanczos", "resize.L.lanczos.41x29"}, {"bicubic", "resize.L.bicubic.64x1"}, {"hamming", "resize.L.hamming.3x13"}} {
+		want := ts[c.golden]
+		out := run(t, reg, ctx, "img_resize", fmt.Sprintf(`{"image":{"image_name":"l.png"},"width":%d,"height":%d,"resample_mode":%q}`, want.Shape[1], want.Shape[0], c.mode))
+		got, ok := ctx.images[imageNameOf(t, out)].(*image.Gray)
+		if !ok {
+			t.Fatalf("%s: saved a %T, want a grey picture", c.golden, ctx.images[imageNameOf(t, out)])
+		}
+		for i, v := range want.Ints {
+			if int64(got.Pix[i]) != v {
+				t.Fatalf("%s: byte %d is %d, Pillow has %d", c.golden, i, got.Pix[i], v)
+			}
 		}
 	}
 }

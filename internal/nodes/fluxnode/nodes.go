@@ -4,13 +4,11 @@ import (
 	"context"
 	"errors"
 	"image"
-	"image/draw"
 	"math"
 	"reflect"
 
-	xdraw "golang.org/x/image/draw"
-
 	"github.com/invokego/invokego/internal/engine/flux"
+	"github.com/invokego/invokego/internal/engine/imaging"
 	"github.com/invokego/invokego/internal/engine/lora"
 	"github.com/invokego/invokego/internal/engine/noise"
 	"github.com/invokego/invokego/internal/engine/pipeline"
@@ -431,7 +429,11 @@ func (n *VAEEncode) Invoke(ctx nodes.Context) (nodes.Output, error) {
 	if err != nil {
 		return nil, nodeError(err)
 	}
-	x := pipeline.FromImage(imageToGrid(img))
+	grid, err := imageToGrid(img, imaging.ModeRGB)
+	if err != nil {
+		return nil, valueError("%v", err)
+	}
+	x := pipeline.FromImage(grid)
 	if x.Shape[2] < 8 || x.Shape[3] < 8 {
 		return nil, valueError("the image is smaller than 8x8 pixels")
 	}
@@ -445,18 +447,18 @@ func (n *VAEEncode) Invoke(ctx nodes.Context) (nodes.Output, error) {
 	return diffusion.LatentsOutput{Latents: diffusion.LatentsField{LatentsName: name}, Width: lat.Shape[3] * 8, Height: lat.Shape[2] * 8}, nil
 }
 
-// imageToGrid trims an image to multiples of 8 pixels as InvokeAI's image_resized_to_grid_as_tensor does
-// (resampling the whole image onto the smaller grid).
-func imageToGrid(img image.Image) image.Image {
-	b := img.Bounds()
-	w, h := b.Dx()-b.Dx()%8, b.Dy()-b.Dy()%8
-	if w == b.Dx() && h == b.Dy() {
-		return img
+// imageToGrid is InvokeAI's image_resized_to_grid_as_tensor sizing of the image converted to the mode
+// ("RGB" for an image, "L" for a mask): sides that are not multiples of 8 are cut down to the nearest ones
+// and the image resized there with Pillow's Lanczos filter.
+func imageToGrid(img image.Image, mode imaging.Mode) (image.Image, error) {
+	pic, err := imaging.FromImage(img).Convert(mode)
+	if err != nil {
+		return nil, err
 	}
-	dst := image.NewNRGBA(image.Rect(0, 0, w, h))
-	// InvokeAI resizes with Lanczos; Catmull-Rom is the closest x/image offers.
-	xdraw.CatmullRom.Scale(dst, dst.Bounds(), img, b, draw.Src, nil)
-	return dst
+	if pic, err = pic.TrimToGrid(8); err != nil {
+		return nil, err
+	}
+	return pic.Image()
 }
 
 // VAEDecode is flux_vae_decode.

@@ -8,11 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"image"
-	"math"
-
-	"golang.org/x/image/draw"
 
 	"github.com/invokego/invokego/internal/engine/esrgan"
+	"github.com/invokego/invokego/internal/engine/imaging"
 	"github.com/invokego/invokego/internal/models"
 	"github.com/invokego/invokego/internal/nodes"
 	"github.com/invokego/invokego/internal/nodes/diffusion"
@@ -162,7 +160,7 @@ func (n *SpandrelImageToImage) run(ctx nodes.Context, m *esrgan.Model, img image
 }
 
 // SpandrelImageToImageAutoscale is spandrel_image_to_image_autoscale: the model runs repeatedly
-// until the image is at least scale times its size (at most 5 runs), then a Lanczos-style resize
+// until the image is at least scale times its size (at most 5 runs), then Pillow's Lanczos resize
 // brings it to exactly that size, as InvokeAI does. A model that does not enlarge runs once and the
 // scale is ignored.
 type SpandrelImageToImageAutoscale struct {
@@ -204,26 +202,23 @@ func (n *SpandrelImageToImageAutoscale) Invoke(ctx nodes.Context) (nodes.Output,
 	if tw < 1 || th < 1 {
 		return nil, nodes.Errorf("ValueError", "the target size %dx%d is empty", tw, th)
 	}
+	var final image.Image = out
 	if tw != out.Bounds().Dx() || th != out.Bounds().Dy() {
-		out = resize(out, tw, th)
+		if final, err = resize(out, tw, th); err != nil {
+			return nil, err
+		}
 	}
-	return ctx.SaveImage(out, nodes.SaveImageOptions{Board: n.Board, Metadata: n.Metadata})
+	return ctx.SaveImage(final, nodes.SaveImageOptions{Board: n.Board, Metadata: n.Metadata})
 }
 
-// resize scales with a windowed-sinc (Lanczos, a = 3) kernel, the filter InvokeAI's final resize
-// uses; x/image/draw's kernel code does the sampling.
-func resize(src *image.NRGBA, w, h int) *image.NRGBA {
-	dst := image.NewNRGBA(image.Rect(0, 0, w, h))
-	lanczos := &draw.Kernel{Support: 3, At: func(t float64) float64 {
-		if t == 0 {
-			return 1
-		}
-		if t <= -3 || t >= 3 {
-			return 0
-		}
-		pt := math.Pi * t
-		return 3 * math.Sin(pt) * math.Sin(pt/3) / (pt * pt)
-	}}
-	lanczos.Scale(dst, dst.Bounds(), src, src.Bounds(), draw.Src, nil)
-	return dst
+// resize is Pillow's Lanczos resize of the model's RGB output, the final resize InvokeAI makes.
+func resize(src *image.NRGBA, w, h int) (image.Image, error) {
+	pic, err := imaging.FromImage(src).Convert(imaging.ModeRGB)
+	if err != nil {
+		return nil, err
+	}
+	if pic, err = pic.Resize(w, h, imaging.Lanczos); err != nil {
+		return nil, nodes.Errorf("ValueError", "%v", err)
+	}
+	return pic.Image()
 }
