@@ -19,7 +19,9 @@ const maxRegions = 4096
 // model call denoises each region (a tile of the latents, in latent pixels) on its own, with its own
 // scheduler state, and the regions' results are blended back into one latent image before the next call.
 // Each region's weight is 1, ramping linearly from 0 to 1 across the overlap it shares with a neighbour on
-// each side (the Overlap* fields), so seams fade instead of cutting. Masks are not supported; everything
+// each side (the Overlap* fields), so seams fade instead of cutting. ControlNets (p.Controls, their images
+// prepared at the full latents' size ×8) apply per region to the region's crop of their image, as
+// InvokeAI's crop_controlnet_data does. Masks, T2I-Adapters and IP-Adapters are not supported; everything
 // else in p means what it means for Denoise. Stochastic schedulers draw from one generator shared by all
 // regions, in region order, as InvokeAI's does.
 func MultiDiffusionDenoise(ctx context.Context, p DenoiseParams, regions []tiles.Tile) (*tensor.Tensor, error) {
@@ -28,6 +30,9 @@ func MultiDiffusionDenoise(ctx context.Context, p DenoiseParams, regions []tiles
 	}
 	if p.Mask != nil {
 		return nil, errors.New("multi-diffusion: denoise masks are not supported")
+	}
+	if len(p.Adapters) > 0 || len(p.IPAdapters) > 0 || p.PositiveRegions != nil || p.NegativeRegions != nil {
+		return nil, errors.New("multi-diffusion: T2I-Adapters, IP-Adapters and regional prompts are not supported")
 	}
 	if p.Positive == nil || p.Negative == nil || p.Positive.Embeds == nil || p.Negative.Embeds == nil {
 		return nil, errors.New("multi-diffusion: positive and negative conditioning are required")
@@ -100,18 +105,38 @@ func MultiDiffusionDenoise(ctx context.Context, p DenoiseParams, regions []tiles
 		}
 		latents = tensor.FromData(noised, latents.Shape...)
 	}
+	if err := checkAdapters(p, end-start); err != nil {
+		return nil, fmt.Errorf("multi-diffusion: %w", err)
+	}
+	for i, c := range p.Controls {
+		if s := c.Image.Shape; len(s) != 4 || s[0] != 1 || s[2] != lh*8 || s[3] != lw*8 {
+			return nil, fmt.Errorf("multi-diffusion: control %d: image of shape %v for %dx%d latents", i, s, lw, lh)
+		}
+	}
 	// One scheduler per region, each fresh from SetTimesteps (InvokeAI deep-copies its scheduler at that
-	// point), and each region's blending weight.
+	// point), each region's blending weight, and its guidance with its crop of the control images.
 	scheds := make([]scheduler.Scheduler, len(regions))
 	weights := make([][]float32, len(regions))
+	guides := make([]*guidance, len(regions))
 	for i, r := range regions {
 		if scheds[i], err = newScheduler(); err != nil {
 			return nil, err
 		}
 		weights[i] = regionWeight(r)
+		guides[i] = newGuidance(p, sdxl)
+		if len(p.Controls) > 0 {
+			rp := p
+			rp.Controls = make([]Control, len(p.Controls))
+			for j, c := range p.Controls {
+				c.Image = cropPixels(c.Image, r)
+				rp.Controls[j] = c
+			}
+			if guides[i].adapters, err = newRunAdapters(rp); err != nil {
+				return nil, fmt.Errorf("multi-diffusion: region %d: %w", i, err)
+			}
+		}
 	}
 	gen := noise.NewGenerator(uint64(p.Seed ^ 0xFFFFFFFF))
-	guide := newGuidance(p, sdxl)
 	plane := lh * lw
 	merged := make([]float32, len(latents.Data))
 	total := make([]float32, plane)
@@ -127,7 +152,7 @@ func MultiDiffusionDenoise(ctx context.Context, p DenoiseParams, regions []tiles
 			rh, rw := r.Bottom-r.Top, r.Right-r.Left
 			crop := cropLatents(latents.Data, lh, lw, r)
 			input := scheds[i].ScaleModelInput(crop, call)
-			eps, err := guide.predict(ctx, tensor.FromData(input, 1, 4, rh, rw), float32(t), float32(scale), call-start, end-start)
+			eps, err := guides[i].predict(ctx, tensor.FromData(input, 1, 4, rh, rw), float32(t), float32(scale), call-start, end-start)
 			if err != nil {
 				return nil, fmt.Errorf("multi-diffusion: step %d, region %d: %w", call-start, i, err)
 			}
@@ -218,4 +243,17 @@ func regionWeight(r tiles.Tile) []float32 {
 		}
 	}
 	return w
+}
+
+// cropPixels is a region of a [1, C, 8·h, 8·w] image: the region's latent rectangle times 8.
+func cropPixels(img *tensor.Tensor, r tiles.Tile) *tensor.Tensor {
+	c, h, w := img.Shape[1], img.Shape[2], img.Shape[3]
+	top, left, rh, rw := r.Top*8, r.Left*8, (r.Bottom-r.Top)*8, (r.Right-r.Left)*8
+	out := tensor.New(1, c, rh, rw)
+	for ch := range c {
+		for y := range rh {
+			copy(out.Data[(ch*rh+y)*rw:][:rw], img.Data[(ch*h+top+y)*w+left:][:rw])
+		}
+	}
+	return out
 }

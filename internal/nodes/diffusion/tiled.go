@@ -1,6 +1,7 @@
 package diffusion
 
 import (
+	"encoding/json"
 	"image"
 
 	"github.com/invokego/invokego/internal/engine/noise"
@@ -16,7 +17,9 @@ import (
 // overlapping tiles (InvokeAI's tile grid in latent pixels: tile and overlap sizes over 8), every step
 // denoises each tile on its own and blends the tiles back with linear ramps across the overlaps
 // (pipeline.MultiDiffusionDenoise). It is how upscaling workflows re-add detail to images larger than a
-// model's native size. ControlNet is not available yet.
+// model's native size. ControlNets are prepared as denoise_latents prepares them (the control image
+// resized to the whole latents ×8) and each tile sees its own crop of that image, as InvokeAI does, which
+// is what a tile ControlNet needs.
 type TiledMultiDiffusionDenoiseLatents struct {
 	PositiveConditioning *ConditioningField                `json:"positive_conditioning" required:"true" input:"connection" description:"Positive conditioning tensor"`
 	NegativeConditioning *ConditioningField                `json:"negative_conditioning" required:"true" input:"connection" description:"Negative conditioning tensor"`
@@ -57,9 +60,6 @@ func (*TiledMultiDiffusionDenoiseLatents) NodeInfo() nodes.Info {
 
 // Invoke implements nodes.Invocation.
 func (n *TiledMultiDiffusionDenoiseLatents) Invoke(ctx nodes.Context) (nodes.Output, error) {
-	if len(n.Control) > 0 {
-		return nil, valueError("ControlNet is not supported yet")
-	}
 	if n.UNet == nil || n.PositiveConditioning == nil || n.NegativeConditioning == nil {
 		return nil, valueError("unet, positive_conditioning and negative_conditioning are required")
 	}
@@ -134,6 +134,20 @@ func (n *TiledMultiDiffusionDenoiseLatents) Invoke(ctx nodes.Context) (nodes.Out
 	grid, err := tiles.Grid(ref.Shape[2], ref.Shape[3], n.TileHeight/latentScale, n.TileWidth/latentScale, n.TileOverlap/latentScale)
 	if err != nil {
 		return nil, valueError("%v", err)
+	}
+	for _, raw := range n.Control {
+		if raw.RawMessage == nil || string(raw.RawMessage) == "null" {
+			continue
+		}
+		var c ControlField
+		if err := json.Unmarshal(raw.RawMessage, &c); err != nil {
+			return nil, valueError("control: %v", err)
+		}
+		d.Control = append(d.Control, c)
+	}
+	d.UNet = *n.UNet
+	if err := d.adapterParams(ctx, &params, ref.Shape[2], ref.Shape[3]); err != nil {
+		return nil, err
 	}
 	if params.UNet, err = load[*sd.UNet](ctx, n.models, n.UNet.UNet, SubUNet); err != nil {
 		return nil, nodeError(err)
