@@ -66,6 +66,7 @@ var nodeSchemaDifferences = map[string]string{
 	"color_map.inputs.tile_size.maximum":                                imageSide,
 	"float_range.inputs.steps.maximum":                                  generatedItems,
 	"range_of_size.inputs.size.maximum":                                 generatedItems,
+	"random_range.inputs.size.maximum":                                  generatedItems,
 }
 
 // The reasons for the differences: upper bounds that InvokeAI does not have, since every field that sizes a

@@ -73,6 +73,13 @@ func planBatch(b *Batch, reg *nodes.Registry, lim graph.Limits) (*plan, error) {
 	if err != nil {
 		return nil, graphProblems(err)
 	}
+	lowered, err := lowerBatchNodes(g, reg)
+	if err != nil {
+		return nil, err
+	}
+	if len(lowered) > 0 {
+		b.Data = append(append([][]BatchDatum{}, b.Data...), lowered...)
+	}
 	// Fields that batch data fills in count as set: validate a copy with each datum's first item applied.
 	probe := g.Clone()
 	for _, group := range b.Data {

@@ -17,6 +17,7 @@ func Register(r *nodes.Registry) {
 	registerPrimMath(r)
 	registerPrimStrings(r)
 	registerPrimValues(r)
+	registerPrimBatch(r)
 	r.Register(&DynamicPrompt{})
 }
 
