@@ -10,6 +10,7 @@ import (
 	"image"
 	"image/color"
 	"image/png"
+	"maps"
 	"mime/multipart"
 	"net/http"
 	"net/textproto"
@@ -845,6 +846,14 @@ func TestWorkflowEvents(t *testing.T) {
 			if ev.Payload[k] != v {
 				t.Errorf("%s: %s=%v, want %v", w.name, k, ev.Payload[k], v)
 			}
+		}
+		// The payload has exactly these keys, and nothing else (the timestamp is the bus's).
+		keys := slices.Sorted(maps.Keys(ev.Payload))
+		want := slices.Sorted(maps.Keys(w.payload))
+		want = append(want, "timestamp", "user_id", "workflow_id")
+		slices.Sort(want)
+		if !slices.Equal(keys, want) {
+			t.Errorf("%s: keys %v, want %v", w.name, keys, want)
 		}
 	}
 }

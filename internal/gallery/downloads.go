@@ -119,17 +119,31 @@ func cleanName(name string) string {
 	return strings.TrimRight(b.String(), " ")
 }
 
+// BulkDownloadEvent is bulk_download_started and bulk_download_complete.
+type BulkDownloadEvent struct {
+	BulkDownloadID       string `json:"bulk_download_id"`
+	BulkDownloadItemID   string `json:"bulk_download_item_id"`
+	BulkDownloadItemName string `json:"bulk_download_item_name"`
+	UserID               string `json:"user_id"`
+}
+
+// BulkDownloadErrorEvent is bulk_download_error.
+type BulkDownloadErrorEvent struct {
+	BulkDownloadEvent
+	Error string `json:"error"`
+}
+
 func (s *Service) publish(name, owner, itemID, item string, errText string) {
 	if s.opts.Events == nil {
 		return
 	}
-	payload := map[string]any{"bulk_download_id": BulkDownloadRoom, "bulk_download_item_id": itemID,
-		"bulk_download_item_name": item, "user_id": owner}
+	var payload any = BulkDownloadEvent{BulkDownloadID: BulkDownloadRoom, BulkDownloadItemID: itemID, BulkDownloadItemName: item,
+		UserID: owner}
 	if name == "bulk_download_error" {
-		payload["error"] = errText
+		payload = BulkDownloadErrorEvent{BulkDownloadEvent: payload.(BulkDownloadEvent), Error: errText}
 	}
 	s.opts.Events.Publish(events.Event{Name: name, UserID: owner, Audience: events.OwnerAndAdmins, QueueID: BulkDownloadRoom,
-		Payload: payload, Time: s.now()})
+		Payload: events.Fields(payload), Time: s.now()})
 }
 
 // buildZip writes the zip (stored, not compressed: PNGs are compressed already) to a temporary file, renames

@@ -155,9 +155,8 @@ func (s *Service) RunItem(parent context.Context, it *store.QueueItem) {
 	case errors.As(runErr, &failure):
 		qerr := &store.QueueError{Type: failure.ErrorType, Message: failure.Message, Traceback: failure.Traceback}
 		if s.finish(bg, it, store.QueueFailed, qerr) {
-			p := invocationBase(it, failure.Node, failure.SourceID)
-			p["error_type"], p["error_message"], p["error_traceback"] = failure.ErrorType, failure.Message, failure.Traceback
-			s.publishInvocation("invocation_error", it, p)
+			s.publishInvocation("invocation_error", it, InvocationErrorEvent{InvocationEvent: invocationEvent(it, failure.Node, failure.SourceID),
+				ErrorType: failure.ErrorType, ErrorMessage: failure.Message, ErrorTraceback: failure.Traceback})
 		}
 	default:
 		s.finish(bg, it, store.QueueFailed, &store.QueueError{Type: "SessionError", Message: runErr.Error()})
@@ -230,13 +229,12 @@ func (ss *session) NodeContext(ctx context.Context, execID, sourceID string, nod
 }
 
 func (ss *session) NodeStarted(execID, sourceID string, node graph.Node) {
-	ss.svc.publishInvocation("invocation_started", ss.item, invocationBase(ss.item, node, sourceID))
+	ss.svc.publishInvocation("invocation_started", ss.item, invocationEvent(ss.item, node, sourceID))
 }
 
 func (ss *session) NodeCompleted(execID, sourceID string, node graph.Node, result map[string]json.RawMessage) {
-	p := invocationBase(ss.item, node, sourceID)
-	p["result"] = result
-	ss.svc.publishInvocation("invocation_complete", ss.item, p)
+	ss.svc.publishInvocation("invocation_complete", ss.item, InvocationCompleteEvent{InvocationEvent: invocationEvent(ss.item, node, sourceID),
+		Result: result})
 }
 
 // nodeContext is the nodes.Context of one node run.
@@ -314,10 +312,8 @@ func (c *nodeContext) LoadImage(name string) (image.Image, error) {
 // ReportProgress emits invocation_progress; the preview goes to the owner only (the socket layer strips it
 // from the admins' copy).
 func (c *nodeContext) ReportProgress(p nodes.Progress) {
-	payload := invocationBase(c.ss.item, c.node, c.sourceID)
-	payload["message"] = p.Message
-	payload["percentage"] = p.Percentage
-	payload["image"] = nil
+	ev := InvocationProgressEvent{InvocationEvent: invocationEvent(c.ss.item, c.node, c.sourceID), Message: p.Message,
+		Percentage: p.Percentage}
 	if p.Preview != nil {
 		var buf bytes.Buffer
 		if err := jpeg.Encode(&buf, p.Preview, &jpeg.Options{Quality: 80}); err == nil {
@@ -325,9 +321,9 @@ func (c *nodeContext) ReportProgress(p nodes.Progress) {
 			if size.X <= 0 || size.Y <= 0 {
 				size = p.Preview.Bounds().Size()
 			}
-			payload["image"] = map[string]any{"width": size.X, "height": size.Y,
-				"dataURL": "data:image/jpeg;base64," + base64.StdEncoding.EncodeToString(buf.Bytes())}
+			ev.Image = &ProgressPreview{Width: size.X, Height: size.Y,
+				DataURL: "data:image/jpeg;base64," + base64.StdEncoding.EncodeToString(buf.Bytes())}
 		}
 	}
-	c.ss.svc.publishInvocation("invocation_progress", c.ss.item, payload)
+	c.ss.svc.publishInvocation("invocation_progress", c.ss.item, ev)
 }

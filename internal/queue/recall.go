@@ -175,7 +175,7 @@ func (r *Recall) Update(ctx context.Context, p access.Principal, queueID string,
 	}
 	if r.Events != nil {
 		r.Events.Publish(events.Event{Name: "recall_parameters_updated", UserID: p.UserID, Audience: events.OwnerAndAdmins, QueueID: queueID,
-			Payload: map[string]any{"queue_id": queueID, "user_id": p.UserID, "parameters": echoed}})
+			Payload: events.Fields(RecallParametersUpdatedEvent{QueueID: queueID, UserID: p.UserID, Parameters: echoed})})
 	}
 	return &RecallResult{Status: "success", QueueID: queueID, UpdatedCount: len(stored), Parameters: echoed}, nil
 }

@@ -114,13 +114,13 @@ type StatusResult struct {
 	Processor ProcessorStatus `json:"processor"`
 }
 
-// BatchStatus answers GET /b/{batch_id}/status.
+// BatchStatus answers GET /b/{batch_id}/status. Its redact tags give what others see of it in a queue event.
 type BatchStatus struct {
 	QueueID     string  `json:"queue_id"`
-	BatchID     string  `json:"batch_id"`
-	Origin      *string `json:"origin"`
-	Destination *string `json:"destination"`
-	Counts
+	BatchID     string  `json:"batch_id" redact:"id"`
+	Origin      *string `json:"origin" redact:"zero"`
+	Destination *string `json:"destination" redact:"zero"`
+	Counts      `redact:"zero"`
 }
 
 // CountsByDestination answers GET /counts_by_destination.

@@ -171,8 +171,29 @@ func notFoundIfGone(err error) error {
 	return err
 }
 
-func (s *Service) publish(name, ownerID string, audience events.Audience, payload map[string]any) {
-	s.events.Publish(events.Event{Name: name, UserID: ownerID, Audience: audience, Payload: payload, Time: s.now()})
+// WorkflowEvent is workflow_created and workflow_deleted. is_public routes the event to everyone (the shared
+// room) only while the workflow is shared.
+type WorkflowEvent struct {
+	WorkflowID string `json:"workflow_id"`
+	UserID     string `json:"user_id"`
+	IsPublic   bool   `json:"is_public"`
+}
+
+// WorkflowUpdatedEvent is workflow_updated.
+type WorkflowUpdatedEvent struct {
+	WorkflowEvent
+	OldIsPublic bool `json:"old_is_public"`
+	NewIsPublic bool `json:"new_is_public"`
+}
+
+// WorkflowAccessRevokedEvent is workflow_access_revoked: everyone who could see the shared workflow drops it.
+type WorkflowAccessRevokedEvent struct {
+	WorkflowID string `json:"workflow_id"`
+	UserID     string `json:"user_id"`
+}
+
+func (s *Service) publish(name, ownerID string, audience events.Audience, payload any) {
+	s.events.Publish(events.Event{Name: name, UserID: ownerID, Audience: audience, Payload: events.Fields(payload), Time: s.now()})
 }
 
 // Create stores a new workflow owned by the caller.
@@ -189,8 +210,7 @@ func (s *Service) Create(ctx context.Context, p access.Principal, wf *Parsed) (*
 	if err != nil {
 		return nil, err
 	}
-	s.publish("workflow_created", w.UserID, events.OwnerAdminsAndShared,
-		map[string]any{"workflow_id": w.WorkflowID, "user_id": w.UserID, "is_public": w.IsPublic})
+	s.publish("workflow_created", w.UserID, events.OwnerAdminsAndShared, WorkflowEvent{w.WorkflowID, w.UserID, w.IsPublic})
 	return recordDTO(w), nil
 }
 
@@ -230,14 +250,10 @@ func (s *Service) Update(ctx context.Context, p access.Principal, wf *Parsed) (*
 // publishUpdated announces a change; when a shared workflow became private, everyone who could see it is
 // told to drop it (workflow_access_revoked, delivered to all sockets like the shared room at HEAD).
 func (s *Service) publishUpdated(w *store.WorkflowRecord, wasPublic bool) {
-	s.publish("workflow_updated", w.UserID, events.OwnerAdminsAndShared, map[string]any{
-		"workflow_id": w.WorkflowID, "user_id": w.UserID,
-		// is_public routes the event to everyone (the shared room) only while the workflow is shared.
-		"old_is_public": wasPublic, "new_is_public": w.IsPublic, "is_public": w.IsPublic,
-	})
+	s.publish("workflow_updated", w.UserID, events.OwnerAdminsAndShared, WorkflowUpdatedEvent{
+		WorkflowEvent: WorkflowEvent{w.WorkflowID, w.UserID, w.IsPublic}, OldIsPublic: wasPublic, NewIsPublic: w.IsPublic})
 	if wasPublic && !w.IsPublic {
-		s.publish("workflow_access_revoked", w.UserID, events.Everyone,
-			map[string]any{"workflow_id": w.WorkflowID, "user_id": w.UserID})
+		s.publish("workflow_access_revoked", w.UserID, events.Everyone, WorkflowAccessRevokedEvent{w.WorkflowID, w.UserID})
 	}
 }
 
@@ -253,8 +269,7 @@ func (s *Service) Delete(ctx context.Context, p access.Principal, id string) err
 	if err := s.thumbnails.remove(id); err != nil {
 		s.logger.Warn("could not remove workflow thumbnail", "workflow_id", id, "error", err)
 	}
-	s.publish("workflow_deleted", w.UserID, events.OwnerAdminsAndShared,
-		map[string]any{"workflow_id": w.WorkflowID, "user_id": w.UserID, "is_public": w.IsPublic})
+	s.publish("workflow_deleted", w.UserID, events.OwnerAdminsAndShared, WorkflowEvent{w.WorkflowID, w.UserID, w.IsPublic})
 	return nil
 }
 
