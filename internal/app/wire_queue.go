@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"image"
@@ -114,6 +115,11 @@ func (gi galleryImages) SaveGenerated(ctx context.Context, owner access.Principa
 
 func (gi galleryImages) Open(ctx context.Context, p access.Principal, name string) (image.Image, error) {
 	return gi.g.Open(ctx, p, name)
+}
+
+// Metadata returns the metadata of an image p may read (metadata_from_image, metadata_field_extractor).
+func (gi galleryImages) Metadata(ctx context.Context, p access.Principal, name string) (json.RawMessage, error) {
+	return gi.g.GetMetadata(ctx, p, name)
 }
 
 func (gi galleryImages) Size(ctx context.Context, p access.Principal, name string) (int, int, error) {

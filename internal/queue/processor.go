@@ -309,6 +309,35 @@ func (c *nodeContext) LoadImage(name string) (image.Image, error) {
 	return img, nil
 }
 
+// imageMetadata is what an Images implementation offers to read an image's metadata object (JSON null when
+// it has none) as p.
+type imageMetadata interface {
+	Metadata(ctx context.Context, p access.Principal, name string) (json.RawMessage, error)
+}
+
+// ImageMetadata returns the metadata of an image the item's owner may read, nil when it has none (the metadata
+// nodes of nodes/core look for this method on their Context).
+func (c *nodeContext) ImageMetadata(name string) (nodes.MetadataField, error) {
+	reader, ok := c.ss.svc.images.(imageMetadata)
+	if !ok {
+		return nil, &nodes.NodeError{Type: "RuntimeError", Message: "no image storage is configured"}
+	}
+	owner, err := c.ss.principal(c)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := reader.Metadata(c, owner, name)
+	if err != nil {
+		return nil, nodeFailure(err, fmt.Sprintf("Could not load image %s", name))
+	}
+	var md nodes.MetadataField
+	if err := json.Unmarshal(raw, &md); err != nil {
+		// Metadata that is not an object is no metadata to these nodes.
+		return nil, nil
+	}
+	return md, nil
+}
+
 // ReportProgress emits invocation_progress; the preview goes to the owner only (the socket layer strips it
 // from the admins' copy).
 func (c *nodeContext) ReportProgress(p nodes.Progress) {

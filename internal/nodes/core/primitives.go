@@ -18,6 +18,7 @@ func Register(r *nodes.Registry) {
 	registerPrimStrings(r)
 	registerPrimValues(r)
 	registerPrimBatch(r)
+	registerMetadata(r)
 	r.Register(&DynamicPrompt{})
 }
 
