@@ -67,6 +67,18 @@ var nodeSchemaDifferences = map[string]string{
 	"float_range.inputs.steps.maximum":                                  generatedItems,
 	"range_of_size.inputs.size.maximum":                                 generatedItems,
 	"random_range.inputs.size.maximum":                                  generatedItems,
+	"calculate_image_tiles.inputs.image_height.maximum":                 imageSide,
+	"calculate_image_tiles.inputs.image_width.maximum":                  imageSide,
+	"calculate_image_tiles.inputs.tile_height.maximum":                  imageSide,
+	"calculate_image_tiles.inputs.tile_width.maximum":                   imageSide,
+	"calculate_image_tiles_even_split.inputs.image_height.maximum":      imageSide,
+	"calculate_image_tiles_even_split.inputs.image_width.maximum":       imageSide,
+	"calculate_image_tiles_min_overlap.inputs.image_height.maximum":     imageSide,
+	"calculate_image_tiles_min_overlap.inputs.image_width.maximum":      imageSide,
+	"calculate_image_tiles_min_overlap.inputs.tile_height.maximum":      imageSide,
+	"calculate_image_tiles_min_overlap.inputs.tile_width.maximum":       imageSide,
+	"calculate_image_tiles_even_split.inputs.num_tiles_x.maximum":       tileCount,
+	"calculate_image_tiles_even_split.inputs.num_tiles_y.maximum":       tileCount,
 }
 
 // The reasons for the differences: upper bounds that InvokeAI does not have, since every field that sizes a
@@ -89,6 +101,7 @@ const (
 	fluxUnsupported = "not supported yet: the schema accepts any value, and flux_denoise refuses one when it runs"
 	shuffleScale    = "content_shuffle's noise is the image plus twice the scale factor a side: at most 16384"
 	generatedItems  = "a generated collection holds at most 2^20 values, as range's"
+	tileCount       = "at most 2048 tiles a side (and 65536 in all, checked when the grid is computed)"
 )
 
 // TestNodeSchemasMatchInvokeAI reads /openapi.json as InvokeAI's web UI does and compares every node template

@@ -6,6 +6,7 @@ import (
 
 	"github.com/invokego/invokego/internal/models"
 	"github.com/invokego/invokego/internal/models/cache"
+	"github.com/invokego/invokego/internal/nodes/tiles"
 	"github.com/invokego/invokego/internal/nodes/upscale"
 	"github.com/invokego/invokego/internal/store"
 )
@@ -20,7 +21,7 @@ func withSpandrel(pathOf func(string) string, next cache.Loader) cache.Loader {
 	}
 }
 
-// wireUpscale registers the image-to-image (upscaling) nodes; it runs after wireDiffusion.
+// wireUpscale registers the image-to-image (upscaling) and tile nodes; it runs after wireDiffusion.
 func (a *App) wireUpscale(context.Context) error {
 	if a.Models == nil {
 		return fmt.Errorf("upscale nodes: the model manager is not wired")
@@ -29,5 +30,6 @@ func (a *App) wireUpscale(context.Context) error {
 		Installed: func(ctx context.Context) ([]*models.Config, error) {
 			return a.Models.Records.List(ctx, store.ModelFilter{Type: models.TypeSpandrel})
 		}})
+	tiles.Register(a.NodeRegistry())
 	return nil
 }
