@@ -63,6 +63,7 @@ func Register(r *nodes.Registry, deps Deps) {
 		&IPAdapterNode{models: m},
 	)
 	registerCanvas(r, deps.Store)
+	registerPrimNodes(r, m, deps.Store)
 }
 
 func valueError(format string, args ...any) error { return nodes.Errorf("ValueError", format, args...) }
