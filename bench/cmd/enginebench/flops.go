@@ -19,7 +19,9 @@ func (f *flops) conv(in, out, k, h, w int) {
 func (f *flops) linear(in, out, rows int) { f.total += 2 * float64(rows) * float64(in) * float64(out) }
 
 // attn counts QKᵀ and P·V for batch·lq queries over lk keys of total width c.
-func (f *flops) attn(lq, lk, c int) { f.total += 4 * float64(f.batch) * float64(lq) * float64(lk) * float64(c) }
+func (f *flops) attn(lq, lk, c int) {
+	f.total += 4 * float64(f.batch) * float64(lq) * float64(lk) * float64(c)
+}
 
 func (f *flops) resnet(in, out, temb, h, w int) {
 	f.conv(in, out, 3, h, w)

@@ -53,6 +53,32 @@ func SgemmPackedBF16(m int, a []float32, lda int, pb *PackedBBF16, c []float32, 
 	widenAndMultiply(m, operandA{data: a, ld: lda}, pp, c, ldc, accumulate)
 }
 
+// HasNativeBF16 reports whether bf16 products run on a bf16 kernel
+// (VDPBF16PS) rather than on widened fp32 panels; only then do SgemmBF16
+// and SgemmBF16Serial differ from Sgemm and SgemmSerial.
+func HasNativeBF16() bool { return selectedBF16Kernel().widenTo == nil }
+
+// SgemmBF16 is Sgemm with both operands rounded to bfloat16 as they are
+// packed and float32 sums (see the accuracy note above): for products of
+// activations with activations, such as attention's, where neither side is
+// a weight packed at load. Without a native bf16 kernel it is Sgemm.
+func SgemmBF16(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if kern := selectedBF16Kernel(); kern.widenTo == nil {
+		sgemmWorkers(kern, 0, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
+	Sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// SgemmBF16Serial is SgemmBF16 on the calling goroutine (see SgemmSerial).
+func SgemmBF16Serial(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if kern := selectedBF16Kernel(); kern.widenTo == nil {
+		sgemmWorkers(kern, 1, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
+	SgemmSerial(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
 // widenAndMultiply runs a bf16 product on a CPU without a bf16 kernel by
 // widening the packed weights to fp32 panels chunk by chunk.
 func widenAndMultiply(m int, opA operandA, pp packedPanels[uint32], c []float32, ldc int, accumulate bool) {
@@ -183,8 +209,8 @@ func newBF16Kernel(name string, mr, nr, kc, mc int, run runFunc[uint32], transpo
 			}
 		},
 		packB: func(dst []uint32, src operandB, p0, kb, j0, cols int) {
-			if src.trans && cols == nr && transpose != nil && convert != nil && kb >= 2 {
-				packTransposedPairs(dst, src, p0, kb, j0, nr, transpose, convert)
+			if transpose != nil && convert != nil && kb >= 2 {
+				packStagedPairs(dst, src, p0, kb, j0, cols, nr, transpose, convert)
 				return
 			}
 			packPanelBBF16(dst, src, p0, kb, j0, cols, nr)
@@ -192,25 +218,17 @@ func newBF16Kernel(name string, mr, nr, kc, mc int, run runFunc[uint32], transpo
 	}
 }
 
-// packTransposedPairs is packPanelBBF16 for a full panel of a transposed
-// operand (the weight layout): the nr source rows are transposed into an
-// fp32 staging panel with the kernel's transposer, then squeezed into bf16
+// packStagedPairs is packPanelBBF16 through an fp32 staging panel: the
+// panel is packed as fp32 (transposed with the kernel's transposer for the
+// weight layout, copied row by row otherwise), then squeezed into bf16
 // pairs in place with its converter, instead of rounding element by
-// element. Products with weights decoded on the fly pack this way on every
-// call, so its speed matters there.
-func packTransposedPairs(dst []uint32, src operandB, p0, kb, j0, nr int, transpose transposeFunc, convert convertFunc) {
+// element. Products with weights decoded on the fly, and attention's
+// per-call value panels, pack this way on every call, so its speed matters.
+func packStagedPairs(dst []uint32, src operandB, p0, kb, j0, cols, nr int, transpose transposeFunc, convert convertFunc) {
 	steps := ceilDiv(kb, 2)
 	buf := getScratch(2 * steps * nr)
 	stage := (*buf)[:2*steps*nr]
-	rows := src.data[j0*src.ld+p0:]
-	done := transpose(stage, rows, src.ld, nr, kb, 1)
-	for j := range nr {
-		col := src.data[(j0+j)*src.ld+p0:]
-		col = col[done:kb]
-		for p, v := range col {
-			stage[(done+p)*nr+j] = v
-		}
-	}
+	packPanelB(stage, src, p0, kb, j0, cols, nr, transpose)
 	if kb%2 == 1 {
 		clear(stage[kb*nr:]) // the odd row's partner is zero
 	}

@@ -165,3 +165,74 @@ func TestSgemmPackedBF16Accuracy(t *testing.T) {
 		t.Errorf("BF16Backend() = %q with fp32 backend %q", got, Backend())
 	}
 }
+
+// TestSgemmBF16 checks the unpacked bf16 product against float64 sums of
+// the bf16-rounded operands, for every transposition, alpha, beta and a
+// few shapes (edge tiles, odd k, k over kc); without a native bf16 kernel
+// it must be Sgemm exactly.
+func TestSgemmBF16(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 9))
+	round := func(v float32) float64 {
+		return float64(math.Float32frombits(roundBF16(v) << 16))
+	}
+	for _, sh := range [][3]int{{1, 1, 1}, {13, 33, 7}, {40, 70, 40}, {25, 17, 1601}, {100, 40, 300}} {
+		m, n, k := sh[0], sh[1], sh[2]
+		for _, tr := range [][2]bool{{false, false}, {false, true}, {true, false}, {true, true}} {
+			for _, ab := range [][2]float32{{1, 0}, {0.37, 1}, {-2, 0.5}} {
+				alpha, beta := ab[0], ab[1]
+				lda, ldb, ldc := k+3, n+2, n+5
+				if tr[0] {
+					lda = m + 3
+				}
+				if tr[1] {
+					ldb = k + 2
+				}
+				a := randomMatrix(rng, max(m, k), lda)
+				b := randomMatrix(rng, max(n, k), ldb)
+				c := randomMatrix(rng, m, ldc)
+				got := append([]float32(nil), c...)
+				for _, serial := range []bool{false, true} {
+					copy(got, c)
+					if serial {
+						SgemmBF16Serial(tr[0], tr[1], m, n, k, alpha, a, lda, b, ldb, beta, got, ldc)
+					} else {
+						SgemmBF16(tr[0], tr[1], m, n, k, alpha, a, lda, b, ldb, beta, got, ldc)
+					}
+					if !HasNativeBF16() {
+						want := append([]float32(nil), c...)
+						Sgemm(tr[0], tr[1], m, n, k, alpha, a, lda, b, ldb, beta, want, ldc)
+						for i := range want {
+							if got[i] != want[i] {
+								t.Fatalf("no native bf16: SgemmBF16 differs from Sgemm at %d", i)
+							}
+						}
+						continue
+					}
+					for i := range m {
+						for j := range n {
+							s, mag := 0.0, 0.0
+							for p := range k {
+								av, bv := a[i*lda+p], b[p*ldb+j]
+								if tr[0] {
+									av = a[p*lda+i]
+								}
+								if tr[1] {
+									bv = b[j*ldb+p]
+								}
+								// alpha scales A before rounding, as packing does.
+								x := round(alpha*av) * round(bv)
+								s += x
+								mag += math.Abs(x)
+							}
+							want := s + float64(beta)*float64(c[i*ldc+j])
+							tol := 1e-5*(mag+math.Abs(float64(beta*c[i*ldc+j]))) + 1e-6
+							if g := float64(got[i*ldc+j]); math.Abs(g-want) > tol {
+								t.Fatalf("m=%d n=%d k=%d trans=%v alpha=%v beta=%v serial=%v: C[%d,%d] = %v, want %v (tol %.3g)", m, n, k, tr, alpha, beta, serial, i, j, g, want, tol)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}

@@ -1,6 +1,9 @@
 package gemm
 
-import "fmt"
+import (
+	"fmt"
+	"math/bits"
+)
 
 // Convolution as a product with pre-packed weights and im2col folded into
 // the packing of A.
@@ -168,6 +171,43 @@ type convSegment struct {
 	iy0, ix0 int // input position of the window's top-left tap for the first pixel
 }
 
+// convCopy is one segment of a 12-row micro-panel for gatherSegs: for
+// each tap p, the pixels selected by mask (the low n bits) come from
+// X[src+offs[p]...] and go to rows dst... of the panel.
+type convCopy struct {
+	dst, src int
+	mask     uint
+}
+
+// gatherInterior packs a stride-1 panel whose windows all lie inside the
+// input (every segment's taps are in its image), as one masked copy per
+// segment and tap, and reports whether it did. Panels that cross output
+// rows or images, common where the output is narrow, take this path too;
+// inputs padded beforehand (see tensor's Conv2D) only ever take it.
+func (o *convOperand) gatherInterior(dst []float32, segs []convSegment, p0, kb int) bool {
+	in := o.in
+	var copies [12]convCopy
+	if len(segs) > len(copies) {
+		return false
+	}
+	for i, sg := range segs {
+		if sg.iy0 < 0 || sg.iy0+in.KH > in.H || sg.ix0 < 0 || sg.ix0+sg.n-1+in.KW > in.W {
+			return false
+		}
+		copies[i] = convCopy{dst: sg.r0, src: sg.base + sg.iy0*in.W + sg.ix0, mask: 1<<sg.n - 1}
+	}
+	offs := o.offs[o.k0+p0 : o.k0+p0+kb]
+	// The largest offset is the last tap's (taps ascend); check that each
+	// segment's last element of it is inside X.
+	for _, c := range copies[:len(segs)] {
+		last := c.src + int(offs[kb-1]) + bits.Len(c.mask) - 1
+		if last >= len(in.X) {
+			return false
+		}
+	}
+	return gatherSegs(dst, in.X, offs, copies[:len(segs)])
+}
+
 // pack gathers rows [i0, i0+rows) × columns [p0, p0+kb) of the im2col view,
 // scaled by alpha, into an mr-row micro-panel (element (i, p) at p*mr+i),
 // zero-filling rows past rows.
@@ -203,6 +243,9 @@ func (o *convOperand) pack(dst []float32, i0, rows, p0, kb, mr int, alpha float3
 		if gather12(dst, x[base:], offs) {
 			return
 		}
+	}
+	if mr == 12 && s == 1 && alpha == 1 && o.offs != nil && o.gatherInterior(dst, segs, p0, kb) {
+		return
 	}
 	taps := o.taps[o.k0+p0 : o.k0+p0+kb]
 	for p, t := range taps {

@@ -25,3 +25,41 @@ loop:
 	JNZ  loop
 	VZEROUPPER
 	RET
+
+// func gatherSegsAVX512(dst, src *float32, offs *int32, n int, segs *convCopy, nsegs int)
+//
+// For p < n and each of the nsegs ≥ 1 segments s: copies the popcount(s.mask)
+// floats at src[s.src+offs[p]] to dst[12·p+s.dst] with a masked load and
+// store, so a micro-panel whose pixels run over several input rows (or
+// images) is gathered without a per-segment call. Callers check that every
+// masked-in element is inside src.
+TEXT ·gatherSegsAVX512(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ offs+16(FP), R8
+	MOVQ n+24(FP), CX
+	MOVQ segs+32(FP), R9
+	MOVQ nsegs+40(FP), R10
+
+tap:
+	MOVLQSX (R8), AX
+	LEAQ (SI)(AX*4), R11
+	MOVQ R9, R12
+	MOVQ R10, R13
+
+seg:
+	MOVQ 16(R12), BX
+	KMOVW BX, K1
+	MOVQ 8(R12), DX
+	VMOVUPS.Z (R11)(DX*4), K1, Z0
+	MOVQ 0(R12), DX
+	VMOVUPS Z0, K1, (DI)(DX*4)
+	ADDQ $24, R12
+	DECQ R13
+	JNZ  seg
+	ADDQ $4, R8
+	ADDQ $48, DI
+	DECQ CX
+	JNZ  tap
+	VZEROUPPER
+	RET

@@ -55,6 +55,12 @@ var convCases = []convCase{
 	{2, 64, 16, 16, 3, 3, 1, 1, 1, 1, 1, 64},
 	{2, 9, 7, 40, 3, 3, 1, 1, 1, 1, 1, 20},   // wide rows: interior panels take the gather fast path
 	{1, 140, 5, 30, 3, 3, 1, 1, 1, 1, 1, 33}, // ... with several k blocks
+	// Unpadded (pre-padded) inputs: every window is inside, so panels
+	// crossing output rows and images take the masked-segment path.
+	{2, 5, 6, 6, 3, 3, 1, 0, 0, 0, 0, 9},     // 4-pixel output rows: up to 4 segments, crossing images
+	{1, 8, 10, 16, 3, 3, 1, 0, 0, 0, 0, 24},  // 14-pixel rows
+	{2, 130, 9, 18, 3, 3, 1, 0, 0, 0, 0, 40}, // ... with several k blocks
+	{3, 4, 3, 3, 3, 3, 1, 0, 0, 0, 0, 7},     // one output pixel per image: 3 images in a panel
 }
 
 func TestSgemmConvPacked(t *testing.T) {

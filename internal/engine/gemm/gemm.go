@@ -119,8 +119,9 @@ func sgemmWith(kern *microKernel[float32], transA, transB bool, m, n, k int, alp
 	sgemmWorkers(kern, 0, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
-// sgemmWorkers is Sgemm on at most maxWorkers goroutines (0: no limit).
-func sgemmWorkers(kern *microKernel[float32], maxWorkers int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+// sgemmWorkers is Sgemm on at most maxWorkers goroutines (0: no limit),
+// with kern's packing (fp32, or bf16 pairs for a native bf16 kernel).
+func sgemmWorkers[E element](kern *microKernel[E], maxWorkers int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	if m < 0 || n < 0 || k < 0 {
 		panic(fmt.Sprintf("gemm: negative dimensions m=%d n=%d k=%d", m, n, k))
 	}
@@ -159,7 +160,8 @@ func sgemmWorkers(kern *microKernel[float32], maxWorkers int, transA, transB boo
 	opB := operandB{data: b, ld: ldb, trans: transB}
 	for k0 := 0; k0 < k; k0 += chunkK {
 		kb := min(chunkK, k-k0)
-		pp := packedPanels[float32]{kern: kern, k: kb, n: n, data: (*buf)[:kb*nPad]}
+		pp := packedPanels[E]{kern: kern, k: kb, n: n}
+		pp.data = asElements[E]((*buf)[:pp.size()])
 		pp.pack(opB, k0, workers)
 		multiplyPackedN(kern, workers, m, n, kb, alpha, opA.shiftK(k0), pp, beta, c, ldc)
 		beta = 1

@@ -104,6 +104,7 @@ func (b *resnetBlock) forward(p *pass, x *tensor.Tensor, embAct *tensor.Tensor) 
 type attention struct {
 	toQ, toK, toV, toOut *tensor.Linear
 	heads                int
+	bf16                 bool // self-attention products on bf16 operands (Options.Precision "bf16")
 }
 
 func (r *weightReader) attention(prefix string, heads int) *attention {
@@ -113,6 +114,7 @@ func (r *weightReader) attention(prefix string, heads int) *attention {
 		toV:   r.linear(prefix + ".to_v"),
 		toOut: r.linear(prefix + ".to_out.0"),
 		heads: heads,
+		bf16:  r.bf16,
 	}
 	if a.toQ.Out%heads != 0 {
 		r.fail("attention %q: inner dim %d not divisible by %d heads", prefix, a.toQ.Out, heads)
@@ -144,6 +146,10 @@ func (a *attention) forward(p *pass, x, context *tensor.Tensor, images []imageAt
 	att := tensor.Empty(n, lq, inner)
 	if bias != nil {
 		tensor.AttentionBias(q.Data, k.Data, v.Data, bias, n, lq, lk, a.heads, inner/a.heads, att.Data)
+	} else if a.bf16 && context == x {
+		// Self-attention only: cross-attention keeps the 77-token text
+		// keys and values in fp32, as their projections are (keepFP32).
+		tensor.AttentionBF16(q.Data, k.Data, v.Data, n, lq, lk, a.heads, inner/a.heads, att.Data)
 	} else {
 		tensor.Attention(q.Data, k.Data, v.Data, n, lq, lk, a.heads, inner/a.heads, false, att.Data)
 	}

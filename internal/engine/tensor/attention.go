@@ -29,7 +29,16 @@ const (
 // recurrence): each query row keeps its running maximum and normaliser, and
 // the partial output is rescaled when the maximum grows.
 func Attention(q, k, v []float32, batch, lq, lk, heads, headDim int, causal bool, out []float32) {
-	attention(q, k, v, nil, batch, lq, lk, heads, headDim, causal, out)
+	attention(q, k, v, nil, batch, lq, lk, heads, headDim, causal, false, out)
+}
+
+// AttentionBF16 is Attention (not causal) with both products, Q·Kᵀ and
+// P·V, taken on bfloat16-rounded operands with float32 sums where the CPU
+// has a bf16 kernel (gemm.HasNativeBF16), as PyTorch computes attention on
+// bf16 tensors; the softmax stays float32. Elsewhere it is Attention.
+// Relative errors are those of gemm's bf16 note: a few 1e-3 of the scores.
+func AttentionBF16(q, k, v []float32, batch, lq, lk, heads, headDim int, out []float32) {
+	attention(q, k, v, nil, batch, lq, lk, heads, headDim, false, true, out)
 }
 
 // AttentionBias is Attention with an additive score bias: softmax(Q·Kᵀ/√d + bias)·V, where bias is
@@ -39,10 +48,10 @@ func AttentionBias(q, k, v, bias []float32, batch, lq, lk, heads, headDim int, o
 	if len(bias) != batch*lq*lk {
 		panic("tensor: attention bias of the wrong size")
 	}
-	attention(q, k, v, bias, batch, lq, lk, heads, headDim, false, out)
+	attention(q, k, v, bias, batch, lq, lk, heads, headDim, false, false, out)
 }
 
-func attention(q, k, v, bias []float32, batch, lq, lk, heads, headDim int, causal bool, out []float32) {
+func attention(q, k, v, bias []float32, batch, lq, lk, heads, headDim int, causal, bf16 bool, out []float32) {
 	width := heads * headDim
 	scale := float32(1 / math.Sqrt(float64(headDim)))
 	qBlocks := (lq + attnQueryBlock - 1) / attnQueryBlock
@@ -55,6 +64,12 @@ func attention(q, k, v, bias []float32, batch, lq, lk, heads, headDim int, causa
 	sgemm := gemm.Sgemm
 	if tasks >= runtime.GOMAXPROCS(0) {
 		sgemm = gemm.SgemmSerial
+	}
+	if bf16 {
+		sgemm = gemm.SgemmBF16
+		if tasks >= runtime.GOMAXPROCS(0) {
+			sgemm = gemm.SgemmBF16Serial
+		}
 	}
 	var nextTask atomic.Int64
 	var wg sync.WaitGroup

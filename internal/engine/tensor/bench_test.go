@@ -7,7 +7,16 @@ import (
 
 // BenchmarkAttentionSD15Level0 is SD-1.5's largest self-attention: batch 2,
 // 4096 tokens, 8 heads of 40.
-func BenchmarkAttentionSD15Level0(b *testing.B) {
+func BenchmarkAttentionSD15Level0(b *testing.B) { benchAttention(b, Attention) }
+
+// BenchmarkAttentionSD15Level0BF16 is the same with bf16 products (AttentionBF16).
+func BenchmarkAttentionSD15Level0BF16(b *testing.B) {
+	benchAttention(b, func(q, k, v []float32, n, lq, lk, heads, hd int, _ bool, out []float32) {
+		AttentionBF16(q, k, v, n, lq, lk, heads, hd, out)
+	})
+}
+
+func benchAttention(b *testing.B, Attention func(q, k, v []float32, n, lq, lk, heads, hd int, causal bool, out []float32)) {
 	r := rand.New(rand.NewPCG(1, 1))
 	n, l, heads, hd := 2, 4096, 8, 40
 	q, k, v := randSlice(r, n*l*heads*hd), randSlice(r, n*l*heads*hd), randSlice(r, n*l*heads*hd)

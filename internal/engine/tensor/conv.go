@@ -199,6 +199,16 @@ func (c *Conv2D) forwardPackedRes(x []float32, n, h, w int, out []float32, ho, w
 // forwardPackedBands is forwardPackedRes with bands of about bandFloats
 // outputs (a parameter so tests can force many bands).
 func (c *Conv2D) forwardPackedBands(x []float32, n, h, w int, out []float32, ho, wo int, res []float32, bandFloats int) {
+	if c.Stride == 1 && c.PadTop+c.PadBottom+c.PadLeft+c.PadRight > 0 {
+		// Padding once (about one more pass over the input) lets the packing
+		// gather every window without bounds checks, whichever output rows
+		// and images a micro-panel spans; the product is unchanged (the
+		// same zero taps in the same order).
+		xp, plain := c.padded(FromData(x[:n*c.InC*h*w], n, c.InC, h, w))
+		plain.forwardPackedBands(xp.Data, n, xp.Shape[2], xp.Shape[3], out, ho, wo, res, bandFloats)
+		xp.Release()
+		return
+	}
 	in := gemm.ConvInput{X: x, N: n, C: c.InC, H: h, W: w, KH: c.KH, KW: c.KW, Stride: c.Stride,
 		PadTop: c.PadTop, PadLeft: c.PadLeft, OutH: ho, OutW: wo}
 	total := in.Rows()

@@ -1,0 +1,8 @@
+//go:build !amd64
+
+package gemm
+
+// peakLoops has no register-only loops off amd64: peaks are not measured there.
+func peakLoops() (fp32, bf16 func(int), fp32Flops, bf16Flops float64) { return }
+
+func isaFeatures() []string { return nil }
