@@ -66,6 +66,8 @@ var nodeSchemaDifferences = map[string]string{
 	"color_map.inputs.tile_size.maximum":                                imageSide,
 	"float_range.inputs.steps.maximum":                                  generatedItems,
 	"range_of_size.inputs.size.maximum":                                 generatedItems,
+	"ideal_size.inputs.width.maximum":                                   imageSide,
+	"ideal_size.inputs.height.maximum":                                  imageSide,
 	"random_range.inputs.size.maximum":                                  generatedItems,
 	"calculate_image_tiles.inputs.image_height.maximum":                 imageSide,
 	"calculate_image_tiles.inputs.image_width.maximum":                  imageSide,

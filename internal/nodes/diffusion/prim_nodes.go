@@ -129,7 +129,9 @@ func (*SchedulerNode) NodeInfo() nodes.Info {
 }
 
 // Invoke implements nodes.Invocation.
-func (n *SchedulerNode) Invoke(nodes.Context) (nodes.Output, error) { return SchedulerOutput{n.Scheduler}, nil }
+func (n *SchedulerNode) Invoke(nodes.Context) (nodes.Output, error) {
+	return SchedulerOutput{n.Scheduler}, nil
+}
 
 // ModelIdentifierOutput is model_identifier_output.
 type ModelIdentifierOutput struct {
@@ -171,8 +173,8 @@ func (IdealSizeOutput) OutputType() string { return "ideal_size_output" }
 
 // IdealSize is ideal_size: the size closest to the requested aspect whose area is the model's training area.
 type IdealSize struct {
-	Width      int64     `json:"width" default:"1024" description:"Final image width"`
-	Height     int64     `json:"height" default:"576" description:"Final image height"`
+	Width      int64     `json:"width" default:"1024" le:"16384" description:"Final image width"`
+	Height     int64     `json:"height" default:"576" le:"16384" description:"Final image height"`
 	UNet       UNetField `json:"unet" description:"UNet (scheduler, LoRAs)"`
 	Multiplier float64   `json:"multiplier" default:"1.0" description:"Amount to multiply the model's dimensions by when calculating the ideal size (may result in initial generation artifacts if too large)"`
 	models     modelAccess
