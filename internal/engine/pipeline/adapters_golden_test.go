@@ -44,14 +44,20 @@ func pngTensor(t testing.TB, path string) *tensor.Tensor {
 // and the 8-bit image (±1).
 func runAdapterGolden(t *testing.T, file string, p DenoiseParams) {
 	t.Helper()
+	runGoldenWithEncoder(t, file, loadTinyPipe(t).encoder(), p)
+}
+
+// runGoldenWithEncoder is runAdapterGolden with the prompts encoded by enc (a text encoder with LoRAs).
+func runGoldenWithEncoder(t *testing.T, file string, enc TextEncoder, p DenoiseParams) {
+	t.Helper()
 	tp := loadTinyPipe(t)
 	ctx := context.Background()
 	g := goldtest.Open(t, "sd-ext", file+".safetensors")
-	pos, err := EncodePrompt(ctx, tp.encoder(), "a photo of a cat", LastHiddenNormalized)
+	pos, err := EncodePrompt(ctx, enc, "a photo of a cat", LastHiddenNormalized)
 	if err != nil {
 		t.Fatal(err)
 	}
-	neg, err := EncodePrompt(ctx, tp.encoder(), "", LastHiddenNormalized)
+	neg, err := EncodePrompt(ctx, enc, "", LastHiddenNormalized)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 
 	"github.com/invokego/invokego/internal/engine/prompt"
 	"github.com/invokego/invokego/internal/engine/sd"
@@ -44,6 +45,69 @@ type TextEncoder struct {
 	Tokenizer  *tokenizer.Tokenizer
 	Model      *sd.CLIPTextModel
 	SkipLayers int
+	// Layers, when set, patches the encoder's layers for this run (LoRA).
+	Layers sd.LayerPatcher
+	// Embeddings are textual-inversion tokens added for this run only.
+	Embeddings []TextEmbedding
+}
+
+// TextEmbedding is a textual-inversion embedding as one encoder uses it:
+// the prompt text it replaces ("<name>", InvokeAI's trigger) and its
+// vectors, each of the encoder's hidden width. Like InvokeAI's
+// ModelPatcher.apply_ti with its TextualInversionManager, every occurrence
+// of the trigger becomes len(Vectors) consecutive tokens, added after the
+// encoder's vocabulary for this call only.
+type TextEmbedding struct {
+	Trigger string
+	Vectors [][]float32
+}
+
+// options are the encoder's per-call options for this run.
+func (e TextEncoder) options() sd.ForwardOptions {
+	o := sd.ForwardOptions{SkipLayers: e.SkipLayers, Layers: e.Layers}
+	for _, emb := range e.Embeddings {
+		o.ExtraTokens = append(o.ExtraTokens, emb.Vectors...)
+	}
+	return o
+}
+
+// ids tokenizes text without BOS and EOS, as the tokenizer does, except
+// that every embedding trigger (the added tokens are matched first, the
+// longest at a position) stands for its vectors' ids, numbered from the
+// encoder's vocabulary size on in the order of options().ExtraTokens.
+func (e TextEncoder) ids(text string) []int {
+	if len(e.Embeddings) == 0 {
+		return e.Tokenizer.IDs(text)
+	}
+	first := make([]int, len(e.Embeddings))
+	next := e.Model.Config.VocabSize
+	for i, emb := range e.Embeddings {
+		first[i] = next
+		next += len(emb.Vectors)
+	}
+	var out []int
+	for text != "" {
+		at, which := -1, -1
+		for i, emb := range e.Embeddings {
+			if emb.Trigger == "" {
+				continue
+			}
+			j := strings.Index(text, emb.Trigger)
+			if j >= 0 && (at < 0 || j < at || (j == at && len(emb.Trigger) > len(e.Embeddings[which].Trigger))) {
+				at, which = j, i
+			}
+		}
+		if at < 0 {
+			out = append(out, e.Tokenizer.IDs(text)...)
+			break
+		}
+		out = append(out, e.Tokenizer.IDs(text[:at])...)
+		for k := range e.Embeddings[which].Vectors {
+			out = append(out, first[which]+k)
+		}
+		text = text[at+len(e.Embeddings[which].Trigger):]
+	}
+	return out
 }
 
 // compelChunk is the encoder window: 75 prompt tokens between BOS and EOS.
@@ -96,9 +160,18 @@ func PooledEmbeds(ctx context.Context, enc TextEncoder, text string) (*tensor.Te
 	if enc.Tokenizer == nil || enc.Model == nil {
 		return nil, errors.New("pooled embeds: text encoder or tokenizer missing")
 	}
-	ids := enc.Tokenizer.EncodePadded(text, compelChunk, enc.Tokenizer.PadID)
+	// EncodePadded (truncation to 77, then padding) with the run's added tokens.
+	content := enc.ids(text)
+	if len(content) > compelChunk-2 {
+		content = content[:compelChunk-2]
+	}
+	ids := make([]int, 0, compelChunk)
+	ids = append(append(append(ids, enc.Tokenizer.BOSID()), content...), enc.Tokenizer.EOSID())
+	for len(ids) < compelChunk {
+		ids = append(ids, enc.Tokenizer.PadID)
+	}
 	ids[len(ids)-1] = enc.Tokenizer.EOSID()
-	out, err := enc.Model.ForwardWith(ctx, [][]int{ids}, sd.ForwardOptions{SkipLayers: enc.SkipLayers})
+	out, err := enc.Model.ForwardWith(ctx, [][]int{ids}, enc.options())
 	if err != nil {
 		return nil, fmt.Errorf("pooled embeds: %w", err)
 	}
@@ -300,7 +373,7 @@ func (c *compel) flattened(ctx context.Context, frags []prompt.Fragment) (*tenso
 	var ids []int
 	var tokenWeights []float32
 	for i, t := range texts {
-		fragIDs[i] = c.enc.Tokenizer.IDs(t)
+		fragIDs[i] = c.enc.ids(t)
 		ids = append(ids, fragIDs[i]...)
 		for range fragIDs[i] {
 			tokenWeights = append(tokenWeights, float32(weights[i]))
@@ -475,7 +548,9 @@ func (c *compel) emptyEmbedding(ctx context.Context) (*tensor.Tensor, error) {
 // encode runs the text encoder on one window and picks the state compel
 // returns for c.kind.
 func (c *compel) encode(ctx context.Context, ids []int, mask [][]bool) (*tensor.Tensor, error) {
-	out, err := c.enc.Model.ForwardWith(ctx, [][]int{ids}, sd.ForwardOptions{KeyMask: mask, SkipLayers: c.enc.SkipLayers})
+	opts := c.enc.options()
+	opts.KeyMask = mask
+	out, err := c.enc.Model.ForwardWith(ctx, [][]int{ids}, opts)
 	if err != nil {
 		return nil, fmt.Errorf("conditioning: %w", err)
 	}

@@ -27,6 +27,10 @@ type ForwardOptions struct {
 	// Layers, when set, substitutes layers for this call (see LayerPatcher;
 	// the names are transformers', e.g. "text_model.encoder.layers.0.mlp.fc1").
 	Layers LayerPatcher
+	// ExtraTokens, when set, are the embeddings of token ids from the
+	// vocabulary size on (textual inversion's added tokens, for this call
+	// only): id vocab+i uses ExtraTokens[i], of the hidden width.
+	ExtraTokens [][]float32
 }
 
 // ForwardWith is the text encoder's pass; Forward is ForwardWith without options.
@@ -43,6 +47,11 @@ func (m *CLIPTextModel) ForwardWith(ctx context.Context, ids [][]int, opts Forwa
 	n, seq := len(ids), len(ids[0])
 	hidden := m.Config.HiddenSize
 	vocab := m.tokenEmbedding.Shape[0]
+	for i, e := range opts.ExtraTokens {
+		if len(e) != hidden {
+			return nil, fmt.Errorf("clip: added token %d has width %d, the encoder %d", i, len(e), hidden)
+		}
+	}
 	if seq == 0 || seq > m.positionEmbedding.Shape[0] {
 		return nil, fmt.Errorf("clip: sequence length %d, max %d", seq, m.positionEmbedding.Shape[0])
 	}
@@ -55,11 +64,16 @@ func (m *CLIPTextModel) ForwardWith(ctx context.Context, ids [][]int, opts Forwa
 			return nil, fmt.Errorf("clip: mask row of %d for %d tokens", len(opts.KeyMask[b]), seq)
 		}
 		for p, id := range row {
-			if id < 0 || id >= vocab {
-				return nil, fmt.Errorf("clip: token id %d outside vocabulary of %d", id, vocab)
+			if id < 0 || id >= vocab+len(opts.ExtraTokens) {
+				return nil, fmt.Errorf("clip: token id %d outside vocabulary of %d", id, vocab+len(opts.ExtraTokens))
 			}
 			dst := x.Data[(b*seq+p)*hidden : (b*seq+p+1)*hidden]
-			tok := m.tokenEmbedding.Data[id*hidden : (id+1)*hidden]
+			var tok []float32
+			if id < vocab {
+				tok = m.tokenEmbedding.Data[id*hidden : (id+1)*hidden]
+			} else {
+				tok = opts.ExtraTokens[id-vocab]
+			}
 			pos := m.positionEmbedding.Data[p*hidden : (p+1)*hidden]
 			for i := range dst {
 				dst[i] = tok[i] + pos[i]

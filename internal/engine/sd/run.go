@@ -191,3 +191,28 @@ func (p *pass) conv(c *tensor.Conv2D) *tensor.Conv2D {
 	}
 	return c
 }
+
+// shapes returns the weight shape of every named layer: [out, in] for a
+// linear layer, [out, in, kh, kw] for a convolution.
+func (n *layerNames) shapes() map[string][]int {
+	if n == nil {
+		return map[string][]int{}
+	}
+	out := make(map[string][]int, len(n.linear)+len(n.conv))
+	for l, name := range n.linear {
+		out[name] = []int{l.Out, l.In}
+	}
+	for c, name := range n.conv {
+		out[name] = []int{c.OutC, c.InC, c.KH, c.KW}
+	}
+	return out
+}
+
+// LayerShapes lists the UNet's linear and convolution layers by diffusers
+// module name with their weight shapes, for resolving a LoRA onto the model
+// (the names LayerPatcher is asked with).
+func (u *UNet) LayerShapes() map[string][]int { return u.enc.names.shapes() }
+
+// LayerShapes lists the text encoder's linear layers by transformers module
+// name with their weight shapes (see UNet.LayerShapes).
+func (m *CLIPTextModel) LayerShapes() map[string][]int { return m.names.shapes() }

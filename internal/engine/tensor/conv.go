@@ -25,6 +25,10 @@ type Conv2D struct {
 	// Pre-packed Wᵀ (k×OutC) for the im2col-folded product; at most one is set.
 	packed     *gemm.PackedB
 	packedBF16 *gemm.PackedBBF16
+
+	// Deltas are a run's additions to the output (see Delta); only ever
+	// set on a run's shallow copy of the layer.
+	Deltas []Delta
 }
 
 // Pack pre-packs the weight once, at load time, for gemm.SgemmConvPacked:
@@ -121,6 +125,7 @@ func (c *Conv2D) padded(x *Tensor) (*Tensor, *Conv2D) {
 	plain := *c
 	plain.PadTop, plain.PadBottom, plain.PadLeft, plain.PadRight = 0, 0, 0, 0
 	plain.WrapX, plain.WrapY = false, false
+	plain.Deltas = unpaddedDeltas(c.Deltas)
 	return out, &plain
 }
 
@@ -151,9 +156,12 @@ func (c *Conv2D) Forward(x *Tensor) *Tensor {
 	out := Empty(n, c.OutC, ho, wo)
 	if c.Packed() {
 		c.forwardPacked(x.Data, n, h, w, out.Data, ho, wo)
-		return out
+	} else {
+		conv2DIm2col(c, x.Data, n, h, w, out.Data, ho, wo, maxColFloats)
 	}
-	conv2DIm2col(c, x.Data, n, h, w, out.Data, ho, wo, maxColFloats)
+	if len(c.Deltas) > 0 {
+		addConvDeltas(c.Deltas, out, x)
+	}
 	return out
 }
 
@@ -165,7 +173,7 @@ func (c *Conv2D) ForwardAdd(x, residual *Tensor) *Tensor {
 		defer xp.Release()
 		return plain.ForwardAdd(xp, residual)
 	}
-	if !c.Packed() {
+	if !c.Packed() || len(c.Deltas) > 0 {
 		out := c.Forward(x)
 		AddInto(out.Data, out.Data, residual.Data)
 		return out
@@ -238,7 +246,7 @@ func (c *Conv2D) ForwardTokens(x *Tensor) *Tensor {
 		defer xp.Release()
 		return plain.ForwardTokens(xp)
 	}
-	if !c.Packed() {
+	if !c.Packed() || len(c.Deltas) > 0 {
 		y := c.Forward(x)
 		t := NCHWToTokens(y)
 		y.Release()
@@ -273,7 +281,7 @@ func (c *Conv2D) ForwardFromTokens(tokens *Tensor, h, w int, residual *Tensor) *
 		panic(fmt.Sprintf("conv2d from tokens: %dx%d kernel, input %v for %dx%d", c.KH, c.KW, tokens.Shape, h, w))
 	}
 	n := tokens.Shape[0]
-	if !c.Packed() {
+	if !c.Packed() || len(c.Deltas) > 0 {
 		img := TokensToNCHW(tokens, h, w)
 		out := c.Forward(img)
 		img.Release()

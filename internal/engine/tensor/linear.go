@@ -14,6 +14,10 @@ type Linear struct {
 	Bias       []float32 // [Out] or nil
 	packed     *gemm.PackedB
 	packedBF16 *gemm.PackedBBF16
+
+	// Deltas are a run's additions to the output (see Delta); only ever
+	// set on a run's shallow copy of the layer.
+	Deltas []Delta
 }
 
 // NewLinear validates the weight sizes and wraps them.
@@ -58,6 +62,9 @@ func (l *Linear) ForwardInto(dst, x []float32, rows int) {
 	if l.Bias != nil {
 		addRowBias(dst[:rows*l.Out], l.Bias)
 	}
+	if len(l.Deltas) > 0 {
+		addLinearDeltas(l.Deltas, dst, x, rows, l.Out)
+	}
 }
 
 // Forward applies the layer to the last dimension of x.
@@ -94,7 +101,7 @@ func (l *Linear) ForwardNCHW(x *Tensor) *Tensor {
 		panic(fmt.Sprintf("linear: NCHW input %v, want [N,%d,H,W]", x.Shape, l.In))
 	}
 	n, h, w := x.Shape[0], x.Shape[2], x.Shape[3]
-	if l.packed == nil && l.packedBF16 == nil {
+	if (l.packed == nil && l.packedBF16 == nil) || len(l.Deltas) > 0 {
 		t := NCHWToTokens(x)
 		out := l.Forward(t)
 		t.Release()
