@@ -419,6 +419,17 @@ func (l *Layer) LowRank() (up, down []float32, rank int, scale float32, ok bool)
 	return u.data, d.data, d.rows(), l.Scale(), true
 }
 
+// Bytes is the memory the parsed layers hold (float32 values).
+func (f *File) Bytes() int64 {
+	var n int64
+	for _, l := range f.Layers {
+		for _, p := range l.params {
+			n += int64(len(p.data)) * 4
+		}
+	}
+	return n
+}
+
 // ParseBytes parses an in-memory LoRA .safetensors file.
 func ParseBytes(data []byte, lim Limits) (*File, error) {
 	h, err := safetensors.ParseHeader(bytes.NewReader(data), int64(len(data)))

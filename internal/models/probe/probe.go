@@ -216,7 +216,7 @@ func ClassifyStateDict(sd *StateDict, hints Hints) (*Result, error) {
 			return &Result{Type: "lora", Format: "lycoris", Base: "flux"}, nil
 		}
 		return &Result{Type: "lora", Format: "lycoris", Base: loraBase(sd)}, nil
-	case sd.Has("emb_params") || sd.Has("string_to_param.*") || (sd.Has("clip_l") && sd.Has("clip_g")):
+	case sd.Has("emb_params") || sd.Has("string_to_param.*") || (sd.Has("clip_l") && sd.Has("clip_g")) || isDiffusersEmbedding(sd):
 		return &Result{Type: "embedding", Format: "embedding_file", Base: embeddingBase(sd)}, nil
 	case sd.HasPrefix("control_model.") || sd.Has("input_hint_block.0.weight") || sd.HasPrefix("controlnet_cond_embedding."):
 		return &Result{Type: "controlnet", Base: controlNetCheckpointBase(sd)}, nil
@@ -301,10 +301,15 @@ func baseFromContextWidth(sd *StateDict, fallback string) string {
 	return fallback
 }
 
+// isLoRA recognises the LoRA key layouts the engine reads (package lora): kohya / A1111 lora_down/lora_up,
+// PEFT lora_A/lora_B, diffusers 0.21–0.25 lora.down/lora.up (lora_linear_layer), the older
+// attention-processor to_q_lora.down, and LyCORIS LoHa / LoKr factors.
 func isLoRA(sd *StateDict) bool {
 	for k := range sd.Shapes {
 		if strings.Contains(k, "lora_down") || strings.Contains(k, "lora_up") || strings.Contains(k, ".lora_A.") ||
-			strings.Contains(k, ".lora_B.") || strings.HasSuffix(k, ".hada_w1_a") || strings.HasSuffix(k, ".lokr_w1") {
+			strings.Contains(k, ".lora_B.") || strings.Contains(k, "lora.down.") || strings.Contains(k, "lora.up.") ||
+			strings.Contains(k, "_lora.down.") || strings.Contains(k, "lora_linear_layer.") ||
+			strings.HasSuffix(k, ".hada_w1_a") || strings.HasSuffix(k, ".lokr_w1") || strings.HasSuffix(k, ".lokr_w1_a") {
 			return true
 		}
 	}
@@ -326,34 +331,61 @@ func baseForWidth(width int64) string {
 	return ""
 }
 
+// loraBase decides an SD LoRA's base from its structure first: SDXL's two text encoders (lora_te1_/lora_te2_,
+// text_encoder_2.) or its original-UNet block names; then from the width of a cross-attention key
+// projection's input (768 SD-1, 1024 SD-2, 2048 SDXL, as InvokeAI does); a LoRA that settles neither is an
+// SD-1 LoRA (InvokeAI's most common base; the tiny test LoRAs are SD-1-shaped with 32-wide text states). A
+// wrong guess is corrected at install or refused at run time: the layers must fit the model's modules.
 func loraBase(sd *StateDict) string {
 	if sd.HasPrefix("lora_te2_") || sd.HasPrefix("lora_te1_") || sd.HasPrefix("lora_unet_input_blocks_") ||
-		sd.HasPrefix("lora_unet_output_blocks_") {
+		sd.HasPrefix("lora_unet_output_blocks_") || sd.HasPrefix("lora_unet_middle_block_") || sd.HasPrefix("text_encoder_2.") {
 		return "sdxl"
 	}
 	for name, shape := range sd.Shapes {
-		if strings.Contains(name, "attn2_to_k") && strings.Contains(name, "lora_down") && len(shape) == 2 {
+		crossKey := strings.Contains(name, "attn2_to_k") || strings.Contains(name, "attn2.to_k") || strings.Contains(name, "attn2.processor.to_k_lora")
+		down := strings.Contains(name, "lora_down") || strings.Contains(name, "lora_A") || strings.Contains(name, "lora.down") ||
+			strings.Contains(name, "_lora.down") || strings.HasSuffix(name, "hada_w1_b")
+		if crossKey && down && len(shape) == 2 {
 			if base := baseForWidth(shape[1]); base != "" {
 				return base
 			}
 		}
 	}
-	return ""
+	return "sd-1"
 }
 
+// embeddingBase is an embedding's base: SDXL's clip_l + clip_g pair, else the vectors' width (1024 SD-2, as
+// InvokeAI decides), else SD-1.
 func embeddingBase(sd *StateDict) string {
 	if sd.Has("clip_l") && sd.Has("clip_g") {
 		return "sdxl"
 	}
 	for _, name := range []string{"emb_params", "string_to_param.*"} {
-		switch sd.Dim(name, -1) {
-		case 768:
+		if sd.Has(name) {
+			if sd.Dim(name, -1) == 1024 {
+				return "sd-2"
+			}
 			return "sd-1"
-		case 1024:
+		}
+	}
+	for name := range sd.Shapes {
+		if sd.Dim(name, -1) == 1024 {
 			return "sd-2"
 		}
 	}
-	return ""
+	return "sd-1"
+}
+
+// isDiffusersEmbedding recognises diffusers' learned_embeds layout as a single file: one tensor of one or
+// a few vectors, named after its token.
+func isDiffusersEmbedding(sd *StateDict) bool {
+	if len(sd.Shapes) != 1 {
+		return false
+	}
+	for name, shape := range sd.Shapes {
+		return strings.HasPrefix(name, "<") && strings.HasSuffix(name, ">") && (len(shape) == 1 || len(shape) == 2)
+	}
+	return false
 }
 
 func controlNetBase(sd *StateDict) string {

@@ -11,7 +11,9 @@ import (
 	"reflect"
 
 	"github.com/invokego/invokego/internal/engine/ldm"
+	"github.com/invokego/invokego/internal/engine/lora"
 	"github.com/invokego/invokego/internal/engine/sd"
+	"github.com/invokego/invokego/internal/engine/textinv"
 	"github.com/invokego/invokego/internal/engine/tokenizer"
 	"github.com/invokego/invokego/internal/models"
 )
@@ -73,6 +75,14 @@ func (l Loader) Load(ctx context.Context, cfg *models.Config, submodel string) (
 		return v, dirSize(path), wrapLoad(cfg, submodel, err)
 	case isAdapterType(cfg.Type):
 		return l.loadAdapter(ctx, cfg, path)
+	case cfg.Type == models.TypeLoRA:
+		return loadLoRA(cfg, path)
+	case cfg.Type == models.TypeEmbedding:
+		e, err := textinv.Load(path)
+		if err != nil {
+			return nil, 0, wrapLoad(cfg, cfg.Type, err)
+		}
+		return e, embeddingSize(e), nil
 	case cfg.Type != models.TypeMain:
 		return nil, 0, fmt.Errorf("load %s: model type %q is not supported by the engine", cfg.Name, cfg.Type)
 	case cfg.Format == models.FormatDiffusers:
@@ -238,4 +248,33 @@ func checkpointSchedulerConfig(cfg *models.Config) ([]byte, error) {
 		c["prediction_type"] = *cfg.PredictionType
 	}
 	return json.Marshal(c)
+}
+
+// loadLoRA parses an SD LoRA: a single .safetensors file (kohya, LyCORIS,
+// PEFT or diffusers keys) or a diffusers folder's pytorch_lora_weights.
+// The parsed layers are float32, so the cache counts them as such.
+func loadLoRA(cfg *models.Config, path string) (any, int64, error) {
+	p := path
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		p = filepath.Join(path, "pytorch_lora_weights.safetensors")
+	}
+	if filepath.Ext(p) != ".safetensors" {
+		return nil, 0, fmt.Errorf("load %s: LoRA weights in %s files are not supported; use a .safetensors file", cfg.Name, filepath.Ext(p))
+	}
+	f, err := lora.Open(p)
+	if err != nil {
+		return nil, 0, wrapLoad(cfg, cfg.Type, err)
+	}
+	return f, f.Bytes(), nil
+}
+
+// embeddingSize is the memory an embedding's vectors take.
+func embeddingSize(e *textinv.Embedding) int64 {
+	var n int64
+	for _, v := range []*textinv.Vectors{e.First, e.Second} {
+		if v != nil {
+			n += int64(len(v.Data)) * 4
+		}
+	}
+	return n
 }

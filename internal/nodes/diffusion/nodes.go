@@ -6,6 +6,7 @@ import (
 	"image"
 	"math"
 
+	"github.com/invokego/invokego/internal/engine/lora"
 	"github.com/invokego/invokego/internal/engine/noise"
 	"github.com/invokego/invokego/internal/engine/pipeline"
 	"github.com/invokego/invokego/internal/engine/scheduler"
@@ -61,6 +62,11 @@ func Register(r *nodes.Registry, deps Deps) {
 		&ControlNetNode{},
 		&T2IAdapterNode{},
 		&IPAdapterNode{models: m},
+		&LoRALoader{models: m},
+		&SDXLLoRALoader{models: m},
+		&LoRASelector{},
+		&LoRACollectionLoader{models: m},
+		&SDXLLoRACollectionLoader{models: m},
 	)
 	registerCanvas(r, deps.Store)
 	registerPrimNodes(r, m, deps.Store)
@@ -195,10 +201,11 @@ func (n *CLIPSkip) Invoke(nodes.Context) (nodes.Output, error) {
 
 // Prompts.
 
-func (m modelAccess) textEncoder(ctx nodes.Context, clip CLIPField) (pipeline.TextEncoder, error) {
-	if len(clip.LoRAs) > 0 {
-		return pipeline.TextEncoder{}, valueError("LoRAs are not supported yet")
-	}
+// textEncoder loads a CLIP field's tokenizer and encoder with what this
+// call adds to them: the field's LoRAs for the encoder (comp names which of
+// a LoRA's text encoders it is) and the textual-inversion embeddings that
+// text names (encoder 0 or 1 picks an SDXL embedding's vectors).
+func (m modelAccess) textEncoder(ctx nodes.Context, clip CLIPField, comp lora.Component, text string, encoder int) (pipeline.TextEncoder, error) {
 	tok, err := load[*tokenizer.Tokenizer](ctx, m, clip.Tokenizer, SubTokenizer)
 	if err != nil {
 		return pipeline.TextEncoder{}, err
@@ -207,7 +214,22 @@ func (m modelAccess) textEncoder(ctx nodes.Context, clip CLIPField) (pipeline.Te
 	if err != nil {
 		return pipeline.TextEncoder{}, err
 	}
-	return pipeline.TextEncoder{Tokenizer: tok, Model: enc, SkipLayers: clip.SkippedLayers}, nil
+	te := pipeline.TextEncoder{Tokenizer: tok, Model: enc, SkipLayers: clip.SkippedLayers}
+	p, err := m.patcher(ctx, clip.TextEncoder, clip.LoRAs, comp, enc.LayerShapes())
+	if err != nil {
+		return pipeline.TextEncoder{}, err
+	}
+	te.Layers = asLayerPatcher(p)
+	if tiTrigger.MatchString(text) {
+		cfg, err := m.config(ctx, clip.TextEncoder)
+		if err != nil {
+			return pipeline.TextEncoder{}, err
+		}
+		if te.Embeddings, err = m.embeddings(ctx, text, cfg.Base, encoder, enc.Config.HiddenSize); err != nil {
+			return pipeline.TextEncoder{}, err
+		}
+	}
+	return te, nil
 }
 
 // Compel is compel: an SD-1/2 prompt to conditioning.
@@ -233,7 +255,7 @@ func (*Compel) NodeInfo() nodes.Info {
 
 // Invoke implements nodes.Invocation.
 func (n *Compel) Invoke(ctx nodes.Context) (nodes.Output, error) {
-	enc, err := n.models.textEncoder(ctx, n.CLIP)
+	enc, err := n.models.textEncoder(ctx, n.CLIP, lora.TextEncoder, n.Prompt, 0)
 	if err != nil {
 		return nil, nodeError(err)
 	}
@@ -276,11 +298,14 @@ func (*SDXLCompelPrompt) NodeInfo() nodes.Info {
 
 // Invoke implements nodes.Invocation.
 func (n *SDXLCompelPrompt) Invoke(ctx nodes.Context) (nodes.Output, error) {
-	enc1, err := n.models.textEncoder(ctx, n.CLIP)
+	// Both encoders see the embeddings either text names (encoder 1 reads
+	// the prompt, encoder 2 the style when there is one).
+	text := n.Prompt + "\n" + n.Style
+	enc1, err := n.models.textEncoder(ctx, n.CLIP, lora.TextEncoder, text, 0)
 	if err != nil {
 		return nil, nodeError(err)
 	}
-	enc2, err := n.models.textEncoder(ctx, n.CLIP2)
+	enc2, err := n.models.textEncoder(ctx, n.CLIP2, lora.TextEncoder2, text, 1)
 	if err != nil {
 		return nil, nodeError(err)
 	}
@@ -379,9 +404,6 @@ func (*DenoiseLatents) NodeInfo() nodes.Info {
 
 // Invoke implements nodes.Invocation.
 func (n *DenoiseLatents) Invoke(ctx nodes.Context) (nodes.Output, error) {
-	if len(n.UNet.LoRAs) > 0 {
-		return nil, valueError("LoRAs are not supported yet")
-	}
 	seamX, seamY, err := seamlessAxes(n.UNet.SeamlessAxes)
 	if err != nil {
 		return nil, err
@@ -439,6 +461,11 @@ func (n *DenoiseLatents) Invoke(ctx nodes.Context) (nodes.Output, error) {
 		return nil, nodeError(err)
 	}
 	params.UNetOptions.Seamless = sd.Seamless{X: seamX, Y: seamY}
+	up, err := n.models.patcher(ctx, n.UNet.UNet, n.UNet.LoRAs, lora.UNet, params.UNet.LayerShapes())
+	if err != nil {
+		return nil, err
+	}
+	params.UNetOptions.Layers = asLayerPatcher(up)
 	shape := params.Noise
 	if shape == nil {
 		shape = params.Latents

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"image"
 
+	"github.com/invokego/invokego/internal/engine/lora"
 	"github.com/invokego/invokego/internal/engine/noise"
 	"github.com/invokego/invokego/internal/engine/pipeline"
 	"github.com/invokego/invokego/internal/engine/scheduler"
@@ -62,9 +63,6 @@ func (*TiledMultiDiffusionDenoiseLatents) NodeInfo() nodes.Info {
 func (n *TiledMultiDiffusionDenoiseLatents) Invoke(ctx nodes.Context) (nodes.Output, error) {
 	if n.UNet == nil || n.PositiveConditioning == nil || n.NegativeConditioning == nil {
 		return nil, valueError("unet, positive_conditioning and negative_conditioning are required")
-	}
-	if len(n.UNet.LoRAs) > 0 {
-		return nil, valueError("LoRAs are not supported yet")
 	}
 	for _, v := range []int{n.TileHeight, n.TileWidth, n.TileOverlap} {
 		if v <= 0 || v%latentScale != 0 {
@@ -153,6 +151,11 @@ func (n *TiledMultiDiffusionDenoiseLatents) Invoke(ctx nodes.Context) (nodes.Out
 		return nil, nodeError(err)
 	}
 	params.UNetOptions.Seamless = sd.Seamless{X: seamX, Y: seamY}
+	up, err := n.models.patcher(ctx, n.UNet.UNet, n.UNet.LoRAs, lora.UNet, params.UNet.LayerShapes())
+	if err != nil {
+		return nil, err
+	}
+	params.UNetOptions.Layers = asLayerPatcher(up)
 	schedCfg, err := load[SchedulerConfig](ctx, n.models, n.UNet.Scheduler, SubScheduler)
 	if err != nil {
 		return nil, nodeError(err)

@@ -1,0 +1,118 @@
+package diffusion_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/invokego/invokego/internal/apitest"
+)
+
+// withLoRAs rewires InvokeAI's text-to-image graph the way its UI adds LoRAs:
+// the model's UNet and the CLIP after clip_skip go through the loader node
+// (id "lora"), whose outputs feed denoise_latents and both prompts.
+func withLoRAs(g map[string]any, loader map[string]any, extra ...map[string]any) {
+	var edges []any
+	for _, e := range g["edges"].([]any) {
+		m := e.(map[string]any)
+		src := m["source"].(map[string]any)
+		switch {
+		case src["node_id"] == "model" && src["field"] == "unet",
+			src["node_id"] == "clip_skip" && src["field"] == "clip":
+			continue
+		}
+		edges = append(edges, e)
+	}
+	g["edges"] = edges
+	addNode(g, loader,
+		link("model", "unet", "lora", "unet"), link("clip_skip", "clip", "lora", "clip"),
+		link("lora", "unet", "denoise", "unet"), link("lora", "clip", "pos", "clip"), link("lora", "clip", "neg", "clip"))
+	for _, n := range extra {
+		addNode(g, n)
+	}
+}
+
+// TestE2ELoRAGoldens runs the sd-ext LoRA pipeline goldens (diffusers 0.25.1, LoRAs fused at their weights into
+// the UNet and text encoder) through the HTTP API: the LoRA files installed with the model manager (base and
+// format identified from the files), InvokeAI's lora_loader for one LoRA and lora_selector → collect →
+// lora_collection_loader for two, 10 Euler steps, CFG 7.5, seed 0, 64×64; images within ±1. The latents of
+// the same runs are pinned within 1e-3 in engine/pipeline's TestLoRAPipelineGoldens.
+func TestE2ELoRAGoldens(t *testing.T) {
+	env := apitest.New(t)
+	model := installTinyModel(t, env)
+	kohya := installSource(t, env, sdExtPath(t, "lora", "models", "sd15-locon-kohya.safetensors"), map[string]any{})
+	peft := installSource(t, env, sdExtPath(t, "lora", "models", "sd15-lora-peft.safetensors"), map[string]any{})
+	for _, m := range []map[string]any{kohya, peft} {
+		if m["type"] != "lora" || m["base"] != "sd-1" {
+			t.Fatalf("installed %v", m)
+		}
+	}
+
+	t.Run("lora_loader", func(t *testing.T) {
+		g := txt2imgGraph(model, "a photo of a cat", "", "euler", 10, 0, 64)
+		withLoRAs(g, map[string]any{"id": "lora", "type": "lora_loader", "lora": kohya, "weight": 0.75})
+		it := waitItem(t, env, enqueue(t, env, g), 2*time.Minute)
+		if it.Status != "completed" {
+			t.Fatalf("%s: %s: %s", it.Status, it.ErrorType, it.ErrorMessage)
+		}
+		assertPNG(t, env, it, sdExtPath(t, "lora", "pipeline", "txt2img_kohya0.75.png"))
+	})
+	t.Run("lora_collection_loader", func(t *testing.T) {
+		g := txt2imgGraph(model, "a photo of a cat", "", "euler", 10, 0, 64)
+		withLoRAs(g, map[string]any{"id": "lora", "type": "lora_collection_loader"},
+			map[string]any{"id": "sel1", "type": "lora_selector", "lora": kohya, "weight": 0.75},
+			map[string]any{"id": "sel2", "type": "lora_selector", "lora": peft, "weight": 0.5},
+			map[string]any{"id": "coll", "type": "collect"})
+		g["edges"] = append(g["edges"].([]any), link("sel1", "lora", "coll", "item"), link("sel2", "lora", "coll", "item"),
+			link("coll", "collection", "lora", "loras"))
+		it := waitItem(t, env, enqueue(t, env, g), 2*time.Minute)
+		if it.Status != "completed" {
+			t.Fatalf("%s: %s: %s", it.Status, it.ErrorType, it.ErrorMessage)
+		}
+		assertPNG(t, env, it, sdExtPath(t, "lora", "pipeline", "txt2img_stack_kohya0.75_peft0.5.png"))
+	})
+	t.Run("cached model unchanged", func(t *testing.T) {
+		it := waitItem(t, env, enqueue(t, env, txt2imgGraph(model, "a photo of a cat", "", "euler", 10, 0, 64)), 2*time.Minute)
+		if it.Status != "completed" {
+			t.Fatalf("%s: %s: %s", it.Status, it.ErrorType, it.ErrorMessage)
+		}
+		assertPNG(t, env, it, sdExtPath(t, "lora", "pipeline", "txt2img_base.png"))
+	})
+	t.Run("refusals", func(t *testing.T) {
+		// An SDXL LoRA on an SD-1 model: refused at run time by base, naming both.
+		xl := installSource(t, env, sdExtPath(t, "lora", "models", "sdxl-lora-kohya.safetensors"), map[string]any{})
+		g := txt2imgGraph(model, "a photo of a cat", "", "euler", 2, 0, 64)
+		withLoRAs(g, map[string]any{"id": "lora", "type": "lora_loader", "lora": xl, "weight": 0.75})
+		it := waitItem(t, env, enqueue(t, env, g), time.Minute)
+		if it.Status != "failed" || !strings.Contains(it.ErrorMessage, "sdxl") || !strings.Contains(it.ErrorMessage, "sd-1") {
+			t.Errorf("SDXL LoRA on SD-1: %s %s: %s", it.Status, it.ErrorType, it.ErrorMessage)
+		}
+		// The same LoRA twice on one model.
+		g = txt2imgGraph(model, "a photo of a cat", "", "euler", 2, 0, 64)
+		withLoRAs(g, map[string]any{"id": "lora", "type": "lora_loader", "lora": kohya, "weight": 0.75})
+		addNode(g, map[string]any{"id": "lora2", "type": "lora_loader", "lora": kohya, "weight": 0.5}, link("lora", "unet", "lora2", "unet"))
+		it = waitItem(t, env, enqueue(t, env, g), time.Minute)
+		if it.Status != "failed" || !strings.Contains(it.ErrorMessage, "already applied to unet") {
+			t.Errorf("a LoRA applied twice: %s %s: %s", it.Status, it.ErrorType, it.ErrorMessage)
+		}
+		// An SD-1 LoRA in the SDXL collection loader.
+		g = txt2imgGraph(model, "a photo of a cat", "", "euler", 2, 0, 64)
+		withLoRAs(g, map[string]any{"id": "lora", "type": "lora_collection_loader"})
+		addNode(g, map[string]any{"id": "xl", "type": "sdxl_lora_collection_loader", "loras": []any{map[string]any{"lora": kohya, "weight": 1}}},
+			link("lora", "unet", "xl", "unet"))
+		it = waitItem(t, env, enqueue(t, env, g), time.Minute)
+		if it.Status != "failed" || !strings.Contains(it.ErrorMessage, "sd-1") {
+			t.Errorf("SD-1 LoRA in the SDXL collection loader: %s %s: %s", it.Status, it.ErrorType, it.ErrorMessage)
+		}
+	})
+	var list struct {
+		Models []map[string]any `json:"models"`
+	}
+	env.Do("GET", "/api/v2/models/?model_type=lora", apitest.JSON(nil)).Expect(http.StatusOK).Decode(&list)
+	for _, m := range list.Models {
+		if m["format"] != "lycoris" {
+			t.Errorf("LoRA %v has format %v, want lycoris", m["name"], m["format"])
+		}
+	}
+}
