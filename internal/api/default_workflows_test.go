@@ -182,6 +182,16 @@ func TestDefaultWorkflowsRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	sd15 := installModel(t, env, sd15Src)
+	// The upscaling workflow's models: the tiny ×2 ESRGAN and the tiny SD-1 ControlNet.
+	esrganSrc, err := goldens.Path("sd-ext", "esrgan", "models", "rrdb-x2-unshuffle-new.safetensors")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cnSrc, err := goldens.Path("sd-ext", "controlnet", "models", "sd15-controlnet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	esrgan, controlNet := installModel(t, env, esrganSrc), installModel(t, env, cnSrc)
 	sdxl := installModel(t, env, tinySDXLFolder(t))
 	if sd15["base"] != "sd-1" || sdxl["base"] != "sdxl" {
 		t.Fatalf("installed %v and %v", sd15["base"], sdxl["base"])
@@ -242,8 +252,13 @@ func TestDefaultWorkflowsRun(t *testing.T) {
 					return map[string]any{"image_name": srcName}
 				case typ == "noise" && (field == "width" || field == "height"):
 					return side
-				case typ == "denoise_latents" && field == "steps":
+				case typ == "denoise_latents" && field == "steps", typ == "tiled_multi_diffusion_denoise_latents" && field == "steps":
 					return 3
+				case typ == "spandrel_image_to_image_autoscale" && field == "image_to_image_model":
+					outW, outH = 2*side, 2*side // the ×2 model at scale 2
+					return esrgan
+				case typ == "controlnet" && field == "control_model":
+					return controlNet
 				case typ == "img_resize" && field == "width":
 					outW = 100
 					return 100
@@ -298,7 +313,7 @@ func TestDefaultWorkflowsRun(t *testing.T) {
 		})
 	}
 	for _, want := range []string{"default_text_to_image_sd15", "default_text_to_image_sdxl", "default_image_to_image_sd15",
-		"default_image_to_image_sdxl", "default_inpaint_sd15", "default_inpaint_sdxl"} {
+		"default_image_to_image_sdxl", "default_inpaint_sd15", "default_inpaint_sdxl", "default_esrgan_upscale_canny_controlnet_sd15"} {
 		if !ran[want] {
 			t.Errorf("%s did not run", want)
 		}
