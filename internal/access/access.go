@@ -48,30 +48,39 @@ func RequireAdmin(p Principal) error {
 	return forbidden("Admin privileges required")
 }
 
-// Filter is a SQL boolean expression with its arguments, to be ANDed into a WHERE clause.
+// Filter is a SQL boolean expression with its arguments, to be ANDed into a WHERE clause. It is the one
+// filter type of the project: the store takes it as it is.
 type Filter struct {
 	SQL  string
 	Args []any
+	// ReadsBoard says the expression reads the image's board (a LEFT JOINed boards table), which a query over
+	// images alone must then join.
+	ReadsBoard bool
 }
 
 // All is the filter that keeps every row.
 var All = Filter{SQL: "1=1"}
 
+// KeepsAll reports whether f keeps every row: the empty filter or All.
+func (f Filter) KeepsAll() bool { return f.SQL == "" || f.SQL == All.SQL }
+
 // And combines filters.
 func And(fs ...Filter) Filter {
 	var parts []string
 	var args []any
+	board := false
 	for _, f := range fs {
-		if f.SQL == "" || f.SQL == "1=1" {
+		if f.KeepsAll() {
 			continue
 		}
 		parts = append(parts, "("+f.SQL+")")
 		args = append(args, f.Args...)
+		board = board || f.ReadsBoard
 	}
 	if len(parts) == 0 {
 		return All
 	}
-	return Filter{SQL: strings.Join(parts, " AND "), Args: args}
+	return Filter{SQL: strings.Join(parts, " AND "), Args: args, ReadsBoard: board}
 }
 
 // OwnedBy keeps rows whose owner column is the caller's, unless the caller is an admin.

@@ -110,9 +110,9 @@ func ImageReadFilter(p Principal, imageAlias, boardAlias string) Filter {
 	}
 	onReadableBoard := fmt.Sprintf("%s.board_visibility IN %s", boardAlias, readableVisibilitiesSQL)
 	if !p.Authenticated || p.UserID == "" {
-		return Filter{SQL: onReadableBoard}
+		return Filter{SQL: onReadableBoard, ReadsBoard: true}
 	}
-	return Filter{SQL: fmt.Sprintf("%s.user_id = ? OR %s", imageAlias, onReadableBoard), Args: []any{p.UserID}}
+	return Filter{SQL: fmt.Sprintf("%s.user_id = ? OR %s", imageAlias, onReadableBoard), Args: []any{p.UserID}, ReadsBoard: true}
 }
 
 // ImageHiddenFilter is the complement of ImageReadFilter: the images hidden from p are those where OnBoard
@@ -123,7 +123,8 @@ func ImageHiddenFilter(p Principal, imageAlias, boardAlias string) HiddenImages 
 	if p.IsAdmin {
 		return HiddenImages{OnBoard: Filter{SQL: "0=1"}}
 	}
-	onBoard := Filter{SQL: fmt.Sprintf("COALESCE(%s.board_visibility, '%s') NOT IN %s", boardAlias, VisibilityPrivate, readableVisibilitiesSQL)}
+	onBoard := Filter{SQL: fmt.Sprintf("COALESCE(%s.board_visibility, '%s') NOT IN %s", boardAlias, VisibilityPrivate, readableVisibilitiesSQL),
+		ReadsBoard: true}
 	if !p.Authenticated || p.UserID == "" {
 		return HiddenImages{OnBoard: onBoard, Image: []Filter{All}}
 	}

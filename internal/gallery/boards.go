@@ -88,7 +88,7 @@ type BoardListQuery struct {
 // with its owner's name.
 func (s *Service) ListBoards(ctx context.Context, p access.Principal, q BoardListQuery) ([]BoardDTO, int, error) {
 	rows, total, err := s.db.ListBoards(ctx, store.BoardQuery{
-		Scope: scopeFilter(access.BoardListFilter(p, "b")), View: imageView(p), IncludeArchived: q.IncludeArchived, OrderByName: q.OrderByName,
+		Scope: access.BoardListFilter(p, "b"), View: imageView(p), IncludeArchived: q.IncludeArchived, OrderByName: q.OrderByName,
 		Descending: q.Descending, Paged: q.Paged, Offset: max(q.Offset, 0), Limit: min(max(q.Limit, 0), maxPageSize),
 	})
 	if err != nil {
@@ -197,7 +197,7 @@ func (s *Service) DeleteBoard(ctx context.Context, p access.Principal, id string
 func (s *Service) BoardImageNames(ctx context.Context, p access.Principal, id string, categories []string, isIntermediate *bool) ([]string, error) {
 	q := store.ImageQuery{Categories: categories, IsIntermediate: isIntermediate, BoardID: &id}
 	if id == "none" {
-		q.Scope = scopeFilter(access.OwnedBy(p, "i.user_id"))
+		q.Scope = access.OwnedBy(p, "i.user_id")
 	} else {
 		b, err := s.loadBoard(ctx, p, id, access.ReadBoard)
 		if err != nil {

@@ -50,8 +50,8 @@ func (s *Service) StartBulkDownload(ctx context.Context, p access.Principal, nam
 		return nil, apperr.BadRequest("No images or board id specified.")
 	}
 	prefix := ""
-	var boardScope store.Filter
-	var boardHidden []store.Filter
+	var boardScope access.Filter
+	var boardHidden []access.Filter
 	if hasBoard {
 		if *boardID == "none" {
 			if !p.IsAdmin {

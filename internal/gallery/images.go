@@ -325,7 +325,7 @@ func (s *Service) deleteImages(ctx context.Context, ims []*store.Image) (*Delete
 // DeleteUncategorized deletes the uncategorized images the caller may modify: their own, or all for admins.
 func (s *Service) DeleteUncategorized(ctx context.Context, p access.Principal) (*DeleteImagesResult, error) {
 	none := "none"
-	names, _, err := s.db.ImageNames(ctx, store.ImageQuery{Scope: scopeFilter(access.OwnedBy(p, "i.user_id")), BoardID: &none})
+	names, _, err := s.db.ImageNames(ctx, store.ImageQuery{Scope: access.OwnedBy(p, "i.user_id"), BoardID: &none})
 	if err != nil {
 		return nil, err
 	}
@@ -386,7 +386,7 @@ func (s *Service) ImagesByNames(ctx context.Context, p access.Principal, names [
 // IntermediatesCount counts intermediates: the caller's own, or all for admins.
 func (s *Service) IntermediatesCount(ctx context.Context, p access.Principal) (int, error) {
 	yes := true
-	return s.db.CountImages(ctx, store.ImageQuery{Scope: scopeFilter(access.OwnedBy(p, "i.user_id")), IsIntermediate: &yes})
+	return s.db.CountImages(ctx, store.ImageQuery{Scope: access.OwnedBy(p, "i.user_id"), IsIntermediate: &yes})
 }
 
 // ClearIntermediates deletes every intermediate image (admins only) and returns how many.
@@ -436,7 +436,7 @@ func (s *Service) imageQuery(ctx context.Context, p access.Principal, q ListQuer
 		SearchTerm: q.SearchTerm, StarredFirst: q.StarredFirst, Descending: q.Descending, Offset: max(q.Offset, 0), Limit: min(max(q.Limit, 0), maxPageSize)}
 	switch {
 	case q.BoardID == nil || *q.BoardID == "none":
-		sq.Scope = scopeFilter(access.UnscopedImageListFilter(p, "i"))
+		sq.Scope = access.UnscopedImageListFilter(p, "i")
 	default:
 		b, err := s.db.BoardRefByID(ctx, *q.BoardID)
 		if errors.Is(err, store.ErrNotFound) {
@@ -461,15 +461,11 @@ func (s *Service) imageQuery(ctx context.Context, p access.Principal, q ListQuer
 // leaves out: the store drops the scope when the board holds none of them (the usual case, a board of one's
 // own images), and otherwise subtracts them from the board's kept count. A board that cannot hide images from p
 // (admins, shared and public boards) needs neither.
-func boardImageScope(p access.Principal, b access.BoardRef) (store.Filter, []store.Filter) {
+func boardImageScope(p access.Principal, b access.BoardRef) (access.Filter, []access.Filter) {
 	if !access.BoardMayHideImages(p, b) {
-		return store.Filter{}, nil
+		return access.Filter{}, nil
 	}
-	var hidden []store.Filter
-	for _, alt := range access.ImageHiddenFilter(p, "i", "b").Image {
-		hidden = append(hidden, scopeFilter(alt))
-	}
-	return scopeFilter(access.ImageReadFilterOnBoard(p, b, "i")), hidden
+	return access.ImageReadFilterOnBoard(p, b, "i"), access.ImageHiddenFilter(p, "i", "b").Image
 }
 
 // imageView compiles the image-read rule for the figures of the boards p sees: covers and counts over the
@@ -480,11 +476,7 @@ func imageView(p access.Principal) store.ImageView {
 		return store.ImageView{}
 	}
 	h := access.ImageHiddenFilter(p, "x", "b")
-	v := store.ImageView{Read: scopeFilter(read), HiddenOnBoard: scopeFilter(h.OnBoard)}
-	for _, alt := range h.Image {
-		v.Hidden = append(v.Hidden, scopeFilter(alt))
-	}
-	return v
+	return store.ImageView{Read: read, HiddenOnBoard: h.OnBoard, Hidden: h.Image}
 }
 
 // ListImages is GET /images.

@@ -372,6 +372,3 @@ func (s *Service) RemoveUserFiles(_ context.Context, content *store.DeletedConte
 		s.removeFiles(content.ImageNames)
 	}
 }
-
-// scopeFilter converts an access filter for the store.
-func scopeFilter(f access.Filter) store.Filter { return store.Filter{SQL: f.SQL, Args: f.Args} }

@@ -150,16 +150,10 @@ func (s *Service) notify() {
 
 func ptr[T any](v T) *T { return &v }
 
-func scope(p access.Principal) store.Filter {
-	f := access.QueueScopeFilter(p, "q.user_id")
-	return store.Filter{SQL: f.SQL, Args: f.Args}
-}
+func scope(p access.Principal) access.Filter { return access.QueueScopeFilter(p, "q.user_id") }
 
 // visible is what p sees in full; reads redact the other rows in SQL (store.QueueFilter.Visible).
-func visible(p access.Principal) store.Filter {
-	f := access.QueueItemVisibleFilter(p, "q.user_id")
-	return store.Filter{SQL: f.SQL, Args: f.Args}
-}
+func visible(p access.Principal) access.Filter { return access.QueueItemVisibleFilter(p, "q.user_id") }
 
 // Enqueue validates a batch, expands it into sessions and stores them as the caller's items.
 func (s *Service) Enqueue(ctx context.Context, p access.Principal, queueID string, b Batch, prepend bool) (*EnqueueBatchResult, error) {

@@ -27,7 +27,7 @@ func (db *DB) AddImagesToBoard(ctx context.Context, boardID string, names []stri
 func (db *DB) RemoveImagesFromBoards(ctx context.Context, names []string) error {
 	return db.inTx(ctx, func(tx *sql.Tx) error {
 		for _, chunk := range chunks(names, 500) {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM board_images WHERE image_name IN (`+placeholders(len(chunk))+`)`, stringArgs(chunk)...); err != nil {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM board_images WHERE image_name IN (`+placeholders(len(chunk))+`)`, anys(chunk)...); err != nil {
 				return fmt.Errorf("remove images from boards: %w", err)
 			}
 		}

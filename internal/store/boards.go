@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/invokego/invokego/internal/access"
 )
 
 // Board is a row of boards with the figures its DTO shows.
@@ -32,12 +34,12 @@ type Board struct {
 // rule (aliases x for images, b for the board): Read keeps the readable images; the hidden ones are those where
 // HiddenOnBoard and one of the Hidden alternatives hold. The zero value sees every image.
 type ImageView struct {
-	Read          Filter
-	HiddenOnBoard Filter
-	Hidden        []Filter
+	Read          access.Filter
+	HiddenOnBoard access.Filter
+	Hidden        []access.Filter
 }
 
-func (v ImageView) seesAll() bool { return v.Read.SQL == "" || v.Read.SQL == "1=1" }
+func (v ImageView) seesAll() bool { return v.Read.KeepsAll() }
 
 // boardColumnsFor selects a board with the figures its viewer may see: the cover among the images they may
 // read, and the kept counts less the images hidden from them. The counts are columns kept by triggers, so a
@@ -127,7 +129,7 @@ func (db *DB) BoardRefByID(ctx context.Context, id string) (*BoardRef, error) {
 // BoardQuery selects boards for the list route. Scope is the access filter over alias b; View says which of
 // their images the caller sees in the figures.
 type BoardQuery struct {
-	Scope           Filter
+	Scope           access.Filter
 	View            ImageView
 	IncludeArchived bool
 	// OrderByName sorts by LOWER(board_name) instead of created_at.
@@ -139,19 +141,12 @@ type BoardQuery struct {
 }
 
 func (q BoardQuery) where() (string, []any) {
-	var conds []string
-	var args []any
-	if q.Scope.SQL != "" {
-		conds = append(conds, "("+q.Scope.SQL+")")
-		args = append(args, q.Scope.Args...)
-	}
+	c := &conds{}
+	c.filter(q.Scope)
 	if !q.IncludeArchived {
-		conds = append(conds, "b.archived = 0")
+		c.add("b.archived = 0")
 	}
-	if len(conds) == 0 {
-		return "", nil
-	}
-	return " WHERE " + strings.Join(conds, " AND "), args
+	return c.where()
 }
 
 func (q BoardQuery) orderBy() string {

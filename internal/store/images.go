@@ -8,6 +8,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/invokego/invokego/internal/access"
 )
 
 // Image is a row of images, with the board that holds it (if any) joined in, because every permission on an
@@ -34,12 +36,16 @@ type Image struct {
 	BoardVisibility *string
 }
 
-// imageSelect reads images as i, with its board_images row as bi and its board as b.
-const imageSelect = `SELECT i.image_name, i.image_origin, i.image_category, i.width, i.height, i.session_id, i.node_id,
-	i.metadata, i.is_intermediate, CAST(i.created_at AS TEXT), CAST(i.updated_at AS TEXT), CAST(i.deleted_at AS TEXT), i.starred, i.has_workflow, i.user_id,
-	i.board_id, b.user_id, b.board_visibility
-	FROM images i
-	LEFT JOIN boards b ON b.board_id = i.board_id`
+// imageColumns are what scanImage reads: the image as i and its board as b (imageFrom).
+const imageColumns = `i.image_name, i.image_origin, i.image_category, i.width, i.height, i.session_id, i.node_id,
+	i.metadata, i.is_intermediate, CAST(i.created_at AS TEXT), CAST(i.updated_at AS TEXT), CAST(i.deleted_at AS TEXT),
+	i.starred, i.has_workflow, i.user_id, i.board_id, b.user_id, b.board_visibility`
+
+// imageFrom is the images table as i with its board, if any, as b.
+const imageFrom = ` FROM images i LEFT JOIN boards b ON b.board_id = i.board_id`
+
+// imageSelect reads whole image rows (scanImage).
+const imageSelect = `SELECT ` + imageColumns + imageFrom
 
 func scanImage(row interface{ Scan(...any) error }) (*Image, error) {
 	var im Image
@@ -125,7 +131,7 @@ func (db *DB) ImageByName(ctx context.Context, name string) (*Image, error) {
 func (db *DB) ImagesByNames(ctx context.Context, names []string) (map[string]*Image, error) {
 	out := make(map[string]*Image, len(names))
 	for _, chunk := range chunks(names, 500) {
-		rows, err := db.sql.QueryContext(ctx, imageSelect+` WHERE i.image_name IN (`+placeholders(len(chunk))+`)`, stringArgs(chunk)...)
+		rows, err := db.sql.QueryContext(ctx, imageSelect+` WHERE i.image_name IN (`+placeholders(len(chunk))+`)`, anys(chunk)...)
 		if err != nil {
 			return nil, fmt.Errorf("load images: %w", err)
 		}
@@ -154,21 +160,6 @@ func chunks(s []string, n int) [][]string {
 	}
 	if len(s) > 0 {
 		out = append(out, s)
-	}
-	return out
-}
-
-func placeholders(n int) string {
-	if n <= 0 {
-		return ""
-	}
-	return strings.Repeat("?, ", n-1) + "?"
-}
-
-func stringArgs(s []string) []any {
-	out := make([]any, len(s))
-	for i, v := range s {
-		out[i] = v
 	}
 	return out
 }
@@ -213,7 +204,7 @@ func (db *DB) UpdateImage(ctx context.Context, name string, ch ImageChanges) (*I
 func (db *DB) SetStarred(ctx context.Context, names []string, starred bool) error {
 	return db.inTx(ctx, func(tx *sql.Tx) error {
 		for _, chunk := range chunks(names, 500) {
-			args := append([]any{starred}, stringArgs(chunk)...)
+			args := append([]any{starred}, anys(chunk)...)
 			if _, err := tx.ExecContext(ctx, `UPDATE images SET starred = ? WHERE image_name IN (`+placeholders(len(chunk))+`)`, args...); err != nil {
 				return fmt.Errorf("star images: %w", err)
 			}
@@ -226,7 +217,7 @@ func (db *DB) SetStarred(ctx context.Context, names []string, starred bool) erro
 func (db *DB) DeleteImages(ctx context.Context, names []string) error {
 	return db.inTx(ctx, func(tx *sql.Tx) error {
 		for _, chunk := range chunks(names, 500) {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM images WHERE image_name IN (`+placeholders(len(chunk))+`)`, stringArgs(chunk)...); err != nil {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM images WHERE image_name IN (`+placeholders(len(chunk))+`)`, anys(chunk)...); err != nil {
 				return fmt.Errorf("delete images: %w", err)
 			}
 		}
@@ -234,12 +225,13 @@ func (db *DB) DeleteImages(ctx context.Context, names []string) error {
 	})
 }
 
-// ImageQuery selects images for listings. Scope is the access filter (aliases i for images, b for boards).
+// ImageQuery selects images for listings. Scope is the access filter (aliases i for images, b for boards;
+// the board is joined for counts only when Scope.ReadsBoard).
 type ImageQuery struct {
-	Scope Filter
+	Scope access.Filter
 	// Hidden, when set, lists the images of the board (alias i, alternatives) that Scope leaves out: a board's
 	// total is then its kept count less those, not a count of the board.
-	Hidden         []Filter
+	Hidden         []access.Filter
 	Origin         *string
 	Categories     []string
 	IsIntermediate *bool
@@ -252,48 +244,35 @@ type ImageQuery struct {
 	Limit        int
 }
 
-// Filter is a SQL condition with arguments (access.Filter has the same shape; store does not import access).
-type Filter struct {
-	SQL  string
-	Args []any
+// where compiles the query's conditions.
+func (q ImageQuery) where() (string, []any) {
+	c := q.conds()
+	c.filter(q.Scope)
+	return c.where()
 }
 
-// where compiles the query's conditions.
-func (q ImageQuery) where() (string, []any) { return q.whereScoped(true) }
-
-// whereScoped compiles the conditions, with or without the access scope.
-func (q ImageQuery) whereScoped(scoped bool) (string, []any) {
-	conds := []string{}
-	var args []any
-	if scoped && q.Scope.SQL != "" {
-		conds = append(conds, "("+q.Scope.SQL+")")
-		args = append(args, q.Scope.Args...)
-	}
+// conds are the query's conditions without the access scope.
+func (q ImageQuery) conds() *conds {
+	c := &conds{}
 	if q.Origin != nil {
-		conds, args = append(conds, "i.image_origin = ?"), append(args, *q.Origin)
+		c.add("i.image_origin = ?", *q.Origin)
 	}
-	if len(q.Categories) > 0 {
-		conds = append(conds, "i.image_category IN ("+placeholders(len(q.Categories))+")")
-		args = append(args, stringArgs(q.Categories)...)
-	}
+	in(c, "i.image_category", q.Categories)
 	if q.IsIntermediate != nil {
-		conds, args = append(conds, "i.is_intermediate = ?"), append(args, *q.IsIntermediate)
+		c.add("i.is_intermediate = ?", *q.IsIntermediate)
 	}
 	if q.BoardID != nil {
 		if *q.BoardID == "none" {
-			conds = append(conds, "i.board_id IS NULL")
+			c.add("i.board_id IS NULL")
 		} else {
-			conds, args = append(conds, "i.board_id = ?"), append(args, *q.BoardID)
+			c.add("i.board_id = ?", *q.BoardID)
 		}
 	}
 	if q.SearchTerm != nil && *q.SearchTerm != "" {
 		like := "%" + *q.SearchTerm + "%"
-		conds, args = append(conds, "(i.metadata LIKE ? OR i.created_at LIKE ?)"), append(args, like, like)
+		c.add("(i.metadata LIKE ? OR i.created_at LIKE ?)", like, like)
 	}
-	if len(conds) == 0 {
-		return "", nil
-	}
-	return " WHERE " + strings.Join(conds, " AND "), args
+	return c
 }
 
 func (q ImageQuery) orderBy() string {
@@ -311,15 +290,11 @@ func (q ImageQuery) orderBy() string {
 // fromClause joins the image's board only when a column of it is needed: always for rows (the DTO's board
 // and the access rules), for counts only when the scope filter reads the board.
 func (q ImageQuery) fromClause(forRows bool) string {
-	if forRows || strings.Contains(q.Scope.SQL, "b.") {
-		return ` FROM images i LEFT JOIN boards b ON b.board_id = i.board_id`
+	if forRows || q.Scope.ReadsBoard {
+		return imageFrom
 	}
 	return ` FROM images i`
 }
-
-const imageColumns = `i.image_name, i.image_origin, i.image_category, i.width, i.height, i.session_id, i.node_id,
-	i.metadata, i.is_intermediate, CAST(i.created_at AS TEXT), CAST(i.updated_at AS TEXT), CAST(i.deleted_at AS TEXT),
-	i.starred, i.has_workflow, i.user_id, i.board_id, b.user_id, b.board_visibility`
 
 // boardCountColumn names the boards column that already holds this query's count, if any: a board's
 // non-intermediate images or assets with no other filter, the gallery's two tabs.
@@ -360,15 +335,18 @@ func resolveHidden(ctx context.Context, db queryer, q ImageQuery) (ImageQuery, e
 	}
 	for _, alt := range q.Hidden {
 		var found bool
-		if err := db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM images i WHERE i.board_id = ? AND (`+alt.SQL+`))`,
-			append([]any{*q.BoardID}, alt.Args...)...).Scan(&found); err != nil {
+		c := &conds{}
+		c.add("i.board_id = ?", *q.BoardID)
+		c.filter(alt)
+		where, args := c.where()
+		if err := db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM images i`+where+`)`, args...).Scan(&found); err != nil {
 			return q, fmt.Errorf("look for hidden images: %w", err)
 		}
 		if found {
 			return q, nil
 		}
 	}
-	q.Scope, q.Hidden = Filter{}, nil
+	q.Scope, q.Hidden = access.Filter{}, nil
 	return q, nil
 }
 
@@ -392,10 +370,12 @@ func listImages(ctx context.Context, db queryer, q ImageQuery) ([]Image, int, er
 	if col := q.boardCountColumn(); col != "" {
 		// The board's kept count, less the images the scope leaves out.
 		query, qargs := `SELECT `+col, []any{}
-		unscoped, uargs := q.whereScoped(false)
 		for _, alt := range q.Hidden {
-			query += ` - (SELECT COUNT(*) FROM images i` + unscoped + ` AND (` + alt.SQL + `))`
-			qargs = append(append(qargs, uargs...), alt.Args...)
+			c := q.conds()
+			c.filter(alt)
+			hidden, hargs := c.where()
+			query += ` - (SELECT COUNT(*) FROM images i` + hidden + `)`
+			qargs = append(qargs, hargs...)
 		}
 		err := db.QueryRowContext(ctx, query+` FROM boards WHERE board_id = ?`, append(qargs, *q.BoardID)...).Scan(&total)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
@@ -404,7 +384,7 @@ func listImages(ctx context.Context, db queryer, q ImageQuery) ([]Image, int, er
 	} else if err := db.QueryRowContext(ctx, `SELECT COUNT(*)`+q.fromClause(false)+where, args...).Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("count images: %w", err)
 	}
-	rows, err := db.QueryContext(ctx, `SELECT `+imageColumns+q.fromClause(true)+where+q.orderBy()+` LIMIT ? OFFSET ?`,
+	rows, err := db.QueryContext(ctx, imageSelect+where+q.orderBy()+` LIMIT ? OFFSET ?`,
 		append(args, q.Limit, q.Offset)...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("list images: %w", err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strings"
 )
 
 // ModelRow is one row of the models table: the record's full JSON config and timestamps. The searchable
@@ -97,32 +96,15 @@ func (db *DB) GetModel(ctx context.Context, id string) (ModelRow, error) {
 // ListModels returns records matching the filter in InvokeAI's default order: type, base, name, format (the
 // key breaks ties so that the order is stable).
 func (db *DB) ListModels(ctx context.Context, f ModelFilter) ([]ModelRow, error) {
-	var where []string
-	var args []any
-	if len(f.Bases) > 0 {
-		where = append(where, "base IN (?"+strings.Repeat(",?", len(f.Bases)-1)+")")
-		for _, b := range f.Bases {
-			args = append(args, b)
+	c := &conds{}
+	in(c, "base", f.Bases)
+	for _, eq := range []struct{ column, value string }{{"type", f.Type}, {"name", f.Name}, {"format", f.Format}} {
+		if eq.value != "" {
+			c.add(eq.column+" = ?", eq.value)
 		}
 	}
-	if f.Type != "" {
-		where = append(where, "type = ?")
-		args = append(args, f.Type)
-	}
-	if f.Name != "" {
-		where = append(where, "name = ?")
-		args = append(args, f.Name)
-	}
-	if f.Format != "" {
-		where = append(where, "format = ?")
-		args = append(args, f.Format)
-	}
-	q := `SELECT ` + modelColumns + ` FROM models`
-	if len(where) > 0 {
-		q += ` WHERE ` + strings.Join(where, " AND ")
-	}
-	q += ` ORDER BY type, base, name, format, id`
-	rows, err := db.sql.QueryContext(ctx, q, args...)
+	where, args := c.where()
+	rows, err := db.sql.QueryContext(ctx, `SELECT `+modelColumns+` FROM models`+where+` ORDER BY type, base, name, format, id`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list models: %w", err)
 	}
@@ -203,11 +185,7 @@ func (db *DB) DeleteInstallJobs(ctx context.Context, ids []int64) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	args := make([]any, len(ids))
-	for i, id := range ids {
-		args[i] = id
-	}
-	_, err := db.sql.ExecContext(ctx, `DELETE FROM model_install_jobs WHERE id IN (?`+strings.Repeat(",?", len(ids)-1)+`)`, args...)
+	_, err := db.sql.ExecContext(ctx, `DELETE FROM model_install_jobs WHERE id IN (`+placeholders(len(ids))+`)`, anys(ids)...)
 	if err != nil {
 		return fmt.Errorf("delete install jobs: %w", err)
 	}

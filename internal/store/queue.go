@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/invokego/invokego/internal/access"
 )
 
 // Queue item statuses.
@@ -82,8 +84,8 @@ const Redacted = "redacted"
 // on q.user_id; empty: every row). The other rows come back redacted by the query itself: ids read "redacted",
 // and their session, workflow, field values, origin, destination, errors and owner's name are never read, so
 // a listing holds in memory what its reader may see, not what others enqueued.
-func queueColumnsFor(visible Filter) (string, []any) {
-	if visible.SQL == "" || visible.SQL == "1=1" {
+func queueColumnsFor(visible access.Filter) (string, []any) {
+	if visible.KeepsAll() {
 		return queueColumns, nil
 	}
 	var args []any
@@ -209,7 +211,7 @@ func (db *DB) QueueItemByID(ctx context.Context, id int64) (*QueueItem, error) {
 
 // QueueItemByIDFor is QueueItemByID for a reader who sees rows of visible in full and the others redacted
 // (queueColumnsFor).
-func (db *DB) QueueItemByIDFor(ctx context.Context, id int64, visible Filter) (*QueueItem, error) {
+func (db *DB) QueueItemByIDFor(ctx context.Context, id int64, visible access.Filter) (*QueueItem, error) {
 	cols, args := queueColumnsFor(visible)
 	it, err := scanQueueItem(db.sql.QueryRowContext(ctx, `SELECT `+cols+queueFrom+` WHERE q.item_id = ?`, append(args, id)...))
 	if errors.Is(err, sql.ErrNoRows) {
@@ -223,21 +225,17 @@ func (db *DB) QueueItemByIDFor(ctx context.Context, id int64, visible Filter) (*
 
 // QueueItemsByIDs returns the items that exist, keyed by id.
 func (db *DB) QueueItemsByIDs(ctx context.Context, ids []int64) (map[int64]*QueueItem, error) {
-	return db.QueueItemsByIDsFor(ctx, ids, Filter{})
+	return db.QueueItemsByIDsFor(ctx, ids, access.Filter{})
 }
 
 // QueueItemsByIDsFor is QueueItemsByIDs for a reader who sees rows of visible in full (queueColumnsFor).
-func (db *DB) QueueItemsByIDsFor(ctx context.Context, ids []int64, visible Filter) (map[int64]*QueueItem, error) {
+func (db *DB) QueueItemsByIDsFor(ctx context.Context, ids []int64, visible access.Filter) (map[int64]*QueueItem, error) {
 	cols, colArgs := queueColumnsFor(visible)
 	out := map[int64]*QueueItem{}
 	for start := 0; start < len(ids); start += 500 {
 		chunk := ids[start:min(start+500, len(ids))]
-		args := make([]any, len(chunk))
-		for i, id := range chunk {
-			args[i] = id
-		}
 		items, err := queryQueueItems(ctx, db.sql, `SELECT `+cols+queueFrom+` WHERE q.item_id IN (`+placeholders(len(chunk))+`)`,
-			append(append([]any{}, colArgs...), args...)...)
+			append(append([]any{}, colArgs...), anys(chunk)...)...)
 		if err != nil {
 			return nil, err
 		}
@@ -252,40 +250,31 @@ func (db *DB) QueueItemsByIDsFor(ctx context.Context, ids []int64, visible Filte
 // access filter of the rows the reader sees in full; listings redact the others in SQL (queueColumnsFor).
 type QueueFilter struct {
 	QueueID     string
-	Scope       Filter
-	Visible     Filter
+	Scope       access.Filter
+	Visible     access.Filter
 	Statuses    []string
 	Destination *string
 	BatchIDs    []string
 }
 
+// where is the filter's WHERE clause, with its keyword (never empty: the queue is always named).
 func (f QueueFilter) where() (string, []any) {
-	conds := []string{"q.queue_id = ?"}
-	args := []any{f.QueueID}
-	if f.Scope.SQL != "" {
-		conds = append(conds, "("+f.Scope.SQL+")")
-		args = append(args, f.Scope.Args...)
-	}
-	if len(f.Statuses) > 0 {
-		conds = append(conds, "q.status IN ("+placeholders(len(f.Statuses))+")")
-		args = append(args, stringArgs(f.Statuses)...)
-	}
+	c := &conds{}
+	c.add("q.queue_id = ?", f.QueueID)
+	c.filter(f.Scope)
+	in(c, "q.status", f.Statuses)
 	if f.Destination != nil {
-		conds = append(conds, "q.destination = ?")
-		args = append(args, *f.Destination)
+		c.add("q.destination = ?", *f.Destination)
 	}
-	if len(f.BatchIDs) > 0 {
-		conds = append(conds, "q.batch_id IN ("+placeholders(len(f.BatchIDs))+")")
-		args = append(args, stringArgs(f.BatchIDs)...)
-	}
-	return strings.Join(conds, " AND "), args
+	in(c, "q.batch_id", f.BatchIDs)
+	return c.where()
 }
 
 // ListQueueItems lists a queue's items, priority first, then oldest.
 func (db *DB) ListQueueItems(ctx context.Context, f QueueFilter) ([]*QueueItem, error) {
 	where, args := f.where()
 	cols, colArgs := queueColumnsFor(f.Visible)
-	return queryQueueItems(ctx, db.sql, `SELECT `+cols+queueFrom+` WHERE `+where+` ORDER BY q.priority DESC, q.item_id ASC`, append(colArgs, args...)...)
+	return queryQueueItems(ctx, db.sql, `SELECT `+cols+queueFrom+``+where+` ORDER BY q.priority DESC, q.item_id ASC`, append(colArgs, args...)...)
 }
 
 // QueueItemIDs lists item ids by creation order.
@@ -295,7 +284,7 @@ func (db *DB) QueueItemIDs(ctx context.Context, f QueueFilter, descending bool) 
 	if descending {
 		dir = "DESC"
 	}
-	rows, err := db.sql.QueryContext(ctx, `SELECT q.item_id FROM session_queue q WHERE `+where+` ORDER BY q.created_at `+dir+`, q.item_id `+dir, args...)
+	rows, err := db.sql.QueryContext(ctx, `SELECT q.item_id FROM session_queue q`+where+` ORDER BY q.created_at `+dir+`, q.item_id `+dir, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list queue item ids: %w", err)
 	}
@@ -314,7 +303,7 @@ func (db *DB) QueueItemIDs(ctx context.Context, f QueueFilter, descending bool) 
 // QueueCounts counts a selection by status.
 func (db *DB) QueueCounts(ctx context.Context, f QueueFilter) (map[string]int, error) {
 	where, args := f.where()
-	rows, err := db.sql.QueryContext(ctx, `SELECT q.status, COUNT(*) FROM session_queue q WHERE `+where+` GROUP BY q.status`, args...)
+	rows, err := db.sql.QueryContext(ctx, `SELECT q.status, COUNT(*) FROM session_queue q`+where+` GROUP BY q.status`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("count queue items: %w", err)
 	}
@@ -358,7 +347,7 @@ func (db *DB) OpenCountsByUser(ctx context.Context, queueID string) (map[string]
 func (db *DB) FirstQueueItem(ctx context.Context, f QueueFilter) (*QueueItem, error) {
 	where, args := f.where()
 	cols, colArgs := queueColumnsFor(f.Visible)
-	it, err := scanQueueItem(db.sql.QueryRowContext(ctx, `SELECT `+cols+queueFrom+` WHERE `+where+
+	it, err := scanQueueItem(db.sql.QueryRowContext(ctx, `SELECT `+cols+queueFrom+``+where+
 		` ORDER BY q.priority DESC, q.item_id ASC LIMIT 1`, append(colArgs, args...)...))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
@@ -372,7 +361,7 @@ func (db *DB) FirstQueueItem(ctx context.Context, f QueueFilter) (*QueueItem, er
 // BatchOriginDestination returns a batch's origin and destination within a selection.
 func (db *DB) BatchOriginDestination(ctx context.Context, f QueueFilter) (origin, destination *string, err error) {
 	where, args := f.where()
-	err = db.sql.QueryRowContext(ctx, `SELECT q.origin, q.destination FROM session_queue q WHERE `+where+` LIMIT 1`, args...).Scan(&origin, &destination)
+	err = db.sql.QueryRowContext(ctx, `SELECT q.origin, q.destination FROM session_queue q`+where+` LIMIT 1`, args...).Scan(&origin, &destination)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil, nil
 	}
@@ -459,7 +448,7 @@ func (db *DB) SetQueueItemSession(ctx context.Context, id int64, session string)
 func (db *DB) CancelQueueItems(ctx context.Context, f QueueFilter) (int, error) {
 	where, args := f.where()
 	res, err := db.sql.ExecContext(ctx, `UPDATE session_queue SET status = 'canceled', status_sequence = status_sequence + 1
-		WHERE item_id IN (SELECT q.item_id FROM session_queue q WHERE `+where+` AND q.status NOT IN `+terminalStatuses+` AND q.status != 'in_progress')`, args...)
+		WHERE item_id IN (SELECT q.item_id FROM session_queue q`+where+` AND q.status NOT IN `+terminalStatuses+` AND q.status != 'in_progress')`, args...)
 	if err != nil {
 		return 0, fmt.Errorf("cancel queue items: %w", err)
 	}
@@ -470,7 +459,7 @@ func (db *DB) CancelQueueItems(ctx context.Context, f QueueFilter) (int, error) 
 // DeleteQueueItems deletes the selected items and counts them.
 func (db *DB) DeleteQueueItems(ctx context.Context, f QueueFilter) (int, error) {
 	where, args := f.where()
-	res, err := db.sql.ExecContext(ctx, `DELETE FROM session_queue WHERE item_id IN (SELECT q.item_id FROM session_queue q WHERE `+where+`)`, args...)
+	res, err := db.sql.ExecContext(ctx, `DELETE FROM session_queue WHERE item_id IN (SELECT q.item_id FROM session_queue q`+where+`)`, args...)
 	if err != nil {
 		return 0, fmt.Errorf("delete queue items: %w", err)
 	}

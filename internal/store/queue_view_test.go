@@ -4,6 +4,8 @@ import (
 	"context"
 	"strings"
 	"testing"
+
+	"github.com/invokego/invokego/internal/access"
 )
 
 // Rows a reader may not see come back redacted by the query itself: their graphs, workflows, values, errors and
@@ -30,7 +32,7 @@ func TestQueueReadsRedactOthersRowsInSQL(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	alice := Filter{SQL: "q.user_id = ?", Args: []any{"alice"}}
+	alice := access.Filter{SQL: "q.user_id = ?", Args: []any{"alice"}}
 	check := func(what string, it *QueueItem) {
 		t.Helper()
 		switch it.ItemID {
@@ -68,7 +70,7 @@ func TestQueueReadsRedactOthersRowsInSQL(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("by id", one)
-	first, err := db.FirstQueueItem(ctx, QueueFilter{QueueID: "default", Visible: Filter{SQL: "q.user_id = ?", Args: []any{"nobody"}}})
+	first, err := db.FirstQueueItem(ctx, QueueFilter{QueueID: "default", Visible: access.Filter{SQL: "q.user_id = ?", Args: []any{"nobody"}}})
 	if err != nil || first == nil {
 		t.Fatalf("first: %v", err)
 	}
@@ -76,7 +78,7 @@ func TestQueueReadsRedactOthersRowsInSQL(t *testing.T) {
 		t.Fatalf("first item read in full: %+v", first)
 	}
 	// An admin's reads (no filter) are whole.
-	full, err := db.QueueItemByIDFor(ctx, ids[1], Filter{})
+	full, err := db.QueueItemByIDFor(ctx, ids[1], access.Filter{})
 	if err != nil || full.Session != secret || full.UserID != "bob" {
 		t.Fatalf("admin read %+v: %v", full, err)
 	}

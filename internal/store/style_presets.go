@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/invokego/invokego/internal/access"
 )
@@ -100,21 +99,13 @@ type StylePresetFilter struct {
 // ListStylePresets returns the matching presets ordered by lower-cased name, as InvokeAI lists them (the id
 // breaks ties so the order is stable).
 func (db *DB) ListStylePresets(ctx context.Context, f StylePresetFilter) ([]StylePresetRecord, error) {
-	var conds []string
-	var args []any
+	c := &conds{}
 	if f.Type != "" {
-		conds = append(conds, "type = ?")
-		args = append(args, f.Type)
+		c.add("type = ?", f.Type)
 	}
-	if f.Access.SQL != "" && f.Access.SQL != access.All.SQL {
-		conds = append(conds, "("+f.Access.SQL+")")
-		args = append(args, f.Access.Args...)
-	}
-	q := `SELECT ` + stylePresetColumns + ` FROM style_presets`
-	if len(conds) > 0 {
-		q += " WHERE " + strings.Join(conds, " AND ")
-	}
-	rows, err := db.sql.QueryContext(ctx, q+` ORDER BY LOWER(name) ASC, id ASC`, args...)
+	c.filter(f.Access)
+	where, args := c.where()
+	rows, err := db.sql.QueryContext(ctx, `SELECT `+stylePresetColumns+` FROM style_presets`+where+` ORDER BY LOWER(name) ASC, id ASC`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list style presets: %w", err)
 	}

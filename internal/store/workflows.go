@@ -132,47 +132,36 @@ func likeEscape(s string) string {
 }
 
 // where compiles the filter into a WHERE clause (with its leading keyword) and arguments.
-func (f WorkflowFilter) where() (string, []any) {
-	var conds []string
-	var args []any
-	if len(f.Categories) > 0 {
-		conds = append(conds, "category IN ("+strings.TrimSuffix(strings.Repeat("?, ", len(f.Categories)), ", ")+")")
-		for _, c := range f.Categories {
-			args = append(args, c)
-		}
-	}
+func (f WorkflowFilter) where() (string, []any) { return f.conds().where() }
+
+func (f WorkflowFilter) conds() *conds {
+	c := &conds{}
+	in(c, "category", f.Categories)
 	if len(f.Tags) > 0 {
 		var ors []string
+		var args []any
 		for _, t := range f.Tags {
 			ors = append(ors, `tags LIKE ? ESCAPE '\'`)
 			args = append(args, "%"+likeEscape(strings.TrimSpace(t))+"%")
 		}
-		conds = append(conds, "("+strings.Join(ors, " OR ")+")")
+		c.add("("+strings.Join(ors, " OR ")+")", args...)
 	}
 	if q := strings.TrimSpace(f.Query); q != "" {
 		pattern := "%" + likeEscape(q) + "%"
-		conds = append(conds, `(name LIKE ? ESCAPE '\' OR description LIKE ? ESCAPE '\' OR tags LIKE ? ESCAPE '\')`)
-		args = append(args, pattern, pattern, pattern)
+		c.add(`(name LIKE ? ESCAPE '\' OR description LIKE ? ESCAPE '\' OR tags LIKE ? ESCAPE '\')`, pattern, pattern, pattern)
 	}
 	if f.HasBeenOpened != nil {
 		if *f.HasBeenOpened {
-			conds = append(conds, "opened_at IS NOT NULL")
+			c.add("opened_at IS NOT NULL")
 		} else {
-			conds = append(conds, "opened_at IS NULL")
+			c.add("opened_at IS NULL")
 		}
 	}
 	if f.IsPublic != nil {
-		conds = append(conds, "is_public = ?")
-		args = append(args, *f.IsPublic)
+		c.add("is_public = ?", *f.IsPublic)
 	}
-	if f.Access.SQL != "" && f.Access.SQL != access.All.SQL {
-		conds = append(conds, "("+f.Access.SQL+")")
-		args = append(args, f.Access.Args...)
-	}
-	if len(conds) == 0 {
-		return "", nil
-	}
-	return " WHERE " + strings.Join(conds, " AND "), args
+	c.filter(f.Access)
+	return c
 }
 
 // WorkflowOrder is a column a listing may be sorted by.
@@ -249,13 +238,10 @@ func (db *DB) CountWorkflows(ctx context.Context, f WorkflowFilter) (int, error)
 
 // WorkflowTagStrings returns the distinct non-empty tags strings (each a comma-separated list) of matching rows.
 func (db *DB) WorkflowTagStrings(ctx context.Context, f WorkflowFilter) ([]string, error) {
-	where, args := f.where()
-	if where == "" {
-		where = " WHERE "
-	} else {
-		where += " AND "
-	}
-	out, err := collectStrings(ctx, db.sql, `SELECT DISTINCT tags FROM workflow_library`+where+`tags IS NOT NULL AND tags != ''`, args...)
+	c := f.conds()
+	c.add("tags IS NOT NULL AND tags != ''")
+	where, args := c.where()
+	out, err := collectStrings(ctx, db.sql, `SELECT DISTINCT tags FROM workflow_library`+where, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list workflow tags: %w", err)
 	}

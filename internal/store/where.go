@@ -1,0 +1,66 @@
+package store
+
+import (
+	"strings"
+
+	"github.com/invokego/invokego/internal/access"
+)
+
+// conds is a WHERE clause under construction: conditions ANDed, with their arguments in order. Every listing
+// of the store builds its clause with it, so that access filters, IN lists and optional conditions compose the
+// same way everywhere.
+type conds struct {
+	parts []string
+	args  []any
+}
+
+// add appends one condition and its arguments.
+func (c *conds) add(cond string, args ...any) {
+	c.parts = append(c.parts, cond)
+	c.args = append(c.args, args...)
+}
+
+// filter appends an access filter; the empty filter and access.All keep every row and add nothing.
+func (c *conds) filter(f access.Filter) {
+	if f.KeepsAll() {
+		return
+	}
+	c.add("("+f.SQL+")", f.Args...)
+}
+
+// in appends column IN (values); an empty list adds nothing (it does not filter).
+func in[T any](c *conds, column string, values []T) {
+	if len(values) == 0 {
+		return
+	}
+	args := make([]any, len(values))
+	for i, v := range values {
+		args[i] = v
+	}
+	c.add(column+" IN ("+placeholders(len(values))+")", args...)
+}
+
+// where is the clause with its keyword (" WHERE a AND b"), or "" when nothing filters.
+func (c *conds) where() (string, []any) {
+	if len(c.parts) == 0 {
+		return "", nil
+	}
+	return " WHERE " + strings.Join(c.parts, " AND "), c.args
+}
+
+// placeholders is n comma-separated parameters for an IN list.
+func placeholders(n int) string {
+	if n <= 0 {
+		return ""
+	}
+	return strings.Repeat("?, ", n-1) + "?"
+}
+
+// anys turns a list of values into query arguments.
+func anys[T any](s []T) []any {
+	out := make([]any, len(s))
+	for i, v := range s {
+		out[i] = v
+	}
+	return out
+}
