@@ -7,7 +7,6 @@ import (
 	"github.com/invokego/invokego/internal/access"
 	"github.com/invokego/invokego/internal/apperr"
 	"github.com/invokego/invokego/internal/models"
-	"github.com/invokego/invokego/internal/store"
 )
 
 // ModelList is GET /api/v2/models/.
@@ -43,7 +42,7 @@ func modelRecordRoutes(d ModelDeps) []Route {
 				ModelName   string                 `query:"model_name" description:"Exact match on the name of the model"`
 				ModelFormat models.ModelFormat     `query:"model_format" description:"Exact match on the format of the model (e.g. 'diffusers')"`
 			}) (ModelList, error) {
-				list, err := svc.List(c.Context(), store.ModelFilter{Bases: models.Strs(in.BaseModels), Type: string(in.ModelType), Name: in.ModelName, Format: string(in.ModelFormat)})
+				list, err := svc.List(c.Context(), models.Filter{Bases: models.Strs(in.BaseModels), Type: string(in.ModelType), Name: in.ModelName, Format: string(in.ModelFormat)})
 				if list == nil {
 					list = []*models.Config{}
 				}

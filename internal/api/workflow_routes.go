@@ -9,7 +9,6 @@ import (
 
 	"github.com/invokego/invokego/internal/access"
 	"github.com/invokego/invokego/internal/apperr"
-	"github.com/invokego/invokego/internal/store"
 	"github.com/invokego/invokego/internal/workflows"
 )
 
@@ -60,7 +59,7 @@ func WorkflowRoutes(svc *workflows.Service) []Route {
 				IsPublic      *bool                 `query:"is_public" description:"Filter by public/shared status"`
 			}) (*workflows.PaginatedResults[workflows.WorkflowRecordListItemWithThumbnailDTO], error) {
 				return svc.List(c.Context(), c.Principal, workflows.ListQuery{
-					Page: in.Page, PerPage: in.PerPage, OrderBy: store.WorkflowOrder(in.OrderBy), Descending: in.Direction == "DESC",
+					Page: in.Page, PerPage: in.PerPage, OrderBy: string(in.OrderBy), Descending: in.Direction == "DESC",
 					Categories: strs(in.Categories), Tags: in.Tags, Query: in.Query, HasBeenOpened: in.HasBeenOpened, IsPublic: in.IsPublic,
 				})
 			}),

@@ -133,8 +133,12 @@ func (s *Service) withCover(c *Config, err error) (*Config, error) {
 	return c, nil
 }
 
+// Filter selects model records; empty fields do not filter. It is the store's filter, named here so that the
+// API layer does not reach into the store.
+type Filter = store.ModelFilter
+
 // List returns the records matching a filter.
-func (s *Service) List(ctx context.Context, f store.ModelFilter) ([]*Config, error) {
+func (s *Service) List(ctx context.Context, f Filter) ([]*Config, error) {
 	rows, err := s.db.ListModels(ctx, f)
 	if err != nil {
 		return nil, err

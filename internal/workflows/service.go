@@ -332,8 +332,9 @@ func (s *Service) MarkOpened(ctx context.Context, p access.Principal, id string)
 type ListQuery struct {
 	Page int
 	// PerPage nil or 0 returns every match on one page.
-	PerPage       *int
-	OrderBy       store.WorkflowOrder
+	PerPage *int
+	// OrderBy is a column name (WorkflowOrder's values, which the API's enum lists).
+	OrderBy       string
 	Descending    bool
 	Categories    []string
 	Tags          []string
@@ -368,7 +369,7 @@ func includesUser(categories []string, emptyMeansAll bool) bool {
 func (s *Service) List(ctx context.Context, p access.Principal, q ListQuery) (*PaginatedResults[WorkflowRecordListItemWithThumbnailDTO], error) {
 	filter := store.WorkflowFilter{Categories: q.Categories, Tags: q.Tags, Query: q.Query, HasBeenOpened: q.HasBeenOpened,
 		IsPublic: q.IsPublic, Access: listAccess(p, includesUser(q.Categories, true), q.IsPublic)}
-	page := store.WorkflowPage{OrderBy: q.OrderBy, Descending: q.Descending}
+	page := store.WorkflowPage{OrderBy: store.WorkflowOrder(q.OrderBy), Descending: q.Descending}
 	perPage := 0
 	if q.PerPage != nil {
 		perPage = *q.PerPage
