@@ -10,6 +10,7 @@ import { Toasts } from './components/Toasts';
 import { Icon } from './components/Icon';
 
 const WorkflowsScreen = lazy(() => import('./screens/Workflows'));
+const CanvasScreen = lazy(() => import('./screens/Canvas'));
 
 interface NavItem {
   path: string;
@@ -22,6 +23,7 @@ interface NavItem {
 
 const NAV: NavItem[] = [
   { path: '/generate', label: 'Generate', icon: 'generate' },
+  { path: '/canvas', label: 'Canvas', icon: 'canvas' },
   { path: '/gallery', label: 'Gallery', icon: 'gallery' },
   { path: '/workflows', label: 'Workflows', icon: 'workflows' },
   { path: '/queue', label: 'Queue', icon: 'queue' },
@@ -100,6 +102,11 @@ export function App() {
       </nav>
       <main className="content" data-testid={`screen-${section.slice(1)}`}>
         {section === '/generate' && <GenerateScreen />}
+        {section === '/canvas' && (
+          <Suspense fallback={<p className="muted pad">Loading canvas…</p>}>
+            <CanvasScreen />
+          </Suspense>
+        )}
         {section === '/gallery' && <GalleryScreen />}
         {section === '/queue' && <QueueScreen />}
         {section === '/workflows' && (

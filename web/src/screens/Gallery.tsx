@@ -1,5 +1,6 @@
 import { useCallback, useEffect, useMemo, useRef, useState, type DragEvent, type MouseEvent } from 'react';
 import { api, errorText, mediaUrl } from '../lib/api';
+import { sendToCanvas } from '../canvas/persist';
 import { recallFromMetadata } from '../lib/graph';
 import { canAddToBoard, canWriteBoard, useApp } from '../lib/store';
 import type { Board, ImageDTO, Paged, User, Visibility } from '../lib/types';
@@ -690,6 +691,16 @@ function Viewer({
           }}
         >
           Use as Initial Image
+        </button>
+        <button
+          type="button"
+          className="btn small"
+          onClick={() => {
+            sendToCanvas({ image_name: image.image_name, width: image.width, height: image.height });
+            app.navigate('/canvas');
+          }}
+        >
+          Send to Canvas
         </button>
         {editable && (
           <>

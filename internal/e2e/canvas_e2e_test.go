@@ -1,0 +1,351 @@
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/input"
+	"github.com/chromedp/chromedp"
+
+	"github.com/invokego/invokego/internal/apitest"
+)
+
+// installTiny installs the tiny fixture model (and skips when the diffusion nodes are not wired).
+func installTiny(t *testing.T, env *apitest.Env, auth ...apitest.ReqOpt) {
+	t.Helper()
+	for _, typ := range []string{"main_model_loader", "create_gradient_mask", "canvas_v2_mask_and_crop", "alpha_mask_to_tensor"} {
+		if !hasInvocation(t, env, typ) {
+			t.Skipf("node type %q is not registered: the canvas cannot generate", typ)
+		}
+	}
+	abs, _ := filepath.Abs(tinyModelPath())
+	var job struct {
+		ID     int    `json:"id"`
+		Status string `json:"status"`
+		Error  string `json:"error"`
+	}
+	env.Do("POST", "/api/v2/models/install?source="+url.QueryEscape(abs), append(auth, apitest.JSON(map[string]any{}))...).Expect(http.StatusCreated).Decode(&job)
+	deadline := time.Now().Add(3 * time.Minute)
+	for job.Status != "completed" {
+		if job.Status == "error" || job.Status == "cancelled" || time.Now().After(deadline) {
+			t.Fatalf("installing the fixture model: status %q, error %q", job.Status, job.Error)
+		}
+		time.Sleep(200 * time.Millisecond)
+		env.Do("GET", "/api/v2/models/install/"+strconv.Itoa(job.ID), auth...).Expect(http.StatusOK).Decode(&job)
+	}
+}
+
+// patternPNG writes an opaque w×h test picture and returns its path.
+func patternPNG(t *testing.T, w, h int) string {
+	t.Helper()
+	img := image.NewNRGBA(image.Rect(0, 0, w, h))
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			img.SetNRGBA(x, y, color.NRGBA{R: uint8(x * 255 / w), G: uint8(y * 255 / h), B: uint8((x/16 + y/16) % 2 * 200), A: 255})
+		}
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), fmt.Sprintf("pattern%dx%d.png", w, h))
+	if err := os.WriteFile(p, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// canvasDoc is the part of the persisted canvas document the tests read.
+type canvasDoc struct {
+	Bbox struct {
+		X, Y, Width, Height int
+	} `json:"bbox"`
+	Layers []struct {
+		ID      string `json:"id"`
+		Kind    string `json:"kind"`
+		Name    string `json:"name"`
+		Objects []struct {
+			Type      string    `json:"type"`
+			ImageName string    `json:"image_name"`
+			Points    []float64 `json:"points"`
+		} `json:"objects"`
+	} `json:"layers"`
+	Staging []struct {
+		ImageName string `json:"image_name"`
+	} `json:"staging"`
+}
+
+// storedDoc reads the canvas document the server keeps for the caller (nil when there is none).
+func storedDoc(t *testing.T, env *apitest.Env, auth ...apitest.ReqOpt) *canvasDoc {
+	t.Helper()
+	var raw *string
+	env.Do("GET", "/api/v1/client_state/default/get_by_key?key=invokego.canvas", auth...).Expect(http.StatusOK).Decode(&raw)
+	if raw == nil {
+		return nil
+	}
+	var d canvasDoc
+	if err := json.Unmarshal([]byte(*raw), &d); err != nil {
+		t.Fatalf("stored canvas: %v", err)
+	}
+	return &d
+}
+
+// docToClient maps a document point to viewport pixels with the canvas's own transform.
+func (p *page) docToClient(x, y float64) (float64, float64) {
+	p.t.Helper()
+	r := js[[]float64](p, fmt.Sprintf(`(() => { const q = window.__invokegoCanvas.docToClient(%g, %g); return [q.x, q.y]; })()`, x, y))
+	return r[0], r[1]
+}
+
+// stroke drags the mouse through document points with the left button held.
+func (p *page) stroke(pts ...[2]float64) {
+	p.t.Helper()
+	var acts []chromedp.Action[chromedp.Void]
+	for i, pt := range pts {
+		x, y := p.docToClient(pt[0], pt[1])
+		typ := chromedp.MouseMoved
+		if i == 0 {
+			typ = chromedp.MousePressed
+		}
+		acts = append(acts, chromedp.MouseEvent(typ, x, y, chromedp.ButtonLeft, func(q *input.DispatchMouseEventParams) { q.Buttons = 1; q.ClickCount = 1 }))
+	}
+	x, y := p.docToClient(pts[len(pts)-1][0], pts[len(pts)-1][1])
+	acts = append(acts, chromedp.MouseEvent(chromedp.MouseReleased, x, y, chromedp.ButtonLeft, func(q *input.DispatchMouseEventParams) { q.ClickCount = 1 }))
+	p.do(acts...)
+}
+
+// selectLayer clicks a layer by its name in the layer list.
+func (p *page) selectLayer(name string) {
+	p.t.Helper()
+	p.click(name, fmt.Sprintf(`[data-testid="layer-item"][data-layer-name=%s]`, q(name)))
+}
+
+// waitSaved waits until the document on the server has the wanted property.
+func waitDoc(t *testing.T, env *apitest.Env, what string, cond func(*canvasDoc) bool, auth ...apitest.ReqOpt) *canvasDoc {
+	t.Helper()
+	deadline := time.Now().Add(waitTimeout)
+	for {
+		d := storedDoc(t, env, auth...)
+		if d != nil && cond(d) {
+			return d
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for the stored canvas: %s", what)
+		}
+		time.Sleep(150 * time.Millisecond)
+	}
+}
+
+func (d *canvasDoc) layer(name string) int {
+	for i, l := range d.Layers {
+		if l.Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+func fetchPNG(t *testing.T, env *apitest.Env, name string, auth ...apitest.ReqOpt) image.Image {
+	t.Helper()
+	r := env.Do("GET", "/api/v1/images/i/"+name+"/full", auth...).Expect(http.StatusOK)
+	img, err := png.Decode(bytes.NewReader(r.Body))
+	if err != nil {
+		t.Fatalf("decode %s: %v", name, err)
+	}
+	return img
+}
+
+func px(img image.Image, x, y int) color.NRGBA {
+	return color.NRGBAModel.Convert(img.At(x, y)).(color.NRGBA)
+}
+
+// The canvas end to end on the tiny model: an image sent from the gallery, a painted mask inpainted (pixels away
+// from the mask kept exactly after paste-back), the box extended past the image and outpainted, two regional
+// prompts, a staged image accepted into a layer, and the document found as it was after a reload.
+func TestE2ECanvas(t *testing.T) {
+	b := newBrowser(t)
+	env := apitest.New(t)
+	installTiny(t, env)
+	_, up := uploadAPI(t, env, "", "", patternPNG(t, 128, 128))
+	src := up["image_name"].(string)
+
+	p := b.newPage("single", env.URL)
+	p.open("/canvas")
+	p.waitFor("the canvas", `document.querySelector('[data-testid="canvas-stage"] canvas')`)
+	p.screenshot("canvas-empty-1280")
+
+	// Send to canvas from the gallery viewer.
+	p.click("Gallery")
+	p.click("Open image "+src, `section[aria-label="Images"]`)
+	p.click("Send to Canvas")
+	p.waitFor("the canvas with the image layer", `document.querySelectorAll('[data-testid="layer-item"][data-layer-kind="raster"]').length === 2`)
+	d := waitDoc(t, env, "the image layer", func(d *canvasDoc) bool {
+		return d.Bbox.Width == 128 && len(d.Layers) == 3 && len(d.Layers[0].Objects) == 1 && d.Layers[0].Objects[0].ImageName == src
+	})
+	imageLayer := d.Layers[0].Name
+
+	p.fill("Prompt", "a red barn", `[data-testid="canvas-screen"]`)
+	p.fill("Steps", "3", `[data-testid="canvas-screen"]`)
+	p.check("Random Seed", false)
+	p.fill("Seed", "7", `[data-testid="canvas-screen"]`)
+	p.fill("Mask Blur", "4", `[data-testid="canvas-screen"]`)
+	p.fill("Coherence Edge Size", "8", `[data-testid="canvas-screen"]`)
+
+	// Paint a mask in the middle and inpaint.
+	p.selectLayer("Inpaint Mask 1")
+	p.click("Brush")
+	p.fill("Size", "8")
+	p.stroke([2]float64{56, 64}, [2]float64{60, 64}, [2]float64{64, 64}, [2]float64{68, 64}, [2]float64{72, 64})
+	waitDoc(t, env, "the mask stroke", func(d *canvasDoc) bool {
+		i := d.layer("Inpaint Mask 1")
+		return i >= 0 && len(d.Layers[i].Objects) == 1
+	})
+	p.screenshot("canvas-mask-1280")
+	old := waitTimeoutOverride(3 * time.Minute)
+	p.click("Invoke", `[data-testid="canvas-screen"]`)
+	p.waitFor("the inpaint candidate", `document.querySelector('[data-testid="staging-area"]')`)
+	waitTimeoutOverride(old)
+	if mode := js[string](p, `document.querySelector('[data-testid="canvas-mode"]').innerText`); !strings.Contains(mode, "inpaint") {
+		t.Fatalf("mode shown %q, want inpaint", mode)
+	}
+	p.screenshot("canvas-staging-1280")
+	p.viewport(420, 800)
+	p.screenshot("canvas-staging-narrow")
+	p.viewport(1280, 800)
+	p.click("Accept")
+	d = waitDoc(t, env, "the accepted layer", func(d *canvasDoc) bool { return len(d.Layers) == 4 && len(d.Staging) == 0 })
+	result := d.Layers[0].Objects[0].ImageName
+	// The mask stroke covers x 52..76, y 60..68; the coherence band (8 px, on the 8-pixel latent grid, plus the
+	// bilinear shrink's reach) and the 4-pixel fade stay within 24 px of it.
+	orig, got := fetchPNG(t, env, src), fetchPNG(t, env, result)
+	kept, changed := 0, 0
+	for y := 0; y < 128; y++ {
+		for x := 0; x < 128; x++ {
+			if x < 52-24 || x >= 76+24 || y < 60-24 || y >= 68+24 {
+				kept++
+				if px(got, x, y) != px(orig, x, y) {
+					t.Fatalf("inpaint changed (%d,%d) outside the mask: %v, was %v", x, y, px(got, x, y), px(orig, x, y))
+				}
+			} else if x >= 56 && x < 72 && y >= 62 && y < 66 && px(got, x, y) != px(orig, x, y) {
+				changed++
+			}
+		}
+	}
+	t.Logf("inpaint: %d pixels outside the mask identical after paste-back, %d of 64 masked pixels changed", kept, changed)
+	if changed == 0 {
+		t.Error("inpaint changed none of the masked pixels")
+	}
+
+	// Clear the mask, extend the box past the image's right edge: outpaint.
+	p.selectLayer("Inpaint Mask 1")
+	p.click("Clear")
+	p.fill("Box X", "64")
+	waitDoc(t, env, "the moved box", func(d *canvasDoc) bool { return d.Bbox.X == 64 })
+	old = waitTimeoutOverride(3 * time.Minute)
+	p.click("Invoke", `[data-testid="canvas-screen"]`)
+	p.waitFor("the outpaint candidate", `document.querySelector('[data-testid="staging-area"]')`)
+	waitTimeoutOverride(old)
+	if mode := js[string](p, `document.querySelector('[data-testid="canvas-mode"]').innerText`); !strings.Contains(mode, "outpaint") {
+		t.Fatalf("mode shown %q, want outpaint", mode)
+	}
+	p.screenshot("canvas-outpaint-1280")
+	d = waitDoc(t, env, "the outpaint candidate", func(d *canvasDoc) bool { return len(d.Staging) == 1 })
+	out := fetchPNG(t, env, d.Staging[0].ImageName)
+	for y := 0; y < 128; y++ {
+		for x := 64; x < 128; x++ {
+			if a := px(out, x, y).A; a != 255 {
+				t.Fatalf("outpaint left (%d,%d) transparent (alpha %d)", x, y, a)
+			}
+		}
+	}
+	p.click("Discard")
+	p.waitFor("the staging area to close", `!document.querySelector('[data-testid="staging-area"]')`)
+
+	// Two regional prompts over an empty part of the document.
+	p.fill("Box X", "400")
+	for i, prompt := range []string{"a cat", "a dog"} {
+		p.click("Add Regional Guidance")
+		name := fmt.Sprintf("Regional Guidance %d", i+1)
+		p.waitFor("the region layer", fmt.Sprintf(`document.querySelector('[data-testid="layer-item"][data-layer-name=%s]')`, q(name)))
+		p.fill("Region Prompt", prompt)
+		p.fill("Size", "48")
+		x0 := 400.0 + 24 + float64(i)*64
+		p.stroke([2]float64{x0, 16}, [2]float64{x0, 40}, [2]float64{x0, 64}, [2]float64{x0, 88}, [2]float64{x0, 112})
+	}
+	waitDoc(t, env, "two painted regions", func(d *canvasDoc) bool {
+		n := 0
+		for _, l := range d.Layers {
+			if l.Kind == "regional_guidance" && len(l.Objects) == 1 {
+				n++
+			}
+		}
+		return n == 2 && d.Bbox.X == 400
+	})
+	old = waitTimeoutOverride(3 * time.Minute)
+	p.click("Invoke", `[data-testid="canvas-screen"]`)
+	p.waitFor("the regional candidate", `document.querySelector('[data-testid="staging-area"]')`)
+	waitTimeoutOverride(old)
+	var items []struct {
+		ItemID int `json:"item_id"`
+	}
+	env.Do("GET", "/api/v1/queue/default/list_all").Expect(http.StatusOK).Decode(&items)
+	var last struct {
+		Session struct {
+			Graph struct {
+				Nodes map[string]map[string]any `json:"nodes"`
+			} `json:"graph"`
+		} `json:"session"`
+	}
+	maxID := 0
+	for _, it := range items {
+		maxID = max(maxID, it.ItemID)
+	}
+	env.Do("GET", "/api/v1/queue/default/i/"+strconv.Itoa(maxID)).Expect(http.StatusOK).Decode(&last)
+	prompts := map[string]bool{}
+	masks := 0
+	for _, n := range last.Session.Graph.Nodes {
+		if n["type"] == "compel" && strings.HasPrefix(fmt.Sprint(n["id"]), "region_positive_cond_") {
+			prompts[fmt.Sprint(n["prompt"])] = true
+		}
+		if n["type"] == "alpha_mask_to_tensor" {
+			masks++
+		}
+	}
+	if !prompts["a cat"] || !prompts["a dog"] || masks != 2 {
+		t.Errorf("regional graph: prompts %v, %d masks", prompts, masks)
+	}
+	p.screenshot("canvas-regions-1280")
+	p.click("Accept")
+	before := waitDoc(t, env, "the accepted regional result", func(d *canvasDoc) bool { return len(d.Staging) == 0 && d.layer("Raster Layer 3") >= 0 })
+
+	// Reload: the same document.
+	p.reload()
+	p.waitFor("the canvas after reload", `document.querySelector('[data-testid="canvas-stage"] canvas')`)
+	names := js[[]string](p, `Array.from(document.querySelectorAll('[data-testid="layer-item"]')).map((e) => e.dataset.layerName)`)
+	var want []string
+	for _, l := range before.Layers {
+		want = append(want, l.Name)
+	}
+	if strings.Join(names, "|") != strings.Join(want, "|") {
+		t.Errorf("after reload the layers are %v, want %v", names, want)
+	}
+	if v := p.value("Box X"); v != "400" {
+		t.Errorf("after reload Box X = %s, want 400", v)
+	}
+	if imageLayer == "" || before.layer(imageLayer) < 0 {
+		t.Errorf("the image layer %q is gone", imageLayer)
+	}
+	p.screenshot("canvas-reloaded-1280")
+}

@@ -1,0 +1,41 @@
+// Which generation the content inside the box calls for, as InvokeAI's canvas decides it (docs/canvas.md):
+// nothing drawn → text-to-image; transparent pixels → outpaint; opaque with a mask → inpaint; otherwise
+// image-to-image.
+
+export type GenerationMode = 'txt2img' | 'img2img' | 'inpaint' | 'outpaint';
+
+/** rasterAlpha / maskAlpha: RGBA pixel data of the raster composite and the inpaint mask composite in the box. */
+export function generationMode(raster: Uint8ClampedArray, mask: Uint8ClampedArray | null): GenerationMode {
+  let transparent = 0;
+  let opaque = 0;
+  const n = raster.length / 4;
+  for (let i = 3; i < raster.length; i += 4) {
+    if (raster[i] === 0) transparent++;
+    else if (raster[i] === 255) opaque++;
+  }
+  if (transparent === n) return 'txt2img';
+  if (opaque !== n) return 'outpaint';
+  if (mask) {
+    for (let i = 3; i < mask.length; i += 4) if (mask[i] !== 0) return 'inpaint';
+  }
+  return 'img2img';
+}
+
+/**
+ * The denoise mask image of create_gradient_mask, as grey RGBA pixels: white keeps the initial image, black is
+ * generated anew. Painted mask pixels (alpha > 0) are generated; in outpaint mode, so are the pixels the raster
+ * layers do not cover fully. (InvokeAI builds this with its tomask and mask_combine nodes; invokego computes the
+ * same mask here, in the browser, see docs/canvas.md.)
+ */
+export function denoiseMaskPixels(raster: Uint8ClampedArray, mask: Uint8ClampedArray | null, outpaint: boolean): Uint8ClampedArray {
+  const out = new Uint8ClampedArray(raster.length);
+  for (let i = 0; i < raster.length; i += 4) {
+    const masked = (mask && mask[i + 3] > 0) || (outpaint && raster[i + 3] < 255);
+    const v = masked ? 0 : 255;
+    out[i] = v;
+    out[i + 1] = v;
+    out[i + 2] = v;
+    out[i + 3] = 255;
+  }
+  return out;
+}

@@ -1,0 +1,62 @@
+// The document helpers: bounded undo/redo, the generation mode from the box's pixels, the denoise mask.
+import { describe, expect, it } from 'vitest';
+import { initHistory, push, redo, undo } from './history';
+import { denoiseMaskPixels, generationMode } from './mode';
+import { emptyDoc, isCanvasDoc, snap8 } from './types';
+
+function px(alphas: number[]): Uint8ClampedArray {
+  const a = new Uint8ClampedArray(alphas.length * 4);
+  alphas.forEach((v, i) => {
+    a[i * 4] = 10;
+    a[i * 4 + 3] = v;
+  });
+  return a;
+}
+
+describe('history', () => {
+  it('undoes and redoes, and a new edit drops the redo list', () => {
+    let h = initHistory(0);
+    h = push(h, 1);
+    h = push(h, 2);
+    h = undo(h);
+    expect(h.present).toBe(1);
+    h = redo(h);
+    expect(h.present).toBe(2);
+    h = undo(push(undo(h), 5));
+    expect(h.present).toBe(1);
+    expect(redo(h).present).toBe(5);
+    expect(redo(redo(h)).present).toBe(5);
+  });
+  it('is bounded', () => {
+    let h = initHistory(0);
+    for (let i = 1; i <= 100; i++) h = push(h, i, 10);
+    expect(h.past.length).toBe(10);
+    for (let i = 0; i < 20; i++) h = undo(h);
+    expect(h.present).toBe(90);
+  });
+});
+
+describe('generation mode', () => {
+  it('follows the box content', () => {
+    expect(generationMode(px([0, 0, 0, 0]), px([0, 0, 0, 0]))).toBe('txt2img');
+    expect(generationMode(px([255, 255, 255, 255]), px([0, 0, 0, 0]))).toBe('img2img');
+    expect(generationMode(px([255, 255, 255, 255]), px([0, 200, 0, 0]))).toBe('inpaint');
+    expect(generationMode(px([255, 255, 0, 0]), px([0, 0, 0, 0]))).toBe('outpaint');
+    expect(generationMode(px([255, 128, 255, 255]), null)).toBe('outpaint');
+  });
+  it('masks painted pixels, and uncovered ones when outpainting', () => {
+    const m = denoiseMaskPixels(px([255, 255, 0, 255]), px([0, 9, 0, 0]), true);
+    expect(Array.from(m.filter((_, i) => i % 4 === 0))).toEqual([255, 0, 0, 255]);
+    const ip = denoiseMaskPixels(px([255, 255, 0, 255]), px([0, 9, 0, 0]), false);
+    expect(Array.from(ip.filter((_, i) => i % 4 === 0))).toEqual([255, 0, 255, 255]);
+  });
+});
+
+describe('document', () => {
+  it('snaps sizes to 8 and validates stored documents', () => {
+    expect([snap8(3), snap8(515), snap8(516), snap8(1020)]).toEqual([8, 512, 520, 1024]);
+    expect(isCanvasDoc(JSON.parse(JSON.stringify(emptyDoc())))).toBe(true);
+    expect(isCanvasDoc({ version: 2 })).toBe(false);
+    expect(isCanvasDoc(null)).toBe(false);
+  });
+});
