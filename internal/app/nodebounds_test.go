@@ -29,6 +29,9 @@ var unboundedSizing = map[string]string{
 	"crop_latents.height":                croppedRegion,
 	"rectangle_mask.rectangle_width":     croppedRegion,
 	"rectangle_mask.rectangle_height":    croppedRegion,
+	"image_panel_layout.width":           "the size of a grid the node only computes coordinates in; it allocates nothing",
+	"image_panel_layout.height":          "the size of a grid the node only computes coordinates in; it allocates nothing",
+	"img_channel_multiply.scale":         "a factor on a channel's values, not on the image's size",
 }
 
 const croppedRegion = "a region of what the node is given or makes, clipped to it, so that bounds it"

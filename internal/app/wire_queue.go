@@ -13,6 +13,7 @@ import (
 	"github.com/invokego/invokego/internal/nodes"
 	"github.com/invokego/invokego/internal/nodes/canvas"
 	"github.com/invokego/invokego/internal/nodes/core"
+	"github.com/invokego/invokego/internal/nodes/imageops"
 	"github.com/invokego/invokego/internal/queue"
 	"github.com/invokego/invokego/internal/store"
 )
@@ -25,6 +26,7 @@ func (a *App) NodeRegistry() *nodes.Registry {
 		a.nodes = nodes.NewRegistry()
 		core.Register(a.nodes)
 		canvas.Register(a.nodes)
+		imageops.Register(a.nodes)
 	}
 	return a.nodes
 }
