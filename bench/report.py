@@ -11,16 +11,17 @@ import os
 import platform
 import sys
 
-PEAK_FP32 = 444.0  # GFLOP/s: 2 Zen 5 cores × 222 (2 × 512-bit FMA per cycle)
-PEAK_BF16 = 2 * PEAK_FP32  # VDPBF16PS: two multiply-adds per fp32 lane
-
+# Rows: (key, label, precision of the arithmetic, target ratio). The peak
+# each figure is a fraction of is measured by enginebench on the machine
+# itself (its "machine" line: register-only FMA / VDPBF16PS loops), never a
+# constant: the same report runs on many CPUs.
 ROWS = [
-    ("unet_fp32", "UNet step fp32 (2×4×64×64)", PEAK_FP32, 0.7),
-    ("unet_bf16", "UNet step bf16 (2×4×64×64)", PEAK_BF16, 1.0),
-    ("text_encoder", "Text encoder (2×77 tokens)", PEAK_FP32, None),
-    ("vae_decode", "VAE decode 512×512", PEAK_FP32, None),
-    ("unet_plain_fp32", "UNet step fp32, timed beside the next row", PEAK_FP32, None),
-    ("unet_controlnet_fp32", "UNet step fp32 + one ControlNet", PEAK_FP32, None),
+    ("unet_fp32", "UNet step fp32 (2×4×64×64)", "fp32", 0.7),
+    ("unet_bf16", "UNet step bf16 (2×4×64×64)", "bf16", 1.0),
+    ("text_encoder", "Text encoder (2×77 tokens)", "fp32", None),
+    ("vae_decode", "VAE decode 512×512", "fp32", None),
+    ("unet_plain_fp32", "UNet step fp32, timed beside the next row", "fp32", None),
+    ("unet_controlnet_fp32", "UNet step fp32 + one ControlNet", "fp32", None),
 ]
 
 
@@ -72,37 +73,61 @@ def main():
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     add(f"# `make bench`: invokego vs PyTorch ({now})")
     add("")
-    add(f"Machine: {platform.machine()}, {os.cpu_count()} CPUs; both sides on {cfg.get('threads', '?')} threads. "
-        f"PyTorch {cfg.get('torch', '?')} (Debian), mkldnn {cfg.get('mkldnn')}, "
+    mach = eng.get("machine", {})
+    threads = mach.get("threads") or cfg.get("threads") or 1
+    peak_thread = {"fp32": mach.get("fp32_peak_per_thread") or 0, "bf16": mach.get("bf16_peak_per_thread") or 0}
+    isa = ", ".join(mach.get("isa") or []) or "unknown"
+    cpu = f"{mach.get('cpu', '?')} (cpu family {mach.get('cpu_family', '?')}, model {mach.get('cpu_model', '?')})"
+    add(f"Machine: **{cpu}**, {platform.machine()}, {os.cpu_count()} CPUs; ISA: {isa}; both sides on "
+        f"{cfg.get('threads', threads)} threads. Measured peaks (register-only loops, per CPU-second of one thread): "
+        f"fp32 FMA **{peak_thread['fp32']:.0f}**, bf16 (VDPBF16PS) **{peak_thread['bf16']:.0f}** GFLOP "
+        f"(× {threads} threads: {threads * peak_thread['fp32']:.0f} / {threads * peak_thread['bf16']:.0f} GFLOP/s); "
+        f"1-min load while measuring them {mach.get('load', '?')}.")
+    add(f"PyTorch {cfg.get('torch', '?')} (Debian), mkldnn {cfg.get('mkldnn')}, "
         f"OPENBLAS_CORETYPE={cfg.get('OPENBLAS_CORETYPE')}, LD_PRELOAD={cfg.get('LD_PRELOAD')}.")
     add(f"Load (uptime) before PyTorch: `{read(os.path.join(out_dir, 'uptime_torch'))}`; before invokego: "
         f"`{read(os.path.join(out_dir, 'uptime_engine'))}`; at the end: `{read(os.path.join(out_dir, 'uptime_end'))}`.")
     add("")
     add("Seconds are medians of the timed runs (wall clock). Ratio = invokego / PyTorch (< 1: invokego faster); "
         "the CPU ratio uses process CPU seconds instead, which a busy machine distorts less. "
-        "Peak fraction = achieved GFLOP/s over the machine's FMA peak (fp32 444 GFLOP/s on 2 cores, bf16 888).")
+        "GFLOP/s (peak %) divides by the measured peak × threads; GFLOP per CPU-second (peak %) divides by the "
+        "measured per-thread peak and is the figure a shared machine distorts least. The peak is the fp32 one for "
+        "fp32 rows and the bf16 one for bf16 rows (fp32 where the CPU has no bf16 dot product).")
     add("")
     add("| workload | GFLOP | invokego s | PyTorch s | ratio | CPU ratio | target | invokego GFLOP/s (peak %) | "
-        "PyTorch GFLOP/s (peak %) | load 1-min (invokego / PyTorch) | PyTorch variant |")
-    add("|---|---|---|---|---|---|---|---|---|---|---|")
-    for key, label, peak, target in ROWS:
+        "invokego GFLOP/CPU-s (peak %) | PyTorch GFLOP/s (peak %) | PyTorch GFLOP/CPU-s (peak %) | "
+        "load 1-min (invokego / PyTorch) | PyTorch variant |")
+    add("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for key, label, prec, target in ROWS:
         e, t = eng.get(key), torch.get(key)
+        if not e and not t:
+            continue
         gflop = (t or e or {}).get("gflop", 0)
         ratio = cpu_ratio = "n/a"
         if e and t and e.get("seconds") and t.get("seconds"):
             ratio = f"**{e['seconds'] / t['seconds']:.2f}**"
             if e.get("cpu_seconds") and t.get("cpu_seconds"):
                 cpu_ratio = f"{e['cpu_seconds'] / t['cpu_seconds']:.2f}"
+        pt = peak_thread[prec] or peak_thread["fp32"]
+
+        def pct(g, peak):
+            return f" ({100 * g / peak:.0f} %)" if peak else ""
 
         def perf(r):
             if not r or not r.get("seconds"):
                 return "n/a"
             g = r["gflop"] / r["seconds"]
-            return f"{g:.0f} ({100 * g / peak:.0f} %)"
+            return f"{g:.0f}{pct(g, pt * threads)}"
+
+        def perf_cpu(r):
+            if not r or not r.get("cpu_seconds"):
+                return "n/a"
+            g = r["gflop"] / r["cpu_seconds"]
+            return f"{g:.0f}{pct(g, pt)}"
 
         add(f"| {label} | {gflop:.1f} | {fmt_s(e)} | {fmt_s(t)} | {ratio} | {cpu_ratio} | "
-            f"{'≤ %.1f' % target if target else ''} | {perf(e)} | {perf(t)} | {load_str(e)} / {load_str(t)} | "
-            f"{(t or {}).get('note', '')} |")
+            f"{'≤ %.1f' % target if target else ''} | {perf(e)} | {perf_cpu(e)} | {perf(t)} | {perf_cpu(t)} | "
+            f"{load_str(e)} / {load_str(t)} | {(t or {}).get('note', '')} |")
     notes = [f"- invokego {k}: {r['note']}" for k, r in eng.items() if r.get("note") and k in dict((r[0], 1) for r in ROWS)]
     if eng.get("unet_fp32") and torch.get("unet_fp32"):
         ge, gt = eng["unet_fp32"]["gflop"], torch["unet_fp32"]["gflop"]

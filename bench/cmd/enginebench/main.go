@@ -67,6 +67,7 @@ func main() {
 	threads := runtime.GOMAXPROCS(0)
 	fmt.Fprintf(os.Stderr, "enginebench: GOMAXPROCS %d, gemm %s, bf16 gemm %s\n", threads, gemm.Backend(), gemm.BF16Backend())
 	ctx := context.Background()
+	emitMachine(threads)
 	emit := func(r result) {
 		r.Impl, r.Threads = "invokego", threads
 		b, _ := json.Marshal(r)
@@ -245,6 +246,40 @@ func memoryRun(ctx context.Context, unet *sd.UNet, clip *sd.CLIPTextModel, vae *
 	}
 	b, _ := json.Marshal(r)
 	fmt.Println(string(b))
+}
+
+// emitMachine prints the CPU, the instruction-set extensions the kernels
+// use and the fp32 FMA and bf16 peaks measured now (gemm.MeasurePeaks, per
+// CPU-second of one thread; the peak of the run is that times threads), so
+// every figure of the report names the machine and the peak it is a
+// fraction of.
+func emitMachine(threads int) {
+	p := gemm.MeasurePeaks(time.Second)
+	r := map[string]any{
+		"impl": "invokego", "name": "machine",
+		"cpu": cpuInfo("model name"), "cpu_family": cpuInfo("cpu family"), "cpu_model": cpuInfo("model"),
+		"isa": p.ISA, "threads": threads, "gemm": gemm.Backend(), "bf16_gemm": gemm.BF16Backend(),
+		"fp32_peak_per_thread": p.FP32, "bf16_peak_per_thread": p.BF16,
+		"fp32_peak": p.FP32 * float64(threads), "bf16_peak": p.BF16 * float64(threads),
+		"load": loadAvg(),
+	}
+	b, _ := json.Marshal(r)
+	fmt.Println(string(b))
+}
+
+// cpuInfo returns the first value of a /proc/cpuinfo field ("" if absent).
+func cpuInfo(field string) string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return ""
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if ok && strings.TrimSpace(k) == field {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
 }
 
 func check(err error) {
