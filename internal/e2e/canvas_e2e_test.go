@@ -112,6 +112,21 @@ func (p *page) docToClient(x, y float64) (float64, float64) {
 // stroke drags the mouse through document points with the left button held.
 func (p *page) stroke(pts ...[2]float64) {
 	p.t.Helper()
+	p.strokeSteps(pts, nil)
+}
+
+// loadAvg is the machine's load average, reported beside timings.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	return strings.Join(strings.Fields(string(b))[:3], " ")
+}
+
+// strokeSteps presses and moves through pts, calls beforeRelease (when given), then releases.
+func (p *page) strokeSteps(pts [][2]float64, beforeRelease func()) {
+	p.t.Helper()
 	var acts []chromedp.Action[chromedp.Void]
 	for i, pt := range pts {
 		x, y := p.docToClient(pt[0], pt[1])
@@ -121,7 +136,12 @@ func (p *page) stroke(pts ...[2]float64) {
 		}
 		acts = append(acts, chromedp.MouseEvent(typ, x, y, chromedp.ButtonLeft, func(q *input.DispatchMouseEventParams) { q.Buttons = 1; q.ClickCount = 1 }))
 	}
+	p.do(acts...)
+	if beforeRelease != nil {
+		beforeRelease()
+	}
 	x, y := p.docToClient(pts[len(pts)-1][0], pts[len(pts)-1][1])
+	acts = []chromedp.Action[chromedp.Void]{}
 	acts = append(acts, chromedp.MouseEvent(chromedp.MouseReleased, x, y, chromedp.ButtonLeft, func(q *input.DispatchMouseEventParams) { q.ClickCount = 1 }))
 	p.do(acts...)
 }
@@ -348,4 +368,130 @@ func TestE2ECanvas(t *testing.T) {
 		t.Errorf("the image layer %q is gone", imageLayer)
 	}
 	p.screenshot("canvas-reloaded-1280")
+}
+
+// Multi-user: one user's canvas (document, uploads, staged results) is invisible to another.
+func TestE2ECanvasMultiUser(t *testing.T) {
+	b := newBrowser(t)
+	env := apitest.New(t, apitest.Multiuser())
+	users := env.Cast()
+	adminTok := env.Login(users.Admin.Email, users.Admin.Password)
+	installTiny(t, env, apitest.Token(adminTok))
+	ownerTok := env.Login(users.Owner.Email, users.Owner.Password)
+	otherTok := env.Login(users.Other.Email, users.Other.Password)
+
+	owner := b.newPage("owner", env.URL)
+	loginUI(owner, users.Owner, false)
+	owner.click("Canvas")
+	owner.waitFor("the canvas", `document.querySelector('[data-testid="canvas-stage"] canvas')`)
+	owner.selectLayer("Raster Layer 1")
+	owner.click("Rectangle")
+	owner.stroke([2]float64{8, 8}, [2]float64{40, 40}, [2]float64{120, 120})
+	owner.fill("Box Width", "128")
+	owner.fill("Box Height", "128")
+	owner.fill("Prompt", "owner's secret barn", `[data-testid="canvas-screen"]`)
+	owner.fill("Steps", "2", `[data-testid="canvas-screen"]`)
+	waitDoc(t, env, "the owner's rectangle", func(d *canvasDoc) bool {
+		i := d.layer("Raster Layer 1")
+		return i >= 0 && len(d.Layers[i].Objects) == 1 && d.Bbox.Height == 128
+	}, apitest.Token(ownerTok))
+	old := waitTimeoutOverride(3 * time.Minute)
+	owner.click("Invoke", `[data-testid="canvas-screen"]`)
+	owner.waitFor("the owner's candidate", `document.querySelector('[data-testid="staging-area"]')`)
+	waitTimeoutOverride(old)
+	d := waitDoc(t, env, "the staged candidate", func(d *canvasDoc) bool { return len(d.Staging) == 1 }, apitest.Token(ownerTok))
+	staged := d.Staging[0].ImageName
+
+	other := b.newPage("other", env.URL)
+	loginUI(other, users.Other, false)
+	other.click("Canvas")
+	other.waitFor("the other user's canvas", `document.querySelector('[data-testid="canvas-stage"] canvas')`)
+	other.screenshot("canvas-other-user-1280")
+	if other.has(`document.querySelector('[data-testid="staging-area"]')`) {
+		t.Error("the other user sees a staging area")
+	}
+	if v := other.value("Prompt"); strings.Contains(v, "secret") {
+		t.Errorf("the other user's canvas prompt is %q", v)
+	}
+	if doc := storedDoc(t, env, apitest.Token(otherTok)); doc != nil {
+		for _, l := range doc.Layers {
+			if len(l.Objects) > 0 {
+				t.Errorf("the other user's stored canvas has drawn layer %q", l.Name)
+			}
+		}
+	}
+	// The owner's staged image and composite are not readable by the other user.
+	r := env.Do("GET", "/api/v1/images/i/"+staged, apitest.Token(otherTok))
+	if r.Status != http.StatusForbidden && r.Status != http.StatusNotFound {
+		t.Errorf("the other user reads the owner's staged image: status %d", r.Status)
+	}
+	// The owner still has their document.
+	if doc := storedDoc(t, env, apitest.Token(ownerTok)); doc == nil || len(doc.Staging) != 1 {
+		t.Error("the owner's canvas changed")
+	}
+}
+
+// Figures for the report (no timing assertions): the largest gap between animation frames while a stroke is
+// drawn over a 2048×2048 image, and the time to encode and upload the composite of a 1024×1024 box.
+func TestE2ECanvasPerformance(t *testing.T) {
+	b := newBrowser(t)
+	env := apitest.New(t)
+	installTiny(t, env)
+	_, up := uploadAPI(t, env, "", "", patternPNG(t, 2048, 2048))
+	src := up["image_name"].(string)
+	p := b.newPage("perf", env.URL)
+	p.open("/gallery")
+	p.click("Open image "+src, `section[aria-label="Images"]`)
+	p.click("Send to Canvas")
+	waitDoc(t, env, "the 2048² layer", func(d *canvasDoc) bool { return d.Bbox.Width == 2048 && len(d.Layers) == 3 })
+	p.click("Reset View")
+	// Wait for the image to be drawn: the layer canvas is no longer blank at a point inside it.
+	p.waitFor("the image on the stage", `(() => { const cs = document.querySelectorAll('[data-testid="canvas-stage"] canvas'); return Array.from(cs).some((c) => { const x = c.getContext('2d'); return x && x.getImageData(200, 200, 1, 1).data[3] > 0; }); })()`)
+	p.selectLayer("Raster Layer 1")
+	p.click("Brush")
+	p.fill("Size", "40")
+	js[bool](p, `(() => { window.__frames = []; let last = performance.now(); const f = (t) => { window.__frames.push(t - last); last = t; if (!window.__stopFrames) requestAnimationFrame(f); }; requestAnimationFrame(f); return true; })()`)
+	time.Sleep(300 * time.Millisecond)
+	js[bool](p, `(() => { window.__frames = []; return true; })()`)
+	var pts [][2]float64
+	for i := 0; i < 120; i++ {
+		pts = append(pts, [2]float64{100 + float64(i)*6, 150 + 100*float64(i%20)/20})
+	}
+	start := time.Now()
+	// Press and move (the drawing), then mark, then release (the stroke joins the document).
+	p.strokeSteps(pts, func() { js[bool](p, `(() => { window.__releaseAt = window.__frames.length; return true; })()`) })
+	strokeTime := time.Since(start)
+	time.Sleep(500 * time.Millisecond)
+	frames := js[[]float64](p, `(() => { window.__stopFrames = true; return window.__frames; })()`)
+	releaseAt := js[int](p, `window.__releaseAt`)
+	if len(frames) == 0 || releaseAt > len(frames) {
+		t.Fatalf("%d animation frames recorded, release at %d", len(frames), releaseAt)
+	}
+	stat := func(fs []float64) (worst, mean float64) {
+		for _, f := range fs {
+			worst = max(worst, f)
+			mean += f
+		}
+		return worst, mean / float64(max(1, len(fs)))
+	}
+	dw, dm := stat(frames[:releaseAt])
+	rw, _ := stat(frames[releaseAt:])
+	t.Logf("stroke of %d points over a 2048x2048 image layer in %v (load average %s): while drawing %d frames, max frame gap %.1f ms, mean %.1f ms; after release (the stroke joins the document) max %.1f ms",
+		len(pts), strokeTime.Round(time.Millisecond), loadAvg(), releaseAt, dw, dm, rw)
+	waitDoc(t, env, "the stroke", func(d *canvasDoc) bool {
+		i := d.layer("Raster Layer 1")
+		return i >= 0 && len(d.Layers[i].Objects) == 1 && len(d.Layers[i].Objects[0].Points) >= 200
+	})
+
+	// Composite upload of a 1024² box (img2img over the image).
+	p.fill("Box Width", "1024")
+	p.fill("Box Height", "1024")
+	p.fill("Steps", "1", `[data-testid="canvas-screen"]`)
+	waitDoc(t, env, "the 1024 box", func(d *canvasDoc) bool { return d.Bbox.Width == 1024 && d.Bbox.Height == 1024 })
+	p.click("Invoke", `[data-testid="canvas-screen"]`)
+	p.waitFor("the composite upload", `window.__invokegoCanvasMetrics && window.__invokegoCanvasMetrics.lastCompositeSize === '1024x1024'`)
+	ms := js[float64](p, `window.__invokegoCanvasMetrics.lastCompositeUploadMs`)
+	t.Logf("composite of a 1024x1024 box: PNG encoding and upload took %.0f ms", ms)
+	p.screenshot("canvas-2048-stroke-1280")
+	env.Do("PUT", "/api/v1/queue/default/clear").Expect(http.StatusOK)
 }
