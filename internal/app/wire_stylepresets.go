@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 
 	"github.com/invokego/invokego/internal/api"
+	"github.com/invokego/invokego/internal/nodes/core"
 	"github.com/invokego/invokego/internal/stylepresets"
 )
 
@@ -28,6 +29,7 @@ func (a *App) wireStylePresets(ctx context.Context) error {
 		a.logger.Warn("could not prune style preset images", "error", err)
 	}
 	a.StylePresets = svc
+	core.RegisterPromptTemplate(a.NodeRegistry(), svc)
 	a.Auth.AddContentRemover(svc)
 	a.Router.Add(api.StylePresetRoutes(svc)...)
 	return nil
