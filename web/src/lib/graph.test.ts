@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { buildBatch, buildGraph, defaultParams, recallFromMetadata, SCHEDULERS, seedsFor, type GenParams } from './graph';
+import { buildBatch, buildGraph, defaultParams, modelDefaults, recallFromMetadata, SCHEDULERS, seedsFor, type GenParams } from './graph';
+import { newControl, newIPAdapter } from './graphAdapters';
 import type { ModelConfig } from './types';
 
 const sd15: ModelConfig = { key: 'k1', hash: 'blake3:abc', name: 'tiny', base: 'sd-1', type: 'main' };
@@ -109,5 +110,53 @@ describe('recall', () => {
     expect(recallFromMetadata(md, [], 'size')).toEqual({ width: 768, height: 512 });
     expect(recallFromMetadata(md, [], 'seed')).toEqual({ seed: 5, randomSeed: false });
     expect(recallFromMetadata(null, [])).toEqual({});
+  });
+});
+
+describe('model defaults', () => {
+  it('gives FLUX schnell 4 steps and leaves guidance alone; dev 28 steps at guidance 3.5', () => {
+    expect(modelDefaults({ key: 's', hash: '', name: 's', base: 'flux', type: 'main', variant: 'schnell' })).toEqual({ steps: 4 });
+    expect(modelDefaults({ key: 'd', hash: '', name: 'd', base: 'flux', type: 'main', variant: 'dev' })).toEqual({ steps: 28, guidance: 3.5 });
+  });
+  it("takes the model's default_settings over the variant's", () => {
+    const m: ModelConfig = { key: 'd', hash: '', name: 'd', base: 'flux', type: 'main', variant: 'dev', default_settings: { steps: 20, guidance: 4, width: 768, height: 512 } };
+    expect(modelDefaults(m)).toEqual({ steps: 20, guidance: 4, width: 768, height: 512 });
+    expect(modelDefaults({ ...sd15, default_settings: { cfg_scale: 5, scheduler: 'lms' } })).toEqual({ cfgScale: 5, scheduler: 'lms' });
+  });
+  it('refuses a FLUX graph without its encoders', () => {
+    expect(() => buildGraph(p({ model: { key: 'd', hash: '', name: 'd', base: 'flux', type: 'main', variant: 'dev' } }))).toThrow(/T5/);
+  });
+});
+
+describe('LoRAs and adapters', () => {
+  const lora: ModelConfig = { key: 'l', hash: 'h', name: 'style', base: 'sd-1', type: 'lora' };
+  const cn: ModelConfig = { key: 'c', hash: 'h2', name: 'canny', base: 'sd-1', type: 'controlnet' };
+  const ip: ModelConfig = { key: 'i', hash: 'h3', name: 'ipa', base: 'sd-1', type: 'ip_adapter' };
+  it('leaves the graph as it was without any', () => {
+    const g = buildGraph(p({ loras: [{ id: 'x', model: lora, weight: 1, isEnabled: false }] }));
+    expect(Object.values(g.nodes).some((n) => n.type === 'lora_selector' || n.type === 'collect')).toBe(false);
+    expect(hasEdge(g, 'model_loader', 'unet', 'denoise_latents', 'unet')).toBe(true);
+    expect(g.nodes.core_metadata.loras).toBeUndefined();
+  });
+  it('uses the processed control image and keeps the original in the metadata', () => {
+    const c = { ...newControl(cn), image: { image_name: 'a.png' }, processedImage: { image_name: 'a-canny.png' } };
+    const g = buildGraph(p({ controls: [c] }));
+    expect(g.nodes.control_net_0).toMatchObject({ type: 'controlnet', image: { image_name: 'a-canny.png' }, control_weight: 1, control_mode: 'balanced' });
+    expect(g.nodes.core_metadata.controlnets).toEqual([expect.objectContaining({ image: { image_name: 'a.png' }, processed_image: { image_name: 'a-canny.png' } })]);
+  });
+  it('round-trips LoRAs, control layers and IP-Adapters through the metadata', () => {
+    const c = { ...newControl(cn), weight: 0.8, beginStepPct: 0.25, endStepPct: 0.75, controlMode: 'more_prompt' as const, image: { image_name: 'a.png' }, processedImage: { image_name: 'a-canny.png' } };
+    const i = { ...newIPAdapter(ip), weight: 0.6, method: 'composition' as const, image: { image_name: 'r.png' } };
+    const params = p({ loras: [{ id: 'x', model: lora, weight: 0.4, isEnabled: true }], controls: [c], ipAdapters: [i] });
+    const md = buildGraph(params).nodes.core_metadata as Record<string, unknown>;
+    const back = recallFromMetadata(md, [sd15]);
+    const again = buildGraph(p({ ...back }));
+    expect(again.nodes.core_metadata).toEqual(md);
+    expect(back.loras?.[0]).toMatchObject({ model: lora, weight: 0.4, isEnabled: true });
+    expect(back.controls?.[0]).toMatchObject({ model: cn, weight: 0.8, beginStepPct: 0.25, endStepPct: 0.75, controlMode: 'more_prompt', processor: 'none' });
+    expect(back.ipAdapters?.[0]).toMatchObject({ model: ip, weight: 0.6, method: 'composition', image: { image_name: 'r.png' } });
+  });
+  it('skips malformed metadata entries', () => {
+    expect(recallFromMetadata({ loras: [{ weight: 1 }, 'x'], controlnets: [{ control_model: { key: 'c' } }] }, [])).toEqual({ loras: [], controls: [] });
   });
 });

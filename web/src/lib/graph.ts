@@ -1,5 +1,9 @@
-// Builds InvokeAI's text-to-image / image-to-image graphs (SD1.5 and SDXL) and the batch that enqueues them.
+// Builds InvokeAI's text-to-image / image-to-image graphs (SD1.5, SDXL and FLUX) and the batch that enqueues them,
+// with LoRAs, ControlNets / T2I-Adapters and IP-Adapters wired as InvokeAI's Generate tab wires them (docs/architecture.md).
 import type { ModelConfig } from './types';
+import { addAdapters, addLoRAs, adapterMetadata, recallAdapters, type ControlEntry, type IPAdapterEntry, type LoraEntry } from './graphAdapters';
+
+export type { ControlEntry, IPAdapterEntry, LoraEntry } from './graphAdapters';
 
 export const SCHEDULERS: { value: string; label: string }[] = [
   { value: 'ddim', label: 'DDIM' },
@@ -54,6 +58,13 @@ export interface GenParams {
   strength: number; // img2img denoising strength, 0..1
   seamlessX: boolean; // tile horizontally (the seamless node)
   seamlessY: boolean; // tile vertically
+  loras: LoraEntry[];
+  controls: ControlEntry[]; // ControlNets and T2I-Adapters (the model's type says which)
+  ipAdapters: IPAdapterEntry[];
+  guidance: number; // FLUX dev's distilled guidance; unused by schnell
+  t5Encoder: ModelConfig | null; // FLUX's text encoders and VAE, chosen beside the main model
+  clipEmbed: ModelConfig | null;
+  fluxVAE: ModelConfig | null;
 }
 
 export const defaultParams: GenParams = {
@@ -74,6 +85,13 @@ export const defaultParams: GenParams = {
   strength: 0.75,
   seamlessX: false,
   seamlessY: false,
+  loras: [],
+  controls: [],
+  ipAdapters: [],
+  guidance: 3.5,
+  t5Encoder: null,
+  clipEmbed: null,
+  fluxVAE: null,
 };
 
 export interface GraphNode {
@@ -100,13 +118,14 @@ function uid(): string {
   return Math.random().toString(36).slice(2) + Date.now().toString(36);
 }
 
-function modelIdentifier(m: ModelConfig) {
+export function modelIdentifier(m: ModelConfig) {
   return { key: m.key, hash: m.hash, name: m.name, base: m.base, type: m.type };
 }
 
 /** The graph for one generation; the seed node is filled per image by the batch data. */
 export function buildGraph(p: GenParams): Graph {
   if (!p.model) throw new Error('Select a model first');
+  if (p.model.base === 'flux') return buildFluxGraph(p);
   const sdxl = p.model.base === 'sdxl';
   const img2img = !!p.initImage;
   const nodes: Record<string, GraphNode> = {};
@@ -179,6 +198,9 @@ export function buildGraph(p: GenParams): Graph {
     edge(vaeFrom, 'vae', 'i2l', 'vae');
     edge('i2l', 'latents', 'denoise_latents', 'latents');
   }
+  const g = { id: '', nodes, edges };
+  const loras = addLoRAs(g, p, sdxl ? 'sdxl' : 'sd', unetFrom, sdxl ? 'model_loader' : 'clip_skip');
+  addAdapters(g, p);
   const metadata: GraphNode = {
     id: 'core_metadata',
     type: 'core_metadata',
@@ -205,12 +227,116 @@ export function buildGraph(p: GenParams): Graph {
     metadata.strength = p.strength;
     metadata.init_image = p.initImage.image_name;
   }
+  if (loras.length) metadata.loras = loras;
+  Object.assign(metadata, adapterMetadata(p));
   add(metadata);
   add({ id: 'l2i', type: 'l2i', is_intermediate: false, fp32: sdxl, use_cache: false, board });
   edge('denoise_latents', 'latents', 'l2i', 'latents');
   edge(vaeFrom, 'vae', 'l2i', 'vae');
   edge('core_metadata', 'metadata', 'l2i', 'metadata');
   return { id: uid(), nodes, edges };
+}
+
+/**
+ * InvokeAI's FLUX text-to-image / image-to-image graph: flux_model_loader (transformer, both text encoders and the
+ * VAE), flux_text_encoder, flux_denoise (seeded by the batch like the SD graphs) and flux_vae_decode. Schnell takes
+ * a 256-token T5 sequence and no guidance; the loader's max_seq_len output carries that to the encoder.
+ */
+export function buildFluxGraph(p: GenParams): Graph {
+  if (!p.model) throw new Error('Select a model first');
+  if (!p.t5Encoder) throw new Error('Select a T5 encoder for FLUX');
+  if (!p.clipEmbed) throw new Error('Select a CLIP embed model for FLUX');
+  if (!p.fluxVAE) throw new Error('Select a FLUX VAE');
+  const img2img = !!p.initImage;
+  const nodes: Record<string, GraphNode> = {};
+  const edges: GraphEdge[] = [];
+  const add = (n: GraphNode) => (nodes[n.id] = n);
+  const edge = (s: string, sf: string, d: string, df: string) =>
+    edges.push({ source: { node_id: s, field: sf }, destination: { node_id: d, field: df } });
+  const board = p.boardId && p.boardId !== 'none' ? { board_id: p.boardId } : null;
+  add({
+    id: 'model_loader',
+    type: 'flux_model_loader',
+    is_intermediate: true,
+    use_cache: true,
+    model: modelIdentifier(p.model),
+    t5_encoder_model: modelIdentifier(p.t5Encoder),
+    clip_embed_model: modelIdentifier(p.clipEmbed),
+    vae_model: modelIdentifier(p.fluxVAE),
+  });
+  add({ id: 'positive_prompt', type: 'flux_text_encoder', is_intermediate: true, prompt: p.positivePrompt });
+  edge('model_loader', 'clip', 'positive_prompt', 'clip');
+  edge('model_loader', 't5_encoder', 'positive_prompt', 't5_encoder');
+  edge('model_loader', 'max_seq_len', 'positive_prompt', 't5_max_seq_len');
+  add({ id: 'seed', type: 'integer', is_intermediate: true, value: p.seed });
+  add({
+    id: 'denoise_latents',
+    type: 'flux_denoise',
+    is_intermediate: true,
+    num_steps: p.steps,
+    guidance: p.guidance,
+    width: p.width,
+    height: p.height,
+    denoising_start: img2img ? round(1 - p.strength) : 0,
+    denoising_end: 1,
+  });
+  edge('seed', 'value', 'denoise_latents', 'seed');
+  edge('model_loader', 'transformer', 'denoise_latents', 'transformer');
+  edge('positive_prompt', 'conditioning', 'denoise_latents', 'positive_text_conditioning');
+  if (img2img && p.initImage) {
+    add({ id: 'i2l', type: 'flux_vae_encode', is_intermediate: true, image: { image_name: p.initImage.image_name } });
+    edge('model_loader', 'vae', 'i2l', 'vae');
+    edge('i2l', 'latents', 'denoise_latents', 'latents');
+  }
+  const schnell = p.model.variant === 'schnell';
+  const metadata: GraphNode = {
+    id: 'core_metadata',
+    type: 'core_metadata',
+    is_intermediate: true,
+    generation_mode: img2img ? 'flux_img2img' : 'flux_txt2img',
+    positive_prompt: p.positivePrompt,
+    width: p.width,
+    height: p.height,
+    seed: p.seed,
+    steps: p.steps,
+    model: modelIdentifier(p.model),
+    t5_encoder: modelIdentifier(p.t5Encoder),
+    clip_embed_model: modelIdentifier(p.clipEmbed),
+    vae: modelIdentifier(p.fluxVAE),
+  };
+  if (!schnell) metadata.guidance = p.guidance;
+  if (img2img && p.initImage) {
+    metadata.strength = p.strength;
+    metadata.init_image = p.initImage.image_name;
+  }
+  add(metadata);
+  add({ id: 'l2i', type: 'flux_vae_decode', is_intermediate: false, use_cache: false, board });
+  edge('denoise_latents', 'latents', 'l2i', 'latents');
+  edge('model_loader', 'vae', 'l2i', 'vae');
+  edge('core_metadata', 'metadata', 'l2i', 'metadata');
+  return { id: uid(), nodes, edges };
+}
+
+/**
+ * The settings a model brings when it is picked: its default_settings (steps, CFG, size, guidance, scheduler) as
+ * InvokeAI's model manager stores them; FLUX models without settings fall back to their variant's published values
+ * (schnell 4 steps, dev 28 steps at guidance 3.5).
+ */
+export function modelDefaults(m: ModelConfig): Partial<GenParams> {
+  const out: Partial<GenParams> = {};
+  const d = (m.default_settings ?? {}) as Record<string, unknown>;
+  const n = (k: string) => (typeof d[k] === 'number' ? (d[k] as number) : undefined);
+  if (m.base === 'flux' && m.type === 'main') {
+    out.steps = m.variant === 'schnell' ? 4 : 28;
+    if (m.variant !== 'schnell') out.guidance = 3.5;
+  }
+  if (n('steps') !== undefined) out.steps = n('steps');
+  if (n('cfg_scale') !== undefined) out.cfgScale = n('cfg_scale');
+  if (n('guidance') !== undefined) out.guidance = n('guidance');
+  if (n('width') !== undefined) out.width = n('width');
+  if (n('height') !== undefined) out.height = n('height');
+  if (typeof d.scheduler === 'string') out.scheduler = d.scheduler;
+  return out;
 }
 
 function round(x: number): number {
@@ -276,11 +402,13 @@ export function recallFromMetadata(
     if (num('strength') !== undefined) out.strength = num('strength');
     if (typeof md.seamless_x === 'boolean') out.seamlessX = md.seamless_x;
     if (typeof md.seamless_y === 'boolean') out.seamlessY = md.seamless_y;
+    if (num('guidance') !== undefined) out.guidance = num('guidance');
     const m = md.model as { key?: string; name?: string } | undefined;
     if (m) {
       const found = models.find((x) => x.key === m.key) || models.find((x) => x.name === m.name);
       if (found) out.model = found;
     }
+    Object.assign(out, recallAdapters(md));
   }
   return out;
 }

@@ -1,6 +1,12 @@
 import { useEffect, useState, type FormEvent } from 'react';
 import { api, errorText, mediaUrl } from '../lib/api';
-import { buildBatch, MAX_SEED, randomSeed, SCHEDULERS } from '../lib/graph';
+import { buildBatch, MAX_SEED, modelDefaults, randomSeed, SCHEDULERS } from '../lib/graph';
+import { activeControls } from '../lib/graphAdapters';
+import { ControlAdapters } from '../components/ControlAdapters';
+import { EmbeddingPicker } from '../components/EmbeddingPicker';
+import { LoraPicker } from '../components/LoraPicker';
+import { ofType, useAllModels } from '../components/useModels';
+import '../components/generate-extras.css';
 import { generationBoardAllowed, useApp } from '../lib/store';
 import { VIS_LABEL } from './Gallery';
 import type { ImageDTO, Paged } from '../lib/types';
@@ -11,6 +17,22 @@ export function GenerateScreen() {
   const { params: p, setParams, models } = app;
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState('');
+  const allModels = useAllModels();
+  const flux = p.model?.base === 'flux';
+  const schnell = flux && p.model?.variant === 'schnell';
+  const t5Models = ofType(allModels, ['t5_encoder']);
+  const clipEmbedModels = ofType(allModels, ['clip_embed']);
+  const fluxVAEs = ofType(allModels, ['vae'], 'flux');
+
+  // FLUX needs its text encoders and VAE beside the main model: pick the first installed ones until the user chooses.
+  useEffect(() => {
+    if (!flux) return;
+    const fix: Partial<typeof p> = {};
+    if (!p.t5Encoder && t5Models[0]) fix.t5Encoder = t5Models[0];
+    if (!p.clipEmbed && clipEmbedModels[0]) fix.clipEmbed = clipEmbedModels[0];
+    if (!p.fluxVAE && fluxVAEs[0]) fix.fluxVAE = fluxVAEs[0];
+    if (Object.keys(fix).length) setParams(fix);
+  }, [flux, allModels, p.t5Encoder, p.clipEmbed, p.fluxVAE]); // eslint-disable-line react-hooks/exhaustive-deps
 
   if (models === null) return <p className="muted pad">Loading models…</p>;
   if (models.length === 0) return <Splash />;
@@ -24,6 +46,10 @@ export function GenerateScreen() {
     setError('');
     if (!boardOk) {
       setError('You cannot generate into this board');
+      return;
+    }
+    if (!flux && activeControls(p).some((c) => c.processor !== 'none' && !c.processedImage)) {
+      setError('A control image is still being processed');
       return;
     }
     setBusy(true);
@@ -60,20 +86,66 @@ export function GenerateScreen() {
           <span>Prompt</span>
           <textarea rows={4} value={p.positivePrompt} onChange={(e) => setParams({ positivePrompt: e.target.value })} placeholder="Describe the image" />
         </label>
-        <label className="field">
-          <span>Negative Prompt</span>
-          <textarea rows={2} value={p.negativePrompt} onChange={(e) => setParams({ negativePrompt: e.target.value })} />
-        </label>
+        {!flux && (
+          <label className="field">
+            <span>Negative Prompt</span>
+            <textarea rows={2} value={p.negativePrompt} onChange={(e) => setParams({ negativePrompt: e.target.value })} />
+          </label>
+        )}
         <label className="field">
           <span>Model</span>
-          <select value={p.model?.key ?? ''} onChange={(e) => setParams({ model: models.find((m) => m.key === e.target.value) ?? null })}>
+          <select
+            value={p.model?.key ?? ''}
+            onChange={(e) => {
+              const m = models.find((x) => x.key === e.target.value) ?? null;
+              setParams({ model: m, ...(m ? modelDefaults(m) : {}) });
+            }}
+          >
             {models.map((m) => (
               <option key={m.key} value={m.key}>
-                {m.name} ({m.base})
+                {m.name} ({m.base}
+                {m.base === 'flux' && m.variant ? ` ${m.variant}` : ''})
               </option>
             ))}
           </select>
         </label>
+        {flux && (
+          <div className="gx-flux" data-testid="flux-models">
+            <label className="field">
+              <span>T5 Encoder</span>
+              <select value={p.t5Encoder?.key ?? ''} onChange={(e) => setParams({ t5Encoder: t5Models.find((m) => m.key === e.target.value) ?? null })}>
+                {!p.t5Encoder && <option value="">(install a T5 encoder)</option>}
+                {t5Models.map((m) => (
+                  <option key={m.key} value={m.key}>
+                    {m.name}
+                  </option>
+                ))}
+              </select>
+            </label>
+            <label className="field">
+              <span>CLIP Embed</span>
+              <select value={p.clipEmbed?.key ?? ''} onChange={(e) => setParams({ clipEmbed: clipEmbedModels.find((m) => m.key === e.target.value) ?? null })}>
+                {!p.clipEmbed && <option value="">(install a CLIP embed model)</option>}
+                {clipEmbedModels.map((m) => (
+                  <option key={m.key} value={m.key}>
+                    {m.name}
+                  </option>
+                ))}
+              </select>
+            </label>
+            <label className="field">
+              <span>VAE</span>
+              <select value={p.fluxVAE?.key ?? ''} onChange={(e) => setParams({ fluxVAE: fluxVAEs.find((m) => m.key === e.target.value) ?? null })}>
+                {!p.fluxVAE && <option value="">(install a FLUX VAE)</option>}
+                {fluxVAEs.map((m) => (
+                  <option key={m.key} value={m.key}>
+                    {m.name}
+                  </option>
+                ))}
+              </select>
+            </label>
+          </div>
+        )}
         <div className="grid2">
           <label className="field">
             <span>Width</span>
@@ -87,21 +159,31 @@ export function GenerateScreen() {
             <span>Steps</span>
             <input type="number" min={1} max={500} value={p.steps} onChange={(e) => setParams({ steps: num(e.target.value, p.steps) })} />
           </label>
-          <label className="field">
-            <span>CFG Scale</span>
-            <input type="number" min={1} max={200} step={0.5} value={p.cfgScale} onChange={(e) => setParams({ cfgScale: num(e.target.value, p.cfgScale) })} />
-          </label>
+          {!flux && (
+            <label className="field">
+              <span>CFG Scale</span>
+              <input type="number" min={1} max={200} step={0.5} value={p.cfgScale} onChange={(e) => setParams({ cfgScale: num(e.target.value, p.cfgScale) })} />
+            </label>
+          )}
+          {flux && !schnell && (
+            <label className="field">
+              <span>Guidance</span>
+              <input type="number" min={1} max={20} step={0.1} value={p.guidance} onChange={(e) => setParams({ guidance: num(e.target.value, p.guidance) })} />
+            </label>
+          )}
         </div>
-        <label className="field">
-          <span>Scheduler</span>
-          <select value={p.scheduler} onChange={(e) => setParams({ scheduler: e.target.value })}>
-            {SCHEDULERS.map((s) => (
-              <option key={s.value} value={s.value}>
-                {s.label}
-              </option>
-            ))}
-          </select>
-        </label>
+        {!flux && (
+          <label className="field">
+            <span>Scheduler</span>
+            <select value={p.scheduler} onChange={(e) => setParams({ scheduler: e.target.value })}>
+              {SCHEDULERS.map((s) => (
+                <option key={s.value} value={s.value}>
+                  {s.label}
+                </option>
+              ))}
+            </select>
+          </label>
+        )}
         <div className="seed-row">
           <label className="field">
             <span>Seed</span>
@@ -127,21 +209,25 @@ export function GenerateScreen() {
             <span>Images</span>
             <input type="number" min={1} max={100} value={p.iterations} onChange={(e) => setParams({ iterations: Math.max(1, num(e.target.value, 1)) })} />
           </label>
-          <label className="field">
-            <span>CLIP Skip</span>
-            <input type="number" min={0} max={12} value={p.clipSkip} onChange={(e) => setParams({ clipSkip: Math.max(0, num(e.target.value, 0)) })} />
-          </label>
+          {!flux && (
+            <label className="field">
+              <span>CLIP Skip</span>
+              <input type="number" min={0} max={12} value={p.clipSkip} onChange={(e) => setParams({ clipSkip: Math.max(0, num(e.target.value, 0)) })} />
+            </label>
+          )}
         </div>
-        <div className="grid2">
-          <label className="check">
-            <input type="checkbox" checked={p.seamlessX} onChange={(e) => setParams({ seamlessX: e.target.checked })} />
-            <span>Seamless X</span>
-          </label>
-          <label className="check">
-            <input type="checkbox" checked={p.seamlessY} onChange={(e) => setParams({ seamlessY: e.target.checked })} />
-            <span>Seamless Y</span>
-          </label>
-        </div>
+        {!flux && (
+          <div className="grid2">
+            <label className="check">
+              <input type="checkbox" checked={p.seamlessX} onChange={(e) => setParams({ seamlessX: e.target.checked })} />
+              <span>Seamless X</span>
+            </label>
+            <label className="check">
+              <input type="checkbox" checked={p.seamlessY} onChange={(e) => setParams({ seamlessY: e.target.checked })} />
+              <span>Seamless Y</span>
+            </label>
+          </div>
+        )}
         <label className="field">
           <span>Board</span>
           <select data-testid="generate-board" value={boardOk ? p.boardId : ''} onChange={(e) => setParams({ boardId: e.target.value })}>
@@ -155,6 +241,13 @@ export function GenerateScreen() {
             ))}
           </select>
         </label>
+        {!flux && (
+          <>
+            <LoraPicker models={allModels} />
+            <EmbeddingPicker models={allModels} />
+            <ControlAdapters models={allModels} />
+          </>
+        )}
         {p.initImage && (
           <div className="init-image card" data-testid="init-image">
             <div className="row">
