@@ -49,7 +49,7 @@ describe('Generate: LoRAs and embeddings', () => {
   it('adds LoRAs of the model base with weights and toggles, and enqueues them', async () => {
     const calls = stubFetch({ '/api/v2/models/': { models: all }, '/api/v1/images/': { items: [], total: 0, limit: 12, offset: 0 }, '/api/v1/queue/default/enqueue_batch': { enqueued: 1, item_ids: [1] } });
     render(<Harness initial={{ model: sd15, positivePrompt: 'a fox' }} mains={[sd15]} />);
-    await screen.findByRole('button', { name: 'Add LoRA watercolor' });
+    await screen.findByRole('button', { name: 'Add LoRA watercolor' }, { timeout: 5000 });
     expect(screen.queryByRole('button', { name: 'Add LoRA xl-only' })).toBeNull();
     fireEvent.change(screen.getByLabelText('Search LoRAs'), { target: { value: 'deta' } });
     expect(screen.queryByRole('button', { name: 'Add LoRA watercolor' })).toBeNull();
@@ -71,7 +71,7 @@ describe('Generate: LoRAs and embeddings', () => {
   it('inserts an embedding into either prompt', async () => {
     stubFetch({ '/api/v2/models/': { models: all }, '/api/v1/images/': { items: [], total: 0, limit: 12, offset: 0 } });
     render(<Harness initial={{ model: sd15, positivePrompt: 'a fox', negativePrompt: '' }} mains={[sd15]} />);
-    await screen.findByLabelText('Embedding');
+    await screen.findByLabelText('Embedding', {}, { timeout: 5000 });
     fireEvent.click(screen.getByRole('button', { name: 'Add to Negative Prompt' }));
     fireEvent.click(screen.getByRole('button', { name: 'Add to Prompt' }));
     expect((screen.getByLabelText('Negative Prompt') as HTMLTextAreaElement).value).toBe('<tiny-ti>');
@@ -89,13 +89,16 @@ describe('Generate: control adapters', () => {
       '/api/v1/queue/default/i/41': { status: 'completed', session: { source_prepared_mapping: { processor: ['p-1'] }, results: { 'p-1': { image: { image_name: 'shapes-canny.png' }, width: 64, height: 64 } } } },
     });
     render(<Harness initial={{ model: sd15, positivePrompt: 'a fox' }} mains={[sd15]} />);
-    fireEvent.click(await screen.findByRole('button', { name: 'Add Control' }));
+    // The button is there, disabled, until the installed models have loaded.
+    const add = (await screen.findByRole('button', { name: 'Add Control' })) as HTMLButtonElement;
+    await waitFor(() => expect(add.disabled).toBe(false), { timeout: 5000 });
+    fireEvent.click(add);
     const layer = await screen.findByRole('group', { name: 'Control 1' });
     expect((within(layer).getByLabelText('Control Model') as HTMLSelectElement).value).toBe('c1');
     fireEvent.change(within(layer).getByLabelText('Begin %'), { target: { value: '20' } });
     fireEvent.change(within(layer).getByLabelText('Control Mode'), { target: { value: 'more_control' } });
     fireEvent.click(within(layer).getByRole('button', { name: 'From Gallery' }));
-    fireEvent.click(await within(layer).findByRole('button', { name: 'Use shapes.png' }));
+    fireEvent.click(await within(layer).findByRole('button', { name: 'Use shapes.png' }, { timeout: 5000 }));
     const preview = (await screen.findByTestId('processed-preview', {}, { timeout: 5000 })) as HTMLImageElement;
     expect(preview.src).toContain('shapes-canny.png');
     const proc = enqueued(calls)[0];
@@ -105,7 +108,7 @@ describe('Generate: control adapters', () => {
     const ipl = await screen.findByRole('group', { name: 'IP-Adapter 1' });
     fireEvent.change(within(ipl).getByLabelText('Method'), { target: { value: 'style' } });
     fireEvent.click(within(ipl).getByRole('button', { name: 'From Gallery' }));
-    fireEvent.click(await within(ipl).findByRole('button', { name: 'Use shapes.png' }));
+    fireEvent.click(await within(ipl).findByRole('button', { name: 'Use shapes.png' }, { timeout: 5000 }));
 
     fireEvent.click(screen.getByRole('button', { name: 'Invoke' }));
     await waitFor(() => expect(enqueued(calls)).toHaveLength(2), { timeout: 5000 });
@@ -134,7 +137,8 @@ describe('Generate: FLUX', () => {
   it('offers the encoders, shows guidance for dev only and applies the variant defaults', async () => {
     const calls = stubFetch({ '/api/v2/models/': { models: all }, '/api/v1/images/': { items: [], total: 0, limit: 12, offset: 0 }, '/api/v1/queue/default/enqueue_batch': { enqueued: 1, item_ids: [1] } });
     render(<Harness initial={{ model: sd15, positivePrompt: 'a photo of a cat' }} mains={[sd15, fluxDev, fluxSchnell]} />);
-    await screen.findByRole('button', { name: 'Add Control' });
+    const add = (await screen.findByRole('button', { name: 'Add Control' })) as HTMLButtonElement;
+    await waitFor(() => expect(add.disabled).toBe(false), { timeout: 5000 });
     fireEvent.change(screen.getByLabelText('Model'), { target: { value: 'fd' } });
     await waitFor(() => expect((screen.getByLabelText('T5 Encoder') as HTMLSelectElement).value).toBe('t5'));
     expect((screen.getByLabelText('CLIP Embed') as HTMLSelectElement).value).toBe('cl');
