@@ -181,7 +181,7 @@ func (rt *Router) wrap(route Route) http.Handler {
 			return
 		}
 		call.Principal, call.Token = p, token
-		if token != "" && isMutation(r.Method) && rt.multiuser && bearer(r) != "" {
+		if token != "" && isMutation(r.Method) && rt.multiuser && auth.BearerToken(r) != "" {
 			if sw, ok := w.(*statusWriter); ok {
 				sw.beforeWrite = func(status int) {
 					if status >= 400 {
@@ -203,15 +203,6 @@ func isMutation(method string) bool {
 	return method == http.MethodPost || method == http.MethodPut || method == http.MethodPatch || method == http.MethodDelete
 }
 
-func bearer(r *http.Request) string {
-	h := r.Header.Get("Authorization")
-	scheme, tok, ok := strings.Cut(h, " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return ""
-	}
-	return strings.TrimSpace(tok)
-}
-
 // authenticate resolves the caller for a route's policy. Single-user mode acts as the system admin, except on
 // routes that need a real token (InvokeAI's CurrentUser).
 func (rt *Router) authenticate(r *http.Request, policy access.Policy) (access.Principal, string, error) {
@@ -219,7 +210,7 @@ func (rt *Router) authenticate(r *http.Request, policy access.Policy) (access.Pr
 		return access.System(), "", nil
 	}
 	strictMsgs := policy.NeedsToken()
-	token := bearer(r)
+	token := auth.BearerToken(r)
 	if token == "" && policy.AcceptsMediaCookie() && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
 		if c, err := r.Cookie(MediaCookie); err == nil {
 			token = c.Value

@@ -1,6 +1,8 @@
 package auth
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -104,5 +106,26 @@ func TestSignerRejectsExpiredAndOtherAlgorithms(t *testing.T) {
 	}
 	if _, err := NewSigner("other", time.Now).Verify(tok); err == nil {
 		t.Fatal("token valid under another secret")
+	}
+}
+
+func TestBearerToken(t *testing.T) {
+	for header, want := range map[string]string{
+		"":                 "",
+		"Bearer abc":       "abc",
+		"bearer abc":       "abc",
+		"BEARER  abc ":     "abc",
+		"Basic abc":        "",
+		"Bearer":           "",
+		"Bearerabc":        "",
+		"Token Bearer abc": "",
+	} {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		if header != "" {
+			r.Header.Set("Authorization", header)
+		}
+		if got := BearerToken(r); got != want {
+			t.Errorf("%q: %q, want %q", header, got, want)
+		}
 	}
 }

@@ -3,10 +3,22 @@ package auth
 import (
 	"errors"
 	"fmt"
+	"net/http"
+	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 )
+
+// BearerToken is the token of a request's "Authorization: Bearer <token>" header (the scheme in any case),
+// or "" when it has none. The HTTP routes and the Socket.IO handshake read it the same way.
+func BearerToken(r *http.Request) string {
+	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return ""
+	}
+	return strings.TrimSpace(tok)
+}
 
 // Token lifetimes (InvokeAI's).
 const (

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/invokego/invokego/internal/auth"
 )
 
 // This file is the Engine.IO v4 layer: sessions, the HTTP long-polling and websocket transports, the upgrade
@@ -225,7 +227,7 @@ var errTooManyPending = errors.New("too many unauthenticated sessions from this 
 // client holds too many sessions that have not authenticated, or the engine is shutting down.
 func (e *engine) newSession(r *http.Request, transport transportKind) (*session, error) {
 	s := &session{
-		id: newSessionID(), eng: e, bearer: bearerToken(r), transport: transport, client: clientAddress(r),
+		id: newSessionID(), eng: e, bearer: auth.BearerToken(r), transport: transport, client: clientAddress(r),
 		wake: make(chan struct{}, 1), done: make(chan struct{}),
 	}
 	e.hooks.opened(s)
@@ -808,13 +810,4 @@ func (e *engine) close() {
 	e.mu.Lock()
 	clear(e.sessions)
 	e.mu.Unlock()
-}
-
-// bearerToken reads "Authorization: Bearer <token>".
-func bearerToken(r *http.Request) string {
-	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return ""
-	}
-	return strings.TrimSpace(tok)
 }
