@@ -131,7 +131,7 @@ func (c Config) MarshalJSON() ([]byte, error) {
 		m["submodels"] = c.Submodels
 	}
 	var settings any
-	if len(c.DefaultSettings) > 0 && !isNullJSON(c.DefaultSettings) {
+	if len(c.DefaultSettings) > 0 && !schema.IsNull(c.DefaultSettings) {
 		settings = fillSettings(c.Type, c.DefaultSettings)
 	}
 	var triggers any

@@ -99,7 +99,7 @@ func (SettingsChange) OpenAPISchema(c *schema.Components) map[string]any {
 // ValidateField implements schema.Validator. As pydantic's smart union, it succeeds when any class accepts the
 // value, and otherwise reports every class's errors with the class name in the location.
 func (s SettingsChange) ValidateField(loc []any) []apperr.ValidationItem {
-	if len(s) == 0 || isNullJSON(json.RawMessage(s)) {
+	if len(s) == 0 || schema.IsNull(json.RawMessage(s)) {
 		return nil
 	}
 	v, err := decodeSettings(json.RawMessage(s))
@@ -168,14 +168,11 @@ func decodeSettings(raw json.RawMessage) (any, error) {
 	return v, nil
 }
 
-// isNullJSON reports whether raw is the JSON literal null.
-func isNullJSON(raw json.RawMessage) bool { return string(bytes.TrimSpace(raw)) == "null" }
-
 // normalizeSettingsFor validates default_settings against the class of a model type and returns them with
 // every field present. A type without default settings, or values its class refuses, is an error (InvokeAI
 // raises a ValueError when the assignment to the record fails validation).
 func normalizeSettingsFor(modelType string, raw json.RawMessage) (json.RawMessage, error) {
-	if len(raw) == 0 || isNullJSON(raw) {
+	if len(raw) == 0 || schema.IsNull(raw) {
 		return nil, nil
 	}
 	settings := settingsFor(modelType)

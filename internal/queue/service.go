@@ -19,6 +19,7 @@ import (
 	"github.com/invokego/invokego/internal/events"
 	"github.com/invokego/invokego/internal/graph"
 	"github.com/invokego/invokego/internal/nodes"
+	"github.com/invokego/invokego/internal/schema"
 	"github.com/invokego/invokego/internal/store"
 )
 
@@ -169,7 +170,7 @@ func (s *Service) Enqueue(ctx context.Context, p access.Principal, queueID strin
 		batchID = *b.BatchID
 	}
 	workflow := b.Workflow
-	if isNull(workflow) {
+	if len(workflow) == 0 || schema.IsNull(workflow) {
 		workflow = nil
 	} else if t := bytes.TrimSpace(workflow); len(t) == 0 || t[0] != '{' {
 		return nil, batchProblem("Input should be a valid dictionary or instance of WorkflowWithoutID", "workflow")
@@ -290,11 +291,6 @@ func (s *Service) checkSessionBytes(n int64) error {
 
 func batchTooLarge(limit int64) error {
 	return batchProblem(fmt.Sprintf("The sessions of this batch take more than max_batch_bytes (%d bytes); enqueue fewer runs or a smaller graph", limit))
-}
-
-func isNull(raw json.RawMessage) bool {
-	t := string(raw)
-	return len(raw) == 0 || t == "null"
 }
 
 // toDTO renders a row; the caller's view decides sanitisation.

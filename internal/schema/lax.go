@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"bytes"
 	"encoding/json"
 	"math"
 	"reflect"
@@ -176,3 +177,7 @@ func Coerce(raw any, dst reflect.Value) *apperr.ValidationItem {
 	}
 	return nil
 }
+
+// IsNull reports whether raw is the JSON literal null (around which JSON allows white space). The queue, the
+// workflow validator and the model settings all ask it of raw members.
+func IsNull(raw json.RawMessage) bool { return string(bytes.TrimSpace(raw)) == "null" }

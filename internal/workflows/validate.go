@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/invokego/invokego/internal/apperr"
+	"github.com/invokego/invokego/internal/schema"
 )
 
 // Bounds on what one workflow may contain. InvokeAI's own library workflows have tens of nodes; these leave
@@ -115,7 +116,7 @@ func validate(raw []byte, requireID bool, loc []any) (*Parsed, error) {
 	out.Category = category
 	ps.checkObjectList(doc, "nodes", MaxNodes, raw, loc)
 	ps.checkObjectList(doc, "edges", MaxEdges, raw, loc)
-	if form, ok := doc.get("form"); ok && !isNull(form) {
+	if form, ok := doc.get("form"); ok && !schema.IsNull(form) {
 		if _, err := parseObject(form); err != nil {
 			ps.add("dict_type", "Input should be a valid dictionary", echo(form), at(loc, "form"))
 		}
@@ -156,8 +157,6 @@ func marshalString(s string) json.RawMessage {
 	_ = enc.Encode(s)
 	return bytes.TrimRight(buf.Bytes(), "\n")
 }
-
-func isNull(raw json.RawMessage) bool { return bytes.Equal(bytes.TrimSpace(raw), []byte("null")) }
 
 // requireString reads a required string member of obj.
 func (ps *problems) requireString(obj *object, key string, parent json.RawMessage, loc []any) (string, bool) {
