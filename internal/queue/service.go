@@ -246,7 +246,8 @@ func (s *Service) Enqueue(ctx context.Context, p access.Principal, queueID strin
 		if _, ok := apperr.As(err); ok {
 			return nil, err
 		}
-		return nil, apperr.New(500, "Unexpected error while enqueuing batch: "+err.Error()).Wrap(err)
+		// The cause (a database error) is logged with the request id, not shown to the client.
+		return nil, apperr.New(500, "Unexpected error while enqueuing batch").Wrap(err)
 	}
 	s.publishBatchEnqueued(p.UserID, res)
 	s.notify()
