@@ -220,3 +220,14 @@ func BenchmarkRunTenNodeGraph(b *testing.B) {
 		b.Fatalf("completed %d of %d", counts[store.QueueCompleted], b.N)
 	}
 }
+
+// A database failure while enqueuing answers 500 without the database's words (they are logged instead).
+func TestEnqueueFailureHidesInternalText(t *testing.T) {
+	s := newTestService(t, Options{Multiuser: true})
+	ghost := access.Principal{UserID: "no-such-user", Authenticated: true}
+	_, err := s.Enqueue(context.Background(), ghost, "default", Batch{Graph: json.RawMessage(`{"nodes":{"a":{"id":"a","type":"integer"}},"edges":[]}`)}, false)
+	ae, ok := apperr.As(err)
+	if !ok || ae.Status != 500 || ae.Detail != "Unexpected error while enqueuing batch" || ae.Err == nil {
+		t.Fatalf("enqueue for a missing account: %v (%+v)", err, ae)
+	}
+}
