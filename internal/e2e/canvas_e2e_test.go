@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -494,4 +495,151 @@ func TestE2ECanvasPerformance(t *testing.T) {
 	t.Logf("composite of a 1024x1024 box: PNG encoding and upload took %.0f ms", ms)
 	p.screenshot("canvas-2048-stroke-1280")
 	env.Do("PUT", "/api/v1/queue/default/clear").Expect(http.StatusOK)
+}
+
+// installFixtureModel installs a model from the repository's testdata with an optional name override.
+func installFixtureModel(t *testing.T, env *apitest.Env, body map[string]any, elem ...string) {
+	t.Helper()
+	_, file, _, _ := runtime.Caller(0)
+	src := filepath.Join(append([]string{filepath.Dir(file), "..", "..", "testdata"}, elem...)...)
+	var job struct {
+		ID     int    `json:"id"`
+		Status string `json:"status"`
+		Error  string `json:"error"`
+	}
+	env.Do("POST", "/api/v2/models/install?source="+url.QueryEscape(src), apitest.JSON(body)).Expect(http.StatusCreated).Decode(&job)
+	deadline := time.Now().Add(3 * time.Minute)
+	for job.Status != "completed" {
+		if job.Status == "error" || job.Status == "cancelled" || time.Now().After(deadline) {
+			t.Fatalf("installing %s: status %q, error %q", src, job.Status, job.Error)
+		}
+		time.Sleep(200 * time.Millisecond)
+		env.Do("GET", "/api/v2/models/install/"+strconv.Itoa(job.ID)).Expect(http.StatusOK).Decode(&job)
+	}
+}
+
+// lastGraph returns the node types of the newest queue item's graph, by node id.
+func lastGraph(t *testing.T, env *apitest.Env) map[string]map[string]any {
+	t.Helper()
+	var items []struct {
+		ItemID int `json:"item_id"`
+	}
+	env.Do("GET", "/api/v1/queue/default/list_all").Expect(http.StatusOK).Decode(&items)
+	maxID := 0
+	for _, it := range items {
+		maxID = max(maxID, it.ItemID)
+	}
+	var item struct {
+		Session struct {
+			Graph struct {
+				Nodes map[string]map[string]any `json:"nodes"`
+			} `json:"graph"`
+		} `json:"session"`
+	}
+	env.Do("GET", "/api/v1/queue/default/i/"+strconv.Itoa(maxID)).Expect(http.StatusOK).Decode(&item)
+	return item.Session.Graph.Nodes
+}
+
+func countType(nodes map[string]map[string]any, typ string) int {
+	n := 0
+	for _, v := range nodes {
+		if v["type"] == typ {
+			n++
+		}
+	}
+	return n
+}
+
+// Layer operations, undo/redo, a filter previewed and applied as a new layer, a control layer (ControlNet) and a
+// reference image (IP-Adapter) in a generation, saving the canvas to the gallery.
+func TestE2ECanvasLayersFiltersAdapters(t *testing.T) {
+	b := newBrowser(t)
+	env := apitest.New(t)
+	installTiny(t, env)
+	installFixtureModel(t, env, map[string]any{}, "sd-ext", "controlnet", "models", "sd15-controlnet")
+	installFixtureModel(t, env, map[string]any{}, "sd-ext", "ip_adapter", "models", "ip-adapter_sd15-tiny.safetensors")
+	installFixtureModel(t, env, map[string]any{"name": "ip_adapter_sd_image_encoder"}, "sd-ext", "ip_adapter", "models", "image_encoder")
+	_, up := uploadAPI(t, env, "", "", patternPNG(t, 64, 64))
+	src := up["image_name"].(string)
+
+	p := b.newPage("layers", env.URL)
+	p.open("/gallery")
+	p.click("Open image "+src, `section[aria-label="Images"]`)
+	p.click("Send to Canvas")
+	waitDoc(t, env, "the image layer", func(d *canvasDoc) bool { return d.Bbox.Width == 64 && len(d.Layers) == 3 })
+
+	// Layer operations and undo / redo.
+	p.click("Add Raster Layer")
+	p.waitFor("Raster Layer 3", `document.querySelector('[data-layer-name="Raster Layer 3"]')`)
+	p.click("Move Raster Layer 3 down")
+	p.click("Hide Raster Layer 3")
+	p.click("Lock Raster Layer 3")
+	d := waitDoc(t, env, "the reordered layer", func(d *canvasDoc) bool { return len(d.Layers) == 4 && d.Layers[1].Name == "Raster Layer 3" })
+	_ = d
+	p.click("Undo")
+	p.click("Undo")
+	p.click("Undo")
+	waitDoc(t, env, "three undos", func(d *canvasDoc) bool { return len(d.Layers) == 4 && d.Layers[0].Name == "Raster Layer 3" })
+	p.click("Redo")
+	waitDoc(t, env, "a redo", func(d *canvasDoc) bool { return d.Layers[1].Name == "Raster Layer 3" })
+	p.click("Delete Raster Layer 3")
+	waitDoc(t, env, "the deleted layer", func(d *canvasDoc) bool { return len(d.Layers) == 3 && d.layer("Raster Layer 3") < 0 })
+
+	// A filter on the image layer: preview, then apply as a new layer.
+	p.selectLayer("Raster Layer 2")
+	p.selectOption("Filter", "Canny Edges")
+	p.click("Preview Filter")
+	p.click("Apply Filter")
+	d = waitDoc(t, env, "the filtered layer", func(d *canvasDoc) bool { return d.layer("Canny Edges layer") >= 0 })
+	filtered := d.Layers[d.layer("Canny Edges layer")].Objects[0].ImageName
+	if filtered == "" || filtered == src {
+		t.Fatalf("the filter layer holds %q", filtered)
+	}
+	fimg := fetchPNG(t, env, filtered)
+	if fimg.Bounds().Dx() != 64 {
+		t.Errorf("filtered image is %v", fimg.Bounds())
+	}
+	p.screenshot("canvas-filter-1280")
+	p.click("Delete Canny Edges layer")
+
+	// A control layer with a sketch, and a reference image; the box over empty space.
+	p.fill("Box X", "200")
+	p.click("Add Control Layer")
+	p.waitFor("the control layer", `document.querySelector('[data-layer-name="Control Layer 1"]')`)
+	p.selectOption("Control Model", "sd15-controlnet")
+	p.click("Rectangle")
+	p.stroke([2]float64{216, 16}, [2]float64{248, 48})
+	p.upload(`input[aria-label="Reference image file"]`, patternPNG(t, 224, 224))
+	p.waitFor("the reference image", `document.querySelector('[data-testid="reference-image"]')`)
+	p.selectOption("IP-Adapter model", "ip-adapter")
+	p.fill("Steps", "2", `[data-testid="canvas-screen"]`)
+	waitDoc(t, env, "the control sketch", func(d *canvasDoc) bool {
+		i := d.layer("Control Layer 1")
+		return i >= 0 && len(d.Layers[i].Objects) == 1 && d.Bbox.X == 200
+	})
+	old := waitTimeoutOverride(3 * time.Minute)
+	p.click("Invoke", `[data-testid="canvas-screen"]`)
+	p.waitFor("the candidate", `document.querySelector('[data-testid="staging-area"]')`)
+	waitTimeoutOverride(old)
+	nodes := lastGraph(t, env)
+	if countType(nodes, "controlnet") != 1 || countType(nodes, "ip_adapter") != 1 {
+		t.Errorf("graph has %d controlnet and %d ip_adapter nodes, want 1 and 1", countType(nodes, "controlnet"), countType(nodes, "ip_adapter"))
+	}
+	p.screenshot("canvas-control-1280")
+
+	// Save the staged candidate and the canvas to the gallery.
+	d = waitDoc(t, env, "the candidate", func(d *canvasDoc) bool { return len(d.Staging) == 1 })
+	p.click("Save to Gallery")
+	p.waitText("Saved to the gallery")
+	var dto struct {
+		IsIntermediate bool `json:"is_intermediate"`
+	}
+	env.Do("GET", "/api/v1/images/i/"+d.Staging[0].ImageName).Expect(http.StatusOK).Decode(&dto)
+	if dto.IsIntermediate {
+		t.Error("the saved candidate is still intermediate")
+	}
+	p.click("Discard All")
+	p.fill("Box X", "0")
+	p.click("Save Canvas to Gallery")
+	p.waitText("Canvas saved to the gallery")
 }
