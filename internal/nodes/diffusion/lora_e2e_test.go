@@ -116,3 +116,80 @@ func TestE2ELoRAGoldens(t *testing.T) {
 		}
 	}
 }
+
+// TestE2ELoRAMetadataRoundTrip: the LoRAs and ControlNets a generation used, written to its image's metadata
+// as InvokeAI's UI writes them (core_metadata's loras as {model, weight}, controlnets as ControlFields), come
+// back through metadata_from_image and metadata_to_loras / metadata_to_lora_collection /
+// metadata_to_controlnets and reproduce the golden images: the recalled graph is the same generation.
+func TestE2ELoRAMetadataRoundTrip(t *testing.T) {
+	env := apitest.New(t)
+	model := installTinyModel(t, env)
+	kohya := installSource(t, env, sdExtPath(t, "lora", "models", "sd15-locon-kohya.safetensors"), map[string]any{})
+	cn := installSource(t, env, sdExtPath(t, "controlnet", "models", "sd15-controlnet"), map[string]any{})
+	control := uploadPNG(t, env, sdExtPath(t, "controlnet", "inputs", "control_shapes64.png"))
+
+	loras := []any{map[string]any{"model": kohya, "weight": 0.75}}
+	controlnets := []any{map[string]any{"image": map[string]any{"image_name": control}, "control_model": cn, "control_weight": 0.8,
+		"begin_step_percent": 0, "end_step_percent": 1, "control_mode": "balanced", "resize_mode": "just_resize"}}
+	g := txt2imgGraph(model, "a photo of a cat", "", "euler", 2, 0, 64)
+	withLoRAs(g, map[string]any{"id": "lora", "type": "lora_loader", "lora": kohya, "weight": 0.75})
+	addNode(g, map[string]any{"id": "meta", "type": "core_metadata", "generation_mode": "txt2img", "positive_prompt": "a photo of a cat",
+		"loras": loras, "controlnets": controlnets}, link("meta", "metadata", "l2i", "metadata"))
+	it := waitItem(t, env, enqueue(t, env, g), time.Minute)
+	if it.Status != "completed" {
+		t.Fatalf("%s %s: %s", it.Status, it.ErrorType, it.ErrorMessage)
+	}
+	source := imageName(t, it)
+	var meta map[string]any
+	env.Do("GET", "/api/v1/images/i/"+source+"/metadata").Expect(http.StatusOK).Decode(&meta)
+	if !sameJSON(meta["loras"], loras) || !sameJSON(meta["controlnets"], controlnets) {
+		t.Fatalf("metadata loras %v controlnets %v", meta["loras"], meta["controlnets"])
+	}
+	fromImage := map[string]any{"id": "md", "type": "metadata_from_image", "image": map[string]any{"image_name": source}}
+
+	t.Run("metadata_to_loras", func(t *testing.T) {
+		g := txt2imgGraph(model, "a photo of a cat", "", "euler", 10, 0, 64)
+		withLoRAs(g, map[string]any{"id": "lora", "type": "metadata_to_loras"}, fromImage)
+		g["edges"] = append(g["edges"].([]any), link("md", "metadata", "lora", "metadata"))
+		it := waitItem(t, env, enqueue(t, env, g), 2*time.Minute)
+		if it.Status != "completed" {
+			t.Fatalf("%s: %s: %s", it.Status, it.ErrorType, it.ErrorMessage)
+		}
+		assertPNG(t, env, it, sdExtPath(t, "lora", "pipeline", "txt2img_kohya0.75.png"))
+	})
+	t.Run("metadata_to_lora_collection", func(t *testing.T) {
+		g := txt2imgGraph(model, "a photo of a cat", "", "euler", 10, 0, 64)
+		withLoRAs(g, map[string]any{"id": "lora", "type": "lora_collection_loader"}, fromImage,
+			map[string]any{"id": "coll", "type": "metadata_to_lora_collection"})
+		g["edges"] = append(g["edges"].([]any), link("md", "metadata", "coll", "metadata"), link("coll", "lora", "lora", "loras"))
+		it := waitItem(t, env, enqueue(t, env, g), 2*time.Minute)
+		if it.Status != "completed" {
+			t.Fatalf("%s: %s: %s", it.Status, it.ErrorType, it.ErrorMessage)
+		}
+		assertPNG(t, env, it, sdExtPath(t, "lora", "pipeline", "txt2img_kohya0.75.png"))
+	})
+	t.Run("metadata_to_controlnets", func(t *testing.T) {
+		g := txt2imgGraph(model, "a photo of a cat", "", "euler", 10, 0, 64)
+		addNode(g, fromImage)
+		addNode(g, map[string]any{"id": "cns", "type": "metadata_to_controlnets"},
+			link("md", "metadata", "cns", "metadata"), link("cns", "control_list", "denoise", "control"))
+		it := waitItem(t, env, enqueue(t, env, g), 2*time.Minute)
+		if it.Status != "completed" {
+			t.Fatalf("%s: %s: %s", it.Status, it.ErrorType, it.ErrorMessage)
+		}
+		assertPNG(t, env, it, sdExtPath(t, "controlnet", "pipeline", "txt2img_cn0.8_0.0-1.0.png"))
+	})
+	t.Run("missing model", func(t *testing.T) {
+		// A ControlNet in metadata that is not installed fails the node naming it (InvokeAI: "Unknown model").
+		g := txt2imgGraph(model, "a photo of a cat", "", "euler", 2, 0, 64)
+		md := map[string]any{"controlnets": []any{map[string]any{"image": map[string]any{"image_name": control},
+			"control_model": map[string]any{"key": "nope", "name": "not-installed", "base": "sd-1", "type": "controlnet", "hash": ""},
+			"control_weight": 1, "begin_step_percent": 0, "end_step_percent": 1, "control_mode": "balanced", "resize_mode": "just_resize"}}}
+		addNode(g, map[string]any{"id": "cns", "type": "metadata_to_controlnets", "metadata": md},
+			link("cns", "control_list", "denoise", "control"))
+		it := waitItem(t, env, enqueue(t, env, g), time.Minute)
+		if it.Status != "failed" || !strings.Contains(it.ErrorMessage, "Unknown model") {
+			t.Errorf("%s %s: %s", it.Status, it.ErrorType, it.ErrorMessage)
+		}
+	})
+}

@@ -67,6 +67,12 @@ func Register(r *nodes.Registry, deps Deps) {
 		&LoRASelector{},
 		&LoRACollectionLoader{models: m},
 		&SDXLLoRACollectionLoader{models: m},
+		&MetadataToLoRAs{models: m},
+		&MetadataToSDXLLoRAs{models: m},
+		&MetadataToLoRACollection{models: m},
+		&MetadataToControlNets{models: m},
+		&MetadataToIPAdapters{models: m},
+		&MetadataToT2IAdapters{models: m},
 	)
 	registerCanvas(r, deps.Store)
 	registerPrimNodes(r, m, deps.Store)
