@@ -4,7 +4,7 @@ import (
 	"net/http"
 
 	"github.com/invokego/invokego/internal/access"
-	"github.com/invokego/invokego/internal/queue"
+	"github.com/invokego/invokego/internal/clientstate"
 )
 
 type clientStateKeyIn struct {
@@ -22,7 +22,7 @@ type clientStateSetIn struct {
 const maxClientStateBody = 8 << 20
 
 // ClientStateRoutes are /api/v1/client_state/{queue_id}/*; the queue id is ignored, the state is per user.
-func ClientStateRoutes(svc *queue.ClientState) []Route {
+func ClientStateRoutes(svc *clientstate.Service) []Route {
 	tags := []string{"client_state"}
 	const base = "/api/v1/client_state/{queue_id}"
 	return []Route{

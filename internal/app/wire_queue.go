@@ -10,6 +10,7 @@ import (
 
 	"github.com/invokego/invokego/internal/access"
 	"github.com/invokego/invokego/internal/api"
+	"github.com/invokego/invokego/internal/clientstate"
 	"github.com/invokego/invokego/internal/gallery"
 	"github.com/invokego/invokego/internal/nodes"
 	"github.com/invokego/invokego/internal/nodes/canvas"
@@ -60,7 +61,7 @@ func (a *App) wireQueue(ctx context.Context) error {
 	a.Auth.OnDisable(svc.UserDisabled)
 	a.Router.Add(api.QueueRoutes(svc)...)
 	a.Router.Add(api.RecallRoutes(&queue.Recall{DB: a.DB, Images: images, Events: a.Events, Models: a.modelKeyByName})...)
-	a.Router.Add(api.ClientStateRoutes(&queue.ClientState{DB: a.DB})...)
+	a.Router.Add(api.ClientStateRoutes(&clientstate.Service{DB: a.DB})...)
 	a.Router.AddSchemas(reg.Schemas)
 	stop := svc.Start()
 	a.onClose(stop)

@@ -3,7 +3,6 @@ package queue
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"reflect"
 	"strings"
@@ -246,43 +245,4 @@ func (r *Recall) resolve(ctx context.Context, name string, value any, images map
 		return out
 	}
 	return reflect.ValueOf(value).Elem().Interface()
-}
-
-// ClientState is the per-user key/value store of the web UI; the queue id in its routes is ignored.
-type ClientState struct {
-	DB *store.DB
-}
-
-// Get returns the caller's value, or nil if unset.
-func (c *ClientState) Get(ctx context.Context, p access.Principal, key string) (*string, error) {
-	v, err := c.DB.ClientStateValue(ctx, p.UserID, key)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, apperr.New(500, "Error getting client state").Wrap(err)
-	}
-	return &v, nil
-}
-
-// maxClientStateValue bounds one stored value.
-const maxClientStateValue = 8 << 20
-
-// Set upserts the caller's value and echoes it.
-func (c *ClientState) Set(ctx context.Context, p access.Principal, key, value string) (string, error) {
-	if len(value) > maxClientStateValue {
-		return "", apperr.TooLarge("Client state value too large")
-	}
-	if err := c.DB.SetClientStateValues(ctx, p.UserID, map[string]string{key: value}); err != nil {
-		return "", apperr.New(500, "Error setting client state").Wrap(err)
-	}
-	return value, nil
-}
-
-// DeleteAll removes every key of the caller.
-func (c *ClientState) DeleteAll(ctx context.Context, p access.Principal) error {
-	if err := c.DB.DeleteClientState(ctx, p.UserID); err != nil {
-		return apperr.New(500, "Error deleting client state").Wrap(err)
-	}
-	return nil
 }

@@ -1,6 +1,6 @@
 // Package queue is InvokeAI's session queue: enqueueing batches (expanded into sessions), the scoping and
 // sanitisation of queue items per caller, the processor that runs one session at a time with cancellation,
-// the queue events, and the per-user recall parameters and client state.
+// the queue events, and the per-user recall parameters (stored in the client state, internal/clientstate).
 package queue
 
 import (
