@@ -66,6 +66,10 @@ var nodeSchemaDifferences = map[string]string{
 	"color_map.inputs.tile_size.maximum":                                imageSide,
 	"float_range.inputs.steps.maximum":                                  generatedItems,
 	"range_of_size.inputs.size.maximum":                                 generatedItems,
+	"img_noise.inputs.size.maximum":                                     imageSide,
+	"mask_edge.inputs.edge_size.maximum":                                imageSide,
+	"invokeai_img_dilate_erode.inputs.radius_w.maximum":                 morphRadius,
+	"invokeai_img_dilate_erode.inputs.radius_h.maximum":                 morphRadius,
 	"ideal_size.inputs.width.maximum":                                   imageSide,
 	"ideal_size.inputs.height.maximum":                                  imageSide,
 	"random_range.inputs.size.maximum":                                  generatedItems,
@@ -103,6 +107,7 @@ const (
 	fluxUnsupported = "not supported yet: the schema accepts any value, and flux_denoise refuses one when it runs"
 	shuffleScale    = "content_shuffle's noise is the image plus twice the scale factor a side: at most 16384"
 	generatedItems  = "a generated collection holds at most 2^20 values, as range's"
+	morphRadius     = "the dilate/erode element's radii are at most 1024 pixels: its height sets the cost"
 	tileCount       = "at most 2048 tiles a side (and 65536 in all, checked when the grid is computed)"
 )
 

@@ -1,6 +1,7 @@
 package imaging
 
 import (
+	"context"
 	"fmt"
 	"math"
 )
@@ -367,36 +368,53 @@ func EllipseKernel(w, h int) [][2]int {
 	return rows
 }
 
-// Morph is cv2.dilate (dilate true) or cv2.erode with a structuring element given by rows (as EllipseKernel
-// returns them) anchored at its centre, one iteration, on interleaved 8-bit pixels: the maximum (minimum) of
-// each channel over the element, pixels outside the image ignored as OpenCV's default border does.
-func Morph(pix []uint8, w, h, ch int, rows [][2]int, kw int, dilate bool) ([]uint8, error) {
-	if len(pix) != w*h*ch {
-		return nil, fmt.Errorf("imaging: morphology: %d bytes for %dx%dx%d", len(pix), w, h, ch)
+// Morph is cv2.dilate (dilate true) or cv2.erode with a structuring element kw wide given by rows (as
+// EllipseKernel returns them) anchored at its centre, one iteration, on interleaved 8-bit pixels: the maximum
+// (minimum) of each channel over the element, pixels outside the image left out as OpenCV's default border
+// does. Each element row is a sliding window over an image row, so the cost is the image's size times the
+// element's height.
+func Morph(ctx context.Context, pix []uint8, w, h, ch int, rows [][2]int, kw int, dilate bool) ([]uint8, error) {
+	if w < 0 || h < 0 || ch < 1 || len(pix) != w*h*ch {
+		return nil, fmt.Errorf("imaging: morphology: %d bytes for %dx%d×%d", len(pix), w, h, ch)
 	}
 	kh := len(rows)
+	if kw < 1 || kh < 1 || kw > MaxMorphWindow || kh > MaxMorphWindow {
+		return nil, fmt.Errorf("imaging: morphology element %dx%d out of range", kw, kh)
+	}
 	ay, ax := kh/2, kw/2
 	out := make([]uint8, len(pix))
+	n := max(w, 1)
+	line, res, acc, queue := make([]uint8, n), make([]uint8, n), make([]uint8, n), make([]int, n)
 	for y := 0; y < h; y++ {
-		for x := 0; x < w; x++ {
-			for c := 0; c < ch; c++ {
-				best := uint8(255)
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		for c := 0; c < ch; c++ {
+			for x := range acc[:w] {
+				acc[x] = 255
 				if dilate {
-					best = 0
+					acc[x] = 0
 				}
-				for i, r := range rows {
-					sy := y + i - ay
-					if sy < 0 || sy >= h {
-						continue
-					}
-					for j := max(r[0], ax-x); j < min(r[1], w-x+ax); j++ {
-						v := pix[(sy*w+x+j-ax)*ch+c]
-						if dilate == (v > best) && v != best {
-							best = v
-						}
+			}
+			for i, r := range rows {
+				sy := y + i - ay
+				if sy < 0 || sy >= h || r[1] <= r[0] {
+					continue
+				}
+				for x := 0; x < w; x++ {
+					line[x] = pix[(sy*w+x)*ch+c]
+				}
+				slideExtreme(res[:w], line[:w], ax-r[0], r[1]-r[0], dilate, queue)
+				for x := 0; x < w; x++ {
+					if dilate {
+						acc[x] = max(acc[x], res[x])
+					} else {
+						acc[x] = min(acc[x], res[x])
 					}
 				}
-				out[(y*w+x)*ch+c] = best
+			}
+			for x := 0; x < w; x++ {
+				out[(y*w+x)*ch+c] = acc[x]
 			}
 		}
 	}

@@ -18,7 +18,8 @@ func Register(r *nodes.Registry) {
 	r.Register(&ShowImage{}, &MaskFromAlpha{}, &MaskCombine{}, &MaskFromID{}, &ImageInverseLerp{},
 		&CenterPadCrop{}, &ImagePanelLayout{}, &GetMaskBoundingBox{}, &CropImageToBoundingBox{},
 		&PasteImageIntoBoundingBox{}, &ImageChannelOffset{}, &ImageChannelMultiply{}, &ImageHueAdjustment{},
-		&ColorCorrect{}, &InvokeImageEnhance{})
+		&ColorCorrect{}, &InvokeImageEnhance{}, &MaskEdge{}, &ImageNoise{}, &InvokeImageDilateOrErode{},
+		&InvokeImageValueThresholds{})
 }
 
 // maxSide bounds the pictures the nodes here make (as the other image nodes do, docs/security.md

@@ -356,6 +356,7 @@ const labTolerance = 48
 // Bad boxes, sizes and indices fail the node with a ValueError; nothing panics or allocates without bound.
 func TestBadInputsAreValueErrors(t *testing.T) {
 	_, ctx := goldenSet(t)
+	ctx.images["tiny"] = image.NewGray(image.Rect(0, 0, 5, 40))
 	box := func(x0, y0, x1, y1 int) map[string]int {
 		return map[string]int{"x_min": x0, "y_min": y0, "x_max": x1, "y_max": y1}
 	}
@@ -374,6 +375,9 @@ func TestBadInputsAreValueErrors(t *testing.T) {
 		{"panel column past the grid", "image_panel_layout", map[string]any{"width": 100, "height": 100, "num_cols": 2, "panel_col_idx": 2}},
 		{"mask of another size", "color_correct", map[string]any{"base_image": field("rgb"), "color_reference": field("ref"), "mask": field("ref")}},
 		{"no image", "tomask", map[string]any{"image": field("")}},
+		{"noise dots larger than the image", "img_noise", map[string]any{"image": field("rgb"), "size": 21}},
+		{"thresholds of a tiny image", "invokeai_img_val_thresholds", map[string]any{"image": field("tiny")}},
+		{"lightness of an image off the grid", "invokeai_img_val_thresholds", map[string]any{"image": field("rgb"), "lightness_only": true}},
 	} {
 		_, err := invoke(ctx, c.typ, c.fields)
 		var ne *nodes.NodeError
@@ -397,4 +401,98 @@ func TestBadInputsAreValueErrors(t *testing.T) {
 	if got := p.(imageops.ImagePanelCoordinateOutput); got != (imageops.ImagePanelCoordinateOutput{XLeft: 66, YTop: 36, Width: 33, Height: 12}) {
 		t.Errorf("panel %+v", got)
 	}
+}
+
+// filterGoldens loads testdata/nodes/imageops/filters.safetensors (gen_filters.py) into a fresh context.
+func filterGoldens(t *testing.T) (map[string]goldens.Tensor, *memCtx) {
+	t.Helper()
+	path, err := goldens.Path("nodes", "imageops", "filters.safetensors")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts, err := goldens.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := newCtx()
+	for _, name := range goldens.Names(ts) {
+		if strings.HasPrefix(name, "in.") {
+			ctx.images[strings.TrimPrefix(name, "in.")] = toImage(ts[name])
+		}
+	}
+	return ts, ctx
+}
+
+// mask_edge, img_noise, invokeai_img_dilate_erode and invokeai_img_val_thresholds against Pillow 9.4, NumPy
+// 1.24, OpenCV 4.6 and PyTorch (gen_filters.py): byte for byte, except through LAB (labTolerance).
+func TestFilterNodesMatchReference(t *testing.T) {
+	ts, ctx := filterGoldens(t)
+	var cases []golden
+	for _, s := range []string{"mask", "rgb", "grey"} {
+		for _, e := range [][4]int{{4, 2, 100, 200}, {7, 0, 50, 150}, {0, 3, 10, 20}, {-3, 1, 200, 100}} {
+			cases = append(cases, golden{fmt.Sprintf("mask_edge.%s.%d.%d.%d.%d", s, e[0], e[1], e[2], e[3]), "mask_edge",
+				map[string]any{"image": field(s), "edge_size": e[0], "edge_blur": e[1], "low_threshold": e[2], "high_threshold": e[3]}, 0})
+		}
+	}
+	for _, s := range []string{"rgba", "rgb"} {
+		for _, c := range []struct {
+			kind   string
+			color  bool
+			size   int
+			amount string
+			seed   int64
+			mask   string
+		}{{"gaussian", true, 1, "0.1", 0, "None"}, {"gaussian", false, 3, "0.5", 123, "None"},
+			{"salt_and_pepper", true, 1, "0.3", 7, "None"}, {"salt_and_pepper", false, 2, "0.05", 4294967295, "None"},
+			{"gaussian", true, 2, "0.8", 42, "mask"}, {"salt_and_pepper", true, 1, "0.5", 1, "small_mask"}} {
+			color := 0
+			if c.color {
+				color = 1
+			}
+			f := map[string]any{"image": field(s), "noise_type": c.kind, "noise_color": c.color, "size": c.size,
+				"amount": json.RawMessage(c.amount), "seed": c.seed}
+			if c.mask != "None" {
+				f["mask"] = field(c.mask)
+			}
+			cases = append(cases, golden{fmt.Sprintf("noise.%s.%s.%d.%d.%s.%d.%s", s, c.kind, color, c.size, c.amount, c.seed, c.mask), "img_noise", f, 0})
+		}
+	}
+	for _, s := range []string{"rgb", "rgba", "grey", "mask"} {
+		for _, r := range [][2]int{{4, 4}, {0, 3}, {5, 1}, {0, 0}, {9, 6}} {
+			for _, mode := range []string{"Dilate", "Erode"} {
+				cases = append(cases, golden{fmt.Sprintf("dilate_erode.%s.%d.%d.%s.0", s, r[0], r[1], mode), "invokeai_img_dilate_erode",
+					map[string]any{"image": field(s), "radius_w": r[0], "radius_h": r[1], "mode": mode}, 0})
+			}
+		}
+		if s != "mask" {
+			cases = append(cases, golden{fmt.Sprintf("dilate_erode.%s.3.2.Dilate.1", s), "invokeai_img_dilate_erode",
+				map[string]any{"image": field(s), "radius_w": 3, "radius_h": 2, "mode": "Dilate", "lightness_only": true}, labTolerance})
+		}
+	}
+	for _, s := range []string{"rgb", "rgba", "grey", "rgb8", "rgba8"} {
+		for _, c := range []struct {
+			upper, lower string
+			inv, renorm  bool
+		}{{"0.5", "0.5", false, false}, {"0.7", "0.3", false, true}, {"0.7", "0.3", true, true}, {"0.7", "0.3", true, false},
+			{"0.3", "0.7", false, true}, {"0.5", "0.5", true, false}} {
+			b := func(v bool) int {
+				if v {
+					return 1
+				}
+				return 0
+			}
+			key := fmt.Sprintf("val_thresholds.%s.%s.%s.%d.%d", s, c.upper, c.lower, b(c.inv), b(c.renorm))
+			f := map[string]any{"image": field(s), "threshold_upper": json.RawMessage(c.upper), "threshold_lower": json.RawMessage(c.lower),
+				"invert_output": c.inv, "renormalize_values": c.renorm}
+			cases = append(cases, golden{key + ".0", "invokeai_img_val_thresholds", f, 0})
+			if strings.HasSuffix(s, "8") {
+				fl := map[string]any{"lightness_only": true}
+				for k, v := range f {
+					fl[k] = v
+				}
+				cases = append(cases, golden{key + ".1", "invokeai_img_val_thresholds", fl, labTolerance})
+			}
+		}
+	}
+	checkGoldens(t, ts, ctx, cases)
 }
