@@ -78,6 +78,8 @@ type UNetOptions struct {
 	// query positions and lk text tokens (the same for every head), or nil
 	// to leave that layer alone.
 	TextAttentionBias func(batch, lq, lk int) []float32
+	// FreeU, when set, reweighs the first two up blocks (see FreeU).
+	FreeU *FreeU
 }
 
 // ImageAttention is one IP-Adapter's part of a call: every cross-attention

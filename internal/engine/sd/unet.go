@@ -263,7 +263,7 @@ func (u *UNet) ForwardWith(ctx context.Context, sample *tensor.Tensor, timesteps
 			return nil, fmt.Errorf("unet: mid residual: %w", err)
 		}
 	}
-	for _, b := range u.up {
+	for bi, b := range u.up {
 		if err := ctx.Err(); err != nil {
 			h.Release()
 			return nil, err
@@ -271,6 +271,7 @@ func (u *UNet) ForwardWith(ctx context.Context, sample *tensor.Tensor, timesteps
 		for j, res := range b.resnets {
 			skip := skips[len(skips)-1]
 			skips = skips[:len(skips)-1]
+			opts.FreeU.apply(bi, h, skip)
 			cat := tensor.ConcatChannels(h, skip)
 			h.Release()
 			skip.Release()

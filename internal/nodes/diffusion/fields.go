@@ -24,7 +24,7 @@ type UNetField struct {
 	Scheduler    ModelIdentifierField `json:"scheduler"`
 	LoRAs        []LoRAField          `json:"loras"`
 	SeamlessAxes []string             `json:"seamless_axes"`
-	FreeUConfig  any                  `json:"freeu_config"`
+	FreeUConfig  *FreeUConfig         `json:"freeu_config"`
 }
 
 // CLIPField is InvokeAI's CLIPField.

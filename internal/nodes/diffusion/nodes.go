@@ -76,6 +76,7 @@ func Register(r *nodes.Registry, deps Deps) {
 	)
 	registerCanvas(r, deps.Store)
 	registerPrimNodes(r, m, deps.Store)
+	r.Register(&FreeU{})
 }
 
 func valueError(format string, args ...any) error { return nodes.Errorf("ValueError", format, args...) }
@@ -467,6 +468,7 @@ func (n *DenoiseLatents) Invoke(ctx nodes.Context) (nodes.Output, error) {
 		return nil, nodeError(err)
 	}
 	params.UNetOptions.Seamless = sd.Seamless{X: seamX, Y: seamY}
+	params.UNetOptions.FreeU = n.UNet.FreeUConfig.engine()
 	up, err := n.models.patcher(ctx, n.UNet.UNet, n.UNet.LoRAs, lora.UNet, params.UNet.LayerShapes())
 	if err != nil {
 		return nil, err
