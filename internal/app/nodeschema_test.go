@@ -22,6 +22,7 @@ var nodeSchemaDifferences = map[string]string{
 	"rectangle_mask.inputs.width.maximum":                               imageSide,
 	"blank_image.inputs.width.maximum":                                  imageSide,
 	"denoise_latents.inputs.steps.maximum":                              denoiseSteps,
+	"denoise_latents_meta.inputs.steps.maximum":                         denoiseSteps,
 	"dynamic_prompt.inputs.max_prompts.maximum":                         promptCount,
 	"dynamic_prompt.inputs.max_prompts.minimum":                         noNegativeCount,
 	"esrgan.inputs.tile_size.maximum":                                   upscaleTile,

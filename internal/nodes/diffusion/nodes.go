@@ -76,7 +76,8 @@ func Register(r *nodes.Registry, deps Deps) {
 	)
 	registerCanvas(r, deps.Store)
 	registerPrimNodes(r, m, deps.Store)
-	r.Register(&FreeU{})
+	r.Register(&FreeU{},
+		&DenoiseLatentsMeta{DenoiseLatents: DenoiseLatents{models: m, store: deps.Store, dtype: deps.NoiseDType}})
 }
 
 func valueError(format string, args ...any) error { return nodes.Errorf("ValueError", format, args...) }
