@@ -183,7 +183,7 @@ func TestE2ELoRAMetadataRoundTrip(t *testing.T) {
 		// A ControlNet in metadata that is not installed fails the node naming it (InvokeAI: "Unknown model").
 		g := txt2imgGraph(model, "a photo of a cat", "", "euler", 2, 0, 64)
 		md := map[string]any{"controlnets": []any{map[string]any{"image": map[string]any{"image_name": control},
-			"control_model": map[string]any{"key": "nope", "name": "not-installed", "base": "sd-1", "type": "controlnet", "hash": ""},
+			"control_model":  map[string]any{"key": "nope", "name": "not-installed", "base": "sd-1", "type": "controlnet", "hash": ""},
 			"control_weight": 1, "begin_step_percent": 0, "end_step_percent": 1, "control_mode": "balanced", "resize_mode": "just_resize"}}}
 		addNode(g, map[string]any{"id": "cns", "type": "metadata_to_controlnets", "metadata": md},
 			link("cns", "control_list", "denoise", "control"))
