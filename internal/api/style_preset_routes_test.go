@@ -240,36 +240,31 @@ func TestStylePresetAccess(t *testing.T) {
 		}
 		return p.ID
 	}
-	type role struct {
-		name string
-		tok  string
-	}
-	roles := []role{{"owner", cast.Owner.Token}, {"other", cast.Other.Token}, {"admin", cast.Admin.Token}, {"anonymous", ""}}
 	visibilities := []string{"private", "shared", "builtin"}
 	// want[visibility][operation][role] is the status.
 	want := map[string]map[string]map[string]int{
 		"private": {
-			"get": {"owner": 200, "other": 403, "admin": 200, "anonymous": 401}, "image": {"owner": 200, "other": 403, "admin": 200, "anonymous": 401},
-			"update": {"owner": 200, "other": 403, "admin": 200, "anonymous": 401}, "delete": {"owner": 200, "other": 403, "admin": 200, "anonymous": 401},
+			"get": {"owner": 200, "other": 403, "admin": 200, "anon": 401}, "image": {"owner": 200, "other": 403, "admin": 200, "anon": 401},
+			"update": {"owner": 200, "other": 403, "admin": 200, "anon": 401}, "delete": {"owner": 200, "other": 403, "admin": 200, "anon": 401},
 		},
 		"shared": {
-			"get": {"owner": 200, "other": 200, "admin": 200, "anonymous": 401}, "image": {"owner": 200, "other": 200, "admin": 200, "anonymous": 401},
-			"update": {"owner": 200, "other": 403, "admin": 200, "anonymous": 401}, "delete": {"owner": 200, "other": 403, "admin": 200, "anonymous": 401},
+			"get": {"owner": 200, "other": 200, "admin": 200, "anon": 401}, "image": {"owner": 200, "other": 200, "admin": 200, "anon": 401},
+			"update": {"owner": 200, "other": 403, "admin": 200, "anon": 401}, "delete": {"owner": 200, "other": 403, "admin": 200, "anon": 401},
 		},
 		"builtin": {
-			"get": {"owner": 200, "other": 200, "admin": 200, "anonymous": 401}, "image": {"owner": 404, "other": 404, "admin": 404, "anonymous": 401},
-			"update": {"owner": 403, "other": 403, "admin": 403, "anonymous": 401}, "delete": {"owner": 403, "other": 403, "admin": 403, "anonymous": 401},
+			"get": {"owner": 200, "other": 200, "admin": 200, "anon": 401}, "image": {"owner": 404, "other": 404, "admin": 404, "anon": 401},
+			"update": {"owner": 403, "other": 403, "admin": 403, "anon": 401}, "delete": {"owner": 403, "other": 403, "admin": 403, "anon": 401},
 		},
 	}
 	for _, vis := range visibilities {
 		for _, op := range []string{"get", "image", "update", "delete"} {
-			for _, r := range roles {
+			for _, r := range []apitest.Role{apitest.Owner, apitest.Other, apitest.Admin, apitest.Anon} {
 				id := builtin
 				if vis != "builtin" {
 					id = mk(vis == "shared")
 				}
 				var res *apitest.Resp
-				tok := apitest.Token(r.tok)
+				tok := cast.As(r)
 				switch op {
 				case "get":
 					res = env.Do("GET", spAPI+"/i/"+id, tok)
@@ -280,15 +275,15 @@ func TestStylePresetAccess(t *testing.T) {
 				case "delete":
 					res = env.Do("DELETE", spAPI+"/i/"+id, tok)
 				}
-				if w := want[vis][op][r.name]; res.Status != w {
-					t.Errorf("%s preset, %s by %s: %d %s, want %d", vis, op, r.name, res.Status, res.Body, w)
+				if w := want[vis][op][string(r)]; res.Status != w {
+					t.Errorf("%s preset, %s by %s: %d %s, want %d", vis, op, r, res.Status, res.Body, w)
 				}
 				// A refused change changed nothing.
 				if res.Status == 403 && vis != "builtin" {
 					var p preset
 					env.Do("GET", spAPI+"/i/"+id, apitest.Token(cast.Owner.Token)).Expect(http.StatusOK).Decode(&p)
 					if p.Name == "renamed" || p.Image == nil {
-						t.Errorf("%s preset, refused %s by %s changed it: %+v", vis, op, r.name, p)
+						t.Errorf("%s preset, refused %s by %s changed it: %+v", vis, op, r, p)
 					}
 				}
 			}

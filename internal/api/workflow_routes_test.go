@@ -229,15 +229,6 @@ type accessWorld struct {
 	users apitest.Users
 }
 
-type role string
-
-const (
-	anon  role = "anon"
-	owner role = "owner"
-	other role = "other"
-	admin role = "admin"
-)
-
 type target string
 
 const (
@@ -248,17 +239,7 @@ const (
 	thumbPNG        = "image/png"
 )
 
-func (w *accessWorld) token(r role) string {
-	switch r {
-	case owner:
-		return w.users.Owner.Token
-	case other:
-		return w.users.Other.Token
-	case admin:
-		return w.users.Admin.Token
-	}
-	return ""
-}
+func (w *accessWorld) token(r apitest.Role) string { return w.users.Token(r) }
 
 // make creates a fresh target (with a thumbnail for the user ones) and returns its id.
 func (w *accessWorld) make(t *testing.T, tg target) string {
@@ -295,36 +276,38 @@ func mustJSON(v any) []byte {
 }
 
 // isOwn reports whether the role owns the target (only the owner's own workflows).
-func isOwn(r role, tg target) bool { return r == owner && (tg == private || tg == shared) }
+func isOwn(r apitest.Role, tg target) bool {
+	return r == apitest.Owner && (tg == private || tg == shared)
+}
 
 // canRead is docs/security.md §5.4's GET /i/{id} column.
-func canRead(r role, tg target) bool {
-	return r == admin || isOwn(r, tg) || tg == shared || tg == builtin
+func canRead(r apitest.Role, tg target) bool {
+	return r == apitest.Admin || isOwn(r, tg) || tg == shared || tg == builtin
 }
 
 func TestWorkflowAccessMatrix(t *testing.T) {
 	e := apitest.New(t, apitest.Multiuser())
 	w := &accessWorld{e: e, users: e.Cast()}
-	roles := []role{anon, owner, other, admin}
+	roles := apitest.Roles
 	targets := []target{private, shared, builtin, legacy}
 
 	type op struct {
 		name string
 		// expect gives the status for a role and a target (anonymous callers always get 401).
-		expect func(r role, tg target) int
+		expect func(r apitest.Role, tg target) int
 		do     func(id, tok string) *apitest.Resp
 	}
 	// change is the rule for update, delete, sharing and thumbnails: admins and the owner, never a default.
-	change := func(r role, tg target) int {
+	change := func(r apitest.Role, tg target) int {
 		switch {
 		case tg == builtin:
 			return 403
-		case r == admin || isOwn(r, tg):
+		case r == apitest.Admin || isOwn(r, tg):
 			return 200
 		}
 		return 403
 	}
-	read := func(r role, tg target) int {
+	read := func(r apitest.Role, tg target) int {
 		if canRead(r, tg) {
 			return 200
 		}
@@ -341,8 +324,8 @@ func TestWorkflowAccessMatrix(t *testing.T) {
 		{"is_public", change, func(id, tok string) *apitest.Resp {
 			return e.Do("PATCH", wfAPI+"/i/"+id+"/is_public", apitest.Token(tok), apitest.JSON(map[string]any{"is_public": true}))
 		}},
-		{"opened_at", func(r role, tg target) int {
-			if r == admin || isOwn(r, tg) {
+		{"opened_at", func(r apitest.Role, tg target) int {
+			if r == apitest.Admin || isOwn(r, tg) {
 				return 200
 			}
 			return 403
@@ -355,7 +338,7 @@ func TestWorkflowAccessMatrix(t *testing.T) {
 		{"thumbnail delete", change, func(id, tok string) *apitest.Resp {
 			return e.Do("DELETE", wfAPI+"/i/"+id+"/thumbnail", apitest.Token(tok))
 		}},
-		{"thumbnail get", func(r role, tg target) int {
+		{"thumbnail get", func(r apitest.Role, tg target) int {
 			if !canRead(r, tg) {
 				return 403
 			}
@@ -373,7 +356,7 @@ func TestWorkflowAccessMatrix(t *testing.T) {
 				t.Run(fmt.Sprintf("%s/%s/%s", o.name, tg, r), func(t *testing.T) {
 					id := w.make(t, tg)
 					want := 401
-					if r != anon {
+					if r != apitest.Anon {
 						want = o.expect(r, tg)
 					}
 					res := o.do(id, w.token(r))
@@ -395,12 +378,12 @@ func TestWorkflowAccessMatrix(t *testing.T) {
 	for _, tg := range targets {
 		ids[tg] = w.make(t, tg)
 	}
-	for _, r := range []role{owner, other, admin} {
+	for _, r := range []apitest.Role{apitest.Owner, apitest.Other, apitest.Admin} {
 		all := listWorkflows(e, w.token(r), "")
 		sharedOnly := listWorkflows(e, w.token(r), "is_public=true")
 		for _, tg := range targets {
 			inAll := slices.Contains(all.ids(), ids[tg])
-			wantAll := r == admin || isOwn(r, tg) || tg == builtin
+			wantAll := r == apitest.Admin || isOwn(r, tg) || tg == builtin
 			if inAll != wantAll {
 				t.Errorf("GET / as %s: %s listed=%v, want %v", r, tg, inAll, wantAll)
 			}

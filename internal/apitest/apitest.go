@@ -1,5 +1,6 @@
 // Package apitest runs a real invokego (real SQLite file, real HTTP server on loopback) for API tests, with
-// helpers to create users, log in and make requests. Every package's API tests use it.
+// helpers to create users, log in and make requests as each role of the authorisation tables. It is the one
+// way tests start a server; the HTTP tests themselves live in internal/api (docs/architecture.md).
 package apitest
 
 import (
@@ -274,3 +275,34 @@ func (e *Env) Cast() Users {
 	admin := e.SetupAdmin()
 	return Users{Admin: admin, Owner: e.CreateUser(admin, "Owner", false), Other: e.CreateUser(admin, "Other", false)}
 }
+
+// Role is who makes a request in the authorisation tables of docs/security.md: nobody logged in, the owner of
+// the resource, another ordinary user, or an admin.
+type Role string
+
+// The roles of a cast.
+const (
+	Anon  Role = "anon"
+	Owner Role = "owner"
+	Other Role = "other"
+	Admin Role = "admin"
+)
+
+// Roles lists every role, in the order the tables use.
+var Roles = []Role{Anon, Owner, Other, Admin}
+
+// Token is the token of the cast's user in role r ("" for Anon, which sends none).
+func (u Users) Token(r Role) string {
+	switch r {
+	case Owner:
+		return u.Owner.Token
+	case Other:
+		return u.Other.Token
+	case Admin:
+		return u.Admin.Token
+	}
+	return ""
+}
+
+// As sends the request as the cast's user in role r.
+func (u Users) As(r Role) ReqOpt { return Token(u.Token(r)) }

@@ -1,4 +1,4 @@
-package apitests_test
+package api_test
 
 import (
 	"fmt"
@@ -7,28 +7,6 @@ import (
 	"github.com/invokego/invokego/internal/apitest"
 )
 
-// Roles of the authorisation tables (docs/security.md §5).
-const (
-	roleAnon  = "anon"
-	roleOwner = "owner"
-	roleOther = "other"
-	roleAdmin = "admin"
-)
-
-var roles = []string{roleAnon, roleOwner, roleOther, roleAdmin}
-
-func tokenOf(u apitest.Users, role string) string {
-	switch role {
-	case roleOwner:
-		return u.Owner.Token
-	case roleOther:
-		return u.Other.Token
-	case roleAdmin:
-		return u.Admin.Token
-	}
-	return ""
-}
-
 // boardOp is one row of docs/security.md §5.1: what to do to a fresh board of Owner's (holding one of Owner's images),
 // and the status each role gets per visibility.
 type boardOp struct {
@@ -36,7 +14,7 @@ type boardOp struct {
 	// own is an uncategorized image of the actor's ("" for anonymous callers).
 	do func(g gal, tok, board, image, own string) *apitest.Resp
 	// want maps role → status for private, shared and public boards.
-	want map[string][3]int
+	want map[apitest.Role][3]int
 }
 
 var visibilities = []string{"private", "shared", "public"}
@@ -46,7 +24,7 @@ func allSame(code int) [3]int { return [3]int{code, code, code} }
 func TestBoardAuthorizationTable(t *testing.T) {
 	g := gal{apitest.New(t, apitest.Multiuser())}
 	u := g.Cast()
-	reads := map[string][3]int{roleAnon: allSame(401), roleOwner: allSame(200), roleOther: {403, 200, 200}, roleAdmin: allSame(200)}
+	reads := map[apitest.Role][3]int{apitest.Anon: allSame(401), apitest.Owner: allSame(200), apitest.Other: {403, 200, 200}, apitest.Admin: allSame(200)}
 	ops := []boardOp{
 		{"get board", func(g gal, tok, b, _, _ string) *apitest.Resp {
 			return g.Do("GET", "/api/v1/boards/"+b, apitest.Token(tok))
@@ -62,50 +40,50 @@ func TestBoardAuthorizationTable(t *testing.T) {
 		}, reads},
 		{"bulk download by board", func(g gal, tok, b, _, _ string) *apitest.Resp {
 			return g.Do("POST", "/api/v1/images/download", apitest.Token(tok), apitest.JSON(map[string]any{"board_id": b}))
-		}, map[string][3]int{roleAnon: allSame(401), roleOwner: allSame(202), roleOther: {403, 202, 202}, roleAdmin: allSame(202)}},
+		}, map[apitest.Role][3]int{apitest.Anon: allSame(401), apitest.Owner: allSame(202), apitest.Other: {403, 202, 202}, apitest.Admin: allSame(202)}},
 		{"rename", func(g gal, tok, b, _, _ string) *apitest.Resp {
 			return g.Do("PATCH", "/api/v1/boards/"+b, apitest.Token(tok), apitest.JSON(map[string]any{"board_name": "renamed"}))
-		}, map[string][3]int{roleAnon: allSame(401), roleOwner: allSame(201), roleOther: allSame(403), roleAdmin: allSame(201)}},
+		}, map[apitest.Role][3]int{apitest.Anon: allSame(401), apitest.Owner: allSame(201), apitest.Other: allSame(403), apitest.Admin: allSame(201)}},
 		{"archive", func(g gal, tok, b, _, _ string) *apitest.Resp {
 			return g.Do("PATCH", "/api/v1/boards/"+b, apitest.Token(tok), apitest.JSON(map[string]any{"archived": true}))
-		}, map[string][3]int{roleAnon: allSame(401), roleOwner: allSame(201), roleOther: allSame(403), roleAdmin: allSame(201)}},
+		}, map[apitest.Role][3]int{apitest.Anon: allSame(401), apitest.Owner: allSame(201), apitest.Other: allSame(403), apitest.Admin: allSame(201)}},
 		{"change visibility", func(g gal, tok, b, _, _ string) *apitest.Resp {
 			return g.Do("PATCH", "/api/v1/boards/"+b, apitest.Token(tok), apitest.JSON(map[string]any{"board_visibility": "public"}))
-		}, map[string][3]int{roleAnon: allSame(401), roleOwner: allSame(201), roleOther: allSame(403), roleAdmin: allSame(201)}},
+		}, map[apitest.Role][3]int{apitest.Anon: allSame(401), apitest.Owner: allSame(201), apitest.Other: allSame(403), apitest.Admin: allSame(201)}},
 		{"set cover", func(g gal, tok, b, img, _ string) *apitest.Resp {
 			return g.Do("PATCH", "/api/v1/boards/"+b, apitest.Token(tok), apitest.JSON(map[string]any{"cover_image_name": img}))
-		}, map[string][3]int{roleAnon: allSame(401), roleOwner: allSame(201), roleOther: allSame(403), roleAdmin: allSame(201)}},
+		}, map[apitest.Role][3]int{apitest.Anon: allSame(401), apitest.Owner: allSame(201), apitest.Other: allSame(403), apitest.Admin: allSame(201)}},
 		{"delete board", func(g gal, tok, b, _, _ string) *apitest.Resp {
 			return g.Do("DELETE", "/api/v1/boards/"+b, apitest.Token(tok))
-		}, map[string][3]int{roleAnon: allSame(401), roleOwner: allSame(200), roleOther: allSame(403), roleAdmin: allSame(200)}},
+		}, map[apitest.Role][3]int{apitest.Anon: allSame(401), apitest.Owner: allSame(200), apitest.Other: allSame(403), apitest.Admin: allSame(200)}},
 		{"delete board with images", func(g gal, tok, b, _, _ string) *apitest.Resp {
 			return g.Do("DELETE", "/api/v1/boards/"+b+"?include_images=true", apitest.Token(tok))
-		}, map[string][3]int{roleAnon: allSame(401), roleOwner: allSame(200), roleOther: allSame(403), roleAdmin: allSame(200)}},
+		}, map[apitest.Role][3]int{apitest.Anon: allSame(401), apitest.Owner: allSame(200), apitest.Other: allSame(403), apitest.Admin: allSame(200)}},
 		{"upload into board", func(g gal, tok, b, _, _ string) *apitest.Resp {
 			return g.upload(tok, "image_category=general&is_intermediate=false&board_id="+b, testPNG(g.T, 8, 8), "image/png", nil)
-		}, map[string][3]int{roleAnon: allSame(401), roleOwner: allSame(201), roleOther: {403, 403, 201}, roleAdmin: allSame(201)}},
+		}, map[apitest.Role][3]int{apitest.Anon: allSame(401), apitest.Owner: allSame(201), apitest.Other: {403, 403, 201}, apitest.Admin: allSame(201)}},
 		{"add own image to board", func(g gal, tok, b, _, own string) *apitest.Resp {
 			return g.Do("POST", "/api/v1/board_images/", apitest.Token(tok), apitest.JSON(map[string]any{"board_id": b, "image_name": own}))
-		}, map[string][3]int{roleAnon: allSame(401), roleOwner: allSame(201), roleOther: {403, 403, 201}, roleAdmin: allSame(201)}},
+		}, map[apitest.Role][3]int{apitest.Anon: allSame(401), apitest.Owner: allSame(201), apitest.Other: {403, 403, 201}, apitest.Admin: allSame(201)}},
 		{"batch add own image to board", func(g gal, tok, b, _, own string) *apitest.Resp {
 			return g.Do("POST", "/api/v1/board_images/batch", apitest.Token(tok), apitest.JSON(map[string]any{"board_id": b, "image_names": []string{own}}))
-		}, map[string][3]int{roleAnon: allSame(401), roleOwner: allSame(201), roleOther: {403, 403, 201}, roleAdmin: allSame(201)}},
+		}, map[apitest.Role][3]int{apitest.Anon: allSame(401), apitest.Owner: allSame(201), apitest.Other: {403, 403, 201}, apitest.Admin: allSame(201)}},
 		{"remove image from board", func(g gal, tok, b, img, _ string) *apitest.Resp {
 			return g.Do("DELETE", "/api/v1/board_images/", apitest.Token(tok), apitest.JSON(map[string]any{"image_name": img}))
-		}, map[string][3]int{roleAnon: allSame(401), roleOwner: allSame(201), roleOther: {403, 403, 201}, roleAdmin: allSame(201)}},
+		}, map[apitest.Role][3]int{apitest.Anon: allSame(401), apitest.Owner: allSame(201), apitest.Other: {403, 403, 201}, apitest.Admin: allSame(201)}},
 		{"batch remove image from board", func(g gal, tok, b, img, _ string) *apitest.Resp {
 			return g.Do("POST", "/api/v1/board_images/batch/delete", apitest.Token(tok), apitest.JSON(map[string]any{"image_names": []string{img}}))
-		}, map[string][3]int{roleAnon: allSame(401), roleOwner: allSame(201), roleOther: {403, 403, 201}, roleAdmin: allSame(201)}},
+		}, map[apitest.Role][3]int{apitest.Anon: allSame(401), apitest.Owner: allSame(201), apitest.Other: {403, 403, 201}, apitest.Admin: allSame(201)}},
 	}
 	for _, op := range ops {
 		for vi, vis := range visibilities {
-			for _, role := range roles {
+			for _, role := range apitest.Roles {
 				t.Run(fmt.Sprintf("%s/%s/%s", op.name, vis, role), func(t *testing.T) {
 					g := gal{g.Env}
 					g.T = t
 					board := g.boardWith(u.Owner.Token, vis)
 					img := g.uploadImage(u.Owner.Token, board)
-					tok := tokenOf(u, role)
+					tok := u.Token(role)
 					own := "00000000-0000-4000-8000-000000000000.png"
 					if tok != "" {
 						own = g.uploadImage(tok, "")

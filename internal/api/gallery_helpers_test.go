@@ -1,4 +1,4 @@
-package apitests_test
+package api_test
 
 import (
 	"bytes"

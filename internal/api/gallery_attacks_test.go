@@ -1,4 +1,4 @@
-package apitests_test
+package api_test
 
 import (
 	"slices"
@@ -9,7 +9,7 @@ import (
 	"github.com/invokego/invokego/internal/gallery"
 )
 
-func names(g gal, path, tok string) []string {
+func imageNamesOf(g gal, path, tok string) []string {
 	g.T.Helper()
 	var res struct {
 		ImageNames []string `json:"image_names"`
@@ -64,11 +64,11 @@ func TestImageListingsScope(t *testing.T) {
 		}
 	}
 	for _, path := range []string{"/api/v1/images/names", "/api/v1/images/names?board_id=none"} {
-		got := names(g, path, u.Other.Token)
+		got := imageNamesOf(g, path, u.Other.Token)
 		if has(got, ownerLoose) || has(got, ownerBoarded) || !has(got, otherLoose) {
 			t.Errorf("%s as other: %v", path, got)
 		}
-		got = names(g, path, u.Admin.Token)
+		got = imageNamesOf(g, path, u.Admin.Token)
 		if !has(got, ownerLoose) || !has(got, otherLoose) {
 			t.Errorf("%s as admin: %v", path, got)
 		}
@@ -212,8 +212,8 @@ func TestGalleryAttacks(t *testing.T) {
 		for _, got := range [][]string{
 			listed(g, "/api/v1/images/?limit=1000", attacker.Token),
 			listed(g, "/api/v1/images/?board_id=none&limit=1000", attacker.Token),
-			names(g, "/api/v1/images/names", attacker.Token),
-			names(g, "/api/v1/images/names?board_id=none", attacker.Token),
+			imageNamesOf(g, "/api/v1/images/names", attacker.Token),
+			imageNamesOf(g, "/api/v1/images/names?board_id=none", attacker.Token),
 			boardNames(g, "none", attacker.Token),
 		} {
 			if has(got, loose) || has(got, onPrivate) {

@@ -1,4 +1,4 @@
-package apitests_test
+package api_test
 
 import (
 	"fmt"
@@ -94,24 +94,24 @@ func TestImageAuthorizationTable(t *testing.T) {
 			return g.Do("POST", "/api/v1/board_images/batch", apitest.Token(tok), apitest.JSON(map[string]any{"board_id": board, "image_names": []string{img}}))
 		}, 201, moveDenied},
 	}
-	boards := map[string]string{}
-	for _, role := range []string{roleOwner, roleOther, roleAdmin} {
-		boards[role] = g.boardWith(tokenOf(u, role), "private")
+	boards := map[apitest.Role]string{}
+	for _, role := range []apitest.Role{apitest.Owner, apitest.Other, apitest.Admin} {
+		boards[role] = g.boardWith(u.Token(role), "private")
 	}
 	for _, op := range ops {
 		for _, place := range placements {
-			for _, role := range roles {
+			for _, role := range apitest.Roles {
 				t.Run(fmt.Sprintf("%s/%s/%s", op.name, place, role), func(t *testing.T) {
 					g := gal{g.Env}
 					g.T = t
 					img := placeImage(g, u, place)
 					before := g.state()
-					res := op.do(g, tokenOf(u, role), img, boards[role])
+					res := op.do(g, u.Token(role), img, boards[role])
 					want := op.ok
 					switch {
-					case role == roleAnon:
+					case role == apitest.Anon:
 						want = 401
-					case role == roleOther && op.denied[place]:
+					case role == apitest.Other && op.denied[place]:
 						want = 403
 					}
 					if res.Status != want {

@@ -1,4 +1,4 @@
-package apitests_test
+package api_test
 
 import (
 	"bytes"
@@ -17,7 +17,7 @@ import (
 )
 
 // bombPNG is a valid PNG header declaring w×h pixels with a tiny body: decoding it would allocate w×h×4 bytes.
-func bombPNG(t testing.TB, w, h uint32) []byte {
+func bombPNGOf(t testing.TB, w, h uint32) []byte {
 	data := testPNG(t, 4, 4)
 	ihdr := data[8+8 : 8+8+13]
 	binary.BigEndian.PutUint32(ihdr[0:4], w)
@@ -54,9 +54,9 @@ func TestUploadBadInput(t *testing.T) {
 		{"corrupt png", "", corrupt, "image/png", nil, 415, "Failed to read image"},
 		{"truncated jpeg", "", jpg.Bytes()[:len(jpg.Bytes())/2], "image/jpeg", nil, 415, ""},
 		{"garbage webp", "", []byte("RIFF\x20\x00\x00\x00WEBPVP8 garbage garbage"), "image/webp", nil, 415, ""},
-		{"decompression bomb", "", bombPNG(t, 100000, 100000), "image/png", nil, 415, ""},
-		{"bomb just over the limit", "", bombPNG(t, 8193, 8192), "image/png", nil, 415, ""},
-		{"zero width", "", bombPNG(t, 0, 10), "image/png", nil, 415, ""},
+		{"decompression bomb", "", bombPNGOf(t, 100000, 100000), "image/png", nil, 415, ""},
+		{"bomb just over the limit", "", bombPNGOf(t, 8193, 8192), "image/png", nil, 415, ""},
+		{"zero width", "", bombPNGOf(t, 0, 10), "image/png", nil, 415, ""},
 		{"unknown board", "image_category=general&is_intermediate=false&board_id=nope", valid, "image/png", nil, 404, "Board not found"},
 		{"resize_to not json", "", valid, "image/png", map[string]string{"resize_to": "big"}, 400, "Invalid resize_to format or size"},
 		{"resize_to zero", "", valid, "image/png", map[string]string{"resize_to": `{"width":0,"height":10}`}, 400, "Invalid resize_to format or size"},
