@@ -282,3 +282,134 @@ func TestE2EGenerateFlux(t *testing.T) {
 	p.click("Flux", boardSel("Flux"))
 	p.waitFor("the image in the gallery", `document.querySelectorAll('[data-testid="image-item"]').length === 1`)
 }
+
+// A LoRA + ControlNet generation through the Generate screen: two LoRAs picked by search (kohya LoCon at 0.75, PEFT at
+// 0.5) reproduce the fixture's stacked-LoRA diffusers golden; the ControlNet added on top changes the image, and the
+// metadata carries both as InvokeAI writes them. Recall from the gallery brings the LoRAs and the control layer back.
+func TestE2EGenerateLoRAAndControlNet(t *testing.T) {
+	b := newBrowser(t)
+	env := apitest.New(t)
+	for _, typ := range []string{"lora_selector", "lora_collection_loader", "controlnet", "collect"} {
+		if !hasInvocation(t, env, typ) {
+			t.Fatalf("node type %q is not registered", typ)
+		}
+	}
+	installModel(t, env, tinyModelPath(), map[string]any{})
+	kohya := installModel(t, env, goldtest.Path(t, "sd-ext", "lora", "models", "sd15-locon-kohya.safetensors"), map[string]any{})
+	peft := installModel(t, env, goldtest.Path(t, "sd-ext", "lora", "models", "sd15-lora-peft.safetensors"), map[string]any{})
+	cn := installModel(t, env, goldtest.Path(t, "sd-ext", "controlnet", "models", "sd15-controlnet"), map[string]any{})
+	ti := installModel(t, env, goldtest.Path(t, "sd-ext", "textual_inversion", "models", "tiny-ti.safetensors"), map[string]any{})
+	var bd struct {
+		BoardID string `json:"board_id"`
+	}
+	env.Do("POST", "/api/v1/boards/?board_name=LoRA").Expect(http.StatusCreated).Decode(&bd)
+
+	p := b.newPage("lora", env.URL)
+	p.open("/generate")
+	p.waitFor("the Invoke button", `document.querySelector('[data-testid="invoke-button"]')`)
+	p.fill("Prompt", "a photo of a cat")
+	p.fill("Negative Prompt", "")
+	p.fill("Width", "64")
+	p.fill("Height", "64")
+	p.fill("Steps", "10")
+	p.fill("CFG Scale", "7.5")
+	p.selectOption("Scheduler", "Euler")
+	p.check("Random Seed", false)
+	p.fill("Seed", "0")
+	p.selectOption("Board", "LoRA")
+
+	// The embeddings picker writes <name> into the chosen prompt (checked, then undone: the golden has no embedding).
+	p.click("Embeddings", `[data-testid="embedding-picker"]`)
+	p.selectOption("Embedding", ti["name"].(string))
+	p.click("Add to Negative Prompt")
+	if got, want := p.value("Negative Prompt"), "<"+ti["name"].(string)+">"; got != want {
+		t.Errorf("negative prompt after the embeddings picker = %q, want %q", got, want)
+	}
+	p.fill("Negative Prompt", "")
+
+	p.click("LoRAs", `[data-testid="lora-picker"]`)
+	for _, l := range []struct {
+		model  map[string]any
+		weight string
+	}{{kohya, "75"}, {peft, "50"}} {
+		name := l.model["name"].(string)
+		p.fill("Search LoRAs", name)
+		p.click("Add LoRA "+name, `[data-testid="lora-picker"]`)
+		p.fill("LoRA weight "+name, l.weight)
+	}
+	p.fill("Search LoRAs", "")
+	js[bool](p, `([...document.querySelectorAll('[data-testid="lora-item"]')].pop().scrollIntoView({block: 'end'}), true)`)
+	p.screenshot("generate-loras-1280")
+	known := boardImageNames(t, env, bd.BoardID)
+	p.click("Invoke")
+	stacked := newBoardImage(t, env, bd.BoardID, known, 5*time.Minute)
+	md := imageMetadata(t, env, stacked)
+	if loras, _ := md["loras"].([]any); len(loras) != 2 {
+		t.Fatalf("metadata loras = %v", md["loras"])
+	}
+	sameAsGolden(t, fetchPNG(t, env, stacked), goldtest.Path(t, "sd-ext", "lora", "pipeline", "txt2img_stack_kohya0.75_peft0.5.png"))
+
+	// The same LoRAs with a ControlNet at 0.8 on the fixture's control image, uploaded in the panel.
+	const layer = `[data-testid="control-layer"]`
+	p.click("Control", `[data-testid="control-panel"]`)
+	p.click("Add Control", `[data-testid="control-panel"]`)
+	p.waitFor("the control layer", `document.querySelector('`+layer+`')`)
+	p.selectOption("Control Model", cn["name"].(string))
+	p.selectOption("Processor", "None")
+	p.upload(layer+` input[type="file"]`, goldtest.Path(t, "sd-ext", "controlnet", "inputs", "control_shapes64.png"))
+	p.waitFor("the control image", `document.querySelector('`+layer+` [data-testid="chosen-image"]')`)
+	p.fill("Weight", "80", layer)
+	known = boardImageNames(t, env, bd.BoardID)
+	p.click("Invoke")
+	both := newBoardImage(t, env, bd.BoardID, known, 5*time.Minute)
+	md = imageMetadata(t, env, both)
+	loras, _ := md["loras"].([]any)
+	cns, _ := md["controlnets"].([]any)
+	if len(loras) != 2 || len(cns) != 1 {
+		t.Fatalf("metadata loras = %v, controlnets = %v", md["loras"], md["controlnets"])
+	}
+	weights := map[string]any{}
+	for _, l := range loras {
+		lm := l.(map[string]any)
+		weights[lm["model"].(map[string]any)["key"].(string)] = lm["weight"]
+	}
+	if weights[kohya["key"].(string)] != 0.75 || weights[peft["key"].(string)] != 0.5 {
+		t.Errorf("metadata LoRA weights = %v", weights)
+	}
+	if c0 := cns[0].(map[string]any); c0["control_weight"] != 0.8 || c0["control_model"].(map[string]any)["key"] != cn["key"] {
+		t.Errorf("metadata controlnet = %v", c0)
+	}
+	withCN := fetchPNG(t, env, both)
+	changed := 0
+	ref := fetchPNG(t, env, stacked)
+	for y := 0; y < 64; y++ {
+		for x := 0; x < 64; x++ {
+			r1, g1, b1, _ := withCN.At(x, y).RGBA()
+			r2, g2, b2, _ := ref.At(x, y).RGBA()
+			if r1>>8 != r2>>8 || g1>>8 != g2>>8 || b1>>8 != b2>>8 {
+				changed++
+			}
+		}
+	}
+	t.Logf("the ControlNet changed %d of 4096 pixels of the stacked-LoRA image", changed)
+	if changed < 400 {
+		t.Errorf("the ControlNet changed only %d of 4096 pixels", changed)
+	}
+	p.waitFor("the result", `document.querySelector('[data-testid="latest-image"]')`)
+	p.screenshot("generate-lora-controlnet-result-1280")
+
+	// Recall from the gallery into a cleared form brings the LoRAs and the control layer back.
+	p.click("Remove Control 1")
+	p.click("Remove LoRA " + kohya["name"].(string))
+	p.click("Gallery")
+	p.click("LoRA", boardSel("LoRA"))
+	p.click("Open image "+both, `section[aria-label="Images"]`)
+	p.waitFor("the metadata", `document.querySelector('[data-testid="image-metadata"]')`)
+	p.click("Recall All")
+	p.waitFor("the generate screen", `document.querySelector('[data-testid="invoke-button"]')`)
+	p.waitFor("two LoRAs recalled", `document.querySelectorAll('[data-testid="lora-item"]').length === 2`)
+	p.waitFor("the control layer recalled", `document.querySelectorAll('`+layer+`').length === 1`)
+	if got := p.value("LoRA weight " + kohya["name"].(string)); got != "75" {
+		t.Errorf("recalled kohya weight slider = %q, want 75", got)
+	}
+}
