@@ -496,3 +496,62 @@ func TestFilterNodesMatchReference(t *testing.T) {
 	}
 	checkGoldens(t, ts, ctx, cases)
 }
+
+// img_watermark against the invisible-watermark encoder InvokeAI vendors, run with Pillow 9.4, NumPy 1.24,
+// OpenCV 4.6 and PyWavelets 1.1 (gen_watermark.py): byte for byte; the result is opaque RGBA.
+func TestWatermarkMatchesReference(t *testing.T) {
+	path, err := goldens.Path("nodes", "imageops", "watermark.safetensors")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts, err := goldens.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := newCtx()
+	for _, name := range goldens.Names(ts) {
+		if strings.HasPrefix(name, "in.") {
+			ctx.images[strings.TrimPrefix(name, "in.")] = toImage(ts[name])
+		}
+	}
+	for _, c := range []struct{ img, text string }{{"smooth", "InvokeAI"}, {"noisy", "InvokeAI"}, {"noisy", "héllo, wörld"}, {"wide", "InvokeAI"}} {
+		name := fmt.Sprintf("watermark.%s.%x", c.img, c.text)
+		f := map[string]any{"image": field(c.img)}
+		if c.text != "InvokeAI" {
+			f["text"] = c.text
+		}
+		out := run(t, ctx, "img_watermark", f)
+		got := pixels(t, ctx.images[out.Image.ImageName], 4)
+		want := ts[name]
+		if len(got) != len(want.Ints)/3*4 {
+			t.Fatalf("%s: %d bytes, want %d pixels", name, len(got), len(want.Ints)/3)
+		}
+		bad, changed := 0, 0
+		in := ts["in."+c.img].Ints
+		for i := 0; i < len(got)/4; i++ {
+			if got[i*4+3] != 255 {
+				t.Fatalf("%s: pixel %d is not opaque", name, i)
+			}
+			for k := 0; k < 3; k++ {
+				if int64(got[i*4+k]) != want.Ints[i*3+k] {
+					bad++
+				}
+				if int64(got[i*4+k]) != in[i*3+k] {
+					changed++
+				}
+			}
+		}
+		if bad > 0 {
+			t.Errorf("%s: %d bytes differ from the reference", name, bad)
+		}
+		if changed == 0 {
+			t.Errorf("%s: the watermark changed nothing", name)
+		}
+	}
+	for _, f := range []map[string]any{{"image": field("smallimg")}, {"image": field("smooth"), "text": ""}} {
+		ctx.images["smallimg"] = image.NewRGBA(image.Rect(0, 0, 256, 255))
+		if _, err := invoke(ctx, "img_watermark", f); err == nil {
+			t.Errorf("%v: no error", f)
+		}
+	}
+}
