@@ -259,6 +259,16 @@ func TestDefaultWorkflowsRun(t *testing.T) {
 					return esrgan
 				case typ == "controlnet" && field == "control_model":
 					return controlNet
+				case typ == "prompt_from_file" && field == "file_path":
+					// The file lives in the server's prompts folder (docs/security.md, "Server files").
+					dir := filepath.Join(env.Root, "prompts")
+					if err := os.MkdirAll(dir, 0o755); err != nil {
+						t.Fatal(err)
+					}
+					if err := os.WriteFile(filepath.Join(dir, "lines.txt"), []byte("a red fox\r\n  a blue owl  \n"), 0o644); err != nil {
+						t.Fatal(err)
+					}
+					return "lines.txt"
 				case typ == "img_resize" && field == "width":
 					outW = 100
 					return 100
@@ -268,7 +278,18 @@ func TestDefaultWorkflowsRun(t *testing.T) {
 				}
 				return v
 			}
+			galleryCount := func() int {
+				names := env.Do("GET", "/api/v1/images/names?board_id=none&categories=general&is_intermediate=false").Expect(http.StatusOK).Map()
+				return len(names["image_names"].([]any))
+			}
+			before := galleryCount()
 			img := runGraph(t, env, workflowGraph(wf, set), wf, srcName, maskName, keepAll)
+			if strings.HasPrefix(d.ID, "default_prompt_from_file_") {
+				// One image per line of the file.
+				if made := galleryCount() - before; made != 2 {
+					t.Errorf("%d images from a two-line prompt file", made)
+				}
+			}
 			if b := img.Bounds(); b.Dx() != outW || b.Dy() != outH {
 				t.Fatalf("output %v, want %dx%d", b, outW, outH)
 			}
@@ -313,7 +334,7 @@ func TestDefaultWorkflowsRun(t *testing.T) {
 		})
 	}
 	for _, want := range []string{"default_text_to_image_sd15", "default_text_to_image_sdxl", "default_image_to_image_sd15",
-		"default_image_to_image_sdxl", "default_inpaint_sd15", "default_inpaint_sdxl", "default_esrgan_upscale_canny_controlnet_sd15"} {
+		"default_image_to_image_sdxl", "default_inpaint_sd15", "default_inpaint_sdxl", "default_prompt_from_file_sd15", "default_prompt_from_file_sdxl", "default_esrgan_upscale_canny_controlnet_sd15"} {
 		if !ran[want] {
 			t.Errorf("%s did not run", want)
 		}
