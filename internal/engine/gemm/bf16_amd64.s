@@ -297,3 +297,72 @@ overwrite:
 	STORE_ZMM1(Z11)
 	VZEROUPPER
 	RET
+
+// func convertPairsAVX512(dst *uint32, pairs, mr int)
+//
+// convertPairsAVX (pack_amd64.s) sixteen lanes at a time, the row's tail
+// under a mask, for any mr ≥ 1: in place, dst[q*mr+i] = bf16(f0) |
+// bf16(f1)<<16 with f0 = dst[2q*mr+i], f1 = dst[(2q+1)*mr+i], rounding to
+// nearest even and quietening NaNs exactly as roundBF16 does. Both rows of
+// a chunk are read before it is written, and a write never reaches a
+// position still to be read.
+TEXT ·convertPairsAVX512(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ pairs+8(FP), CX
+	MOVQ mr+16(FP), DX
+	MOVQ DI, SI                 // SI reads the staged rows, DI writes pairs
+	MOVL $0x7fff, AX
+	VPBROADCASTD AX, Z10
+	MOVL $1, AX
+	VPBROADCASTD AX, Z11
+	MOVL $0xffff0000, AX
+	VPBROADCASTD AX, Z12
+	MOVL $0x00400000, AX
+	VPBROADCASTD AX, Z13
+
+pair512:
+	XORQ BX, BX                 // BX = element index within the row
+	LEAQ (SI)(DX*4), R8         // R8 = row 2q+1
+
+lanes512:
+	MOVQ DX, R9
+	SUBQ BX, R9                 // R9 = elements left in the row
+	MOVQ $0xffff, AX
+	CMPQ R9, $16
+	JGE  fullmask
+	MOVQ $1, AX
+	MOVQ R9, R10
+	SHLXQ R10, AX, AX
+	DECQ AX
+
+fullmask:
+	KMOVW AX, K1
+	VMOVDQU32.Z (SI)(BX*4), K1, Z0 // row 2q
+	VMOVDQU32.Z (R8)(BX*4), K1, Z1 // row 2q+1
+	// Round both: x + 0x7fff + ((x >> 16) & 1); NaNs only quietened.
+	VPSRLD $16, Z0, Z5
+	VPANDD Z11, Z5, Z5
+	VPADDD Z10, Z5, Z5
+	VPADDD Z0, Z5, Z5
+	VCMPPS $3, Z0, Z0, K2
+	VPORD Z13, Z0, K2, Z5
+	VPSRLD $16, Z1, Z6
+	VPANDD Z11, Z6, Z6
+	VPADDD Z10, Z6, Z6
+	VPADDD Z1, Z6, Z6
+	VCMPPS $3, Z1, Z1, K3
+	VPORD Z13, Z1, K3, Z6
+	VPSRLD $16, Z5, Z5
+	VPANDD Z12, Z6, Z6
+	VPORD Z6, Z5, Z5
+	VMOVDQU32 Z5, K1, (DI)(BX*4)
+	ADDQ $16, BX
+	CMPQ BX, DX
+	JLT  lanes512
+
+	LEAQ (SI)(DX*8), SI         // next pair of staged rows
+	LEAQ (DI)(DX*4), DI         // next row of pairs
+	DECQ CX
+	JNZ  pair512
+	VZEROUPPER
+	RET

@@ -98,12 +98,23 @@ func sgemmKernel12x32BF16(steps int, a, b *uint32, c *float32, ldc int, beta flo
 //go:noescape
 func sgemmKernel12x16BF16(steps int, a, b *uint32, c *float32, ldc int, beta float32)
 
-// convertAVX implements convertFunc.
+//go:noescape
+func convertPairsAVX512(dst *uint32, pairs, mr int)
+
+// convertAVX implements convertFunc: sixteen lanes at a time where the CPU
+// has AVX-512 (always so for the bf16 kernel), four otherwise.
 func convertAVX(dst []uint32, pairs, mr int) int {
-	if pairs == 0 || mr%4 != 0 {
+	if pairs == 0 || mr < 1 {
 		return 0
 	}
 	_ = dst[2*pairs*mr-1]
+	if cpu.X86.HasAVX512F {
+		convertPairsAVX512(&dst[0], pairs, mr)
+		return pairs
+	}
+	if mr%4 != 0 {
+		return 0
+	}
 	convertPairsAVX(&dst[0], pairs, mr)
 	return pairs
 }
