@@ -46,6 +46,10 @@ func New(t testing.TB, opts ...Option) *Env {
 	root := t.TempDir()
 	cfg := config.Default()
 	cfg.Root = root
+	// The fixtures' goldens are fp32 and tests compare within a level;
+	// precision auto would pick bf16 on CPUs with a bf16 kernel (its own
+	// tolerance is tested in engine/pipeline). WithConfig may change it.
+	cfg.Precision = "float32"
 	for _, o := range opts {
 		o(&cfg)
 	}

@@ -5,7 +5,11 @@ import (
 	"fmt"
 	"path/filepath"
 
+	"log/slog"
+
+	"github.com/invokego/invokego/internal/engine/gemm"
 	"github.com/invokego/invokego/internal/engine/noise"
+	"github.com/invokego/invokego/internal/engine/sd"
 	"github.com/invokego/invokego/internal/models"
 	"github.com/invokego/invokego/internal/nodes/diffusion"
 	"github.com/invokego/invokego/internal/store"
@@ -34,7 +38,13 @@ func (a *App) wireDiffusion(context.Context) error {
 			return a.Models.Records.List(ctx, store.ModelFilter{Type: models.TypeMain, Format: models.FormatDiffusers})
 		},
 	}
-	a.Models.Cache.SetLoader(a.fluxLoader().Wrap(withSpandrel(a.Models.Records.AbsPath, diffusion.Loader{PathOf: a.Models.Records.AbsPath, Tokenizers: tokenizers}.Load)))
+	precision, err := sd.ResolvePrecision(a.cfg.Precision)
+	if err != nil {
+		return fmt.Errorf("diffusion nodes: precision: %w", err)
+	}
+	slog.Info("stable diffusion precision", "setting", a.cfg.Precision, "precision", precision, "bf16_gemm", gemm.BF16Backend())
+	loader := diffusion.Loader{PathOf: a.Models.Records.AbsPath, Tokenizers: tokenizers, Build: sd.Options{Precision: precision}}
+	a.Models.Cache.SetLoader(a.fluxLoader().Wrap(withSpandrel(a.Models.Records.AbsPath, loader.Load)))
 	objects := diffusion.NewObjectStore(diffusionStoreBudget)
 	diffusion.Register(a.NodeRegistry(), diffusion.Deps{
 		Records:    a.Models.Records,

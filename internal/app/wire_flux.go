@@ -19,7 +19,7 @@ import (
 // VAE and LoRAs) for the model cache.
 func (a *App) fluxLoader() fluxnode.Loader {
 	compute := quant.ComputeF32
-	if a.cfg.Precision == "bfloat16" {
+	if a.cfg.Precision == "bfloat16" || a.cfg.Precision == "bf16" {
 		// InvokeAI's precision setting: bfloat16 operands (AVX512_BF16 where the CPU has it) for the FLUX
 		// transformer and T5; "auto" keeps float32, as InvokeAI does on a CPU.
 		compute = quant.ComputeBF16

@@ -64,7 +64,7 @@ type Config struct {
 	// Engine and models.
 	NoiseDType      string           `yaml:"noise_dtype"` // float32 (default) or float16
 	RAM             float64          `yaml:"ram"`         // model cache budget in GB
-	Precision       string           `yaml:"precision"`
+	Precision       string           `yaml:"precision"`   // auto (bf16 where the CPU has a bf16 kernel), float32/fp32, bfloat16/bf16, float16 (= fp32 on a CPU)
 	HFEndpoint      string           `yaml:"hf_endpoint"`
 	RemoteAPITokens []RemoteAPIToken `yaml:"remote_api_tokens"`
 
@@ -216,6 +216,12 @@ func (c *Config) Validate() error {
 	case "float32", "float16":
 	default:
 		errs = append(errs, fmt.Sprintf("noise_dtype must be float32 or float16, not %q", c.NoiseDType))
+	}
+	switch c.Precision {
+	case "auto", "float32", "float16", "bfloat16", "fp32", "bf16":
+		// InvokeAI's names plus the short ones (sd.ResolvePrecision).
+	default:
+		errs = append(errs, fmt.Sprintf("precision must be auto, float32, float16, bfloat16, fp32 or bf16, not %q", c.Precision))
 	}
 	if c.MaxQueueItemsPerUser < 1 {
 		errs = append(errs, "max_queue_items_per_user must be at least 1")

@@ -32,7 +32,7 @@ func TestLoadFileOverDefaults(t *testing.T) {
 }
 
 func TestInvalidValuesRefused(t *testing.T) {
-	for _, yaml := range []string{"port: 70000\n", "session_queue_mode: lifo\n", "noise_dtype: float8\n", "port: [1]\n"} {
+	for _, yaml := range []string{"port: 70000\n", "session_queue_mode: lifo\n", "noise_dtype: float8\n", "precision: fp8\n", "port: [1]\n"} {
 		root := t.TempDir()
 		if err := os.WriteFile(filepath.Join(root, FileName), []byte(yaml), 0o644); err != nil {
 			t.Fatal(err)
@@ -112,5 +112,21 @@ func TestHFEndpointFromFileThenEnvThenDefault(t *testing.T) {
 	cfg.Override("hf_endpoint", func(c *Config) { c.HFEndpoint = "http://from-flag" })
 	if cfg.HFEndpoint != "http://from-flag" {
 		t.Fatalf("flag: %q", cfg.HFEndpoint)
+	}
+}
+
+// TestPrecisionValues: InvokeAI's precision names and the short ones load.
+func TestPrecisionValues(t *testing.T) {
+	for _, p := range []string{"auto", "float32", "float16", "bfloat16", "fp32", "bf16"} {
+		root := t.TempDir()
+		if err := os.WriteFile(filepath.Join(root, FileName), []byte("precision: "+p+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := Load(root)
+		if err != nil {
+			t.Errorf("precision %s refused: %v", p, err)
+		} else if cfg.Precision != p {
+			t.Errorf("precision %s loaded as %q", p, cfg.Precision)
+		}
 	}
 }

@@ -20,6 +20,9 @@ type Options struct {
 	TextEncoderConfig *sd.CLIPTextConfig
 	// TextEncoder2Config does the same for SDXL's second text encoder.
 	TextEncoder2Config *sd.CLIPTextConfig
+	// Build is how the networks are built (Precision "bf16": weights
+	// packed as bfloat16); the zero value builds fp32.
+	Build sd.Options
 	// Heads overrides the UNet attention head rule.
 	Heads *sd.UNetHeads
 	// Part, when set, reads and builds only one component: "unet", "vae",
@@ -42,7 +45,7 @@ const sdxlScalingFactor = 0.13025
 
 // buildSingleFileCLIP builds a converted text encoder (nil when absent),
 // from the given config or one inferred from the weights.
-func buildSingleFileCLIP(weights sd.StateDict, openCLIP bool, cfg *sd.CLIPTextConfig) (*sd.CLIPTextModel, error) {
+func buildSingleFileCLIP(weights sd.StateDict, openCLIP bool, cfg *sd.CLIPTextConfig, build sd.Options) (*sd.CLIPTextModel, error) {
 	if weights == nil {
 		return nil, nil
 	}
@@ -58,7 +61,7 @@ func buildSingleFileCLIP(weights sd.StateDict, openCLIP bool, cfg *sd.CLIPTextCo
 			c.HiddenAct, c.PadTokenID = "gelu", 0
 		}
 	}
-	return sd.NewCLIPTextModel(c, weights)
+	return sd.NewCLIPTextModelWithOptions(c, weights, build)
 }
 
 // LoadSingleFile loads an original-layout safetensors checkpoint (CompVis/LDM
@@ -90,7 +93,7 @@ func LoadSingleFile(path string, opts Options) (*sd.Pipeline, error) {
 			return nil, fmt.Errorf("load %s: %w", path, err)
 		}
 		sdxl = sdxl || ucfg.AdditionEmbedType == "text_time"
-		if p.UNet, err = sd.NewUNet(ucfg, comps.UNet); err != nil {
+		if p.UNet, err = sd.NewUNetWithOptions(ucfg, comps.UNet, opts.Build); err != nil {
 			return nil, fmt.Errorf("load %s: %w", path, err)
 		}
 	}
@@ -103,17 +106,17 @@ func LoadSingleFile(path string, opts Options) (*sd.Pipeline, error) {
 		if err != nil {
 			return nil, fmt.Errorf("load %s: %w", path, err)
 		}
-		if p.VAE, err = sd.NewVAE(vcfg, comps.VAE); err != nil {
+		if p.VAE, err = sd.NewVAEWithOptions(vcfg, comps.VAE, opts.Build); err != nil {
 			return nil, fmt.Errorf("load %s: %w", path, err)
 		}
 	}
 	if want(PartTextEncoder) {
-		if p.TextEncoder, err = buildSingleFileCLIP(comps.TextEncoder, comps.TextEncoderOpenCLIP, opts.TextEncoderConfig); err != nil {
+		if p.TextEncoder, err = buildSingleFileCLIP(comps.TextEncoder, comps.TextEncoderOpenCLIP, opts.TextEncoderConfig, opts.Build); err != nil {
 			return nil, fmt.Errorf("load %s: text encoder: %w", path, err)
 		}
 	}
 	if want(PartTextEncoder2) {
-		if p.TextEncoder2, err = buildSingleFileCLIP(comps.TextEncoder2, comps.TextEncoder2OpenCLIP, opts.TextEncoder2Config); err != nil {
+		if p.TextEncoder2, err = buildSingleFileCLIP(comps.TextEncoder2, comps.TextEncoder2OpenCLIP, opts.TextEncoder2Config, opts.Build); err != nil {
 			return nil, fmt.Errorf("load %s: text encoder 2: %w", path, err)
 		}
 	}

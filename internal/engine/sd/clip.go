@@ -58,7 +58,16 @@ type CLIPOutput struct {
 // NewCLIPTextModel builds the encoder from transformers-named weights
 // ("text_model.*", plus "text_projection.weight" when present).
 func NewCLIPTextModel(cfg CLIPTextConfig, sd StateDict) (*CLIPTextModel, error) {
-	r := newWeightReader(sd)
+	return NewCLIPTextModelWithOptions(cfg, sd, Options{})
+}
+
+// NewCLIPTextModelWithOptions is NewCLIPTextModel with build options
+// (Options.Precision "bf16" packs every linear layer as bfloat16).
+func NewCLIPTextModelWithOptions(cfg CLIPTextConfig, sd StateDict, opts Options) (*CLIPTextModel, error) {
+	r, err := opts.reader(sd)
+	if err != nil {
+		return nil, fmt.Errorf("build clip: %w", err)
+	}
 	r.used["text_model.embeddings.position_ids"] = true // a buffer, not a weight
 	hidden := cfg.HiddenSize
 	if cfg.NumAttentionHeads < 1 || hidden%cfg.NumAttentionHeads != 0 {

@@ -67,6 +67,11 @@ func LoadVAEFolderWithOptions(dir string, opts Options) (*VAE, error) {
 
 // LoadCLIPTextFolder loads a transformers text_encoder/ folder.
 func LoadCLIPTextFolder(dir string) (*CLIPTextModel, error) {
+	return LoadCLIPTextFolderWithOptions(dir, Options{})
+}
+
+// LoadCLIPTextFolderWithOptions is LoadCLIPTextFolder with build options.
+func LoadCLIPTextFolderWithOptions(dir string, opts Options) (*CLIPTextModel, error) {
 	cfg, err := LoadCLIPTextConfig(filepath.Join(dir, "config.json"))
 	if err != nil {
 		return nil, fmt.Errorf("load text encoder: %w", err)
@@ -79,7 +84,7 @@ func LoadCLIPTextFolder(dir string) (*CLIPTextModel, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load text encoder: %w", err)
 	}
-	m, err := NewCLIPTextModel(cfg, sd)
+	m, err := NewCLIPTextModelWithOptions(cfg, sd, opts)
 	if err != nil {
 		return nil, fmt.Errorf("load text encoder %s: %w", dir, err)
 	}

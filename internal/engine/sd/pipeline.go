@@ -28,6 +28,17 @@ func LoadDiffusersPipeline(dir string) (*Pipeline, error) {
 // LoadDiffusersPipelineWithOptions is LoadDiffusersPipeline with build
 // options for the UNet and for the VAE (text encoders use the defaults).
 func LoadDiffusersPipelineWithOptions(dir string, unet, vae Options) (*Pipeline, error) {
+	return loadDiffusersPipeline(dir, Options{}, unet, vae)
+}
+
+// LoadDiffusersPipelineAll is LoadDiffusersPipeline with the same build
+// options for every network: text encoders, UNet and VAE (what the
+// precision setting asks for).
+func LoadDiffusersPipelineAll(dir string, opts Options) (*Pipeline, error) {
+	return loadDiffusersPipeline(dir, opts, opts, opts)
+}
+
+func loadDiffusersPipeline(dir string, text, unet, vae Options) (*Pipeline, error) {
 	b, err := readConfigFile(filepath.Join(dir, "model_index.json"))
 	if err != nil {
 		return nil, fmt.Errorf("load pipeline: %w", err)
@@ -47,9 +58,9 @@ func LoadDiffusersPipelineWithOptions(dir string, unet, vae Options) (*Pipeline,
 		}
 		switch name {
 		case "text_encoder":
-			p.TextEncoder, err = LoadCLIPTextFolder(compDir)
+			p.TextEncoder, err = LoadCLIPTextFolderWithOptions(compDir, text)
 		case "text_encoder_2":
-			p.TextEncoder2, err = LoadCLIPTextFolder(compDir)
+			p.TextEncoder2, err = LoadCLIPTextFolderWithOptions(compDir, text)
 		case "unet":
 			p.UNet, err = LoadUNetFolderWithOptions(compDir, unet)
 		case "vae":

@@ -4,6 +4,8 @@ import (
 	"context"
 	"math"
 	"testing"
+
+	"github.com/invokego/invokego/internal/engine/gemm"
 )
 
 // relErr is max|got-want| / max|want|.
@@ -51,5 +53,50 @@ func TestBF16AgainstGoldens(t *testing.T) {
 	}
 	if _, err := NewUNetWithOptions(cfg, w, Options{Precision: "fp8"}); err == nil {
 		t.Error("unknown precision accepted")
+	}
+}
+
+// TestResolvePrecision: the settings map to fp32 or bf16, auto by the CPU.
+func TestResolvePrecision(t *testing.T) {
+	auto := "fp32"
+	if gemm.HasNativeBF16() {
+		auto = "bf16"
+	}
+	for in, want := range map[string]string{"": auto, "auto": auto, "fp32": "fp32", "float32": "fp32", "float16": "fp32", "bf16": "bf16", "bfloat16": "bf16"} {
+		got, err := ResolvePrecision(in)
+		if err != nil || got != want {
+			t.Errorf("ResolvePrecision(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	if _, err := ResolvePrecision("fp8"); err == nil {
+		t.Error("fp8 accepted")
+	}
+}
+
+// TestCLIPTextBF16: the text encoder builds with bf16 weights and stays
+// close to its fp32 golden.
+func TestCLIPTextBF16(t *testing.T) {
+	dir := sdTiny(t, "models", "sd15-tiny", "text_encoder")
+	fp, err := LoadCLIPTextFolder(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bf, err := LoadCLIPTextFolderWithOptions(dir, Options{Precision: "bf16"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := [][]int{{fp.Config.BOSTokenID, 320, 125, 539, fp.Config.EOSTokenID}}
+	a, err := fp.Forward(context.Background(), ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := bf.Forward(context.Background(), ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := relErr(b.LastHiddenState.Data, a.LastHiddenState.Data)
+	t.Logf("text encoder bf16 vs fp32: relative error %.3g", e)
+	if e == 0 || e > 0.02 {
+		t.Errorf("bf16 text encoder relative error %g, want in (0, 0.02]", e)
 	}
 }

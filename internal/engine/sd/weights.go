@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/invokego/invokego/internal/engine/gemm"
 	"github.com/invokego/invokego/internal/engine/safetensors"
 	"github.com/invokego/invokego/internal/engine/tensor"
 )
@@ -89,6 +90,30 @@ type Options struct {
 	// twice the speed on CPUs with AVX512_BF16, relative errors of a few
 	// 1e-3 per layer). Norms, attention softmax and activations stay float32.
 	Precision string
+}
+
+// ResolvePrecision turns the precision setting (invokeai.yaml's
+// `precision`, or a request's) into what Options.Precision takes: "fp32" or
+// "bf16". It accepts InvokeAI's names (auto, float32, bfloat16, float16) and
+// the short ones (fp32, bf16). "auto" (and "") picks bf16 where products run
+// on a bf16 kernel (AVX-512-BF16, gemm.HasNativeBF16) and fp32 elsewhere, as
+// widening bf16 weights back to fp32 is slower than fp32 itself; the bf16
+// images stay within the tolerance measured against the fp32 goldens (see
+// docs/performance.md). "float16" has no CPU kernel and means fp32, as
+// InvokeAI runs on a CPU.
+func ResolvePrecision(setting string) (string, error) {
+	switch setting {
+	case "", "auto":
+		if gemm.HasNativeBF16() {
+			return "bf16", nil
+		}
+		return "fp32", nil
+	case "fp32", "float32", "float16":
+		return "fp32", nil
+	case "bf16", "bfloat16":
+		return "bf16", nil
+	}
+	return "", fmt.Errorf("unknown precision %q (want auto, fp32, bf16, float32, bfloat16 or float16)", setting)
 }
 
 func (o Options) reader(sd StateDict) (*weightReader, error) {

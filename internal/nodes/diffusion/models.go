@@ -50,6 +50,9 @@ type Loader struct {
 	// Tokenizers supplies single-file checkpoints' tokenizers; without it
 	// they cannot encode prompts.
 	Tokenizers TokenizerSource
+	// Build is how UNets, VAEs and text encoders are built: the precision
+	// setting resolved by sd.ResolvePrecision (the zero value is fp32).
+	Build sd.Options
 }
 
 // TokenizerSource finds the tokenizer a checkpoint's submodel would have had
@@ -71,7 +74,7 @@ func (l Loader) Load(ctx context.Context, cfg *models.Config, submodel string) (
 	}
 	switch {
 	case cfg.Type == models.TypeVAE && cfg.Format == models.FormatDiffusers:
-		v, err := sd.LoadVAEFolder(path)
+		v, err := sd.LoadVAEFolderWithOptions(path, l.Build)
 		return v, dirSize(path), wrapLoad(cfg, submodel, err)
 	case isAdapterType(cfg.Type):
 		return l.loadAdapter(ctx, cfg, path)
@@ -86,7 +89,7 @@ func (l Loader) Load(ctx context.Context, cfg *models.Config, submodel string) (
 	case cfg.Type != models.TypeMain:
 		return nil, 0, fmt.Errorf("load %s: model type %q is not supported by the engine", cfg.Name, cfg.Type)
 	case cfg.Format == models.FormatDiffusers:
-		return loadDiffusersPart(cfg, path, submodel)
+		return l.loadDiffusersPart(cfg, path, submodel)
 	case cfg.Format == models.FormatCheckpoint:
 		return l.loadCheckpointPart(ctx, cfg, path, submodel)
 	}
@@ -100,17 +103,17 @@ func wrapLoad(cfg *models.Config, submodel string, err error) error {
 	return fmt.Errorf("load %s (%s): %w", cfg.Name, submodel, err)
 }
 
-func loadDiffusersPart(cfg *models.Config, dir, submodel string) (any, int64, error) {
+func (l Loader) loadDiffusersPart(cfg *models.Config, dir, submodel string) (any, int64, error) {
 	part := filepath.Join(dir, submodel)
 	var v any
 	var err error
 	switch submodel {
 	case SubUNet:
-		v, err = sd.LoadUNetFolder(part)
+		v, err = sd.LoadUNetFolderWithOptions(part, l.Build)
 	case SubVAE:
-		v, err = sd.LoadVAEFolder(part)
+		v, err = sd.LoadVAEFolderWithOptions(part, l.Build)
 	case SubTextEncoder, SubTextEncoder2:
-		v, err = sd.LoadCLIPTextFolder(part)
+		v, err = sd.LoadCLIPTextFolderWithOptions(part, l.Build)
 	case SubTokenizer, SubTokenizer2:
 		v, err = tokenizer.Load(part)
 	case SubScheduler:
@@ -149,7 +152,7 @@ func (l Loader) loadCheckpointPart(ctx context.Context, cfg *models.Config, path
 	default:
 		return nil, 0, fmt.Errorf("load %s: unknown submodel %q", cfg.Name, submodel)
 	}
-	p, err := ldm.LoadSingleFile(path, ldm.Options{Part: submodel})
+	p, err := ldm.LoadSingleFile(path, ldm.Options{Part: submodel, Build: l.Build})
 	if err != nil {
 		return nil, 0, wrapLoad(cfg, submodel, err)
 	}
