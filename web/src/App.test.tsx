@@ -30,7 +30,7 @@ function navLabels(): string[] {
 describe('single-user mode', () => {
   it('has no Users screen, profile link or log out', () => {
     renderApp('/generate', false);
-    expect(navLabels()).toEqual(['Generate', 'Canvas', 'Gallery', 'Workflows', 'Queue', 'Models']);
+    expect(navLabels()).toEqual(['Generate', 'Canvas', 'Gallery', 'Upscale', 'Workflows', 'Queue', 'Models']);
   });
 
   it('falls back to Generate on /users', () => {
@@ -50,7 +50,7 @@ describe('single-user mode', () => {
 describe('multi-user mode', () => {
   it('gives admins the Users screen, the profile and log out', () => {
     renderApp('/profile', true);
-    expect(navLabels()).toEqual(['Generate', 'Canvas', 'Gallery', 'Workflows', 'Queue', 'Models', 'Users', 'Profile', 'Log out']);
+    expect(navLabels()).toEqual(['Generate', 'Canvas', 'Gallery', 'Upscale', 'Workflows', 'Queue', 'Models', 'Users', 'Profile', 'Log out']);
     expect(screen.getByText('Change password')).toBeTruthy();
     expect(screen.getAllByRole('button', { name: 'Log out' }).length).toBe(2);
   });

@@ -6,6 +6,7 @@ import { GalleryScreen } from './screens/Gallery';
 import { QueueScreen } from './screens/Queue';
 import { ModelsScreen } from './screens/Models';
 import { UsersScreen } from './screens/Users';
+import { UpscaleScreen } from './screens/Upscale';
 import { Toasts } from './components/Toasts';
 import { Icon } from './components/Icon';
 
@@ -25,6 +26,7 @@ const NAV: NavItem[] = [
   { path: '/generate', label: 'Generate', icon: 'generate' },
   { path: '/canvas', label: 'Canvas', icon: 'canvas' },
   { path: '/gallery', label: 'Gallery', icon: 'gallery' },
+  { path: '/upscale', label: 'Upscale', icon: 'upscale' },
   { path: '/workflows', label: 'Workflows', icon: 'workflows' },
   { path: '/queue', label: 'Queue', icon: 'queue' },
   { path: '/models', label: 'Models', icon: 'models', admin: true },
@@ -108,6 +110,7 @@ export function App() {
           </Suspense>
         )}
         {section === '/gallery' && <GalleryScreen />}
+        {section === '/upscale' && <UpscaleScreen />}
         {section === '/queue' && <QueueScreen />}
         {section === '/workflows' && (
           <Suspense fallback={<p className="muted pad">Loading workflows…</p>}>

@@ -3,6 +3,7 @@ const PATHS: Record<string, string> = {
   generate: 'M12 3l1.8 5.2L19 10l-5.2 1.8L12 17l-1.8-5.2L5 10l5.2-1.8z M19 16l.8 2.2L22 19l-2.2.8L19 22l-.8-2.2L16 19l2.2-.8z',
   canvas: 'M3 5h18v14H3z M7 15l3-4l3 3l2-2l3 3',
   gallery: 'M4 4h7v7H4z M13 4h7v7h-7z M4 13h7v7H4z M13 13h7v7h-7z',
+  upscale: 'M4 14v6h6 M4 20l7-7 M14 4h6v6 M20 4l-7 7',
   workflows: 'M6 3a3 3 0 1 0 0 6a3 3 0 1 0 0-6 M18 15a3 3 0 1 0 0 6a3 3 0 1 0 0-6 M6 9v3a3 3 0 0 0 3 3h6 M18 9V6 M15 6h6',
   queue: 'M4 6h16 M4 12h16 M4 18h10',
   models: 'M12 3l8 4.5v9L12 21l-8-4.5v-9z M12 12l8-4.5 M12 12v9 M12 12L4 7.5',
