@@ -8,11 +8,11 @@
 // that small layer per frame.
 import Konva from 'konva';
 import { useEffect, useMemo, useRef, useState } from 'react';
-import { Group, Image as KImage, Layer as KLayer, Line, Rect as KRect, Stage, Transformer } from 'react-konva';
+import { Group, Image as KImage, Layer as KLayer, Line, Rect as KRect, Shape, Stage, Transformer } from 'react-konva';
 import { loadImage } from './render';
-import { displayColor, newId, snap8, type CanvasDoc, type CanvasObject, type Layer, type Rect } from './types';
+import { displayColor, docToLayer, newId, snap8, type CanvasDoc, type CanvasObject, type Layer, type LineObject, type Rect } from './types';
 
-export type Tool = 'brush' | 'eraser' | 'rect' | 'move' | 'bbox' | 'view' | 'picker';
+export type Tool = 'brush' | 'eraser' | 'rect' | 'move' | 'transform' | 'bbox' | 'view' | 'picker';
 
 export interface StageProps {
   doc: CanvasDoc;
@@ -23,6 +23,7 @@ export interface StageProps {
   overlay: { image_name: string; rect: Rect; opacity: number } | null;
   onObject: (layerId: string, obj: CanvasObject) => void;
   onMoveLayer: (layerId: string, dx: number, dy: number) => void;
+  onTransformLayer: (layerId: string, t: { x: number; y: number; scaleX: number; scaleY: number; rotation: number }) => void;
   onBbox: (r: Rect) => void;
   onView: (v: CanvasDoc['view']) => void;
   onPick: (color: string) => void;
@@ -47,7 +48,32 @@ function ImageNode({ name, x, y, width, height, opacity }: { name: string; x: nu
   return <KImage image={img} x={x} y={y} width={width} height={height} opacity={opacity ?? 1} listening={false} />;
 }
 
+/** A pen stroke: segments as wide as the pressure at their ends. */
+function PressureLine({ o, color }: { o: LineObject; color: string }) {
+  return (
+    <Shape
+      listening={false}
+      perfectDrawEnabled={false}
+      globalCompositeOperation={o.tool === 'eraser' ? 'destination-out' : 'source-over'}
+      sceneFunc={(ctx) => {
+        ctx.strokeStyle = color;
+        ctx.lineCap = 'round';
+        ctx.lineJoin = 'round';
+        const p = o.pressure!;
+        for (let k = 2; k < o.points.length; k += 2) {
+          ctx.lineWidth = Math.max(0.5, (o.size * (p[k / 2 - 1] + p[k / 2])) / 2);
+          ctx.beginPath();
+          ctx.moveTo(o.points[k - 2], o.points[k - 1]);
+          ctx.lineTo(o.points[k], o.points[k + 1]);
+          ctx.stroke();
+        }
+      }}
+    />
+  );
+}
+
 function ObjectNode({ o, flat }: { o: CanvasObject; flat: string | null }) {
+  if (o.type === 'line' && o.pressure && o.points.length > 2) return <PressureLine o={o} color={flat ?? o.color} />;
   if (o.type === 'line') {
     return (
       <Line
@@ -70,7 +96,7 @@ function DocLayer({ layer, setRef }: { layer: Layer; setRef: (id: string, g: Kon
   const flat = displayColor(layer);
   return (
     <KLayer visible={layer.visible} opacity={layer.opacity} listening={false}>
-      <Group x={layer.x} y={layer.y} ref={(g) => setRef(layer.id, g)}>
+      <Group x={layer.x} y={layer.y} scaleX={layer.scaleX ?? 1} scaleY={layer.scaleY ?? 1} rotation={layer.rotation ?? 0} ref={(g) => setRef(layer.id, g)}>
         {layer.objects.map((o) => (
           <ObjectNode key={o.id} o={o} flat={flat} />
         ))}
@@ -88,7 +114,16 @@ export function CanvasStage(p: StageProps) {
   const previewRect = useRef<Konva.Rect>(null);
   const bboxRef = useRef<Konva.Rect>(null);
   const trRef = useRef<Konva.Transformer>(null);
-  const drag = useRef<null | { kind: 'stroke' | 'rect' | 'move' | 'pan'; layerId: string; points: number[]; start: { x: number; y: number }; startView?: { x: number; y: number } }>(null);
+  const layerTrRef = useRef<Konva.Transformer>(null);
+  const drag = useRef<null | {
+    kind: 'stroke' | 'rect' | 'move' | 'pan';
+    layerId: string;
+    points: number[];
+    /** Pen pressure per point; null for a mouse or touch. */
+    pressure: number[] | null;
+    start: { x: number; y: number };
+    startView?: { x: number; y: number };
+  }>(null);
   const spaceDown = useRef(false);
   const selected = p.doc.layers.find((l) => l.id === p.doc.selectedLayerId) ?? null;
 
@@ -124,6 +159,15 @@ export function CanvasStage(p: StageProps) {
     tr.getLayer()?.batchDraw();
   }, [p.tool, p.doc.bbox]);
 
+  // The transform tool scales and rotates the selected layer.
+  useEffect(() => {
+    const tr = layerTrRef.current;
+    if (!tr) return;
+    const g = selected ? groups.current.get(selected.id) : undefined;
+    tr.nodes(p.tool === 'transform' && g && selected && !selected.locked && selected.visible && selected.objects.length ? [g] : []);
+    tr.getLayer()?.batchDraw();
+  }, [p.tool, selected]);
+
   // Tests and the e2e suite map document points to the screen through this.
   useEffect(() => {
     (window as unknown as { __invokegoCanvas?: unknown }).__invokegoCanvas = {
@@ -147,11 +191,11 @@ export function CanvasStage(p: StageProps) {
     const pt = docPoint();
     const pan = p.tool === 'view' || spaceDown.current || e.evt.button === 1;
     if (pan) {
-      drag.current = { kind: 'pan', layerId: '', points: [], start: { x: e.evt.clientX, y: e.evt.clientY }, startView: { x: st.x(), y: st.y() } };
+      drag.current = { kind: 'pan', layerId: '', points: [], pressure: null, start: { x: e.evt.clientX, y: e.evt.clientY }, startView: { x: st.x(), y: st.y() } };
       return;
     }
-    // The box moves and resizes through its own Konva handlers.
-    if (p.tool === 'bbox') return;
+    // The box and the transformed layer change through their own Konva handlers.
+    if (p.tool === 'bbox' || p.tool === 'transform') return;
     if (p.tool === 'picker') {
       const c = st.toCanvas({ x: st.getPointerPosition()!.x, y: st.getPointerPosition()!.y, width: 1, height: 1, pixelRatio: 1 });
       const d = c.getContext('2d')!.getImageData(0, 0, 1, 1).data;
@@ -159,16 +203,19 @@ export function CanvasStage(p: StageProps) {
       return;
     }
     if (!drawable || !selected) return;
-    const lx = pt.x - selected.x;
-    const ly = pt.y - selected.y;
+    const { x: lx, y: ly } = docToLayer(selected, pt.x, pt.y);
     if (p.tool === 'brush' || p.tool === 'eraser') {
-      drag.current = { kind: 'stroke', layerId: selected.id, points: [lx, ly], start: pt };
+      const pen = e.evt.pointerType === 'pen';
+      drag.current = { kind: 'stroke', layerId: selected.id, points: [lx, ly], pressure: pen ? [e.evt.pressure] : null, start: pt };
       const line = preview.current!;
       const flat = displayColor(selected);
       line.setAttrs({
         visible: true,
         x: selected.x,
         y: selected.y,
+        scaleX: selected.scaleX ?? 1,
+        scaleY: selected.scaleY ?? 1,
+        rotation: selected.rotation ?? 0,
         points: [lx, ly, lx + 0.01, ly],
         strokeWidth: p.brushSize,
         stroke: p.tool === 'eraser' ? 'rgba(128,128,128,0.6)' : (flat ?? p.color),
@@ -176,14 +223,14 @@ export function CanvasStage(p: StageProps) {
       });
       line.getLayer()!.batchDraw();
     } else if (p.tool === 'rect') {
-      drag.current = { kind: 'rect', layerId: selected.id, points: [], start: pt };
+      drag.current = { kind: 'rect', layerId: selected.id, points: [], pressure: null, start: pt };
       previewRect.current!.setAttrs({ visible: true, x: pt.x, y: pt.y, width: 0, height: 0, fill: displayColor(selected) ?? p.color, opacity: selected.opacity });
     } else if (p.tool === 'move') {
-      drag.current = { kind: 'move', layerId: selected.id, points: [], start: pt };
+      drag.current = { kind: 'move', layerId: selected.id, points: [], pressure: null, start: pt };
     }
   };
 
-  const onMove = () => {
+  const onMove = (e: Konva.KonvaEventObject<PointerEvent>) => {
     const d = drag.current;
     if (!d) return;
     const st = stageRef.current!;
@@ -201,7 +248,9 @@ export function CanvasStage(p: StageProps) {
     const pt = docPoint();
     if (d.kind === 'stroke') {
       const l = p.doc.layers.find((x) => x.id === d.layerId)!;
-      d.points.push(pt.x - l.x, pt.y - l.y);
+      const q = docToLayer(l, pt.x, pt.y);
+      d.points.push(q.x, q.y);
+      d.pressure?.push(e.evt.pressure);
       preview.current!.points(d.points);
       preview.current!.getLayer()!.batchDraw();
     } else if (d.kind === 'rect') {
@@ -229,13 +278,16 @@ export function CanvasStage(p: StageProps) {
     if (d.kind === 'stroke') {
       preview.current!.visible(false);
       preview.current!.getLayer()!.batchDraw();
-      p.onObject(d.layerId, { type: 'line', id: newId('line'), tool: p.tool === 'eraser' ? 'eraser' : 'brush', points: d.points.map(round2), size: p.brushSize, color: p.color });
+      const line: LineObject = { type: 'line', id: newId('line'), tool: p.tool === 'eraser' ? 'eraser' : 'brush', points: d.points.map(round2), size: p.brushSize, color: p.color };
+      if (d.pressure) line.pressure = d.pressure.map(round2);
+      p.onObject(d.layerId, line);
     } else if (d.kind === 'rect') {
       previewRect.current!.visible(false);
       previewRect.current!.getLayer()!.batchDraw();
       const l = p.doc.layers.find((x) => x.id === d.layerId)!;
-      const r = normRect(d.start, pt);
-      if (r.width >= 1 && r.height >= 1) p.onObject(d.layerId, { type: 'rect', id: newId('rect'), x: r.x - l.x, y: r.y - l.y, width: r.width, height: r.height, color: p.color });
+      // The rectangle in the layer's own frame (axis-aligned there when the layer is rotated).
+      const r = normRect(docToLayer(l, d.start.x, d.start.y), docToLayer(l, pt.x, pt.y));
+      if (r.width >= 1 && r.height >= 1) p.onObject(d.layerId, { type: 'rect', id: newId('rect'), ...r, color: p.color });
     } else if (d.kind === 'move') {
       const dx = Math.round(pt.x - d.start.x);
       const dy = Math.round(pt.y - d.start.y);
@@ -316,6 +368,15 @@ export function CanvasStage(p: StageProps) {
             }}
           />
           <Transformer ref={trRef} rotateEnabled={false} keepRatio={p.doc.aspectLock} flipEnabled={false} ignoreStroke />
+          <Transformer
+            ref={layerTrRef}
+            flipEnabled={false}
+            onTransformEnd={() => {
+              const g = selected ? groups.current.get(selected.id) : undefined;
+              if (!g || !selected) return;
+              p.onTransformLayer(selected.id, { x: round2(g.x()), y: round2(g.y()), scaleX: round2(g.scaleX()), scaleY: round2(g.scaleY()), rotation: round2(g.rotation()) });
+            }}
+          />
         </KLayer>
       </Stage>
     </div>

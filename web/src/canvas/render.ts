@@ -2,7 +2,7 @@
 // the screen; here a layer is drawn once into an offscreen canvas so that its eraser strokes only cut through
 // that layer, then layers are combined with their opacity).
 import type { CanvasDoc, Layer, LayerKind, Rect } from './types';
-import { displayColor } from './types';
+import { displayColor, layerToDoc } from './types';
 
 const imageCache = new Map<string, Promise<HTMLImageElement>>();
 
@@ -46,6 +46,8 @@ export async function rasterizeLayer(layer: Layer, rect: Rect, flat?: string | n
   const c = makeCanvas(rect.width, rect.height);
   const ctx = ctx2d(c);
   ctx.translate(layer.x - rect.x, layer.y - rect.y);
+  ctx.rotate(((layer.rotation ?? 0) * Math.PI) / 180);
+  ctx.scale(layer.scaleX ?? 1, layer.scaleY ?? 1);
   const images = await Promise.all(layer.objects.map((o) => (o.type === 'image' ? loadImage(o.image_name) : Promise.resolve(null))));
   layer.objects.forEach((o, i) => {
     ctx.globalCompositeOperation = o.type === 'line' && o.tool === 'eraser' ? 'destination-out' : 'source-over';
@@ -55,6 +57,17 @@ export async function rasterizeLayer(layer: Layer, rect: Rect, flat?: string | n
       ctx.lineWidth = o.size;
       ctx.lineCap = 'round';
       ctx.lineJoin = 'round';
+      if (o.pressure && o.points.length > 2) {
+        // Pen strokes: each segment as wide as the pressure at its ends says.
+        for (let k = 2; k < o.points.length; k += 2) {
+          ctx.lineWidth = Math.max(0.5, (o.size * (o.pressure[k / 2 - 1] + o.pressure[k / 2])) / 2);
+          ctx.beginPath();
+          ctx.moveTo(o.points[k - 2], o.points[k - 1]);
+          ctx.lineTo(o.points[k], o.points[k + 1]);
+          ctx.stroke();
+        }
+        return;
+      }
       if (o.points.length <= 2) {
         ctx.beginPath();
         ctx.arc(o.points[0], o.points[1], o.size / 2, 0, Math.PI * 2);
@@ -132,10 +145,18 @@ export function layersBounds(doc: CanvasDoc, kinds: LayerKind[]): Rect | null {
         if (o.tool === 'eraser') continue;
         a = { x: minX - o.size / 2, y: minY - o.size / 2, width: maxX - minX + o.size, height: maxY - minY + o.size };
       } else a = o;
-      x0 = Math.min(x0, a.x + l.x);
-      y0 = Math.min(y0, a.y + l.y);
-      x1 = Math.max(x1, a.x + a.width + l.x);
-      y1 = Math.max(y1, a.y + a.height + l.y);
+      for (const [cx, cy] of [
+        [a.x, a.y],
+        [a.x + a.width, a.y],
+        [a.x, a.y + a.height],
+        [a.x + a.width, a.y + a.height],
+      ]) {
+        const q = layerToDoc(l, cx, cy);
+        x0 = Math.min(x0, q.x);
+        y0 = Math.min(y0, q.y);
+        x1 = Math.max(x1, q.x);
+        y1 = Math.max(y1, q.y);
+      }
     }
   }
   if (!isFinite(x0)) return null;

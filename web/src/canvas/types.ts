@@ -13,6 +13,8 @@ export interface LineObject {
   points: number[];
   size: number;
   color: string;
+  /** Pen pressure per point (0..1), when drawn with a pen: the width at a point is size × pressure. */
+  pressure?: number[];
 }
 
 export interface RectObject {
@@ -56,6 +58,10 @@ export interface Layer {
   /** Offset of the layer (the move tool changes it). */
   x: number;
   y: number;
+  /** Scale and rotation (degrees) about the layer's origin, from the transform tool; absent means 1, 1, 0. */
+  scaleX?: number;
+  scaleY?: number;
+  rotation?: number;
   objects: CanvasObject[];
   /** Regional guidance: the region's own prompts. */
   positivePrompt?: string;
@@ -120,6 +126,8 @@ export interface CanvasDoc {
   /** The view (zoom and pan) is part of the document so that a reload shows the same place. */
   view: { x: number; y: number; scale: number };
   staging: StagedImage[];
+  /** Batches enqueued from the canvas whose results still go to the staging area (kept across a reload). */
+  pending?: { batch_id: string; rect: Rect }[];
 }
 
 export const defaultSettings: CanvasSettings = {
@@ -189,6 +197,29 @@ export function emptyDoc(): CanvasDoc {
     view: { x: 40, y: 40, scale: 1 },
     staging: [],
   };
+}
+
+/** Whether a layer is scaled or rotated. */
+export function isTransformed(l: Layer): boolean {
+  return (l.scaleX ?? 1) !== 1 || (l.scaleY ?? 1) !== 1 || (l.rotation ?? 0) !== 0;
+}
+
+/** Maps a point in a layer's own coordinates to the document (Konva's order: translate, rotate, scale). */
+export function layerToDoc(l: Layer, x: number, y: number): { x: number; y: number } {
+  const sx = x * (l.scaleX ?? 1);
+  const sy = y * (l.scaleY ?? 1);
+  const r = ((l.rotation ?? 0) * Math.PI) / 180;
+  return { x: l.x + sx * Math.cos(r) - sy * Math.sin(r), y: l.y + sx * Math.sin(r) + sy * Math.cos(r) };
+}
+
+/** The inverse of layerToDoc. */
+export function docToLayer(l: Layer, x: number, y: number): { x: number; y: number } {
+  const dx = x - l.x;
+  const dy = y - l.y;
+  const r = (-(l.rotation ?? 0) * Math.PI) / 180;
+  const rx = dx * Math.cos(r) - dy * Math.sin(r);
+  const ry = dx * Math.sin(r) + dy * Math.cos(r);
+  return { x: rx / (l.scaleX ?? 1), y: ry / (l.scaleY ?? 1) };
 }
 
 /** The colour a layer kind is shown in on screen (masks and regions are drawn in one flat colour). */

@@ -21,7 +21,7 @@ export interface DocApi {
 
 // What undo and redo leave alone: they restore drawings, not where the user is looking or what is staged.
 function keepLive(restored: CanvasDoc, current: CanvasDoc): CanvasDoc {
-  return { ...restored, view: current.view, staging: current.staging, settings: current.settings };
+  return { ...restored, view: current.view, staging: current.staging, settings: current.settings, pending: current.pending };
 }
 
 export function useCanvasDoc(): DocApi {

@@ -12,7 +12,7 @@ import { denoiseMaskPixels, generationMode, type GenerationMode } from '../canva
 import { takeInbox, uploadPNG } from '../canvas/persist';
 import { canvasFromPixels, composite, layersBounds, pixels, rasterizeLayer, toPNG } from '../canvas/render';
 import { useCanvasDoc } from '../canvas/useDoc';
-import { newId, newLayer, snap8, type CanvasDoc, type CanvasObject, type Layer, type LayerKind, type Rect } from '../canvas/types';
+import { isTransformed, newId, newLayer, snap8, type CanvasDoc, type CanvasObject, type Layer, type LayerKind, type Rect } from '../canvas/types';
 import '../canvas/canvas.css';
 
 const TOOLS: { tool: Tool; label: string; key: string }[] = [
@@ -20,6 +20,7 @@ const TOOLS: { tool: Tool; label: string; key: string }[] = [
   { tool: 'eraser', label: 'Eraser', key: 'e' },
   { tool: 'rect', label: 'Rectangle', key: 'u' },
   { tool: 'move', label: 'Move', key: 'v' },
+  { tool: 'transform', label: 'Transform', key: 't' },
   { tool: 'bbox', label: 'Bounding Box', key: 'c' },
   { tool: 'view', label: 'Pan', key: 'h' },
   { tool: 'picker', label: 'Color Picker', key: 'i' },
@@ -45,6 +46,14 @@ function mapLayer(d: CanvasDoc, id: string, f: (l: Layer) => Layer): CanvasDoc {
 const metrics = { lastCompositeUploadMs: 0, lastCompositeSize: '' };
 (globalThis as unknown as { __invokegoCanvasMetrics?: typeof metrics }).__invokegoCanvasMetrics = metrics;
 
+/** Merging needs a layer of the same kind below, both without scale or rotation. */
+function canMergeDown(d: CanvasDoc, id: string): boolean {
+  const i = d.layers.findIndex((l) => l.id === id);
+  const up = d.layers[i];
+  const down = d.layers[i + 1];
+  return !!up && !!down && up.kind === down.kind && !isTransformed(up) && !isTransformed(down);
+}
+
 export function CanvasScreen() {
   const app = useApp();
   const d = useCanvasDoc();
@@ -59,7 +68,12 @@ export function CanvasScreen() {
   const [extraModels, setExtraModels] = useState<ModelConfig[]>([]);
   const [filter, setFilter] = useState<FilterType>('canny_edge_detection');
   const [filterPreview, setFilterPreview] = useState<{ image_name: string; rect: Rect; layerId: string } | null>(null);
-  const batches = useRef(new Map<string, { rect: Rect; kind: 'generate' | 'filter'; layerId?: string }>());
+  // Filter runs in flight (generation batches are in the document's pending list, so a reload keeps them).
+  const filterBatches = useRef(new Map<string, { rect: Rect; layerId: string }>());
+  // Canvas results whose batch is not known yet: the socket event can overtake the enqueue response.
+  // Batches enqueued in this session, known at once (the document's pending list follows a render later).
+  const enqueued = useRef(new Map<string, Rect>());
+  const early = useRef(new Map<string, { image_name: string; width: number; height: number }[]>());
   const docRef = useRef(doc);
   docRef.current = doc;
 
@@ -89,16 +103,35 @@ export function CanvasScreen() {
 
   // Results of this canvas's batches: generations go to the staging area, filter runs to the preview.
   useEffect(() => {
-    return subscribe('invocation_complete', (ev) => {
-      const b = batches.current.get(ev?.batch_id);
+    const offComplete = subscribe('invocation_complete', (ev) => {
       const img = ev?.result?.image;
-      if (!b || !img?.image_name) return;
-      if (b.kind === 'generate' && ev.invocation_source_id === CANVAS_OUTPUT) {
-        patch((x) => ({ ...x, staging: [...x.staging, { image_name: img.image_name, width: img.width, height: img.height, rect: b.rect }] }));
-      } else if (b.kind === 'filter' && ev.invocation_source_id === 'filter') {
-        setFilterPreview({ image_name: img.image_name, rect: b.rect, layerId: b.layerId! });
+      if (!img?.image_name) return;
+      const known = enqueued.current.get(ev?.batch_id);
+      const gen = docRef.current.pending?.find((b) => b.batch_id === ev?.batch_id) ?? (known ? { batch_id: ev.batch_id, rect: known } : undefined);
+      const f = filterBatches.current.get(ev?.batch_id);
+      const ours = (ev.origin === 'canvas' && ev.invocation_source_id === CANVAS_OUTPUT) || (ev.origin === 'canvas_filter' && ev.invocation_source_id === 'filter');
+      if (!gen && !f && ours) {
+        const list = early.current.get(ev.batch_id) ?? [];
+        list.push({ image_name: img.image_name, width: img.width, height: img.height });
+        early.current.set(ev.batch_id, list);
+        if (early.current.size > 32) early.current.delete(early.current.keys().next().value!);
+      }
+      if (gen && ev.invocation_source_id === CANVAS_OUTPUT) {
+        const staged = { image_name: img.image_name, width: img.width, height: img.height, rect: gen.rect };
+        patch((x) => (x.staging.some((y) => y.image_name === staged.image_name) ? x : { ...x, staging: [...x.staging, staged] }));
+      }
+      if (f && ev.invocation_source_id === 'filter') setFilterPreview({ image_name: img.image_name, rect: f.rect, layerId: f.layerId });
+    });
+    const offStatus = subscribe('queue_item_status_changed', (ev) => {
+      if (!['completed', 'failed', 'canceled'].includes(ev?.status)) return;
+      if (docRef.current.pending?.some((b) => b.batch_id === ev.batch_id)) {
+        patch((x) => ({ ...x, pending: (x.pending ?? []).filter((b) => b.batch_id !== ev.batch_id) }));
       }
     });
+    return () => {
+      offComplete();
+      offStatus();
+    };
   }, [patch]);
 
   useEffect(() => {
@@ -136,6 +169,10 @@ export function CanvasScreen() {
     [commit],
   );
   const moveLayer = useCallback((layerId: string, dx: number, dy: number) => commit((x) => mapLayer(x, layerId, (l) => ({ ...l, x: l.x + dx, y: l.y + dy }))), [commit]);
+  const transformLayer = useCallback(
+    (layerId: string, t: { x: number; y: number; scaleX: number; scaleY: number; rotation: number }) => commit((x) => mapLayer(x, layerId, (l) => ({ ...l, ...t }))),
+    [commit],
+  );
   const setBbox = useCallback((r: Rect) => commit((x) => ({ ...x, bbox: { x: Math.round(r.x), y: Math.round(r.y), width: snap8(r.width), height: snap8(r.height) } })), [commit]);
   const setView = useCallback((v: CanvasDoc['view']) => patch((x) => ({ ...x, view: v })), [patch]);
 
@@ -174,7 +211,7 @@ export function CanvasScreen() {
       const i = x.layers.findIndex((l) => l.id === id);
       const up = x.layers[i];
       const down = x.layers[i + 1];
-      if (!up || !down || down.kind !== up.kind) return x;
+      if (!canMergeDown(x, id)) return x;
       const dx = up.x - down.x;
       const dy = up.y - down.y;
       const moved = up.objects.map((o): CanvasObject => (o.type === 'line' ? { ...o, points: o.points.map((v, k) => v + (k % 2 ? dy : dx)) } : { ...o, x: o.x + dx, y: o.y + dy }));
@@ -297,7 +334,10 @@ export function CanvasScreen() {
       );
       setBusy('Enqueuing…');
       const res = await api<{ batch: { batch_id: string } }>('/api/v1/queue/default/enqueue_batch', { json: buildCanvasBatch(graph, [seed], true) });
-      batches.current.set(res.batch.batch_id, { rect, kind: 'generate' });
+      enqueued.current.set(res.batch.batch_id, rect);
+      const arrived = (early.current.get(res.batch.batch_id) ?? []).map((img) => ({ ...img, rect }));
+      early.current.delete(res.batch.batch_id);
+      patch((y) => ({ ...y, pending: [...(y.pending ?? []), { batch_id: res.batch.batch_id, rect }].slice(-50), staging: [...y.staging, ...arrived] }));
       app.toast(`Enqueued (${mode})`, 'success');
     } catch (e) {
       setError(errorText(e));
@@ -355,7 +395,10 @@ export function CanvasScreen() {
       const res = await api<{ batch: { batch_id: string } }>('/api/v1/queue/default/enqueue_batch', {
         json: { prepend: true, batch: { origin: 'canvas_filter', destination: 'canvas', graph, runs: 1 } },
       });
-      batches.current.set(res.batch.batch_id, { rect, kind: 'filter', layerId: selected.id });
+      filterBatches.current.set(res.batch.batch_id, { rect, layerId: selected.id });
+      const done = early.current.get(res.batch.batch_id)?.[0];
+      early.current.delete(res.batch.batch_id);
+      if (done) setFilterPreview({ image_name: done.image_name, rect, layerId: selected.id });
     } catch (e) {
       setError(errorText(e));
     } finally {
@@ -479,6 +522,7 @@ export function CanvasScreen() {
           overlay={overlay}
           onObject={addObject}
           onMoveLayer={moveLayer}
+          onTransformLayer={transformLayer}
           onBbox={setBbox}
           onView={setView}
           onPick={(c) => {
@@ -685,7 +729,7 @@ export function CanvasScreen() {
                   <button type="button" className="btn small" onClick={() => duplicateLayer(selected.id)}>
                     Duplicate
                   </button>
-                  <button type="button" className="btn small" onClick={() => mergeDown(selected.id)}>
+                  <button type="button" className="btn small" disabled={!canMergeDown(doc, selected.id)} onClick={() => mergeDown(selected.id)}>
                     Merge Down
                   </button>
                   <button type="button" className="btn small" onClick={() => updateLayer(selected.id, (l) => ({ ...l, objects: [] }))}>
