@@ -124,3 +124,17 @@ describe('canvas graphs', () => {
     expect(b.batch.data[0].map((d) => d.node_path)).toEqual(['noise', 'core_metadata']);
   });
 });
+
+describe('SDXL', () => {
+  it('uses the SDXL loader and prompts, both CLIPs reaching the regional prompts', () => {
+    const xl: ModelIdentifier = { ...main, key: 'xl', base: 'sdxl' };
+    const g = buildCanvasGraph({ ...cases.regional, model: xl, mode: 'inpaint', initialImage: 'i.png', maskImage: 'm.png' });
+    expect(g.nodes.model_loader.type).toBe('sdxl_model_loader');
+    expect(g.nodes.pos_cond.type).toBe('sdxl_compel_prompt');
+    expect(g.nodes.clip_skip).toBeUndefined();
+    const into = (id: string) => g.edges.filter((e) => e.destination.node_id === id).map((e) => `${e.source.node_id}.${e.source.field}->${e.destination.field}`).sort();
+    expect(into('region_positive_cond_left')).toEqual(['model_loader.clip->clip', 'model_loader.clip2->clip2', 'region_mask_left.mask->mask']);
+    expect(g.nodes.core_metadata.generation_mode).toBe('sdxl_inpaint');
+    expect(g.nodes.i2l.fp32).toBe(true);
+  });
+});

@@ -60,3 +60,23 @@ describe('document', () => {
     expect(isCanvasDoc(null)).toBe(false);
   });
 });
+
+describe('layer transforms', () => {
+  it('maps points into and out of a scaled, rotated layer', async () => {
+    const { docToLayer, layerToDoc, newLayer } = await import('./types');
+    const l = { ...newLayer('raster', []), x: 10, y: 20, scaleX: 2, scaleY: 0.5, rotation: 30 };
+    for (const [x, y] of [
+      [0, 0],
+      [5, -7],
+      [100, 40],
+    ]) {
+      const d = layerToDoc(l, x, y);
+      const back = docToLayer(l, d.x, d.y);
+      expect(back.x).toBeCloseTo(x, 9);
+      expect(back.y).toBeCloseTo(y, 9);
+    }
+    const q = layerToDoc({ ...l, rotation: 90, scaleX: 2, scaleY: 2 }, 1, 0);
+    expect(q.x).toBeCloseTo(10, 9);
+    expect(q.y).toBeCloseTo(22, 9);
+  });
+});
