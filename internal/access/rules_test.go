@@ -89,20 +89,7 @@ func TestImageReadRuleFormsAgree(t *testing.T) {
 
 	selected := func(where string, args []any) map[string]bool {
 		t.Helper()
-		rows, err := sqlDB.Query(`SELECT i.image_name FROM images i LEFT JOIN boards b ON b.board_id = i.board_id WHERE `+where, args...)
-		if err != nil {
-			t.Fatalf("%s: %v", where, err)
-		}
-		defer rows.Close()
-		out := map[string]bool{}
-		for rows.Next() {
-			var s string
-			if err := rows.Scan(&s); err != nil {
-				t.Fatal(err)
-			}
-			out[s] = true
-		}
-		return out
+		return selectSet[string](t, sqlDB, `SELECT i.image_name FROM images i LEFT JOIN boards b ON b.board_id = i.board_id WHERE `+where, args...)
 	}
 	for _, p := range callers {
 		read := access.ImageReadFilter(p, "i", "b")

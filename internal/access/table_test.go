@@ -2,6 +2,7 @@ package access_test
 
 import (
 	"context"
+	"database/sql"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -11,6 +12,28 @@ import (
 	"github.com/invokego/invokego/internal/apperr"
 	"github.com/invokego/invokego/internal/store"
 )
+
+// selectSet runs a query of one column and returns the values it gave.
+func selectSet[T comparable](t *testing.T, db *sql.DB, query string, args ...any) map[T]bool {
+	t.Helper()
+	rows, err := db.Query(query, args...)
+	if err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	defer rows.Close()
+	out := map[T]bool{}
+	for rows.Next() {
+		var v T
+		if err := rows.Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		out[v] = true
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
 
 // The callers every rule is tried with. The resources below belong to "alice".
 var callers = []struct {
@@ -193,20 +216,7 @@ func TestListFiltersAgreeWithChecks(t *testing.T) {
 			where = "1=1"
 		}
 		// The boards filter names its alias; the others use bare columns.
-		res, err := sqlDB.Query(`SELECT b.id FROM r b WHERE `+where, f.Args...)
-		if err != nil {
-			t.Fatalf("%s: %v", f.SQL, err)
-		}
-		defer res.Close()
-		out := map[int]bool{}
-		for res.Next() {
-			var id int
-			if err := res.Scan(&id); err != nil {
-				t.Fatal(err)
-			}
-			out[id] = true
-		}
-		return out
+		return selectSet[int](t, sqlDB, `SELECT b.id FROM r b WHERE `+where, f.Args...)
 	}
 	for _, c := range callers {
 		if !c.p.Authenticated {
