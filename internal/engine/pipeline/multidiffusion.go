@@ -114,27 +114,33 @@ func MultiDiffusionDenoise(ctx context.Context, p DenoiseParams, regions []tiles
 		}
 	}
 	// One scheduler per region, each fresh from SetTimesteps (InvokeAI deep-copies its scheduler at that
-	// point), each region's blending weight, and its guidance with its crop of the control images.
+	// point), and each region's blending weight.
 	scheds := make([]scheduler.Scheduler, len(regions))
 	weights := make([][]float32, len(regions))
-	guides := make([]*guidance, len(regions))
 	for i, r := range regions {
 		if scheds[i], err = newScheduler(); err != nil {
 			return nil, err
 		}
 		weights[i] = regionWeight(r)
-		guides[i] = newGuidance(p, sdxl)
-		if len(p.Controls) > 0 {
-			rp := p
-			rp.Controls = make([]Control, len(p.Controls))
-			for j, c := range p.Controls {
-				c.Image = cropPixels(c.Image, r)
-				rp.Controls[j] = c
-			}
-			if guides[i].adapters, err = newRunAdapters(rp); err != nil {
-				return nil, fmt.Errorf("multi-diffusion: region %d: %w", i, err)
-			}
+	}
+	// A region's guidance, with its crop of the control images, is built when the region runs and dropped
+	// after: the ControlNets' conditioning embeddings of every region kept at once would grow with the image
+	// (tens of MB a tile), while recomputing one costs a few percent of the region's ControlNet and UNet calls.
+	guide := newGuidance(p, sdxl)
+	guideFor := func(r tiles.Tile) (*guidance, error) {
+		if len(p.Controls) == 0 {
+			return guide, nil
 		}
+		rp := p
+		rp.Controls = make([]Control, len(p.Controls))
+		for j, c := range p.Controls {
+			c.Image = cropPixels(c.Image, r)
+			rp.Controls[j] = c
+		}
+		g := *guide
+		var err error
+		g.adapters, err = newRunAdapters(rp)
+		return &g, err
 	}
 	gen := noise.NewGenerator(uint64(p.Seed ^ 0xFFFFFFFF))
 	plane := lh * lw
@@ -152,7 +158,11 @@ func MultiDiffusionDenoise(ctx context.Context, p DenoiseParams, regions []tiles
 			rh, rw := r.Bottom-r.Top, r.Right-r.Left
 			crop := cropLatents(latents.Data, lh, lw, r)
 			input := scheds[i].ScaleModelInput(crop, call)
-			eps, err := guides[i].predict(ctx, tensor.FromData(input, 1, 4, rh, rw), float32(t), float32(scale), call-start, end-start)
+			g, err := guideFor(r)
+			if err != nil {
+				return nil, fmt.Errorf("multi-diffusion: region %d: %w", i, err)
+			}
+			eps, err := g.predict(ctx, tensor.FromData(input, 1, 4, rh, rw), float32(t), float32(scale), call-start, end-start)
 			if err != nil {
 				return nil, fmt.Errorf("multi-diffusion: step %d, region %d: %w", call-start, i, err)
 			}
