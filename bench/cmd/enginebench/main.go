@@ -49,9 +49,12 @@ type result struct {
 func main() {
 	runs := flag.Int("runs", 3, "timed runs per workload (the median is reported)")
 	warmup := flag.Int("warmup", 1, "untimed runs first")
-	only := flag.String("only", "memory,unet,text,vae,bf16,controlnet", "comma-separated workloads (memory: peak RSS of a 512×512 run; bf16: UNet with bf16 weights; controlnet: a UNet step with one ControlNet, next to the plain step)")
+	only := flag.String("only", "memory,unet,text,vae,bf16,controlnet", "comma-separated workloads (memory: peak RSS of a 512×512 run; bf16: UNet with bf16 weights; controlnet: a UNet step with one ControlNet, next to the plain step; image: whole 512×512 images, not run by default)")
 	seed := flag.Uint64("seed", 1, "weight seed")
 	steps := flag.Int("memory-steps", 1, "UNet steps in the memory run")
+	imageSteps := flag.Int("image-steps", 25, "denoising steps of the whole-image run (image workload)")
+	turboSteps := flag.Int("turbo-steps", 4, "steps of the turbo-style whole-image run")
+	imagePrecisions := flag.String("image-precisions", "bf16,fp32", "precisions of the whole-image runs, each with its own models")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the timed runs (not the model building or warm-up) to this file")
 	flag.Parse()
 	if *cpuProfile != "" {
@@ -166,6 +169,30 @@ func main() {
 	}
 	if want["controlnet"] {
 		controlNetRun(ctx, us, *seed, *warmup, *runs, unetSample, unetCond, unet, randn, emit)
+	}
+	if want["image"] {
+		// Whole images, each precision's models built alone so the peak
+		// RSS is that precision's: SD-1.5 512×512 with dpmpp_2m and CFG
+		// 7.5, then a turbo-style few-step image (euler_a, trailing
+		// spacing, guidance 0).
+		unet, clip, vae = nil, nil, nil
+		for _, prec := range strings.Split(*imagePrecisions, ",") {
+			runtime.GC()
+			debug.FreeOSMemory()
+			opts := sd.Options{Precision: prec}
+			var iu *sd.UNet
+			var ic *sd.CLIPTextModel
+			var iv *sd.VAE
+			build("unet "+prec, synthUNet(us, *seed), func(w sd.StateDict) (err error) { iu, err = sd.NewUNetWithOptions(us.config(), w, opts); return })
+			build("text encoder "+prec, synthCLIP(ccfg, *seed+1), func(w sd.StateDict) (err error) {
+				ic, err = sd.NewCLIPTextModelWithOptions(ccfg, w, opts)
+				return
+			})
+			build("vae "+prec, synthVAE(vcfg, *seed+2, false), func(w sd.StateDict) (err error) { iv, err = sd.NewVAEWithOptions(vcfg, w, opts); return })
+			debug.FreeOSMemory()
+			imageRun(ctx, "image_512_"+prec, ic, iu, iv, ids, "dpmpp_2m", sd15SchedulerConfig, *imageSteps, 7.5, prec)
+			imageRun(ctx, "image_512_turbo_"+prec, ic, iu, iv, ids, "euler_a", turboSchedulerConfig, *turboSteps, 0, prec)
+		}
 	}
 	if want["bf16"] {
 		// The bf16 UNet is built last, after the fp32 one is dropped, so

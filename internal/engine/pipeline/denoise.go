@@ -280,11 +280,15 @@ type guidance struct {
 	added    *sd.AddedCond  // [2, …] for SDXL when batched
 	negAdded *sd.AddedCond
 	posAdded *sd.AddedCond
+	// negEmbeds is the negative conditioning alone, for steps with
+	// guidance 0 (see predict).
+	negEmbeds *tensor.Tensor
 }
 
 func newGuidance(p DenoiseParams, sdxl bool) *guidance {
 	g := &guidance{unet: p.UNet, opts: p.UNetOptions, rescale: float32(p.CFGRescaleMultiplier)}
 	neg, pos := p.Negative.Embeds, p.Positive.Embeds
+	g.negEmbeds = neg
 	if sdxl {
 		g.negAdded = &sd.AddedCond{TextEmbeds: p.Negative.PooledEmbeds, TimeIDs: tensor.FromData(p.Negative.AddTimeIDs, 1, 6)}
 		g.posAdded = &sd.AddedCond{TextEmbeds: p.Positive.PooledEmbeds, TimeIDs: tensor.FromData(p.Positive.AddTimeIDs, 1, 6)}
@@ -323,6 +327,20 @@ func stackRows(a, b *tensor.Tensor) *tensor.Tensor {
 // of calls, for the adapters' begin/end rules.
 func (g *guidance) predict(ctx context.Context, input *tensor.Tensor, t, scale float32, step, total int) ([]float32, error) {
 	n := len(input.Data)
+	if scale == 0 && g.rescale == 0 && g.adapters.empty() && g.regions == nil {
+		// uncond + (cond − uncond)·0 is uncond (up to the sign of a zero):
+		// guidance 0, what few-step turbo models run with, needs only the
+		// negative side's call, half the work of the pair.
+		opts, err := g.callOptions(ctx, sideNeg, input, t, step, total)
+		if err != nil {
+			return nil, err
+		}
+		u, err := g.unet.ForwardWith(ctx, input, []float32{t}, g.negEmbeds, g.negAdded, opts)
+		if err != nil {
+			return nil, err
+		}
+		return u.Data[:n], nil
+	}
 	var uncond, cond []float32
 	if g.batched {
 		opts, err := g.callOptions(ctx, sideBoth, input, t, step, total)
