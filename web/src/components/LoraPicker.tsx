@@ -6,6 +6,12 @@ import { entryId } from '../lib/graphAdapters';
 import type { ModelConfig } from '../lib/types';
 import { ofType } from './useModels';
 
+/** A LoRA's own default weight (its model settings), else InvokeAI's 0.75. */
+export function defaultWeight(m: ModelConfig): number {
+  const w = (m.default_settings as { weight?: unknown } | null | undefined)?.weight;
+  return typeof w === 'number' && Number.isFinite(w) ? w : 0.75;
+}
+
 export function LoraPicker({ models }: { models: ModelConfig[] }) {
   const { params: p, setParams } = useApp();
   const [query, setQuery] = useState('');
@@ -30,7 +36,7 @@ export function LoraPicker({ models }: { models: ModelConfig[] }) {
                 type="button"
                 className="btn small"
                 aria-label={`Add LoRA ${m.name}`}
-                onClick={() => setParams({ loras: [...p.loras, { id: entryId(), model: m, weight: 0.75, isEnabled: true }] })}
+                onClick={() => setParams({ loras: [...p.loras, { id: entryId(), model: m, weight: defaultWeight(m), isEnabled: true }] })}
               >
                 + {m.name}
               </button>

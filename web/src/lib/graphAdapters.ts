@@ -69,6 +69,12 @@ export function entryId(): string {
   return Math.random().toString(36).slice(2, 10);
 }
 
+/** The processor a control model's settings name (its default_settings.preprocessor), when it is one offered here. */
+export function defaultProcessor(model: ModelConfig | null): Processor {
+  const pre = (model?.default_settings as { preprocessor?: unknown } | null | undefined)?.preprocessor;
+  return PROCESSORS.some((p) => p.value === pre) ? (pre as Processor) : 'canny_edge_detection';
+}
+
 export function newControl(model: ModelConfig | null): ControlEntry {
   return {
     id: entryId(),
@@ -79,7 +85,7 @@ export function newControl(model: ModelConfig | null): ControlEntry {
     controlMode: 'balanced',
     resizeMode: 'just_resize',
     image: null,
-    processor: 'canny_edge_detection',
+    processor: defaultProcessor(model),
     processedImage: null,
     isEnabled: true,
   };

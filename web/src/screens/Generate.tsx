@@ -1,4 +1,4 @@
-import { useEffect, useState, type FormEvent } from 'react';
+import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { api, errorText, mediaUrl } from '../lib/api';
 import { buildBatch, MAX_SEED, modelDefaults, randomSeed, SCHEDULERS } from '../lib/graph';
 import { activeControls } from '../lib/graphAdapters';
@@ -23,6 +23,15 @@ export function GenerateScreen() {
   const t5Models = ofType(allModels, ['t5_encoder']);
   const clipEmbedModels = ofType(allModels, ['clip_embed']);
   const fluxVAEs = ofType(allModels, ['vae'], 'flux');
+
+  // A model the app picks by itself (the first one, once the list loads) brings its default settings, as one picked
+  // in the Model list does; a recalled model keeps the recalled values.
+  const pickedKey = useRef(p.model?.key);
+  useEffect(() => {
+    const before = pickedKey.current;
+    pickedKey.current = p.model?.key;
+    if (before === undefined && p.model) setParams(modelDefaults(p.model));
+  }, [p.model?.key]); // eslint-disable-line react-hooks/exhaustive-deps
 
   // FLUX needs its text encoders and VAE beside the main model: pick the first installed ones until the user chooses.
   useEffect(() => {

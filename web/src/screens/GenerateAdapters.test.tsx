@@ -1,6 +1,6 @@
 // The Generate screen's LoRA, embedding, Control / IP-Adapter and FLUX controls, driven as a user would, with the
 // enqueued graph checked.
-import { useState } from 'react';
+import { useEffect, useState } from 'react';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { cleanup, fireEvent, render, screen, waitFor, within } from '@testing-library/react';
 import { GenerateScreen } from './Generate';
@@ -32,8 +32,12 @@ const all = [
   mk('ae', 'ae-tiny', 'flux', 'vae'),
 ];
 
-function Harness({ initial, mains }: { initial: Partial<GenParams>; mains: ModelConfig[] }) {
+function Harness({ initial, mains, autoPick }: { initial: Partial<GenParams>; mains: ModelConfig[]; autoPick?: ModelConfig }) {
   const [params, setState] = useState<GenParams>({ ...defaultParams, ...initial });
+  // As the store does once the model list loads: the first model, picked without the Model list.
+  useEffect(() => {
+    if (autoPick) setState((o) => ({ ...o, model: autoPick }));
+  }, [autoPick]);
   const app = mockApp({ user: bob, models: mains, params, setParams: (p: Partial<GenParams>) => setState((o) => ({ ...o, ...p })) });
   return (
     <WithApp app={app}>
@@ -156,5 +160,29 @@ describe('Generate: FLUX', () => {
     expect(g.nodes.model_loader).toMatchObject({ type: 'flux_model_loader', model: { key: 'fs' }, t5_encoder_model: { key: 't5' }, clip_embed_model: { key: 'cl' }, vae_model: { key: 'ae' } });
     expect(g.nodes.denoise_latents).toMatchObject({ type: 'flux_denoise', num_steps: 4 });
     expect(g.nodes.l2i.type).toBe('flux_vae_decode');
+  });
+});
+
+describe('Generate: model defaults', () => {
+  it('applies the defaults of a model the app picks by itself, and not over recalled values', async () => {
+    stubFetch({ '/api/v2/models/': { models: all }, '/api/v1/images/': { items: [], total: 0, limit: 12, offset: 0 } });
+    render(<Harness initial={{ model: null }} mains={[fluxSchnell]} autoPick={fluxSchnell} />);
+    await waitFor(() => expect((screen.getByLabelText('Steps') as HTMLInputElement).value).toBe('4'));
+    cleanup();
+    render(<Harness initial={{ model: fluxDev, steps: 12 }} mains={[fluxDev]} />);
+    expect((screen.getByLabelText('Steps') as HTMLInputElement).value).toBe('12');
+  });
+
+  it("starts a LoRA at its own default weight and a control layer at its model's processor", async () => {
+    const weighted = mk('lw', 'weighted', 'sd-1', 'lora', { default_settings: { weight: 0.4 } });
+    const blurCN = mk('cb', 'blur-cn', 'sd-1', 'controlnet', { default_settings: { preprocessor: 'img_blur' } });
+    stubFetch({ '/api/v2/models/': { models: [sd15, weighted, blurCN] }, '/api/v1/images/': { items: [], total: 0, limit: 12, offset: 0 } });
+    render(<Harness initial={{ model: sd15 }} mains={[sd15]} />);
+    fireEvent.click(await screen.findByRole('button', { name: 'Add LoRA weighted' }, { timeout: 5000 }));
+    expect((screen.getByLabelText('LoRA weight weighted') as HTMLInputElement).value).toBe('40');
+    const add = screen.getByRole('button', { name: 'Add Control' }) as HTMLButtonElement;
+    fireEvent.click(add);
+    const layer = await screen.findByRole('group', { name: 'Control 1' });
+    expect((within(layer).getByLabelText('Processor') as HTMLSelectElement).value).toBe('img_blur');
   });
 });
