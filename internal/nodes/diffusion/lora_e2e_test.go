@@ -193,3 +193,21 @@ func TestE2ELoRAMetadataRoundTrip(t *testing.T) {
 		}
 	})
 }
+
+// tiled_multi_diffusion_denoise_latents applies the UNet's LoRAs too: one tile covering the image is
+// denoise_latents (TestE2ETiledMultiDiffusion), so with the kohya LoRA at 0.75 it gives the LoRA golden.
+func TestE2ETiledMultiDiffusionLoRA(t *testing.T) {
+	env := apitest.New(t)
+	model := installTinyModel(t, env)
+	kohya := installSource(t, env, sdExtPath(t, "lora", "models", "sd15-locon-kohya.safetensors"), map[string]any{})
+	g := txt2imgGraph(model, "a photo of a cat", "", "euler", 10, 0, 64)
+	withLoRAs(g, map[string]any{"id": "lora", "type": "lora_loader", "lora": kohya, "weight": 0.75})
+	nodes := g["nodes"].(map[string]any)
+	nodes["denoise"] = map[string]any{"id": "denoise", "type": "tiled_multi_diffusion_denoise_latents", "tile_width": 64,
+		"tile_height": 64, "tile_overlap": 32, "steps": 10, "cfg_scale": 7.5, "scheduler": "euler"}
+	it := waitItem(t, env, enqueue(t, env, g), 2*time.Minute)
+	if it.Status != "completed" {
+		t.Fatalf("%s: %s: %s", it.Status, it.ErrorType, it.ErrorMessage)
+	}
+	assertPNG(t, env, it, sdExtPath(t, "lora", "pipeline", "txt2img_kohya0.75.png"))
+}
