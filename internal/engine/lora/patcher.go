@@ -9,13 +9,22 @@ import (
 
 // Applying LoRAs for one run (docs/architecture.md, "A model": cached
 // engine models are immutable). The Patcher is handed to a forward call as
-// its layer patcher: for an adapted layer it returns a shallow copy of the
-// cached layer carrying tensor.Deltas, so the packed base weights are shared
-// and the change is computed beside them. A LoRA / LoCon layer adds
-// w·s·up·(down·x): (in + out)·rank values of memory and 2·rank·(in + out)
-// multiply-adds per output position. LoHa and LoKr have no thin factors;
-// their w·s·ΔW is built once per run as a second weight of the layer's own
-// size (only for the layers they adapt).
+// its layer patcher and gives, for an adapted layer, a run-owned copy of the
+// cached layer; the cached layer is never written. The copy is built once
+// per run, on first use, in one of two ways:
+//
+//   - merged: its packed weight is the cached packed weight plus the packing
+//     of Σ w·s·ΔW (packing is linear, so this is exactly W + ΔW packed). A
+//     step then costs what it costs without the LoRA; the run holds a copy
+//     of the layers it changes.
+//   - beside: for LoRA / LoCon layers once the merged copies reach half of
+//     the network's weights (a LoRA that adapts nearly everything), the copy
+//     shares the cached weight and adds w·s·up·(down·x) (tensor.Delta):
+//     (in + out)·rank values of memory, 2·rank·(in + out) multiply-adds per
+//     output position. LoHa and LoKr have no thin factors and are always
+//     merged.
+//
+// So a run never holds more than about one and a half times the network.
 
 // Weighted is a LoRA file with the weight a run applies it at.
 type Weighted struct {
@@ -27,6 +36,8 @@ type Weighted struct {
 // networks' LayerPatcher (package sd) and is safe for concurrent use.
 type Patcher struct {
 	patches map[string][]weightedPatch // by module name
+	budget  int64                      // bytes of merged copies allowed
+	merged  int64                      // bytes of merged copies made
 
 	mu   sync.Mutex
 	lin  map[*tensor.Linear]*tensor.Linear
@@ -61,7 +72,66 @@ func NewPatcher(comp Component, mods Modules, loras []Weighted) (*Patcher, error
 	if len(p.patches) == 0 {
 		return nil, nil
 	}
+	for _, shape := range mods {
+		n := int64(4)
+		for _, d := range shape {
+			n *= int64(d)
+		}
+		p.budget += n / 2
+	}
 	return p, nil
+}
+
+// SetMergeBudget sets how many bytes of merged copies the patcher may make
+// (by default half the network's float32 weights); call it before use. 0
+// keeps every LoRA / LoCon layer beside the weights.
+func (p *Patcher) SetMergeBudget(bytes int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.budget = bytes
+}
+
+// MergedBytes is the float32 size of the merged layer copies made so far.
+func (p *Patcher) MergedBytes() int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.merged
+}
+
+// mergeable reports whether a layer of n weights gets a merged copy: within
+// the budget, or always when a patch has no low-rank form.
+func (p *Patcher) mergeable(wps []weightedPatch, n int) bool {
+	if p.merged+int64(n)*4 <= p.budget {
+		return true
+	}
+	for _, wp := range wps {
+		if wp.Layer.Kind != KindLoRA {
+			return true
+		}
+	}
+	return false
+}
+
+// sumDelta is Σ w·s·ΔW of the patches for a weight of the given shape.
+func sumDelta(wps []weightedPatch, shape []int) ([]float32, error) {
+	var total []float32
+	for _, wp := range wps {
+		d, err := wp.Layer.Delta(shape)
+		if err != nil {
+			return nil, err
+		}
+		if total == nil {
+			for i := range d {
+				d[i] *= wp.weight
+			}
+			total = d
+			continue
+		}
+		for i, v := range d {
+			total[i] += wp.weight * v
+		}
+	}
+	return total, nil
 }
 
 // Modules is the number of adapted modules.
@@ -85,6 +155,17 @@ func (p *Patcher) Linear(name string, base *tensor.Linear) *tensor.Linear {
 	defer p.mu.Unlock()
 	if l, ok := p.lin[base]; ok {
 		return l
+	}
+	if p.mergeable(wps, base.In*base.Out) {
+		m, err := mergeLinear(wps, base)
+		if err != nil {
+			p.fail(name, err)
+			p.lin[base] = base
+			return base
+		}
+		p.merged += int64(base.In*base.Out) * 4
+		p.lin[base] = m
+		return m
 	}
 	deltas := make([]tensor.Delta, 0, len(wps))
 	for _, wp := range wps {
@@ -112,6 +193,17 @@ func (p *Patcher) Conv(name string, base *tensor.Conv2D) *tensor.Conv2D {
 	defer p.mu.Unlock()
 	if c, ok := p.conv[base]; ok {
 		return c
+	}
+	if n := base.OutC * base.InC * base.KH * base.KW; p.mergeable(wps, n) {
+		m, err := mergeConv(wps, base)
+		if err != nil {
+			p.fail(name, err)
+			p.conv[base] = base
+			return base
+		}
+		p.merged += int64(n) * 4
+		p.conv[base] = m
+		return m
 	}
 	deltas := make([]tensor.Delta, 0, len(wps))
 	for _, wp := range wps {
@@ -188,4 +280,20 @@ func convDelta(wp weightedPatch, base *tensor.Conv2D) (tensor.Delta, error) {
 		full[i] *= wp.weight
 	}
 	return tensor.Delta{Conv: geometry(base.OutC, full), Rank: base.OutC}, nil
+}
+
+func mergeLinear(wps []weightedPatch, base *tensor.Linear) (*tensor.Linear, error) {
+	d, err := sumDelta(wps, []int{base.Out, base.In})
+	if err != nil {
+		return nil, err
+	}
+	return base.Merged(d)
+}
+
+func mergeConv(wps []weightedPatch, base *tensor.Conv2D) (*tensor.Conv2D, error) {
+	d, err := sumDelta(wps, []int{base.OutC, base.InC, base.KH, base.KW})
+	if err != nil {
+		return nil, err
+	}
+	return base.Merged(d)
 }

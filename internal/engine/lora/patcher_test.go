@@ -7,6 +7,7 @@ import (
 
 	"github.com/invokego/invokego/internal/engine/lora"
 	"github.com/invokego/invokego/internal/engine/sd"
+	"github.com/invokego/invokego/internal/engine/tensor"
 )
 
 // The same layer goldens as TestLayerGoldensSD1/SDXL, but applied the way a
@@ -36,12 +37,7 @@ func TestPatcherGoldensSD1(t *testing.T) {
 	sample, ehs := in.tensor("unet.sample"), in.tensor("unet.encoder_hidden_states")
 	ts := in.tensor("unet.timestep").Data
 	ids := in.ints("te.input_ids")
-	ctx := context.Background()
 
-	type loraUse struct {
-		file   string
-		weight float32
-	}
 	cases := []struct {
 		golden string
 		loras  []loraUse
@@ -55,48 +51,70 @@ func TestPatcherGoldensSD1(t *testing.T) {
 		{"stack_kohya0.75_peft0.5", []loraUse{{"sd15-locon-kohya.safetensors", 0.75}, {"sd15-lora-peft.safetensors", 0.5}}},
 	}
 	base := openGolden(t, fixture(t, "sd-ext", "lora", "goldens", "base.safetensors"))
+	// Each case runs with the patcher's default (layers merged into run copies up to half the network,
+	// the rest beside), everything beside the weights (budget 0) and everything merged.
+	budgets := []struct {
+		name  string
+		bytes int64
+	}{{"default", -1}, {"beside", 0}, {"merged", 1 << 40}}
 	for _, c := range cases {
-		t.Run(c.golden, func(t *testing.T) {
-			g := openGolden(t, fixture(t, "sd-ext", "lora", "goldens", c.golden+".safetensors"))
-			var ws []lora.Weighted
-			for _, l := range c.loras {
-				ws = append(ws, lora.Weighted{File: openLoRA(t, l.file), Weight: l.weight})
-			}
-			up, err := lora.NewPatcher(lora.UNet, u.LayerShapes(), ws)
-			if err != nil || up == nil {
-				t.Fatalf("unet patcher: %v (nil %v)", err, up == nil)
-			}
-			out, err := u.ForwardWith(ctx, sample, ts, ehs, nil, sd.UNetOptions{Layers: up})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := up.Err(); err != nil {
-				t.Fatal(err)
-			}
-			compare(t, "unet.out", out.Data, g.tensor("unet.out").Data, layerTolerance)
-			tp, err := lora.NewPatcher(lora.TextEncoder, te.LayerShapes(), ws)
-			if err != nil || tp == nil {
-				t.Fatalf("text encoder patcher: %v (nil %v)", err, tp == nil)
-			}
-			o, err := te.ForwardWith(ctx, [][]int{ids}, sd.ForwardOptions{Layers: tp})
-			if err != nil {
-				t.Fatal(err)
-			}
-			compare(t, "te.last_hidden_state", o.LastHiddenState.Data, g.tensor("te.last_hidden_state").Data, layerTolerance)
-			compare(t, "te.hidden_states_m2", o.HiddenState(-2).Data, g.tensor("te.hidden_states_m2").Data, layerTolerance)
-
-			plain, err := u.Forward(ctx, sample, ts, ehs, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			compare(t, "unet.out after the run (base)", plain.Data, base.tensor("unet.out").Data, layerTolerance)
-			po, err := te.Forward(ctx, [][]int{ids})
-			if err != nil {
-				t.Fatal(err)
-			}
-			compare(t, "te.last_hidden_state after the run (base)", po.LastHiddenState.Data, base.tensor("te.last_hidden_state").Data, layerTolerance)
-		})
+		for _, b := range budgets {
+			t.Run(c.golden+"/"+b.name, func(t *testing.T) { runPatcherCase(t, u, te, base, c.golden, c.loras, b.bytes, sample, ts, ehs, ids) })
+		}
 	}
+}
+
+type loraUse struct {
+	file   string
+	weight float32
+}
+
+func runPatcherCase(t *testing.T, u *sd.UNet, te *sd.CLIPTextModel, base *goldenFile, golden string, loras []loraUse, budget int64,
+	sample *tensor.Tensor, ts []float32, ehs *tensor.Tensor, ids []int) {
+	t.Helper()
+	ctx := context.Background()
+	g := openGolden(t, fixture(t, "sd-ext", "lora", "goldens", golden+".safetensors"))
+	var ws []lora.Weighted
+	for _, l := range loras {
+		ws = append(ws, lora.Weighted{File: openLoRA(t, l.file), Weight: l.weight})
+	}
+	up, err := lora.NewPatcher(lora.UNet, u.LayerShapes(), ws)
+	if err != nil || up == nil {
+		t.Fatalf("unet patcher: %v (nil %v)", err, up == nil)
+	}
+	if budget >= 0 {
+		up.SetMergeBudget(budget)
+	}
+	out, err := u.ForwardWith(ctx, sample, ts, ehs, nil, sd.UNetOptions{Layers: up})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := up.Err(); err != nil {
+		t.Fatal(err)
+	}
+	compare(t, "unet.out", out.Data, g.tensor("unet.out").Data, layerTolerance)
+	tp, err := lora.NewPatcher(lora.TextEncoder, te.LayerShapes(), ws)
+	if err != nil || tp == nil {
+		t.Fatalf("text encoder patcher: %v (nil %v)", err, tp == nil)
+	}
+	o, err := te.ForwardWith(ctx, [][]int{ids}, sd.ForwardOptions{Layers: tp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	compare(t, "te.last_hidden_state", o.LastHiddenState.Data, g.tensor("te.last_hidden_state").Data, layerTolerance)
+	compare(t, "te.hidden_states_m2", o.HiddenState(-2).Data, g.tensor("te.hidden_states_m2").Data, layerTolerance)
+
+	plain, err := u.Forward(ctx, sample, ts, ehs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	compare(t, "unet.out after the run (base)", plain.Data, base.tensor("unet.out").Data, layerTolerance)
+	po, err := te.Forward(ctx, [][]int{ids})
+	if err != nil {
+		t.Fatal(err)
+	}
+	compare(t, "te.last_hidden_state after the run (base)", po.LastHiddenState.Data, base.tensor("te.last_hidden_state").Data, layerTolerance)
+	t.Logf("merged %d bytes", up.MergedBytes())
 }
 
 func TestPatcherGoldenSDXL(t *testing.T) {

@@ -1,6 +1,10 @@
 package tensor
 
-import "github.com/invokego/invokego/internal/engine/gemm"
+import (
+	"fmt"
+
+	"github.com/invokego/invokego/internal/engine/gemm"
+)
 
 // Delta is an additive change to what a linear or convolution layer
 // computes, owned by one run (LoRA and its relatives): the layer's output
@@ -68,4 +72,64 @@ func unpaddedDeltas(deltas []Delta) []Delta {
 		out[i] = d
 	}
 	return out
+}
+
+// Merged returns a run's copy of the layer computing with the weight W + delta (delta [Out, In],
+// row-major): the copy owns its weight (packed like the receiver's, exactly W + delta for float32 weights,
+// rounded to bfloat16 for bfloat16 ones); the receiver is unchanged. This is how a run applies a LoRA at
+// no cost per step, for the memory of the layers it changes.
+func (l *Linear) Merged(delta []float32) (*Linear, error) {
+	if len(delta) != l.In*l.Out {
+		return nil, fmt.Errorf("linear %d->%d: weight change of %d values", l.In, l.Out, len(delta))
+	}
+	m := *l
+	switch {
+	case l.packed != nil:
+		p, err := l.packed.Plus(gemm.PackB(true, l.In, l.Out, delta, l.In))
+		if err != nil {
+			return nil, err
+		}
+		m.packed = p
+	case l.packedBF16 != nil:
+		p, err := l.packedBF16.Plus(gemm.PackBBF16(true, l.In, l.Out, delta, l.In))
+		if err != nil {
+			return nil, err
+		}
+		m.packedBF16 = p
+	default:
+		m.Weight = make([]float32, len(delta))
+		for i, d := range delta {
+			m.Weight[i] = l.Weight[i] + d
+		}
+	}
+	return &m, nil
+}
+
+// Merged is Linear.Merged for a convolution: delta is [OutC, InC, KH, KW].
+func (c *Conv2D) Merged(delta []float32) (*Conv2D, error) {
+	k := c.InC * c.KH * c.KW
+	if len(delta) != k*c.OutC {
+		return nil, fmt.Errorf("conv %dx%dx%d->%d: weight change of %d values", c.InC, c.KH, c.KW, c.OutC, len(delta))
+	}
+	m := *c
+	switch {
+	case c.packed != nil:
+		p, err := c.packed.Plus(gemm.PackB(true, k, c.OutC, delta, k))
+		if err != nil {
+			return nil, err
+		}
+		m.packed = p
+	case c.packedBF16 != nil:
+		p, err := c.packedBF16.Plus(gemm.PackBBF16(true, k, c.OutC, delta, k))
+		if err != nil {
+			return nil, err
+		}
+		m.packedBF16 = p
+	default:
+		m.Weight = make([]float32, len(delta))
+		for i, d := range delta {
+			m.Weight[i] = c.Weight[i] + d
+		}
+	}
+	return &m, nil
 }

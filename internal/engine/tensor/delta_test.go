@@ -115,3 +115,69 @@ func TestDeltasEqualMergedWeights(t *testing.T) {
 		t.Errorf("ForwardFromTokens differs by %g", d)
 	}
 }
+
+// Merged layers compute with W + ΔW: bit for bit the layer packed from the summed weight (packing is
+// linear), for linear and convolution layers, packed or not; within bfloat16 rounding for bf16 weights.
+func TestMergedEqualsPackedSum(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	const in, out = 37, 21
+	w, b, delta := randSlice(r, out*in), randSlice(r, out), randSlice(r, out*in)
+	sum := make([]float32, len(w))
+	for i := range w {
+		sum[i] = w[i] + delta[i]
+	}
+	x := FromData(randSlice(r, 3*in), 3, in)
+	for _, mode := range []string{"plain", "fp32", "bf16"} {
+		base := &Linear{In: in, Out: out, Weight: append([]float32(nil), w...), Bias: b}
+		want := &Linear{In: in, Out: out, Weight: append([]float32(nil), sum...), Bias: b}
+		switch mode {
+		case "fp32":
+			base.Pack()
+			want.Pack()
+		case "bf16":
+			base.PackBF16()
+			want.PackBF16()
+		}
+		m, err := base.Merged(delta)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tol := 0.0
+		if mode == "bf16" {
+			tol = 0.1 // two roundings to bfloat16 against one, over 37 products
+		}
+		if d := maxAbsDiff(m.Forward(x).Data, want.Forward(x).Data); d > tol {
+			t.Errorf("linear %s: merged differs by %g", mode, d)
+		}
+		// The cached layer is untouched.
+		ref := &Linear{In: in, Out: out, Weight: append([]float32(nil), w...), Bias: b}
+		if d := maxAbsDiff(base.Forward(x).Data, ref.Forward(x).Data); mode != "bf16" && d > 1e-4 {
+			t.Errorf("linear %s: the base layer changed by %g", mode, d)
+		}
+	}
+	const inC, outC = 3, 5
+	cw, cb, cd := randSlice(r, outC*inC*9), randSlice(r, outC), randSlice(r, outC*inC*9)
+	csum := make([]float32, len(cw))
+	for i := range cw {
+		csum[i] = cw[i] + cd[i]
+	}
+	img := FromData(randSlice(r, 2*inC*7*6), 2, inC, 7, 6)
+	for _, pack := range []bool{false, true} {
+		base, _ := NewConv2D(inC, outC, 3, 3, 1, 1, append([]float32(nil), cw...), cb)
+		want, _ := NewConv2D(inC, outC, 3, 3, 1, 1, append([]float32(nil), csum...), cb)
+		if pack {
+			base.Pack()
+			want.Pack()
+		}
+		m, err := base.Merged(cd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := maxAbsDiff(m.Forward(img).Data, want.Forward(img).Data); d != 0 {
+			t.Errorf("conv pack %v: merged differs by %g", pack, d)
+		}
+	}
+	if _, err := (&Linear{In: 2, Out: 2, Weight: make([]float32, 4)}).Merged(make([]float32, 3)); err == nil {
+		t.Error("a weight change of the wrong size was accepted")
+	}
+}
