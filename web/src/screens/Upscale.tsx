@@ -117,6 +117,11 @@ export function UpscaleScreen() {
             Upscale
           </button>
         </div>
+        {problem && !error && (
+          <p className="muted small" data-testid="upscale-hint">
+            {problem}
+          </p>
+        )}
         {error && (
           <p className="error" role="alert">
             {error}

@@ -1,0 +1,68 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { cleanup, fireEvent, render, screen, waitFor } from '@testing-library/react';
+import { UpscaleScreen } from './Upscale';
+import { defaultParams } from '../lib/graph';
+import { board, bob, mockApp, stubFetch, WithApp } from '../test/mockApp';
+import type { ImageDTO, ModelConfig } from '../lib/types';
+
+afterEach(() => {
+  cleanup();
+  vi.unstubAllGlobals();
+});
+
+const esrgan: ModelConfig = { key: 'esr', hash: 'h', name: 'RealESRGAN_x2plus', base: 'any', type: 'spandrel_image_to_image' };
+const main: ModelConfig = { key: 'm', hash: 'h', name: 'tiny', base: 'sd-1', type: 'main' };
+const picked: ImageDTO = {
+  image_name: 'pic.png', image_url: 'api/v1/images/i/pic.png/full', thumbnail_url: 'api/v1/images/i/pic.png/thumbnail',
+  image_origin: 'internal', image_category: 'general', width: 96, height: 64, created_at: '', starred: false, has_workflow: false,
+  board_id: null, is_intermediate: false,
+};
+
+describe('Upscale', () => {
+  it('upscales an image picked from the board at a custom scale into the chosen board', async () => {
+    const calls = stubFetch({
+      '/api/v2/models/': { models: [esrgan] },
+      '/api/v1/images/': { items: [picked], total: 1, limit: 24, offset: 0 },
+      '/api/v1/queue/default/enqueue_batch': { enqueued: 1 },
+    });
+    const boards = [board({ board_id: 'big', board_name: 'Big', user_id: bob.user_id })];
+    render(
+      <WithApp app={mockApp({ user: bob, boards, models: [main], params: defaultParams })}>
+        <UpscaleScreen />
+      </WithApp>,
+    );
+    const button = screen.getByRole('button', { name: 'Upscale' }) as HTMLButtonElement;
+    expect(button.disabled).toBe(true); // no image yet
+    fireEvent.click(await screen.findByRole('button', { name: 'Use image pic.png' }));
+    await waitFor(() => expect(screen.getByTestId('upscale-output-size').textContent).toContain('384×256'));
+    fireEvent.click(screen.getByLabelText('Custom'));
+    fireEvent.change(screen.getByLabelText('Custom Scale'), { target: { value: '3' } });
+    await waitFor(() => expect(screen.getByTestId('upscale-output-size').textContent).toContain('288×192'));
+    fireEvent.change(screen.getByLabelText('Board'), { target: { value: 'big' } });
+    await waitFor(() => expect(button.disabled).toBe(false));
+    fireEvent.click(button);
+    await waitFor(() => expect(calls.some((c) => c.url.startsWith('/api/v1/queue/default/enqueue_batch'))).toBe(true));
+    const body = JSON.parse(String(calls.find((c) => c.url.startsWith('/api/v1/queue/default/enqueue_batch'))!.init!.body));
+    expect(body.batch.graph.nodes.upscale).toMatchObject({
+      type: 'spandrel_image_to_image_autoscale', scale: 3, image: { image_name: 'pic.png' },
+      image_to_image_model: { key: 'esr' }, board: { board_id: 'big' }, is_intermediate: false,
+    });
+  });
+
+  it('needs a tile ControlNet for the creative pass', async () => {
+    stubFetch({ '/api/v2/models/': { models: [esrgan] }, '/api/v1/images/': { items: [picked], total: 1, limit: 24, offset: 0 } });
+    render(
+      <WithApp app={mockApp({ user: bob, models: [main], params: defaultParams })}>
+        <UpscaleScreen />
+      </WithApp>,
+    );
+    fireEvent.click(await screen.findByRole('button', { name: 'Use image pic.png' }));
+    const button = screen.getByRole('button', { name: 'Upscale' }) as HTMLButtonElement;
+    await waitFor(() => expect(button.disabled).toBe(false));
+    fireEvent.click(screen.getByLabelText('Add detail (creative upscale)'));
+    expect(screen.getByTestId('creative-fields')).toBeTruthy();
+    expect(screen.getByLabelText('Tile ControlNet')).toBeTruthy();
+    await waitFor(() => expect(button.disabled).toBe(true));
+    expect(screen.getByTestId('upscale-hint').textContent).toMatch(/tile ControlNet/);
+  });
+});
