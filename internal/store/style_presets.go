@@ -124,64 +124,47 @@ func (db *DB) ListStylePresets(ctx context.Context, f StylePresetFilter) ([]Styl
 	return out, nil
 }
 
-// DefaultPresetSync says what SyncDefaultStylePresets changed.
-type DefaultPresetSync struct {
-	Added, Updated, Removed []string
-}
-
 // SyncDefaultStylePresets makes the rows of type 'default' equal to defaults (their ID, Name and PresetData),
 // in one transaction: missing ones are added (owned by system), changed ones replaced, and those no longer
 // shipped removed. A user preset holding a default's id is never overwritten: the insert fails, and so does the
 // sync.
-func (db *DB) SyncDefaultStylePresets(ctx context.Context, defaults []StylePresetRecord) (*DefaultPresetSync, error) {
-	out := &DefaultPresetSync{}
+func (db *DB) SyncDefaultStylePresets(ctx context.Context, defaults []StylePresetRecord) (*DefaultsSync, error) {
+	var out *DefaultsSync
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, `SELECT `+stylePresetColumns+` FROM style_presets WHERE type = 'default'`)
 		if err != nil {
 			return err
 		}
-		existing := map[string]StylePresetRecord{}
+		// A preset is current when its name and data both are.
+		content := func(name, data string) string { return name + "\x00" + data }
+		existing := map[string]string{}
 		for rows.Next() {
 			r, err := scanStylePreset(rows)
 			if err != nil {
 				rows.Close()
 				return err
 			}
-			existing[r.ID] = *r
+			existing[r.ID] = content(r.Name, r.PresetData)
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return err
 		}
-		shipped := map[string]bool{}
-		for _, d := range defaults {
-			shipped[d.ID] = true
-			old, ok := existing[d.ID]
-			switch {
-			case !ok:
-				if _, err := tx.ExecContext(ctx, `INSERT INTO style_presets (id, name, preset_data, type, user_id, is_public) VALUES (?, ?, ?, 'default', ?, FALSE)`,
-					d.ID, d.Name, d.PresetData, SystemUserID); err != nil {
-					return fmt.Errorf("add default style preset %s: %w", d.ID, err)
-				}
-				out.Added = append(out.Added, d.ID)
-			case old.Name != d.Name || old.PresetData != d.PresetData:
-				if _, err := tx.ExecContext(ctx, `UPDATE style_presets SET name = ?, preset_data = ? WHERE id = ? AND type = 'default'`,
-					d.Name, d.PresetData, d.ID); err != nil {
-					return fmt.Errorf("update default style preset %s: %w", d.ID, err)
-				}
-				out.Updated = append(out.Updated, d.ID)
-			}
+		shipped := make([]builtinRow, len(defaults))
+		for i, d := range defaults {
+			shipped[i] = builtinRow{id: d.ID, content: content(d.Name, d.PresetData),
+				insert: func() error {
+					return exec(ctx, tx, `INSERT INTO style_presets (id, name, preset_data, type, user_id, is_public) VALUES (?, ?, ?, 'default', ?, FALSE)`,
+						d.ID, d.Name, d.PresetData, SystemUserID)
+				},
+				update: func() error {
+					return exec(ctx, tx, `UPDATE style_presets SET name = ?, preset_data = ? WHERE id = ? AND type = 'default'`, d.Name, d.PresetData, d.ID)
+				}}
 		}
-		for id := range existing {
-			if shipped[id] {
-				continue
-			}
-			if _, err := tx.ExecContext(ctx, `DELETE FROM style_presets WHERE id = ? AND type = 'default'`, id); err != nil {
-				return fmt.Errorf("remove default style preset %s: %w", id, err)
-			}
-			out.Removed = append(out.Removed, id)
-		}
-		return nil
+		out, err = syncBuiltins("default style preset", existing, shipped, func(id string) error {
+			return exec(ctx, tx, `DELETE FROM style_presets WHERE id = ? AND type = 'default'`, id)
+		})
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("sync default style presets: %w", err)

@@ -254,16 +254,11 @@ type DefaultWorkflow struct {
 	Document string
 }
 
-// DefaultWorkflowSync says what SyncDefaultWorkflows changed.
-type DefaultWorkflowSync struct {
-	Added, Updated, Removed []string
-}
-
 // SyncDefaultWorkflows makes the default-category rows equal to defaults, in one transaction: missing ones
 // are added (owned by system, not shared), changed documents replaced, and defaults no longer shipped removed.
 // A user-category row holding a default's id is never overwritten: the insert fails and so does the sync.
-func (db *DB) SyncDefaultWorkflows(ctx context.Context, defaults []DefaultWorkflow) (*DefaultWorkflowSync, error) {
-	out := &DefaultWorkflowSync{}
+func (db *DB) SyncDefaultWorkflows(ctx context.Context, defaults []DefaultWorkflow) (*DefaultsSync, error) {
+	var out *DefaultsSync
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
 		existing := map[string]string{}
 		rows, err := tx.QueryContext(ctx, `SELECT workflow_id, workflow FROM workflow_library WHERE category = 'default'`)
@@ -282,35 +277,21 @@ func (db *DB) SyncDefaultWorkflows(ctx context.Context, defaults []DefaultWorkfl
 		if err := rows.Err(); err != nil {
 			return err
 		}
-		shipped := map[string]bool{}
-		for _, d := range defaults {
-			shipped[d.ID] = true
-			doc, ok := existing[d.ID]
-			switch {
-			case !ok:
-				if _, err := tx.ExecContext(ctx, `INSERT INTO workflow_library (workflow_id, workflow, user_id, is_public) VALUES (?, ?, ?, FALSE)`,
-					d.ID, d.Document, SystemUserID); err != nil {
-					return fmt.Errorf("add default workflow %s: %w", d.ID, err)
-				}
-				out.Added = append(out.Added, d.ID)
-			case doc != d.Document:
-				if _, err := tx.ExecContext(ctx, `UPDATE workflow_library SET workflow = ? WHERE workflow_id = ? AND category = 'default'`,
-					d.Document, d.ID); err != nil {
-					return fmt.Errorf("update default workflow %s: %w", d.ID, err)
-				}
-				out.Updated = append(out.Updated, d.ID)
-			}
+		shipped := make([]builtinRow, len(defaults))
+		for i, d := range defaults {
+			shipped[i] = builtinRow{id: d.ID, content: d.Document,
+				insert: func() error {
+					return exec(ctx, tx, `INSERT INTO workflow_library (workflow_id, workflow, user_id, is_public) VALUES (?, ?, ?, FALSE)`,
+						d.ID, d.Document, SystemUserID)
+				},
+				update: func() error {
+					return exec(ctx, tx, `UPDATE workflow_library SET workflow = ? WHERE workflow_id = ? AND category = 'default'`, d.Document, d.ID)
+				}}
 		}
-		for id := range existing {
-			if shipped[id] {
-				continue
-			}
-			if _, err := tx.ExecContext(ctx, `DELETE FROM workflow_library WHERE workflow_id = ? AND category = 'default'`, id); err != nil {
-				return fmt.Errorf("remove default workflow %s: %w", id, err)
-			}
-			out.Removed = append(out.Removed, id)
-		}
-		return nil
+		out, err = syncBuiltins("default workflow", existing, shipped, func(id string) error {
+			return exec(ctx, tx, `DELETE FROM workflow_library WHERE workflow_id = ? AND category = 'default'`, id)
+		})
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("sync default workflows: %w", err)
