@@ -69,6 +69,8 @@ var nodeSchemaDifferences = map[string]string{
 	"range_of_size.inputs.size.maximum":                                 generatedItems,
 	"img_noise.inputs.size.maximum":                                     imageSide,
 	"mask_edge.inputs.edge_size.maximum":                                imageSide,
+	"heuristic_resize.inputs.width.maximum":                             imageSide,
+	"heuristic_resize.inputs.height.maximum":                            imageSide,
 	"invokeai_img_dilate_erode.inputs.radius_w.maximum":                 morphRadius,
 	"invokeai_img_dilate_erode.inputs.radius_h.maximum":                 morphRadius,
 	"ideal_size.inputs.width.maximum":                                   imageSide,

@@ -404,6 +404,20 @@ func Morph(ctx context.Context, pix []uint8, w, h, ch int, rows [][2]int, kw int
 				for x := 0; x < w; x++ {
 					line[x] = pix[(sy*w+x)*ch+c]
 				}
+				if r[0] > ax || r[1] <= ax {
+					// A span beside the anchor (the diagonal and one-sided elements): its window may lie
+					// wholly outside the image, where it adds nothing.
+					for x := 0; x < w; x++ {
+						for j := max(r[0], ax-x); j < min(r[1], w-x+ax); j++ {
+							if v := line[x+j-ax]; dilate {
+								acc[x] = max(acc[x], v)
+							} else {
+								acc[x] = min(acc[x], v)
+							}
+						}
+					}
+					continue
+				}
 				slideExtreme(res[:w], line[:w], ax-r[0], r[1]-r[0], dilate, queue)
 				for x := 0; x < w; x++ {
 					if dilate {

@@ -19,7 +19,7 @@ func Register(r *nodes.Registry) {
 		&CenterPadCrop{}, &ImagePanelLayout{}, &GetMaskBoundingBox{}, &CropImageToBoundingBox{},
 		&PasteImageIntoBoundingBox{}, &ImageChannelOffset{}, &ImageChannelMultiply{}, &ImageHueAdjustment{},
 		&ColorCorrect{}, &InvokeImageEnhance{}, &MaskEdge{}, &ImageNoise{}, &InvokeImageDilateOrErode{},
-		&InvokeImageValueThresholds{}, &ImageWatermark{})
+		&InvokeImageValueThresholds{}, &ImageWatermark{}, &HeuristicResize{})
 }
 
 // maxSide bounds the pictures the nodes here make (as the other image nodes do, docs/security.md

@@ -555,3 +555,31 @@ func TestWatermarkMatchesReference(t *testing.T) {
 		}
 	}
 }
+
+// heuristic_resize against InvokeAI's heuristic_resize_fast run with OpenCV 4.6 (gen_heuristic.py): a photo,
+// a segmentation map, a map of one-pixel edges and one of solid shapes, shrunk by 2, by 3 and by other
+// factors, enlarged, kept, and shrunk in area while widened.
+func TestHeuristicResizeMatchesReference(t *testing.T) {
+	path, err := goldens.Path("nodes", "imageops", "heuristic.safetensors")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts, err := goldens.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := newCtx()
+	for _, name := range goldens.Names(ts) {
+		if strings.HasPrefix(name, "in.") {
+			ctx.images[strings.TrimPrefix(name, "in.")] = toImage(ts[name])
+		}
+	}
+	var cases []golden
+	for _, img := range []string{"photo", "seg", "edges", "blobs"} {
+		for _, s := range [][2]int{{42, 30}, {28, 20}, {55, 41}, {120, 90}, {84, 60}, {100, 45}} {
+			cases = append(cases, golden{fmt.Sprintf("heuristic.%s.%dx%d", img, s[0], s[1]), "heuristic_resize",
+				map[string]any{"image": field(img), "width": s[0], "height": s[1]}, 0})
+		}
+	}
+	checkGoldens(t, ts, ctx, cases)
+}
