@@ -18,20 +18,22 @@ var sizingNames = map[string]bool{"scale": true, "scale_factor": true}
 
 // unboundedSizing are the node types and fields that look like sizes but size nothing, with the reason.
 var unboundedSizing = map[string]string{
-	"core_metadata":                      "records the values of a generation; it allocates nothing",
-	"sdxl_compel_prompt.original_width":  sdxlSizeConditioning,
-	"sdxl_compel_prompt.original_height": sdxlSizeConditioning,
-	"sdxl_compel_prompt.target_width":    sdxlSizeConditioning,
-	"sdxl_compel_prompt.target_height":   sdxlSizeConditioning,
-	"expand_mask_with_fade.fade_size_px": "the width of a fade in pixels: it scales distances and allocates nothing",
-	"infill_tile.tile_size":              "tiles are cut from the image, which bounds them; a tile larger than the image is refused",
-	"crop_latents.width":                 croppedRegion,
-	"crop_latents.height":                croppedRegion,
-	"rectangle_mask.rectangle_width":     croppedRegion,
-	"rectangle_mask.rectangle_height":    croppedRegion,
-	"image_panel_layout.width":           "the size of a grid the node only computes coordinates in; it allocates nothing",
-	"image_panel_layout.height":          "the size of a grid the node only computes coordinates in; it allocates nothing",
-	"img_channel_multiply.scale":         "a factor on a channel's values, not on the image's size",
+	"core_metadata":                              "records the values of a generation; it allocates nothing",
+	"sdxl_compel_prompt.original_width":          sdxlSizeConditioning,
+	"sdxl_compel_prompt.original_height":         sdxlSizeConditioning,
+	"sdxl_compel_prompt.target_width":            sdxlSizeConditioning,
+	"sdxl_compel_prompt.target_height":           sdxlSizeConditioning,
+	"sdxl_refiner_compel_prompt.original_width":  sdxlSizeConditioning,
+	"sdxl_refiner_compel_prompt.original_height": sdxlSizeConditioning,
+	"expand_mask_with_fade.fade_size_px":         "the width of a fade in pixels: it scales distances and allocates nothing",
+	"infill_tile.tile_size":                      "tiles are cut from the image, which bounds them; a tile larger than the image is refused",
+	"crop_latents.width":                         croppedRegion,
+	"crop_latents.height":                        croppedRegion,
+	"rectangle_mask.rectangle_width":             croppedRegion,
+	"rectangle_mask.rectangle_height":            croppedRegion,
+	"image_panel_layout.width":                   "the size of a grid the node only computes coordinates in; it allocates nothing",
+	"image_panel_layout.height":                  "the size of a grid the node only computes coordinates in; it allocates nothing",
+	"img_channel_multiply.scale":                 "a factor on a channel's values, not on the image's size",
 }
 
 const croppedRegion = "a region of what the node is given or makes, clipped to it, so that bounds it"

@@ -105,7 +105,7 @@ func Denoise(ctx context.Context, p DenoiseParams) (*tensor.Tensor, error) {
 		return nil, fmt.Errorf("denoise: denoising range [%v, %v] invalid", p.DenoisingStart, p.DenoisingEnd)
 	}
 	sdxl := p.UNet.Config.AdditionEmbedType == "text_time"
-	if sdxl && (p.Positive.PooledEmbeds == nil || p.Negative.PooledEmbeds == nil || len(p.Positive.AddTimeIDs) != 6 || len(p.Negative.AddTimeIDs) != 6) {
+	if sdxl && !sdxlConditioned(p.UNet.Config, p.Positive, p.Negative) {
 		return nil, errors.New("denoise: an SDXL unet needs SDXL conditioning (pooled embeds and time ids)")
 	}
 	if p.Positive.Embeds.Shape[2] != p.UNet.Config.CrossAttentionDim || p.Negative.Embeds.Shape[2] != p.UNet.Config.CrossAttentionDim {
@@ -290,8 +290,8 @@ func newGuidance(p DenoiseParams, sdxl bool) *guidance {
 	neg, pos := p.Negative.Embeds, p.Positive.Embeds
 	g.negEmbeds = neg
 	if sdxl {
-		g.negAdded = &sd.AddedCond{TextEmbeds: p.Negative.PooledEmbeds, TimeIDs: tensor.FromData(p.Negative.AddTimeIDs, 1, 6)}
-		g.posAdded = &sd.AddedCond{TextEmbeds: p.Positive.PooledEmbeds, TimeIDs: tensor.FromData(p.Positive.AddTimeIDs, 1, 6)}
+		g.negAdded = &sd.AddedCond{TextEmbeds: p.Negative.PooledEmbeds, TimeIDs: tensor.FromData(p.Negative.AddTimeIDs, 1, len(p.Negative.AddTimeIDs))}
+		g.posAdded = &sd.AddedCond{TextEmbeds: p.Positive.PooledEmbeds, TimeIDs: tensor.FromData(p.Positive.AddTimeIDs, 1, len(p.Positive.AddTimeIDs))}
 	}
 	// InvokeAI pads conditionings of different lengths with zeros and an
 	// attention mask that hides the padding; running the two halves
@@ -311,6 +311,26 @@ func newGuidance(p DenoiseParams, sdxl bool) *guidance {
 		}
 	}
 	return g
+}
+
+// sdxlConditioned reports whether both conditionings carry what an SDXL UNet adds to its time embedding: pooled
+// embeddings and the same number of time ids — six for the base model (original size, crop, target size), five
+// for the refiner (original size, crop, aesthetic score) — that fill the UNet's add_embedding input.
+func sdxlConditioned(cfg sd.UNetConfig, pos, neg *Conditioning) bool {
+	if pos.PooledEmbeds == nil || neg.PooledEmbeds == nil || len(pos.AddTimeIDs) != len(neg.AddTimeIDs) {
+		return false
+	}
+	if n := len(pos.AddTimeIDs); n != 5 && n != 6 {
+		return false
+	}
+	if cfg.ProjectionClassEmbeddingsInputDim > 0 && cfg.AdditionTimeEmbedDim > 0 {
+		for _, c := range []*Conditioning{pos, neg} {
+			if len(c.PooledEmbeds.Data)+len(c.AddTimeIDs)*cfg.AdditionTimeEmbedDim != cfg.ProjectionClassEmbeddingsInputDim {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // stackRows concatenates two [1, …] tensors into [2, …].

@@ -43,7 +43,7 @@ func MultiDiffusionDenoise(ctx context.Context, p DenoiseParams, regions []tiles
 			p.Steps, p.CFGScale, p.CFGRescaleMultiplier, p.DenoisingStart, p.DenoisingEnd)
 	}
 	sdxl := p.UNet.Config.AdditionEmbedType == "text_time"
-	if sdxl && (p.Positive.PooledEmbeds == nil || p.Negative.PooledEmbeds == nil || len(p.Positive.AddTimeIDs) != 6 || len(p.Negative.AddTimeIDs) != 6) {
+	if sdxl && !sdxlConditioned(p.UNet.Config, p.Positive, p.Negative) {
 		return nil, errors.New("multi-diffusion: an SDXL unet needs SDXL conditioning (pooled embeds and time ids)")
 	}
 	if p.Positive.Embeds.Shape[2] != p.UNet.Config.CrossAttentionDim || p.Negative.Embeds.Shape[2] != p.UNet.Config.CrossAttentionDim {

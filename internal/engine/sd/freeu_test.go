@@ -84,3 +84,26 @@ func TestUNetFreeU(t *testing.T) {
 		t.Error("FreeU changed the model")
 	}
 }
+
+// A refiner-shaped UNet (five time ids: original size, crop, aesthetic score) runs with five ids and refuses six.
+func TestRefinerUNetTakesFiveTimeIDs(t *testing.T) {
+	cfg, err := LoadUNetConfig(sdTiny(t, "models", "sdxl-tiny", "unet", "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pooled := cfg.ProjectionClassEmbeddingsInputDim - 6*cfg.AdditionTimeEmbedDim
+	cfg.ProjectionClassEmbeddingsInputDim = pooled + 5*cfg.AdditionTimeEmbedDim
+	u, err := NewUNet(cfg, SynthUNetStateDict(cfg, 3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sample := tensor.New(1, 4, 8, 8)
+	states := tensor.New(1, 77, cfg.CrossAttentionDim)
+	for _, ids := range []int{5, 6} {
+		added := &AddedCond{TextEmbeds: tensor.New(1, pooled), TimeIDs: tensor.New(1, ids)}
+		_, err := u.Forward(context.Background(), sample, []float32{10}, states, added)
+		if (err == nil) != (ids == 5) {
+			t.Errorf("%d time ids: %v", ids, err)
+		}
+	}
+}

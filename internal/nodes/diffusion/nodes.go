@@ -76,7 +76,7 @@ func Register(r *nodes.Registry, deps Deps) {
 	)
 	registerCanvas(r, deps.Store)
 	registerPrimNodes(r, m, deps.Store)
-	r.Register(&FreeU{},
+	r.Register(&FreeU{}, &SDXLRefinerModelLoader{models: m}, &SDXLRefinerCompelPrompt{models: m, store: deps.Store},
 		&DenoiseLatentsMeta{DenoiseLatents: DenoiseLatents{models: m, store: deps.Store, dtype: deps.NoiseDType}})
 }
 
