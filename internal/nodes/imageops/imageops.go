@@ -19,7 +19,8 @@ func Register(r *nodes.Registry) {
 		&CenterPadCrop{}, &ImagePanelLayout{}, &GetMaskBoundingBox{}, &CropImageToBoundingBox{},
 		&PasteImageIntoBoundingBox{}, &ImageChannelOffset{}, &ImageChannelMultiply{}, &ImageHueAdjustment{},
 		&ColorCorrect{}, &InvokeImageEnhance{}, &MaskEdge{}, &ImageNoise{}, &InvokeImageDilateOrErode{},
-		&InvokeImageValueThresholds{}, &ImageWatermark{}, &HeuristicResize{})
+		&InvokeImageValueThresholds{}, &ImageWatermark{}, &HeuristicResize{},
+		&InvokeEquivalentAchromaticLightness{})
 }
 
 // maxSide bounds the pictures the nodes here make (as the other image nodes do, docs/security.md

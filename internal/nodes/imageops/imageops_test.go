@@ -583,3 +583,28 @@ func TestHeuristicResizeMatchesReference(t *testing.T) {
 	}
 	checkGoldens(t, ts, ctx, cases)
 }
+
+// invokeai_ealightness against InvokeAI's PyTorch arithmetic on Pillow's LAB (gen_lightness.py). InvokeAI's
+// whole-image adjustment cancels up to single-precision rounding, which decides whether a pixel truncates to
+// L* or one below; with invokego's LAB within a unit of Pillow's, a byte may differ by 2.
+func TestEquivalentLightnessMatchesReference(t *testing.T) {
+	path, err := goldens.Path("nodes", "imageops", "lightness.safetensors")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts, err := goldens.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := newCtx()
+	for _, name := range goldens.Names(ts) {
+		if strings.HasPrefix(name, "in.") {
+			ctx.images[strings.TrimPrefix(name, "in.")] = toImage(ts[name])
+		}
+	}
+	var cases []golden
+	for _, s := range []string{"rgb", "rgba", "grey", "big"} {
+		cases = append(cases, golden{"ealightness." + s, "invokeai_ealightness", map[string]any{"image": field(s)}, 2})
+	}
+	checkGoldens(t, ts, ctx, cases)
+}
