@@ -50,6 +50,7 @@ func Register(r *nodes.Registry, deps Deps) {
 		&ModelLoader{models: m},
 		&TextEncoder{models: m, store: deps.Store},
 		&Denoise{models: m, store: deps.Store},
+		&DenoiseMeta{Denoise: Denoise{models: m, store: deps.Store}},
 		&VAEEncode{models: m, store: deps.Store},
 		&VAEDecode{models: m, store: deps.Store},
 		&LoRALoader{models: m},
