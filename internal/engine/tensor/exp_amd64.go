@@ -6,6 +6,12 @@ import "golang.org/x/sys/cpu"
 func expShiftAVX2(x []float32, shift float32, sum *[8]float32)
 
 //go:noescape
+func expShiftAVX512(x []float32, shift float32, sum *[8]float32)
+
+//go:noescape
+func maxAVX512(x []float32, lanes *[8]float32)
+
+//go:noescape
 func maxAVX2(x []float32, lanes *[8]float32)
 
 //go:noescape
@@ -17,6 +23,9 @@ func gegluAVX2(dst, val, gate []float32)
 // haveExpAVX2 is fixed at start-up from the CPU's features.
 var haveExpAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 
+// haveExpAVX512 selects the 16-lane softmax exp (bit-identical results).
+var haveExpAVX512 = haveExpAVX2 && cpu.X86.HasAVX512F && cpu.X86.HasAVX512DQ
+
 // expShiftSum replaces x[i] by exp(x[i]-shift) and returns the sum. It
 // expects x[i] <= shift, as in a softmax after subtracting the row maximum.
 func expShiftSum(x []float32, shift float32) float32 {
@@ -24,8 +33,14 @@ func expShiftSum(x []float32, shift float32) float32 {
 	head := 0
 	if haveExpAVX2 && len(x) >= 8 {
 		var lanes [8]float32
-		expShiftAVX2(x, shift, &lanes)
-		head = len(x) &^ 7
+		if haveExpAVX512 && len(x) >= 16 {
+			// Sixteen lanes, then the AVX2 loop on a last 8 if any: the
+			// lane sums see the elements in the same order either way.
+			expShiftAVX512(x, shift, &lanes)
+			head = len(x) &^ 15
+		}
+		expShiftAVX2(x[head:], shift, &lanes)
+		head += (len(x) - head) &^ 7
 		for _, v := range lanes {
 			sum += v
 		}
@@ -44,8 +59,12 @@ func maxFloat32(x []float32, m float32) float32 {
 	head := 0
 	if haveExpAVX2 && len(x) >= 8 {
 		lanes := [8]float32{m, m, m, m, m, m, m, m}
-		maxAVX2(x, &lanes)
-		head = len(x) &^ 7
+		if haveExpAVX512 && len(x) >= 16 {
+			maxAVX512(x, &lanes)
+			head = len(x) &^ 15
+		}
+		maxAVX2(x[head:], &lanes)
+		head += (len(x) - head) &^ 7
 		for _, v := range lanes {
 			if v > m {
 				m = v

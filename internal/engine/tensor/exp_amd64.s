@@ -421,3 +421,89 @@ geglu_loop:
 
 geglu_done:
 	RET
+
+// func expShiftAVX512(x []float32, shift float32, sum *[8]float32)
+//
+// expShiftAVX2 sixteen lanes at a time for the first len(x)&^15 elements:
+// the same operations lane by lane (VRNDSCALEPS $0 rounds as VROUNDPS $0),
+// so every exp is bit-identical, and each 16-lane result is added into the
+// eight sums as its low then its high half, the order expShiftAVX2 adds
+// them in, so the sums are bit-identical too.
+TEXT ·expShiftAVX512(SB), NOSPLIT, $0-40
+	MOVQ x_base+0(FP), SI
+	MOVQ x_len+8(FP), CX
+	MOVQ sum+32(FP), DI
+	SHRQ $4, CX
+	JZ   done512
+	VBROADCASTSS shift+24(FP), Z15
+	VMOVUPS (DI), Y3
+
+loop512:
+	VMOVUPS (SI), Z0
+	VSUBPS  Z15, Z0, Z0
+	VCMPPS.BCST  $0x1d, expTab<>+0(SB), Z0, K1
+	VMAXPS.BCST  expTab<>+0(SB), Z0, Z0
+	VMINPS.BCST  expTab<>+32(SB), Z0, Z0
+	VMULPS.BCST  expTab<>+64(SB), Z0, Z1
+	VRNDSCALEPS $0, Z1, Z1
+	VFNMADD231PS.BCST expTab<>+96(SB), Z1, Z0
+	VFNMADD231PS.BCST expTab<>+128(SB), Z1, Z0
+	VMULPS  Z0, Z0, Z5
+	VBROADCASTSS expTab<>+160(SB), Z6
+	VFMADD213PS.BCST expTab<>+192(SB), Z0, Z6
+	VFMADD213PS.BCST expTab<>+224(SB), Z0, Z6
+	VFMADD213PS.BCST expTab<>+256(SB), Z0, Z6
+	VFMADD213PS.BCST expTab<>+288(SB), Z0, Z6
+	VFMADD213PS.BCST expTab<>+320(SB), Z0, Z6
+	VFMADD213PS Z0, Z5, Z6
+	VADDPS.BCST  expTab<>+352(SB), Z6, Z6
+	VCVTPS2DQ Z1, Z1
+	VPSLLD  $23, Z1, Z1
+	VPADDD.BCST  expTab<>+352(SB), Z1, Z1
+	VMULPS  Z1, Z6, Z6
+	VMOVAPS.Z Z6, K1, Z6
+	VMOVUPS Z6, (SI)
+	VADDPS  Y6, Y3, Y3
+	VEXTRACTF32X8 $1, Z6, Y7
+	VADDPS  Y7, Y3, Y3
+	ADDQ    $64, SI
+	DECQ    CX
+	JNZ     loop512
+
+	VMOVUPS Y3, (DI)
+	VZEROUPPER
+
+done512:
+	RET
+
+// func maxAVX512(x []float32, lanes *[8]float32)
+// maxAVX2 sixteen lanes at a time for the first len(x)&^15 elements (a
+// maximum does not depend on the order it is taken in).
+TEXT ·maxAVX512(SB), NOSPLIT, $0-32
+	MOVQ x_base+0(FP), SI
+	MOVQ x_len+8(FP), CX
+	MOVQ lanes+24(FP), DI
+	SHRQ $4, CX
+	JZ   max512done
+	VBROADCASTF32X8 (DI), Z0
+	VMOVUPS Z0, Z1
+
+max512loop:
+	VMAXPS (SI), Z0, Z0
+	ADDQ   $64, SI
+	DECQ   CX
+	JZ     max512fold
+	VMAXPS (SI), Z1, Z1
+	ADDQ   $64, SI
+	DECQ   CX
+	JNZ    max512loop
+
+max512fold:
+	VMAXPS  Z1, Z0, Z0
+	VEXTRACTF32X8 $1, Z0, Y1
+	VMAXPS  Y1, Y0, Y0
+	VMOVUPS Y0, (DI)
+	VZEROUPPER
+
+max512done:
+	RET
