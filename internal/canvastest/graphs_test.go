@@ -122,19 +122,23 @@ func images() map[string]image.Image {
 	}
 	return map[string]image.Image{
 		"canvas-initial.png": pattern(),
+		// A denoise mask as InvokeAI's grey mask composite: black (regenerated) in the square.
 		"canvas-mask.png": fill(func(x, y int) color.NRGBA {
 			if x >= maskLo && x < maskHi && y >= maskLo && y < maskHi {
 				return black
 			}
 			return white
 		}),
-		"canvas-outpaint.png": half,
-		"canvas-outpaint-mask.png": fill(func(x, _ int) color.NRGBA {
-			if x >= size/2 {
+		// The inpaint mask layers' composite as the canvas uploads it: painted (opaque) in the square.
+		"canvas-mask-layer.png": fill(func(x, y int) color.NRGBA {
+			if x >= maskLo && x < maskHi && y >= maskLo && y < maskHi {
 				return black
 			}
-			return white
+			return color.NRGBA{}
 		}),
+		"canvas-outpaint.png": half,
+		// Nothing painted: the transparent half alone is outpainted.
+		"canvas-outpaint-mask.png": fill(func(int, int) color.NRGBA { return color.NRGBA{} }),
 		"canvas-region-left.png": fill(func(x, _ int) color.NRGBA {
 			if x < size/2 {
 				return black

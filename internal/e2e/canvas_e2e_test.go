@@ -455,7 +455,16 @@ func TestE2ECanvasPerformance(t *testing.T) {
 	p.fill("Size", "40")
 	js[bool](p, `(() => { window.__frames = []; let last = performance.now(); const f = (t) => { window.__frames.push(t - last); last = t; if (!window.__stopFrames) requestAnimationFrame(f); }; requestAnimationFrame(f); return true; })()`)
 	time.Sleep(300 * time.Millisecond)
-	js[bool](p, `(() => { window.__frames = []; window.__long = []; new PerformanceObserver((l) => { for (const e of l.getEntries()) window.__long.push(e.duration); }).observe({ type: 'longtask' }); return true; })()`)
+	// Beside the frame gaps (which the machine's load stretches), the main-thread time of the work itself: Konva's
+	// layer redraws and its pointer-move handling (which runs the tool).
+	js[bool](p, `(() => {
+		window.__frames = []; window.__long = []; window.__draw = []; window.__move = [];
+		new PerformanceObserver((l) => { for (const e of l.getEntries()) window.__long.push(e.duration); }).observe({ type: 'longtask' });
+		const K = window.Konva;
+		const wrap = (proto, name, out) => { const f = proto[name]; proto[name] = function (...a) { const t = performance.now(); const r = f.apply(this, a); window[out].push(performance.now() - t); return r; }; };
+		wrap(K.Layer.prototype, 'drawScene', '__draw');
+		wrap(K.Stage.prototype, '_pointermove', '__move');
+		return true; })()`)
 	var pts [][2]float64
 	for i := 0; i < 120; i++ {
 		pts = append(pts, [2]float64{100 + float64(i)*6, 150 + 100*float64(i%20)/20})
@@ -468,6 +477,8 @@ func TestE2ECanvasPerformance(t *testing.T) {
 	frames := js[[]float64](p, `(() => { window.__stopFrames = true; return window.__frames; })()`)
 	releaseAt := js[int](p, `window.__releaseAt`)
 	long := js[[]float64](p, `window.__long`)
+	draws := js[[]float64](p, `window.__draw`)
+	moves := js[[]float64](p, `window.__move`)
 	if len(frames) == 0 || releaseAt > len(frames) {
 		t.Fatalf("%d animation frames recorded, release at %d", len(frames), releaseAt)
 	}
@@ -487,6 +498,10 @@ func TestE2ECanvasPerformance(t *testing.T) {
 		}
 	}
 	lw, _ := stat(long)
+	drw, drm := stat(draws)
+	mvw, mvm := stat(moves)
+	t.Logf("main-thread work while drawing: %d layer redraws, longest %.1f ms (mean %.2f); %d pointer moves handled, longest %.1f ms (mean %.2f)",
+		len(draws), drw, drm, len(moves), mvw, mvm)
 	t.Logf("stroke of %d points over a 2048x2048 image layer in %v (load average %s): while drawing %d frames, max frame gap %.1f ms, mean %.1f ms; after release (the stroke joins the document) max %.1f ms; %d of %d gaps over 50 ms; main-thread long tasks (>50 ms): %d, longest %.0f ms",
 		len(pts), strokeTime.Round(time.Millisecond), loadAvg(), releaseAt, dw, dm, rw, over, len(frames), len(long), lw)
 	waitDoc(t, env, "the stroke", func(d *canvasDoc) bool {

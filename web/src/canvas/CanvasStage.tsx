@@ -346,7 +346,8 @@ export function CanvasStage(p: StageProps) {
           <Line ref={preview} visible={false} lineCap="round" lineJoin="round" listening={false} perfectDrawEnabled={false} />
           <KRect ref={previewRect} visible={false} listening={false} />
         </KLayer>
-        <KLayer>
+        {/* Only the box and transform tools need Konva's hit detection: without it a pointer move costs no hit-canvas read. */}
+        <KLayer listening={p.tool === 'bbox' || p.tool === 'transform'}>
           <KRect
             ref={bboxRef}
             x={bb.x}

@@ -40,7 +40,7 @@ const base: CanvasGraphInput = {
 const cases: Record<string, CanvasGraphInput> = {
   txt2img: base,
   img2img: { ...base, mode: 'img2img', initialImage: 'canvas-initial.png' },
-  inpaint: { ...base, mode: 'inpaint', initialImage: 'canvas-initial.png', maskImage: 'canvas-mask.png' },
+  inpaint: { ...base, mode: 'inpaint', initialImage: 'canvas-initial.png', maskImage: 'canvas-mask-layer.png' },
   outpaint: { ...base, mode: 'outpaint', initialImage: 'canvas-outpaint.png', maskImage: 'canvas-outpaint-mask.png', infillMethod: 'tile' },
   regional: {
     ...base,
@@ -71,8 +71,9 @@ describe('canvas graphs', () => {
     it(`${name} equals the checked-in graph`, async () => {
       const g = buildCanvasGraph(input);
       if (env.UPDATE_GRAPHS === '1') {
-        const fs = (await import(/* @vite-ignore */ 'node:' + 'fs')) as { writeFileSync: (p: URL, s: string) => void };
-        fs.writeFileSync(new URL(`./testdata/${name}.json`, import.meta.url), JSON.stringify(g, null, 2) + '\n');
+        // Run from web/ (vitest's root).
+        const fs = (await import(/* @vite-ignore */ 'node:' + 'fs')) as { writeFileSync: (p: string, s: string) => void };
+        fs.writeFileSync(`src/canvas/testdata/${name}.json`, JSON.stringify(g, null, 2) + '\n');
         return;
       }
       expect(g).toEqual(expected[`./testdata/${name}.json`]);

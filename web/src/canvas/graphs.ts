@@ -3,9 +3,11 @@
 // prompts can join them), noise, denoise_latents, l2i, and per mode
 //   txt2img  — nothing more;
 //   img2img  — i2l of the uploaded composite, denoising_start = 1 − strength;
-//   inpaint  — i2l + create_gradient_mask (the denoise mask) + expand_mask_with_fade, pasted back onto the
-//              composite by canvas_v2_mask_and_crop;
-//   outpaint — an infill node fills the transparent part first, then as inpaint (mask_blur on the paste-back).
+//   inpaint  — i2l + tomask of the mask layers (inverted: painted pixels are regenerated) into
+//              create_gradient_mask + expand_mask_with_fade, pasted back onto the composite by
+//              canvas_v2_mask_and_crop;
+//   outpaint — an infill node fills the transparent part first; the mask is the mask layers' (tomask, inverted)
+//              times the composite's alpha (tomask, mask_combine); canvas_v2_mask_and_crop pastes back.
 // Regional guidance adds masked compel nodes (alpha_mask_to_tensor) to the collectors; control layers add
 // controlnet / t2i_adapter nodes; reference images add ip_adapter nodes.
 // Pure functions: the images are already uploaded and named in the input, node ids are fixed (the tests compare
@@ -65,7 +67,7 @@ export interface CanvasGraphInput {
   strength: number;
   /** The raster composite of the box (img2img, inpaint, outpaint). */
   initialImage?: string;
-  /** The denoise mask image (white keeps, black regenerates) for inpaint / outpaint. */
+  /** The inpaint mask layers' composite (alpha marks the painted pixels), for inpaint / outpaint. */
   maskImage?: string;
   infillMethod: InfillMethod;
   maskBlur: number;
@@ -209,6 +211,8 @@ export function buildCanvasGraph(inp: CanvasGraphInput, graphId = 'canvas_graph'
     const image = needImage('inpaint');
     g.nodes.denoise_latents.denoising_start = denoisingStart;
     g.add({ id: 'i2l', type: 'i2l', image, fp32: sdxl });
+    // The mask layers' alpha, inverted: black (regenerate) where painted.
+    g.add({ id: 'mask_alpha_to_mask', type: 'tomask', image: needMask('inpaint'), invert: true });
     g.add({
       id: 'create_gradient_mask',
       type: 'create_gradient_mask',
@@ -217,8 +221,8 @@ export function buildCanvasGraph(inp: CanvasGraphInput, graphId = 'canvas_graph'
       edge_radius: inp.coherenceEdgeSize,
       fp32: sdxl,
       image,
-      mask: needMask('inpaint'),
     });
+    g.edge('mask_alpha_to_mask', 'image', 'create_gradient_mask', 'mask');
     g.add({ id: 'expand_mask_with_fade', type: 'expand_mask_with_fade', fade_size_px: inp.maskBlur });
     // invokego has no invokeai_img_blend: the paste-back onto the composite is canvas_v2_mask_and_crop with
     // the faded mask (black takes the generated pixels, white keeps the composite's exactly).
@@ -237,6 +241,10 @@ export function buildCanvasGraph(inp: CanvasGraphInput, graphId = 'canvas_graph'
     g.nodes.denoise_latents.denoising_start = denoisingStart;
     const infill = g.add({ ...infillNode(inp), image });
     g.add({ id: 'i2l', type: 'i2l', fp32: sdxl });
+    // Regenerated: the painted pixels and the ones the raster layers leave (partly) transparent.
+    g.add({ id: 'mask_alpha_to_mask', type: 'tomask', image: needMask('outpaint'), invert: true });
+    g.add({ id: 'image_alpha_to_mask', type: 'tomask', image });
+    g.add({ id: 'mask_combine', type: 'mask_combine' });
     g.add({
       id: 'create_gradient_mask',
       type: 'create_gradient_mask',
@@ -245,8 +253,10 @@ export function buildCanvasGraph(inp: CanvasGraphInput, graphId = 'canvas_graph'
       edge_radius: inp.coherenceEdgeSize,
       fp32: sdxl,
       image,
-      mask: needMask('outpaint'),
     });
+    g.edge('mask_alpha_to_mask', 'image', 'mask_combine', 'mask1');
+    g.edge('image_alpha_to_mask', 'image', 'mask_combine', 'mask2');
+    g.edge('mask_combine', 'image', 'create_gradient_mask', 'mask');
     g.add({ id: CANVAS_OUTPUT, type: 'canvas_v2_mask_and_crop', mask_blur: inp.maskBlur, source_image: image });
     g.edge(infill.id, 'image', 'i2l', 'image');
     g.edge('model_loader', 'vae', 'i2l', 'vae');

@@ -20,22 +20,3 @@ export function generationMode(raster: Uint8ClampedArray, mask: Uint8ClampedArra
   }
   return 'img2img';
 }
-
-/**
- * The denoise mask image of create_gradient_mask, as grey RGBA pixels: white keeps the initial image, black is
- * generated anew. Painted mask pixels (alpha > 0) are generated; in outpaint mode, so are the pixels the raster
- * layers do not cover fully. (InvokeAI builds this with its tomask and mask_combine nodes; invokego computes the
- * same mask here, in the browser, see docs/canvas.md.)
- */
-export function denoiseMaskPixels(raster: Uint8ClampedArray, mask: Uint8ClampedArray | null, outpaint: boolean): Uint8ClampedArray {
-  const out = new Uint8ClampedArray(raster.length);
-  for (let i = 0; i < raster.length; i += 4) {
-    const masked = (mask && mask[i + 3] > 0) || (outpaint && raster[i + 3] < 255);
-    const v = masked ? 0 : 255;
-    out[i] = v;
-    out[i + 1] = v;
-    out[i + 2] = v;
-    out[i + 3] = 255;
-  }
-  return out;
-}

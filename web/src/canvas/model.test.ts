@@ -1,7 +1,7 @@
 // The document helpers: bounded undo/redo, the generation mode from the box's pixels, the denoise mask.
 import { describe, expect, it } from 'vitest';
 import { initHistory, push, redo, undo } from './history';
-import { denoiseMaskPixels, generationMode } from './mode';
+import { generationMode } from './mode';
 import { emptyDoc, isCanvasDoc, snap8 } from './types';
 
 function px(alphas: number[]): Uint8ClampedArray {
@@ -43,12 +43,6 @@ describe('generation mode', () => {
     expect(generationMode(px([255, 255, 255, 255]), px([0, 200, 0, 0]))).toBe('inpaint');
     expect(generationMode(px([255, 255, 0, 0]), px([0, 0, 0, 0]))).toBe('outpaint');
     expect(generationMode(px([255, 128, 255, 255]), null)).toBe('outpaint');
-  });
-  it('masks painted pixels, and uncovered ones when outpainting', () => {
-    const m = denoiseMaskPixels(px([255, 255, 0, 255]), px([0, 9, 0, 0]), true);
-    expect(Array.from(m.filter((_, i) => i % 4 === 0))).toEqual([255, 0, 0, 255]);
-    const ip = denoiseMaskPixels(px([255, 255, 0, 255]), px([0, 9, 0, 0]), false);
-    expect(Array.from(ip.filter((_, i) => i % 4 === 0))).toEqual([255, 0, 255, 255]);
   });
 });
 

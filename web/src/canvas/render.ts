@@ -111,12 +111,6 @@ export function pixels(c: HTMLCanvasElement): Uint8ClampedArray {
   return ctx2d(c).getImageData(0, 0, c.width, c.height).data;
 }
 
-export function canvasFromPixels(data: Uint8ClampedArray, w: number, h: number): HTMLCanvasElement {
-  const c = makeCanvas(w, h);
-  ctx2d(c).putImageData(new ImageData(new Uint8ClampedArray(data), w, h), 0, 0);
-  return c;
-}
-
 export function toPNG(c: HTMLCanvasElement): Promise<Blob> {
   return new Promise((resolve, reject) => c.toBlob((b) => (b ? resolve(b) : reject(new Error('PNG encoding failed'))), 'image/png'));
 }

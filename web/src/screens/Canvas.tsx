@@ -8,9 +8,9 @@ import { generationBoardAllowed, useApp } from '../lib/store';
 import type { ModelConfig } from '../lib/types';
 import { CanvasStage, type Tool } from '../canvas/CanvasStage';
 import { buildCanvasBatch, buildCanvasGraph, CANVAS_OUTPUT, type ControlInput, type ModelIdentifier, type ReferenceInput, type RegionInput } from '../canvas/graphs';
-import { denoiseMaskPixels, generationMode, type GenerationMode } from '../canvas/mode';
+import { generationMode, type GenerationMode } from '../canvas/mode';
 import { takeInbox, uploadPNG } from '../canvas/persist';
-import { canvasFromPixels, composite, layersBounds, pixels, rasterizeLayer, toPNG } from '../canvas/render';
+import { composite, layersBounds, pixels, rasterizeLayer, toPNG } from '../canvas/render';
 import { useCanvasDoc } from '../canvas/useDoc';
 import { isTransformed, newId, newLayer, snap8, type CanvasDoc, type CanvasObject, type Layer, type LayerKind, type Rect } from '../canvas/types';
 import '../canvas/canvas.css';
@@ -268,8 +268,7 @@ export function CanvasScreen() {
         metrics.lastCompositeSize = `${rect.width}x${rect.height}`;
       }
       if (mode === 'inpaint' || mode === 'outpaint') {
-        const m = canvasFromPixels(denoiseMaskPixels(rpx, mpx, mode === 'outpaint'), rect.width, rect.height);
-        maskImage = (await uploadPNG(await toPNG(m), { intermediate: true, category: 'mask' })).image_name;
+        maskImage = (await uploadPNG(await toPNG(maskC), { intermediate: true, category: 'mask' })).image_name;
       }
       const regions: RegionInput[] = [];
       for (const l of x.layers) {
