@@ -193,6 +193,36 @@ func TestDefaultWorkflowsRun(t *testing.T) {
 	}
 	esrgan, controlNet := installModel(t, env, esrganSrc), installModel(t, env, cnSrc)
 	sdxl := installModel(t, env, tinySDXLFolder(t))
+	// FLUX: the tiny dev transformer, its T5 and CLIP encoders (installed from the same folder with a type hint)
+	// and the tiny FLUX VAE.
+	fluxDev, err := goldens.Path("flux-tiny", "models", "flux-dev-tiny")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fluxVAESrc, err := goldens.Path("flux-tiny", "models", "ae-tiny.safetensors")
+	if err != nil {
+		t.Fatal(err)
+	}
+	installAs := func(src, typ string) map[string]any {
+		var job struct {
+			ID        int            `json:"id"`
+			Status    string         `json:"status"`
+			Error     string         `json:"error"`
+			ConfigOut map[string]any `json:"config_out"`
+		}
+		env.Do("POST", "/api/v2/models/install?source="+url.QueryEscape(src), apitest.JSON(map[string]any{"type": typ})).Expect(http.StatusCreated).Decode(&job)
+		for deadline := time.Now().Add(2 * time.Minute); job.Status != "completed"; {
+			if job.Status == "error" || job.Status == "cancelled" || time.Now().After(deadline) {
+				t.Fatalf("install %s as %s: %s %s", src, typ, job.Status, job.Error)
+			}
+			time.Sleep(50 * time.Millisecond)
+			env.Do("GET", "/api/v2/models/install/"+strconv.Itoa(job.ID)).Expect(http.StatusOK).Decode(&job)
+		}
+		c := job.ConfigOut
+		return map[string]any{"key": c["key"], "hash": c["hash"], "name": c["name"], "base": c["base"], "type": c["type"]}
+	}
+	flux := map[string]map[string]any{"model": installModel(t, env, fluxDev), "t5_encoder_model": installAs(fluxDev, "t5_encoder"),
+		"clip_embed_model": installAs(fluxDev, "clip_embed"), "vae_model": installModel(t, env, fluxVAESrc)}
 	if sd15["base"] != "sd-1" || sdxl["base"] != "sdxl" {
 		t.Fatalf("installed %v and %v", sd15["base"], sdxl["base"])
 	}
@@ -259,6 +289,12 @@ func TestDefaultWorkflowsRun(t *testing.T) {
 					return esrgan
 				case typ == "controlnet" && field == "control_model":
 					return controlNet
+				case typ == "flux_model_loader":
+					return flux[field]
+				case typ == "flux_denoise" && field == "num_steps":
+					return 2
+				case typ == "flux_denoise" && (field == "width" || field == "height"):
+					return side
 				case typ == "prompt_from_file" && field == "file_path":
 					// The file lives in the server's prompts folder (docs/security.md, "Server files").
 					dir := filepath.Join(env.Root, "prompts")
@@ -334,7 +370,7 @@ func TestDefaultWorkflowsRun(t *testing.T) {
 		})
 	}
 	for _, want := range []string{"default_text_to_image_sd15", "default_text_to_image_sdxl", "default_image_to_image_sd15",
-		"default_image_to_image_sdxl", "default_inpaint_sd15", "default_inpaint_sdxl", "default_prompt_from_file_sd15", "default_prompt_from_file_sdxl", "default_esrgan_upscale_canny_controlnet_sd15"} {
+		"default_image_to_image_sdxl", "default_inpaint_sd15", "default_inpaint_sdxl", "default_prompt_from_file_sd15", "default_prompt_from_file_sdxl", "default_text_to_image_flux", "default_image_to_image_flux", "default_esrgan_upscale_canny_controlnet_sd15"} {
 		if !ran[want] {
 			t.Errorf("%s did not run", want)
 		}
