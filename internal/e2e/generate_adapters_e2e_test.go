@@ -239,6 +239,10 @@ func TestE2EGenerateFlux(t *testing.T) {
 	if schnell["base"] != "flux" || schnell["variant"] != "schnell" {
 		t.Fatalf("the GGUF installed as %v", schnell)
 	}
+	dev8 := installModel(t, env, goldtest.Path(t, "flux-tiny", "gguf", "flux1-dev-tiny-Q8_0.gguf"), map[string]any{})
+	if dev8["variant"] != "dev" {
+		t.Fatalf("the dev GGUF installed as %v", dev8)
+	}
 	var bd struct {
 		BoardID string `json:"board_id"`
 	}
@@ -246,10 +250,12 @@ func TestE2EGenerateFlux(t *testing.T) {
 
 	p := b.newPage("flux", env.URL)
 	p.open("/generate")
-	p.waitFor("the Invoke button", `document.querySelector('[data-testid="invoke-button"]')`)
+	// Settled: the app has picked a FLUX model by itself and its encoders.
+	const encoders = `document.querySelector('[data-testid="flux-models"]') && [...document.querySelectorAll('[data-testid="flux-models"] select')].every((s) => s.value)`
+	p.waitFor("the FLUX encoders", encoders)
 	p.fill("Steps", "30")
 	p.selectOption("Model", schnell["name"].(string))
-	p.waitFor("the FLUX encoders", `document.querySelector('[data-testid="flux-models"]') && [...document.querySelectorAll('[data-testid="flux-models"] select')].every((s) => s.value)`)
+	p.waitFor("the FLUX encoders", encoders)
 	if got := p.value("Steps"); got != "4" {
 		t.Errorf("schnell's steps = %q, want 4", got)
 	}
@@ -277,10 +283,30 @@ func TestE2EGenerateFlux(t *testing.T) {
 	}
 	sameAsGolden(t, fetchPNG(t, env, name), goldtest.Path(t, "flux-tiny", "pipeline", "invokeai_text_schnell_cat_s0_64x64.gguf_Q4_K_S.png"))
 
-	// The image is in the gallery.
+	// FLUX dev (Q8_0): 28 steps and guidance 3.5 when picked; 10 steps here, as the golden was made.
+	p.click("Generate")
+	p.selectOption("Model", dev8["name"].(string))
+	if got := p.value("Steps"); got != "28" {
+		t.Errorf("dev's steps = %q, want 28", got)
+	}
+	if got := p.value("Guidance"); got != "3.5" {
+		t.Errorf("dev's guidance = %q, want 3.5", got)
+	}
+	p.fill("Steps", "10")
+	p.fill("Width", "64")
+	p.fill("Height", "64")
+	p.click("Invoke")
+	devName := newBoardImage(t, env, bd.BoardID, []string{name}, 5*time.Minute)
+	md = imageMetadata(t, env, devName)
+	if md["guidance"] != 3.5 || md["steps"] != float64(10) {
+		t.Errorf("dev metadata = %v", md)
+	}
+	sameAsGolden(t, fetchPNG(t, env, devName), goldtest.Path(t, "flux-tiny", "pipeline", "invokeai_text_dev_cat_s0_64x64.gguf_Q8_0.png"))
+
+	// Both images are in the gallery.
 	p.click("Gallery")
 	p.click("Flux", boardSel("Flux"))
-	p.waitFor("the image in the gallery", `document.querySelectorAll('[data-testid="image-item"]').length === 1`)
+	p.waitFor("the images in the gallery", `document.querySelectorAll('[data-testid="image-item"]').length === 2`)
 }
 
 // A LoRA + ControlNet generation through the Generate screen: two LoRAs picked by search (kohya LoCon at 0.75, PEFT at

@@ -1,7 +1,7 @@
 // Builds InvokeAI's text-to-image / image-to-image graphs (SD1.5, SDXL and FLUX) and the batch that enqueues them,
 // with LoRAs, ControlNets / T2I-Adapters and IP-Adapters wired as InvokeAI's Generate tab wires them (docs/architecture.md).
 import type { ModelConfig } from './types';
-import { addAdapters, addLoRAs, adapterMetadata, recallAdapters, type ControlEntry, type IPAdapterEntry, type LoraEntry } from './graphAdapters';
+import { addAdapters, addFluxLoRAs, addLoRAs, adapterMetadata, recallAdapters, type ControlEntry, type IPAdapterEntry, type LoraEntry } from './graphAdapters';
 
 export type { ControlEntry, IPAdapterEntry, LoraEntry } from './graphAdapters';
 
@@ -283,6 +283,7 @@ export function buildFluxGraph(p: GenParams): Graph {
   edge('seed', 'value', 'denoise_latents', 'seed');
   edge('model_loader', 'transformer', 'denoise_latents', 'transformer');
   edge('positive_prompt', 'conditioning', 'denoise_latents', 'positive_text_conditioning');
+  const loras = addFluxLoRAs({ id: '', nodes, edges }, p);
   if (img2img && p.initImage) {
     add({ id: 'i2l', type: 'flux_vae_encode', is_intermediate: true, image: { image_name: p.initImage.image_name } });
     edge('model_loader', 'vae', 'i2l', 'vae');
@@ -305,6 +306,7 @@ export function buildFluxGraph(p: GenParams): Graph {
     vae: modelIdentifier(p.fluxVAE),
   };
   if (!schnell) metadata.guidance = p.guidance;
+  if (loras.length) metadata.loras = loras;
   if (img2img && p.initImage) {
     metadata.strength = p.strength;
     metadata.init_image = p.initImage.image_name;

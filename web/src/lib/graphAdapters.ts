@@ -152,6 +152,34 @@ export function addLoRAs(g: Graph, p: GenParams, kind: 'sd' | 'sdxl', unetFrom: 
   });
 }
 
+/**
+ * FLUX's LoRAs: lora_selector → collect → flux_lora_collection_loader, which patches the transformer and both text
+ * encoders; the loader's outputs replace the model loader's at flux_denoise and flux_text_encoder.
+ */
+export function addFluxLoRAs(g: Graph, p: GenParams) {
+  const loras = activeLoras(p);
+  if (!loras.length) return [];
+  const loader = 'lora_collection_loader';
+  g.nodes.lora_collector = { id: 'lora_collector', type: 'collect', is_intermediate: true };
+  g.nodes[loader] = { id: loader, type: 'flux_lora_collection_loader', is_intermediate: true };
+  g.edges.push(mkEdge('lora_collector', 'collection', loader, 'loras'));
+  for (const [field, to, toField] of [
+    ['transformer', 'denoise_latents', 'transformer'],
+    ['clip', 'positive_prompt', 'clip'],
+    ['t5_encoder', 'positive_prompt', 't5_encoder'],
+  ] as const) {
+    g.edges.push(mkEdge('model_loader', field, loader, field));
+    removeEdgesTo(g, to, toField);
+    g.edges.push(mkEdge(loader, field, to, toField));
+  }
+  return loras.map((l, i) => {
+    const id = `lora_selector_${i}`;
+    g.nodes[id] = { id, type: 'lora_selector', is_intermediate: true, lora: ident(l.model), weight: l.weight };
+    g.edges.push(mkEdge(id, 'lora', 'lora_collector', 'item'));
+    return { model: ident(l.model), weight: l.weight };
+  });
+}
+
 /** The control layers that run: enabled, with a model of the current base and an image. */
 export function activeControls(p: GenParams): ControlEntry[] {
   return p.controls.filter((c) => c.isEnabled && c.model && c.image && p.model && c.model.base === p.model.base);

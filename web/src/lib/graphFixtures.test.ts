@@ -88,6 +88,15 @@ describe('expected graphs', () => {
     expectGraph('flux-dev-txt2img', buildGraph(base({ model: fluxDev, steps: 28, guidance: 3.5, t5Encoder: t5, clipEmbed, fluxVAE: fluxVae })));
   });
 
+  it('FLUX dev with a FLUX LoRA through flux_lora_collection_loader (an SD LoRA is left out)', () => {
+    const fluxLora = m('lora-flux', 'flux-style', 'flux', 'lora');
+    const loras = [
+      { id: 'l1', model: fluxLora, weight: 0.8, isEnabled: true },
+      { id: 'l2', model: loraA, weight: 1, isEnabled: true },
+    ];
+    expectGraph('flux-dev-lora', buildGraph(base({ model: fluxDev, steps: 28, guidance: 3.5, t5Encoder: t5, clipEmbed, fluxVAE: fluxVae, loras })));
+  });
+
   it('FLUX schnell image to image (no guidance in the metadata)', () => {
     const g = buildGraph(base({ model: fluxSchnell, steps: 4, t5Encoder: t5, clipEmbed, fluxVAE: fluxVae, initImage: { image_name: 'init.png', width: 64, height: 64 }, strength: 0.6 }));
     expectGraph('flux-schnell-img2img', g);

@@ -2,7 +2,7 @@
 import { createContext, useCallback, useContext, useEffect, useMemo, useRef, useState, type ReactNode } from 'react';
 import { api, getToken, loadStoredToken, onUnauthorized, setToken, onTokenChange } from './api';
 import { connectSocket, disconnectSocket, subscribe } from './socket';
-import { defaultParams, type GenParams } from './graph';
+import { defaultParams, modelDefaults, type GenParams } from './graph';
 import type { AuthStatus, Board, ModelConfig, User } from './types';
 
 export const SYSTEM_USER: User = {
@@ -221,11 +221,11 @@ export function AppProvider({ children }: { children: ReactNode }) {
     };
   }, [user?.user_id, status?.multiuser_enabled]); // eslint-disable-line react-hooks/exhaustive-deps
 
-  // Pick a sensible model once they are known.
+  // Pick a sensible model once they are known, with its default settings (as picking it in Generate does).
   useEffect(() => {
-    if (models && models.length && !params.model) setParamsState((p) => ({ ...p, model: models[0] }));
-    if (models && params.model && !models.find((m) => m.key === params.model!.key))
-      setParamsState((p) => ({ ...p, model: models[0] ?? null }));
+    const pick = (p: GenParams) => (models && models[0] ? { ...p, model: models[0], ...modelDefaults(models[0]) } : { ...p, model: null });
+    if (models && models.length && !params.model) setParamsState((p) => (p.model ? p : pick(p)));
+    if (models && params.model && !models.find((m) => m.key === params.model!.key)) setParamsState(pick);
   }, [models]); // eslint-disable-line react-hooks/exhaustive-deps
 
   // Socket events that touch shared state.

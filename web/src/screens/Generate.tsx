@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState, type FormEvent } from 'react';
+import { useEffect, useState, type FormEvent } from 'react';
 import { api, errorText, mediaUrl } from '../lib/api';
 import { buildBatch, MAX_SEED, modelDefaults, randomSeed, SCHEDULERS } from '../lib/graph';
 import { activeControls } from '../lib/graphAdapters';
@@ -24,15 +24,6 @@ export function GenerateScreen() {
   const clipEmbedModels = ofType(allModels, ['clip_embed']);
   const fluxVAEs = ofType(allModels, ['vae'], 'flux');
 
-  // A model the app picks by itself (the first one, once the list loads) brings its default settings, as one picked
-  // in the Model list does; a recalled model keeps the recalled values.
-  const pickedKey = useRef(p.model?.key);
-  useEffect(() => {
-    const before = pickedKey.current;
-    pickedKey.current = p.model?.key;
-    if (before === undefined && p.model) setParams(modelDefaults(p.model));
-  }, [p.model?.key]); // eslint-disable-line react-hooks/exhaustive-deps
-
   // FLUX needs its text encoders and VAE beside the main model: pick the first installed ones until the user chooses.
   useEffect(() => {
     if (!flux) return;
@@ -45,6 +36,8 @@ export function GenerateScreen() {
 
   if (models === null) return <p className="muted pad">Loading models…</p>;
   if (models.length === 0) return <Splash />;
+  // The store picks the first model (with its defaults) right after the list loads: the form waits for it.
+  if (!p.model) return <p className="muted pad">Loading models…</p>;
 
   // The board follows the Gallery's selection (store.setSelectedBoard); this list may still pick another.
   const writableBoards = app.boards.filter((b) => b.board_id !== 'none' && generationBoardAllowed(app.user, app.boards, b.board_id));
@@ -250,9 +243,9 @@ export function GenerateScreen() {
             ))}
           </select>
         </label>
+        <LoraPicker models={allModels} />
         {!flux && (
           <>
-            <LoraPicker models={allModels} />
             <EmbeddingPicker models={allModels} />
             <ControlAdapters models={allModels} />
           </>

@@ -1,6 +1,6 @@
 // The Generate screen's LoRA, embedding, Control / IP-Adapter and FLUX controls, driven as a user would, with the
 // enqueued graph checked.
-import { useEffect, useState } from 'react';
+import { useState } from 'react';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { cleanup, fireEvent, render, screen, waitFor, within } from '@testing-library/react';
 import { GenerateScreen } from './Generate';
@@ -32,12 +32,8 @@ const all = [
   mk('ae', 'ae-tiny', 'flux', 'vae'),
 ];
 
-function Harness({ initial, mains, autoPick }: { initial: Partial<GenParams>; mains: ModelConfig[]; autoPick?: ModelConfig }) {
+function Harness({ initial, mains }: { initial: Partial<GenParams>; mains: ModelConfig[] }) {
   const [params, setState] = useState<GenParams>({ ...defaultParams, ...initial });
-  // As the store does once the model list loads: the first model, picked without the Model list.
-  useEffect(() => {
-    if (autoPick) setState((o) => ({ ...o, model: autoPick }));
-  }, [autoPick]);
   const app = mockApp({ user: bob, models: mains, params, setParams: (p: Partial<GenParams>) => setState((o) => ({ ...o, ...p })) });
   return (
     <WithApp app={app}>
@@ -164,15 +160,6 @@ describe('Generate: FLUX', () => {
 });
 
 describe('Generate: model defaults', () => {
-  it('applies the defaults of a model the app picks by itself, and not over recalled values', async () => {
-    stubFetch({ '/api/v2/models/': { models: all }, '/api/v1/images/': { items: [], total: 0, limit: 12, offset: 0 } });
-    render(<Harness initial={{ model: null }} mains={[fluxSchnell]} autoPick={fluxSchnell} />);
-    await waitFor(() => expect((screen.getByLabelText('Steps') as HTMLInputElement).value).toBe('4'));
-    cleanup();
-    render(<Harness initial={{ model: fluxDev, steps: 12 }} mains={[fluxDev]} />);
-    expect((screen.getByLabelText('Steps') as HTMLInputElement).value).toBe('12');
-  });
-
   it("starts a LoRA at its own default weight and a control layer at its model's processor", async () => {
     const weighted = mk('lw', 'weighted', 'sd-1', 'lora', { default_settings: { weight: 0.4 } });
     const blurCN = mk('cb', 'blur-cn', 'sd-1', 'controlnet', { default_settings: { preprocessor: 'img_blur' } });
