@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/invokego/invokego/internal/engine/goldens"
+	"github.com/invokego/invokego/internal/engine/imaging"
 	"github.com/invokego/invokego/internal/nodes"
 	"github.com/invokego/invokego/internal/nodes/core"
 	"github.com/invokego/invokego/internal/nodes/imageops"
@@ -607,4 +608,62 @@ func TestEquivalentLightnessMatchesReference(t *testing.T) {
 		cases = append(cases, golden{"ealightness." + s, "invokeai_ealightness", map[string]any{"image": field(s)}, 2})
 	}
 	checkGoldens(t, ts, ctx, cases)
+}
+
+// invokeai_img_composite against its steps run with Pillow 9.4 (gen_composite.py): flood fill from the
+// corners and chroma keys (hex, tuple, rgb(), a keyword, hsl()), stretched, padded, fitted and unscaled
+// subjects, wrapped offsets; and Pillow's ImageColor.getrgb of colour specifiers. Byte for byte.
+func TestCompositorMatchesReference(t *testing.T) {
+	path, err := goldens.Path("nodes", "imageops", "composite.safetensors")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts, err := goldens.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := newCtx()
+	for _, name := range goldens.Names(ts) {
+		if strings.HasPrefix(name, "in.") {
+			ctx.images[strings.TrimPrefix(name, "in.")] = toImage(ts[name])
+		}
+	}
+	type cc struct {
+		bg, key string
+		thr     int
+		fx, fy  bool
+		xo, yo  int
+	}
+	var cases []golden
+	for _, c := range []cc{{"bg", "", 50, false, true, 0, 0}, {"bg", "", 10, true, true, 3, -2}, {"bg_wide", "", 50, false, true, 0, 0},
+		{"bg_wide", "#14c81e", 40, true, false, 0, 0}, {"bg_tall", "(20, 200, 30)", 30, false, true, -5, 4},
+		{"bg_tall", "rgb(20,200,30)", 25, true, false, 0, 0}, {"bg", "lime", 200, false, false, 2, 2},
+		{"bg_wide", "hsl(120, 80%, 45%)", 60, true, true, 0, 0}} {
+		b := func(v bool) int {
+			if v {
+				return 1
+			}
+			return 0
+		}
+		cases = append(cases, golden{fmt.Sprintf("composite.%s.%s.%d.%d%d.%d.%d", c.bg, c.key, c.thr, b(c.fx), b(c.fy), c.xo, c.yo),
+			"invokeai_img_composite", map[string]any{"image_subject": field("subject"), "image_background": field(c.bg),
+				"chroma_key": c.key, "threshold": c.thr, "fill_x": c.fx, "fill_y": c.fy, "x_offset": c.xo, "y_offset": c.yo}, 0})
+	}
+	checkGoldens(t, ts, ctx, cases)
+	for _, name := range goldens.Names(ts) {
+		if !strings.HasPrefix(name, "color.") {
+			continue
+		}
+		got, err := imaging.ParseColor(strings.TrimPrefix(name, "color."))
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		if fmt.Sprint(got) != fmt.Sprint(ts[name].Ints) {
+			t.Errorf("%s: %v, want %v", name, got, ts[name].Ints)
+		}
+	}
+	if _, err := imaging.ParseColor("notacolour"); err == nil {
+		t.Error("an unknown colour parsed")
+	}
 }
