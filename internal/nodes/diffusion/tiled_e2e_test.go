@@ -114,39 +114,3 @@ func TestE2ETiledMultiDiffusionControlNet(t *testing.T) {
 		t.Error("2×2 tiles: the ControlNet changed nothing")
 	}
 }
-
-// tiled_multi_diffusion_denoise_latents with a LoRA on its UNet (InvokeAI's graph with lora_loader): one
-// tile covering the image is denoise_latents with the same LoRA (identical images), and the LoRA changes
-// the 2×2 tiled result.
-func TestE2ETiledMultiDiffusionLoRA(t *testing.T) {
-	env := apitest.New(t)
-	model := installTinyModel(t, env)
-	kohya := installSource(t, env, sdExtPath(t, "lora", "models", "sd15-locon-kohya.safetensors"), map[string]any{})
-	const size = 128
-	run := func(tiled map[string]any, withLoRA bool) []byte {
-		t.Helper()
-		g := txt2imgGraph(model, "a photo of a cat", "", "euler", 3, 0, size)
-		if tiled != nil {
-			nodes := g["nodes"].(map[string]any)
-			d := nodes["denoise"].(map[string]any)
-			tiled["id"], tiled["type"] = "denoise", "tiled_multi_diffusion_denoise_latents"
-			tiled["steps"], tiled["cfg_scale"], tiled["scheduler"] = d["steps"], d["cfg_scale"], d["scheduler"]
-			nodes["denoise"] = tiled
-		}
-		if withLoRA {
-			withLoRAs(g, map[string]any{"id": "lora", "type": "lora_loader", "lora": kohya, "weight": 0.75})
-		}
-		it := waitItem(t, env, enqueue(t, env, g), 3*time.Minute)
-		if it.Status != "completed" {
-			t.Fatalf("item %s: %s: %s", it.Status, it.ErrorType, it.ErrorMessage)
-		}
-		return decodePix(t, env.Do("GET", "/api/v1/images/i/"+imageName(t, it)+"/full").Expect(http.StatusOK).Body)
-	}
-	if !bytes.Equal(run(nil, true), run(map[string]any{"tile_width": size, "tile_height": size, "tile_overlap": 32}, true)) {
-		t.Error("a single tile with a LoRA differs from denoise_latents with it")
-	}
-	with := run(map[string]any{"tile_width": 96, "tile_height": 96, "tile_overlap": 32}, true)
-	if bytes.Equal(with, run(map[string]any{"tile_width": 96, "tile_height": 96, "tile_overlap": 32}, false)) {
-		t.Error("2×2 tiles: the LoRA changed nothing")
-	}
-}
