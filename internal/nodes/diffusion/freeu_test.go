@@ -50,3 +50,31 @@ func TestFreeUNodeReachesTheUNet(t *testing.T) {
 		}
 	}
 }
+
+// tiled_multi_diffusion_denoise_latents applies FreeU too, as InvokeAI's does.
+func TestFreeUReachesTiledMultiDiffusion(t *testing.T) {
+	h := newHarness(t)
+	loader := h.run("main_model_loader", map[string]any{"model": h.model})
+	unet, clip := field(t, loader, "unet"), field(t, loader, "clip")
+	pos := field(t, h.run("compel", map[string]any{"prompt": "a fox", "clip": clip}), "conditioning")
+	neg := field(t, h.run("compel", map[string]any{"prompt": "", "clip": clip}), "conditioning")
+	noise := field(t, h.run("noise", map[string]any{"seed": 5, "width": 64, "height": 64}), "noise")
+	tiled := func(u any) []float32 {
+		out := h.run("tiled_multi_diffusion_denoise_latents", map[string]any{"positive_conditioning": pos, "negative_conditioning": neg,
+			"noise": noise, "steps": 2, "cfg_scale": 5.0, "scheduler": "euler", "unet": u, "tile_width": 32, "tile_height": 32, "tile_overlap": 8})
+		lat, err := h.store.Tensor(field(t, out, "latents").(map[string]any)["latents_name"].(string))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return lat.Data
+	}
+	plain := tiled(unet)
+	fu := tiled(field(t, h.run("freeu", map[string]any{"unet": unet}), "unet"))
+	same := true
+	for i := range plain {
+		same = same && plain[i] == fu[i]
+	}
+	if same {
+		t.Error("FreeU changed nothing in tiled multi-diffusion")
+	}
+}

@@ -151,6 +151,7 @@ func (n *TiledMultiDiffusionDenoiseLatents) Invoke(ctx nodes.Context) (nodes.Out
 		return nil, nodeError(err)
 	}
 	params.UNetOptions.Seamless = sd.Seamless{X: seamX, Y: seamY}
+	params.UNetOptions.FreeU = n.UNet.FreeUConfig.engine()
 	up, err := n.models.patcher(ctx, n.UNet.UNet, n.UNet.LoRAs, lora.UNet, params.UNet.LayerShapes())
 	if err != nil {
 		return nil, err
