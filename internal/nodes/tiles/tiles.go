@@ -8,6 +8,7 @@ import (
 	"image"
 
 	"github.com/invokego/invokego/internal/engine/imaging"
+	"github.com/invokego/invokego/internal/engine/tensor"
 	et "github.com/invokego/invokego/internal/engine/tiles"
 	"github.com/invokego/invokego/internal/nodes"
 )
@@ -245,6 +246,10 @@ func (n *MergeTilesToImage) Invoke(ctx nodes.Context) (nodes.Output, error) {
 	}
 	if h < 1 || w < 1 || h > maxMergedSide || w > maxMergedSide {
 		return nil, nodes.Errorf("ValueError", "the merged image would be %d×%d (1 to %d a side)", w, h, maxMergedSide)
+	}
+	// The merged RGB image, its row buffer and the saved RGBA copy: within the run's memory budget.
+	if err := tensor.BudgetOf(ctx).Check("the merged image", 8, h, w); err != nil {
+		return nil, err
 	}
 	if n.BlendAmount < 0 || n.BlendAmount > maxMergedSide {
 		return nil, nodes.Errorf("ValueError", "blend_amount %d", n.BlendAmount)
