@@ -23,7 +23,7 @@ const Redacted = "redacted"
 
 // Fields returns the json-tagged fields of a struct (or pointer to one) as a map keyed by their JSON names;
 // embedded structs without a name of their own contribute their fields, as with encoding/json. The values
-// are the fields themselves, so each encodes exactly as it would inside the struct.
+// are the fields themselves, so each encodes exactly as it would inside the struct (nil ones are plain nils).
 func Fields(v any) map[string]any {
 	rv := reflect.Indirect(reflect.ValueOf(v))
 	if rv.Kind() != reflect.Struct {
@@ -59,8 +59,20 @@ func addFields(out map[string]any, rv reflect.Value) {
 		if strings.Contains(","+opts+",", ",omitempty,") && fv.IsZero() {
 			continue
 		}
-		out[name] = fv.Interface()
+		out[name] = value(fv)
 	}
+}
+
+// value is a field's value for the map; a nil pointer, map, slice or interface becomes a plain nil, so that
+// readers of the map can test it against nil as they could a hand-written payload (JSON null either way).
+func value(fv reflect.Value) any {
+	switch fv.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Interface:
+		if fv.IsNil() {
+			return nil
+		}
+	}
+	return fv.Interface()
 }
 
 // Redact returns a copy of v with its `redact`-tagged fields replaced (see Fields). v is a struct or a

@@ -62,6 +62,13 @@ func TestFieldsAndRedact(t *testing.T) {
 	if ev.Owner != "alice" || ev.Status.ID != "b1" || *ev.Status.Where != "here" || ev.Secret == nil {
 		t.Fatalf("Redact changed its argument: %+v %+v", ev, *ev.Status)
 	}
+	// Nil pointers, maps and slices are plain nils in the map, as a hand-written payload's would be.
+	if m := Fields(Redact(ev)); m["secret"] != nil || m["status"].(*inner).Where != nil {
+		t.Fatalf("nil values: %#v", m)
+	}
+	if m := Fields(inner{}); m["where"] != nil {
+		t.Fatalf("a nil pointer field reads %#v, want nil", m["where"])
+	}
 	one := 1
 	ev.Maybe = &one
 	if m := Fields(ev); m["maybe"] != &one {

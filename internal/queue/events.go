@@ -96,16 +96,10 @@ type InvocationErrorEvent struct {
 // admins a copy with image null (docs/security.md D15).
 type InvocationProgressEvent struct {
 	InvocationEvent
-	Message    string           `json:"message"`
-	Percentage *float64         `json:"percentage"`
-	Image      *ProgressPreview `json:"image"`
-}
-
-// ProgressPreview is a progress event's preview image (fields in the order InvokeAI's JSON has them).
-type ProgressPreview struct {
-	DataURL string `json:"dataURL"`
-	Height  int    `json:"height"`
-	Width   int    `json:"width"`
+	Message    string   `json:"message"`
+	Percentage *float64 `json:"percentage"`
+	// Image is the preview, {width, height, dataURL} (a map, as the socket layer and the node tests read it), or nil.
+	Image map[string]any `json:"image"`
 }
 
 // RecallParametersUpdatedEvent is recall_parameters_updated, to the caller and admins.

@@ -350,8 +350,8 @@ func (c *nodeContext) ReportProgress(p nodes.Progress) {
 			if size.X <= 0 || size.Y <= 0 {
 				size = p.Preview.Bounds().Size()
 			}
-			ev.Image = &ProgressPreview{Width: size.X, Height: size.Y,
-				DataURL: "data:image/jpeg;base64," + base64.StdEncoding.EncodeToString(buf.Bytes())}
+			ev.Image = map[string]any{"width": size.X, "height": size.Y,
+				"dataURL": "data:image/jpeg;base64," + base64.StdEncoding.EncodeToString(buf.Bytes())}
 		}
 	}
 	c.ss.svc.publishInvocation("invocation_progress", c.ss.item, ev)
