@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"image"
@@ -17,7 +18,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/input"
+	cdppage "github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	"github.com/invokego/invokego/internal/apitest"
@@ -373,6 +376,28 @@ func TestE2ECanvas(t *testing.T) {
 	p.screenshot("canvas-reloaded-1280")
 }
 
+// socketRecorder keeps every WebSocket message a page receives in window.__socketMessages.
+const socketRecorder = `(() => {
+	window.__socketMessages = [];
+	const WS = window.WebSocket;
+	window.WebSocket = function (...a) {
+		const ws = new WS(...a);
+		ws.addEventListener('message', (e) => { if (typeof e.data === 'string') window.__socketMessages.push(e.data); });
+		return ws;
+	};
+	window.WebSocket.prototype = WS.prototype;
+	Object.assign(window.WebSocket, { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 });
+})()`
+
+// recordSockets installs socketRecorder in every document the page loads from now on.
+func (p *page) recordSockets() {
+	p.t.Helper()
+	p.do(chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, cdppage.AddScriptToEvaluateOnNewDocument, cdppage.AddScriptToEvaluateOnNewDocumentParams{Source: socketRecorder})
+		return err
+	}))
+}
+
 // Multi-user: one user's canvas (document, uploads, staged results) is invisible to another.
 func TestE2ECanvasMultiUser(t *testing.T) {
 	b := newBrowser(t)
@@ -383,7 +408,17 @@ func TestE2ECanvasMultiUser(t *testing.T) {
 	ownerTok := env.Login(users.Owner.Email, users.Owner.Password)
 	otherTok := env.Login(users.Other.Email, users.Other.Password)
 
+	// The other user is signed in with the canvas open while the owner works; their page records every message
+	// its sockets receive.
+	other := b.newPage("other", env.URL)
+	other.recordSockets()
+	loginUI(other, users.Other, false)
+	other.click("Canvas")
+	other.waitFor("the other user's canvas", `document.querySelector('[data-testid="canvas-stage"] canvas')`)
+	other.waitFor("the other user's socket", `window.__socketMessages && window.__socketMessages.some((m) => m.startsWith('0'))`)
+
 	owner := b.newPage("owner", env.URL)
+	owner.recordSockets()
 	loginUI(owner, users.Owner, false)
 	owner.click("Canvas")
 	owner.waitFor("the canvas", `document.querySelector('[data-testid="canvas-stage"] canvas')`)
@@ -405,11 +440,22 @@ func TestE2ECanvasMultiUser(t *testing.T) {
 	d := waitDoc(t, env, "the staged candidate", func(d *canvasDoc) bool { return len(d.Staging) == 1 }, apitest.Token(ownerTok))
 	staged := d.Staging[0].ImageName
 
-	other := b.newPage("other", env.URL)
-	loginUI(other, users.Other, false)
-	other.click("Canvas")
-	other.waitFor("the other user's canvas", `document.querySelector('[data-testid="canvas-stage"] canvas')`)
 	other.screenshot("canvas-other-user-1280")
+	// The recorder works: the owner's own socket carried the staged result.
+	if own := js[[]string](owner, `window.__socketMessages`); !strings.Contains(strings.Join(own, "\n"), staged) {
+		t.Fatalf("the owner's socket did not carry the staged image %s (%d messages): the recorder sees nothing", staged, len(own))
+	}
+	msgs := js[[]string](other, `window.__socketMessages`)
+	for _, m := range msgs {
+		for _, secret := range []string{"secret barn", staged, "canvas_output"} {
+			if strings.Contains(m, secret) {
+				t.Errorf("the other user's socket received %q: %.300s", secret, m)
+			}
+		}
+	}
+	t.Logf("the other user's socket received %d messages, none about the owner's canvas", len(msgs))
+	other.reload()
+	other.waitFor("the other user's canvas after reload", `document.querySelector('[data-testid="canvas-stage"] canvas')`)
 	if other.has(`document.querySelector('[data-testid="staging-area"]')`) {
 		t.Error("the other user sees a staging area")
 	}
