@@ -55,7 +55,14 @@ func TestLoRAPipelineGoldens(t *testing.T) {
 // A prompt naming an embedding as "<name>" gets its vectors for this call:
 // the text-encoder golden of sd-ext/textual_inversion (diffusers'
 // load_textual_inversion, two vectors in two positions). compel's output for
-// a single plain window is the last hidden state.
+// a single plain window is the last hidden state. What the golden pins: the
+// token states, which diffusers and InvokeAI (ModelPatcher.apply_ti with its
+// pad tokens) compute alike. Where they differ, the pooled token, InvokeAI is
+// followed: the added ids come after the vocabulary, and an encoder whose
+// config has eos_token_id 2 (InvokeAI's SD and SDXL encoders) pools at the
+// largest id, the embedding's, as transformers does for such configs; the
+// golden's pooler_output (first EOS, its config's rule) is not used by
+// compel for SD-1 and is not compared here.
 func TestTextualInversionPrompt(t *testing.T) {
 	tp := loadTinyPipe(t)
 	e, err := textinv.Load(goldtest.Path(t, "sd-ext", "textual_inversion", "models", "tiny-ti.safetensors"))
