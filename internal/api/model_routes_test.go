@@ -488,8 +488,16 @@ func TestInstallFromHubResumesAndReports(t *testing.T) {
 			t.Fatalf("%s not sent to admins only", e.Name)
 		}
 		if e.Name == "model_install_download_progress" {
-			if _, ok := e.Payload["parts"].([]map[string]any); !ok {
+			// parts is a list of objects, each with InvokeAI's four fields, as the client receives it.
+			b, _ := json.Marshal(e.Payload["parts"])
+			var parts []map[string]any
+			if err := json.Unmarshal(b, &parts); err != nil || len(parts) == 0 {
 				t.Fatalf("progress payload %v", e.Payload)
+			}
+			for _, part := range parts {
+				if len(part) != 4 || part["url"] == nil || part["local_path"] == nil || part["bytes"] == nil || part["total_bytes"] == nil {
+					t.Fatalf("progress part %v", part)
+				}
 			}
 		}
 	}

@@ -127,18 +127,26 @@ func (c *Cache) Get(ctx context.Context, cfg *models.Config, submodel string) (a
 	return value, nil
 }
 
+// LoadEvent is model_load_started and model_load_complete.
+type LoadEvent struct {
+	Config *models.Config `json:"config"`
+	// SubmodelType is null for a whole model.
+	SubmodelType *string `json:"submodel_type"`
+}
+
 func (c *Cache) publish(name string, cfg *models.Config, submodel string) {
 	if c.events == nil {
 		return
 	}
-	var sub any
+	ev := LoadEvent{Config: cfg}
 	if submodel != "" {
-		sub = submodel
+		ev.SubmodelType = &submodel
 	}
 	// Admins get the record in full; everyone else the record without its source and server paths.
+	others := ev
+	others.Config = cfg.ForNonAdmin()
 	c.events.Publish(events.Event{Name: name, UserID: "system", Audience: events.Admins,
-		Payload:   map[string]any{"config": cfg, "submodel_type": sub},
-		Sanitized: map[string]any{"config": cfg.ForNonAdmin(), "submodel_type": sub}})
+		Payload: events.Fields(ev), Sanitized: events.Fields(others)})
 }
 
 // evictLocked drops least recently used entries until the budget holds, never the one just loaded.

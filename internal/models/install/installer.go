@@ -374,7 +374,7 @@ func (in *Installer) Cancel(id int64) error {
 		os.RemoveAll(tmp)
 	}
 	in.save(j)
-	in.publish("model_install_cancelled", map[string]any{"id": id, "source": j.Source.String()})
+	in.publish("model_install_cancelled", InstallEvent{ID: id, Source: j.Source.String()})
 	return nil
 }
 
@@ -524,8 +524,8 @@ func (in *Installer) Wait(ctx context.Context, id int64) (*Job, error) {
 
 // publish sends an install or download event to admins only: it names sources and server paths, which
 // non-admins never see (docs/security.md "Model sources and paths").
-func (in *Installer) publish(name string, payload map[string]any) {
-	in.opts.Events.Publish(events.Event{Name: name, UserID: access.SystemUserID, Audience: events.Admins, Payload: payload})
+func (in *Installer) publish(name string, payload any) {
+	in.opts.Events.Publish(events.Event{Name: name, UserID: access.SystemUserID, Audience: events.Admins, Payload: events.Fields(payload)})
 }
 
 // --- running a job ---
@@ -549,7 +549,7 @@ func (in *Installer) run(id int64) {
 		in.mu.Unlock()
 	}()
 	if first {
-		in.publish("model_install_started", map[string]any{"id": id, "source": j.Source.String()})
+		in.publish("model_install_started", InstallEvent{ID: id, Source: j.Source.String()})
 	}
 	var err error
 	if j.Source.Type == SourceLocal {
@@ -591,7 +591,7 @@ func (in *Installer) fail(ctx context.Context, j *Job, err error) {
 		for _, p := range j.Parts {
 			if p.Status != PartCompleted {
 				if p.Status == PartRunning {
-					in.publish("download_cancelled", map[string]any{"source": p.URL})
+					in.publish("download_cancelled", DownloadEvent{Source: p.URL})
 				}
 				p.Status = PartCancelled
 			}
@@ -601,7 +601,7 @@ func (in *Installer) fail(ctx context.Context, j *Job, err error) {
 			os.RemoveAll(j.TmpDir)
 		}
 		in.setStatus(j, StatusCancelled)
-		in.publish("model_install_cancelled", map[string]any{"id": j.ID, "source": src})
+		in.publish("model_install_cancelled", InstallEvent{ID: j.ID, Source: src})
 	default:
 		reason, msg := errorType(err), j.scrub(errorMessage(err))
 		in.mu.Lock()
@@ -619,7 +619,7 @@ func (in *Installer) fail(ctx context.Context, j *Job, err error) {
 		}
 		in.setStatus(j, StatusError)
 		in.log.Warn("model install failed", "id", j.ID, "source", src, "error", msg)
-		in.publish("model_install_error", map[string]any{"id": j.ID, "source": src, "error_type": reason, "error": msg})
+		in.publish("model_install_error", InstallErrorEvent{InstallEvent: InstallEvent{ID: j.ID, Source: src}, ErrorType: reason, Error: msg})
 	}
 }
 
@@ -748,8 +748,8 @@ func (in *Installer) register(ctx context.Context, j *Job, src string, res *prob
 	}
 	in.mu.Unlock()
 	in.save(j)
-	in.publish("model_install_complete", map[string]any{"id": j.ID, "source": j.Source.String(), "key": cfg.Key,
-		"total_bytes": j.TotalBytes, "config": cfg})
+	in.publish("model_install_complete", InstallCompleteEvent{InstallEvent: InstallEvent{ID: j.ID, Source: j.Source.String()},
+		Key: cfg.Key, TotalBytes: j.TotalBytes, Config: cfg})
 	return nil
 }
 

@@ -108,7 +108,7 @@ func (in *Installer) runRemote(ctx context.Context, j *Job) error {
 		}
 	}
 	in.setStatus(j, StatusDownloadsDone)
-	in.publish("model_install_downloads_complete", map[string]any{"id": j.ID, "source": j.Source.String()})
+	in.publish("model_install_downloads_complete", InstallEvent{ID: j.ID, Source: j.Source.String()})
 	in.setStatus(j, StatusRunning)
 	local := in.downloadedModel(j)
 	res, err := probe.Probe(ctx, local, hints(j.ConfigIn))
@@ -165,7 +165,7 @@ func (in *Installer) fetchPart(ctx context.Context, j *Job, p *Part) error {
 			in.save(j) // the file name is now known, so a restart can resume this part
 			if !started {
 				started = true
-				in.publish("download_started", map[string]any{"source": p.URL, "download_path": path})
+				in.publish("download_started", DownloadStartedEvent{Source: p.URL, DownloadPath: path})
 			}
 		},
 		Progress: func(done, total int64) {
@@ -194,7 +194,7 @@ func (in *Installer) fetchPart(ctx context.Context, j *Job, p *Part) error {
 			in.mu.Lock()
 			p.Status, p.Error, p.ErrorType = PartError, j.scrub(errorMessage(err)), errorType(err)
 			in.mu.Unlock()
-			in.publish("download_error", map[string]any{"source": p.URL, "error_type": errorType(err), "error": j.scrub(errorMessage(err))})
+			in.publish("download_error", DownloadErrorEvent{Source: p.URL, ErrorType: errorType(err), Error: j.scrub(errorMessage(err))})
 		}
 		return err
 	}
@@ -203,19 +203,19 @@ func (in *Installer) fetchPart(ctx context.Context, j *Job, p *Part) error {
 	j.sumBytes()
 	in.mu.Unlock()
 	in.save(j)
-	in.publish("download_complete", map[string]any{"source": p.URL, "download_path": res.Path, "total_bytes": res.Size})
+	in.publish("download_complete", DownloadCompleteEvent{Source: p.URL, DownloadPath: res.Path, TotalBytes: res.Size})
 	return nil
 }
 
 func (in *Installer) progressEvents(j *Job, p *Part) {
 	in.mu.Lock()
-	parts := make([]map[string]any, 0, len(j.Parts))
+	parts := make([]PartProgress, 0, len(j.Parts))
 	for _, q := range j.Parts {
-		parts = append(parts, map[string]any{"url": q.URL, "local_path": q.DownloadPath, "bytes": q.Bytes, "total_bytes": q.TotalBytes})
+		parts = append(parts, PartProgress{URL: q.URL, LocalPath: q.DownloadPath, Bytes: q.Bytes, TotalBytes: q.TotalBytes})
 	}
-	payload := map[string]any{"id": j.ID, "source": j.Source.String(), "local_path": j.LocalPath, "bytes": j.Bytes,
-		"total_bytes": j.TotalBytes, "parts": parts}
-	dl := map[string]any{"source": p.URL, "download_path": p.DownloadPath, "current_bytes": p.Bytes, "total_bytes": p.TotalBytes}
+	payload := InstallDownloadProgressEvent{InstallEvent: InstallEvent{ID: j.ID, Source: j.Source.String()}, LocalPath: j.LocalPath,
+		Bytes: j.Bytes, TotalBytes: j.TotalBytes, Parts: parts}
+	dl := DownloadProgressEvent{Source: p.URL, DownloadPath: p.DownloadPath, CurrentBytes: p.Bytes, TotalBytes: p.TotalBytes}
 	in.mu.Unlock()
 	in.publish("download_progress", dl)
 	in.publish("model_install_download_progress", payload)
