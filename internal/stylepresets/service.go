@@ -36,6 +36,7 @@ import (
 
 	"github.com/invokego/invokego/internal/access"
 	"github.com/invokego/invokego/internal/apperr"
+	"github.com/invokego/invokego/internal/schema"
 	"github.com/invokego/invokego/internal/store"
 	"github.com/invokego/invokego/internal/workflows"
 )
@@ -131,7 +132,7 @@ func ParseFormData(raw string) (*FormData, error) {
 	str := func(key string) (string, bool) {
 		var s string
 		v, ok := m[key]
-		if !ok || json.Unmarshal(v, &s) != nil || bytes.Equal(bytes.TrimSpace(v), []byte("null")) {
+		if !ok || json.Unmarshal(v, &s) != nil || schema.IsNull(v) {
 			return "", false
 		}
 		return s, true
@@ -145,7 +146,7 @@ func ParseFormData(raw string) (*FormData, error) {
 	if ok != [4]bool{true, true, true, true} || (fd.Type != TypeUser && fd.Type != TypeDefault) {
 		return nil, apperr.BadRequest("Invalid preset data")
 	}
-	if v, has := m["is_public"]; has && !bytes.Equal(bytes.TrimSpace(v), []byte("null")) {
+	if v, has := m["is_public"]; has && !schema.IsNull(v) {
 		var b bool
 		if json.Unmarshal(v, &b) != nil {
 			return nil, apperr.BadRequest("Invalid preset data")
@@ -501,7 +502,7 @@ func parseJSON(data []byte) ([]ImportRow, error) {
 				return nil, apperr.BadRequest(badJSON)
 			}
 			var s string
-			if json.Unmarshal(v, &s) != nil || bytes.Equal(bytes.TrimSpace(v), []byte("null")) {
+			if json.Unmarshal(v, &s) != nil || schema.IsNull(v) {
 				return nil, apperr.BadRequest(badJSON)
 			}
 			vals[k] = s
