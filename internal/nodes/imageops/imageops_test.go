@@ -371,6 +371,7 @@ func TestBadInputsAreValueErrors(t *testing.T) {
 		{"crop empty", "crop_image_to_bounding_box", map[string]any{"image": field("rgb"), "bounding_box": box(3, 3, 3, 9)}},
 		{"pad to nothing", "img_pad_crop", map[string]any{"image": field("rgb"), "left": -14, "right": -14}},
 		{"pad too far", "img_pad_crop", map[string]any{"image": field("rgb"), "left": 1 << 40}},
+		{"pad wrapping around", "img_pad_crop", map[string]any{"image": field("rgb"), "left": int64(1<<63 - 1), "right": int64(1<<63 - 1)}},
 		{"paste box of another size", "paste_image_into_bounding_box", map[string]any{"source_image": field("rgb"), "target_image": field("rgba"), "bounding_box": box(0, 0, 5, 5)}},
 		{"paste box overflowing", "paste_image_into_bounding_box", map[string]any{"source_image": field("rgb"), "target_image": field("rgba"), "bounding_box": box(-(1 << 62), 0, -(1<<62)+28, 20)}},
 		{"panel column past the grid", "image_panel_layout", map[string]any{"width": 100, "height": 100, "num_cols": 2, "panel_col_idx": 2}},

@@ -215,8 +215,11 @@ func (n *CenterPadCrop) Invoke(ctx nodes.Context) (nodes.Output, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The sums stay far from overflow: the sides are JSON integers and the image is at most 2^15 a side;
-	// a side beyond the bound is refused before anything is made.
+	if !inRange(n.Left, n.Right, n.Top, n.Bottom) {
+		return nil, valueError("padding (%d, %d, %d, %d) is out of range", n.Left, n.Right, n.Top, n.Bottom)
+	}
+	// With every side within ±2^31 the sums cannot overflow; a size beyond the bound is refused before
+	// anything is made.
 	w, h := int64(p.W)+int64(n.Left)+int64(n.Right), int64(p.H)+int64(n.Top)+int64(n.Bottom)
 	if w <= 0 || h <= 0 || w > maxSide || h > maxSide {
 		return nil, valueError("image size %dx%d is out of range (1..%d)", w, h, maxSide)
