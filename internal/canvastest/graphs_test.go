@@ -29,7 +29,7 @@ func graphsDir() string {
 }
 
 // install installs a model through the model manager API and returns its identifier.
-func install(t *testing.T, env *apitest.Env, src string) map[string]any {
+func install(t *testing.T, env *apitest.Env, src string, body ...map[string]any) map[string]any {
 	t.Helper()
 	var job struct {
 		ID        int            `json:"id"`
@@ -37,7 +37,11 @@ func install(t *testing.T, env *apitest.Env, src string) map[string]any {
 		Error     string         `json:"error"`
 		ConfigOut map[string]any `json:"config_out"`
 	}
-	env.Do("POST", "/api/v2/models/install?source="+url.QueryEscape(src), apitest.JSON(map[string]any{})).Expect(http.StatusCreated).Decode(&job)
+	b := map[string]any{}
+	if len(body) > 0 {
+		b = body[0]
+	}
+	env.Do("POST", "/api/v2/models/install?source="+url.QueryEscape(src), apitest.JSON(b)).Expect(http.StatusCreated).Decode(&job)
 	deadline := time.Now().Add(3 * time.Minute)
 	for job.Status != "completed" {
 		if job.Status == "error" || job.Status == "cancelled" || time.Now().After(deadline) {
@@ -151,6 +155,7 @@ func images() map[string]image.Image {
 			}
 			return color.NRGBA{}
 		}),
+		"canvas-reference.png": pattern(),
 		"canvas-control.png": fill(func(x, y int) color.NRGBA {
 			if x > 16 && x < 48 && y > 16 && y < 48 {
 				return white
@@ -260,14 +265,17 @@ func nrgba(img image.Image, x, y int) color.NRGBA {
 // outpaint fills the transparent half.
 func TestCanvasGraphsRunOnTinyModel(t *testing.T) {
 	files, err := filepath.Glob(filepath.Join(graphsDir(), "*.json"))
-	if err != nil || len(files) < 6 {
+	if err != nil || len(files) < 7 {
 		t.Fatalf("expected graphs in %s: %v (%d files)", graphsDir(), err, len(files))
 	}
 	env := apitest.New(t)
 	models := map[string]map[string]any{
 		"sd1-main":       install(t, env, fixture(t, "sd-tiny", "models", "sd15-tiny-pipe")),
 		"sd1-controlnet": install(t, env, fixture(t, "sd-ext", "controlnet", "models", "sd15-controlnet")),
+		"sd1-ip-adapter": install(t, env, fixture(t, "sd-ext", "ip_adapter", "models", "ip-adapter_sd15-tiny.safetensors")),
 	}
+	// The tiny image encoder under the name of the ViT-H encoder the IP-Adapter asks for.
+	install(t, env, fixture(t, "sd-ext", "ip_adapter", "models", "image_encoder"), map[string]any{"name": "ip_adapter_sd_image_encoder"})
 	imgs := images()
 	names := map[string]string{}
 	for k, img := range imgs {

@@ -10,6 +10,7 @@ const env = (globalThis as { process?: { env: Record<string, string | undefined>
 
 // Placeholders the Go test replaces with what it installed and uploaded.
 const main: ModelIdentifier = { key: 'sd1-main', hash: 'sd1-main-hash', name: 'sd15-tiny-pipe', base: 'sd-1', type: 'main' };
+const ipAdapter: ModelIdentifier = { key: 'sd1-ip-adapter', hash: 'sd1-ip-adapter-hash', name: 'ip-adapter_sd15-tiny', base: 'sd-1', type: 'ip_adapter' };
 const controlnet: ModelIdentifier = { key: 'sd1-controlnet', hash: 'sd1-controlnet-hash', name: 'sd15-controlnet', base: 'sd-1', type: 'controlnet' };
 
 const base: CanvasGraphInput = {
@@ -48,6 +49,10 @@ const cases: Record<string, CanvasGraphInput> = {
       { id: 'left', maskImage: 'canvas-region-left.png', positivePrompt: 'a cat', negativePrompt: '' },
       { id: 'right', maskImage: 'canvas-region-right.png', positivePrompt: 'a dog', negativePrompt: 'grass' },
     ],
+  },
+  reference: {
+    ...base,
+    references: [{ id: 'style', image: 'canvas-reference.png', model: ipAdapter, weight: 0.6, beginStepPct: 0, endStepPct: 1 }],
   },
   control: {
     ...base,

@@ -310,7 +310,8 @@ export function buildCanvasGraph(inp: CanvasGraphInput, graphId = 'canvas_graph'
     g.edge('t2i_adapter_collector', 'collection', 'denoise_latents', 't2i_adapter');
   }
 
-  // Global reference images (IP-Adapter).
+  // Global reference images (IP-Adapter). (InvokeAI's regional reference images, an IP-Adapter masked to a
+  // region, are not offered: invokego's ip_adapter refuses a mask so far.)
   const refs = inp.references.filter((r) => r.model.base === inp.model.base);
   if (refs.length) {
     g.add({ id: 'ip_adapter_collector', type: 'collect' });
