@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"image"
-	"path/filepath"
 
 	"github.com/invokego/invokego/internal/access"
 	"github.com/invokego/invokego/internal/api"
@@ -27,7 +26,7 @@ func (a *App) NodeRegistry() *nodes.Registry {
 	if a.nodes == nil {
 		a.nodes = nodes.NewRegistry()
 		core.Register(a.nodes)
-		core.RegisterPromptFile(a.nodes, core.PromptFiles{Dir: filepath.Join(a.cfg.Root, "prompts")})
+		core.RegisterPromptFile(a.nodes, core.PromptFiles{Dir: a.cfg.PromptsPath()})
 		canvas.Register(a.nodes)
 		imageops.Register(a.nodes)
 	}

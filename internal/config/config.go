@@ -267,12 +267,15 @@ func (c *Config) DBPath() string { return filepath.Join(c.abs(c.DBDir), "invokea
 // ModelsPath is the absolute models folder.
 func (c *Config) ModelsPath() string { return c.abs(c.ModelsDir) }
 
+// PromptsPath is the folder prompt_from_file reads from (docs/security.md, "Server files").
+func (c *Config) PromptsPath() string { return filepath.Join(c.Root, "prompts") }
+
 // Addr is host:port for the HTTP listener.
 func (c *Config) Addr() string { return fmt.Sprintf("%s:%d", c.Host, c.Port) }
 
 // EnsureRoot creates the root folders and writes a default invokeai.yaml when none exists.
 func (c *Config) EnsureRoot() error {
-	for _, dir := range []string{c.Root, c.abs(c.DBDir), c.OutputsPath(), c.ModelsPath()} {
+	for _, dir := range []string{c.Root, c.abs(c.DBDir), c.OutputsPath(), c.ModelsPath(), c.PromptsPath()} {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return fmt.Errorf("create %s: %w", dir, err)
 		}

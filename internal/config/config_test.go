@@ -63,7 +63,7 @@ func TestEnsureRootWritesConfig(t *testing.T) {
 	if err := cfg.EnsureRoot(); err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range []string{FileName, "databases", "outputs", "models"} {
+	for _, p := range []string{FileName, "databases", "outputs", "models", "prompts"} {
 		if _, err := os.Stat(filepath.Join(cfg.Root, p)); err != nil {
 			t.Errorf("%s: %v", p, err)
 		}
