@@ -65,4 +65,22 @@ describe('Upscale', () => {
     await waitFor(() => expect(button.disabled).toBe(true));
     expect(screen.getByTestId('upscale-hint').textContent).toMatch(/tile ControlNet/);
   });
+
+  it('takes a gallery image dropped on it', async () => {
+    stubFetch({
+      '/api/v2/models/': { models: [esrgan] },
+      '/api/v1/images/i/': picked,
+      '/api/v1/images/': { items: [], total: 0, limit: 24, offset: 0 },
+    });
+    render(
+      <WithApp app={mockApp({ user: bob, models: [main], params: defaultParams })}>
+        <UpscaleScreen />
+      </WithApp>,
+    );
+    const data: Record<string, string> = { 'application/x-invokego-images': JSON.stringify(['pic.png']) };
+    fireEvent.drop(screen.getByTestId('upscale-dropzone'), {
+      dataTransfer: { types: Object.keys(data), getData: (k: string) => data[k] ?? '', files: [] },
+    });
+    await waitFor(() => expect(screen.getByTestId('upscale-output-size').textContent).toContain('384×256'));
+  });
 });

@@ -8,6 +8,9 @@ import { generationBoardAllowed, useApp } from '../lib/store';
 import type { ImageDTO, ModelConfig, Paged } from '../lib/types';
 import { buildUpscaleBatch, checkUpscale, defaultUpscaleParams, MAX_UPSCALE, type UpscaleParams } from './UpscaleGraph';
 
+/** The gallery's drag payload: a JSON list of image names. */
+export const IMAGES_DRAG_TYPE = 'application/x-invokego-images';
+
 function newGraphId(): string {
   if (typeof crypto !== 'undefined' && 'randomUUID' in crypto) return crypto.randomUUID();
   return Math.random().toString(36).slice(2) + Date.now().toString(36);
@@ -75,9 +78,24 @@ export function UpscaleScreen() {
     }
   };
 
-  const onDrop = (e: DragEvent) => {
+  // A dropped file is uploaded; a dropped gallery image (the gallery's drag type: a JSON list of names) is used
+  // as it is.
+  const onDrop = async (e: DragEvent) => {
     e.preventDefault();
-    upload(e.dataTransfer?.files ?? null);
+    const dt = e.dataTransfer;
+    if (!dt) return;
+    if (dt.types.includes(IMAGES_DRAG_TYPE)) {
+      try {
+        const names = JSON.parse(dt.getData(IMAGES_DRAG_TYPE)) as string[];
+        if (!names.length) return;
+        const dto = await api<ImageDTO>(`/api/v1/images/i/${encodeURIComponent(names[0])}`);
+        set({ image: { image_name: dto.image_name, width: dto.width, height: dto.height } });
+      } catch (err) {
+        setError(errorText(err));
+      }
+      return;
+    }
+    upload(dt.files);
   };
 
   const invoke = async (e?: FormEvent) => {
@@ -380,7 +398,17 @@ function BoardPicker({ boardId, onPick }: { boardId: string; onPick: (im: ImageD
       <ul className="thumbs" data-testid="upscale-pick">
         {images.map((im) => (
           <li key={im.image_name}>
-            <button type="button" className="thumb-btn" aria-label={`Use image ${im.image_name}`} onClick={() => onPick(im)}>
+            <button
+              type="button"
+              className="thumb-btn"
+              aria-label={`Use image ${im.image_name}`}
+              draggable
+              onDragStart={(e) => {
+                e.dataTransfer.setData(IMAGES_DRAG_TYPE, JSON.stringify([im.image_name]));
+                e.dataTransfer.effectAllowed = 'copy';
+              }}
+              onClick={() => onPick(im)}
+            >
               <img src={mediaUrl(im.thumbnail_url)} alt={im.image_name} loading="lazy" />
             </button>
           </li>
