@@ -7,6 +7,7 @@ package imageops
 
 import (
 	"context"
+	"image"
 
 	"github.com/invokego/invokego/internal/engine/imaging"
 	"github.com/invokego/invokego/internal/engine/tensor"
@@ -53,6 +54,30 @@ func load(ctx nodes.Context, f nodes.ImageField) (*imaging.Picture, error) {
 		return nil, err
 	}
 	return imaging.FromImage(img), nil
+}
+
+// loadIndexed is load, and for a palette image also its palette indices as an "L" picture: what NumPy sees
+// of a "P" image.
+func loadIndexed(ctx nodes.Context, f nodes.ImageField) (*imaging.Picture, *imaging.Picture, error) {
+	if f.ImageName == "" {
+		return nil, nil, valueError("no image given")
+	}
+	img, err := ctx.LoadImage(f.ImageName)
+	if err != nil {
+		return nil, nil, err
+	}
+	p := imaging.FromImage(img)
+	pal, ok := img.(*image.Paletted)
+	if !ok {
+		return p, nil, nil
+	}
+	idx := &imaging.Picture{W: p.W, H: p.H, Mode: imaging.ModeL, Pix: make([]uint8, p.W*p.H)}
+	b := pal.Bounds()
+	for y := 0; y < p.H; y++ {
+		o := pal.PixOffset(b.Min.X, b.Min.Y+y)
+		copy(idx.Pix[y*p.W:(y+1)*p.W], pal.Pix[o:o+p.W])
+	}
+	return p, idx, nil
 }
 
 // loadAs is get_pil(name, mode): the image converted to the mode.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"image/color"
 	"strings"
 	"testing"
 
@@ -666,5 +667,27 @@ func TestCompositorMatchesReference(t *testing.T) {
 	}
 	if _, err := imaging.ParseColor("notacolour"); err == nil {
 		t.Error("an unknown colour parsed")
+	}
+}
+
+// Palette images as InvokeAI's nodes see them: NumPy reads their indices (img_ilerp gives an "L" image of the
+// stretched indices), and Pillow's split()[-1] is the image itself (tomask passes it on, and refuses to invert
+// it). Expected values printed by Pillow 9.4 / NumPy 1.24.
+func TestPaletteImages(t *testing.T) {
+	ctx := newCtx()
+	pal := image.NewPaletted(image.Rect(0, 0, 3, 2), color.Palette{color.RGBA{10, 20, 30, 255}, color.RGBA{200, 100, 50, 255}, color.RGBA{0, 255, 0, 255}})
+	copy(pal.Pix, []uint8{0, 1, 2, 2, 1, 0})
+	ctx.images["pal"] = pal
+	out := run(t, ctx, "img_ilerp", map[string]any{"image": field("pal"), "min": 0, "max": 2})
+	if got := pixels(t, ctx.images[out.Image.ImageName], 1); fmt.Sprint(got) != "[0 127 255 255 127 0]" {
+		t.Errorf("img_ilerp of palette indices: %v", got)
+	}
+	out = run(t, ctx, "tomask", map[string]any{"image": field("pal")})
+	got := pixels(t, ctx.images[out.Image.ImageName], 4)
+	if fmt.Sprint(got[:8]) != "[10 20 30 255 200 100 50 255]" || ctx.saved[out.Image.ImageName].Category != "mask" {
+		t.Errorf("tomask of a palette image: %v (%s)", got, ctx.saved[out.Image.ImageName].Category)
+	}
+	if _, err := invoke(ctx, "tomask", map[string]any{"image": field("pal"), "invert": true}); err == nil {
+		t.Error("tomask inverted a palette image")
 	}
 }

@@ -50,9 +50,17 @@ func (*MaskFromAlpha) NodeInfo() nodes.Info {
 
 // Invoke implements nodes.Invocation.
 func (n *MaskFromAlpha) Invoke(ctx nodes.Context) (nodes.Output, error) {
-	p, err := load(ctx, n.Image)
+	p, idx, err := loadIndexed(ctx, n.Image)
 	if err != nil {
 		return nil, err
+	}
+	if idx != nil {
+		// A palette image has one band, itself: Pillow's split()[-1] is the image, which ImageOps.invert
+		// refuses.
+		if n.Invert {
+			return nil, nodes.Errorf("OSError", "not supported for this image mode")
+		}
+		return n.save(ctx, p, "mask")
 	}
 	m := p.Band(p.Channels() - 1)
 	if n.Invert {
@@ -160,12 +168,12 @@ func (*ImageInverseLerp) NodeInfo() nodes.Info {
 // Invoke implements nodes.Invocation: NumPy's float32 arithmetic, then its cast to uint8, which on x86-64
 // goes through a 32-bit integer (so min > max wraps negative values, and 0/0 gives 0, as there).
 func (n *ImageInverseLerp) Invoke(ctx nodes.Context) (nodes.Output, error) {
-	p, err := load(ctx, n.Image)
+	p, idx, err := loadIndexed(ctx, n.Image)
 	if err != nil {
 		return nil, err
 	}
-	if p.Mode == imaging.ModeP {
-		p.Mode = imaging.ModeRGBA
+	if idx != nil {
+		p = idx // NumPy reads a palette image as its indices, and the result is an "L" image of them
 	}
 	d := float32(float64(n.Max - n.Min))
 	lo := float32(n.Min)
