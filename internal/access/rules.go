@@ -195,6 +195,30 @@ func ClearAllIntermediates(p Principal) error {
 	return forbidden("Only admins can clear all intermediates")
 }
 
+// Workflows and style presets are the same kind of resource: a user's own, which the owner may share, beside
+// built-in ones that ship with the binary. One rule reads them and one changes them; the resources differ only
+// in their words.
+
+// readLibraryItem: admins, the owner, shared items and built-in ones.
+func readLibraryItem(p Principal, ownerID string, shared, builtin bool, refusal string) error {
+	if p.IsAdmin || p.Owns(ownerID) || shared || builtin {
+		return nil
+	}
+	return forbidden(refusal)
+}
+
+// changeLibraryItem: admins and the owner; built-in items by nobody. Non-owners hear notAuthorized even for
+// built-in items (their owner is system), owners and admins learn why instead.
+func changeLibraryItem(p Principal, ownerID string, builtin bool, notAuthorized, builtinRefusal string) error {
+	if !p.IsAdmin && !p.Owns(ownerID) {
+		return forbidden(notAuthorized)
+	}
+	if builtin {
+		return forbidden(builtinRefusal)
+	}
+	return nil
+}
+
 // Workflow categories.
 const (
 	CategoryUser    = "user"
@@ -210,10 +234,7 @@ type WorkflowRef struct {
 
 // ReadWorkflow: admins, the owner, shared workflows and built-in defaults.
 func ReadWorkflow(p Principal, w WorkflowRef) error {
-	if p.IsAdmin || p.Owns(w.OwnerID) || w.IsPublic || w.Category == CategoryDefault {
-		return nil
-	}
-	return forbidden("Not authorized to access this workflow")
+	return readLibraryItem(p, w.OwnerID, w.IsPublic, w.Category == CategoryDefault, "Not authorized to access this workflow")
 }
 
 // CreateWorkflow: anyone may create workflows of their own, but nobody can add to the built-in default
@@ -229,13 +250,8 @@ func CreateWorkflow(p Principal, category string) error {
 // nobody. action is "update", "delete" or "modify" for the message. Non-owners hear InvokeAI's "Not authorized"
 // message even for defaults (their owner is system), owners and admins learn why instead.
 func ChangeWorkflow(p Principal, w WorkflowRef, action string) error {
-	if !p.IsAdmin && !p.Owns(w.OwnerID) {
-		return forbidden(fmt.Sprintf("Not authorized to %s this workflow", action))
-	}
-	if w.Category == CategoryDefault {
-		return forbidden("Default workflows cannot be modified")
-	}
-	return nil
+	return changeLibraryItem(p, w.OwnerID, w.Category == CategoryDefault, fmt.Sprintf("Not authorized to %s this workflow", action),
+		"Default workflows cannot be modified")
 }
 
 // MarkWorkflowOpened: recording when a workflow was opened (the library's "recent" view). Admins and the owner,
@@ -281,10 +297,7 @@ type StylePresetRef struct {
 
 // ReadStylePreset: admins, the owner, shared presets and the built-in ones; its image follows the same rule.
 func ReadStylePreset(p Principal, s StylePresetRef) error {
-	if p.IsAdmin || p.Owns(s.OwnerID) || s.IsPublic || s.Type == PresetTypeDefault {
-		return nil
-	}
-	return forbidden("Not authorized to access this style preset")
+	return readLibraryItem(p, s.OwnerID, s.IsPublic, s.Type == PresetTypeDefault, "Not authorized to access this style preset")
 }
 
 // CreateStylePreset: anyone may make presets of their own; the built-in ones ship with the binary and are
@@ -299,13 +312,8 @@ func CreateStylePreset(p Principal, presetType string) error {
 // ChangeStylePreset: update, delete, image. Admins and the owner; built-in presets are changeable by nobody.
 // Non-owners hear "Not authorized" even for built-in presets (their owner is system).
 func ChangeStylePreset(p Principal, s StylePresetRef) error {
-	if !p.IsAdmin && !p.Owns(s.OwnerID) {
-		return forbidden("Not authorized to modify this style preset")
-	}
-	if s.Type == PresetTypeDefault {
-		return forbidden("Default style presets cannot be modified")
-	}
-	return nil
+	return changeLibraryItem(p, s.OwnerID, s.Type == PresetTypeDefault, "Not authorized to modify this style preset",
+		"Default style presets cannot be modified")
 }
 
 // StylePresetListFilter keeps the presets a caller sees: admins all; others their own, the built-in ones and
