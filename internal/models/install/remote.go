@@ -127,11 +127,17 @@ func (in *Installer) downloadedModel(j *Job) string {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	if j.Source.Type == SourceURL || len(j.Parts) == 1 && j.Parts[0].RelPath != "" && path.Dir(j.Parts[0].RelPath) == "." &&
-		!isConfigFile(j.Parts[0].RelPath) {
+		!isConfigFile(j.Parts[0].RelPath) && !folderLayoutFile[j.Parts[0].RelPath] {
 		return j.Parts[0].DownloadPath
 	}
 	return filepath.Join(j.TmpDir, repoName(j.Source.RepoID))
 }
+
+// folderLayoutFile names the files that stand for a diffusers folder even alone in a repository: a LoRA's
+// or an embedding's weights under the fixed name diffusers saves them with. Installed as the repository's
+// folder, two such repositories do not collide on the file name.
+var folderLayoutFile = map[string]bool{"pytorch_lora_weights.safetensors": true, "pytorch_lora_weights.bin": true,
+	"learned_embeds.safetensors": true, "learned_embeds.bin": true}
 
 func isConfigFile(p string) bool { return path.Ext(p) == ".json" || path.Ext(p) == ".txt" }
 
