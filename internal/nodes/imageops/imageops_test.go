@@ -352,7 +352,7 @@ func TestColorNodesMatchReference(t *testing.T) {
 // labTolerance: LAB goes through engine/imaging's direct computation, within 1 of Pillow's LittleCMS tables
 // into LAB and 16 back (internal/engine/imaging/lab.go); a changed a* or b* pushes many colours out of
 // sRGB's gamut, where the tables' clipping between grid points differs more (measured: up to 42 in a byte,
-// on 7-19 % of the bytes; the rest are equal).
+// on 5-23 % of the bytes; the rest are equal).
 const labTolerance = 48
 
 // Bad boxes, sizes and indices fail the node with a ValueError; nothing panics or allocates without bound.
