@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useMemo, useRef, useState, type DragEvent, type MouseEvent } from 'react';
 import { api, errorText, mediaUrl } from '../lib/api';
 import { sendToCanvas } from '../canvas/persist';
+import { sendToUpscale } from './UpscaleInbox';
 import { recallFromMetadata } from '../lib/graph';
 import { canAddToBoard, canWriteBoard, useApp } from '../lib/store';
 import type { Board, ImageDTO, Paged, User, Visibility } from '../lib/types';
@@ -701,6 +702,16 @@ function Viewer({
           }}
         >
           Send to Canvas
+        </button>
+        <button
+          type="button"
+          className="btn small"
+          onClick={() => {
+            sendToUpscale({ image_name: image.image_name, width: image.width, height: image.height });
+            app.navigate('/upscale');
+          }}
+        >
+          Upscale
         </button>
         {editable && (
           <>

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { cleanup, fireEvent, render, screen, waitFor } from '@testing-library/react';
 import { UpscaleScreen } from './Upscale';
+import { sendToUpscale } from './UpscaleInbox';
 import { defaultParams } from '../lib/graph';
 import { board, bob, mockApp, stubFetch, WithApp } from '../test/mockApp';
 import type { ImageDTO, ModelConfig } from '../lib/types';
@@ -82,5 +83,16 @@ describe('Upscale', () => {
       dataTransfer: { types: Object.keys(data), getData: (k: string) => data[k] ?? '', files: [] },
     });
     await waitFor(() => expect(screen.getByTestId('upscale-output-size').textContent).toContain('384×256'));
+  });
+
+  it('opens with the image the gallery sent', async () => {
+    stubFetch({ '/api/v2/models/': { models: [esrgan] }, '/api/v1/images/': { items: [], total: 0, limit: 24, offset: 0 } });
+    sendToUpscale({ image_name: 'sent.png', width: 50, height: 40 });
+    render(
+      <WithApp app={mockApp({ user: bob, models: [main], params: defaultParams })}>
+        <UpscaleScreen />
+      </WithApp>,
+    );
+    expect(screen.getByTestId('upscale-output-size').textContent).toContain('200×160');
   });
 });

@@ -7,6 +7,7 @@ import { SCHEDULERS, randomSeed } from '../lib/graph';
 import { generationBoardAllowed, useApp } from '../lib/store';
 import type { ImageDTO, ModelConfig, Paged } from '../lib/types';
 import { buildUpscaleBatch, checkUpscale, defaultUpscaleParams, MAX_UPSCALE, type UpscaleParams } from './UpscaleGraph';
+import { takeUpscaleInbox } from './UpscaleInbox';
 
 /** The gallery's drag payload: a JSON list of image names. */
 export const IMAGES_DRAG_TYPE = 'application/x-invokego-images';
@@ -36,7 +37,7 @@ export function UpscaleScreen() {
   const upscalers = useModels('spandrel_image_to_image');
   const controlnets = useModels('controlnet');
   const mains = (app.models ?? []).filter((m) => m.base === 'sd-1' || m.base === 'sdxl');
-  const [p, setP] = useState<UpscaleParams>({ ...defaultUpscaleParams, boardId: app.params.boardId || 'none' });
+  const [p, setP] = useState<UpscaleParams>(() => ({ ...defaultUpscaleParams, boardId: app.params.boardId || 'none', image: takeUpscaleInbox() }));
   const [scaleChoice, setScaleChoice] = useState<'2' | '4' | 'custom'>('4');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState('');
