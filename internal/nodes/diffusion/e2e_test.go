@@ -16,7 +16,6 @@ import (
 	"github.com/invokego/invokego/internal/apitest"
 	"github.com/invokego/invokego/internal/engine/goldens"
 	"github.com/invokego/invokego/internal/events"
-	"github.com/invokego/invokego/internal/queue"
 )
 
 // installTinyModel installs the fixture sd15-tiny-pipe through the model
@@ -189,11 +188,11 @@ func TestE2EText2ImageGoldens(t *testing.T) {
 	for drained := false; !drained; {
 		select {
 		case e := <-bus:
-			if img, ok := e.Payload["image"].(*queue.ProgressPreview); e.Name == "invocation_progress" && ok && img != nil {
+			if img, ok := e.Payload["image"].(map[string]any); e.Name == "invocation_progress" && ok && img != nil {
 				progress++
 				// The preview's reported size is the image's (InvokeAI's), not the latents'.
-				if img.Width != 64 || img.Height != 64 {
-					t.Errorf("progress image size %v×%v, want 64×64", img.Width, img.Height)
+				if img["width"] != 64 || img["height"] != 64 {
+					t.Errorf("progress image size %v×%v, want 64×64", img["width"], img["height"])
 				}
 			}
 		default:
