@@ -26,11 +26,11 @@ func (db *DB) AddImagesToBoard(ctx context.Context, boardID string, names []stri
 // RemoveImagesFromBoards makes every named image uncategorized in one transaction.
 func (db *DB) RemoveImagesFromBoards(ctx context.Context, names []string) error {
 	return db.inTx(ctx, func(tx *sql.Tx) error {
-		for _, chunk := range chunks(names, 500) {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM board_images WHERE image_name IN (`+placeholders(len(chunk))+`)`, anys(chunk)...); err != nil {
+		return forInLists(names, func(list string, args []any) error {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM board_images WHERE image_name IN `+list, args...); err != nil {
 				return fmt.Errorf("remove images from boards: %w", err)
 			}
-		}
-		return nil
+			return nil
+		})
 	})
 }

@@ -130,38 +130,25 @@ func (db *DB) ImageByName(ctx context.Context, name string) (*Image, error) {
 // ImagesByNames loads the named images that exist, keyed by name.
 func (db *DB) ImagesByNames(ctx context.Context, names []string) (map[string]*Image, error) {
 	out := make(map[string]*Image, len(names))
-	for _, chunk := range chunks(names, 500) {
-		rows, err := db.sql.QueryContext(ctx, imageSelect+` WHERE i.image_name IN (`+placeholders(len(chunk))+`)`, anys(chunk)...)
+	err := forInLists(names, func(list string, args []any) error {
+		rows, err := db.sql.QueryContext(ctx, imageSelect+` WHERE i.image_name IN `+list, args...)
 		if err != nil {
-			return nil, fmt.Errorf("load images: %w", err)
+			return fmt.Errorf("load images: %w", err)
 		}
+		defer rows.Close()
 		for rows.Next() {
 			im, err := scanImage(rows)
 			if err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("scan image: %w", err)
+				return fmt.Errorf("scan image: %w", err)
 			}
 			out[im.ImageName] = im
 		}
-		err = rows.Err()
-		rows.Close()
-		if err != nil {
-			return nil, err
-		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
-}
-
-func chunks(s []string, n int) [][]string {
-	var out [][]string
-	for len(s) > n {
-		out = append(out, s[:n])
-		s = s[n:]
-	}
-	if len(s) > 0 {
-		out = append(out, s)
-	}
-	return out
 }
 
 // ImageChanges are the editable columns; nil fields are left alone.
@@ -203,25 +190,24 @@ func (db *DB) UpdateImage(ctx context.Context, name string, ch ImageChanges) (*I
 // SetStarred stars or unstars every named image in one transaction.
 func (db *DB) SetStarred(ctx context.Context, names []string, starred bool) error {
 	return db.inTx(ctx, func(tx *sql.Tx) error {
-		for _, chunk := range chunks(names, 500) {
-			args := append([]any{starred}, anys(chunk)...)
-			if _, err := tx.ExecContext(ctx, `UPDATE images SET starred = ? WHERE image_name IN (`+placeholders(len(chunk))+`)`, args...); err != nil {
+		return forInLists(names, func(list string, args []any) error {
+			if _, err := tx.ExecContext(ctx, `UPDATE images SET starred = ? WHERE image_name IN `+list, append([]any{starred}, args...)...); err != nil {
 				return fmt.Errorf("star images: %w", err)
 			}
-		}
-		return nil
+			return nil
+		})
 	})
 }
 
 // DeleteImages removes image rows (their board assignments cascade) in one transaction.
 func (db *DB) DeleteImages(ctx context.Context, names []string) error {
 	return db.inTx(ctx, func(tx *sql.Tx) error {
-		for _, chunk := range chunks(names, 500) {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM images WHERE image_name IN (`+placeholders(len(chunk))+`)`, anys(chunk)...); err != nil {
+		return forInLists(names, func(list string, args []any) error {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM images WHERE image_name IN `+list, args...); err != nil {
 				return fmt.Errorf("delete images: %w", err)
 			}
-		}
-		return nil
+			return nil
+		})
 	})
 }
 

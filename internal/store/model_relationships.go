@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sort"
-	"strings"
 )
 
 // orderedPair stores a relationship as InvokeAI does: the smaller key first, so (a, b) and (b, a) are one row.
@@ -36,28 +35,10 @@ func (db *DB) RemoveModelRelationship(ctx context.Context, keyA, keyB string) er
 	return nil
 }
 
-// keyChunk bounds the keys bound into one statement, well under SQLite's limit on host parameters.
-const keyChunk = 500
-
-// forKeyChunks calls fn with the keys in chunks of at most keyChunk, with "(?,?,...)" and the keys as args.
-func forKeyChunks(keys []string, fn func(in string, args []any) error) error {
-	for start := 0; start < len(keys); start += keyChunk {
-		chunk := keys[start:min(start+keyChunk, len(keys))]
-		args := make([]any, len(chunk))
-		for i, k := range chunk {
-			args[i] = k
-		}
-		if err := fn("(?"+strings.Repeat(",?", len(chunk)-1)+")", args); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // RelatedModelKeys returns the keys related to any of the given models, each once, sorted.
 func (db *DB) RelatedModelKeys(ctx context.Context, keys []string) ([]string, error) {
 	seen := map[string]bool{}
-	err := forKeyChunks(keys, func(in string, args []any) error {
+	err := forInLists(keys, func(in string, args []any) error {
 		rows, err := db.sql.QueryContext(ctx, `SELECT model_key_2 FROM model_relationships WHERE model_key_1 IN `+in+`
 			UNION SELECT model_key_1 FROM model_relationships WHERE model_key_2 IN `+in, append(args, args...)...)
 		if err != nil {
@@ -87,7 +68,7 @@ func (db *DB) RelatedModelKeys(ctx context.Context, keys []string) ([]string, er
 // ModelsExist returns which of the given keys name a model.
 func (db *DB) ModelsExist(ctx context.Context, keys []string) (map[string]bool, error) {
 	found := map[string]bool{}
-	err := forKeyChunks(keys, func(in string, args []any) error {
+	err := forInLists(keys, func(in string, args []any) error {
 		rows, err := db.sql.QueryContext(ctx, `SELECT id FROM models WHERE id IN `+in, args...)
 		if err != nil {
 			return fmt.Errorf("check models exist: %w", err)

@@ -232,16 +232,15 @@ func (db *DB) QueueItemsByIDs(ctx context.Context, ids []int64) (map[int64]*Queu
 func (db *DB) QueueItemsByIDsFor(ctx context.Context, ids []int64, visible access.Filter) (map[int64]*QueueItem, error) {
 	cols, colArgs := queueColumnsFor(visible)
 	out := map[int64]*QueueItem{}
-	for start := 0; start < len(ids); start += 500 {
-		chunk := ids[start:min(start+500, len(ids))]
-		items, err := queryQueueItems(ctx, db.sql, `SELECT `+cols+queueFrom+` WHERE q.item_id IN (`+placeholders(len(chunk))+`)`,
-			append(append([]any{}, colArgs...), anys(chunk)...)...)
-		if err != nil {
-			return nil, err
-		}
+	err := forInLists(ids, func(list string, args []any) error {
+		items, err := queryQueueItems(ctx, db.sql, `SELECT `+cols+queueFrom+` WHERE q.item_id IN `+list, append(append([]any{}, colArgs...), args...)...)
 		for _, it := range items {
 			out[it.ItemID] = it
 		}
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }

@@ -48,6 +48,21 @@ func (c *conds) where() (string, []any) {
 	return " WHERE " + strings.Join(c.parts, " AND "), c.args
 }
 
+// maxInList bounds the values bound into one IN list, well under SQLite's limit on host parameters.
+const maxInList = 500
+
+// forInLists calls fn with values in chunks of at most maxInList, each as an IN list "(?, ?, …)" and its
+// arguments, stopping at the first error.
+func forInLists[T any](values []T, fn func(list string, args []any) error) error {
+	for start := 0; start < len(values); start += maxInList {
+		chunk := values[start:min(start+maxInList, len(values))]
+		if err := fn("("+placeholders(len(chunk))+")", anys(chunk)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // placeholders is n comma-separated parameters for an IN list.
 func placeholders(n int) string {
 	if n <= 0 {

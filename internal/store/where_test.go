@@ -80,3 +80,31 @@ func TestImageCountsJoinTheBoardWhenTheScopeReadsIt(t *testing.T) {
 		}
 	}
 }
+
+func TestForInListsChunks(t *testing.T) {
+	values := make([]int, 2*maxInList+1)
+	for i := range values {
+		values[i] = i
+	}
+	var sizes []int
+	next := 0
+	err := forInLists(values, func(list string, args []any) error {
+		if list != "("+placeholders(len(args))+")" {
+			t.Fatalf("list %q for %d args", list, len(args))
+		}
+		for _, a := range args {
+			if a != next {
+				t.Fatalf("argument %v, want %d", a, next)
+			}
+			next++
+		}
+		sizes = append(sizes, len(args))
+		return nil
+	})
+	if err != nil || fmt.Sprint(sizes) != fmt.Sprint([]int{maxInList, maxInList, 1}) {
+		t.Fatalf("chunks %v (%v)", sizes, err)
+	}
+	if err := forInLists([]string(nil), func(string, []any) error { t.Fatal("called for no values"); return nil }); err != nil {
+		t.Fatal(err)
+	}
+}
