@@ -1,6 +1,7 @@
 package diffusion_test
 
 import (
+	"bytes"
 	"net/http"
 	"strings"
 	"testing"
@@ -210,4 +211,39 @@ func TestE2ETiledMultiDiffusionLoRA(t *testing.T) {
 		t.Fatalf("%s: %s: %s", it.Status, it.ErrorType, it.ErrorMessage)
 	}
 	assertPNG(t, env, it, sdExtPath(t, "lora", "pipeline", "txt2img_kohya0.75.png"))
+}
+
+// Embeddings in prompts as InvokeAI's compel node finds them: "<x>" names an installed embedding by key or
+// by name (the same image either way), an embedding of another base is not used (the trigger stays plain
+// text, as with none installed), and the prompt without the trigger is a different image.
+func TestE2EEmbeddingTriggers(t *testing.T) {
+	env := apitest.New(t)
+	model := installTinyModel(t, env)
+	ti := installSource(t, env, sdExtPath(t, "textual_inversion", "models", "tiny-ti.safetensors"), map[string]any{})
+	image := func(prompt string) []byte {
+		t.Helper()
+		it := waitItem(t, env, enqueue(t, env, txt2imgGraph(model, prompt, "", "euler", 3, 0, 64)), time.Minute)
+		if it.Status != "completed" {
+			t.Fatalf("%q: %s %s: %s", prompt, it.Status, it.ErrorType, it.ErrorMessage)
+		}
+		return decodePix(t, env.Do("GET", "/api/v1/images/i/"+imageName(t, it)+"/full").Expect(http.StatusOK).Body)
+	}
+	byName := image("a photo of <tiny-ti> on a table")
+	byKey := image("a photo of <" + ti["key"].(string) + "> on a table")
+	if !bytes.Equal(byName, byKey) {
+		t.Error("the embedding named by key gives another image than by name")
+	}
+	if bytes.Equal(byName, image("a photo of on a table")) {
+		t.Error("the embedding changed nothing")
+	}
+	env.Do("PATCH", "/api/v2/models/i/"+ti["key"].(string), apitest.JSON(map[string]any{"base": "sd-2"})).Expect(http.StatusOK)
+	otherBase := image("a photo of <tiny-ti> on a table ")
+	env.Do("DELETE", "/api/v2/models/i/"+ti["key"].(string)).Expect(http.StatusNoContent)
+	plain := image("a photo of <tiny-ti> on a table  ")
+	if !bytes.Equal(otherBase, plain) {
+		t.Error("an SD-2 embedding was used with an SD-1 model")
+	}
+	if bytes.Equal(otherBase, byName) {
+		t.Error("the trigger as plain text gives the embedding's image")
+	}
 }
