@@ -86,6 +86,7 @@ type canvasDoc struct {
 			Type      string    `json:"type"`
 			ImageName string    `json:"image_name"`
 			Points    []float64 `json:"points"`
+			Pressure  []float64 `json:"pressure"`
 		} `json:"objects"`
 	} `json:"layers"`
 	Staging []struct {
@@ -672,6 +673,34 @@ func TestE2ECanvasLayersFiltersAdapters(t *testing.T) {
 	}
 	p.screenshot("canvas-filter-1280")
 	p.click("Delete Canny Edges layer")
+
+	// A pen stroke keeps its pressure per point (mouse strokes have none).
+	p.selectLayer("Raster Layer 1")
+	p.click("Brush")
+	var pen []chromedp.Action[chromedp.Void]
+	for i, f := range []float64{0.2, 0.4, 0.6, 0.8, 1} {
+		x, y := p.docToClient(100+float64(i)*10, 100)
+		typ := chromedp.MouseMoved
+		if i == 0 {
+			typ = chromedp.MousePressed
+		}
+		pen = append(pen, chromedp.MouseEvent(typ, x, y, chromedp.ButtonLeft, func(q *input.DispatchMouseEventParams) {
+			q.Buttons, q.ClickCount, q.Force, q.PointerType = 1, 1, f, input.DispatchMouseEventPointerTypePen
+		}))
+	}
+	ex, ey := p.docToClient(140, 100)
+	pen = append(pen, chromedp.MouseEvent(chromedp.MouseReleased, ex, ey, chromedp.ButtonLeft, func(q *input.DispatchMouseEventParams) {
+		q.ClickCount, q.PointerType = 1, input.DispatchMouseEventPointerTypePen
+	}))
+	p.do(pen...)
+	d = waitDoc(t, env, "the pen stroke", func(d *canvasDoc) bool {
+		i := d.layer("Raster Layer 1")
+		return i >= 0 && len(d.Layers[i].Objects) == 1
+	})
+	if pr := d.Layers[d.layer("Raster Layer 1")].Objects[0].Pressure; len(pr) != 5 || pr[0] >= pr[4] {
+		t.Errorf("pen stroke pressure %v, want 5 rising values", pr)
+	}
+	p.click("Undo")
 
 	// Transform: drag the image layer's bottom-right handle from (64, 64) to (128, 128): twice the size; the box
 	// then fits to it.

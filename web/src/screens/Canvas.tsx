@@ -763,17 +763,57 @@ export function CanvasScreen() {
                         ))}
                       </select>
                     </label>
-                    <label className="field">
-                      <span>Control Weight</span>
-                      <input
-                        type="number"
-                        min={0}
-                        max={2}
-                        step={0.05}
-                        value={selected.control.weight}
-                        onChange={(e) => patch((x) => mapLayer(x, selected.id, (l) => ({ ...l, control: { ...l.control!, weight: num(e.target.value, 1) } })))}
-                      />
-                    </label>
+                    <div className="grid2">
+                      <label className="field">
+                        <span>Control Weight</span>
+                        <input
+                          type="number"
+                          min={0}
+                          max={2}
+                          step={0.05}
+                          value={selected.control.weight}
+                          onChange={(e) => patch((x) => mapLayer(x, selected.id, (l) => ({ ...l, control: { ...l.control!, weight: num(e.target.value, 1) } })))}
+                        />
+                      </label>
+                      <label className="field">
+                        <span>Control Mode</span>
+                        <select
+                          value={selected.control.controlMode}
+                          onChange={(e) =>
+                            patch((x) => mapLayer(x, selected.id, (l) => ({ ...l, control: { ...l.control!, controlMode: e.target.value as NonNullable<Layer['control']>['controlMode'] } })))
+                          }
+                        >
+                          <option value="balanced">Balanced</option>
+                          <option value="more_prompt">Prompt</option>
+                          <option value="more_control">Control</option>
+                          <option value="unbalanced">Mega Control</option>
+                        </select>
+                      </label>
+                      <label className="field">
+                        <span>Begin Step %</span>
+                        <input
+                          type="number"
+                          min={0}
+                          max={100}
+                          value={Math.round(selected.control.beginStepPct * 100)}
+                          onChange={(e) =>
+                            patch((x) => mapLayer(x, selected.id, (l) => ({ ...l, control: { ...l.control!, beginStepPct: Math.min(1, Math.max(0, num(e.target.value, 0) / 100)) } })))
+                          }
+                        />
+                      </label>
+                      <label className="field">
+                        <span>End Step %</span>
+                        <input
+                          type="number"
+                          min={0}
+                          max={100}
+                          value={Math.round(selected.control.endStepPct * 100)}
+                          onChange={(e) =>
+                            patch((x) => mapLayer(x, selected.id, (l) => ({ ...l, control: { ...l.control!, endStepPct: Math.min(1, Math.max(0, num(e.target.value, 100) / 100)) } })))
+                          }
+                        />
+                      </label>
+                    </div>
                   </>
                 )}
                 <div className="row wrap">
@@ -825,6 +865,16 @@ export function CanvasScreen() {
                     </option>
                   ))}
                 </select>
+                <input
+                  type="number"
+                  aria-label="Reference weight"
+                  min={0}
+                  max={2}
+                  step={0.05}
+                  value={r.weight}
+                  style={{ width: 64 }}
+                  onChange={(e) => patch((x) => ({ ...x, referenceImages: x.referenceImages.map((y) => (y.id === r.id ? { ...y, weight: num(e.target.value, 1) } : y)) }))}
+                />
                 <button type="button" className="icon-btn" aria-label="Remove reference image" onClick={() => patch((x) => ({ ...x, referenceImages: x.referenceImages.filter((y) => y.id !== r.id) }))}>
                   ×
                 </button>
