@@ -243,6 +243,27 @@ func packStagedPairs(dst []uint32, src operandB, p0, kb, j0, cols, nr int, trans
 	putScratch(buf)
 }
 
+// pairsPackFunc packs the first steps (its return value) of a full mr-row
+// panel of a row-major A, unscaled, straight into bf16 pairs:
+// dst[q*mr+i] = bf16Pair(src[i*ld+2q], src[i*ld+2q+1]).
+type pairsPackFunc func(dst []uint32, src []float32, ld, rows, kb int) (steps int)
+
+// withPairsPackA wraps a bf16 kernel's packA (mr-row panels): full panels
+// of a plain row-major A with alpha 1 (linear layers, attention's
+// probabilities) go through pairs first; what it leaves (edge panels, a
+// scaled or transposed A, the last few columns) the wrapped packA packs.
+func withPairsPackA(mr int, packA func(dst []uint32, src operandA, i0, rows, p0, kb int, alpha float32), pairs pairsPackFunc) func(dst []uint32, src operandA, i0, rows, p0, kb int, alpha float32) {
+	return func(dst []uint32, src operandA, i0, rows, p0, kb int, alpha float32) {
+		steps := 0
+		if src.conv == nil && !src.trans && alpha == 1 && rows == mr {
+			steps = pairs(dst, src.data[i0*src.ld+p0:], src.ld, rows, kb)
+		}
+		if 2*steps < kb {
+			packA(dst[steps*mr:], src, i0, rows, p0+2*steps, kb-2*steps, alpha)
+		}
+	}
+}
+
 // convertFunc turns the first `pairs` steps of an fp32-staged mr-row panel
 // in dst into bf16 pairs in place and returns how many it converted.
 type convertFunc func(dst []uint32, pairs, mr int) (done int)

@@ -366,3 +366,52 @@ fullmask:
 	JNZ  pair512
 	VZEROUPPER
 	RET
+
+// func convertRowsAVX512(dst *uint32, src *float32, ld, rows, pairs int)
+//
+// For r < rows and q < pairs (a positive multiple of 8): dst[r*pairs+q] =
+// bf16(src[r*ld+2q]) | bf16(src[r*ld+2q+1])<<16, rounded as roundBF16
+// (nearest even, NaNs quietened): the rows of an A panel squeezed into bf16
+// pairs while still row-major, so that the transpose into the panel moves
+// half as many words. Sixteen floats (eight pairs) per step: each is
+// rounded in its lane, its bf16 shifted to the low half, and VPMOVDW packs
+// the sixteen halves in order, which puts each pair's even k low.
+TEXT ·convertRowsAVX512(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ ld+16(FP), R8
+	SHLQ $2, R8                 // R8 = source row stride in bytes
+	MOVQ rows+24(FP), CX
+	MOVQ pairs+32(FP), DX
+	SHRQ $3, DX                 // DX = steps of eight pairs per row
+	MOVL $0x7fff, AX
+	VPBROADCASTD AX, Z10
+	MOVL $1, AX
+	VPBROADCASTD AX, Z11
+	MOVL $0x00400000, AX
+	VPBROADCASTD AX, Z13
+
+rowloop:
+	MOVQ SI, R9
+	MOVQ DX, BX
+
+steploop:
+	VMOVUPS (R9), Z0
+	VPSRLD $16, Z0, Z5
+	VPANDD Z11, Z5, Z5
+	VPADDD Z10, Z5, Z5
+	VPADDD Z0, Z5, Z5
+	VCMPPS $3, Z0, Z0, K2
+	VPORD Z13, Z0, K2, Z5
+	VPSRLD $16, Z5, Z5
+	VPMOVDW Z5, (DI)
+	ADDQ $64, R9
+	ADDQ $32, DI
+	DECQ BX
+	JNZ  steploop
+
+	ADDQ R8, SI
+	DECQ CX
+	JNZ  rowloop
+	VZEROUPPER
+	RET

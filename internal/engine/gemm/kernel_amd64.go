@@ -101,6 +101,38 @@ func sgemmKernel12x16BF16(steps int, a, b *uint32, c *float32, ldc int, beta flo
 //go:noescape
 func convertPairsAVX512(dst *uint32, pairs, mr int)
 
+//go:noescape
+func convertRowsAVX512(dst *uint32, src *float32, ld, rows, pairs int)
+
+//go:noescape
+func packTranspose4Words(dst, src *float32, ld, stride, chunks int)
+
+//go:noescape
+func packTranspose8Words(dst, src *float32, ld, stride, groups, chunks int)
+
+// packPairsA implements pairsPackFunc for a 12-row panel of a row-major
+// A (the bf16 kernel's): the rows are squeezed into bf16 pairs in a
+// row-major scratch (convertRowsAVX512), then the pair words are transposed
+// into the panel, eight rows at a time and then four (mr = 12), so the
+// transpose moves half the data it would as floats and no converting pass
+// over the panel remains. It returns the number of steps it packed (a
+// multiple of 8); the caller does the rest.
+func packPairsA(dst []uint32, src []float32, ld, rows, kb int) int {
+	steps := (kb / 2) &^ 7
+	if rows != 12 || steps == 0 {
+		return 0
+	}
+	_, _ = dst[steps*12-1], src[11*ld+2*steps-1]
+	buf := getScratch(12 * steps)
+	words := *buf
+	convertRowsAVX512(&asElements[uint32](words)[0], &src[0], ld, 12, steps)
+	out := asFloats(dst)
+	packTranspose8Words(&out[0], &words[0], steps, 12, 1, steps/8)
+	packTranspose4Words(&out[8], &words[8*steps], steps, 12, steps/8)
+	putScratch(buf)
+	return steps
+}
+
 // convertAVX implements convertFunc: sixteen lanes at a time where the CPU
 // has AVX-512 (always so for the bf16 kernel), four otherwise.
 func convertAVX(dst []uint32, pairs, mr int) int {
@@ -126,6 +158,7 @@ var avx512BF16Kernel = func() *microKernel[uint32] {
 		_, _, _ = a[steps*12-1], b[steps*32-1], c[11*ldc+31]
 		sgemmKernel12x32BF16(steps, &a[0], &b[0], &c[0], ldc, beta)
 	}, transposeAVX2, convertAVX)
+	k.packA = withPairsPackA(12, k.packA, packPairsA)
 	k.narrowCols = 16
 	k.narrowRun = func(steps int, a, b []uint32, c []float32, ldc int, beta float32) {
 		_, _, _ = a[steps*12-1], b[steps*32-1], c[11*ldc+15]
