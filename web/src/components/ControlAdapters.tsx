@@ -10,11 +10,13 @@ import {
   IP_METHODS,
   newControl,
   newIPAdapter,
+  PROCESSOR_DEFAULTS,
   PROCESSORS,
   RESIZE_MODES,
   type ControlEntry,
   type IPAdapterEntry,
   type Processor,
+  type ProcessorSettings,
 } from '../lib/graphAdapters';
 import type { ModelConfig } from '../lib/types';
 import { ImageChooser } from './ImageChooser';
@@ -83,26 +85,43 @@ function ControlLayer({ entry, index, models }: { entry: ControlEntry; index: nu
   latest.current = p.controls;
   const update = (over: Partial<ControlEntry>) => setParams({ controls: latest.current.map((c) => (c.id === entry.id ? { ...c, ...over } : c)) });
 
-  // Process the image whenever it or the processor changes; a finished run lands only if the inputs are unchanged.
+  // Process the image whenever it, the processor or its settings change (settings typed in quick succession run once);
+  // a finished run lands only if the inputs are still the same.
   const imageName = entry.image?.image_name;
+  const settingsKey = JSON.stringify(entry.processorSettings ?? {});
   useEffect(() => {
     if (!entry.image || entry.processor === 'none' || entry.processedImage) return;
     const ctrl = new AbortController();
-    const wantImage = entry.image.image_name;
+    const image = entry.image;
     const wantProc = entry.processor;
+    const same = (c: ControlEntry | undefined) =>
+      !!c && c.image?.image_name === image.image_name && c.processor === wantProc && JSON.stringify(c.processorSettings ?? {}) === settingsKey;
     setBusy(true);
     setError('');
-    runProcessor(wantProc, entry.image, ctrl.signal)
-      .then((out) => {
-        const cur = latest.current.find((c) => c.id === entry.id);
-        if (cur && cur.image?.image_name === wantImage && cur.processor === wantProc) {
-          setParams({ controls: latest.current.map((c) => (c.id === entry.id ? { ...c, processedImage: out } : c)) });
-        }
-      })
-      .catch((e) => !ctrl.signal.aborted && setError(errorText(e)))
-      .finally(() => !ctrl.signal.aborted && setBusy(false));
-    return () => ctrl.abort();
-  }, [imageName, entry.processor, !!entry.processedImage]); // eslint-disable-line react-hooks/exhaustive-deps
+    const timer = setTimeout(() => {
+      runProcessor(wantProc, image, entry.processorSettings, ctrl.signal)
+        .then((out) => {
+          if (same(latest.current.find((c) => c.id === entry.id))) {
+            setParams({ controls: latest.current.map((c) => (c.id === entry.id ? { ...c, processedImage: out } : c)) });
+          }
+        })
+        .catch((e) => !ctrl.signal.aborted && setError(errorText(e)))
+        .finally(() => !ctrl.signal.aborted && setBusy(false));
+    }, 300);
+    return () => {
+      clearTimeout(timer);
+      ctrl.abort();
+    };
+  }, [imageName, entry.processor, settingsKey, !!entry.processedImage]); // eslint-disable-line react-hooks/exhaustive-deps
+
+  const settings = { ...PROCESSOR_DEFAULTS, ...entry.processorSettings };
+  const setSetting = (k: keyof ProcessorSettings, v: number | string) => update({ processorSettings: { ...entry.processorSettings, [k]: v }, processedImage: null });
+  const numField = (label: string, k: keyof ProcessorSettings, min: number, max: number) => (
+    <label className="field" key={k}>
+      <span>{label}</span>
+      <input type="number" min={min} max={max} step={1} value={settings[k] as number} onChange={(e) => setSetting(k, Math.max(min, Math.min(max, Math.round(num(e.target.value, settings[k] as number)))))} />
+    </label>
+  );
 
   const isT2I = entry.model?.type === 't2i_adapter';
   const title = `Control ${index + 1}`;
@@ -155,6 +174,27 @@ function ControlLayer({ entry, index, models }: { entry: ControlEntry; index: nu
           ))}
         </select>
       </label>
+      {entry.processor === 'canny_edge_detection' && (
+        <div className="grid2">
+          {numField('Low Threshold', 'low_threshold', 0, 255)}
+          {numField('High Threshold', 'high_threshold', 0, 255)}
+        </div>
+      )}
+      {entry.processor === 'content_shuffle' && numField('Scale Factor', 'scale_factor', 0, 4096)}
+      {entry.processor === 'color_map' && numField('Tile Size', 'tile_size', 1, 256)}
+      {entry.processor === 'tile' && numField('Down Sampling Rate', 'down_sampling_rate', 1, 16)}
+      {entry.processor === 'img_blur' && (
+        <div className="grid2">
+          {numField('Radius', 'radius', 0, 100)}
+          <label className="field">
+            <span>Blur Type</span>
+            <select value={settings.blur_type} onChange={(e) => setSetting('blur_type', e.target.value)}>
+              <option value="gaussian">gaussian</option>
+              <option value="box">box</option>
+            </select>
+          </label>
+        </div>
+      )}
       {busy && <p className="muted small">Processing…</p>}
       {error && (
         <p className="error" role="alert">

@@ -1,6 +1,6 @@
 // Runs a control image through a processor node on the queue and returns the processed image.
 import { api } from '../lib/api';
-import { buildProcessorGraph, type ImageRef, type Processor } from '../lib/graphAdapters';
+import { buildProcessorGraph, type ImageRef, type Processor, type ProcessorSettings } from '../lib/graphAdapters';
 
 interface SessionItem {
   status: string;
@@ -12,8 +12,13 @@ interface SessionItem {
   };
 }
 
-export async function runProcessor(processor: Exclude<Processor, 'none'>, image: ImageRef, signal?: AbortSignal): Promise<ImageRef> {
-  const graph = buildProcessorGraph(processor, image);
+export async function runProcessor(
+  processor: Exclude<Processor, 'none'>,
+  image: ImageRef,
+  settings: Partial<ProcessorSettings> | undefined,
+  signal?: AbortSignal,
+): Promise<ImageRef> {
+  const graph = buildProcessorGraph(processor, image, settings);
   const res = await api<{ item_ids?: number[] }>('/api/v1/queue/default/enqueue_batch', {
     json: { prepend: true, batch: { graph, runs: 1, origin: 'control_processor', destination: 'control_processor' } },
     signal,

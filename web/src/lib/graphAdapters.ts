@@ -38,6 +38,28 @@ export const PROCESSORS = [
 ] as const;
 export type Processor = (typeof PROCESSORS)[number]['value'];
 
+/** The processors' parameters (InvokeAI's node fields; tile's down-sampling rate is this UI's). */
+export interface ProcessorSettings {
+  low_threshold: number; // canny
+  high_threshold: number;
+  scale_factor: number; // content_shuffle
+  tile_size: number; // color_map
+  radius: number; // img_blur
+  blur_type: 'gaussian' | 'box';
+  down_sampling_rate: number; // tile
+}
+
+/** The node defaults of InvokeAI 6.12 (canny 100/200, shuffle 256, color map 64, blur 8 gaussian); tile halves. */
+export const PROCESSOR_DEFAULTS: ProcessorSettings = {
+  low_threshold: 100,
+  high_threshold: 200,
+  scale_factor: 256,
+  tile_size: 64,
+  radius: 8,
+  blur_type: 'gaussian',
+  down_sampling_rate: 2,
+};
+
 /** A ControlNet or T2I-Adapter layer; the model's type (controlnet / t2i_adapter) decides which node it becomes. */
 export interface ControlEntry {
   id: string;
@@ -49,6 +71,7 @@ export interface ControlEntry {
   resizeMode: ResizeMode;
   image: ImageRef | null; // what the user chose
   processor: Processor;
+  processorSettings?: Partial<ProcessorSettings>; // the processor's parameters; absent ones take PROCESSOR_DEFAULTS
   processedImage: ImageRef | null; // the processor's output; what the adapter receives when set
   isEnabled: boolean;
 }
@@ -353,36 +376,38 @@ export function recallAdapters(md: Obj): Partial<GenParams> {
 
 /**
  * The graph that runs a control image through a processor, for the preview and the adapter input. Its last node is
- * "processor"; "tile" resamples the picture down by 2 (box) and back up (bicubic), as the tile ControlNet's
+ * "processor"; "tile" resamples the picture down by its rate (box) and back up (bicubic), as the tile ControlNet's
  * preprocessor blurs detail.
  */
-export function buildProcessorGraph(processor: Exclude<Processor, 'none'>, image: ImageRef): Graph {
+export function buildProcessorGraph(processor: Exclude<Processor, 'none'>, image: ImageRef, settings: Partial<ProcessorSettings> = {}): Graph {
   const nodes: Record<string, GraphNode> = {};
   const edges: Edge[] = [];
   const src = imageField(image);
+  const o = { ...PROCESSOR_DEFAULTS, ...settings };
   switch (processor) {
     case 'canny_edge_detection':
-      nodes.processor = { id: 'processor', type: 'canny_edge_detection', is_intermediate: true, image: src, low_threshold: 100, high_threshold: 200 };
+      nodes.processor = { id: 'processor', type: 'canny_edge_detection', is_intermediate: true, image: src, low_threshold: o.low_threshold, high_threshold: o.high_threshold };
       break;
     case 'content_shuffle':
-      nodes.processor = { id: 'processor', type: 'content_shuffle', is_intermediate: true, image: src, scale_factor: 256 };
+      nodes.processor = { id: 'processor', type: 'content_shuffle', is_intermediate: true, image: src, scale_factor: o.scale_factor };
       break;
     case 'color_map':
-      nodes.processor = { id: 'processor', type: 'color_map', is_intermediate: true, image: src, tile_size: 64 };
+      nodes.processor = { id: 'processor', type: 'color_map', is_intermediate: true, image: src, tile_size: o.tile_size };
       break;
     case 'img_blur':
-      nodes.processor = { id: 'processor', type: 'img_blur', is_intermediate: true, image: src, radius: 8, blur_type: 'gaussian' };
+      nodes.processor = { id: 'processor', type: 'img_blur', is_intermediate: true, image: src, radius: o.radius, blur_type: o.blur_type };
       break;
     case 'tile': {
       const w = image.width ?? 512;
       const h = image.height ?? 512;
+      const rate = Math.max(1, o.down_sampling_rate);
       nodes.downsample = {
         id: 'downsample',
         type: 'img_resize',
         is_intermediate: true,
         image: src,
-        width: Math.max(1, Math.round(w / 2)),
-        height: Math.max(1, Math.round(h / 2)),
+        width: Math.max(1, Math.round(w / rate)),
+        height: Math.max(1, Math.round(h / rate)),
         resample_mode: 'box',
       };
       nodes.processor = { id: 'processor', type: 'img_resize', is_intermediate: true, width: w, height: h, resample_mode: 'bicubic' };

@@ -106,5 +106,9 @@ describe('expected graphs', () => {
     for (const proc of ['canny_edge_detection', 'content_shuffle', 'color_map', 'img_blur', 'tile'] as const) {
       expectGraph(`processor-${proc}`, buildProcessorGraph(proc, { image_name: 'shapes.png', width: 96, height: 64 }));
     }
+    const tuned = { low_threshold: 50, high_threshold: 150, radius: 3, blur_type: 'box' as const, down_sampling_rate: 4 };
+    for (const proc of ['canny_edge_detection', 'img_blur', 'tile'] as const) {
+      expectGraph(`processor-${proc}-tuned`, buildProcessorGraph(proc, { image_name: 'shapes.png', width: 96, height: 64 }, tuned));
+    }
   });
 });

@@ -103,6 +103,11 @@ describe('Generate: control adapters', () => {
     expect(preview.src).toContain('shapes-canny.png');
     const proc = enqueued(calls)[0];
     expect(proc.nodes.processor).toMatchObject({ type: 'canny_edge_detection', image: { image_name: 'shapes.png' }, low_threshold: 100, high_threshold: 200 });
+    // A changed threshold runs the processor again with it.
+    fireEvent.change(within(layer).getByLabelText('Low Threshold'), { target: { value: '50' } });
+    expect(screen.queryByTestId('processed-preview')).toBeNull();
+    await screen.findByTestId('processed-preview', {}, { timeout: 5000 });
+    expect(enqueued(calls)[1].nodes.processor).toMatchObject({ type: 'canny_edge_detection', low_threshold: 50, high_threshold: 200 });
 
     fireEvent.click(screen.getByRole('button', { name: 'Add IP-Adapter' }));
     const ipl = await screen.findByRole('group', { name: 'IP-Adapter 1' });
@@ -111,8 +116,8 @@ describe('Generate: control adapters', () => {
     fireEvent.click(await within(ipl).findByRole('button', { name: 'Use shapes.png' }, { timeout: 5000 }));
 
     fireEvent.click(screen.getByRole('button', { name: 'Invoke' }));
-    await waitFor(() => expect(enqueued(calls)).toHaveLength(2), { timeout: 5000 });
-    const g = enqueued(calls)[1];
+    await waitFor(() => expect(enqueued(calls)).toHaveLength(3), { timeout: 5000 });
+    const g = enqueued(calls)[2];
     expect(g.nodes.control_net_0).toMatchObject({ type: 'controlnet', image: { image_name: 'shapes-canny.png' }, begin_step_percent: 0.2, control_mode: 'more_control' });
     expect(g.nodes.ip_adapter_0).toMatchObject({ type: 'ip_adapter', image: { image_name: 'shapes.png' }, method: 'style', ip_adapter_model: { key: 'i1' } });
     expect(g.nodes.core_metadata.controlnets[0]).toMatchObject({ image: { image_name: 'shapes.png' }, processed_image: { image_name: 'shapes-canny.png' } });
