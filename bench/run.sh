@@ -5,7 +5,7 @@
 # bench/results.md). Timings are wall-clock medians on THREADS threads.
 #
 # Variables: PY (Debian's python3 with python3-torch), THREADS (2), RUNS (3),
-# WARMUP (1), TORCH_ARGS (extra torch_bench.py flags, e.g. --explore),
+# WARMUP (1), IMAGE_STEPS (25), TURBO_STEPS (4), TORCH_ARGS (extra torch_bench.py flags, e.g. --explore),
 # ENGINE_ARGS (extra enginebench flags), RESULTS (bench/results.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -54,6 +54,10 @@ echo "bench: load before invokego: $(uptime)"
 uptime >"$OUT/uptime_engine"
 go build -o "$OUT/enginebench" ./bench/cmd/enginebench
 GOMAXPROCS="$THREADS" "$OUT/enginebench" -runs "$RUNS" -warmup "$WARMUP" ${ENGINE_ARGS:-} | tee "$OUT/engine.jsonl"
+# Whole 512×512 images, part by part, per precision (IMAGE_STEPS dpmpp_2m steps, then a
+# TURBO_STEPS-step turbo-style image); long on two shared cores.
+GOMAXPROCS="$THREADS" "$OUT/enginebench" -only image -image-steps "${IMAGE_STEPS:-25}" -turbo-steps "${TURBO_STEPS:-4}" \
+	| grep -v '"name":"machine"' | tee -a "$OUT/engine.jsonl"
 uptime >"$OUT/uptime_end"
 
 # 4. The table.
