@@ -312,6 +312,16 @@ func asLayerPatcher(p *lora.Patcher) sd.LayerPatcher {
 	return p
 }
 
+// patchErr reports a layer a run's patcher could not patch (it then ran
+// unpatched, so the result must not be used). Resolve checks every shape
+// first, so this is a safeguard.
+func patchErr(l sd.LayerPatcher) error {
+	if p, ok := l.(interface{ Err() error }); ok && p != nil {
+		return p.Err()
+	}
+	return nil
+}
+
 // tiTrigger is InvokeAI's pattern for an embedding named in a prompt.
 var tiTrigger = regexp.MustCompile(`<[a-zA-Z0-9., _-]+>`)
 

@@ -268,6 +268,9 @@ func (n *Compel) Invoke(ctx nodes.Context) (nodes.Output, error) {
 		return nil, nodeError(err)
 	}
 	z, err := pipeline.EncodePrompt(ctx, enc, n.Prompt, pipeline.LastHiddenNormalized)
+	if err == nil {
+		err = patchErr(enc.Layers)
+	}
 	if err != nil {
 		return nil, nodeError(err)
 	}
@@ -323,6 +326,11 @@ func (n *SDXLCompelPrompt) Invoke(ctx nodes.Context) (nodes.Output, error) {
 		CropTop: n.CropTop, CropLeft: n.CropLeft,
 		TargetWidth: n.TargetWidth, TargetHeight: n.TargetHeight,
 	})
+	if err == nil {
+		if err = patchErr(enc1.Layers); err == nil {
+			err = patchErr(enc2.Layers)
+		}
+	}
 	if err != nil {
 		return nil, nodeError(err)
 	}
@@ -512,6 +520,9 @@ func (n *DenoiseLatents) Invoke(ctx nodes.Context) (nodes.Output, error) {
 		return nil
 	}
 	result, err := pipeline.Denoise(ctx, params)
+	if err == nil {
+		err = patchErr(params.UNetOptions.Layers)
+	}
 	if err != nil {
 		return nil, nodeError(err)
 	}

@@ -177,6 +177,9 @@ func (n *TiledMultiDiffusionDenoiseLatents) Invoke(ctx nodes.Context) (nodes.Out
 		return nil
 	}
 	result, err := pipeline.MultiDiffusionDenoise(ctx, params, grid)
+	if err == nil {
+		err = patchErr(params.UNetOptions.Layers)
+	}
 	if err != nil {
 		return nil, nodeError(err)
 	}
