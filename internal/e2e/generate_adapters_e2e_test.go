@@ -439,3 +439,58 @@ func TestE2EGenerateLoRAAndControlNet(t *testing.T) {
 		t.Errorf("recalled kohya weight slider = %q, want 75", got)
 	}
 }
+
+// A T2I-Adapter through the Control panel: a T2I model in the layer makes a t2i_adapter node (no control mode offered),
+// and the run at weight 0.8 on the fixture's adapter image equals the diffusers golden.
+func TestE2EGenerateT2IAdapter(t *testing.T) {
+	b := newBrowser(t)
+	env := apitest.New(t)
+	installModel(t, env, tinyModelPath(), map[string]any{})
+	// The fixture's full_adapter_xl-shaped adapter serves the tiny SD-1 model; the install says which base.
+	t2i := installModel(t, env, goldtest.Path(t, "sd-ext", "t2i_adapter", "models", "t2i-full-xl"), map[string]any{"base": "sd-1"})
+	if t2i["type"] != "t2i_adapter" {
+		t.Fatalf("installed as %v", t2i)
+	}
+	var bd struct {
+		BoardID string `json:"board_id"`
+	}
+	env.Do("POST", "/api/v1/boards/?board_name=T2I").Expect(http.StatusCreated).Decode(&bd)
+
+	p := b.newPage("t2i", env.URL)
+	p.open("/generate")
+	p.waitFor("the Invoke button", `document.querySelector('[data-testid="invoke-button"]')`)
+	p.fill("Prompt", "a photo of a cat")
+	p.fill("Negative Prompt", "")
+	p.fill("Width", "64")
+	p.fill("Height", "64")
+	p.fill("Steps", "10")
+	p.fill("CFG Scale", "7.5")
+	p.selectOption("Scheduler", "Euler")
+	p.check("Random Seed", false)
+	p.fill("Seed", "0")
+	p.selectOption("Board", "T2I")
+	const layer = `[data-testid="control-layer"]`
+	p.click("Control", `[data-testid="control-panel"]`)
+	p.click("Add Control", `[data-testid="control-panel"]`)
+	p.waitFor("the control layer", `document.querySelector('`+layer+`')`)
+	p.selectOption("Control Model", t2i["name"].(string))
+	if p.value("Control Mode") != "<missing>" {
+		t.Errorf("a T2I-Adapter layer offers a control mode")
+	}
+	p.selectOption("Processor", "None")
+	p.upload(layer+` input[type="file"]`, goldtest.Path(t, "sd-ext", "t2i_adapter", "inputs", "adapter_in64.png"))
+	p.waitFor("the control image", `document.querySelector('`+layer+` [data-testid="chosen-image"]')`)
+	p.fill("Weight", "80", layer)
+	known := boardImageNames(t, env, bd.BoardID)
+	p.click("Invoke")
+	name := newBoardImage(t, env, bd.BoardID, known, 5*time.Minute)
+	md := imageMetadata(t, env, name)
+	ts, _ := md["t2iAdapters"].([]any)
+	if len(ts) != 1 || md["controlnets"] != nil {
+		t.Fatalf("metadata t2iAdapters = %v, controlnets = %v", md["t2iAdapters"], md["controlnets"])
+	}
+	if a := ts[0].(map[string]any); a["weight"] != 0.8 || a["t2i_adapter_model"].(map[string]any)["key"] != t2i["key"] {
+		t.Errorf("metadata t2i adapter = %v", a)
+	}
+	sameAsGolden(t, fetchPNG(t, env, name), goldtest.Path(t, "sd-ext", "t2i_adapter", "pipeline", "txt2img_t2i0.8.png"))
+}
