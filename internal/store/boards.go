@@ -202,22 +202,14 @@ type BoardChanges struct {
 
 // UpdateBoard applies changes and returns the board as v sees it; ErrNotFound if the board does not exist.
 func (db *DB) UpdateBoard(ctx context.Context, id string, ch BoardChanges, v ImageView) (*Board, error) {
-	var sets []string
-	var args []any
-	if ch.BoardName != nil {
-		sets, args = append(sets, "board_name = ?"), append(args, *ch.BoardName)
-	}
-	if ch.CoverImageName != nil {
-		sets, args = append(sets, "cover_image_name = ?"), append(args, *ch.CoverImageName)
-	}
-	if ch.Archived != nil {
-		sets, args = append(sets, "archived = ?"), append(args, *ch.Archived)
-	}
-	if ch.Visibility != nil {
-		sets, args = append(sets, "board_visibility = ?"), append(args, *ch.Visibility)
-	}
-	if len(sets) > 0 {
-		res, err := db.sql.ExecContext(ctx, `UPDATE boards SET `+strings.Join(sets, ", ")+` WHERE board_id = ?`, append(args, id)...)
+	var s sets
+	setIf(&s, "board_name", ch.BoardName)
+	setIf(&s, "cover_image_name", ch.CoverImageName)
+	setIf(&s, "archived", ch.Archived)
+	setIf(&s, "board_visibility", ch.Visibility)
+	if !s.empty() {
+		set, args := s.clause(id)
+		res, err := db.sql.ExecContext(ctx, `UPDATE boards SET `+set+` WHERE board_id = ?`, args...)
 		if isForeignKeyViolation(err) {
 			return nil, fmt.Errorf("cover image: %w", ErrNotFound)
 		}

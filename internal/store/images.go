@@ -161,22 +161,14 @@ type ImageChanges struct {
 
 // UpdateImage applies changes; ErrNotFound if the image does not exist.
 func (db *DB) UpdateImage(ctx context.Context, name string, ch ImageChanges) (*Image, error) {
-	var sets []string
-	var args []any
-	if ch.ImageCategory != nil {
-		sets, args = append(sets, "image_category = ?"), append(args, *ch.ImageCategory)
-	}
-	if ch.SessionID != nil {
-		sets, args = append(sets, "session_id = ?"), append(args, *ch.SessionID)
-	}
-	if ch.IsIntermediate != nil {
-		sets, args = append(sets, "is_intermediate = ?"), append(args, *ch.IsIntermediate)
-	}
-	if ch.Starred != nil {
-		sets, args = append(sets, "starred = ?"), append(args, *ch.Starred)
-	}
-	if len(sets) > 0 {
-		res, err := db.sql.ExecContext(ctx, `UPDATE images SET `+strings.Join(sets, ", ")+` WHERE image_name = ?`, append(args, name)...)
+	var s sets
+	setIf(&s, "image_category", ch.ImageCategory)
+	setIf(&s, "session_id", ch.SessionID)
+	setIf(&s, "is_intermediate", ch.IsIntermediate)
+	setIf(&s, "starred", ch.Starred)
+	if !s.empty() {
+		set, args := s.clause(name)
+		res, err := db.sql.ExecContext(ctx, `UPDATE images SET `+set+` WHERE image_name = ?`, args...)
 		if err != nil {
 			return nil, fmt.Errorf("update image: %w", err)
 		}

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 )
 
 // SystemUserID owns everything in single-user mode.
@@ -128,27 +127,16 @@ func (db *DB) UpdateUser(ctx context.Context, id string, ch UserChanges, guardLa
 		if err != nil {
 			return err
 		}
-		var sets []string
-		var args []any
-		if ch.Email != nil {
-			sets, args = append(sets, "email = ?"), append(args, *ch.Email)
-		}
-		if ch.DisplayName != nil {
-			sets, args = append(sets, "display_name = ?"), append(args, *ch.DisplayName)
-		}
-		if ch.PasswordHash != nil {
-			sets, args = append(sets, "password_hash = ?"), append(args, *ch.PasswordHash)
-		}
-		if ch.IsAdmin != nil {
-			sets, args = append(sets, "is_admin = ?"), append(args, *ch.IsAdmin)
-		}
-		if ch.IsActive != nil {
-			sets, args = append(sets, "is_active = ?"), append(args, *ch.IsActive)
-		}
+		var s sets
+		setIf(&s, "email", ch.Email)
+		setIf(&s, "display_name", ch.DisplayName)
+		setIf(&s, "password_hash", ch.PasswordHash)
+		setIf(&s, "is_admin", ch.IsAdmin)
+		setIf(&s, "is_active", ch.IsActive)
 		if ch.RevokeTokens {
-			sets = append(sets, "token_epoch = token_epoch + 1")
+			s.expr("token_epoch = token_epoch + 1")
 		}
-		if len(sets) == 0 {
+		if s.empty() {
 			return nil
 		}
 		if ch.IsActive != nil && !*ch.IsActive {
@@ -157,7 +145,8 @@ func (db *DB) UpdateUser(ctx context.Context, id string, ch UserChanges, guardLa
 				return err
 			}
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE users SET `+strings.Join(sets, ", ")+` WHERE user_id = ?`, append(args, id)...)
+		set, args := s.clause(id)
+		_, err = tx.ExecContext(ctx, `UPDATE users SET `+set+` WHERE user_id = ?`, args...)
 		if isUniqueViolation(err) {
 			return ErrConflict
 		}

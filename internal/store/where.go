@@ -79,3 +79,28 @@ func anys[T any](s []T) []any {
 	}
 	return out
 }
+
+// sets is the SET list of an UPDATE under construction: the columns a change names, with their values.
+type sets struct {
+	parts []string
+	args  []any
+}
+
+// setIf sets column to *v when v is not nil (a change leaves the columns it does not name alone).
+func setIf[T any](s *sets, column string, v *T) {
+	if v != nil {
+		s.parts = append(s.parts, column+" = ?")
+		s.args = append(s.args, *v)
+	}
+}
+
+// expr sets a column to an expression of its own.
+func (s *sets) expr(assignment string) { s.parts = append(s.parts, assignment) }
+
+// empty reports whether the change names no column.
+func (s *sets) empty() bool { return len(s.parts) == 0 }
+
+// clause is "a = ?, b = ?" and the values, followed by the given WHERE arguments.
+func (s *sets) clause(whereArgs ...any) (string, []any) {
+	return strings.Join(s.parts, ", "), append(append([]any{}, s.args...), whereArgs...)
+}
