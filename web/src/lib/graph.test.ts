@@ -160,3 +160,23 @@ describe('LoRAs and adapters', () => {
     expect(recallFromMetadata({ loras: [{ weight: 1 }, 'x'], controlnets: [{ control_model: { key: 'c' } }] }, [])).toEqual({ loras: [], controls: [] });
   });
 });
+
+describe('FLUX recall', () => {
+  it('brings the model, its encoders, VAE, guidance and LoRAs back from the metadata', () => {
+    const mk = (key: string, base: string, type: string, variant?: string): ModelConfig => ({ key, hash: `h-${key}`, name: key, base, type, ...(variant ? { variant } : {}) });
+    const dev = mk('dev', 'flux', 'main', 'dev');
+    const params = p({
+      model: dev,
+      guidance: 4.5,
+      steps: 12,
+      t5Encoder: mk('t5', 'any', 't5_encoder'),
+      clipEmbed: mk('clip', 'any', 'clip_embed'),
+      fluxVAE: mk('ae', 'flux', 'vae'),
+      loras: [{ id: 'x', model: mk('fl', 'flux', 'lora'), weight: 0.8, isEnabled: true }],
+    });
+    const md = buildGraph(params).nodes.core_metadata as Record<string, unknown>;
+    const back = recallFromMetadata(md, [dev]);
+    expect(back).toMatchObject({ model: dev, guidance: 4.5, steps: 12, t5Encoder: { key: 't5' }, clipEmbed: { key: 'clip' }, fluxVAE: { key: 'ae' } });
+    expect(buildGraph(p({ ...back })).nodes.core_metadata).toEqual(md);
+  });
+});
