@@ -1,14 +1,11 @@
 package access_test
 
 import (
-	"context"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/invokego/invokego/internal/access"
-	"github.com/invokego/invokego/internal/store"
 )
 
 // The image-read rule has three forms: ReadImage (one image), ImageReadFilter (SQL, the readable rows) and
@@ -16,13 +13,7 @@ import (
 // filter at all). Every combination of caller, image owner and board is checked against a real SQLite database,
 // so that no listing, count or cover can disagree with the check on a single image.
 func TestImageReadRuleFormsAgree(t *testing.T) {
-	ctx := context.Background()
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "t.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	sqlDB := db.SQL()
+	sqlDB := openDB(t)
 	// User ids that sort below, between and above each other, so that the hidden filter's two ranges are both used.
 	users := []string{"a-user", "m-user", "z-user"}
 	for _, u := range users {

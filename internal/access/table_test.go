@@ -13,6 +13,17 @@ import (
 	"github.com/invokego/invokego/internal/store"
 )
 
+// openDB opens a real, migrated database in a temporary folder for the SQL forms of the rules.
+func openDB(t *testing.T) *sql.DB {
+	t.Helper()
+	db, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "t.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db.SQL()
+}
+
 // selectSet runs a query of one column and returns the values it gave.
 func selectSet[T comparable](t *testing.T, db *sql.DB, query string, args ...any) map[T]bool {
 	t.Helper()
@@ -172,13 +183,7 @@ func TestRuleTable(t *testing.T) {
 // TestListFiltersAgreeWithChecks runs each listing filter over every variant of its resource in a real SQLite
 // table and compares the rows it keeps with the check on one resource, for every caller.
 func TestListFiltersAgreeWithChecks(t *testing.T) {
-	ctx := context.Background()
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "t.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	sqlDB := db.SQL()
+	sqlDB := openDB(t)
 	owners := []string{"alice", "bob", access.SystemUserID}
 	type row struct {
 		owner    string

@@ -207,18 +207,15 @@ func (db *DB) UpdateBoard(ctx context.Context, id string, ch BoardChanges, v Ima
 	setIf(&s, "cover_image_name", ch.CoverImageName)
 	setIf(&s, "archived", ch.Archived)
 	setIf(&s, "board_visibility", ch.Visibility)
-	if !s.empty() {
-		set, args := s.clause(id)
-		res, err := db.sql.ExecContext(ctx, `UPDATE boards SET `+set+` WHERE board_id = ?`, args...)
-		if isForeignKeyViolation(err) {
-			return nil, fmt.Errorf("cover image: %w", ErrNotFound)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("update board: %w", err)
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return nil, ErrNotFound
-		}
+	found, err := s.update(ctx, db.sql, "boards", "board_id", id)
+	if isForeignKeyViolation(err) {
+		return nil, fmt.Errorf("cover image: %w", ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("update board: %w", err)
+	}
+	if !found {
+		return nil, ErrNotFound
 	}
 	return db.BoardByID(ctx, id, v)
 }

@@ -166,15 +166,12 @@ func (db *DB) UpdateImage(ctx context.Context, name string, ch ImageChanges) (*I
 	setIf(&s, "session_id", ch.SessionID)
 	setIf(&s, "is_intermediate", ch.IsIntermediate)
 	setIf(&s, "starred", ch.Starred)
-	if !s.empty() {
-		set, args := s.clause(name)
-		res, err := db.sql.ExecContext(ctx, `UPDATE images SET `+set+` WHERE image_name = ?`, args...)
-		if err != nil {
-			return nil, fmt.Errorf("update image: %w", err)
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return nil, ErrNotFound
-		}
+	found, err := s.update(ctx, db.sql, "images", "image_name", name)
+	if err != nil {
+		return nil, fmt.Errorf("update image: %w", err)
+	}
+	if !found {
+		return nil, ErrNotFound
 	}
 	return db.ImageByName(ctx, name)
 }

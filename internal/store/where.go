@@ -1,6 +1,8 @@
 package store
 
 import (
+	"context"
+	"database/sql"
 	"strings"
 
 	"github.com/invokego/invokego/internal/access"
@@ -99,6 +101,21 @@ func (s *sets) expr(assignment string) { s.parts = append(s.parts, assignment) }
 
 // empty reports whether the change names no column.
 func (s *sets) empty() bool { return len(s.parts) == 0 }
+
+// update applies the SET list to the row of table whose keyColumn is key and reports whether that row
+// exists. A change that names no column writes nothing and reports true (the caller's read then decides).
+func (s *sets) update(ctx context.Context, db *sql.DB, table, keyColumn string, key any) (bool, error) {
+	if s.empty() {
+		return true, nil
+	}
+	set, args := s.clause(key)
+	res, err := db.ExecContext(ctx, `UPDATE `+table+` SET `+set+` WHERE `+keyColumn+` = ?`, args...)
+	if err != nil {
+		return false, err
+	}
+	n, _ := res.RowsAffected()
+	return n > 0, nil
+}
 
 // clause is "a = ?, b = ?" and the values, followed by the given WHERE arguments.
 func (s *sets) clause(whereArgs ...any) (string, []any) {
