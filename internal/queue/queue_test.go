@@ -117,6 +117,8 @@ func FuzzBatch(f *testing.F) {
 		`{"graph":{"nodes":{"i":{"id":"i","type":"image"}},"edges":[]},"data":[[{"node_path":"i","field_name":"image","items":[{"image_name":"q.png"}]}]]}`,
 		`{"graph":{"nodes":{}},"data":[[]],"runs":0}`,
 		`{"graph":null}`, `{"batch_id":"b","origin":"o","graph":{"nodes":{"a":{"id":"a","type":"integer"}},"edges":[]},"data":[[{"node_path":"a","field_name":"value","items":[]}]]}`,
+		// Batch nodes, grouped and fed by a generator, lowered into data.
+		`{"graph":{"nodes":{"b":{"id":"b","type":"integer_batch","integers":[1,2],"batch_group_id":"Group 1"},"c":{"id":"c","type":"string_batch","strings":["x","y"],"batch_group_id":"Group 1"},"g":{"id":"g","type":"float_generator","generator":{"type":"float_generator_linear_distribution","start":0,"end":1,"count":3}},"f":{"id":"f","type":"float_batch"},"n":{"id":"n","type":"integer"},"s":{"id":"s","type":"string"},"x":{"id":"x","type":"float"}},"edges":[{"source":{"node_id":"b","field":"value"},"destination":{"node_id":"n","field":"value"}},{"source":{"node_id":"c","field":"value"},"destination":{"node_id":"s","field":"value"}},{"source":{"node_id":"g","field":"floats"},"destination":{"node_id":"f","field":"floats"}},{"source":{"node_id":"f","field":"value"},"destination":{"node_id":"x","field":"value"}}]},"runs":1}`,
 	}
 	for _, s := range seeds {
 		f.Add([]byte(s))

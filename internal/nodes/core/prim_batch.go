@@ -510,11 +510,17 @@ func (*FloatGenerator) NodeInfo() nodes.Info {
 		Version: "1.0.0", Classification: "special", Output: FloatGeneratorOutput{}}
 }
 
-// Invoke implements nodes.Invocation.
+// Invoke implements nodes.Invocation. Infinities and NaN (a parsed "Infinity", an overflowing sequence) have no
+// JSON form, which InvokeAI's UI would send as null: they are refused.
 func (n *FloatGenerator) Invoke(nodes.Context) (nodes.Output, error) {
 	v, err := n.Generator.floats()
 	if err != nil {
 		return nil, err
+	}
+	for _, x := range v {
+		if math.IsInf(x, 0) || math.IsNaN(x) {
+			return nil, nodes.Errorf("ValueError", "the float generator made %v, which is not a finite number", x)
+		}
 	}
 	return FloatGeneratorOutput{orEmpty(v)}, nil
 }
@@ -627,6 +633,10 @@ func (g generatorSpec) integers() ([]int64, error) {
 		}
 		out := make([]int64, count)
 		for i := range out {
+			// JavaScript's numbers are exact to 2^53; beyond, the UI's values would not be integers.
+			if f := float64(start) + float64(i)*float64(step); math.Abs(f) > 1<<53 {
+				return nil, nodes.Errorf("ValueError", "the integer sequence leaves ±2^53 at its %d-th value", i+1)
+			}
 			out[i] = start + int64(i)*step
 		}
 		return out, nil

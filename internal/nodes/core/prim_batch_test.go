@@ -132,6 +132,8 @@ func TestFloatGeneratorsAsInvokeAIsUI(t *testing.T) {
 		`{"generator": {"type": "float_generator_arithmetic_sequence", "count": 1048577}}`,
 		`{"generator": {"type": "float_generator_arithmetic_sequence", "count": -1}}`,
 		`{"generator": {"type": "nope"}}`,
+		`{"generator": {"type": "float_generator_parse_string", "input": "1, Infinity"}}`,
+		`{"generator": {"type": "float_generator_arithmetic_sequence", "start": 1e308, "step": 1e308, "count": 3}}`,
 	} {
 		var ne *nodes.NodeError
 		if _, err := invoke(t, reg, ctx, "float_generator", bad); !errors.As(err, &ne) {
@@ -157,6 +159,10 @@ func TestIntegerGeneratorsAsInvokeAIsUI(t *testing.T) {
 		if got := generate[int64](t, "integer_generator", "integers", c.spec); !reflect.DeepEqual(got, c.want) {
 			t.Errorf("%v = %v, want %v", c.spec, got, c.want)
 		}
+	}
+	reg, ctx := primRegistry()
+	if _, err := invoke(t, reg, ctx, "integer_generator", `{"generator": {"type": "integer_generator_arithmetic_sequence", "start": 9007199254740000, "step": 1000, "count": 3}}`); err == nil {
+		t.Error("a sequence past 2^53 was accepted")
 	}
 	// min 0, max 2^32-1 turns each seeded draw into the MT19937 output itself.
 	for _, mt := range loadRandomGoldens(t).MT19937 {
