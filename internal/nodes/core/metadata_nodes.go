@@ -435,6 +435,16 @@ func pyInt(v any) (int64, error) {
 	return 0, nodes.Errorf("TypeError", "int() argument must be a string, a bytes-like object or a real number, not '%s'", pyType(v))
 }
 
+// finiteFloat is pyFloatOf for a node's output: an infinity or NaN ("inf" and "nan" convert in Python) has no
+// JSON form, so it is refused.
+func finiteFloat(v any) (float64, error) {
+	f, err := pyFloatOf(v)
+	if err == nil && (math.IsInf(f, 0) || math.IsNaN(f)) {
+		return 0, nodes.Errorf("ValueError", "metadata value %s is not a finite number", pyFloat(f))
+	}
+	return f, err
+}
+
 // pyFloatOf is Python's float() of a JSON value.
 func pyFloatOf(v any) (float64, error) {
 	switch x := v.(type) {
@@ -608,7 +618,7 @@ func (n *MetadataToFloat) Invoke(nodes.Context) (nodes.Output, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := pyFloatOf(v)
+	f, err := finiteFloat(v)
 	if err != nil {
 		return nil, err
 	}
@@ -630,7 +640,7 @@ func (*MetadataToFloatCollection) NodeInfo() nodes.Info {
 
 // Invoke implements nodes.Invocation.
 func (n *MetadataToFloatCollection) Invoke(nodes.Context) (nodes.Output, error) {
-	v, err := lookupList(n.Metadata, string(n.Label), n.CustomLabel, n.DefaultValue, pyFloatOf)
+	v, err := lookupList(n.Metadata, string(n.Label), n.CustomLabel, n.DefaultValue, finiteFloat)
 	if err != nil {
 		return nil, err
 	}
