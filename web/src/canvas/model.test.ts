@@ -74,3 +74,23 @@ describe('layer transforms', () => {
     expect(q.y).toBeCloseTo(22, 9);
   });
 });
+
+describe('layer bounds', () => {
+  it('cover strokes with their width, rectangles and images, through the layer transform, ignoring eraser strokes', async () => {
+    const { layersBounds } = await import('./render');
+    const { emptyDoc } = await import('./types');
+    const d = emptyDoc();
+    const raster = d.layers.find((l) => l.kind === 'raster')!;
+    raster.x = 100;
+    raster.objects = [
+      { type: 'line', id: 'a', tool: 'brush', points: [0, 0, 10, 0], size: 4, color: '#fff' },
+      { type: 'line', id: 'b', tool: 'eraser', points: [500, 500, 600, 600], size: 4, color: '#fff' },
+      { type: 'rect', id: 'c', x: 20, y: 20, width: 10, height: 5, color: '#fff' },
+    ];
+    expect(layersBounds(d, ['raster'])).toEqual({ x: 98, y: -2, width: 32, height: 27 });
+    raster.scaleX = 2;
+    raster.scaleY = 2;
+    expect(layersBounds(d, ['raster'])).toEqual({ x: 96, y: -4, width: 64, height: 54 });
+    expect(layersBounds(d, ['control'])).toBeNull();
+  });
+});

@@ -10,6 +10,11 @@ export function imageUrl(name: string): string {
   return `/api/v1/images/i/${encodeURIComponent(name)}/full`;
 }
 
+/** Forgets loaded images (another account signs in: its canvas must not draw what the previous one could read). */
+export function clearImageCache(): void {
+  imageCache.clear();
+}
+
 /** Loads (once) a gallery image by name. */
 export function loadImage(name: string): Promise<HTMLImageElement> {
   let p = imageCache.get(name);

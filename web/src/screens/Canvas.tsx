@@ -10,7 +10,7 @@ import { CanvasStage, type Tool } from '../canvas/CanvasStage';
 import { buildCanvasBatch, buildCanvasGraph, CANVAS_OUTPUT, type ControlInput, type ModelIdentifier, type ReferenceInput, type RegionInput } from '../canvas/graphs';
 import { generationMode, type GenerationMode } from '../canvas/mode';
 import { takeInbox, uploadPNG } from '../canvas/persist';
-import { composite, layersBounds, pixels, rasterizeLayer, toPNG } from '../canvas/render';
+import { clearImageCache, composite, layersBounds, pixels, rasterizeLayer, toPNG } from '../canvas/render';
 import { useCanvasDoc } from '../canvas/useDoc';
 import { isTransformed, newId, newLayer, snap8, type CanvasDoc, type CanvasObject, type Layer, type LayerKind, type Rect } from '../canvas/types';
 import '../canvas/canvas.css';
@@ -41,6 +41,9 @@ function ident(m: ModelConfig): ModelIdentifier {
 function mapLayer(d: CanvasDoc, id: string, f: (l: Layer) => Layer): CanvasDoc {
   return { ...d, layers: d.layers.map((l) => (l.id === id ? f(l) : l)) };
 }
+
+/** The account whose images the image cache holds. */
+let cacheUser: string | undefined;
 
 /** Timings of the last generation's uploads, for the e2e suite's report (no assertions depend on them). */
 const metrics = { lastCompositeUploadMs: 0, lastCompositeSize: '' };
@@ -80,6 +83,13 @@ export function CanvasScreen() {
   const selected = doc.layers.find((l) => l.id === doc.selectedLayerId) ?? null;
   const model = app.params.model;
   const boardOk = generationBoardAllowed(app.user, app.boards, app.params.boardId);
+
+  // Images are cached per account (the screen mounts again after another account signs in).
+  const userId = app.user?.user_id;
+  if (cacheUser !== userId) {
+    cacheUser = userId;
+    clearImageCache();
+  }
 
   useEffect(() => {
     Promise.all(
