@@ -510,18 +510,28 @@ var acceptOptions = &websocket.AcceptOptions{
 	CompressionMode:    websocket.CompressionDisabled,
 }
 
+// acceptWebsocket completes the websocket handshake with the incoming size bound set; nil when it failed (the
+// library has answered the request).
+func (e *engine) acceptWebsocket(w http.ResponseWriter, r *http.Request) *websocket.Conn {
+	conn, err := websocket.Accept(w, r, acceptOptions)
+	if err != nil {
+		e.logger.Debug("socket.io: websocket accept failed", "error", err)
+		return nil
+	}
+	conn.SetReadLimit(e.cfg.maxPayload)
+	return conn
+}
+
 func (e *engine) websocketHandshake(w http.ResponseWriter, r *http.Request) {
 	if !e.beginWork() {
 		engineError(w, http.StatusServiceUnavailable, 3, "Server is shutting down")
 		return
 	}
 	defer e.workers.Done()
-	conn, err := websocket.Accept(w, r, acceptOptions)
-	if err != nil {
-		e.logger.Debug("socket.io: websocket accept failed", "error", err)
+	conn := e.acceptWebsocket(w, r)
+	if conn == nil {
 		return
 	}
-	conn.SetReadLimit(e.cfg.maxPayload)
 	s, err := e.newSession(r, websocketTransport)
 	if s == nil {
 		_ = conn.Close(websocket.StatusTryAgainLater, err.Error())
@@ -557,12 +567,10 @@ func (e *engine) upgrade(w http.ResponseWriter, r *http.Request, s *session) {
 		return
 	}
 	defer e.workers.Done()
-	conn, err := websocket.Accept(w, r, acceptOptions)
-	if err != nil {
-		e.logger.Debug("socket.io: websocket accept failed", "error", err)
+	conn := e.acceptWebsocket(w, r)
+	if conn == nil {
 		return
 	}
-	conn.SetReadLimit(e.cfg.maxPayload)
 	ctx, cancel := context.WithTimeout(e.baseCtx, e.cfg.upgradeTimeout)
 	defer cancel()
 	for !upgraded {
