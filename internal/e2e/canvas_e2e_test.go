@@ -24,6 +24,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/invokego/invokego/internal/apitest"
+	"github.com/invokego/invokego/internal/config"
 )
 
 // installTiny installs the tiny fixture model (and skips when the diffusion nodes are not wired).
@@ -375,6 +376,21 @@ func TestE2ECanvas(t *testing.T) {
 		t.Errorf("the image layer %q is gone", imageLayer)
 	}
 	p.screenshot("canvas-reloaded-1280")
+
+	// Restart the server on the same root: the canvas is still there, its image layers drawn.
+	env.Close()
+	cfg := config.Default()
+	cfg.Root = env.Root
+	cfg.Precision = "float32"
+	env2 := apitest.Start(t, cfg)
+	p2 := b.newPage("restarted", env2.URL)
+	p2.open("/canvas")
+	p2.waitFor("the canvas after a restart", `document.querySelectorAll('[data-testid="layer-item"]').length > 0`)
+	if names := js[[]string](p2, `Array.from(document.querySelectorAll('[data-testid="layer-item"]')).map((e) => e.dataset.layerName)`); strings.Join(names, "|") != strings.Join(want, "|") {
+		t.Errorf("after a restart the layers are %v, want %v", names, want)
+	}
+	p2.waitFor("the image drawn after a restart", `(() => { const q = window.__invokegoCanvas.docToClient(10, 10); const r = document.querySelector('[data-testid="canvas-stage"]').getBoundingClientRect(); return Array.from(document.querySelectorAll('[data-testid="canvas-stage"] canvas')).some((c) => { const x = c.getContext('2d'); const d = x && x.getImageData((q.x - r.left) * devicePixelRatio, (q.y - r.top) * devicePixelRatio, 1, 1).data; return d && d[3] > 0; }); })()`)
+	p2.screenshot("canvas-restarted-1280")
 }
 
 // socketRecorder keeps every WebSocket message a page receives in window.__socketMessages.
