@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"encoding/json"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -67,5 +68,37 @@ func TestMetadataNodesObeyTheImageReadRule(t *testing.T) {
 		if strings.Contains(string(it.Session), "secret") {
 			t.Errorf("%s: the session leaks the metadata", node)
 		}
+	}
+}
+
+// prompt_template reads a real style preset with the rights of the queue item's owner: the owner's own
+// private preset fills the template, another user's private preset fails the node.
+func TestPromptTemplateReadsPresetsAsTheOwner(t *testing.T) {
+	env := apitest.New(t, apitest.Multiuser())
+	cast := env.Cast()
+	var created struct {
+		ID string `json:"id"`
+	}
+	env.Do("POST", spAPI+"/", apitest.Token(cast.Other.Token), presetForm(t, uiData("Moody", "{prompt}, moody light, {prompt}", "bright, {prompt}"), nil)).
+		Expect(http.StatusOK).Decode(&created)
+	g := map[string]any{"nodes": map[string]any{"t": map[string]any{"id": "t", "type": "prompt_template",
+		"style_preset": map[string]any{"style_preset_id": created.ID}, "positive_prompt": "a fox", "negative_prompt": "blur"}}, "edges": []any{}}
+	res := enqueue(t, env, cast.Other.Token, map[string]any{"graph": g})
+	it := waitStatus(t, env, cast.Other.Token, res.ItemIDs[0], "completed")
+	var sess struct {
+		SourcePrepared map[string][]string                   `json:"source_prepared_mapping"`
+		Results        map[string]map[string]json.RawMessage `json:"results"`
+	}
+	if err := json.Unmarshal(it.Session, &sess); err != nil {
+		t.Fatal(err)
+	}
+	out := sess.Results[sess.SourcePrepared["t"][0]]
+	if string(out["positive_prompt"]) != `"a fox, moody light, a fox"` || string(out["negative_prompt"]) != `"bright, blur"` {
+		t.Errorf("template gave %s / %s", out["positive_prompt"], out["negative_prompt"])
+	}
+	res = enqueue(t, env, cast.Owner.Token, map[string]any{"graph": g})
+	it = waitStatus(t, env, cast.Owner.Token, res.ItemIDs[0], "failed")
+	if strings.Contains(string(it.Session), "moody") {
+		t.Error("another user's preset leaked into the session")
 	}
 }
