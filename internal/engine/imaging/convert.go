@@ -319,3 +319,9 @@ func yCbCrToRGB(y, cb, cr uint8) (uint8, uint8, uint8) {
 	b := int(y) + int(t.bCb[cb]>>6)
 	return clipInt8(r), clipInt8(g), clipInt8(b)
 }
+
+// RGBToHSV is Pillow's conversion of one pixel to "HSV".
+func RGBToHSV(r, g, b uint8) (uint8, uint8, uint8) { return rgbToHSV(r, g, b) }
+
+// HSVToRGB is Pillow's conversion of one "HSV" pixel to "RGB".
+func HSVToRGB(h, s, v uint8) (uint8, uint8, uint8) { return hsvToRGB(h, s, v) }
