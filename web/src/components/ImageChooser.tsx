@@ -9,6 +9,9 @@ export function ImageChooser({ label, image, onChange }: { label: string; image:
   const app = useApp();
   const board = app.params.boardId || 'none';
   const [open, setOpen] = useState(false);
+  // The gallery opens on the generation board; any other visible board may be browsed.
+  const [browse, setBrowse] = useState<string | null>(null);
+  const shown = browse ?? board;
   const [images, setImages] = useState<ImageDTO[]>([]);
   const [error, setError] = useState('');
 
@@ -16,14 +19,14 @@ export function ImageChooser({ label, image, onChange }: { label: string; image:
     if (!open) return;
     let alive = true;
     api<Paged<ImageDTO>>('/api/v1/images/', {
-      query: { board_id: board, limit: 30, offset: 0, categories: ['general', 'control', 'user'], is_intermediate: false, starred_first: false, order_dir: 'DESC' },
+      query: { board_id: shown, limit: 30, offset: 0, categories: ['general', 'control', 'user'], is_intermediate: false, starred_first: false, order_dir: 'DESC' },
     })
       .then((r) => alive && setImages(r.items))
       .catch((e) => alive && setError(errorText(e)));
     return () => {
       alive = false;
     };
-  }, [open, board, app.galleryVersion]);
+  }, [open, shown, app.galleryVersion]);
 
   const upload = async (files: FileList | null) => {
     const f = files?.[0];
@@ -71,6 +74,21 @@ export function ImageChooser({ label, image, onChange }: { label: string; image:
         <p className="error" role="alert">
           {error}
         </p>
+      )}
+      {open && (
+        <label className="field">
+          <span>Browse Board</span>
+          <select value={shown} aria-label={`${label} board`} onChange={(e) => setBrowse(e.target.value)}>
+            <option value="none">Uncategorized</option>
+            {app.boards
+              .filter((b) => b.board_id !== 'none')
+              .map((b) => (
+                <option key={b.board_id} value={b.board_id}>
+                  {b.board_name}
+                </option>
+              ))}
+          </select>
+        </label>
       )}
       {open && (
         <ul className="gx-gallery" aria-label={`Choose ${label.toLowerCase()}`}>

@@ -5,8 +5,8 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { cleanup, fireEvent, render, screen, waitFor, within } from '@testing-library/react';
 import { GenerateScreen } from './Generate';
 import { defaultParams, type GenParams } from '../lib/graph';
-import { bob, mockApp, stubFetch, WithApp } from '../test/mockApp';
-import type { ModelConfig } from '../lib/types';
+import { board, bob, mockApp, stubFetch, WithApp } from '../test/mockApp';
+import type { Board, ModelConfig } from '../lib/types';
 
 afterEach(() => {
   cleanup();
@@ -32,9 +32,9 @@ const all = [
   mk('ae', 'ae-tiny', 'flux', 'vae'),
 ];
 
-function Harness({ initial, mains }: { initial: Partial<GenParams>; mains: ModelConfig[] }) {
+function Harness({ initial, mains, boards = [] }: { initial: Partial<GenParams>; mains: ModelConfig[]; boards?: Board[] }) {
   const [params, setState] = useState<GenParams>({ ...defaultParams, ...initial });
-  const app = mockApp({ user: bob, models: mains, params, setParams: (p: Partial<GenParams>) => setState((o) => ({ ...o, ...p })) });
+  const app = mockApp({ user: bob, boards, models: mains, params, setParams: (p: Partial<GenParams>) => setState((o) => ({ ...o, ...p })) });
   return (
     <WithApp app={app}>
       <GenerateScreen />
@@ -88,7 +88,7 @@ describe('Generate: control adapters', () => {
       '/api/v1/queue/default/enqueue_batch': { enqueued: 1, item_ids: [41] },
       '/api/v1/queue/default/i/41': { status: 'completed', session: { source_prepared_mapping: { processor: ['p-1'] }, results: { 'p-1': { image: { image_name: 'shapes-canny.png' }, width: 64, height: 64 } } } },
     });
-    render(<Harness initial={{ model: sd15, positivePrompt: 'a fox' }} mains={[sd15]} />);
+    render(<Harness initial={{ model: sd15, positivePrompt: 'a fox' }} mains={[sd15]} boards={[board({ board_id: 'refs', board_name: 'References', user_id: bob.user_id })]} />);
     // The button is there, disabled, until the installed models have loaded.
     const add = (await screen.findByRole('button', { name: 'Add Control' })) as HTMLButtonElement;
     await waitFor(() => expect(add.disabled).toBe(false), { timeout: 5000 });
@@ -113,6 +113,9 @@ describe('Generate: control adapters', () => {
     const ipl = await screen.findByRole('group', { name: 'IP-Adapter 1' });
     fireEvent.change(within(ipl).getByLabelText('Method'), { target: { value: 'style' } });
     fireEvent.click(within(ipl).getByRole('button', { name: 'From Gallery' }));
+    // Another board can be browsed.
+    fireEvent.change(within(ipl).getByLabelText('Browse Board'), { target: { value: 'refs' } });
+    await waitFor(() => expect(calls.some((c) => c.url.startsWith('/api/v1/images/?') && c.url.includes('board_id=refs'))).toBe(true), { timeout: 5000 });
     fireEvent.click(await within(ipl).findByRole('button', { name: 'Use shapes.png' }, { timeout: 5000 }));
 
     fireEvent.click(screen.getByRole('button', { name: 'Invoke' }));
