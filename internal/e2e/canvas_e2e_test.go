@@ -780,6 +780,32 @@ func TestE2ECanvasLayersFiltersAdapters(t *testing.T) {
 		t.Error("the saved candidate is still intermediate")
 	}
 	p.click("Discard All")
+
+	// Send to Gallery: the next result skips the staging area and lands in the gallery.
+	galleryTotal := func() int {
+		var page struct {
+			Total int `json:"total"`
+		}
+		env.Do("GET", "/api/v1/images/?limit=1&is_intermediate=false").Expect(http.StatusOK).Decode(&page)
+		return page.Total
+	}
+	before := galleryTotal()
+	p.check("Send to Gallery", true)
+	p.click("Invoke", `[data-testid="canvas-screen"]`)
+	old = waitTimeoutOverride(3 * time.Minute)
+	deadline := time.Now().Add(3 * time.Minute)
+	for galleryTotal() != before+1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the gallery holds %d images, want %d", galleryTotal(), before+1)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	waitTimeoutOverride(old)
+	if p.has(`document.querySelector('[data-testid="staging-area"]')`) {
+		t.Error("a result sent to the gallery was staged")
+	}
+	p.check("Send to Gallery", false)
+
 	p.fill("Box X", "0")
 	p.click("Save Canvas to Gallery")
 	p.waitText("Canvas saved to the gallery")

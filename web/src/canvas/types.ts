@@ -105,6 +105,8 @@ export interface CanvasSettings {
   scheduler: string;
   seed: number;
   randomSeed: boolean;
+  /** Results straight to the gallery (on the selected board) instead of the staging area. */
+  sendToGallery?: boolean;
 }
 
 export interface StagedImage {

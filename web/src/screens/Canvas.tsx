@@ -336,13 +336,17 @@ export function CanvasScreen() {
           regions,
           controls,
           references,
-          sendToCanvas: true,
-          boardId: null,
+          sendToCanvas: !s.sendToGallery,
+          boardId: s.sendToGallery && app.params.boardId !== 'none' ? app.params.boardId : null,
         },
         newId('canvas_graph'),
       );
       setBusy('Enqueuing…');
-      const res = await api<{ batch: { batch_id: string } }>('/api/v1/queue/default/enqueue_batch', { json: buildCanvasBatch(graph, [seed], true) });
+      const res = await api<{ batch: { batch_id: string } }>('/api/v1/queue/default/enqueue_batch', { json: buildCanvasBatch(graph, [seed], !s.sendToGallery) });
+      if (s.sendToGallery) {
+        app.toast(`Enqueued (${mode}), to the gallery`, 'success');
+        return;
+      }
       enqueued.current.set(res.batch.batch_id, rect);
       const arrived = (early.current.get(res.batch.batch_id) ?? []).map((img) => ({ ...img, rect }));
       early.current.delete(res.batch.batch_id);
@@ -630,6 +634,10 @@ export function CanvasScreen() {
               <label className="check">
                 <input type="checkbox" checked={s.randomSeed} onChange={(e) => setSettings({ randomSeed: e.target.checked })} />
                 <span>Random Seed</span>
+              </label>
+              <label className="check">
+                <input type="checkbox" checked={!!s.sendToGallery} onChange={(e) => setSettings({ sendToGallery: e.target.checked })} />
+                <span>Send to Gallery</span>
               </label>
               <label className="field">
                 <span>Infill Method</span>
