@@ -685,17 +685,17 @@ func (s *Service) checkRetryCap(qt *store.QueueTx, rows []store.NewQueueItem) er
 
 // Current returns the running item of the queue, sanitised (nil if none).
 func (s *Service) Current(ctx context.Context, p access.Principal, queueID string) (*SessionQueueItem, error) {
-	it, err := s.db.FirstQueueItem(ctx, store.QueueFilter{QueueID: queueID, Statuses: []string{store.QueueInProgress}, Visible: visible(p)})
-	if err != nil || it == nil {
-		return nil, err
-	}
-	v := view(p, it)
-	return &v, nil
+	return s.first(ctx, p, queueID, store.QueueInProgress)
 }
 
 // Next returns the item that plain priority order would run next, sanitised (nil if none).
 func (s *Service) Next(ctx context.Context, p access.Principal, queueID string) (*SessionQueueItem, error) {
-	it, err := s.db.FirstQueueItem(ctx, store.QueueFilter{QueueID: queueID, Statuses: []string{store.QueuePending}, Visible: visible(p)})
+	return s.first(ctx, p, queueID, store.QueuePending)
+}
+
+// first is the first item of the queue in a status, in priority order, as p may see it (nil if none).
+func (s *Service) first(ctx context.Context, p access.Principal, queueID, status string) (*SessionQueueItem, error) {
+	it, err := s.db.FirstQueueItem(ctx, store.QueueFilter{QueueID: queueID, Statuses: []string{status}, Visible: visible(p)})
 	if err != nil || it == nil {
 		return nil, err
 	}
