@@ -50,6 +50,9 @@ type DenoiseParams struct {
 	// OnStep, when set, is called after every model call; an error stops
 	// the loop and is returned.
 	OnStep func(StepInfo) error
+	// OnRegion, when set, is called by MultiDiffusionDenoise after each region of each model call (with
+	// the step and region counts), for progress per tile; an error stops the run.
+	OnRegion func(step, totalSteps, region, regions int) error
 
 	// Controls, Adapters and IPAdapters are the run's ControlNets,
 	// T2I-Adapters and IP-Adapters (adapters.go).

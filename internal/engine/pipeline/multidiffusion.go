@@ -170,6 +170,11 @@ func MultiDiffusionDenoise(ctx context.Context, p DenoiseParams, regions []tiles
 			if err != nil {
 				return nil, fmt.Errorf("multi-diffusion: scheduler step %d, region %d: %w", call-start, i, err)
 			}
+			if p.OnRegion != nil {
+				if err := p.OnRegion(call-start, end-start, i, len(regions)); err != nil {
+					return nil, err
+				}
+			}
 			w := weights[i]
 			for c := range 4 {
 				for y := range rh {

@@ -2,6 +2,7 @@ package diffusion
 
 import (
 	"encoding/json"
+	"fmt"
 	"image"
 
 	"github.com/invokego/invokego/internal/engine/lora"
@@ -175,6 +176,14 @@ func (n *TiledMultiDiffusionDenoiseLatents) Invoke(ctx nodes.Context) (nodes.Out
 		size := image.Pt(s.Latents.Shape[3]*latentScale, s.Latents.Shape[2]*latentScale)
 		ctx.ReportProgress(nodes.Progress{Message: "Denoising", Percentage: &pct, Preview: preview, PreviewSize: size})
 		return nil
+	}
+	if len(grid) > 1 {
+		// Progress per tile between the per-step previews: the share of all tile passes done so far.
+		params.OnRegion = func(step, steps, region, regions int) error {
+			pct := float64(step*regions+region+1) / float64(steps*regions)
+			ctx.ReportProgress(nodes.Progress{Message: fmt.Sprintf("Denoising tile %d/%d, step %d/%d", region+1, regions, step+1, steps), Percentage: &pct})
+			return nil
+		}
 	}
 	result, err := pipeline.MultiDiffusionDenoise(ctx, params, grid)
 	if err == nil {

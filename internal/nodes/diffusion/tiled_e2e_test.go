@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"image/png"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -112,5 +113,58 @@ func TestE2ETiledMultiDiffusionControlNet(t *testing.T) {
 	grid = map[string]any{"tile_width": 96, "tile_height": 96, "tile_overlap": 32}
 	if bytes.Equal(withCN, run(grid, false)) {
 		t.Error("2×2 tiles: the ControlNet changed nothing")
+	}
+}
+
+// Progress per tile: a 2×2 tiled run of 3 steps reports each tile of each step ("Denoising tile i/4, step
+// s/3", 12 events, the share of tile passes done rising to 1) besides its per-step previews.
+func TestE2ETiledMultiDiffusionTileProgress(t *testing.T) {
+	env := apitest.New(t)
+	model := installTinyModel(t, env)
+	bus, stop := env.App.Events.Subscribe(4096)
+	defer stop()
+	g := txt2imgGraph(model, "a photo of a cat", "", "euler", 3, 0, 128)
+	g["nodes"].(map[string]any)["denoise"] = map[string]any{"id": "denoise", "type": "tiled_multi_diffusion_denoise_latents",
+		"tile_width": 96, "tile_height": 96, "tile_overlap": 32, "steps": 3, "cfg_scale": 7.5, "scheduler": "euler"}
+	it := waitItem(t, env, enqueue(t, env, g), 3*time.Minute)
+	if it.Status != "completed" {
+		t.Fatalf("item %s: %s: %s", it.Status, it.ErrorType, it.ErrorMessage)
+	}
+	var tiles []string
+	var pcts []float64
+	previews := 0
+	for drained := false; !drained; {
+		select {
+		case e := <-bus:
+			if e.Name != "invocation_progress" {
+				continue
+			}
+			msg, _ := e.Payload["message"].(string)
+			if strings.HasPrefix(msg, "Denoising tile ") {
+				tiles = append(tiles, msg)
+				if p, ok := e.Payload["percentage"].(*float64); ok && p != nil {
+					pcts = append(pcts, *p)
+				}
+			} else if e.Payload["image"] != nil {
+				previews++
+			}
+		default:
+			drained = true
+		}
+	}
+	if len(tiles) != 12 || tiles[0] != "Denoising tile 1/4, step 1/3" || tiles[11] != "Denoising tile 4/4, step 3/3" {
+		t.Errorf("tile progress %q", tiles)
+	}
+	if len(pcts) != 12 || pcts[11] != 1 {
+		t.Errorf("tile percentages %v", pcts)
+	}
+	for i := 1; i < len(pcts); i++ {
+		if pcts[i] <= pcts[i-1] {
+			t.Errorf("tile percentages do not rise: %v", pcts)
+			break
+		}
+	}
+	if previews != 3 {
+		t.Errorf("%d step previews, want 3", previews)
 	}
 }

@@ -95,4 +95,21 @@ describe('Upscale', () => {
     );
     expect(screen.getByTestId('upscale-output-size').textContent).toContain('200×160');
   });
+
+  it('shows progress per tile and keeps the last preview between tiles', () => {
+    stubFetch({ '/api/v2/models/': { models: [esrgan] }, '/api/v1/images/': { items: [], total: 0, limit: 24, offset: 0 } });
+    const image = { width: 8, height: 8, dataURL: 'data:image/jpeg;base64,AAAA' };
+    const { rerender } = render(
+      <WithApp app={mockApp({ user: bob, models: [main], params: defaultParams, progress: { itemId: 3, message: 'Denoising', percentage: 0.25, image } })}>
+        <UpscaleScreen />
+      </WithApp>,
+    );
+    rerender(
+      <WithApp app={mockApp({ user: bob, models: [main], params: defaultParams, progress: { itemId: 3, message: 'Denoising tile 2/4, step 2/3', percentage: 0.5, image: null } })}>
+        <UpscaleScreen />
+      </WithApp>,
+    );
+    expect(screen.getByTestId('upscale-progress-message').textContent).toBe('Denoising tile 2/4, step 2/3 50%');
+    expect((screen.getByAltText('Progress preview') as HTMLImageElement).src).toContain('data:image/jpeg');
+  });
 });

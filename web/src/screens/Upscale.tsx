@@ -1,7 +1,7 @@
 // The Upscale screen: an image (from the gallery, or dropped / uploaded), an upscaling model and a scale;
 // optionally a creative pass (main model + tile ControlNet, creativity and structure) as InvokeAI's Upscale
 // tab runs it. Progress shows per tile; the result lands in the chosen board.
-import { useEffect, useState, type DragEvent, type FormEvent } from 'react';
+import { useEffect, useRef, useState, type DragEvent, type FormEvent } from 'react';
 import { api, errorText, mediaUrl } from '../lib/api';
 import { SCHEDULERS, randomSeed } from '../lib/graph';
 import { generationBoardAllowed, useApp } from '../lib/store';
@@ -350,11 +350,15 @@ function CreativeFields({
 
 function UpscaleProgress() {
   const { progress, lastImage } = useApp();
+  // Tile progress comes between the per-step previews; the last preview stays up meanwhile.
+  const preview = useRef<{ itemId: number; dataURL: string } | null>(null);
+  if (progress?.image) preview.current = { itemId: progress.itemId, dataURL: progress.image.dataURL };
   if (progress) {
     const pct = progress.percentage != null ? Math.round(progress.percentage * 100) : null;
+    const shown = preview.current && preview.current.itemId === progress.itemId ? preview.current.dataURL : null;
     return (
       <div className="progress-view" data-testid="upscale-progress">
-        {progress.image ? <img className="preview-img" src={progress.image.dataURL} alt="Progress preview" /> : <div className="preview-placeholder" />}
+        {shown ? <img className="preview-img" src={shown} alt="Progress preview" /> : <div className="preview-placeholder" />}
         <div className="progressbar" role="progressbar" aria-label="Upscale progress" aria-valuemin={0} aria-valuemax={100} aria-valuenow={pct ?? undefined}>
           <div style={{ width: `${pct ?? 0}%` }} />
         </div>
