@@ -102,3 +102,46 @@ func TestPromptTemplateReadsPresetsAsTheOwner(t *testing.T) {
 		t.Error("another user's preset leaked into the session")
 	}
 }
+
+// An image generator naming a board is resolved at enqueue as InvokeAI's UI resolves it: the board's
+// non-intermediate images of the category that the caller may read become the batch's items. Another user's
+// private board gives the caller nothing to batch over.
+func TestImageGeneratorResolvesBoardImages(t *testing.T) {
+	g := gal{apitest.New(t, apitest.Multiuser())}
+	cast := g.Cast()
+	board := g.createBoard(cast.Other.Token, "inputs")
+	a, b := g.uploadImage(cast.Other.Token, board.BoardID), g.uploadImage(cast.Other.Token, board.BoardID)
+	graph := map[string]any{"nodes": map[string]any{
+		"gen":   map[string]any{"id": "gen", "type": "image_generator", "generator": map[string]any{"type": "image_generator_images_from_board", "board_id": board.BoardID, "category": "images"}},
+		"batch": map[string]any{"id": "batch", "type": "image_batch"},
+		"img":   map[string]any{"id": "img", "type": "image"},
+	}, "edges": []any{
+		map[string]any{"source": map[string]any{"node_id": "gen", "field": "images"}, "destination": map[string]any{"node_id": "batch", "field": "images"}},
+		map[string]any{"source": map[string]any{"node_id": "batch", "field": "image"}, "destination": map[string]any{"node_id": "img", "field": "image"}},
+	}}
+	res := enqueue(t, g.Env, cast.Other.Token, map[string]any{"graph": graph})
+	if res.Enqueued != 2 {
+		t.Fatalf("enqueued %d items for a two-image board", res.Enqueued)
+	}
+	seen := map[string]bool{}
+	for _, id := range res.ItemIDs {
+		it := waitStatus(t, g.Env, cast.Other.Token, id, "completed")
+		var fvs []struct {
+			Value struct {
+				ImageName string `json:"image_name"`
+			} `json:"value"`
+		}
+		if err := json.Unmarshal(it.FieldValues, &fvs); err != nil || len(fvs) != 1 {
+			t.Fatalf("field values %s: %v", it.FieldValues, err)
+		}
+		seen[fvs[0].Value.ImageName] = true
+	}
+	if !seen[a] || !seen[b] {
+		t.Errorf("the items ran %v, want %s and %s", seen, a, b)
+	}
+	// The board's images are not the owner's to batch over.
+	r := g.Do("POST", queueBase+"/enqueue_batch", apitest.Token(cast.Owner.Token), apitest.JSON(map[string]any{"batch": map[string]any{"graph": graph}}))
+	if r.Status < 400 || r.Status >= 500 || strings.Contains(string(r.Body), a) {
+		t.Errorf("another user's board: %d %s", r.Status, r.Body)
+	}
+}

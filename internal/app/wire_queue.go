@@ -126,6 +126,17 @@ func (gi galleryImages) Metadata(ctx context.Context, p access.Principal, name s
 	return gi.g.GetMetadata(ctx, p, name)
 }
 
+// BoardImageNames lists the non-intermediate images of a board in the given categories that p may read
+// (image_generator, resolved at enqueue).
+func (gi galleryImages) BoardImageNames(ctx context.Context, p access.Principal, boardID string, categories []string) ([]string, error) {
+	intermediate := false
+	res, err := gi.g.ImageNames(ctx, p, gallery.ListQuery{BoardID: &boardID, Categories: categories, IsIntermediate: &intermediate})
+	if err != nil {
+		return nil, err
+	}
+	return res.ImageNames, nil
+}
+
 func (gi galleryImages) Size(ctx context.Context, p access.Principal, name string) (int, int, error) {
 	dto, err := gi.g.GetImage(ctx, p, name)
 	if err != nil {

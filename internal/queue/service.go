@@ -158,6 +158,15 @@ func visible(p access.Principal) access.Filter { return access.QueueItemVisibleF
 
 // Enqueue validates a batch, expands it into sessions and stores them as the caller's items.
 func (s *Service) Enqueue(ctx context.Context, p access.Principal, queueID string, b Batch, prepend bool) (*EnqueueBatchResult, error) {
+	if lister, ok := s.images.(boardImages); ok {
+		g, err := resolveImageGenerators(ctx, b.Graph, func(ctx context.Context, board string, cats []string) ([]string, error) {
+			return lister.BoardImageNames(ctx, p, board, cats)
+		})
+		if err != nil {
+			return nil, err
+		}
+		b.Graph = g
+	}
 	pl, err := planBatch(&b, s.registry, s.opts.Limits)
 	if err != nil {
 		return nil, err

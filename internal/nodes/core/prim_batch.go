@@ -765,7 +765,8 @@ func (g generatorSpec) strings() ([]string, error) {
 }
 
 // ImageGenerator is image_generator. Its one kind in InvokeAI's UI lists the images of a board, which the UI
-// resolves before enqueueing; a graph that still carries one must bring the resolved "values".
+// resolves before enqueueing, and the queue at enqueue for graphs that still carry one (with the caller's
+// rights); here it only hands on the resolved "values".
 type ImageGenerator struct {
 	Generator ImageGeneratorField `json:"generator" input:"direct" title:"Generator Type" description:"The image generator."`
 }
