@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"image"
 	"image/png"
 	"net/http"
@@ -173,6 +174,19 @@ func TestE2EGenerateControlNetAndIPAdapter(t *testing.T) {
 	}
 	if white == 0 || eb.Dx() != 64 || eb.Dy() != 64 {
 		t.Fatalf("the canny preview is %v with %d edge pixels", eb, white)
+	}
+	// Every other processor runs through the queue too and previews its own picture.
+	previewName := `(() => { const im = document.querySelector('[data-testid="processed-preview"]'); return im && im.complete && im.naturalWidth > 0 ? decodeURIComponent(im.src.split('/api/v1/images/i/')[1].split('/')[0]) : ''; })()`
+	seen := []string{processed}
+	for _, proc := range []string{"Content Shuffle", "Color Map", "Blur", "Tile (resample)"} {
+		p.selectOption("Processor", proc)
+		seenJS, _ := json.Marshal(seen)
+		p.waitFor(proc+"'s preview", `(() => { const n = `+previewName+`; return n && !`+string(seenJS)+`.includes(n); })()`)
+		name := js[string](p, previewName)
+		seen = append(seen, name)
+		if img := fetchPNG(t, env, name); img.Bounds().Dx() != 64 || img.Bounds().Dy() != 64 {
+			t.Errorf("%s preview is %v, want 64×64", proc, img.Bounds())
+		}
 	}
 	p.selectOption("Processor", "None")
 	p.fill("Weight", "80", layer)
