@@ -11,8 +11,9 @@ import (
 // invokeAIGraph builds an SD-1.5 canvas graph the way InvokeAI 6.12's own canvas does (buildSD1Graph with
 // addInpaint or addOutpaint, no scaling, "output only masked regions" on, so the result is
 // apply_mask_to_image's): model loader, CLIP skip, prompts collected, a seed node, noise, denoise_latents, l2i,
-// and the mode's own tail. initial and mask are uploaded image names.
-func invokeAIGraph(mode string, model map[string]any, initial, mask string) map[string]any {
+// and the mode's own tail. initial and mask are uploaded image names; pasteBack blends the result onto the
+// initial image (invokeai_img_blend) instead.
+func invokeAIGraph(mode string, model map[string]any, initial, mask string, pasteBack bool) map[string]any {
 	nodes := map[string]any{}
 	add := func(id, typ string, fields map[string]any) {
 		n := map[string]any{"id": id, "type": typ, "is_intermediate": true, "use_cache": true}
@@ -56,7 +57,15 @@ func invokeAIGraph(mode string, model map[string]any, initial, mask string) map[
 	add("create_gradient_mask:1", "create_gradient_mask", map[string]any{"coherence_mode": "Gaussian Blur",
 		"minimum_denoise": 0, "edge_radius": 8, "fp32": false, "image": map[string]any{"image_name": initial}})
 	add("expand_mask_with_fade:1", "expand_mask_with_fade", map[string]any{"fade_size_px": 4})
-	add("canvas_output", "apply_mask_to_image", map[string]any{"invert_mask": true, "use_cache": false})
+	if pasteBack {
+		// Sent to the gallery (or "output only masked regions" off): the result is blended back onto the initial
+		// image through the faded mask.
+		add("canvas_output", "invokeai_img_blend", map[string]any{"layer_base": map[string]any{"image_name": initial}, "use_cache": false})
+		e("l2i:1", "image", "canvas_output", "layer_upper")
+	} else {
+		add("canvas_output", "apply_mask_to_image", map[string]any{"invert_mask": true, "use_cache": false})
+		e("l2i:1", "image", "canvas_output", "image")
+	}
 	e("i2l:1", "latents", "denoise_latents:1", "latents")
 	e("main_model_loader:1", "vae", "i2l:1", "vae")
 	e("main_model_loader:1", "vae", "create_gradient_mask:1", "vae")
@@ -64,7 +73,6 @@ func invokeAIGraph(mode string, model map[string]any, initial, mask string) map[
 	e("create_gradient_mask:1", "denoise_mask", "denoise_latents:1", "denoise_mask")
 	e("create_gradient_mask:1", "expanded_mask_area", "expand_mask_with_fade:1", "mask")
 	e("expand_mask_with_fade:1", "image", "canvas_output", "mask")
-	e("l2i:1", "image", "canvas_output", "image")
 	e("core_metadata:1", "metadata", "canvas_output", "metadata")
 	switch mode {
 	case "inpaint":
@@ -99,7 +107,7 @@ func TestInvokeAICanvasGraphsRun(t *testing.T) {
 	noMask := upload(t, env, image.NewNRGBA(image.Rect(0, 0, size, size)))
 
 	t.Run("inpaint", func(t *testing.T) {
-		it := run(t, env, invokeAIGraph("inpaint", model, initial, mask))
+		it := run(t, env, invokeAIGraph("inpaint", model, initial, mask, false))
 		if it.Status != "completed" {
 			t.Fatalf("%s: %s: %s", it.Status, it.ErrorType, it.ErrorMessage)
 		}
@@ -129,8 +137,37 @@ func TestInvokeAICanvasGraphsRun(t *testing.T) {
 			t.Errorf("only %d masked pixels were repainted", changed)
 		}
 	})
+	// Sent to the gallery, the same graphs paste the result back onto the initial image (invokeai_img_blend):
+	// the pixels away from the repainted square are the initial image's exactly, the square is repainted.
+	t.Run("inpaint-paste-back", func(t *testing.T) {
+		it := run(t, env, invokeAIGraph("inpaint", model, initial, mask, true))
+		if it.Status != "completed" {
+			t.Fatalf("%s: %s: %s", it.Status, it.ErrorType, it.ErrorMessage)
+		}
+		_, out := outputImage(t, env, it)
+		checkInpaint(t, imgs["canvas-initial.png"], out)
+	})
+	t.Run("outpaint-paste-back", func(t *testing.T) {
+		it := run(t, env, invokeAIGraph("outpaint", model, outInitial, noMask, true))
+		if it.Status != "completed" {
+			t.Fatalf("%s: %s: %s", it.Status, it.ErrorType, it.ErrorMessage)
+		}
+		_, out := outputImage(t, env, it)
+		src := imgs["canvas-outpaint.png"]
+		for y := 0; y < size; y++ {
+			for x := 0; x < size; x++ {
+				got := nrgba(out, x, y)
+				if x >= size/2 && got.A != 255 {
+					t.Fatalf("outpainted pixel (%d,%d) has alpha %d", x, y, got.A)
+				}
+				if x < size/2-20 && got != nrgba(src, x, y) {
+					t.Fatalf("kept pixel (%d,%d) changed: %v, was %v", x, y, got, nrgba(src, x, y))
+				}
+			}
+		}
+	})
 	t.Run("outpaint", func(t *testing.T) {
-		it := run(t, env, invokeAIGraph("outpaint", model, outInitial, noMask))
+		it := run(t, env, invokeAIGraph("outpaint", model, outInitial, noMask, false))
 		if it.Status != "completed" {
 			t.Fatalf("%s: %s: %s", it.Status, it.ErrorType, it.ErrorMessage)
 		}
