@@ -90,15 +90,16 @@ func (s blendSpace) indices() (l, sat, hue int) {
 // for the saturation intent: the Lab is relative to the D50 connection space, as Pillow's "LAB" is.
 var lab65 = imaging.NewLabConverter(imaging.D50)
 
-// labBytes is an RGB pixel in Pillow's "LAB" mode: L* scaled to 0..255, and a*, b* as signed bytes, which
-// is what the node's getchannel("A") / ("B") hands on (as unsigned bytes: 0 for grey, 255 for -1).
+// labBytes is an RGB pixel in Pillow's "LAB" mode as the node's getchannel("L") / ("A") / ("B") hands it on:
+// L* scaled to 0..255, a* and b* offset by 128.
 func labBytes(r, g, b uint8) [3]uint8 {
 	l, a, bb := lab65.ToLab(float64(r)/255, float64(g)/255, float64(b)/255)
-	return [3]uint8{round8(l * 255 / 100), uint8(int(round8(a+128)) - 128), uint8(int(round8(bb+128)) - 128)}
+	return [3]uint8{round8(l * 255 / 100), round8(a + 128), round8(bb + 128)}
 }
 
+// rgbFromLabBytes is Image.merge("LAB", bands) converted back to RGB.
 func rgbFromLabBytes(lab [3]uint8) [3]uint8 {
-	r, g, b := lab65.FromLab(float64(lab[0])*100/255, float64(int8(lab[1])), float64(int8(lab[2])))
+	r, g, b := lab65.FromLab(float64(lab[0])*100/255, float64(lab[1])-128, float64(lab[2])-128)
 	return [3]uint8{round8(r * 255), round8(g * 255), round8(b * 255)}
 }
 

@@ -50,12 +50,14 @@ func blendCases(t *testing.T, ts map[string]goldens.Tensor) []blendCase {
 //     that rounding; measured 4, on 0.7 % of the bytes.
 //   - LCh (CIELab): the way back from 8-bit LAB is LittleCMS's interpolated tables in InvokeAI and the exact
 //     conversion here (internal/engine/imaging/lab.go); they differ by up to 25 near the gamut's edge and in
-//     the darks. Measured over the 23 modes: at most 15.5 % of bytes by more than 1, at most 22 except one
-//     Color Dodge pixel whose a* lands on the byte cast's wrap-around (216).
+//     the darks. Measured over the 23 modes: at most 12 % of bytes by more than 1, at most 15 except in
+//     Divide and Color Dodge, whose chroma ratios leave the byte range of a* and b* and wrap around in the
+//     byte cast, so that float32 rounding at a wrap point changes a byte entirely (measured: 1.4 % of the
+//     bytes by more than 25).
 func blendTolerance(mode, space string) (limit int, shareOver1, shareOverLimit float64) {
 	switch {
 	case strings.HasPrefix(space, "LCh"):
-		return 25, 0.16, 0.01
+		return 25, 0.13, 0.02
 	case mode == "Divide" || mode == "Color Dodge":
 		return 4, 0.01, 0
 	}

@@ -297,7 +297,16 @@ def srgb_from_hsl(hsl):
 
 
 def lab_bytes(rgb_img):
-    return np.array(ImageCms.applyTransform(rgb_img, TO_LAB))
+    """The LAB image's bands as the node reads them, by getchannel: a* and b* offset by 128 (NumPy's view of a
+    whole "LAB" image shows them as signed bytes instead)."""
+    lab = ImageCms.applyTransform(rgb_img, TO_LAB)
+    return np.stack([np.array(lab.getchannel(c)) for c in "LAB"], -1)
+
+
+def rgb_from_lab_bands(lab):
+    """Image.merge("LAB", bands) of the three byte planes, back to RGB through LittleCMS."""
+    bands = [Image.fromarray(np.ascontiguousarray(lab[:, :, i]), "L") for i in range(3)]
+    return ImageCms.applyTransform(Image.merge("LAB", bands), FROM_LAB)
 
 
 def lch_from_lab(lab):
@@ -381,7 +390,7 @@ def blend(upper, base, mode="Normal", space="RGB", opacity=1.0, mask=None, fw=Fa
             return lin_from_oklab(np.stack([t[0], t[1] * np.cos(t[2]), t[1] * np.sin(t[2])]))
         lab = np.stack([to_byte(np.clip(t[0], F(0), F(1))), to_byte((t[1] * np.cos(t[2]) + F(1)) / F(2)),
                         to_byte((t[1] * np.sin(t[2]) + F(1)) / F(2))], -1)
-        return lin_from_srgb(chw(ImageCms.applyTransform(Image.fromarray(lab, "LAB"), FROM_LAB)))
+        return lin_from_srgb(chw(rgb_from_lab_bands(lab)))
 
     def clipped(rgb):
         rgb = np.where(np.isnan(rgb), MAXF, rgb)
@@ -477,58 +486,63 @@ def blend(upper, base, mode="Normal", space="RGB", opacity=1.0, mask=None, fw=Fa
 
 
 # --- inputs and cases -----------------------------------------------------------------------------------------
-rng = np.random.default_rng(17)
-T = {}
-H, W = 12, 16
-yy, xx = np.mgrid[0:H, 0:W]
-upper = np.stack([xx * 17 % 256, yy * 23 % 256, (xx * 7 + yy * 11) % 256, 128 + (xx * 8) % 128], -1).astype(np.uint8)
-upper[2:6, 3:9, :3] = rng.integers(0, 256, (4, 6, 3), dtype=np.uint8)
-upper[0, :4, :3] = [[0, 0, 0], [255, 255, 255], [128, 128, 128], [255, 0, 0]]  # black, white, grey, primary
-base = rng.integers(0, 256, (H, W, 3), dtype=np.uint8)
-base[H - 1, :4] = [[0, 0, 0], [255, 255, 255], [128, 128, 128], [0, 0, 255]]
-base_rgba = np.concatenate([base, (yy * 21 % 256)[:, :, None].astype(np.uint8)], -1)
-base_rgba[0, 0, 3] = 255
-wide = rng.integers(0, 256, (8, 20, 3), dtype=np.uint8)  # another aspect: padded, cropped or stretched
-mask = ((xx * 16 + yy * 9) % 256).astype(np.uint8)
-T.update({"in.upper": upper, "in.base": base, "in.base_rgba": base_rgba, "in.wide": wide, "in.mask": mask})
-im = {k[3:]: Image.fromarray(v) for k, v in T.items() if k.startswith("in.")}
+def main():
+    rng = np.random.default_rng(17)
+    T = {}
+    H, W = 12, 16
+    yy, xx = np.mgrid[0:H, 0:W]
+    upper = np.stack([xx * 17 % 256, yy * 23 % 256, (xx * 7 + yy * 11) % 256, 128 + (xx * 8) % 128], -1).astype(np.uint8)
+    upper[2:6, 3:9, :3] = rng.integers(0, 256, (4, 6, 3), dtype=np.uint8)
+    upper[0, :4, :3] = [[0, 0, 0], [255, 255, 255], [128, 128, 128], [255, 0, 0]]  # black, white, grey, primary
+    base = rng.integers(0, 256, (H, W, 3), dtype=np.uint8)
+    base[H - 1, :4] = [[0, 0, 0], [255, 255, 255], [128, 128, 128], [0, 0, 255]]
+    base_rgba = np.concatenate([base, (yy * 21 % 256)[:, :, None].astype(np.uint8)], -1)
+    base_rgba[0, 0, 3] = 255
+    wide = rng.integers(0, 256, (8, 20, 3), dtype=np.uint8)  # another aspect: padded, cropped or stretched
+    mask = ((xx * 16 + yy * 9) % 256).astype(np.uint8)
+    T.update({"in.upper": upper, "in.base": base, "in.base_rgba": base_rgba, "in.wide": wide, "in.mask": mask})
+    im = {k[3:]: Image.fromarray(v) for k, v in T.items() if k.startswith("in.")}
 
-cases = []
-for mode in MODES:
-    for space in SPACES:
-        cases.append(dict(mode=mode, space=space))
-# Options: opacity and mask, an RGBA base, adaptive gamut, fewer steps, and the three ways to fit a layer.
-for space in ["RGB", "Okhsl", "Okhsv", "Oklch (Oklab)"]:
-    for mode in ["Normal", "Multiply", "Linear Dodge (Add)", "Color Burn", "Color"]:
-        cases.append(dict(mode=mode, space=space, gamut=0.05))
-        cases.append(dict(mode=mode, space=space, gamut=0.5, hp=False))
-for mode in ["Normal", "Screen", "Soft Light", "Hue"]:
-    cases.append(dict(mode=mode, space="RGB", opacity=0.6, mask="mask"))
-    cases.append(dict(mode=mode, space="Okhsv", base="base_rgba"))
-for fw, fh in [(False, True), (True, False), (True, True)]:
-    cases.append(dict(mode="Multiply", space="RGB", upper="wide", fw=fw, fh=fh))
-    cases.append(dict(mode="Normal", space="HSL (RGB)", upper="wide", mask="wide", fw=fw, fh=fh, opacity=0.8))
-
-
-def case_name(c):
-    return "blend|%s|%s|%s|%s|%g|%s|%d%d|%g|%d" % (c["mode"], c["space"], c.get("upper", "upper"), c.get("base", "base"),
-                                                     c.get("opacity", 1.0), c.get("mask", ""), c.get("fw", False),
-                                                     c.get("fh", True), c.get("gamut", 0.0), c.get("hp", True))
+    cases = []
+    for mode in MODES:
+        for space in SPACES:
+            cases.append(dict(mode=mode, space=space))
+    # Options: opacity and mask, an RGBA base, adaptive gamut, fewer steps, and the three ways to fit a layer.
+    for space in ["RGB", "Okhsl", "Okhsv", "Oklch (Oklab)"]:
+        for mode in ["Normal", "Multiply", "Linear Dodge (Add)", "Color Burn", "Color"]:
+            cases.append(dict(mode=mode, space=space, gamut=0.05))
+            cases.append(dict(mode=mode, space=space, gamut=0.5, hp=False))
+    for mode in ["Normal", "Screen", "Soft Light", "Hue"]:
+        cases.append(dict(mode=mode, space="RGB", opacity=0.6, mask="mask"))
+        cases.append(dict(mode=mode, space="Okhsv", base="base_rgba"))
+    for fw, fh in [(False, True), (True, False), (True, True)]:
+        cases.append(dict(mode="Multiply", space="RGB", upper="wide", fw=fw, fh=fh))
+        cases.append(dict(mode="Normal", space="HSL (RGB)", upper="wide", mask="wide", fw=fw, fh=fh, opacity=0.8))
 
 
-for c in cases:
-    T[case_name(c)] = blend(im[c.get("upper", "upper")], im[c.get("base", "base")], c["mode"], c["space"],
-                            c.get("opacity", 1.0), im[c["mask"]] if c.get("mask") else None, c.get("fw", False),
-                            c.get("fh", True), c.get("gamut", 0.0), c.get("hp", True))
+    def case_name(c):
+        return "blend|%s|%s|%s|%s|%g|%s|%d%d|%g|%d" % (c["mode"], c["space"], c.get("upper", "upper"), c.get("base", "base"),
+                                                         c.get("opacity", 1.0), c.get("mask", ""), c.get("fw", False),
+                                                         c.get("fh", True), c.get("gamut", 0.0), c.get("hp", True))
 
-header, data, off = {}, b"", 0
-for name, arr in T.items():
-    b = np.ascontiguousarray(arr, dtype=np.uint8).tobytes()
-    header[name] = {"dtype": "U8", "shape": list(arr.shape), "data_offsets": [off, off + len(b)]}
-    data += b
-    off += len(b)
-h = json.dumps(header).encode()
-h += b" " * ((8 - len(h) % 8) % 8)
-with open("blend.safetensors", "wb") as fh_:
-    fh_.write(struct.pack("<Q", len(h)) + h + data)
-print(len(T), "arrays", off, "bytes")
+
+    for c in cases:
+        T[case_name(c)] = blend(im[c.get("upper", "upper")], im[c.get("base", "base")], c["mode"], c["space"],
+                                c.get("opacity", 1.0), im[c["mask"]] if c.get("mask") else None, c.get("fw", False),
+                                c.get("fh", True), c.get("gamut", 0.0), c.get("hp", True))
+
+    header, data, off = {}, b"", 0
+    for name, arr in T.items():
+        b = np.ascontiguousarray(arr, dtype=np.uint8).tobytes()
+        header[name] = {"dtype": "U8", "shape": list(arr.shape), "data_offsets": [off, off + len(b)]}
+        data += b
+        off += len(b)
+    h = json.dumps(header).encode()
+    h += b" " * ((8 - len(h) % 8) % 8)
+    with open("blend.safetensors", "wb") as fh_:
+        fh_.write(struct.pack("<Q", len(h)) + h + data)
+    print(len(T), "arrays", off, "bytes")
+
+
+if __name__ == "__main__":
+    main()
