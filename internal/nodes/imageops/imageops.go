@@ -21,7 +21,8 @@ func Register(r *nodes.Registry) {
 		&PasteImageIntoBoundingBox{}, &ImageChannelOffset{}, &ImageChannelMultiply{}, &ImageHueAdjustment{},
 		&ColorCorrect{}, &InvokeImageEnhance{}, &MaskEdge{}, &ImageNoise{}, &InvokeImageDilateOrErode{},
 		&InvokeImageValueThresholds{}, &ImageWatermark{}, &HeuristicResize{},
-		&InvokeEquivalentAchromaticLightness{}, &InvokeImageCompositor{}, &InvokeImageBlend{})
+		&InvokeEquivalentAchromaticLightness{}, &InvokeImageCompositor{}, &InvokeImageBlend{},
+		&InvokeAdjustImageHuePlus{})
 }
 
 // maxSide bounds the pictures the nodes here make (as the other image nodes do, docs/security.md
