@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/invokego/invokego/internal/apperr"
@@ -199,5 +200,30 @@ func TestSpandrelConfigShape(t *testing.T) {
 	}
 	if len(got) > 0 {
 		t.Errorf("unexpected fields %v in %s", got, b)
+	}
+}
+
+// Every dependency of a starter is itself a starter (so it shows as installed), and the bases the Upscale
+// screen's creative pass supports each have a tile ControlNet to install.
+func TestStarterAdaptersAndDependencies(t *testing.T) {
+	sources := map[string]StarterModel{}
+	for _, m := range starterModels() {
+		sources[m.Source] = m
+	}
+	for _, m := range starterModels() {
+		for _, d := range m.Dependencies {
+			if s, ok := sources[d.Source]; !ok || s.Type != d.Type {
+				t.Errorf("%s: dependency %s (%s) is not a starter of that type", m.Name, d.Source, d.Type)
+			}
+		}
+	}
+	for _, base := range []string{BaseSD1, BaseSDXL} {
+		found := false
+		for _, m := range starterModels() {
+			found = found || (m.Base == base && m.Type == TypeControlNet && strings.Contains(m.Source, "tile"))
+		}
+		if !found {
+			t.Errorf("no tile ControlNet starter for %s", base)
+		}
 	}
 }

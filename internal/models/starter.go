@@ -34,7 +34,8 @@ var (
 		Description: "SDXL VAE fixed to run in fp16 without producing NaNs. ~335MB"}
 )
 
-// starterModels lists the SD 1.5, SD 2.1 and SDXL checkpoints and VAEs invokego runs.
+// starterModels lists the SD 1.5, SD 2.1 and SDXL checkpoints and VAEs invokego runs, then the control
+// adapters, upscalers and FLUX models.
 func starterModels() []StarterModel {
 	deps := func(m ...StarterModel) []StarterModel { return m }
 	return append([]StarterModel{
@@ -50,7 +51,7 @@ func starterModels() []StarterModel {
 			Source: "stabilityai/stable-diffusion-xl-refiner-1.0:fp16", Description: "SDXL refiner for the last denoising steps. ~6.2GB"},
 		sd15VAE,
 		sdxlVAE,
-	}, append(spandrelStarters(), fluxStarters()...)...)
+	}, append(append(adapterStarters(), spandrelStarters()...), fluxStarters()...)...)
 }
 
 // Starters returns the starter list with is_installed computed from the records' sources.
