@@ -92,10 +92,22 @@ var (
 	okKLMS = [3][2]f32{{0.3963377774, 0.2158037573}, {-0.1055613458, -0.0638541728}, {-0.0894841775, -1.2914855480}}
 )
 
+// fdot is a short dot product as PyTorch's einsum computes it on the CPU: the first product rounded, each
+// further term added by a fused multiply-add, rounded to float32 at each step. The order matters: for grey
+// pixels it decides whether Oklab's a and b come out exactly 0 (then Okhsv's hue and value are 0/0 and the
+// pixel turns black) or a rounding error away from it.
+func fdot(c []f32, v ...f32) f32 {
+	acc := c[0] * v[0]
+	for i := 1; i < len(c); i++ {
+		acc = f32(math.FMA(float64(c[i]), float64(v[i]), float64(acc)))
+	}
+	return acc
+}
+
 func mat3x3(m [3][3]f32, v [3]f32) [3]f32 {
 	var o [3]f32
 	for k := range 3 {
-		o[k] = m[k][0]*v[0] + m[k][1]*v[1] + m[k][2]*v[2]
+		o[k] = fdot(m[k][:], v[0], v[1], v[2])
 	}
 	return o
 }
@@ -133,27 +145,30 @@ func maxSaturation(a, b f32, steps int) f32 {
 	case 1.81444104*a+-1.19445276*b > 1:
 		row = 1
 	}
-	terms := [5]f32{1, a, b, a * a, a * b}
-	var s f32
-	for i, t := range terms {
-		s += t * k[row][i]
-	}
-	var kl [3]f32
-	for i := range 3 {
-		kl[i] = okKLMS[i][0]*a + okKLMS[i][1]*b
-	}
-	w := okRGB[row]
+	s := fdot(k[row][:], 1, a, b, a*a, a*b)
+	kl := klms(a, b)
+	w := okRGB[row][:]
 	for range steps {
-		var f, f1, f2 f32
+		var lms, d1, d2 [3]f32
 		for i := range 3 {
 			root := kl[i]*s + 1
-			f += w[i] * (root * root * root)
-			f1 += w[i] * (kl[i] * (root * root) * 3)
-			f2 += w[i] * ((kl[i] * kl[i]) * root * 6)
+			lms[i] = root * root * root
+			d1[i] = kl[i] * (root * root) * 3
+			d2[i] = (kl[i] * kl[i]) * root * 6
 		}
+		f, f1, f2 := fdot(w, lms[:]...), fdot(w, d1[:]...), fdot(w, d2[:]...)
 		s -= (f * f1) / (f1*f1 - f*f2*0.5)
 	}
 	return s
+}
+
+// klms is d(lms')/d(a, b) along the unit hue (a, b).
+func klms(a, b f32) [3]f32 {
+	var kl [3]f32
+	for i := range 3 {
+		kl[i] = fdot(okKLMS[i][:], a, b)
+	}
+	return kl
 }
 
 // findCusp is the lightness and chroma of the most saturated in-gamut colour of the hue.
@@ -177,9 +192,9 @@ func gamutIntersection(a, b, l1, c1, l0 f32, steps, stepsOuter int, cuspL, cuspC
 	}
 	for range stepsOuter {
 		dl, dc := l1-l0, c1
-		var kl, ldt [3]f32
+		kl := klms(a, b)
+		var ldt [3]f32
 		for i := range 3 {
-			kl[i] = okKLMS[i][0]*a + okKLMS[i][1]*b
 			ldt[i] = kl[i]*dc + dl
 		}
 		for range steps {
@@ -194,10 +209,10 @@ func gamutIntersection(a, b, l1, c1, l0 f32, steps, stepsOuter int, cuspL, cuspC
 			}
 			best := maxFloat32
 			for q := range 3 {
-				w := okRGB[q]
-				r := (w[0]*lms[0] + w[1]*lms[1] + w[2]*lms[2]) - 1
-				r1 := w[0]*lms1[0] + w[1]*lms1[1] + w[2]*lms1[2]
-				r2 := w[0]*lms2[0] + w[1]*lms2[1] + w[2]*lms2[2]
+				w := okRGB[q][:]
+				r := fdot(w, lms[:]...) - 1
+				r1 := fdot(w, lms1[:]...)
+				r2 := fdot(w, lms2[:]...)
 				u := r1 / (r1*r1 - r*r2*0.5)
 				tr := r * -1 * u
 				if u < 0 {

@@ -73,8 +73,18 @@ MRGB = f([[4.0767416621, -3.3077115913, 0.2309699292], [-1.2684380046, 2.6097574
           [-0.0041960863, -0.7034186147, 1.7076147010]])
 
 
+def fdot(coeffs, values):
+    """A short dot product as PyTorch's einsum computes it on the CPU: the first product rounded, then each
+    further term added by a fused multiply-add (emulated in double precision, which is exact for the product
+    of two floats), rounded to float32 at each step."""
+    acc = (F(coeffs[0]) * values[0]).astype(F)
+    for c, v in zip(coeffs[1:], values[1:]):
+        acc = (np.float64(c) * np.asarray(v, np.float64) + acc.astype(np.float64)).astype(F)
+    return acc
+
+
 def mm(m, v):
-    return np.stack([m[k, 0] * v[0] + m[k, 1] * v[1] + m[k, 2] * v[2] for k in range(3)])
+    return np.stack([fdot(m[k], [v[0], v[1], v[2]]) for k in range(3)])
 
 
 def oklab_from_lin(rgb):
@@ -89,7 +99,7 @@ def lin_from_oklab(lab):
 
 
 def kl_of(a, b):
-    return np.stack([MLMS[i, 1] * a + MLMS[i, 2] * b for i in range(3)])
+    return np.stack([fdot(MLMS[i, 1:], [a, b]) for i in range(3)])
 
 
 def max_saturation(a, b, steps):
@@ -100,15 +110,14 @@ def max_saturation(a, b, steps):
     cg = F(1.81444104) * a + F(-1.19445276) * b
     row = np.where(cr > 1, 0, np.where(cg > 1, 1, 2))
     terms = [np.ones_like(a), a, b, a * a, a * b]
-    s = sum(terms[i] * K[row, i] for i in range(5))
+    s = np.choose(row, [fdot(K[r], terms) for r in range(3)])
     kl = kl_of(a, b)
-    w = MRGB[row]  # (..., 3)
     for _ in range(steps):
         root = kl * s + F(1)
         lms, d1, d2 = root * root * root, kl * (root * root) * F(3), (kl * kl) * root * F(6)
-        fv = sum(w[..., i] * lms[i] for i in range(3))
-        f1 = sum(w[..., i] * d1[i] for i in range(3))
-        f2 = sum(w[..., i] * d2[i] for i in range(3))
+        fv = np.choose(row, [fdot(MRGB[r], lms) for r in range(3)])
+        f1 = np.choose(row, [fdot(MRGB[r], d1) for r in range(3)])
+        f2 = np.choose(row, [fdot(MRGB[r], d2) for r in range(3)])
         s = s - (fv * f1) / (f1 * f1 - fv * f2 * F(0.5))
     return s
 
