@@ -3,6 +3,7 @@ package gemm
 import (
 	"fmt"
 	"math"
+	"runtime"
 	"sync"
 )
 
@@ -35,12 +36,16 @@ func (pb *PackedBBF16) N() int { return pb.panels.n }
 // PackBBF16 rounds op(B) (k×n; B is stored n×k when transB) to bfloat16 and
 // packs it for SgemmPackedBF16.
 func PackBBF16(transB bool, k, n int, b []float32, ldb int) *PackedBBF16 {
-	return &PackedBBF16{panels: packWhole(selectedBF16Kernel(), transB, k, n, b, ldb)}
+	pp, mem := packResident(selectedBF16Kernel(), transB, k, n, b, ldb)
+	pb := &PackedBBF16{panels: pp}
+	releaseWith(pb, mem)
+	return pb
 }
 
 // SgemmPackedBF16 computes C = A·B (+C if accumulate) with A m×k row-major
 // (stride lda) and B pre-packed by PackBBF16. See the accuracy note above.
 func SgemmPackedBF16(m int, a []float32, lda int, pb *PackedBBF16, c []float32, ldc int, accumulate bool) {
+	defer runtime.KeepAlive(pb) // its panels may be off the heap (offheap_linux.go)
 	pp := pb.panels
 	if pp.kern.widenTo == nil {
 		multiplyWhole(m, a, lda, pp, c, ldc, accumulate)

@@ -3,6 +3,7 @@ package gemm
 import (
 	"fmt"
 	"math/bits"
+	"runtime"
 )
 
 // Convolution as a product with pre-packed weights and im2col folded into
@@ -50,6 +51,7 @@ func (in *ConvInput) check() {
 // in.Rows()×pb.N() row-major with stride ldc, and pb.K() must equal in.K().
 func SgemmConvPacked(in *ConvInput, pb *PackedB, c []float32, ldc int, accumulate bool) {
 	multiplyConv(in, pb.panels, c, ldc, accumulate)
+	runtime.KeepAlive(pb) // its panels may be off the heap (offheap_linux.go)
 }
 
 // SgemmConvPackedRows is SgemmConvPacked for output pixels [r0, r0+rows)
@@ -58,10 +60,12 @@ func SgemmConvPacked(in *ConvInput, pb *PackedB, c []float32, ldc int, accumulat
 // stay in cache until the caller lays it out.
 func SgemmConvPackedRows(in *ConvInput, r0, rows int, pb *PackedB, c []float32, ldc int, accumulate bool) {
 	multiplyConvRows(in, r0, rows, pb.panels, c, ldc, accumulate)
+	runtime.KeepAlive(pb) // its panels may be off the heap (offheap_linux.go)
 }
 
 // SgemmConvPackedRowsBF16 is SgemmConvPackedRows with bfloat16 weights.
 func SgemmConvPackedRowsBF16(in *ConvInput, r0, rows int, pb *PackedBBF16, c []float32, ldc int, accumulate bool) {
+	defer runtime.KeepAlive(pb) // its panels may be off the heap (offheap_linux.go)
 	pp := pb.panels
 	if pp.kern.widenTo == nil {
 		multiplyConvRows(in, r0, rows, pp, c, ldc, accumulate)
@@ -85,6 +89,7 @@ func checkRows(in *ConvInput, r0, rows int) {
 
 // SgemmConvPackedBF16 is SgemmConvPacked with bfloat16 weights (see SgemmPackedBF16's accuracy note).
 func SgemmConvPackedBF16(in *ConvInput, pb *PackedBBF16, c []float32, ldc int, accumulate bool) {
+	defer runtime.KeepAlive(pb) // its panels may be off the heap (offheap_linux.go)
 	pp := pb.panels
 	if pp.kern.widenTo == nil {
 		multiplyConv(in, pp, c, ldc, accumulate)

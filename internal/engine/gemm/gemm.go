@@ -60,17 +60,34 @@ func (pb *PackedB) N() int { return pb.panels.n }
 
 // PackB packs op(B) (k×n; B is stored n×k when transB) for use with SgemmPacked.
 func PackB(transB bool, k, n int, b []float32, ldb int) *PackedB {
-	return &PackedB{panels: packWhole(selectedKernel(), transB, k, n, b, ldb)}
+	pp, mem := packResident(selectedKernel(), transB, k, n, b, ldb)
+	pb := &PackedB{panels: pp}
+	releaseWith(pb, mem)
+	return pb
 }
 
 // SgemmPacked computes C = A·B (+C if accumulate) with B pre-packed. A is m×k row-major (lda).
 // The packing belongs to the backend chosen at start-up, like Sgemm's.
 func SgemmPacked(m int, a []float32, lda int, pb *PackedB, c []float32, ldc int, accumulate bool) {
 	multiplyWhole(m, a, lda, pb.panels, c, ldc, accumulate)
+	runtime.KeepAlive(pb) // its panels may be off the heap (offheap_linux.go)
 }
 
-// packWhole packs all of op(B) for kern; it backs PackB and PackBBF16.
+// packWhole packs all of op(B) for kern on the heap (tests, and what
+// packResident falls back to).
 func packWhole[E element](kern *microKernel[E], transB bool, k, n int, b []float32, ldb int) packedPanels[E] {
+	pp, _ := packInto(kern, transB, k, n, b, ldb, func(n int) ([]float32, []byte) { return alignedFloats(n), nil })
+	return pp
+}
+
+// packResident packs all of op(B) for kern off the heap where it can; it
+// backs PackB and PackBBF16, which tie mem (nil on the heap) to the packed
+// matrix's lifetime with releaseWith.
+func packResident[E element](kern *microKernel[E], transB bool, k, n int, b []float32, ldb int) (packedPanels[E], []byte) {
+	return packInto(kern, transB, k, n, b, ldb, residentFloats)
+}
+
+func packInto[E element](kern *microKernel[E], transB bool, k, n int, b []float32, ldb int, alloc func(int) ([]float32, []byte)) (packedPanels[E], []byte) {
 	if k < 0 || n < 0 {
 		panic(fmt.Sprintf("gemm: negative dimensions k=%d n=%d", k, n))
 	}
@@ -80,9 +97,10 @@ func packWhole[E element](kern *microKernel[E], transB bool, k, n int, b []float
 		checkOperand("B", b, k, n, ldb)
 	}
 	pp := packedPanels[E]{kern: kern, k: k, n: n}
-	pp.data = asElements[E](alignedFloats(pp.size()))
+	floats, mem := alloc(pp.size())
+	pp.data = asElements[E](floats)
 	pp.pack(operandB{data: b, ld: ldb, trans: transB}, 0, parallelism(1, n, k))
-	return pp
+	return pp, mem
 }
 
 // multiplyWhole computes C = A·B (+C if accumulate) for B packed by packWhole.

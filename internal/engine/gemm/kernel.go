@@ -180,6 +180,15 @@ func alignedFloats(n int) []float32 {
 	return s[skip : skip+n : skip+n]
 }
 
+// asFloatsOf reinterprets a byte buffer (length a multiple of 4, 4-byte
+// aligned) as floats.
+func asFloatsOf(b []byte) []float32 {
+	if len(b) == 0 {
+		return nil
+	}
+	return unsafe.Slice((*float32)(unsafe.Pointer(unsafe.SliceData(b))), len(b)/4)
+}
+
 // asElements reinterprets a float32 buffer as packed elements of the same size.
 func asElements[E element](s []float32) []E {
 	if len(s) == 0 {

@@ -3,6 +3,7 @@ package gemm
 import (
 	"fmt"
 	"math"
+	"runtime"
 )
 
 // Packing is linear: every packed element is one element of op(B) (or a zero of the padding), at a place
@@ -20,6 +21,8 @@ func (pp packedPanels[E]) compatible(o packedPanels[E]) error {
 // Plus returns a new packed matrix holding op(B) + op(D), d being packed from a matrix of the same shape by
 // PackB on the same backend. The sums are exact float32 additions; pb and d are unchanged.
 func (pb *PackedB) Plus(d *PackedB) (*PackedB, error) {
+	defer runtime.KeepAlive(d) // both may be off the heap (offheap_linux.go)
+	defer runtime.KeepAlive(pb)
 	if err := pb.panels.compatible(d.panels); err != nil {
 		return nil, err
 	}
@@ -36,6 +39,8 @@ func (pb *PackedB) Plus(d *PackedB) (*PackedB, error) {
 // backend from a matrix of the same shape): each pair of bfloat16 values is widened, added in float32 and
 // rounded back to bfloat16.
 func (pb *PackedBBF16) Plus(d *PackedBBF16) (*PackedBBF16, error) {
+	defer runtime.KeepAlive(d) // both may be off the heap (offheap_linux.go)
+	defer runtime.KeepAlive(pb)
 	if err := pb.panels.compatible(d.panels); err != nil {
 		return nil, err
 	}
