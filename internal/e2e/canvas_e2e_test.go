@@ -754,13 +754,14 @@ func TestE2ECanvasLayersFiltersAdapters(t *testing.T) {
 	p.waitFor("the reference image", `document.querySelector('[data-testid="reference-image"]')`)
 	p.selectOption("IP-Adapter model", "ip-adapter")
 	p.fill("Steps", "2", `[data-testid="canvas-screen"]`)
+	p.fill("Iterations", "2")
 	waitDoc(t, env, "the control sketch", func(d *canvasDoc) bool {
 		i := d.layer("Control Layer 1")
 		return i >= 0 && len(d.Layers[i].Objects) == 1 && d.Bbox.X == 200
 	})
 	old := waitTimeoutOverride(3 * time.Minute)
 	p.click("Invoke", `[data-testid="canvas-screen"]`)
-	p.waitFor("the candidate", `document.querySelector('[data-testid="staging-area"]')`)
+	p.waitText("Staging 1 / 2")
 	waitTimeoutOverride(old)
 	nodes := lastGraph(t, env)
 	if countType(nodes, "controlnet") != 1 || countType(nodes, "ip_adapter") != 1 {
@@ -769,7 +770,12 @@ func TestE2ECanvasLayersFiltersAdapters(t *testing.T) {
 	p.screenshot("canvas-control-1280")
 
 	// Save the staged candidate and the canvas to the gallery.
-	d = waitDoc(t, env, "the candidate", func(d *canvasDoc) bool { return len(d.Staging) == 1 })
+	d = waitDoc(t, env, "the two candidates", func(d *canvasDoc) bool {
+		return len(d.Staging) == 2 && d.Staging[0].ImageName != d.Staging[1].ImageName
+	})
+	p.click("Next")
+	p.waitText("Staging 2 / 2")
+	p.click("Previous")
 	p.click("Save to Gallery")
 	p.waitText("Saved to the gallery")
 	var dto struct {
@@ -789,6 +795,7 @@ func TestE2ECanvasLayersFiltersAdapters(t *testing.T) {
 		env.Do("GET", "/api/v1/images/?limit=1&is_intermediate=false").Expect(http.StatusOK).Decode(&page)
 		return page.Total
 	}
+	p.fill("Iterations", "1")
 	before := galleryTotal()
 	p.check("Send to Gallery", true)
 	p.click("Invoke", `[data-testid="canvas-screen"]`)

@@ -107,6 +107,8 @@ export interface CanvasSettings {
   randomSeed: boolean;
   /** Results straight to the gallery (on the selected board) instead of the staging area. */
   sendToGallery?: boolean;
+  /** Candidates per Invoke (consecutive seeds, or random ones). */
+  iterations?: number;
 }
 
 export interface StagedImage {
@@ -129,7 +131,7 @@ export interface CanvasDoc {
   view: { x: number; y: number; scale: number };
   staging: StagedImage[];
   /** Batches enqueued from the canvas whose results still go to the staging area (kept across a reload). */
-  pending?: { batch_id: string; rect: Rect }[];
+  pending?: { batch_id: string; rect: Rect; remaining?: number }[];
 }
 
 export const defaultSettings: CanvasSettings = {

@@ -135,7 +135,13 @@ export function CanvasScreen() {
     const offStatus = subscribe('queue_item_status_changed', (ev) => {
       if (!['completed', 'failed', 'canceled'].includes(ev?.status)) return;
       if (docRef.current.pending?.some((b) => b.batch_id === ev.batch_id)) {
-        patch((x) => ({ ...x, pending: (x.pending ?? []).filter((b) => b.batch_id !== ev.batch_id) }));
+        // A batch leaves the list when its last item has finished.
+        patch((x) => ({
+          ...x,
+          pending: (x.pending ?? [])
+            .map((b) => (b.batch_id === ev.batch_id ? { ...b, remaining: (b.remaining ?? 1) - 1 } : b))
+            .filter((b) => (b.remaining ?? 1) > 0),
+        }));
       }
     });
     return () => {
@@ -311,7 +317,9 @@ export function CanvasScreen() {
         if (m) references.push({ id: r.id, image: r.image_name, model: ident(m), weight: r.weight, beginStepPct: r.beginStepPct, endStepPct: r.endStepPct });
       }
       const s = x.settings;
-      const seed = s.randomSeed ? randomSeed() : s.seed;
+      const n = Math.min(16, Math.max(1, Math.floor(s.iterations ?? 1)));
+      const seeds = Array.from({ length: n }, (_, i) => (s.randomSeed ? randomSeed() : (s.seed + i) % (MAX_SEED + 1)));
+      const seed = seeds[0];
       const graph = buildCanvasGraph(
         {
           mode,
@@ -342,7 +350,7 @@ export function CanvasScreen() {
         newId('canvas_graph'),
       );
       setBusy('Enqueuing…');
-      const res = await api<{ batch: { batch_id: string } }>('/api/v1/queue/default/enqueue_batch', { json: buildCanvasBatch(graph, [seed], !s.sendToGallery) });
+      const res = await api<{ batch: { batch_id: string } }>('/api/v1/queue/default/enqueue_batch', { json: buildCanvasBatch(graph, seeds, !s.sendToGallery) });
       if (s.sendToGallery) {
         app.toast(`Enqueued (${mode}), to the gallery`, 'success');
         return;
@@ -350,7 +358,7 @@ export function CanvasScreen() {
       enqueued.current.set(res.batch.batch_id, rect);
       const arrived = (early.current.get(res.batch.batch_id) ?? []).map((img) => ({ ...img, rect }));
       early.current.delete(res.batch.batch_id);
-      patch((y) => ({ ...y, pending: [...(y.pending ?? []), { batch_id: res.batch.batch_id, rect }].slice(-50), staging: [...y.staging, ...arrived] }));
+      patch((y) => ({ ...y, pending: [...(y.pending ?? []), { batch_id: res.batch.batch_id, rect, remaining: seeds.length }].slice(-50), staging: [...y.staging, ...arrived] }));
       app.toast(`Enqueued (${mode})`, 'success');
     } catch (e) {
       setError(errorText(e));
@@ -634,6 +642,10 @@ export function CanvasScreen() {
               <label className="check">
                 <input type="checkbox" checked={s.randomSeed} onChange={(e) => setSettings({ randomSeed: e.target.checked })} />
                 <span>Random Seed</span>
+              </label>
+              <label className="field">
+                <span>Iterations</span>
+                <input type="number" min={1} max={16} value={s.iterations ?? 1} onChange={(e) => setSettings({ iterations: Math.min(16, Math.max(1, num(e.target.value, 1))) })} />
               </label>
               <label className="check">
                 <input type="checkbox" checked={!!s.sendToGallery} onChange={(e) => setSettings({ sendToGallery: e.target.checked })} />
