@@ -24,13 +24,15 @@ export function GenerateScreen() {
   const clipEmbedModels = ofType(allModels, ['clip_embed']);
   const fluxVAEs = ofType(allModels, ['vae'], 'flux');
 
-  // FLUX needs its text encoders and VAE beside the main model: pick the first installed ones until the user chooses.
+  // FLUX needs its text encoders and VAE beside the main model: pick the first installed ones until the user chooses
+  // (and again when a chosen or recalled one is not installed).
   useEffect(() => {
     if (!flux) return;
     const fix: Partial<typeof p> = {};
-    if (!p.t5Encoder && t5Models[0]) fix.t5Encoder = t5Models[0];
-    if (!p.clipEmbed && clipEmbedModels[0]) fix.clipEmbed = clipEmbedModels[0];
-    if (!p.fluxVAE && fluxVAEs[0]) fix.fluxVAE = fluxVAEs[0];
+    const missing = (m: typeof p.t5Encoder, list: typeof t5Models) => !m || !list.some((x) => x.key === m.key);
+    if (missing(p.t5Encoder, t5Models) && t5Models[0]) fix.t5Encoder = t5Models[0];
+    if (missing(p.clipEmbed, clipEmbedModels) && clipEmbedModels[0]) fix.clipEmbed = clipEmbedModels[0];
+    if (missing(p.fluxVAE, fluxVAEs) && fluxVAEs[0]) fix.fluxVAE = fluxVAEs[0];
     if (Object.keys(fix).length) setParams(fix);
   }, [flux, allModels, p.t5Encoder, p.clipEmbed, p.fluxVAE]); // eslint-disable-line react-hooks/exhaustive-deps
 

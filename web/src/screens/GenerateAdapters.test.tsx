@@ -142,6 +142,13 @@ describe('Generate: control adapters', () => {
 });
 
 describe('Generate: FLUX', () => {
+  it('replaces a recalled encoder that is not installed', async () => {
+    stubFetch({ '/api/v2/models/': { models: all }, '/api/v1/images/': { items: [], total: 0, limit: 12, offset: 0 } });
+    render(<Harness initial={{ model: fluxDev, t5Encoder: mk('gone', 'gone', 'any', 't5_encoder'), clipEmbed: all[10] }} mains={[fluxDev]} />);
+    await waitFor(() => expect((screen.getByLabelText('T5 Encoder') as HTMLSelectElement).value).toBe('t5'), { timeout: 5000 });
+    expect((screen.getByLabelText('CLIP Embed') as HTMLSelectElement).value).toBe('cl');
+  });
+
   it('offers the encoders, shows guidance for dev only and applies the variant defaults', async () => {
     const calls = stubFetch({ '/api/v2/models/': { models: all }, '/api/v1/images/': { items: [], total: 0, limit: 12, offset: 0 }, '/api/v1/queue/default/enqueue_batch': { enqueued: 1, item_ids: [1] } });
     render(<Harness initial={{ model: sd15, positivePrompt: 'a photo of a cat' }} mains={[sd15, fluxDev, fluxSchnell]} />);
