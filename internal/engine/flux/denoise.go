@@ -50,10 +50,41 @@ type DenoiseParams struct {
 	// is InvokeAI's denoise mask: 0 where new content is generated, 1 where
 	// the init latents are kept. Requires InitLatents.
 	InpaintMask *tensor.Tensor
+	// Sampler is flux_denoise's scheduler. SamplerEuler steps along
+	// Schedule. SamplerHeun and SamplerLCM run as InvokeAI runs them:
+	// len(Schedule)−1 steps of their own unshifted FlowMatchSchedule (the
+	// Schedule's values only set how far init latents are noised).
+	Sampler Sampler
+	// Seed seeds LCM's per-step noise: a CPU torch generator seeded with
+	// Seed ^ 0xFFFFFFFF, float32 in the packed shape.
+	Seed uint64
 	// Call carries per-call model options (LoRA patches, tracing).
 	Call CallOptions
 	// OnStep, when set, is called after every step; an error stops the run.
 	OnStep func(StepInfo) error
+}
+
+// Sampler selects the sampling method (InvokeAI's FLUX scheduler names).
+type Sampler int
+
+// The samplers of InvokeAI's flux_denoise.
+const (
+	SamplerEuler Sampler = iota // FlowMatchEulerDiscreteScheduler: x += (σᵢ₊₁ − σᵢ)·v
+	SamplerHeun                 // FlowMatchHeunDiscreteScheduler: 2nd order, 2n − 1 model calls
+	SamplerLCM                  // FlowMatchLCMScheduler: x0 prediction re-noised with fresh noise
+)
+
+// ParseSampler maps flux_denoise's scheduler names ("" is euler).
+func ParseSampler(name string) (Sampler, error) {
+	switch name {
+	case "", "euler":
+		return SamplerEuler, nil
+	case "heun":
+		return SamplerHeun, nil
+	case "lcm":
+		return SamplerLCM, nil
+	}
+	return 0, fmt.Errorf("flux denoise: unknown scheduler %q", name)
 }
 
 // StepInfo describes a finished step for progress reporting.
@@ -152,6 +183,9 @@ func Denoise(ctx context.Context, p DenoiseParams) (*tensor.Tensor, error) {
 	var guidance []float32
 	if t.Config.GuidanceEmbeds {
 		guidance = []float32{p.Guidance}
+	}
+	if p.Sampler != SamplerEuler {
+		return denoiseScheduler(ctx, p, img, pos, neg, guidance, cfg, inp, h, w)
 	}
 	for i := range n {
 		if err := ctx.Err(); err != nil {

@@ -177,3 +177,37 @@ func lastIndexAtLeast(ts []float32, v float64) int {
 	}
 	return n - 1
 }
+
+// FlowMatchSchedule is the schedule of diffusers' FlowMatchHeunDiscreteScheduler and FlowMatchLCMScheduler
+// as InvokeAI's flux_denoise builds them (num_train_timesteps 1000, no shift) and sets them
+// (num_inference_steps only, so InvokeAI's shifted schedule is not used): σ = linspace(1000, 1000·σmin, steps)
+// / 1000 in float64 with σmin = float32(1/1000), rounded to float32, then σ = 0 appended; the timesteps
+// are the float32 products σ·1000 and the model is given float32(t/1000) (ModelTimestep). See
+// docs/compatibility.md (FLUX schedulers).
+func FlowMatchSchedule(steps int) (sigmas, timesteps []float32, err error) {
+	if steps < 1 || steps > MaxSteps {
+		return nil, nil, fmt.Errorf("flux schedule: %d steps outside [1, %d]", steps, MaxSteps)
+	}
+	const train = 1000
+	sigmaMin := float64(float32(1) / float32(train))
+	start, stop := 1.0*train, sigmaMin*train
+	sigmas = make([]float32, steps+1)
+	timesteps = make([]float32, steps)
+	for i := range steps {
+		// numpy's linspace: i·step + start, the last value set exactly.
+		t := start
+		if steps > 1 {
+			t = float64(i)*((stop-start)/float64(steps-1)) + start
+			if i == steps-1 {
+				t = stop
+			}
+		}
+		sigmas[i] = float32(t / train)
+		timesteps[i] = sigmas[i] * float32(train)
+	}
+	return sigmas, timesteps, nil
+}
+
+// ModelTimestep is what InvokeAI's scheduler loop gives the transformer for a scheduler timestep t:
+// t/1000 in float64, rounded to float32.
+func ModelTimestep(t float32) float32 { return float32(float64(t) / 1000) }

@@ -266,9 +266,6 @@ func (n *Denoise) unsupported() error {
 			return valueError("%s is not supported by invokego's FLUX engine yet", in.name)
 		}
 	}
-	if n.Scheduler != "" && n.Scheduler != "euler" {
-		return valueError("scheduler %q is not supported by invokego's FLUX engine yet (use euler)", n.Scheduler)
-	}
 	if n.DyPEPreset != "" && n.DyPEPreset != "off" {
 		return valueError("dype_preset %q is not supported by invokego's FLUX engine yet (use off)", n.DyPEPreset)
 	}
@@ -334,8 +331,13 @@ func (n *Denoise) Invoke(ctx nodes.Context) (nodes.Output, error) {
 	if err != nil {
 		return nil, valueError("%v", err)
 	}
+	sampler, err := flux.ParseSampler(string(n.Scheduler))
+	if err != nil {
+		return nil, valueError("%v", err)
+	}
 	params := flux.DenoiseParams{Transformer: transformer, Positive: *pos, Negative: neg, Guidance: float32(n.Guidance),
-		Schedule: schedule, Noise: noiseT, AddNoise: n.AddNoise, Call: flux.CallOptions{LoRA: loras}}
+		Schedule: schedule, Noise: noiseT, AddNoise: n.AddNoise, Call: flux.CallOptions{LoRA: loras},
+		Sampler: sampler, Seed: uint64(n.Seed)}
 	if n.Latents != nil {
 		init, err := n.store.Tensor(n.Latents.LatentsName)
 		if err != nil {
