@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/invokego/invokego/internal/apitest"
 	"github.com/invokego/invokego/internal/engine/goldens"
 	"github.com/invokego/invokego/internal/nodes"
 )
@@ -109,5 +110,47 @@ func TestHueAdjustPlusRefusals(t *testing.T) {
 	}
 	if _, err := invoke(ctx, "invokeai_img_hue_adjust_plus", map[string]any{"image": field("nope")}); err == nil {
 		t.Error("a missing image was accepted")
+	}
+}
+
+// Through the API: invokeai_img_blend (Okhsv, masked, at an opacity) on uploaded PNGs gives the reference
+// bytes after the gallery's round trip, its output feeds invokeai_img_hue_adjust_plus, and a UPLab hue
+// adjustment fails the item with a ValueError that names the missing profile.
+func TestBlendAndHueThroughTheQueue(t *testing.T) {
+	env := apitest.New(t)
+	path, err := goldens.Path("nodes", "imageops", "blend.safetensors")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts, err := goldens.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]string{}
+	for _, in := range []string{"upper", "base", "mask"} {
+		names[in] = upload(t, env, toImage(ts["in."+in]))
+	}
+	img := func(n string) map[string]any { return map[string]any{"image_name": names[n]} }
+	it := runGraph(t, env, map[string]any{
+		"blend": map[string]any{"type": "invokeai_img_blend", "layer_upper": img("upper"), "layer_base": img("base"),
+			"blend_mode": "Soft Light", "color_space": "RGB", "opacity": 0.6, "mask": img("mask")},
+		"hue": map[string]any{"type": "invokeai_img_hue_adjust_plus", "space": "Okhsv", "degrees": 90},
+	}, []any{edge("blend", "image", "hue", "image")})
+	got, _ := output(t, env, it, "blend")
+	want := ts["blend|Soft Light|RGB|upper|base|0.6|mask|01|0|1"]
+	px := pixels(t, got, 3)
+	for i, v := range want.Ints {
+		if d := int(px[i]) - int(v); d > 1 || d < -1 {
+			t.Fatalf("blend byte %d: %d, want %d within 1", i, px[i], v)
+		}
+	}
+	if hue, _ := output(t, env, it, "hue"); hue.Bounds() != got.Bounds() {
+		t.Errorf("hue output %v, want %v", hue.Bounds(), got.Bounds())
+	}
+	it = runGraph(t, env, map[string]any{
+		"hue": map[string]any{"type": "invokeai_img_hue_adjust_plus", "image": img("base"), "space": "*UPLab (w/CIELab_to_UPLab.icc)"},
+	}, nil)
+	if it.Status != "failed" || it.ErrorType != "ValueError" || !strings.Contains(it.ErrorMessage, "CIELab_to_UPLab.icc") {
+		t.Errorf("UPLab: %s %s %q", it.Status, it.ErrorType, it.ErrorMessage)
 	}
 }
