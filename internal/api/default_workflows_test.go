@@ -193,6 +193,18 @@ func TestDefaultWorkflowsRun(t *testing.T) {
 	}
 	esrgan, controlNet := installModel(t, env, esrganSrc), installModel(t, env, cnSrc)
 	sdxl := installModel(t, env, tinySDXLFolder(t))
+	// The LoRA workflows' adapters and the SDXL MultiDiffusion workflow's ControlNet, made for sd15-tiny-pipe and
+	// sdxl-tiny (testdata/README.md).
+	fixture := func(parts ...string) string {
+		p, err := goldens.Path(parts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	sd15LoRA := installModel(t, env, fixture("sd-ext", "lora", "models", "sd15-locon-kohya.safetensors"))
+	sdxlLoRA := installModel(t, env, fixture("sd-ext", "lora", "models", "sdxl-lora-kohya.safetensors"))
+	sdxlControlNet := installModel(t, env, fixture("sd-ext", "controlnet", "models", "sdxl-controlnet"))
 	// FLUX: the tiny dev transformer, its T5 and CLIP encoders (installed from the same folder with a type hint)
 	// and the tiny FLUX VAE.
 	fluxDev, err := goldens.Path("flux-tiny", "models", "flux-dev-tiny")
@@ -269,7 +281,12 @@ func TestDefaultWorkflowsRun(t *testing.T) {
 			wf := created.Workflow
 
 			outW, outH := side, side
+			if strings.HasPrefix(d.ID, "default_multidiffusion_") || strings.HasPrefix(d.ID, "default_tiled_upscaling_") {
+				outW, outH = 2*side, 2*side // the source enlarged ×2 before it is re-denoised
+			}
 			maskImage := maskName
+			loraWeight := any(nil) // the workflow's own weight unless a run overrides it
+			sdxlWorkflow := strings.HasSuffix(d.ID, "_sdxl")
 			set := func(typ, label, field string, v any) any {
 				switch {
 				case typ == "main_model_loader" && field == "model":
@@ -287,8 +304,29 @@ func TestDefaultWorkflowsRun(t *testing.T) {
 				case typ == "spandrel_image_to_image_autoscale" && field == "image_to_image_model":
 					outW, outH = 2*side, 2*side // the ×2 model at scale 2
 					return esrgan
+				case typ == "controlnet" && field == "control_model" && sdxlWorkflow:
+					return sdxlControlNet
 				case typ == "controlnet" && field == "control_model":
 					return controlNet
+				case typ == "lora_loader" && field == "lora":
+					return sd15LoRA
+				case typ == "sdxl_lora_loader" && field == "lora":
+					return sdxlLoRA
+				case (typ == "lora_loader" || typ == "sdxl_lora_loader") && field == "weight" && loraWeight != nil:
+					return loraWeight
+				case typ == "rand_int" && strings.Contains(d.ID, "_lora_"):
+					// One seed, so that runs differ only in the LoRA's weight.
+					return map[string]any{"low": 7, "high": 8}[field]
+				case typ == "tiled_multi_diffusion_denoise_latents" && (field == "tile_width" || field == "tile_height"),
+					typ == "calculate_image_tiles" && (field == "tile_width" || field == "tile_height"):
+					// 64-pixel tiles over the 128-pixel enlarged source: three by three tiles at these overlaps.
+					return side
+				case typ == "tiled_multi_diffusion_denoise_latents" && field == "tile_overlap":
+					return 16
+				case typ == "calculate_image_tiles" && field == "overlap":
+					return 32
+				case typ == "merge_tiles_to_image" && field == "blend_amount":
+					return 16 // a seam needs room inside the overlap
 				case typ == "flux_model_loader":
 					return flux[field]
 				case typ == "flux_denoise" && field == "num_steps":
@@ -338,6 +376,31 @@ func TestDefaultWorkflowsRun(t *testing.T) {
 				t.Errorf("the image's workflow is not the one run: %.200s", raw)
 			}
 
+			if strings.Contains(d.ID, "_lora_") {
+				// The LoRA is applied: at weight 0 the same seed gives another image.
+				loraWeight = 0
+				without := runGraph(t, env, workflowGraph(wf, set), wf)
+				diff := meanAbsDiff(img, without, 0, side)
+				t.Logf("LoRA at the default weight vs weight 0, same seed: mean |difference| %.3f", diff)
+				if diff < 0.5 {
+					t.Errorf("the LoRA at its default weight changed the image by only %.3f on average", diff)
+				}
+			}
+			if strings.HasPrefix(d.ID, "default_multidiffusion_") || strings.HasPrefix(d.ID, "default_tiled_upscaling_") {
+				// The enlarged source is re-denoised, not passed through: compare with the plain ×2 enlargement.
+				e := func(a, b, c, d string) map[string]any {
+					return map[string]any{"source": map[string]any{"node_id": a, "field": b}, "destination": map[string]any{"node_id": c, "field": d}}
+				}
+				plain := runGraph(t, env, map[string]any{"id": "plain-scale", "nodes": map[string]any{
+					"i": map[string]any{"id": "i", "type": "image", "image": map[string]any{"image_name": srcName}},
+					"s": map[string]any{"id": "s", "type": "img_scale", "scale_factor": 2.0, "resample_mode": "lanczos", "is_intermediate": false},
+				}, "edges": []any{e("i", "image", "s", "image")}}, nil, srcName)
+				diff := meanAbsDiff(img, plain, 0, 2*side)
+				t.Logf("re-denoised vs plain ×2 enlargement: mean |difference| %.3f", diff)
+				if diff < 1 {
+					t.Errorf("the upscaled image is the plain enlargement (mean difference %.3f)", diff)
+				}
+			}
 			if strings.HasPrefix(d.ID, "default_inpaint_") {
 				// White keeps: with an all-white mask nothing is repainted, and the result is the source through
 				// the VAE and back, exactly; the half-black mask repainted something.
@@ -370,7 +433,9 @@ func TestDefaultWorkflowsRun(t *testing.T) {
 		})
 	}
 	for _, want := range []string{"default_text_to_image_sd15", "default_text_to_image_sdxl", "default_image_to_image_sd15",
-		"default_image_to_image_sdxl", "default_inpaint_sd15", "default_inpaint_sdxl", "default_prompt_from_file_sd15", "default_prompt_from_file_sdxl", "default_text_to_image_flux", "default_image_to_image_flux", "default_esrgan_upscale_canny_controlnet_sd15"} {
+		"default_image_to_image_sdxl", "default_inpaint_sd15", "default_inpaint_sdxl", "default_prompt_from_file_sd15", "default_prompt_from_file_sdxl", "default_text_to_image_flux", "default_image_to_image_flux", "default_esrgan_upscale_canny_controlnet_sd15",
+		"default_text_to_image_lora_sd15", "default_text_to_image_lora_sdxl", "default_multidiffusion_sd15", "default_multidiffusion_sdxl",
+		"default_tiled_upscaling_sd15"} {
 		if !ran[want] {
 			t.Errorf("%s did not run", want)
 		}
