@@ -101,8 +101,8 @@ describe('canvas graphs', () => {
     const g = buildCanvasGraph({ ...cases.img2img, strength: 0.25 });
     expect(g.nodes.denoise_latents.denoising_start).toBe(0.75);
     const ip = buildCanvasGraph(cases.inpaint);
-    expect(ip.nodes[CANVAS_OUTPUT].type).toBe('canvas_v2_mask_and_crop');
-    expect(ip.nodes[CANVAS_OUTPUT].source_image).toEqual({ image_name: 'canvas-initial.png' });
+    expect(ip.nodes[CANVAS_OUTPUT].type).toBe('invokeai_img_blend');
+    expect(ip.nodes[CANVAS_OUTPUT].layer_base).toEqual({ image_name: 'canvas-initial.png' });
   });
 
   it('sending to the gallery puts the output on the board, not as an intermediate', () => {

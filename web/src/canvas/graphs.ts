@@ -4,8 +4,8 @@
 //   txt2img  — nothing more;
 //   img2img  — i2l of the uploaded composite, denoising_start = 1 − strength;
 //   inpaint  — i2l + tomask of the mask layers (inverted: painted pixels are regenerated) into
-//              create_gradient_mask + expand_mask_with_fade, pasted back onto the composite by
-//              canvas_v2_mask_and_crop;
+//              create_gradient_mask + expand_mask_with_fade, blended back onto the composite by
+//              invokeai_img_blend;
 //   outpaint — an infill node fills the transparent part first; the mask is the mask layers' (tomask, inverted)
 //              times the composite's alpha (tomask, mask_combine); canvas_v2_mask_and_crop pastes back.
 // Regional guidance adds masked compel nodes (alpha_mask_to_tensor) to the collectors; control layers add
@@ -224,16 +224,15 @@ export function buildCanvasGraph(inp: CanvasGraphInput, graphId = 'canvas_graph'
     });
     g.edge('mask_alpha_to_mask', 'image', 'create_gradient_mask', 'mask');
     g.add({ id: 'expand_mask_with_fade', type: 'expand_mask_with_fade', fade_size_px: inp.maskBlur });
-    // invokego has no invokeai_img_blend: the paste-back onto the composite is canvas_v2_mask_and_crop with
-    // the faded mask (black takes the generated pixels, white keeps the composite's exactly).
-    g.add({ id: CANVAS_OUTPUT, type: 'canvas_v2_mask_and_crop', mask_blur: 0, source_image: image });
+    // The paste-back onto the composite: the generated image blended over it where the faded mask is not white.
+    g.add({ id: CANVAS_OUTPUT, type: 'invokeai_img_blend', layer_base: image });
     g.edge('model_loader', 'vae', 'i2l', 'vae');
     g.edge('i2l', 'latents', 'denoise_latents', 'latents');
     g.edge('model_loader', 'vae', 'create_gradient_mask', 'vae');
     g.edge('model_loader', 'unet', 'create_gradient_mask', 'unet');
     g.edge('create_gradient_mask', 'denoise_mask', 'denoise_latents', 'denoise_mask');
     g.edge('create_gradient_mask', 'expanded_mask_area', 'expand_mask_with_fade', 'mask');
-    g.edge('l2i', 'image', CANVAS_OUTPUT, 'generated_image');
+    g.edge('l2i', 'image', CANVAS_OUTPUT, 'layer_upper');
     g.edge('expand_mask_with_fade', 'image', CANVAS_OUTPUT, 'mask');
     output = CANVAS_OUTPUT;
   } else if (inp.mode === 'outpaint') {
