@@ -2,7 +2,9 @@ package imageops
 
 import (
 	"math"
+	"runtime"
 	"strings"
+	"sync"
 
 	"github.com/invokego/invokego/internal/engine/imaging"
 	"github.com/invokego/invokego/internal/engine/tensor"
@@ -212,7 +214,11 @@ func (n *InvokeImageBlend) Invoke(ctx nodes.Context) (nodes.Output, error) {
 		b.space = "HSL"
 	}
 	np := base.W * base.H
-	up, lo := b.prepare(upRGB), b.prepare(loRGB)
+	up, lo := make([][3]f32, np), make([][3]f32, np)
+	parallelChunks(np, func(s, e int) {
+		b.prepare(up[s:e], upRGB[s*3:e*3])
+		b.prepare(lo[s:e], loRGB[s*3:e*3])
+	})
 	var ealUp, ealLo []f32
 	if mode == "Lighten Only (EAL)" || mode == "Darken Only (EAL)" {
 		lu, ll := make([][3]f32, np), make([][3]f32, np)
@@ -223,46 +229,66 @@ func (n *InvokeImageBlend) Invoke(ctx nodes.Context) (nodes.Output, error) {
 		ealUp, ealLo = ealOf(lu), ealOf(ll)
 	}
 	out := &imaging.Picture{W: base.W, H: base.H, Mode: imaging.ModeRGBA, Pix: make([]uint8, np*4)}
-	opacity := f32(n.Opacity)
-	for i := range np {
-		if i%4096 == 0 {
-			if err := ctx.Err(); err != nil {
-				return nil, err
+	layers := &blendLayers{up: up, lo: lo, ealUp: ealUp, ealLo: ealLo, upA: upA, loA: loA, mask: maskPix, loRGB: loRGB,
+		opacity: f32(n.Opacity)}
+	parallelChunks(np, func(s, e int) {
+		for i := s; i < e; i++ {
+			if i%4096 == 0 && ctx.Err() != nil {
+				return
 			}
+			b.pixel(layers, i, out.Pix[i*4:i*4+4])
 		}
-		var swap int // EAL modes: 1 takes the base's colour
-		if ealUp != nil {
-			lighten := mode == "Lighten Only (EAL)"
-			if (lighten && ealUp[i] < ealLo[i]) || (!lighten && ealUp[i] >= ealLo[i]) {
-				swap = 1
-			}
-		}
-		lin := b.blend(up[i], lo[i], swap)
-		top := srgbFromLinearPx(lin, b.gamut, b.steps)
-		au := upA[i] * opacity
-		if maskPix != nil {
-			au *= (f32(maskPix[i])/255)*-1 + 1
-		}
-		al := loA[i]
-		a := au + al*(au*-1+1)
-		d := out.Pix[i*4 : i*4+4]
-		for c := range 3 {
-			v := top[c]
-			if isNaN32(v) {
-				v = maxFloat32
-			}
-			lc := f32(loRGB[i*3+c]) / 255
-			d[c] = castUint8(((v*au + (lc*al)*(au*-1+1)) / a) * 255)
-		}
-		d[3] = castUint8(a * 255)
+	})
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
 	res := out
+
 	if base.Mode != imaging.ModeRGBA {
 		if res, err = convert(out, base.Mode); err != nil {
 			return nil, err
 		}
 	}
 	return n.save(ctx, res, "")
+}
+
+// blendLayers is what a blend's pixels are computed from.
+type blendLayers struct {
+	up, lo       [][3]f32 // the layers in the blend's colour space
+	ealUp, ealLo []f32    // EAL modes: the layers' equivalent achromatic lightness
+	upA, loA     []f32    // alphas
+	mask, loRGB  []uint8  // the mask (or nil) and the base's RGB bytes
+	opacity      f32
+}
+
+// pixel computes pixel i of the blend into d (RGBA bytes).
+func (b *blender) pixel(l *blendLayers, i int, d []uint8) {
+	mode := b.mode
+	up, lo, ealUp, ealLo, upA, loA, maskPix, loRGB, opacity := l.up, l.lo, l.ealUp, l.ealLo, l.upA, l.loA, l.mask, l.loRGB, l.opacity
+	var swap int // EAL modes: 1 takes the base's colour
+	if ealUp != nil {
+		lighten := mode == "Lighten Only (EAL)"
+		if (lighten && ealUp[i] < ealLo[i]) || (!lighten && ealUp[i] >= ealLo[i]) {
+			swap = 1
+		}
+	}
+	lin := b.blend(up[i], lo[i], swap)
+	top := srgbFromLinearPx(lin, b.gamut, b.steps)
+	au := upA[i] * opacity
+	if maskPix != nil {
+		au *= (f32(maskPix[i])/255)*-1 + 1
+	}
+	al := loA[i]
+	a := au + al*(au*-1+1)
+	for c := range 3 {
+		v := top[c]
+		if isNaN32(v) {
+			v = maxFloat32
+		}
+		lc := f32(loRGB[i*3+c]) / 255
+		d[c] = castUint8(((v*au + (lc*al)*(au*-1+1)) / a) * 255)
+	}
+	d[3] = castUint8(a * 255)
 }
 
 func validLiteral(values []string, v string) bool {
@@ -305,35 +331,53 @@ type blender struct {
 	steps int
 }
 
-// prepare converts RGB bytes to the blend's colour space, a pixel at a time.
-func (b *blender) prepare(rgb []uint8) [][3]f32 {
-	n := len(rgb) / 3
-	out := make([][3]f32, n)
-	for i := range n {
+// prepare converts RGB bytes to the blend's colour space, a pixel at a time, into out.
+func (b *blender) prepare(out [][3]f32, rgb []uint8) {
+	for i := range out {
 		px := rgb[i*3 : i*3+3]
 		s := [3]f32{f32(px[0]) / 255, f32(px[1]) / 255, f32(px[2]) / 255}
 		switch b.space {
 		case "RGB":
 			out[i] = s
 		case "Linear":
-			out[i] = [3]f32{linearFromSRGB(s[0]), linearFromSRGB(s[1]), linearFromSRGB(s[2])}
+			out[i] = linearOf(px)
 		case "HSL":
 			out[i] = hslFromSRGB(s)
 		case "HSV":
 			h, sv, v := imaging.RGBToHSV(px[0], px[1], px[2])
 			out[i] = [3]f32{f32(h) / 255, f32(sv) / 255, f32(v) / 255}
 		case "Okhsl":
-			out[i] = okhslFromSRGB(s)
+			out[i] = okhslFromLinear(linearOf(px))
 		case "Okhsv":
-			out[i] = okhsvFromSRGB(s, b.steps)
+			out[i] = okhsvFromLinear(linearOf(px), b.steps)
 		case "Oklch":
-			lab := oklabFromLinear([3]f32{linearFromSRGB(s[0]), linearFromSRGB(s[1]), linearFromSRGB(s[2])})
+			lab := oklabFromLinear(linearOf(px))
 			out[i] = [3]f32{lab[0], sqrt32(lab[1]*lab[1] + lab[2]*lab[2]), atan2_32(lab[2], lab[1])}
 		case "LCh":
 			out[i] = lchOf(labBytes(px[0], px[1], px[2]))
 		}
 	}
-	return out
+}
+
+// parallelChunks runs fn over [0, n) in contiguous chunks on the available cores (the pixels of a blend or a
+// hue rotation are independent of one another).
+func parallelChunks(n int, fn func(lo, hi int)) {
+	workers := runtime.GOMAXPROCS(0)
+	if workers == 1 || n < 1<<14 {
+		fn(0, n)
+		return
+	}
+	chunk := (n + workers - 1) / workers
+	var wg sync.WaitGroup
+	for lo := chunk; lo < n; lo += chunk {
+		wg.Add(1)
+		go func(lo, hi int) {
+			defer wg.Done()
+			fn(lo, hi)
+		}(lo, min(lo+chunk, n))
+	}
+	fn(0, min(chunk, n))
+	wg.Wait()
 }
 
 // reassemble turns a pixel in the blend's space back into linear sRGB.

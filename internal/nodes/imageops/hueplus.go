@@ -93,56 +93,58 @@ func (n *InvokeAdjustImageHuePlus) Invoke(ctx nodes.Context) (nodes.Output, erro
 	shift := f32(n.Degrees) / 360
 	rot := f32(n.Degrees / 180 * math.Pi)
 	const pi = math.Pi
-	for i := range np {
-		if i%4096 == 0 {
-			if err := ctx.Err(); err != nil {
-				return nil, err
+	parallelChunks(np, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			if i%4096 == 0 && ctx.Err() != nil {
+				return
 			}
+			px := rgb.Pix[i*3 : i*3+3]
+			var res [3]uint8
+			switch space {
+			case "HSV / HSL / RGB":
+				h, sv, v := imaging.RGBToHSV(px[0], px[1], px[2])
+				// All three channels go through float32 and back with truncation, which can lose a unit.
+				hh := remainder32(f32(h)/255+shift, 1)
+				res[0], res[1], res[2] = imaging.HSVToRGB(castUint8(hh*255), castUint8((f32(sv)/255)*255),
+					castUint8((f32(v)/255)*255))
+			case "Okhsl":
+				hsl := okhslFromLinear(linearOf(px))
+				hsl[0] = remainder32(hsl[0]+shift, 1)
+				res = bytesOf(srgbFromOkhsl(hsl, 0, 1, 1))
+			case "Okhsv":
+				hsv := okhsvFromLinear(linearOf(px), steps)
+				hsv[0] = remainder32(hsv[0]+shift, 1)
+				res = bytesOf(srgbFromOkhsv(hsv, 0, 1))
+			case "*Oklch / Oklab":
+				lab := oklabFromLinear(linearOf(px))
+				c := sqrt32(lab[1]*lab[1] + lab[2]*lab[2])
+				h := atan2_32(lab[2], lab[1]) + rot
+				h = remainder32(h+f32(2*pi), f32(2*pi))
+				lab[1], lab[2] = c*cos32(h), c*sin32(h)
+				res = bytesOf(srgbFromLinearPx(linearFromOklab(lab), f32(n.OkAdaptiveGamut), steps))
+			case "*LCh / CIELab":
+				lab := labBytes(px[0], px[1], px[2])
+				a := (f32(lab[1])/255)*2 - 1
+				b := (f32(lab[2])/255)*2 - 1
+				c := sqrt32(a*a + b*b)
+				h := atan2_32(b, a) + rot
+				h = remainder32(h+f32(pi), f32(2*pi)) - f32(pi)
+				lab[1] = castUint8(((c*cos32(h) + 1) / 2) * 255)
+				lab[2] = castUint8(((c*sin32(h) + 1) / 2) * 255)
+				res = rgbFromLabBytes(lab)
+			}
+			if n.PreserveLightness && space != "*LCh / CIELab" {
+				// The rotated colour's a* and b* under the original's L*, through 8-bit LAB both ways.
+				l0 := labBytes(px[0], px[1], px[2])[0]
+				lab := labBytes(res[0], res[1], res[2])
+				lab[0] = l0
+				res = rgbFromLabBytes(lab)
+			}
+			copy(out.Pix[i*3:i*3+3], res[:])
 		}
-		px := rgb.Pix[i*3 : i*3+3]
-		s := [3]f32{f32(px[0]) / 255, f32(px[1]) / 255, f32(px[2]) / 255}
-		var res [3]uint8
-		switch space {
-		case "HSV / HSL / RGB":
-			h, sv, v := imaging.RGBToHSV(px[0], px[1], px[2])
-			// All three channels go through float32 and back with truncation, which can lose a unit.
-			hh := remainder32(f32(h)/255+shift, 1)
-			res[0], res[1], res[2] = imaging.HSVToRGB(castUint8(hh*255), castUint8((f32(sv)/255)*255),
-				castUint8((f32(v)/255)*255))
-		case "Okhsl":
-			hsl := okhslFromSRGB(s)
-			hsl[0] = remainder32(hsl[0]+shift, 1)
-			res = bytesOf(srgbFromOkhsl(hsl, 0, 1, 1))
-		case "Okhsv":
-			hsv := okhsvFromSRGB(s, steps)
-			hsv[0] = remainder32(hsv[0]+shift, 1)
-			res = bytesOf(srgbFromOkhsv(hsv, 0, 1))
-		case "*Oklch / Oklab":
-			lab := oklabFromLinear([3]f32{linearFromSRGB(s[0]), linearFromSRGB(s[1]), linearFromSRGB(s[2])})
-			c := sqrt32(lab[1]*lab[1] + lab[2]*lab[2])
-			h := atan2_32(lab[2], lab[1]) + rot
-			h = remainder32(h+f32(2*pi), f32(2*pi))
-			lab[1], lab[2] = c*cos32(h), c*sin32(h)
-			res = bytesOf(srgbFromLinearPx(linearFromOklab(lab), f32(n.OkAdaptiveGamut), steps))
-		case "*LCh / CIELab":
-			lab := labBytes(px[0], px[1], px[2])
-			a := (f32(lab[1])/255)*2 - 1
-			b := (f32(lab[2])/255)*2 - 1
-			c := sqrt32(a*a + b*b)
-			h := atan2_32(b, a) + rot
-			h = remainder32(h+f32(pi), f32(2*pi)) - f32(pi)
-			lab[1] = castUint8(((c*cos32(h) + 1) / 2) * 255)
-			lab[2] = castUint8(((c*sin32(h) + 1) / 2) * 255)
-			res = rgbFromLabBytes(lab)
-		}
-		if n.PreserveLightness && space != "*LCh / CIELab" {
-			// The rotated colour's a* and b* under the original's L*, through 8-bit LAB both ways.
-			l0 := labBytes(px[0], px[1], px[2])[0]
-			lab := labBytes(res[0], res[1], res[2])
-			lab[0] = l0
-			res = rgbFromLabBytes(lab)
-		}
-		copy(out.Pix[i*3:i*3+3], res[:])
+	})
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
 	res := out
 	if mode != imaging.ModeRGB {

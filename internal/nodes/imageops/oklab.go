@@ -63,6 +63,19 @@ func linearFromSRGB(v f32) f32 {
 	return pow32((v+0.055)/1.055, 2.4)
 }
 
+// linearOfByte is linearFromSRGB of each byte value's f32(v)/255, the nodes' input.
+var linearOfByte = func() (t [256]f32) {
+	for v := range t {
+		t[v] = linearFromSRGB(f32(v) / 255)
+	}
+	return t
+}()
+
+// linearOf is a pixel's RGB bytes in linear sRGB.
+func linearOf(px []uint8) [3]f32 {
+	return [3]f32{linearOfByte[px[0]], linearOfByte[px[1]], linearOfByte[px[2]]}
+}
+
 // srgbFromLinearPx is srgb_from_linear_srgb for one pixel: gamut-clipped first when alpha > 0.
 func srgbFromLinearPx(rgb [3]f32, alpha f32, steps int) [3]f32 {
 	if alpha > 0 {
@@ -243,6 +256,11 @@ func sign32(x f32) f32 {
 // gamutClip is gamut_clip_tensor for one pixel: an out-of-gamut linear sRGB colour moved towards a lightness
 // that depends on alpha until it meets the gamut's surface; colours inside are kept.
 func gamutClip(rgb [3]f32, alpha f32, steps, stepsOuter int) [3]f32 {
+	// InvokeAI computes the clipped colour for every pixel and keeps it only for those outside [0, 1];
+	// deciding first gives the same result without the work (NaN compares false there as here).
+	if mx, mn := max(rgb[0], rgb[1], rgb[2]), min(rgb[0], rgb[1], rgb[2]); !(mx > 1 || mn < 0) {
+		return rgb
+	}
 	lab := oklabFromLinear(rgb)
 	const eps = f32(0.00001)
 	c := sqrt32(lab[1]*lab[1] + lab[2]*lab[2])
@@ -257,11 +275,7 @@ func gamutClip(rgb [3]f32, alpha f32, steps, stepsOuter int) [3]f32 {
 	t := gamutIntersection(ua, ub, lab[0], c, l0, steps, stepsOuter, cl, cc)
 	lc := l0*(t*-1+1) + t*lab[0]
 	cc2 := t * c
-	mx, mn := max(rgb[0], rgb[1], rgb[2]), min(rgb[0], rgb[1], rgb[2])
-	if mx > 1 || mn < 0 {
-		return linearFromOklab([3]f32{lc, cc2 * ua, cc2 * ub})
-	}
-	return rgb
+	return linearFromOklab([3]f32{lc, cc2 * ua, cc2 * ub})
 }
 
 func abs32f(x f32) f32 { return f32(math.Abs(float64(x))) }
@@ -295,9 +309,9 @@ func okHue(a, b f32) f32 {
 	return (atan2_32(b*-1, a*-1)*0.5)/f32(math.Pi) + 0.5
 }
 
-// okhsvFromSRGB is okhsv_from_srgb for one pixel (gamma-encoded sRGB in [0, 1]).
-func okhsvFromSRGB(srgb [3]f32, steps int) [3]f32 {
-	lab := oklabFromLinear([3]f32{linearFromSRGB(srgb[0]), linearFromSRGB(srgb[1]), linearFromSRGB(srgb[2])})
+// okhsvFromLinear is okhsv_from_srgb for one pixel, given in linear sRGB.
+func okhsvFromLinear(lin [3]f32, steps int) [3]f32 {
+	lab := oklabFromLinear(lin)
 	c := sqrt32(lab[1]*lab[1] + lab[2]*lab[2])
 	ua, ub := lab[1]/c, lab[2]/c
 	h := okHue(lab[1], lab[2])
@@ -366,10 +380,10 @@ const (
 	okMidInv = f32(1.25)
 )
 
-// okhslFromSRGB is okhsl_from_srgb for one pixel; InvokeAI computes the chromas with one step whatever
-// precision it was asked for.
-func okhslFromSRGB(srgb [3]f32) [3]f32 {
-	lab := oklabFromLinear([3]f32{linearFromSRGB(srgb[0]), linearFromSRGB(srgb[1]), linearFromSRGB(srgb[2])})
+// okhslFromLinear is okhsl_from_srgb for one pixel, given in linear sRGB; InvokeAI computes the chromas
+// with one step whatever precision it was asked for.
+func okhslFromLinear(lin [3]f32) [3]f32 {
+	lab := oklabFromLinear(lin)
 	c := sqrt32(lab[1]*lab[1] + lab[2]*lab[2])
 	ua, ub := lab[1]/c, lab[2]/c
 	h := okHue(lab[1], lab[2])
