@@ -286,6 +286,8 @@ func TestDefaultWorkflowsRun(t *testing.T) {
 			}
 			maskImage := maskName
 			loraWeight := any(nil) // the workflow's own weight unless a run overrides it
+			controlWeight := any(nil)
+			weighed := strings.HasPrefix(d.ID, "default_text_to_image_lora_") || strings.HasPrefix(d.ID, "default_text_to_image_controlnet_")
 			sdxlWorkflow := strings.HasSuffix(d.ID, "_sdxl")
 			set := func(typ, label, field string, v any) any {
 				switch {
@@ -304,6 +306,8 @@ func TestDefaultWorkflowsRun(t *testing.T) {
 				case typ == "spandrel_image_to_image_autoscale" && field == "image_to_image_model":
 					outW, outH = 2*side, 2*side // the ×2 model at scale 2
 					return esrgan
+				case typ == "controlnet" && field == "control_weight" && controlWeight != nil:
+					return controlWeight
 				case typ == "controlnet" && field == "control_model" && sdxlWorkflow:
 					return sdxlControlNet
 				case typ == "controlnet" && field == "control_model":
@@ -314,8 +318,8 @@ func TestDefaultWorkflowsRun(t *testing.T) {
 					return sdxlLoRA
 				case (typ == "lora_loader" || typ == "sdxl_lora_loader") && field == "weight" && loraWeight != nil:
 					return loraWeight
-				case typ == "rand_int" && strings.Contains(d.ID, "_lora_"):
-					// One seed, so that runs differ only in the LoRA's weight.
+				case typ == "rand_int" && weighed:
+					// One seed, so that runs differ only in the LoRA's or the ControlNet's weight.
 					return map[string]any{"low": 7, "high": 8}[field]
 				case typ == "tiled_multi_diffusion_denoise_latents" && (field == "tile_width" || field == "tile_height"),
 					typ == "calculate_image_tiles" && (field == "tile_width" || field == "tile_height"):
@@ -376,7 +380,17 @@ func TestDefaultWorkflowsRun(t *testing.T) {
 				t.Errorf("the image's workflow is not the one run: %.200s", raw)
 			}
 
-			if strings.Contains(d.ID, "_lora_") {
+			if strings.HasPrefix(d.ID, "default_text_to_image_controlnet_") {
+				// The ControlNet steers: at weight 0 the same seed gives another image.
+				controlWeight = 0
+				without := runGraph(t, env, workflowGraph(wf, set), wf)
+				diff := meanAbsDiff(img, without, 0, side)
+				t.Logf("ControlNet at the default weight vs weight 0, same seed: mean |difference| %.3f", diff)
+				if diff < 0.5 {
+					t.Errorf("the ControlNet at its default weight changed the image by only %.3f on average", diff)
+				}
+			}
+			if strings.HasPrefix(d.ID, "default_text_to_image_lora_") {
 				// The LoRA is applied: at weight 0 the same seed gives another image.
 				loraWeight = 0
 				without := runGraph(t, env, workflowGraph(wf, set), wf)
@@ -435,7 +449,7 @@ func TestDefaultWorkflowsRun(t *testing.T) {
 	for _, want := range []string{"default_text_to_image_sd15", "default_text_to_image_sdxl", "default_image_to_image_sd15",
 		"default_image_to_image_sdxl", "default_inpaint_sd15", "default_inpaint_sdxl", "default_prompt_from_file_sd15", "default_prompt_from_file_sdxl", "default_text_to_image_flux", "default_image_to_image_flux", "default_esrgan_upscale_canny_controlnet_sd15",
 		"default_text_to_image_lora_sd15", "default_text_to_image_lora_sdxl", "default_multidiffusion_sd15", "default_multidiffusion_sdxl",
-		"default_tiled_upscaling_sd15"} {
+		"default_tiled_upscaling_sd15", "default_text_to_image_controlnet_sd15", "default_text_to_image_controlnet_sdxl"} {
 		if !ran[want] {
 			t.Errorf("%s did not run", want)
 		}
