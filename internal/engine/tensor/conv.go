@@ -207,11 +207,13 @@ func (c *Conv2D) forwardPackedRes(x []float32, n, h, w int, out []float32, ho, w
 // forwardPackedBands is forwardPackedRes with bands of about bandFloats
 // outputs (a parameter so tests can force many bands).
 func (c *Conv2D) forwardPackedBands(x []float32, n, h, w int, out []float32, ho, wo int, res []float32, bandFloats int) {
-	if c.Stride == 1 && c.PadTop+c.PadBottom+c.PadLeft+c.PadRight > 0 {
+	if c.Stride == 1 && c.PadTop+c.PadBottom+c.PadLeft+c.PadRight > 0 && n*c.InC*h*w < maxPaddedConvFloats {
 		// Padding once (about one more pass over the input) lets the packing
 		// gather every window without bounds checks, whichever output rows
 		// and images a micro-panel spans; the product is unchanged (the
-		// same zero taps in the same order).
+		// same zero taps in the same order). Large inputs are wide, where
+		// few micro-panels touch an edge, so they skip the copy and the
+		// memory it would hold (a VAE decode's 512² layers).
 		xp, plain := c.padded(FromData(x[:n*c.InC*h*w], n, c.InC, h, w))
 		plain.forwardPackedBands(xp.Data, n, xp.Shape[2], xp.Shape[3], out, ho, wo, res, bandFloats)
 		xp.Release()
@@ -233,6 +235,11 @@ func (c *Conv2D) forwardPackedBands(x []float32, n, h, w int, out []float32, ho,
 	}
 	putBuffer(tmp)
 }
+
+// maxPaddedConvFloats bounds the inputs a packed convolution pads first
+// (64 MiB: every SD-1.5 and SDXL UNet level up to 1024², the largest being
+// 2×320×128² = 10.5M floats, but not a VAE decoder's 256² and 512² layers).
+const maxPaddedConvFloats = 1 << 24
 
 // convBandFloats sizes the pixel-major band of a packed convolution (4 MiB).
 const convBandFloats = 1 << 20
