@@ -361,7 +361,17 @@ func TestDefaultWorkflowsRun(t *testing.T) {
 				return len(names["image_names"].([]any))
 			}
 			before := galleryCount()
-			img := runGraph(t, env, workflowGraph(wf, set), wf, srcName, maskName, keepAll)
+			img, results := runGraphResults(t, env, workflowGraph(wf, set), wf, srcName, maskName, keepAll)
+			if strings.HasPrefix(d.ID, "default_tiled_upscaling_") {
+				// 64-pixel tiles overlapping by 32 over 128 pixels: three by three, each denoised and paired.
+				counts := map[string]int{}
+				for _, r := range results {
+					counts[r["type"].(string)]++
+				}
+				if counts["pair_tile_image_output"] != 9 || counts["latents_output"] < 9 {
+					t.Errorf("tile outputs: %v, want 9 paired tiles", counts)
+				}
+			}
 			if strings.HasPrefix(d.ID, "default_prompt_from_file_") {
 				// One image per line of the file.
 				if made := galleryCount() - before; made != 2 {
@@ -459,6 +469,13 @@ func TestDefaultWorkflowsRun(t *testing.T) {
 // runGraph enqueues a graph (with the workflow, if any) and returns the decoded gallery image it made.
 func runGraph(t *testing.T, env *apitest.Env, graph, wf map[string]any, skip ...string) image.Image {
 	t.Helper()
+	img, _ := runGraphResults(t, env, graph, wf, skip...)
+	return img
+}
+
+// runGraphResults is runGraph that also returns the session's results, by prepared node id.
+func runGraphResults(t *testing.T, env *apitest.Env, graph, wf map[string]any, skip ...string) (image.Image, map[string]map[string]any) {
+	t.Helper()
 	batch := map[string]any{"graph": graph, "runs": 1, "origin": "workflows", "destination": "gallery"}
 	if wf != nil {
 		batch["workflow"] = wf
@@ -504,10 +521,10 @@ func runGraph(t *testing.T, env *apitest.Env, graph, wf map[string]any, skip ...
 		if err != nil {
 			t.Fatal(err)
 		}
-		return img
+		return img, it.Session.Results
 	}
 	t.Fatal("no gallery image")
-	return nil
+	return nil, nil
 }
 
 // meanAbsDiff compares the RGB of two images over the columns [x0, x1).
