@@ -167,7 +167,11 @@ func (l *LoRA) into(lin Linear, dst, x []float32, rows int) {
 	if len(adds) == 0 {
 		return
 	}
-	in, out := lin.InFeatures(), lin.OutFeatures()
+	addLowRank(adds, dst, x, rows, lin.InFeatures(), lin.OutFeatures())
+}
+
+// addLowRank adds Σ mult·up·(down·x) of the adapters to dst [rows, out] for x [rows, in].
+func addLowRank(adds []lowRank, dst, x []float32, rows, in, out int) {
 	for _, a := range adds {
 		tmp := tensor.Empty(rows, a.rank)
 		gemm.Sgemm(false, true, rows, a.rank, in, 1, x, in, a.down, in, 0, tmp.Data, a.rank)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 
@@ -59,6 +60,46 @@ type Output struct {
 // (every position, padding included, attends to every other, as FLUX
 // pipelines call T5). With hidden it also returns the per-layer states.
 func (e *Encoder) Forward(ctx context.Context, ids []int, hidden bool) (*Output, error) {
+	return e.ForwardWith(ctx, ids, hidden, nil)
+}
+
+// Adapter gives, for one call, the layer to use in place of a linear layer of the encoder, named as
+// transformers names the module (encoder.block.N.layer.0.SelfAttention.q, …); it returns base for a layer
+// it leaves alone. LoRAs apply this way, per call, so the loaded encoder stays immutable.
+type Adapter func(name string, base quant.Layer) quant.Layer
+
+// LayerShapes lists the encoder's linear layers by module name with their weight shapes [out, in].
+func (e *Encoder) LayerShapes() map[string][]int {
+	out := map[string][]int{}
+	for i, l := range e.layers {
+		for _, m := range l.modules(i) {
+			if *m.layer != nil {
+				out[m.name] = []int{(*m.layer).OutFeatures(), (*m.layer).InFeatures()}
+			}
+		}
+	}
+	return out
+}
+
+type namedLayer struct {
+	name  string
+	layer *quant.Layer
+}
+
+// modules names the linear layers of block i.
+func (l *layer) modules(i int) []namedLayer {
+	p := "encoder.block." + strconv.Itoa(i) + ".layer."
+	wi0 := "1.DenseReluDense.wi"
+	if l.wi1 != nil {
+		wi0 += "_0"
+	}
+	return []namedLayer{{p + "0.SelfAttention.q", &l.q}, {p + "0.SelfAttention.k", &l.k}, {p + "0.SelfAttention.v", &l.v},
+		{p + "0.SelfAttention.o", &l.o}, {p + wi0, &l.wi0}, {p + "1.DenseReluDense.wi_1", &l.wi1},
+		{p + "1.DenseReluDense.wo", &l.wo}}
+}
+
+// ForwardWith is Forward with the layers adapt gives (nil: the loaded ones).
+func (e *Encoder) ForwardWith(ctx context.Context, ids []int, hidden bool, adapt Adapter) (*Output, error) {
 	c := e.cfg
 	n, d := len(ids), c.DModel
 	if n < 1 || n > MaxSequence {
@@ -79,6 +120,15 @@ func (e *Encoder) Forward(ctx context.Context, ids []int, hidden bool) (*Output,
 	for li, l := range e.layers {
 		if err := ctx.Err(); err != nil {
 			return nil, err
+		}
+		if adapt != nil {
+			run := *l
+			for _, m := range run.modules(li) {
+				if *m.layer != nil {
+					*m.layer = adapt(m.name, *m.layer)
+				}
+			}
+			l = &run
 		}
 		l.forward(x.Data, n, bias, c)
 		if hidden && li < len(e.layers)-1 {

@@ -127,6 +127,19 @@ func (m *modelAccess) loras(ctx context.Context, t *flux.Transformer, fields []d
 	if len(fields) == 0 {
 		return nil, nil
 	}
+	adapters, err := m.loraFiles(ctx, fields)
+	if err != nil {
+		return nil, err
+	}
+	set, err := t.NewLoRA(adapters)
+	if err != nil {
+		return nil, valueError("%v", err)
+	}
+	return set, nil
+}
+
+// loraFiles loads the LoRA files of a model field with their weights.
+func (m *modelAccess) loraFiles(ctx context.Context, fields []diffusion.LoRAField) ([]flux.WeightedLoRA, error) {
 	adapters := make([]flux.WeightedLoRA, 0, len(fields))
 	for _, f := range fields {
 		file, err := load[*lora.File](ctx, m, f.LoRA, "")
@@ -135,9 +148,5 @@ func (m *modelAccess) loras(ctx context.Context, t *flux.Transformer, fields []d
 		}
 		adapters = append(adapters, flux.WeightedLoRA{File: file, Weight: float32(f.Weight)})
 	}
-	set, err := t.NewLoRA(adapters)
-	if err != nil {
-		return nil, valueError("%v", err)
-	}
-	return set, nil
+	return adapters, nil
 }

@@ -355,3 +355,94 @@ func TestE2EFluxRefusals(t *testing.T) {
 		t.Errorf("schnell: %s: %s", it.ErrorType, it.ErrorMessage)
 	}
 }
+
+// TestE2EFluxEncoderLoRA: a kohya FLUX LoRA that also adapts CLIP-L (lora_te1_) and T5 (lora_te2_) runs
+// through flux_lora_collection_loader into flux_text_encoder; its encoder layers change the image beyond
+// what its transformer layers do, and they apply to that run only: the cached encoders give the plain image
+// again afterwards. (The T5 layers' numbers are checked against merged weights in internal/engine/flux.)
+func TestE2EFluxEncoderLoRA(t *testing.T) {
+	env := apitest.New(t)
+	m, _ := encoders(t, env)
+	const rank = 4
+	rng := rand.New(rand.NewPCG(9, 9))
+	tensors := map[string]safetensors.WriteTensor{}
+	for _, a := range []struct {
+		stem    string
+		out, in int
+	}{
+		{"lora_unet_double_blocks_0_img_attn_proj", 64, 64},
+		{"lora_te1_text_model_encoder_layers_0_mlp_fc1", 37, 32},
+		{"lora_te1_text_model_encoder_layers_1_self_attn_q_proj", 32, 32},
+		{"lora_te2_encoder_block_0_layer_0_SelfAttention_q", 32, 32},
+		{"lora_te2_encoder_block_1_layer_1_DenseReluDense_wi_0", 64, 32},
+	} {
+		for _, p := range []struct {
+			name       string
+			rows, cols int
+		}{{".lora_up.weight", a.out, rank}, {".lora_down.weight", rank, a.in}} {
+			v := make([]float32, p.rows*p.cols)
+			for i := range v {
+				v[i] = float32(rng.NormFloat64() * 0.5)
+			}
+			tensors[a.stem+p.name] = safetensors.F32Tensor([]int{p.rows, p.cols}, v)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "flux-encoder-lora.safetensors")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := safetensors.Write(f, tensors, nil); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	lora := install(t, env, path, map[string]any{})
+	if lora["type"] != "lora" || lora["base"] != "flux" {
+		t.Fatalf("LoRA installed as %v", lora)
+	}
+
+	// wired: the LoRA on the transformer and, when encoders is set, on both text encoders.
+	wired := func(encoders bool) map[string]any {
+		g := txt2img(m, "a photo of a cat", 0, 3, 32, 3.5)
+		nodesOf(g)["lora"] = map[string]any{"id": "lora", "type": "flux_lora_collection_loader",
+			"loras": []any{map[string]any{"lora": lora, "weight": 1.0}}}
+		var edges []any
+		for _, e := range g["edges"].([]any) {
+			d := e.(map[string]any)["destination"].(map[string]any)
+			if (d["node_id"] == "denoise" && d["field"] == "transformer") ||
+				(encoders && d["node_id"] == "pos" && (d["field"] == "clip" || d["field"] == "t5_encoder")) {
+				continue
+			}
+			edges = append(edges, e)
+		}
+		edges = append(edges, edge("model", "transformer", "lora", "transformer"), edge("lora", "transformer", "denoise", "transformer"))
+		if encoders {
+			edges = append(edges, edge("model", "clip", "lora", "clip"), edge("model", "t5_encoder", "lora", "t5_encoder"),
+				edge("lora", "clip", "pos", "clip"), edge("lora", "t5_encoder", "pos", "t5_encoder"))
+		}
+		g["edges"] = edges
+		return g
+	}
+	images := map[string]image.Image{}
+	for _, c := range []struct {
+		name  string
+		graph map[string]any
+	}{
+		{"plain", txt2img(m, "a photo of a cat", 0, 3, 32, 3.5)},
+		{"transformer only", wired(false)},
+		{"all", wired(true)},
+		{"plain again", txt2img(m, "a photo of a cat", 0, 3, 32, 3.5)},
+	} {
+		it := run(t, env, c.graph)
+		if it.Status != "completed" {
+			t.Fatalf("%s: %s %s: %s", c.name, it.Status, it.ErrorType, it.ErrorMessage)
+		}
+		images[c.name] = savedImage(t, env, it)
+	}
+	if d := maxDiff(images["all"], images["transformer only"], 0, 32); d < 3 {
+		t.Errorf("the encoder layers changed the image by only %d levels", d)
+	}
+	if d := maxDiff(images["plain"], images["plain again"], 0, 32); d != 0 {
+		t.Errorf("the encoders kept the LoRA: the plain image moved by %d levels", d)
+	}
+}

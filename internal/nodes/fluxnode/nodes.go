@@ -147,19 +147,16 @@ func (n *TextEncoder) Invoke(ctx nodes.Context) (nodes.Output, error) {
 	if n.T5MaxSeqLen != 256 && n.T5MaxSeqLen != 512 {
 		return nil, valueError("t5_max_seq_len must be 256 or 512, got %d", n.T5MaxSeqLen)
 	}
-	// InvokeAI's FLUX graphs route every LoRA through the text encoders too; most FLUX LoRAs adapt only the
-	// transformer, and those pass. Text-encoder layers are not applied yet, so a LoRA that has them fails
-	// rather than giving an image that silently differs.
-	for _, l := range append(append([]diffusion.LoRAField{}, n.CLIP.LoRAs...), n.T5Encoder.LoRAs...) {
-		f, err := load[*lora.File](ctx, n.models, l.LoRA, "")
-		if err != nil {
-			return nil, nodeError(err)
-		}
-		for _, c := range f.Components() {
-			if c != lora.UNet {
-				return nil, valueError("LoRA %s adapts the %s, which invokego's FLUX text encoding does not apply yet", l.LoRA.Name, c)
-			}
-		}
+	// InvokeAI's FLUX graphs route every LoRA through both text encoders; each takes its own layers (CLIP-L:
+	// kohya lora_te1_ / text_encoder., T5: lora_te2_ / text_encoder_2.) for this call only, as the SD text
+	// encoders do, and ignores the transformer's.
+	clipLoRAs, err := n.models.loraFiles(ctx, n.CLIP.LoRAs)
+	if err != nil {
+		return nil, err
+	}
+	t5LoRAs, err := n.models.loraFiles(ctx, n.T5Encoder.LoRAs)
+	if err != nil {
+		return nil, err
 	}
 	t5tok, err := load[*sentencepiece.T5](ctx, n.models, n.T5Encoder.Tokenizer, SubTokenizer2)
 	if err != nil {
@@ -174,7 +171,15 @@ func (n *TextEncoder) Invoke(ctx nodes.Context) (nodes.Output, error) {
 		return nil, valueError("T5 tokenizer: %v", err)
 	}
 	ctx.ReportProgress(nodes.Progress{Message: "Running T5 encoder"})
-	t5out, err := t5enc.Forward(ctx, enc.IDs, false)
+	t5Adapt, err := flux.NewT5LoRA(t5enc.LayerShapes(), t5LoRAs)
+	if err != nil {
+		return nil, valueError("%v", err)
+	}
+	var adapt t5.Adapter
+	if t5Adapt != nil {
+		adapt = t5Adapt.Adapt
+	}
+	t5out, err := t5enc.ForwardWith(ctx, enc.IDs, false, adapt)
 	if err != nil {
 		return nil, nodeError(err)
 	}
@@ -188,9 +193,26 @@ func (n *TextEncoder) Invoke(ctx nodes.Context) (nodes.Output, error) {
 		return nil, nodeError(err)
 	}
 	ctx.ReportProgress(nodes.Progress{Message: "Running CLIP encoder"})
-	out, err := clip.Forward(ctx, [][]int{clipTok.EncodePadded(n.Prompt, clipLength, clipTok.PadID)})
+	ws := make([]lora.Weighted, len(clipLoRAs))
+	for i, l := range clipLoRAs {
+		ws[i] = lora.Weighted{File: l.File, Weight: l.Weight}
+	}
+	patcher, err := lora.NewPatcher(lora.TextEncoder, clip.LayerShapes(), ws)
+	if err != nil {
+		return nil, valueError("%v", err)
+	}
+	var layers sd.LayerPatcher
+	if patcher != nil {
+		layers = patcher
+	}
+	out, err := clip.ForwardWith(ctx, [][]int{clipTok.EncodePadded(n.Prompt, clipLength, clipTok.PadID)}, sd.ForwardOptions{Layers: layers})
 	if err != nil {
 		return nil, nodeError(err)
+	}
+	if patcher != nil {
+		if err := patcher.Err(); err != nil {
+			return nil, nodeError(err)
+		}
 	}
 	n.models.noteEncoder(n.T5Encoder.TextEncoder.Key, n.CLIP.TextEncoder.Key)
 	name := n.store.SaveConditioning(&pipeline.Conditioning{Embeds: t5Embeds, PooledEmbeds: out.Pooled})
