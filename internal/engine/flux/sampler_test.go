@@ -2,6 +2,7 @@ package flux
 
 import (
 	"context"
+	"math"
 	"testing"
 
 	"github.com/invokego/invokego/internal/engine/noise"
@@ -106,5 +107,79 @@ func TestSamplerGoldens(t *testing.T) {
 				t.Errorf("%s gives Euler's latents (max diff %.3g)", c.name, diff)
 			}
 		})
+	}
+}
+
+// TestSamplerInpaintAndImageToImage: with heun and lcm, inpainting keeps the masked-out half at the init
+// latents exactly (merged at σ = 0 last) and changes the other; image to image takes as many steps as the
+// clipped schedule has, over the sampler's own schedule, from the latents noised to the clipped start.
+func TestSamplerInpaintAndImageToImage(t *testing.T) {
+	m := loadFolder(t, "schnell")
+	g := openGolden(t, "pipeline", "invokeai_schnell_cat_s0_64x64.latents.safetensors")
+	cond := Conditioning{T5: g.tensor("prompt_embeds"), Pooled: g.tensor("pooled_prompt_embeds")}
+	nz, err := Noise(0, 64, 64, noise.Float16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	full, err := InvokeAISchedule(4, 16, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	mask := tensor.New(1, 1, 64, 64)
+	for y := range 64 {
+		for x := range 32 {
+			mask.Data[y*64+x] = 1
+		}
+	}
+	init := tensor.New(1, 16, 8, 8)
+	for i := range init.Data {
+		init.Data[i] = 0.3
+	}
+	for _, s := range []Sampler{SamplerHeun, SamplerLCM} {
+		inp, err := Denoise(ctx, DenoiseParams{Transformer: m, Positive: cond, Schedule: full, Noise: nz,
+			InitLatents: init, AddNoise: true, InpaintMask: mask, Sampler: s, Seed: 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var keptDiff, genDiff float64
+		for c := range 16 {
+			for y := range 8 {
+				for x := range 8 {
+					i := c*64 + y*8 + x
+					d := math.Abs(float64(inp.Data[i] - init.Data[i]))
+					if x < 4 {
+						keptDiff = max(keptDiff, d)
+					} else {
+						genDiff = max(genDiff, d)
+					}
+				}
+			}
+		}
+		if keptDiff != 0 || genDiff < 0.1 {
+			t.Errorf("sampler %d inpainting: kept half moved by %g, generated half by %g", s, keptDiff, genDiff)
+		}
+
+		sched, err := ClipSchedule(full, 0.5, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		calls, steps := 0, 0
+		_, err = Denoise(ctx, DenoiseParams{Transformer: m, Positive: cond, Schedule: sched, Noise: nz, InitLatents: init,
+			AddNoise: true, Sampler: s, Call: CallOptions{Trace: func(name string, _ *tensor.Tensor) {
+				if name == "x_embedder" {
+					calls++
+				}
+			}}, OnStep: func(StepInfo) error { steps++; return nil }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantCalls := 2
+		if s == SamplerHeun {
+			wantCalls = 3
+		}
+		if steps != 2 || calls != wantCalls {
+			t.Errorf("sampler %d image to image at 0.5: %d steps, %d model calls; want 2, %d", s, steps, calls, wantCalls)
+		}
 	}
 }
