@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"sync"
 
 	"github.com/invokego/invokego/internal/engine/controlnet"
 	"github.com/invokego/invokego/internal/engine/ipadapter"
@@ -43,6 +44,11 @@ type IPAdapter struct {
 	// TargetBlocks, when set, limits the adapter to the cross-attentions whose processor names contain one
 	// of these strings (InvokeAI's method "style" or "composition"); empty means every layer.
 	TargetBlocks []string
+	// Mask, when set ([1, H, W] or [H, W], set above 0.5), limits the adapter to a region (a regional
+	// reference image): as InvokeAI does, it is resized to the latents (nearest) and max-pooled for each
+	// smaller level of the UNet like a regional prompt's mask, and each cross-attention's scaled image
+	// attention is multiplied by it at the query's position.
+	Mask *tensor.Tensor
 }
 
 // stepActive is InvokeAI's begin/end rule for ControlNets, T2I-Adapters and IP-Adapters: model call i of n
@@ -127,6 +133,10 @@ type runAdapters struct {
 	ips        []IPAdapter
 	// Image keys and values per IP-Adapter and layer, for each side.
 	ipKV [][3]map[int][2]*tensor.Tensor
+	// ipMasks holds, per IP-Adapter, its mask at each UNet level by query length (nil without a mask).
+	ipMasks []map[int][]float32
+	mu      sync.Mutex
+	err     error // the first failure inside a model call
 }
 
 func newRunAdapters(p DenoiseParams) (*runAdapters, error) {
@@ -144,6 +154,63 @@ func newRunAdapters(p DenoiseParams) (*runAdapters, error) {
 			sideBoth: ip.Model.KV(both), sideNeg: ip.Model.KV(ip.Uncond), sidePos: ip.Model.KV(ip.Cond)})
 	}
 	return r, nil
+}
+
+// prepareMasks resizes the regional IP-Adapters' masks to the latents (h×w) and each smaller UNet level.
+func (r *runAdapters) prepareMasks(h, w int) error {
+	r.ipMasks = make([]map[int][]float32, len(r.ips))
+	for i, ip := range r.ips {
+		if ip.Mask == nil {
+			continue
+		}
+		m, err := regionMask(ip.Mask, h, w)
+		if err != nil {
+			return fmt.Errorf("ip adapter %d: %w", i, err)
+		}
+		levels := map[int][]float32{}
+		for l, lm := range maskLevels([]*tensor.Tensor{m}, h, w) {
+			levels[l] = lm[0].Data
+		}
+		r.ipMasks[i] = levels
+	}
+	return nil
+}
+
+// ipMask is the UNet's Mask option of IP-Adapter i, nil without a mask.
+func (r *runAdapters) ipMask(i int) func(lq int) []float32 {
+	if i >= len(r.ipMasks) || r.ipMasks[i] == nil {
+		if r.ips[i].Mask != nil {
+			return func(int) []float32 { return r.fail(fmt.Errorf("ip adapter %d: its mask was not prepared", i)) }
+		}
+		return nil
+	}
+	levels := r.ipMasks[i]
+	return func(lq int) []float32 {
+		m, ok := levels[lq]
+		if !ok {
+			return r.fail(fmt.Errorf("ip adapter %d: no mask level for %d query positions", i, lq))
+		}
+		return m
+	}
+}
+
+func (r *runAdapters) fail(err error) []float32 {
+	r.mu.Lock()
+	if r.err == nil {
+		r.err = err
+	}
+	r.mu.Unlock()
+	return nil
+}
+
+// failure reports a failure recorded during a model call.
+func (r *runAdapters) failure() error {
+	if r == nil {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.err
 }
 
 func (r *runAdapters) empty() bool {
@@ -193,7 +260,7 @@ func (g *guidance) callOptions(ctx context.Context, s side, input *tensor.Tensor
 			scale = float32(weightAt(ip.Weight, step))
 		}
 		kv, targets := r.ipKV[i][s], ip.TargetBlocks
-		opts.ImageAttention = append(opts.ImageAttention, sd.ImageAttention{Scale: scale,
+		opts.ImageAttention = append(opts.ImageAttention, sd.ImageAttention{Scale: scale, Mask: r.ipMask(i),
 			KV: func(id int, name string, _ int) (*tensor.Tensor, *tensor.Tensor) {
 				if len(targets) > 0 && !containsAny(name, targets) {
 					return nil, nil

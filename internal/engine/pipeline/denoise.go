@@ -199,6 +199,9 @@ func Denoise(ctx context.Context, p DenoiseParams) (*tensor.Tensor, error) {
 	if guide.adapters, err = newRunAdapters(p); err != nil {
 		return nil, fmt.Errorf("denoise: %w", err)
 	}
+	if err = guide.adapters.prepareMasks(latents.Shape[2], latents.Shape[3]); err != nil {
+		return nil, fmt.Errorf("denoise: %w", err)
+	}
 	plane := latents.Shape[2] * latents.Shape[3]
 	for call := start; call < end; call++ {
 		if err := ctx.Err(); err != nil {
@@ -217,6 +220,9 @@ func Denoise(ctx context.Context, p DenoiseParams) (*tensor.Tensor, error) {
 		eps, err := guide.predict(ctx, tensor.FromData(modelInput, latents.Shape...), float32(t), float32(scale), call-start, total)
 		if err == nil {
 			err = guide.regions.failure()
+		}
+		if err == nil {
+			err = guide.adapters.failure()
 		}
 		if err != nil {
 			return nil, fmt.Errorf("denoise: step %d: %w", call-start, err)

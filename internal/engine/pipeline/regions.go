@@ -125,12 +125,18 @@ func newRegionBias(regions *TextRegions, tokens, h, w int) *regionBias {
 	if regions == nil {
 		return rb
 	}
-	// The masks at the latents' size and at each halving down to 1/8 (max pooling, rounding up as the
-	// UNet's downsamplers do).
-	cur := regions.Masks
+	rb.levels = maskLevels(regions.Masks, h, w)
+	return rb
+}
+
+// maskLevels returns masks (h×w) at the latents' size and at each halving down to 1/8 by query length
+// (max pooling, rounding up as the UNet's downsamplers do).
+func maskLevels(masks []*tensor.Tensor, h, w int) map[int][]*tensor.Tensor {
+	levels := map[int][]*tensor.Tensor{}
+	cur := masks
 	ch, cw := h, w
 	for f := 1; f <= 8; f *= 2 {
-		rb.levels[ch*cw] = cur
+		levels[ch*cw] = cur
 		if f == 8 {
 			break
 		}
@@ -141,7 +147,7 @@ func newRegionBias(regions *TextRegions, tokens, h, w int) *regionBias {
 		}
 		cur, ch, cw = next, nh, nw
 	}
-	return rb
+	return levels
 }
 
 func maxPool2(m *tensor.Tensor, h, w, nh, nw int) *tensor.Tensor {

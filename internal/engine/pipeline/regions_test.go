@@ -222,3 +222,41 @@ func TestRegionalDenoiseSDXL(t *testing.T) {
 		t.Fatalf("SDXL regions: %v from the covering prompt alone", d)
 	}
 }
+
+// A regional IP-Adapter's mask is thresholded at 0.5, resized to the latents by nearest neighbour and
+// max-pooled (2×2, rounding up) for each smaller UNet level, one weight per query position; an adapter
+// without a mask gets no Mask option; a level the UNet does not have is reported as a failure.
+func TestIPAdapterMaskLevels(t *testing.T) {
+	// 10×14 → 5×7 by nearest samples source row 2y, column 2x: the set pixel (6, 10) lands on (3, 5); the
+	// 0.4 at (2, 2) would land on (1, 1) but is below the threshold.
+	m := tensor.New(1, 10, 14)
+	m.Data[6*14+10] = 0.6
+	m.Data[2*14+2] = 0.4
+	r := &runAdapters{ips: []IPAdapter{{Mask: m}, {}}}
+	if err := r.prepareMasks(5, 7); err != nil {
+		t.Fatal(err)
+	}
+	if r.ipMask(1) != nil {
+		t.Error("an adapter without a mask has a Mask option")
+	}
+	f := r.ipMask(0)
+	// 5×7 (3, 5) → 3×4 (1, 2) → 2×2 (0, 1) → 1×1 (0, 0).
+	for lq, want := range map[int]int{35: 3*7 + 5, 12: 1*4 + 2, 4: 1, 1: 0} {
+		mask := f(lq)
+		if len(mask) != lq {
+			t.Fatalf("level %d: %d weights", lq, len(mask))
+		}
+		for i, v := range mask {
+			if (i == want) != (v == 1) || (v != 0 && v != 1) {
+				t.Errorf("level %d: weight %d is %v (set: %d)", lq, i, v, want)
+			}
+		}
+	}
+	if err := r.failure(); err != nil {
+		t.Fatal(err)
+	}
+	f(36)
+	if r.failure() == nil {
+		t.Error("an unknown level is not reported")
+	}
+}

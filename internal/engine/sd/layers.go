@@ -127,6 +127,7 @@ func (r *weightReader) attention(prefix string, heads int) *attention {
 type imageAttention struct {
 	k, v  *tensor.Tensor
 	scale float32
+	mask  []float32 // [Lq] weights of a regional adapter, nil for none
 }
 
 // forward attends from x [N, Lq, C] to context [N, Lk, Cctx] (x itself when
@@ -156,8 +157,16 @@ func (a *attention) forward(p *pass, x, context *tensor.Tensor, images []imageAt
 	for _, im := range images {
 		ia := tensor.Empty(n, lq, inner)
 		tensor.Attention(q.Data, im.k.Data, im.v.Data, n, lq, im.k.Shape[1], a.heads, inner/a.heads, false, ia.Data)
-		for i, v := range ia.Data {
-			att.Data[i] += float32(im.scale * v) // rounded before the sum, as torch does
+		if im.mask == nil {
+			for i, v := range ia.Data {
+				att.Data[i] += float32(im.scale * v) // rounded before the sum, as torch does
+			}
+		} else {
+			// A regional adapter: the scaled result times the mask at the
+			// query's position (docs/compatibility.md, regional reference images).
+			for i, v := range ia.Data {
+				att.Data[i] += float32(im.scale*v) * im.mask[(i/inner)%lq]
+			}
 		}
 		ia.Release()
 	}
@@ -207,7 +216,7 @@ func (b *transformerBlock) forward(p *pass, x, context *tensor.Tensor) *tensor.T
 	if context != nil {
 		bias = p.textAttentionBias(x.Shape[0], x.Shape[1], context.Shape[1])
 	}
-	h = b.attn2.forward(p, n, context, p.imageAttention(b, x.Shape[0]), bias)
+	h = b.attn2.forward(p, n, context, p.imageAttention(b, x.Shape[0], x.Shape[1]), bias)
 	n.Release()
 	tensor.AddInto(h.Data, h.Data, x.Data)
 	x.Release()

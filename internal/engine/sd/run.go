@@ -95,6 +95,12 @@ type ImageAttention struct {
 	// names look like "down_blocks.1.attentions.0.transformer_blocks.0.attn2.processor").
 	// nil leaves the layer alone.
 	KV func(id int, name string, batch int) (k, v *tensor.Tensor)
+	// Mask, when set, limits the adapter to a region (a regional IP-Adapter):
+	// it returns one weight per query position of a layer with lq of them
+	// (the mask at that layer's resolution, the same for every batch item),
+	// by which the scaled image attention is multiplied. A result of another
+	// length leaves the layer alone (the caller reports its own failure).
+	Mask func(lq int) []float32
 }
 
 // VAEOptions are the per-call options of VAE.DecodeWith and EncodeWith. The
@@ -154,15 +160,23 @@ func (p *pass) textAttentionBias(batch, lq, lk int) []float32 {
 
 // imageAttention returns the IP-Adapter keys and values for a transformer
 // block's cross-attention.
-func (p *pass) imageAttention(b *transformerBlock, batch int) []imageAttention {
+func (p *pass) imageAttention(b *transformerBlock, batch, lq int) []imageAttention {
 	if p == nil || len(p.images) == 0 {
 		return nil
 	}
 	var out []imageAttention
 	for _, im := range p.images {
-		if k, v := im.KV(b.attn2ID, b.attn2Name, batch); k != nil && v != nil {
-			out = append(out, imageAttention{k: k, v: v, scale: im.Scale})
+		k, v := im.KV(b.attn2ID, b.attn2Name, batch)
+		if k == nil || v == nil {
+			continue
 		}
+		var mask []float32
+		if im.Mask != nil {
+			if mask = im.Mask(lq); len(mask) != lq {
+				continue
+			}
+		}
+		out = append(out, imageAttention{k: k, v: v, scale: im.Scale, mask: mask})
 	}
 	return out
 }

@@ -432,8 +432,17 @@ func (n *DenoiseLatents) adapterParams(ctx nodes.Context, p *pipeline.DenoisePar
 			BeginStepPercent: a.BeginStepPercent, EndStepPercent: a.EndStepPercent})
 	}
 	for _, ipf := range ips {
+		var mask *tensor.Tensor
 		if ipf.Mask != nil {
-			return valueError("regional (masked) IP-Adapters are not supported yet")
+			// A regional reference image: the adapter counts only inside the mask (pipeline.IPAdapter.Mask).
+			m, err := n.store.Tensor(ipf.Mask.TensorName)
+			if err != nil {
+				return valueError("ip adapter mask: %v", err)
+			}
+			if sh := m.Shape; !(len(sh) == 2 || (len(sh) == 3 && sh[0] == 1)) {
+				return valueError("ip adapter mask of shape %v: want [1, H, W] or [H, W]", sh)
+			}
+			mask = m
 		}
 		if len(ipf.Image) == 0 || len(ipf.Image) > maxAdapters {
 			return valueError("an IP-Adapter needs 1 to %d images", maxAdapters)
@@ -467,7 +476,7 @@ func (n *DenoiseLatents) adapterParams(ctx nodes.Context, p *pipeline.DenoisePar
 			blocks = nil // every processor name contains "block"
 		}
 		p.IPAdapters = append(p.IPAdapters, pipeline.IPAdapter{Model: ip, Cond: cond, Uncond: uncond, Weight: ipf.Weight,
-			BeginStepPercent: ipf.BeginStepPercent, EndStepPercent: ipf.EndStepPercent, TargetBlocks: blocks})
+			BeginStepPercent: ipf.BeginStepPercent, EndStepPercent: ipf.EndStepPercent, TargetBlocks: blocks, Mask: mask})
 	}
 	return nil
 }
