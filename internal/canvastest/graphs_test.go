@@ -6,6 +6,7 @@ import (
 	"image"
 	"image/color"
 	"image/png"
+	"math"
 	"mime/multipart"
 	"net/http"
 	"net/textproto"
@@ -309,6 +310,8 @@ func TestCanvasGraphsRunOnTinyModel(t *testing.T) {
 			switch mode {
 			case "inpaint":
 				checkInpaint(t, imgs["canvas-initial.png"], out)
+			case "regional_reference":
+				checkRegionalReference(t, env, graph, out)
 			case "outpaint":
 				for y := 0; y < size; y++ {
 					for x := size / 2; x < size; x++ {
@@ -319,6 +322,57 @@ func TestCanvasGraphsRunOnTinyModel(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// checkRegionalReference: the regional reference image (an ip_adapter masked by the left-half region) changes
+// the image, and differently from the same adapter unmasked (the graph without the mask edge); its effect (mean
+// absolute difference from the graph without the adapter) is larger in the left half than in the right, which
+// self-attention and the convolutions still reach.
+func checkRegionalReference(t *testing.T, env *apitest.Env, graph map[string]any, out image.Image) {
+	t.Helper()
+	variant := func(keep func(e map[string]any) bool) image.Image {
+		t.Helper()
+		g := map[string]any{"id": graph["id"], "nodes": graph["nodes"]}
+		var edges []any
+		for _, e := range graph["edges"].([]any) {
+			if keep(e.(map[string]any)) {
+				edges = append(edges, e)
+			}
+		}
+		g["edges"] = edges
+		it := run(t, env, g)
+		if it.Status != "completed" {
+			t.Fatalf("%s: %s: %s", it.Status, it.ErrorType, it.ErrorMessage)
+		}
+		_, img := outputImage(t, env, it)
+		return img
+	}
+	dest := func(e map[string]any) string {
+		d := e["destination"].(map[string]any)
+		return d["node_id"].(string) + "." + d["field"].(string)
+	}
+	unmasked := variant(func(e map[string]any) bool { return dest(e) != "ip_adapter_left_ref.mask" })
+	plain := variant(func(e map[string]any) bool { return dest(e) != "denoise_latents.ip_adapter" })
+	var diff [2]float64
+	same, sameUnmasked := true, true
+	for y := 0; y < size; y++ {
+		for x := 0; x < size; x++ {
+			o, p, u := nrgba(out, x, y), nrgba(plain, x, y), nrgba(unmasked, x, y)
+			same = same && o == p
+			sameUnmasked = sameUnmasked && o == u
+			for _, d := range []int{int(o.R) - int(p.R), int(o.G) - int(p.G), int(o.B) - int(p.B)} {
+				diff[x*2/size] += math.Abs(float64(d))
+			}
+		}
+	}
+	if same || sameUnmasked {
+		t.Fatalf("the regional reference gives the image without it (%v) or with it unmasked (%v)", same, sameUnmasked)
+	}
+	n := float64(size * size / 2 * 3)
+	t.Logf("regional reference: mean |Δ| from the image without it %.2f inside the region, %.2f outside", diff[0]/n, diff[1]/n)
+	if diff[0] <= diff[1] {
+		t.Errorf("the regional reference's effect inside (%.2f) is not larger than outside (%.2f)", diff[0]/n, diff[1]/n)
 	}
 }
 

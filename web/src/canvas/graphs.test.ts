@@ -54,6 +54,18 @@ const cases: Record<string, CanvasGraphInput> = {
     ...base,
     references: [{ id: 'style', image: 'canvas-reference.png', model: ipAdapter, weight: 0.6, beginStepPct: 0, endStepPct: 1 }],
   },
+  regional_reference: {
+    ...base,
+    regions: [
+      {
+        id: 'left',
+        maskImage: 'canvas-region-left.png',
+        positivePrompt: '',
+        negativePrompt: '',
+        references: [{ id: 'left_ref', image: 'canvas-reference.png', model: ipAdapter, weight: 0.8, beginStepPct: 0, endStepPct: 1 }],
+      },
+    ],
+  },
   control: {
     ...base,
     controls: [
@@ -117,6 +129,19 @@ describe('canvas graphs', () => {
 
   it('inpaint without its images is refused', () => {
     expect(() => buildCanvasGraph({ ...base, mode: 'inpaint' })).toThrow(/composite/);
+  });
+
+  it('a regional reference image is an ip_adapter masked by its region, beside the global ones', () => {
+    const g = buildCanvasGraph({ ...cases.regional_reference, references: cases.reference.references });
+    const into = (id: string) => g.edges.filter((e) => e.destination.node_id === id).map((e) => `${e.source.node_id}.${e.source.field}->${e.destination.field}`);
+    expect(into('ip_adapter_left_ref')).toEqual(['region_mask_left.mask->mask']);
+    expect(into('ip_adapter_style')).toEqual([]);
+    expect(into('ip_adapter_collector').sort()).toEqual(['ip_adapter_left_ref.ip_adapter->item', 'ip_adapter_style.ip_adapter->item']);
+    expect(into('denoise_latents')).toContain('ip_adapter_collector.collection->ip_adapter');
+    // For another base, the region with nothing else to give is left out entirely.
+    const other = { ...ipAdapter, base: 'sdxl' };
+    const none = buildCanvasGraph({ ...cases.regional_reference, regions: [{ ...cases.regional_reference.regions[0], references: [{ ...cases.reference.references[0], model: other }] }] });
+    expect(Object.values(none.nodes).some((n) => n.type === 'ip_adapter' || n.type === 'alpha_mask_to_tensor' || n.type === 'collect' && n.id === 'ip_adapter_collector')).toBe(false);
   });
 
   it('a control layer for another base is left out', () => {

@@ -9,7 +9,7 @@
 //   outpaint — an infill node fills the transparent part first; the mask is the mask layers' (tomask, inverted)
 //              times the composite's alpha (tomask, mask_combine); canvas_v2_mask_and_crop pastes back.
 // Regional guidance adds masked compel nodes (alpha_mask_to_tensor) to the collectors; control layers add
-// controlnet / t2i_adapter nodes; reference images add ip_adapter nodes.
+// controlnet / t2i_adapter nodes; reference images add ip_adapter nodes (a region's own masked by its tensor).
 // Pure functions: the images are already uploaded and named in the input, node ids are fixed (the tests compare
 // the graphs with checked-in ones: web/src/canvas/testdata/, run through the API by internal/canvastest).
 import type { GenerationMode } from './mode';
@@ -29,6 +29,8 @@ export interface RegionInput {
   maskImage: string;
   positivePrompt: string;
   negativePrompt: string;
+  /** Regional reference images: IP-Adapters limited to the region's mask. */
+  references?: ReferenceInput[];
 }
 
 export interface ControlInput {
@@ -309,35 +311,40 @@ export function buildCanvasGraph(inp: CanvasGraphInput, graphId = 'canvas_graph'
     g.edge('t2i_adapter_collector', 'collection', 'denoise_latents', 't2i_adapter');
   }
 
-  // Global reference images (IP-Adapter). (InvokeAI's regional reference images, an IP-Adapter masked to a
-  // region, are not offered: invokego's ip_adapter refuses a mask so far.)
-  const refs = inp.references.filter((r) => r.model.base === inp.model.base);
-  if (refs.length) {
+  // Reference images (IP-Adapter): the global ones here, the regional ones (masked) with their regions.
+  const fits = (r: ReferenceInput) => r.model.base === inp.model.base;
+  const addReference = (r: ReferenceInput): string => {
+    const id = `ip_adapter_${r.id}`;
+    g.add({
+      id,
+      type: 'ip_adapter',
+      weight: r.weight,
+      method: 'full',
+      ip_adapter_model: r.model,
+      clip_vision_model: 'ViT-H',
+      begin_step_percent: r.beginStepPct,
+      end_step_percent: r.endStepPct,
+      image: { image_name: r.image },
+    });
+    g.edge(id, 'ip_adapter', 'ip_adapter_collector', 'item');
+    return id;
+  };
+  const refs = inp.references.filter(fits);
+  if (refs.length || inp.regions.some((r) => r.references?.some(fits))) {
     g.add({ id: 'ip_adapter_collector', type: 'collect' });
-    for (const r of refs) {
-      const id = `ip_adapter_${r.id}`;
-      g.add({
-        id,
-        type: 'ip_adapter',
-        weight: r.weight,
-        method: 'full',
-        ip_adapter_model: r.model,
-        clip_vision_model: 'ViT-H',
-        begin_step_percent: r.beginStepPct,
-        end_step_percent: r.endStepPct,
-        image: { image_name: r.image },
-      });
-      g.edge(id, 'ip_adapter', 'ip_adapter_collector', 'item');
-    }
+    refs.forEach(addReference);
     g.edge('ip_adapter_collector', 'collection', 'denoise_latents', 'ip_adapter');
   }
 
   // Regional guidance: each region's prompts, masked, join the collectors, wired to the same CLIP as the
-  // global prompts.
-  const regions = inp.regions.filter((r) => r.positivePrompt || r.negativePrompt);
+  // global prompts; its reference images are IP-Adapters masked by the same tensor.
+  const regions = inp.regions.filter((r) => r.positivePrompt || r.negativePrompt || r.references?.some(fits));
   for (const r of regions) {
     const maskId = `region_mask_${r.id}`;
     g.add({ id: maskId, type: 'alpha_mask_to_tensor', image: { image_name: r.maskImage } });
+    for (const ref of r.references?.filter(fits) ?? []) {
+      g.edge(maskId, 'mask', addReference(ref), 'mask');
+    }
     for (const [side, prompt, collector, global] of [
       ['positive', r.positivePrompt, 'pos_cond_collect', 'pos_cond'],
       ['negative', r.negativePrompt, 'neg_cond_collect', 'neg_cond'],
