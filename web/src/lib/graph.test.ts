@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildBatch, buildGraph, defaultParams, modelDefaults, recallFromMetadata, SCHEDULERS, seedsFor, type GenParams } from './graph';
+import { buildBatch, buildGraph, defaultParams, fluxScheduler, modelDefaults, recallFromMetadata, SCHEDULERS, seedsFor, type GenParams } from './graph';
 import { newControl, newIPAdapter } from './graphAdapters';
 import type { ModelConfig } from './types';
 
@@ -178,5 +178,25 @@ describe('FLUX recall', () => {
     const back = recallFromMetadata(md, [dev]);
     expect(back).toMatchObject({ model: dev, guidance: 4.5, steps: 12, t5Encoder: { key: 't5' }, clipEmbed: { key: 'clip' }, fluxVAE: { key: 'ae' } });
     expect(buildGraph(p({ ...back })).nodes.core_metadata).toEqual(md);
+  });
+});
+
+describe('FLUX scheduler', () => {
+  it('sends the chosen FLUX scheduler to flux_denoise and the metadata; an SD-only choice falls back to euler', () => {
+    expect(fluxScheduler('heun')).toBe('heun');
+    expect(fluxScheduler('lcm')).toBe('lcm');
+    expect(fluxScheduler('dpmpp_2m_k')).toBe('euler');
+    const mk = (key: string, base: string, type: string, variant?: string): ModelConfig => ({ key, hash: '', name: key, base, type, ...(variant ? { variant } : {}) });
+    const g = buildGraph({
+      ...defaultParams,
+      positivePrompt: 'a fox',
+      scheduler: 'heun',
+      model: mk('dev', 'flux', 'main', 'dev'),
+      t5Encoder: mk('t5', 'any', 't5_encoder'),
+      clipEmbed: mk('clip', 'any', 'clip_embed'),
+      fluxVAE: mk('ae', 'flux', 'vae'),
+    });
+    expect(g.nodes.denoise_latents).toMatchObject({ type: 'flux_denoise', scheduler: 'heun' });
+    expect(g.nodes.core_metadata).toMatchObject({ scheduler: 'heun' });
   });
 });

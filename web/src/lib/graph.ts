@@ -38,6 +38,18 @@ export const SCHEDULERS: { value: string; label: string }[] = [
   { value: 'tcd', label: 'TCD' },
 ];
 
+/** flux_denoise's schedulers (InvokeAI 6.12's FLUX scheduler field: euler, heun, lcm). */
+export const FLUX_SCHEDULERS: { value: string; label: string }[] = [
+  { value: 'euler', label: 'Euler' },
+  { value: 'heun', label: 'Heun (2nd order)' },
+  { value: 'lcm', label: 'LCM' },
+];
+
+/** The FLUX scheduler for the chosen one: an SD-only choice falls back to euler, flux_denoise's default. */
+export function fluxScheduler(s: string): string {
+  return FLUX_SCHEDULERS.some((f) => f.value === s) ? s : 'euler';
+}
+
 export const MAX_SEED = 4294967295;
 
 export interface GenParams {
@@ -275,6 +287,7 @@ export function buildFluxGraph(p: GenParams): Graph {
     is_intermediate: true,
     num_steps: p.steps,
     guidance: p.guidance,
+    scheduler: fluxScheduler(p.scheduler),
     width: p.width,
     height: p.height,
     denoising_start: img2img ? round(1 - p.strength) : 0,
@@ -300,6 +313,7 @@ export function buildFluxGraph(p: GenParams): Graph {
     height: p.height,
     seed: p.seed,
     steps: p.steps,
+    scheduler: fluxScheduler(p.scheduler),
     model: modelIdentifier(p.model),
     t5_encoder: modelIdentifier(p.t5Encoder),
     clip_embed_model: modelIdentifier(p.clipEmbed),

@@ -1,6 +1,6 @@
 import { useEffect, useState, type FormEvent } from 'react';
 import { api, errorText, mediaUrl } from '../lib/api';
-import { buildBatch, MAX_SEED, modelDefaults, randomSeed, SCHEDULERS } from '../lib/graph';
+import { buildBatch, FLUX_SCHEDULERS, fluxScheduler, MAX_SEED, modelDefaults, randomSeed, SCHEDULERS } from '../lib/graph';
 import { activeControls } from '../lib/graphAdapters';
 import { ControlAdapters } from '../components/ControlAdapters';
 import { EmbeddingPicker } from '../components/EmbeddingPicker';
@@ -176,18 +176,16 @@ export function GenerateScreen() {
             </label>
           )}
         </div>
-        {!flux && (
-          <label className="field">
-            <span>Scheduler</span>
-            <select value={p.scheduler} onChange={(e) => setParams({ scheduler: e.target.value })}>
-              {SCHEDULERS.map((s) => (
-                <option key={s.value} value={s.value}>
-                  {s.label}
-                </option>
-              ))}
-            </select>
-          </label>
-        )}
+        <label className="field">
+          <span>Scheduler</span>
+          <select value={flux ? fluxScheduler(p.scheduler) : p.scheduler} onChange={(e) => setParams({ scheduler: e.target.value })}>
+            {(flux ? FLUX_SCHEDULERS : SCHEDULERS).map((s) => (
+              <option key={s.value} value={s.value}>
+                {s.label}
+              </option>
+            ))}
+          </select>
+        </label>
         <div className="seed-row">
           <label className="field">
             <span>Seed</span>
