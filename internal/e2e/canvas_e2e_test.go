@@ -753,6 +753,18 @@ func TestE2ECanvasLayersFiltersAdapters(t *testing.T) {
 	p.upload(`input[aria-label="Reference image file"]`, patternPNG(t, 224, 224))
 	p.waitFor("the reference image", `document.querySelector('[data-testid="reference-image"]')`)
 	p.selectOption("IP-Adapter model", "ip-adapter")
+	// A regional guidance layer whose only guidance is a reference image (a masked IP-Adapter), over the left
+	// half of the box.
+	p.click("Add Regional Guidance")
+	p.waitFor("the region layer", `document.querySelector('[data-layer-name="Regional Guidance 1"]')`)
+	p.upload(`input[aria-label="Region reference image file"]`, patternPNG(t, 224, 224))
+	p.waitFor("the region's reference image", `document.querySelector('[data-testid="region-reference-image"]')`)
+	p.selectOption("Region IP-Adapter model", "ip-adapter")
+	p.stroke([2]float64{200, 0}, [2]float64{232, 64})
+	waitDoc(t, env, "the painted region", func(d *canvasDoc) bool {
+		i := d.layer("Regional Guidance 1")
+		return i >= 0 && len(d.Layers[i].Objects) == 1
+	})
 	p.fill("Steps", "2", `[data-testid="canvas-screen"]`)
 	p.fill("Iterations", "2")
 	waitDoc(t, env, "the control sketch", func(d *canvasDoc) bool {
@@ -764,8 +776,9 @@ func TestE2ECanvasLayersFiltersAdapters(t *testing.T) {
 	p.waitText("Staging 1 / 2")
 	waitTimeoutOverride(old)
 	nodes := lastGraph(t, env)
-	if countType(nodes, "controlnet") != 1 || countType(nodes, "ip_adapter") != 1 {
-		t.Errorf("graph has %d controlnet and %d ip_adapter nodes, want 1 and 1", countType(nodes, "controlnet"), countType(nodes, "ip_adapter"))
+	if countType(nodes, "controlnet") != 1 || countType(nodes, "ip_adapter") != 2 || countType(nodes, "alpha_mask_to_tensor") != 1 {
+		t.Errorf("graph has %d controlnet, %d ip_adapter and %d alpha_mask_to_tensor nodes, want 1, 2 (global and regional) and 1",
+			countType(nodes, "controlnet"), countType(nodes, "ip_adapter"), countType(nodes, "alpha_mask_to_tensor"))
 	}
 	p.screenshot("canvas-control-1280")
 

@@ -63,9 +63,10 @@ export interface Layer {
   scaleY?: number;
   rotation?: number;
   objects: CanvasObject[];
-  /** Regional guidance: the region's own prompts. */
+  /** Regional guidance: the region's own prompts and reference images (IP-Adapters limited to the region). */
   positivePrompt?: string;
   negativePrompt?: string;
+  referenceImages?: ReferenceImage[];
   /** Control layers. */
   control?: ControlSettings;
 }

@@ -12,7 +12,7 @@ import { generationMode, type GenerationMode } from '../canvas/mode';
 import { takeInbox, uploadPNG } from '../canvas/persist';
 import { clearImageCache, composite, layersBounds, pixels, rasterizeLayer, toPNG } from '../canvas/render';
 import { useCanvasDoc } from '../canvas/useDoc';
-import { isTransformed, newId, newLayer, snap8, type CanvasDoc, type CanvasObject, type Layer, type LayerKind, type Rect } from '../canvas/types';
+import { isTransformed, newId, newLayer, snap8, type CanvasDoc, type CanvasObject, type Layer, type LayerKind, type Rect, type ReferenceImage } from '../canvas/types';
 import '../canvas/canvas.css';
 
 const TOOLS: { tool: Tool; label: string; key: string }[] = [
@@ -254,6 +254,12 @@ export function CanvasScreen() {
   };
 
   // Generation.
+  // The reference images that name an installed IP-Adapter, as the graph builder takes them.
+  const referenceInputs = (refs: ReferenceImage[]): ReferenceInput[] =>
+    refs.flatMap((r) => {
+      const m = extraModels.find((mm) => mm.key === r.modelKey);
+      return m ? [{ id: r.id, image: r.image_name, model: ident(m), weight: r.weight, beginStepPct: r.beginStepPct, endStepPct: r.endStepPct }] : [];
+    });
   const invoke = async () => {
     setError('');
     if (!model) {
@@ -288,10 +294,12 @@ export function CanvasScreen() {
       }
       const regions: RegionInput[] = [];
       for (const l of x.layers) {
-        if (l.kind !== 'regional_guidance' || !l.visible || !(l.positivePrompt || l.negativePrompt) || !l.objects.length) continue;
+        if (l.kind !== 'regional_guidance' || !l.visible || !l.objects.length) continue;
+        const refs = referenceInputs(l.referenceImages ?? []);
+        if (!(l.positivePrompt || l.negativePrompt || refs.length)) continue;
         const c = await rasterizeLayer(l, rect, '#000000');
         const up = await uploadPNG(await toPNG(c), { intermediate: true, category: 'mask' });
-        regions.push({ id: l.id, maskImage: up.image_name, positivePrompt: l.positivePrompt ?? '', negativePrompt: l.negativePrompt ?? '' });
+        regions.push({ id: l.id, maskImage: up.image_name, positivePrompt: l.positivePrompt ?? '', negativePrompt: l.negativePrompt ?? '', references: refs });
       }
       const controls: ControlInput[] = [];
       for (const l of x.layers) {
@@ -311,11 +319,7 @@ export function CanvasScreen() {
           controlMode: l.control.controlMode,
         });
       }
-      const references: ReferenceInput[] = [];
-      for (const r of x.referenceImages) {
-        const m = extraModels.find((mm) => mm.key === r.modelKey);
-        if (m) references.push({ id: r.id, image: r.image_name, model: ident(m), weight: r.weight, beginStepPct: r.beginStepPct, endStepPct: r.endStepPct });
-      }
+      const references = referenceInputs(x.referenceImages);
       const s = x.settings;
       const n = Math.min(16, Math.max(1, Math.floor(s.iterations ?? 1)));
       const seeds = Array.from({ length: n }, (_, i) => (s.randomSeed ? randomSeed() : (s.seed + i) % (MAX_SEED + 1)));
@@ -468,20 +472,56 @@ export function CanvasScreen() {
     setTimeout(() => URL.revokeObjectURL(url), 10000);
   };
 
-  const addReference = async (files: FileList | null) => {
+  // layerId set: a regional guidance layer's own reference image (an IP-Adapter limited to the region).
+  const addReference = async (files: FileList | null, layerId?: string) => {
     const f = files?.[0];
     if (!f) return;
     try {
       const up = await uploadPNG(f, { intermediate: true, category: 'user' });
       const ip = extraModels.find((m) => m.type === 'ip_adapter' && m.base === model?.base);
-      patch((x) => ({
-        ...x,
-        referenceImages: [...x.referenceImages, { id: newId('ref'), image_name: up.image_name, modelKey: ip?.key ?? null, weight: 1, beginStepPct: 0, endStepPct: 1 }],
-      }));
+      const ref: ReferenceImage = { id: newId('ref'), image_name: up.image_name, modelKey: ip?.key ?? null, weight: 1, beginStepPct: 0, endStepPct: 1 };
+      patch((x) =>
+        layerId ? mapLayer(x, layerId, (l) => ({ ...l, referenceImages: [...(l.referenceImages ?? []), ref] })) : { ...x, referenceImages: [...x.referenceImages, ref] },
+      );
     } catch (e) {
       app.toast(errorText(e), 'error');
     }
   };
+
+  // The rows of a list of reference images (the global ones or, with region set, a region's); change replaces
+  // the list.
+  const referenceRows = (refs: ReferenceImage[], change: (refs: ReferenceImage[]) => void, region = false) =>
+    refs.map((r) => (
+      <div key={r.id} className="row wrap ref-row" data-testid={region ? 'region-reference-image' : 'reference-image'}>
+        <img src={`/api/v1/images/i/${encodeURIComponent(r.image_name)}/thumbnail`} alt="Reference" className="ref-thumb" />
+        <select aria-label={region ? 'Region IP-Adapter model' : 'IP-Adapter model'} value={r.modelKey ?? ''} onChange={(e) => change(refs.map((y) => (y.id === r.id ? { ...y, modelKey: e.target.value || null } : y)))}>
+          <option value="">None</option>
+          {ipModels.map((m) => (
+            <option key={m.key} value={m.key}>
+              {m.name}
+            </option>
+          ))}
+        </select>
+        <input
+          type="number"
+          aria-label={region ? 'Region reference weight' : 'Reference weight'}
+          min={0}
+          max={2}
+          step={0.05}
+          value={r.weight}
+          style={{ width: 64 }}
+          onChange={(e) => change(refs.map((y) => (y.id === r.id ? { ...y, weight: num(e.target.value, 1) } : y)))}
+        />
+        <button
+          type="button"
+          className="icon-btn"
+          aria-label={region ? 'Remove region reference image' : 'Remove reference image'}
+          onClick={() => change(refs.filter((y) => y.id !== r.id))}
+        >
+          ×
+        </button>
+      </div>
+    ));
 
   const overlay = useMemo(() => {
     if (filterPreview) return { image_name: filterPreview.image_name, rect: filterPreview.rect, opacity: 1 };
@@ -775,6 +815,11 @@ export function CanvasScreen() {
                       <span>Region Negative Prompt</span>
                       <textarea rows={2} value={selected.negativePrompt ?? ''} onChange={(e) => patch((x) => mapLayer(x, selected.id, (l) => ({ ...l, negativePrompt: e.target.value })))} />
                     </label>
+                    <label className="btn small file-btn">
+                      Add Region Reference Image
+                      <input type="file" accept="image/*" aria-label="Region reference image file" onChange={(e) => addReference(e.target.files, selected.id)} />
+                    </label>
+                    {referenceRows(selected.referenceImages ?? [], (refs) => patch((x) => mapLayer(x, selected.id, (l) => ({ ...l, referenceImages: refs }))), true)}
                   </>
                 )}
                 {selected.kind === 'control' && selected.control && (
@@ -880,36 +925,7 @@ export function CanvasScreen() {
               Add Reference Image
               <input type="file" accept="image/*" aria-label="Reference image file" onChange={(e) => addReference(e.target.files)} />
             </label>
-            {doc.referenceImages.map((r) => (
-              <div key={r.id} className="row wrap ref-row" data-testid="reference-image">
-                <img src={`/api/v1/images/i/${encodeURIComponent(r.image_name)}/thumbnail`} alt="Reference" className="ref-thumb" />
-                <select
-                  aria-label="IP-Adapter model"
-                  value={r.modelKey ?? ''}
-                  onChange={(e) => patch((x) => ({ ...x, referenceImages: x.referenceImages.map((y) => (y.id === r.id ? { ...y, modelKey: e.target.value || null } : y)) }))}
-                >
-                  <option value="">None</option>
-                  {ipModels.map((m) => (
-                    <option key={m.key} value={m.key}>
-                      {m.name}
-                    </option>
-                  ))}
-                </select>
-                <input
-                  type="number"
-                  aria-label="Reference weight"
-                  min={0}
-                  max={2}
-                  step={0.05}
-                  value={r.weight}
-                  style={{ width: 64 }}
-                  onChange={(e) => patch((x) => ({ ...x, referenceImages: x.referenceImages.map((y) => (y.id === r.id ? { ...y, weight: num(e.target.value, 1) } : y)) }))}
-                />
-                <button type="button" className="icon-btn" aria-label="Remove reference image" onClick={() => patch((x) => ({ ...x, referenceImages: x.referenceImages.filter((y) => y.id !== r.id) }))}>
-                  ×
-                </button>
-              </div>
-            ))}
+            {referenceRows(doc.referenceImages, (refs) => patch((x) => ({ ...x, referenceImages: refs })))}
           </section>
           <section className="canvas-section" aria-label="Canvas output">
             <div className="row wrap">
