@@ -7,9 +7,7 @@ import (
 	"image/color"
 	"image/png"
 	"math"
-	"mime/multipart"
 	"net/http"
-	"net/textproto"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -67,27 +65,11 @@ func fixture(t *testing.T, elem ...string) string {
 // upload stores a PNG as an intermediate image, as the canvas uploads its composites, and returns its name.
 func upload(t *testing.T, env *apitest.Env, img image.Image) string {
 	t.Helper()
-	var pngBuf bytes.Buffer
-	if err := png.Encode(&pngBuf, img); err != nil {
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
 		t.Fatal(err)
 	}
-	var body bytes.Buffer
-	mw := multipart.NewWriter(&body)
-	h := textproto.MIMEHeader{}
-	h.Set("Content-Disposition", `form-data; name="file"; filename="canvas.png"`)
-	h.Set("Content-Type", "image/png")
-	fw, err := mw.CreatePart(h)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fw.Write(pngBuf.Bytes())
-	mw.Close()
-	var dto struct {
-		ImageName string `json:"image_name"`
-	}
-	env.Do("POST", "/api/v1/images/upload?image_category=general&is_intermediate=true", apitest.RawBody(mw.FormDataContentType(), body.Bytes())).
-		Expect(http.StatusCreated).Decode(&dto)
-	return dto.ImageName
+	return env.UploadImage(buf.Bytes(), "general", true)
 }
 
 const size = 64
@@ -193,17 +175,7 @@ func substitute(v any, names map[string]string, models map[string]map[string]any
 	return v
 }
 
-type queueItem struct {
-	Status       string `json:"status"`
-	ErrorType    string `json:"error_type"`
-	ErrorMessage string `json:"error_message"`
-	Session      struct {
-		Results       map[string]map[string]any `json:"results"`
-		SourceMapping map[string][]string       `json:"source_prepared_mapping"`
-	} `json:"session"`
-}
-
-func run(t *testing.T, env *apitest.Env, graph map[string]any) queueItem {
+func run(t *testing.T, env *apitest.Env, graph map[string]any) apitest.QueueItem {
 	t.Helper()
 	var res struct {
 		ItemIDs []int `json:"item_ids"`
@@ -214,25 +186,13 @@ func run(t *testing.T, env *apitest.Env, graph map[string]any) queueItem {
 	if len(res.ItemIDs) != 1 {
 		t.Fatalf("enqueued %d items", len(res.ItemIDs))
 	}
-	deadline := time.Now().Add(3 * time.Minute)
-	for {
-		var it queueItem
-		env.Do("GET", "/api/v1/queue/default/i/"+strconv.Itoa(res.ItemIDs[0])).Expect(http.StatusOK).Decode(&it)
-		switch it.Status {
-		case "completed", "failed", "canceled":
-			return it
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("still %s after 3 minutes", it.Status)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	return env.WaitItem(res.ItemIDs[0], 3*time.Minute)
 }
 
 // outputImage loads the image the canvas_output node saved.
-func outputImage(t *testing.T, env *apitest.Env, it queueItem) (string, image.Image) {
+func outputImage(t *testing.T, env *apitest.Env, it apitest.QueueItem) (string, image.Image) {
 	t.Helper()
-	ids := it.Session.SourceMapping["canvas_output"]
+	ids := it.Session.Mapping["canvas_output"]
 	if len(ids) != 1 {
 		t.Fatalf("canvas_output ran %d times", len(ids))
 	}

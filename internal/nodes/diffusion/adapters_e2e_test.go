@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"image/png"
-	"mime/multipart"
 	"net/http"
-	"net/textproto"
 	"net/url"
 	"os"
 	"strconv"
@@ -57,24 +55,11 @@ func uploadPNG(t *testing.T, env *apitest.Env, path string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var body bytes.Buffer
-	mw := multipart.NewWriter(&body)
-	h := textproto.MIMEHeader{}
-	h.Set("Content-Disposition", `form-data; name="file"; filename="in.png"`)
-	h.Set("Content-Type", "image/png")
-	fw, _ := mw.CreatePart(h)
-	fw.Write(data)
-	mw.Close()
-	var dto struct {
-		ImageName string `json:"image_name"`
-	}
-	env.Do("POST", "/api/v1/images/upload?image_category=control&is_intermediate=false", apitest.RawBody(mw.FormDataContentType(), body.Bytes())).
-		Expect(http.StatusCreated).Decode(&dto)
-	return dto.ImageName
+	return env.UploadImage(data, "control", false)
 }
 
 // assertPNG compares the image a finished item saved with a golden PNG: ±1 level on every channel.
-func assertPNG(t *testing.T, env *apitest.Env, it queueItem, path string) {
+func assertPNG(t *testing.T, env *apitest.Env, it apitest.QueueItem, path string) {
 	t.Helper()
 	resp := env.Do("GET", "/api/v1/images/i/"+imageName(t, it)+"/full").Expect(http.StatusOK)
 	got, err := png.Decode(bytes.NewReader(resp.Body))

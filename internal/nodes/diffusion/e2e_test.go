@@ -95,49 +95,22 @@ func txt2imgGraph(model map[string]any, prompt, negative, sched string, steps in
 	}
 }
 
-type queueItem struct {
-	ItemID       int    `json:"item_id"`
-	Status       string `json:"status"`
-	ErrorType    string `json:"error_type"`
-	ErrorMessage string `json:"error_message"`
-	Session      struct {
-		Results map[string]map[string]any `json:"results"`
-	} `json:"session"`
-}
-
 func enqueue(t *testing.T, env *apitest.Env, graph map[string]any, auth ...apitest.ReqOpt) int {
 	t.Helper()
-	var res struct {
-		ItemIDs []int `json:"item_ids"`
+	ids := env.Enqueue(graph, auth...)
+	if len(ids) != 1 {
+		t.Fatalf("enqueued %d items", len(ids))
 	}
-	env.Do("POST", "/api/v1/queue/default/enqueue_batch",
-		append(auth, apitest.JSON(map[string]any{"batch": map[string]any{"graph": graph, "runs": 1}, "prepend": false}))...).
-		Expect(http.StatusOK).Decode(&res)
-	if len(res.ItemIDs) != 1 {
-		t.Fatalf("enqueued %d items", len(res.ItemIDs))
-	}
-	return res.ItemIDs[0]
+	return ids[0]
 }
 
-func waitItem(t *testing.T, env *apitest.Env, id int, timeout time.Duration, auth ...apitest.ReqOpt) queueItem {
+func waitItem(t *testing.T, env *apitest.Env, id int, timeout time.Duration, auth ...apitest.ReqOpt) apitest.QueueItem {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		var it queueItem
-		env.Do("GET", "/api/v1/queue/default/i/"+strconv.Itoa(id), auth...).Expect(http.StatusOK).Decode(&it)
-		switch it.Status {
-		case "completed", "failed", "canceled":
-			return it
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("item %d still %s after %v", id, it.Status, timeout)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	return env.WaitItem(id, timeout, auth...)
 }
 
 // imageName finds the image l2i saved in a finished session.
-func imageName(t *testing.T, it queueItem) string {
+func imageName(t *testing.T, it apitest.QueueItem) string {
 	t.Helper()
 	for _, out := range it.Session.Results {
 		if out["type"] == "image_output" {
@@ -290,7 +263,7 @@ func TestE2EBoardAccess(t *testing.T) {
 	env.Do("POST", "/api/v1/boards/?board_name=theirs", apitest.Token(cast.Other.Token)).Expect(http.StatusCreated).Decode(&others)
 	env.Do("POST", "/api/v1/boards/?board_name=mine", apitest.Token(cast.Owner.Token)).Expect(http.StatusCreated).Decode(&owners)
 
-	run := func(boardID string) queueItem {
+	run := func(boardID string) apitest.QueueItem {
 		g := txt2imgGraph(model, "a photo of a cat", "", "euler", 2, 0, 64)
 		g["nodes"].(map[string]any)["l2i"].(map[string]any)["board"] = map[string]any{"board_id": boardID}
 		id := enqueue(t, env, g, apitest.Token(cast.Owner.Token))
@@ -316,7 +289,7 @@ func TestE2EBoardAccess(t *testing.T) {
 
 // assertGoldenImage compares the image a finished item saved, as the API
 // serves it, with a pipeline golden PNG: ±1 level on every channel.
-func assertGoldenImage(t *testing.T, env *apitest.Env, it queueItem, golden string, auth ...apitest.ReqOpt) {
+func assertGoldenImage(t *testing.T, env *apitest.Env, it apitest.QueueItem, golden string, auth ...apitest.ReqOpt) {
 	t.Helper()
 	name := imageName(t, it)
 	resp := env.Do("GET", "/api/v1/images/i/"+name+"/full", auth...).Expect(http.StatusOK)
@@ -436,7 +409,7 @@ func TestE2ESingleFileCheckpoint(t *testing.T) {
 
 // servedImage returns the PNG bytes the API serves for the image a
 // finished item saved.
-func servedImage(t *testing.T, env *apitest.Env, it queueItem) []byte {
+func servedImage(t *testing.T, env *apitest.Env, it apitest.QueueItem) []byte {
 	t.Helper()
 	return env.Do("GET", "/api/v1/images/i/"+imageName(t, it)+"/full").Expect(http.StatusOK).Body
 }

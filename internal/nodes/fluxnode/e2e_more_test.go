@@ -6,9 +6,7 @@ import (
 	"image/color"
 	"image/png"
 	"math/rand/v2"
-	"mime/multipart"
 	"net/http"
-	"net/textproto"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,27 +15,6 @@ import (
 	"github.com/invokego/invokego/internal/apitest"
 	"github.com/invokego/invokego/internal/engine/safetensors"
 )
-
-func upload(t *testing.T, env *apitest.Env, img image.Image) string {
-	t.Helper()
-	var pngBuf, body bytes.Buffer
-	if err := png.Encode(&pngBuf, img); err != nil {
-		t.Fatal(err)
-	}
-	mw := multipart.NewWriter(&body)
-	h := textproto.MIMEHeader{}
-	h.Set("Content-Disposition", `form-data; name="file"; filename="in.png"`)
-	h.Set("Content-Type", "image/png")
-	fw, _ := mw.CreatePart(h)
-	fw.Write(pngBuf.Bytes())
-	mw.Close()
-	var dto struct {
-		ImageName string `json:"image_name"`
-	}
-	env.Do("POST", "/api/v1/images/upload?image_category=general&is_intermediate=false", apitest.RawBody(mw.FormDataContentType(), body.Bytes())).
-		Expect(http.StatusCreated).Decode(&dto)
-	return dto.ImageName
-}
 
 func readGoldenPNG(t *testing.T, name string) image.Image {
 	t.Helper()
@@ -87,7 +64,7 @@ func nodesOf(g map[string]any) map[string]any { return g["nodes"].(map[string]an
 func TestE2EFluxImageToImageAndInpaint(t *testing.T) {
 	env := apitest.New(t)
 	m, _ := encoders(t, env)
-	input := upload(t, env, readGoldenPNG(t, "invokeai_text_dev_cat_s0_64x64.png"))
+	input := env.UploadPNG(readGoldenPNG(t, "invokeai_text_dev_cat_s0_64x64.png"))
 
 	// Encode and decode alone: the VAE's round trip of the input.
 	roundTrip := map[string]any{"id": "rt", "nodes": map[string]any{
@@ -114,7 +91,7 @@ func TestE2EFluxImageToImageAndInpaint(t *testing.T) {
 					mimg.SetGray(x, y, color.Gray{Y: 255})
 				}
 			}
-			nodesOf(g)["mask"] = map[string]any{"id": "mask", "type": "create_denoise_mask", "mask": map[string]any{"image_name": upload(t, env, mimg)}}
+			nodesOf(g)["mask"] = map[string]any{"id": "mask", "type": "create_denoise_mask", "mask": map[string]any{"image_name": env.UploadPNG(mimg)}}
 			edges = append(edges, edge("mask", "denoise_mask", "denoise", "denoise_mask"), edge("model", "vae", "mask", "vae"))
 		}
 		g["edges"] = edges

@@ -80,43 +80,13 @@ func txt2img(m fluxModels, prompt string, seed int64, steps, size int, guidance 
 	}
 }
 
-type queueItem struct {
-	Status       string `json:"status"`
-	ErrorType    string `json:"error_type"`
-	ErrorMessage string `json:"error_message"`
-	Session      struct {
-		Results map[string]map[string]any `json:"results"`
-	} `json:"session"`
-}
-
-func run(t *testing.T, env *apitest.Env, graph map[string]any) queueItem {
+func run(t *testing.T, env *apitest.Env, graph map[string]any) apitest.QueueItem {
 	t.Helper()
-	var res struct {
-		ItemIDs []int `json:"item_ids"`
-	}
-	env.Do("POST", "/api/v1/queue/default/enqueue_batch",
-		apitest.JSON(map[string]any{"batch": map[string]any{"graph": graph, "runs": 1}, "prepend": false})).
-		Expect(http.StatusOK).Decode(&res)
-	if len(res.ItemIDs) != 1 {
-		t.Fatalf("enqueued %d items", len(res.ItemIDs))
-	}
-	deadline := time.Now().Add(3 * time.Minute)
-	for {
-		var it queueItem
-		env.Do("GET", "/api/v1/queue/default/i/"+strconv.Itoa(res.ItemIDs[0])).Expect(http.StatusOK).Decode(&it)
-		switch it.Status {
-		case "completed", "failed", "canceled":
-			return it
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("item still %s", it.Status)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	return env.RunGraph(graph, 3*time.Minute)
 }
 
 // savedImage fetches the image a finished session saved.
-func savedImage(t *testing.T, env *apitest.Env, it queueItem) image.Image {
+func savedImage(t *testing.T, env *apitest.Env, it apitest.QueueItem) image.Image {
 	t.Helper()
 	for _, out := range it.Session.Results {
 		if out["type"] != "image_output" {

@@ -4,10 +4,7 @@ import (
 	"bytes"
 	"image"
 	"image/png"
-	"mime/multipart"
 	"net/http"
-	"net/textproto"
-	"strconv"
 	"testing"
 	"time"
 
@@ -15,61 +12,9 @@ import (
 	"github.com/invokego/invokego/internal/engine/goldens"
 )
 
-func upload(t *testing.T, env *apitest.Env, img image.Image) string {
+func runGraph(t *testing.T, env *apitest.Env, nodes map[string]any, edges []any) apitest.QueueItem {
 	t.Helper()
-	var pngBuf, body bytes.Buffer
-	if err := png.Encode(&pngBuf, img); err != nil {
-		t.Fatal(err)
-	}
-	mw := multipart.NewWriter(&body)
-	h := textproto.MIMEHeader{}
-	h.Set("Content-Disposition", `form-data; name="file"; filename="in.png"`)
-	h.Set("Content-Type", "image/png")
-	fw, _ := mw.CreatePart(h)
-	fw.Write(pngBuf.Bytes())
-	mw.Close()
-	var dto struct {
-		ImageName string `json:"image_name"`
-	}
-	env.Do("POST", "/api/v1/images/upload?image_category=general&is_intermediate=false", apitest.RawBody(mw.FormDataContentType(), body.Bytes())).
-		Expect(http.StatusCreated).Decode(&dto)
-	return dto.ImageName
-}
-
-type queueItem struct {
-	Status       string `json:"status"`
-	ErrorType    string `json:"error_type"`
-	ErrorMessage string `json:"error_message"`
-	Session      struct {
-		Results map[string]map[string]any `json:"results"`
-		Mapping map[string][]string       `json:"source_prepared_mapping"`
-	} `json:"session"`
-}
-
-func runGraph(t *testing.T, env *apitest.Env, nodes map[string]any, edges []any) queueItem {
-	t.Helper()
-	for id, n := range nodes {
-		n.(map[string]any)["id"] = id
-	}
-	var res struct {
-		ItemIDs []int `json:"item_ids"`
-	}
-	graph := map[string]any{"id": "g", "nodes": nodes, "edges": edges}
-	env.Do("POST", "/api/v1/queue/default/enqueue_batch", apitest.JSON(map[string]any{"batch": map[string]any{"graph": graph, "runs": 1}})).
-		Expect(http.StatusOK).Decode(&res)
-	deadline := time.Now().Add(time.Minute)
-	for {
-		var it queueItem
-		env.Do("GET", "/api/v1/queue/default/i/"+strconv.Itoa(res.ItemIDs[0])).Expect(http.StatusOK).Decode(&it)
-		switch it.Status {
-		case "completed", "failed", "canceled":
-			return it
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("item still %s", it.Status)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	return env.RunGraph(apitest.Graph(nodes, edges), time.Minute)
 }
 
 func edge(from, field, to, toField string) map[string]any {
@@ -78,7 +23,7 @@ func edge(from, field, to, toField string) map[string]any {
 }
 
 // output fetches the image a node made and its gallery category.
-func output(t *testing.T, env *apitest.Env, it queueItem, node string) (image.Image, string) {
+func output(t *testing.T, env *apitest.Env, it apitest.QueueItem, node string) (image.Image, string) {
 	t.Helper()
 	if it.Status != "completed" {
 		t.Fatalf("item %s: %s: %s", it.Status, it.ErrorType, it.ErrorMessage)
@@ -118,7 +63,7 @@ func TestNodesThroughTheQueue(t *testing.T) {
 	}
 	names := map[string]string{}
 	for _, in := range []string{"rgba", "ref", "mask", "sparse"} {
-		names[in] = upload(t, env, toImage(ts["in."+in]))
+		names[in] = env.UploadPNG(toImage(ts["in."+in]))
 	}
 	img := func(n string) map[string]any { return map[string]any{"image_name": names[n]} }
 	it := runGraph(t, env, map[string]any{

@@ -128,7 +128,7 @@ func TestBlendAndHueThroughTheQueue(t *testing.T) {
 	}
 	names := map[string]string{}
 	for _, in := range []string{"upper", "base", "mask"} {
-		names[in] = upload(t, env, toImage(ts["in."+in]))
+		names[in] = env.UploadPNG(toImage(ts["in."+in]))
 	}
 	img := func(n string) map[string]any { return map[string]any{"image_name": names[n]} }
 	it := runGraph(t, env, map[string]any{

@@ -6,9 +6,7 @@ import (
 	"image"
 	"image/color"
 	"image/png"
-	"mime/multipart"
 	"net/http"
-	"net/textproto"
 	"strconv"
 	"testing"
 	"time"
@@ -35,27 +33,6 @@ func tileJSON(r []int64) map[string]any {
 		"overlap": map[string]any{"top": r[4], "bottom": r[5], "left": r[6], "right": r[7]}}
 }
 
-func upload(t *testing.T, env *apitest.Env, img image.Image) string {
-	t.Helper()
-	var pngBuf, body bytes.Buffer
-	if err := png.Encode(&pngBuf, img); err != nil {
-		t.Fatal(err)
-	}
-	mw := multipart.NewWriter(&body)
-	h := textproto.MIMEHeader{}
-	h.Set("Content-Disposition", `form-data; name="file"; filename="in.png"`)
-	h.Set("Content-Type", "image/png")
-	fw, _ := mw.CreatePart(h)
-	fw.Write(pngBuf.Bytes())
-	mw.Close()
-	var dto struct {
-		ImageName string `json:"image_name"`
-	}
-	env.Do("POST", "/api/v1/images/upload?image_category=general&is_intermediate=false", apitest.RawBody(mw.FormDataContentType(), body.Bytes())).
-		Expect(http.StatusCreated).Decode(&dto)
-	return dto.ImageName
-}
-
 func rgbImage(pix []byte, w, h int) *image.NRGBA {
 	img := image.NewNRGBA(image.Rect(0, 0, w, h))
 	for i := range w * h {
@@ -65,44 +42,13 @@ func rgbImage(pix []byte, w, h int) *image.NRGBA {
 	return img
 }
 
-type queueItem struct {
-	Status       string `json:"status"`
-	ErrorType    string `json:"error_type"`
-	ErrorMessage string `json:"error_message"`
-	Session      struct {
-		Results map[string]map[string]any `json:"results"`
-		Mapping map[string][]string       `json:"source_prepared_mapping"`
-	} `json:"session"`
-}
-
-func runGraph(t *testing.T, env *apitest.Env, nodes map[string]any, edges []any) queueItem {
+func runGraph(t *testing.T, env *apitest.Env, nodes map[string]any, edges []any) apitest.QueueItem {
 	t.Helper()
-	for id, n := range nodes {
-		n.(map[string]any)["id"] = id
-	}
-	graph := map[string]any{"id": "g", "nodes": nodes, "edges": edges}
-	var res struct {
-		ItemIDs []int `json:"item_ids"`
-	}
-	env.Do("POST", "/api/v1/queue/default/enqueue_batch", apitest.JSON(map[string]any{"batch": map[string]any{"graph": graph, "runs": 1}})).
-		Expect(http.StatusOK).Decode(&res)
-	deadline := time.Now().Add(time.Minute)
-	for {
-		var it queueItem
-		env.Do("GET", "/api/v1/queue/default/i/"+strconv.Itoa(res.ItemIDs[0])).Expect(http.StatusOK).Decode(&it)
-		switch it.Status {
-		case "completed", "failed", "canceled":
-			return it
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("item still %s", it.Status)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	return env.RunGraph(apitest.Graph(nodes, edges), time.Minute)
 }
 
 // result is the output of a node that ran once.
-func result(it queueItem, node string) map[string]any {
+func result(it apitest.QueueItem, node string) map[string]any {
 	ids := it.Session.Mapping[node]
 	if len(ids) != 1 {
 		return nil
@@ -115,7 +61,7 @@ func edge(from, field, to, toField string) map[string]any {
 		"destination": map[string]any{"node_id": to, "field": toField}}
 }
 
-func outputImage(t *testing.T, env *apitest.Env, it queueItem, node string) image.Image {
+func outputImage(t *testing.T, env *apitest.Env, it apitest.QueueItem, node string) image.Image {
 	t.Helper()
 	if it.Status != "completed" {
 		t.Fatalf("item %s: %s: %s", it.Status, it.ErrorType, it.ErrorMessage)
@@ -191,7 +137,7 @@ func TestE2EMergeGoldens(t *testing.T) {
 	var names []string
 	for i := range tiles.Shape[0] {
 		v := g[fmt.Sprintf("merge.%s.tile%d", name, i)]
-		names = append(names, upload(t, env, rgbImage(v.Raw, v.Shape[1], v.Shape[0])))
+		names = append(names, env.UploadPNG(rgbImage(v.Raw, v.Shape[1], v.Shape[0])))
 	}
 	for _, mode := range []struct {
 		blend string
@@ -243,7 +189,7 @@ func TestE2EIterateCropMerge(t *testing.T) {
 			src.Set(x, y, color.NRGBA{uint8(x * 2), uint8(y * 3), uint8((x * y) % 251), 255})
 		}
 	}
-	name := upload(t, env, src)
+	name := env.UploadPNG(src)
 	nodes := map[string]any{
 		"calc":  map[string]any{"type": "calculate_image_tiles_even_split", "image_width": w, "image_height": h, "overlap": 32},
 		"iter":  map[string]any{"type": "iterate"},

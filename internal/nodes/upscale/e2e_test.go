@@ -6,9 +6,7 @@ import (
 	"image"
 	"image/color"
 	"image/png"
-	"mime/multipart"
 	"net/http"
-	"net/textproto"
 	"net/url"
 	"os"
 	"strconv"
@@ -61,27 +59,6 @@ func install(t *testing.T, env *apitest.Env, rel ...string) map[string]any {
 	return nil
 }
 
-func upload(t *testing.T, env *apitest.Env, img image.Image) string {
-	t.Helper()
-	var pngBuf, body bytes.Buffer
-	if err := png.Encode(&pngBuf, img); err != nil {
-		t.Fatal(err)
-	}
-	mw := multipart.NewWriter(&body)
-	h := textproto.MIMEHeader{}
-	h.Set("Content-Disposition", `form-data; name="file"; filename="in.png"`)
-	h.Set("Content-Type", "image/png")
-	fw, _ := mw.CreatePart(h)
-	fw.Write(pngBuf.Bytes())
-	mw.Close()
-	var dto struct {
-		ImageName string `json:"image_name"`
-	}
-	env.Do("POST", "/api/v1/images/upload?image_category=general&is_intermediate=false", apitest.RawBody(mw.FormDataContentType(), body.Bytes())).
-		Expect(http.StatusCreated).Decode(&dto)
-	return dto.ImageName
-}
-
 func readPNG(t *testing.T, rel ...string) image.Image {
 	t.Helper()
 	p, err := goldens.Path(rel...)
@@ -99,46 +76,18 @@ func readPNG(t *testing.T, rel ...string) image.Image {
 	return img
 }
 
-type queueItem struct {
-	Status       string `json:"status"`
-	ErrorType    string `json:"error_type"`
-	ErrorMessage string `json:"error_message"`
-	Session      struct {
-		Results map[string]map[string]any `json:"results"`
-	} `json:"session"`
-}
-
 func run(t *testing.T, env *apitest.Env, node map[string]any) int {
 	t.Helper()
-	node["id"] = "up"
-	graph := map[string]any{"id": "g", "nodes": map[string]any{"up": node}, "edges": []any{}}
-	var res struct {
-		ItemIDs []int `json:"item_ids"`
-	}
-	env.Do("POST", "/api/v1/queue/default/enqueue_batch", apitest.JSON(map[string]any{"batch": map[string]any{"graph": graph, "runs": 1}})).
-		Expect(http.StatusOK).Decode(&res)
-	return res.ItemIDs[0]
+	return env.Enqueue(apitest.Graph(map[string]any{"up": node}, []any{}))[0]
 }
 
-func wait(t *testing.T, env *apitest.Env, id int, timeout time.Duration) queueItem {
+func wait(t *testing.T, env *apitest.Env, id int, timeout time.Duration) apitest.QueueItem {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		var it queueItem
-		env.Do("GET", "/api/v1/queue/default/i/"+strconv.Itoa(id)).Expect(http.StatusOK).Decode(&it)
-		switch it.Status {
-		case "completed", "failed", "canceled":
-			return it
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("item %d still %s after %v", id, it.Status, timeout)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	return env.WaitItem(id, timeout)
 }
 
 // output fetches the saved image of a finished item.
-func output(t *testing.T, env *apitest.Env, it queueItem) image.Image {
+func output(t *testing.T, env *apitest.Env, it apitest.QueueItem) image.Image {
 	t.Helper()
 	if it.Status != "completed" {
 		t.Fatalf("item %s: %s: %s", it.Status, it.ErrorType, it.ErrorMessage)
@@ -194,7 +143,7 @@ func TestE2ESpandrelGoldens(t *testing.T) {
 	} {
 		t.Run(tc.golden, func(t *testing.T) {
 			model := install(t, env, "sd-ext", "esrgan", "models", tc.model+".safetensors")
-			name := upload(t, env, readPNG(t, "sd-ext", "esrgan", "inputs", tc.input))
+			name := env.UploadPNG(readPNG(t, "sd-ext", "esrgan", "inputs", tc.input))
 			it := wait(t, env, run(t, env, map[string]any{"type": "spandrel_image_to_image", "image": map[string]any{"image_name": name},
 				"image_to_image_model": model, "tile_size": tc.tile}), time.Minute)
 			g, err := goldens.Load(mustPath(t, "sd-ext", "esrgan", "goldens", tc.golden+".safetensors"))
@@ -239,7 +188,7 @@ func TestE2EUpscale1024ProgressAndCancel(t *testing.T) {
 	if raceEnabled {
 		side, tile = 256, 128
 	}
-	name := upload(t, env, bigImage(side))
+	name := env.UploadPNG(bigImage(side))
 	bus, stop := env.App.Events.Subscribe(4096)
 	defer stop()
 	progress := func(id int) func(events.Event) bool {
@@ -316,7 +265,7 @@ func TestE2EUpscale1024ProgressAndCancel(t *testing.T) {
 func TestE2ELimits(t *testing.T) {
 	env := apitest.New(t)
 	model := install(t, env, "upscale", "compact-x2.safetensors")
-	name := upload(t, env, bigImage(1100))
+	name := env.UploadPNG(bigImage(1100))
 	graph := map[string]any{"id": "g", "nodes": map[string]any{"up": map[string]any{"id": "up", "type": "spandrel_image_to_image",
 		"image": map[string]any{"image_name": name}, "image_to_image_model": model, "tile_size": 4096}}, "edges": []any{}}
 	env.Do("POST", "/api/v1/queue/default/enqueue_batch", apitest.JSON(map[string]any{"batch": map[string]any{"graph": graph, "runs": 1}})).
@@ -333,7 +282,7 @@ func TestE2ELimits(t *testing.T) {
 func TestE2EAutoscale(t *testing.T) {
 	env := apitest.New(t)
 	model := install(t, env, "upscale", "compact-x2.safetensors")
-	name := upload(t, env, bigImage(37))
+	name := env.UploadPNG(bigImage(37))
 	for _, tc := range []struct {
 		scale float64
 		fit   bool
@@ -350,7 +299,7 @@ func TestE2EAutoscale(t *testing.T) {
 // unsharp_mask through the queue reproduces Pillow's result exactly.
 func TestE2EUnsharpMask(t *testing.T) {
 	env := apitest.New(t)
-	name := upload(t, env, readPNG(t, "upscale", "unsharp_in.png"))
+	name := env.UploadPNG(readPNG(t, "upscale", "unsharp_in.png"))
 	it := wait(t, env, run(t, env, map[string]any{"type": "unsharp_mask", "image": map[string]any{"image_name": name},
 		"radius": 7.3, "strength": 150}), time.Minute)
 	g, err := goldens.Load(mustPath(t, "upscale", "unsharp.safetensors"))
@@ -393,7 +342,7 @@ func TestE2EESRGANNode(t *testing.T) {
 		}
 		env.Do("GET", "/api/v2/models/install/"+strconv.Itoa(job.ID)).Expect(http.StatusOK).Decode(&job)
 	}
-	name := upload(t, env, readPNG(t, "sd-ext", "esrgan", "inputs", "esr_in40.png"))
+	name := env.UploadPNG(readPNG(t, "sd-ext", "esrgan", "inputs", "esr_in40.png"))
 	it := wait(t, env, run(t, env, map[string]any{"type": "esrgan", "image": map[string]any{"image_name": name},
 		"model_name": "RealESRGAN_x4plus.pth", "tile_size": 16}), time.Minute)
 	g, err := goldens.Load(mustPath(t, "upscale", "realesrgan.safetensors"))

@@ -59,7 +59,7 @@ func TestE2EUpscaleScreenCreativeGraph(t *testing.T) {
 	}
 	env.Do("POST", "/api/v1/boards/?board_name=Upscaled").Expect(http.StatusCreated).Decode(&board)
 	src := bigImage(48)
-	name := upload(t, env, src)
+	name := env.UploadPNG(src)
 
 	nodes := graph["nodes"].(map[string]any)
 	node := func(id string) map[string]any { return nodes[id].(map[string]any) }
