@@ -12,7 +12,7 @@ import (
 // files have 32-wide text states, so no width settles them).
 func TestProbeLoRAAndEmbeddingFixtures(t *testing.T) {
 	cases := []struct {
-		path             []string
+		path              []string
 		typ, format, base string
 	}{
 		{[]string{"lora", "models", "sd15-locon-kohya.safetensors"}, "lora", "lycoris", "sd-1"},
