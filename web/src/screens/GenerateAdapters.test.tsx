@@ -160,16 +160,20 @@ describe('Generate: FLUX', () => {
     expect((screen.getByLabelText('VAE') as HTMLSelectElement).value).toBe('ae');
     expect((screen.getByLabelText('Steps') as HTMLInputElement).value).toBe('28');
     expect((screen.getByLabelText('Guidance') as HTMLInputElement).value).toBe('3.5');
-    for (const gone of ['CFG Scale', 'Negative Prompt', 'Scheduler', 'CLIP Skip']) expect(screen.queryByLabelText(gone)).toBeNull();
+    for (const gone of ['CFG Scale', 'Negative Prompt', 'CLIP Skip']) expect(screen.queryByLabelText(gone)).toBeNull();
+    // FLUX offers flux_denoise's own schedulers only.
+    const scheduler = screen.getByLabelText('Scheduler') as HTMLSelectElement;
+    expect(Array.from(scheduler.options).map((o) => o.value)).toEqual(['euler', 'heun', 'lcm']);
     expect(screen.queryByRole('button', { name: 'Add Control' })).toBeNull();
     fireEvent.change(screen.getByLabelText('Model'), { target: { value: 'fs' } });
     expect((screen.getByLabelText('Steps') as HTMLInputElement).value).toBe('4');
     expect(screen.queryByLabelText('Guidance')).toBeNull();
+    fireEvent.change(screen.getByLabelText('Scheduler'), { target: { value: 'heun' } });
     fireEvent.click(screen.getByRole('button', { name: 'Invoke' }));
     await waitFor(() => expect(enqueued(calls)).toHaveLength(1), { timeout: 5000 });
     const g = enqueued(calls)[0];
     expect(g.nodes.model_loader).toMatchObject({ type: 'flux_model_loader', model: { key: 'fs' }, t5_encoder_model: { key: 't5' }, clip_embed_model: { key: 'cl' }, vae_model: { key: 'ae' } });
-    expect(g.nodes.denoise_latents).toMatchObject({ type: 'flux_denoise', num_steps: 4 });
+    expect(g.nodes.denoise_latents).toMatchObject({ type: 'flux_denoise', num_steps: 4, scheduler: 'heun' });
     expect(g.nodes.l2i.type).toBe('flux_vae_decode');
   });
 });
