@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/invokego/invokego/internal/engine/goldens/goldtest"
+
 	"github.com/invokego/invokego/internal/engine/goldens"
 	"github.com/invokego/invokego/internal/nodes"
 	"github.com/invokego/invokego/internal/nodes/canvas"
@@ -52,63 +54,6 @@ func goldenSet(t *testing.T, file string) map[string]goldens.Tensor {
 		t.Fatal(err)
 	}
 	return ts
-}
-
-// toImage makes the Go image a PNG of the array's mode decodes to: H×W "L" is Gray, H×W×3 "RGB" opaque RGBA,
-// H×W×4 "RGBA" NRGBA.
-func toImage(t *testing.T, g goldens.Tensor) image.Image {
-	t.Helper()
-	h, w := g.Shape[0], g.Shape[1]
-	r := image.Rect(0, 0, w, h)
-	px := func(i int) uint8 { return uint8(g.Ints[i]) }
-	switch {
-	case len(g.Shape) == 2:
-		img := image.NewGray(r)
-		for i := range img.Pix {
-			img.Pix[i] = px(i)
-		}
-		return img
-	case g.Shape[2] == 3:
-		img := image.NewRGBA(r)
-		for i := 0; i < w*h; i++ {
-			img.Pix[i*4], img.Pix[i*4+1], img.Pix[i*4+2], img.Pix[i*4+3] = px(i*3), px(i*3+1), px(i*3+2), 255
-		}
-		return img
-	}
-	img := image.NewNRGBA(r)
-	for i := range img.Pix {
-		img.Pix[i] = px(i)
-	}
-	return img
-}
-
-// pixels reads an output image in the layout of the golden (1, 3 or 4 bytes a pixel).
-func pixels(t *testing.T, img image.Image, ch int) []uint8 {
-	t.Helper()
-	b := img.Bounds()
-	out := make([]uint8, 0, b.Dx()*b.Dy()*ch)
-	switch m := img.(type) {
-	case *image.Gray:
-		if ch != 1 {
-			t.Fatalf("a grey image where %d channels are expected", ch)
-		}
-		return append(out, m.Pix...)
-	case *image.RGBA:
-		if ch == 4 {
-			t.Fatal("an RGB image where RGBA is expected")
-		}
-		for i := 0; i < b.Dx()*b.Dy(); i++ {
-			out = append(out, m.Pix[i*4:i*4+ch]...)
-		}
-		return out
-	case *image.NRGBA:
-		if ch != 4 {
-			t.Fatalf("an RGBA image where %d channels are expected", ch)
-		}
-		return append(out, m.Pix...)
-	}
-	t.Fatalf("unexpected image type %T", img)
-	return nil
 }
 
 func run(t *testing.T, ctx *memCtx, typ string, fields map[string]any) nodes.ImageOutput {
@@ -163,7 +108,7 @@ func TestCanvasNodesMatchReference(t *testing.T) {
 	ctx := newCtx()
 	for _, name := range goldens.Names(ts) {
 		if strings.HasPrefix(name, "in.") {
-			ctx.images[strings.TrimPrefix(name, "in.")] = toImage(t, ts[name])
+			ctx.images[strings.TrimPrefix(name, "in.")] = goldtest.Image(ts[name])
 		}
 	}
 	type tc struct {
@@ -209,7 +154,7 @@ func TestCanvasNodesMatchReference(t *testing.T) {
 		for i, v := range want.Ints {
 			wantPix[i] = uint8(v)
 		}
-		compare(t, c.typ+" "+c.golden, pixels(t, ctx.images[out.Image.ImageName], ch), wantPix)
+		compare(t, c.typ+" "+c.golden, goldtest.Pixels(t, ctx.images[out.Image.ImageName], ch), wantPix)
 		if c.typ == "expand_mask_with_fade" && ctx.saved[out.Image.ImageName].Category != "mask" {
 			t.Errorf("%s: saved as %q, not a mask", c.golden, ctx.saved[out.Image.ImageName].Category)
 		}
@@ -220,14 +165,14 @@ func TestCanvasNodesMatchReference(t *testing.T) {
 func TestInfillPatchMatchMatchesReference(t *testing.T) {
 	ts := goldenSet(t, "patchmatch.safetensors")
 	ctx := newCtx()
-	ctx.images["rgba"] = toImage(t, ts["in.rgba"])
+	ctx.images["rgba"] = goldtest.Image(ts["in.rgba"])
 	for _, f := range []map[string]any{{"image": field("rgba")}, {"image": field("rgba"), "downscale": 3.5, "resample_mode": "nearest"}} {
 		out := run(t, ctx, "infill_patchmatch", f)
 		want := make([]uint8, len(ts["node.rgba"].Ints))
 		for i, v := range ts["node.rgba"].Ints {
 			want[i] = uint8(v)
 		}
-		compare(t, "infill_patchmatch", pixels(t, ctx.images[out.Image.ImageName], 3), want)
+		compare(t, "infill_patchmatch", goldtest.Pixels(t, ctx.images[out.Image.ImageName], 3), want)
 	}
 }
 

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/invokego/invokego/internal/engine/goldens/goldtest"
+
 	"github.com/invokego/invokego/internal/engine/goldens"
 	"github.com/invokego/invokego/internal/nodes"
 )
@@ -79,7 +81,7 @@ func TestBlendMatchesReference(t *testing.T) {
 	ctx := newCtx()
 	for _, name := range goldens.Names(ts) {
 		if strings.HasPrefix(name, "in.") {
-			ctx.images[strings.TrimPrefix(name, "in.")] = toImage(ts[name])
+			ctx.images[strings.TrimPrefix(name, "in.")] = goldtest.Image(ts[name])
 		}
 	}
 	cases := blendCases(t, ts)
@@ -103,7 +105,7 @@ func TestBlendMatchesReference(t *testing.T) {
 			t.Errorf("%s: %dx%d, want %dx%d", c.name, b.Dx(), b.Dy(), want.Shape[1], want.Shape[0])
 			continue
 		}
-		got := pixels(t, img, ch)
+		got := goldtest.Pixels(t, img, ch)
 		limit, s1, sl := blendTolerance(c.mode, c.space)
 		worst, over1, overLimit := 0, 0, 0
 		for i, v := range want.Ints {
@@ -134,8 +136,8 @@ func TestBlendMatchesReference(t *testing.T) {
 // node errors, not panics.
 func TestBlendBadInputs(t *testing.T) {
 	ctx := newCtx()
-	ctx.images["a"] = toImage(goldens.Tensor{Shape: []int{4, 6, 3}, Ints: make([]int64, 72)})
-	ctx.images["b"] = toImage(goldens.Tensor{Shape: []int{5, 5, 3}, Ints: make([]int64, 75)})
+	ctx.images["a"] = goldtest.Image(goldens.Tensor{Shape: []int{4, 6, 3}, Ints: make([]int64, 72)})
+	ctx.images["b"] = goldtest.Image(goldens.Tensor{Shape: []int{5, 5, 3}, Ints: make([]int64, 75)})
 	for name, f := range map[string]map[string]any{
 		"unfitted":     {"layer_upper": field("a"), "layer_base": field("b"), "fit_to_height": false},
 		"mode":         {"layer_upper": field("a"), "layer_base": field("b"), "blend_mode": "Dissolve"},

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/invokego/invokego/internal/engine/goldens/goldtest"
+
 	"github.com/invokego/invokego/internal/apitest"
 	"github.com/invokego/invokego/internal/engine/goldens"
 )
@@ -63,7 +65,7 @@ func TestNodesThroughTheQueue(t *testing.T) {
 	}
 	names := map[string]string{}
 	for _, in := range []string{"rgba", "ref", "mask", "sparse"} {
-		names[in] = env.UploadPNG(toImage(ts["in."+in]))
+		names[in] = env.UploadPNG(goldtest.Image(ts["in."+in]))
 	}
 	img := func(n string) map[string]any { return map[string]any{"image_name": names[n]} }
 	it := runGraph(t, env, map[string]any{
@@ -87,7 +89,7 @@ func TestNodesThroughTheQueue(t *testing.T) {
 		if len(want.Shape) == 3 {
 			ch = want.Shape[2]
 		}
-		px := pixels(t, got, ch)
+		px := goldtest.Pixels(t, got, ch)
 		w := make([]uint8, len(want.Ints))
 		for i, v := range want.Ints {
 			w[i] = uint8(v)

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/invokego/invokego/internal/engine/goldens/goldtest"
+
 	"github.com/invokego/invokego/internal/apitest"
 	"github.com/invokego/invokego/internal/engine/goldens"
 	"github.com/invokego/invokego/internal/nodes"
@@ -39,7 +41,7 @@ func TestHueAdjustPlusMatchesReference(t *testing.T) {
 	ctx := newCtx()
 	for _, name := range goldens.Names(ts) {
 		if strings.HasPrefix(name, "in.") {
-			ctx.images[strings.TrimPrefix(name, "in.")] = toImage(ts[name])
+			ctx.images[strings.TrimPrefix(name, "in.")] = goldtest.Image(ts[name])
 		}
 	}
 	report := os.Getenv("BLEND_REPORT") != ""
@@ -63,7 +65,7 @@ func TestHueAdjustPlusMatchesReference(t *testing.T) {
 		if len(want.Shape) == 3 {
 			ch = want.Shape[2]
 		}
-		got := pixels(t, ctx.images[out.(nodes.ImageOutput).Image.ImageName], ch)
+		got := goldtest.Pixels(t, ctx.images[out.(nodes.ImageOutput).Image.ImageName], ch)
 		if len(got) != len(want.Ints) {
 			t.Errorf("%s: %d bytes, want %d", name, len(got), len(want.Ints))
 			continue
@@ -100,7 +102,7 @@ func TestHueAdjustPlusMatchesReference(t *testing.T) {
 // UPLab needs a colour profile invokego does not ship: a node error that says so, as do bad numbers.
 func TestHueAdjustPlusRefusals(t *testing.T) {
 	ctx := newCtx()
-	ctx.images["a"] = toImage(goldens.Tensor{Shape: []int{2, 2, 3}, Ints: make([]int64, 12)})
+	ctx.images["a"] = goldtest.Image(goldens.Tensor{Shape: []int{2, 2, 3}, Ints: make([]int64, 12)})
 	_, err := invoke(ctx, "invokeai_img_hue_adjust_plus", map[string]any{"image": field("a"), "space": "*UPLab (w/CIELab_to_UPLab.icc)"})
 	if err == nil || !strings.Contains(err.Error(), "CIELab_to_UPLab.icc") {
 		t.Errorf("UPLab: %v", err)
@@ -128,7 +130,7 @@ func TestBlendAndHueThroughTheQueue(t *testing.T) {
 	}
 	names := map[string]string{}
 	for _, in := range []string{"upper", "base", "mask"} {
-		names[in] = env.UploadPNG(toImage(ts["in."+in]))
+		names[in] = env.UploadPNG(goldtest.Image(ts["in."+in]))
 	}
 	img := func(n string) map[string]any { return map[string]any{"image_name": names[n]} }
 	it := runGraph(t, env, map[string]any{
@@ -138,7 +140,7 @@ func TestBlendAndHueThroughTheQueue(t *testing.T) {
 	}, []any{edge("blend", "image", "hue", "image")})
 	got, _ := output(t, env, it, "blend")
 	want := ts["blend|Soft Light|RGB|upper|base|0.6|mask|01|0|1"]
-	px := pixels(t, got, 3)
+	px := goldtest.Pixels(t, got, 3)
 	for i, v := range want.Ints {
 		if d := int(px[i]) - int(v); d > 1 || d < -1 {
 			t.Fatalf("blend byte %d: %d, want %d within 1", i, px[i], v)

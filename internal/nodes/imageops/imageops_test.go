@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/invokego/invokego/internal/engine/goldens/goldtest"
+
 	"github.com/invokego/invokego/internal/engine/goldens"
 	"github.com/invokego/invokego/internal/engine/imaging"
 	"github.com/invokego/invokego/internal/nodes"
@@ -58,66 +60,10 @@ func goldenSet(t *testing.T) (map[string]goldens.Tensor, *memCtx) {
 	ctx := newCtx()
 	for _, name := range goldens.Names(ts) {
 		if strings.HasPrefix(name, "in.") {
-			ctx.images[strings.TrimPrefix(name, "in.")] = toImage(ts[name])
+			ctx.images[strings.TrimPrefix(name, "in.")] = goldtest.Image(ts[name])
 		}
 	}
 	return ts, ctx
-}
-
-// toImage makes the Go image that a PNG of the array's mode decodes to: H×W "L" is Gray, H×W×3 "RGB" opaque
-// RGBA, H×W×4 "RGBA" NRGBA.
-func toImage(g goldens.Tensor) image.Image {
-	h, w := g.Shape[0], g.Shape[1]
-	r := image.Rect(0, 0, w, h)
-	px := func(i int) uint8 { return uint8(g.Ints[i]) }
-	switch {
-	case len(g.Shape) == 2:
-		img := image.NewGray(r)
-		for i := range img.Pix {
-			img.Pix[i] = px(i)
-		}
-		return img
-	case g.Shape[2] == 3:
-		img := image.NewRGBA(r)
-		for i := 0; i < w*h; i++ {
-			img.Pix[i*4], img.Pix[i*4+1], img.Pix[i*4+2], img.Pix[i*4+3] = px(i*3), px(i*3+1), px(i*3+2), 255
-		}
-		return img
-	}
-	img := image.NewNRGBA(r)
-	for i := range img.Pix {
-		img.Pix[i] = px(i)
-	}
-	return img
-}
-
-// pixels reads an output image in the layout of the golden (1, 3 or 4 bytes a pixel).
-func pixels(t *testing.T, img image.Image, ch int) []uint8 {
-	t.Helper()
-	b := img.Bounds()
-	out := make([]uint8, 0, b.Dx()*b.Dy()*ch)
-	switch m := img.(type) {
-	case *image.Gray:
-		if ch != 1 {
-			t.Fatalf("a grey image where %d channels are expected", ch)
-		}
-		return append(out, m.Pix...)
-	case *image.RGBA:
-		if ch == 4 {
-			t.Fatal("an RGB image where RGBA is expected")
-		}
-		for i := 0; i < b.Dx()*b.Dy(); i++ {
-			out = append(out, m.Pix[i*4:i*4+ch]...)
-		}
-		return out
-	case *image.NRGBA:
-		if ch != 4 {
-			t.Fatalf("an RGBA image where %d channels are expected", ch)
-		}
-		return append(out, m.Pix...)
-	}
-	t.Fatalf("unexpected image type %T", img)
-	return nil
 }
 
 func invoke(ctx *memCtx, typ string, fields map[string]any) (nodes.Output, error) {
@@ -196,7 +142,7 @@ func checkGoldens(t *testing.T, ts map[string]goldens.Tensor, ctx *memCtx, cases
 			t.Errorf("%s: %dx%d, want %dx%d", c.name, b.Dx(), b.Dy(), want.Shape[1], want.Shape[0])
 			continue
 		}
-		got := pixels(t, img, ch)
+		got := goldtest.Pixels(t, img, ch)
 		w := make([]uint8, len(want.Ints))
 		for i, v := range want.Ints {
 			w[i] = uint8(v)
@@ -420,7 +366,7 @@ func filterGoldens(t *testing.T) (map[string]goldens.Tensor, *memCtx) {
 	ctx := newCtx()
 	for _, name := range goldens.Names(ts) {
 		if strings.HasPrefix(name, "in.") {
-			ctx.images[strings.TrimPrefix(name, "in.")] = toImage(ts[name])
+			ctx.images[strings.TrimPrefix(name, "in.")] = goldtest.Image(ts[name])
 		}
 	}
 	return ts, ctx
@@ -514,7 +460,7 @@ func TestWatermarkMatchesReference(t *testing.T) {
 	ctx := newCtx()
 	for _, name := range goldens.Names(ts) {
 		if strings.HasPrefix(name, "in.") {
-			ctx.images[strings.TrimPrefix(name, "in.")] = toImage(ts[name])
+			ctx.images[strings.TrimPrefix(name, "in.")] = goldtest.Image(ts[name])
 		}
 	}
 	for _, c := range []struct{ img, text string }{{"smooth", "InvokeAI"}, {"noisy", "InvokeAI"}, {"noisy", "héllo, wörld"}, {"wide", "InvokeAI"}} {
@@ -524,7 +470,7 @@ func TestWatermarkMatchesReference(t *testing.T) {
 			f["text"] = c.text
 		}
 		out := run(t, ctx, "img_watermark", f)
-		got := pixels(t, ctx.images[out.Image.ImageName], 4)
+		got := goldtest.Pixels(t, ctx.images[out.Image.ImageName], 4)
 		want := ts[name]
 		if len(got) != len(want.Ints)/3*4 {
 			t.Fatalf("%s: %d bytes, want %d pixels", name, len(got), len(want.Ints)/3)
@@ -574,7 +520,7 @@ func TestHeuristicResizeMatchesReference(t *testing.T) {
 	ctx := newCtx()
 	for _, name := range goldens.Names(ts) {
 		if strings.HasPrefix(name, "in.") {
-			ctx.images[strings.TrimPrefix(name, "in.")] = toImage(ts[name])
+			ctx.images[strings.TrimPrefix(name, "in.")] = goldtest.Image(ts[name])
 		}
 	}
 	var cases []golden
@@ -602,7 +548,7 @@ func TestEquivalentLightnessMatchesReference(t *testing.T) {
 	ctx := newCtx()
 	for _, name := range goldens.Names(ts) {
 		if strings.HasPrefix(name, "in.") {
-			ctx.images[strings.TrimPrefix(name, "in.")] = toImage(ts[name])
+			ctx.images[strings.TrimPrefix(name, "in.")] = goldtest.Image(ts[name])
 		}
 	}
 	var cases []golden
@@ -627,7 +573,7 @@ func TestCompositorMatchesReference(t *testing.T) {
 	ctx := newCtx()
 	for _, name := range goldens.Names(ts) {
 		if strings.HasPrefix(name, "in.") {
-			ctx.images[strings.TrimPrefix(name, "in.")] = toImage(ts[name])
+			ctx.images[strings.TrimPrefix(name, "in.")] = goldtest.Image(ts[name])
 		}
 	}
 	type cc struct {
@@ -679,11 +625,11 @@ func TestPaletteImages(t *testing.T) {
 	copy(pal.Pix, []uint8{0, 1, 2, 2, 1, 0})
 	ctx.images["pal"] = pal
 	out := run(t, ctx, "img_ilerp", map[string]any{"image": field("pal"), "min": 0, "max": 2})
-	if got := pixels(t, ctx.images[out.Image.ImageName], 1); fmt.Sprint(got) != "[0 127 255 255 127 0]" {
+	if got := goldtest.Pixels(t, ctx.images[out.Image.ImageName], 1); fmt.Sprint(got) != "[0 127 255 255 127 0]" {
 		t.Errorf("img_ilerp of palette indices: %v", got)
 	}
 	out = run(t, ctx, "tomask", map[string]any{"image": field("pal")})
-	got := pixels(t, ctx.images[out.Image.ImageName], 4)
+	got := goldtest.Pixels(t, ctx.images[out.Image.ImageName], 4)
 	if fmt.Sprint(got[:8]) != "[10 20 30 255 200 100 50 255]" || ctx.saved[out.Image.ImageName].Category != "mask" {
 		t.Errorf("tomask of a palette image: %v (%s)", got, ctx.saved[out.Image.ImageName].Category)
 	}
