@@ -95,7 +95,7 @@ func attention(q, k, v, bias []float32, batch, lq, lk, heads, headDim int, causa
 			if bias != nil {
 				bs = bias[(b*lq+q0)*lk : (b*lq+q0+nq)*lk]
 			}
-			s.run(sgemm, qs, ks, vs, bs, os, nq, lk, q0, width, headDim, scale, causal)
+			s.run(sgemm, qs, ks, vs, bs, os, nq, lk, q0, width, headDim, scale, causal, bf16)
 		}
 	}
 	wg.Add(workers)
@@ -132,7 +132,18 @@ func (s *attnScratch) release() {
 
 // run processes nq queries (absolute index q0..) against all lk keys.
 // q, k, v and out are strided by width; bias, when set, is [nq, lk].
-func (s *attnScratch) run(sgemm sgemmFunc, q, k, v, bias, out []float32, nq, lk, q0, width, headDim int, scale float32, causal bool) {
+//
+// With bf16 set (no bias, not causal) the scores stay unscaled and the
+// scale is applied inside the softmax's exp (expScaledSum): Q then packs
+// straight into bf16 pairs (gemm's pairs path takes only alpha = 1), and
+// the exp is the faster one whose error bf16's rounding of the
+// probabilities swamps. rowMax then holds unscaled maxima.
+func (s *attnScratch) run(sgemm sgemmFunc, q, k, v, bias, out []float32, nq, lk, q0, width, headDim int, scale float32, causal, bf16 bool) {
+	fast := bf16 && bias == nil && !causal
+	alpha, corrScale := scale, float32(1) // product's scale, and the one left for the exp
+	if fast {
+		alpha, corrScale = 1, scale
+	}
 	acc := s.acc[:nq*headDim]
 	clear(acc)
 	negInf := float32(math.Inf(-1))
@@ -147,7 +158,7 @@ func (s *attnScratch) run(sgemm sgemmFunc, q, k, v, bias, out []float32, nq, lk,
 	for k0 := 0; k0 < keysVisible; k0 += attnKeyBlock {
 		nk := min(attnKeyBlock, keysVisible-k0)
 		sc := s.scores[:nq*nk]
-		sgemm(false, true, nq, nk, headDim, scale, q, width, k[k0*width:], width, 0, sc, nk)
+		sgemm(false, true, nq, nk, headDim, alpha, q, width, k[k0*width:], width, 0, sc, nk)
 		for i := 0; i < nq; i++ {
 			row := sc[i*nk : (i+1)*nk]
 			if bias != nil {
@@ -166,9 +177,14 @@ func (s *attnScratch) run(sgemm sgemmFunc, q, k, v, bias, out []float32, nq, lk,
 				clear(row) // nothing visible yet in this row
 				continue
 			}
-			sum := expShiftSum(row, m)
+			var sum float32
+			if fast {
+				sum = expScaledSum(row, scale, m)
+			} else {
+				sum = expShiftSum(row, m)
+			}
 			if old := s.rowMax[i]; old != m {
-				corr := expf(old - m) // 0 on the first block (old = -Inf)
+				corr := expf(corrScale * (old - m)) // 0 on the first block (old = -Inf)
 				s.rowSum[i] *= corr
 				a := acc[i*headDim : (i+1)*headDim]
 				for d := range a {

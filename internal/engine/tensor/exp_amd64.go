@@ -1,6 +1,10 @@
 package tensor
 
-import "golang.org/x/sys/cpu"
+import (
+	"math"
+
+	"golang.org/x/sys/cpu"
+)
 
 //go:noescape
 func expShiftAVX2(x []float32, shift float32, sum *[8]float32)
@@ -101,4 +105,29 @@ func geglu(dst, val, gate []float32) {
 	for i := head; i < len(dst); i++ {
 		dst[i] = val[i] * geluf(gate[i])
 	}
+}
+
+//go:noescape
+func exp2AffineAVX512(x []float32, a, b float32, sum *[16]float32)
+
+// expScaledSum replaces x[i] by exp(scale·(x[i]−shift)) and returns the
+// sum, for the bf16 attention's softmax, whose probabilities are rounded to
+// bfloat16 next: with AVX-512 it takes exp2AffineAVX512's faster route
+// (relative error ≤ 3e-6, far inside bf16's 2⁻⁹), elsewhere expShiftSum's.
+// It expects x[i] ≤ shift and scale > 0.
+func expScaledSum(x []float32, scale, shift float32) float32 {
+	if !haveExpAVX512 {
+		for i, v := range x {
+			x[i] = v * scale
+		}
+		return expShiftSum(x, shift*scale)
+	}
+	var lanes [16]float32
+	a := float64(scale) * math.Log2E
+	exp2AffineAVX512(x, float32(a), float32(float64(shift)*a), &lanes)
+	var sum float32
+	for _, v := range lanes {
+		sum += v
+	}
+	return sum
 }

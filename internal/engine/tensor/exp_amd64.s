@@ -507,3 +507,111 @@ max512fold:
 
 max512done:
 	RET
+
+// func exp2AffineAVX512(x []float32, a, b float32, sum *[16]float32)
+//
+// For every element (the last partial vector under a mask): x[i] =
+// 2^(a·x[i] − b), the results added into the sixteen lanes of *sum. This is
+// the bf16 attention's softmax (a = scale·log2e, b = shift·a, both from the
+// caller), whose probabilities are rounded to bfloat16 (8 significant bits)
+// before they are used, so it trades exactness for speed: t = a·x − b is
+// clamped below at −150 (so −Inf and anything smaller yield 0), split into
+// n = round(t) and f = t − n in [−½, ½], 2^f comes from its degree-5 Taylor
+// polynomial (relative error ≤ 2.5e-6) and VSCALEFPS multiplies in 2^n.
+// Two vectors per iteration with two sums keep the adds off the critical path.
+TEXT ·exp2AffineAVX512(SB), NOSPLIT, $0-40
+	MOVQ x_base+0(FP), SI
+	MOVQ x_len+8(FP), CX
+	MOVQ sum+32(FP), DI
+	VBROADCASTSS a+24(FP), Z15
+	VBROADCASTSS b+28(FP), Z14
+	MOVL $0xc3160000, AX        // -150
+	VPBROADCASTD AX, Z13
+	MOVL $0x3aaec3ff, AX        // ln2^5/120
+	VPBROADCASTD AX, Z12
+	MOVL $0x3c1d955b, AX        // ln2^4/24
+	VPBROADCASTD AX, Z11
+	MOVL $0x3d635847, AX        // ln2^3/6
+	VPBROADCASTD AX, Z10
+	MOVL $0x3e75fdf0, AX        // ln2^2/2
+	VPBROADCASTD AX, Z9
+	MOVL $0x3f317218, AX        // ln2
+	VPBROADCASTD AX, Z8
+	MOVL $0x3f800000, AX        // 1
+	VPBROADCASTD AX, Z7
+	VMOVUPS (DI), Z3
+	VPXORD Z4, Z4, Z4
+	MOVQ CX, BX
+	SHRQ $5, BX                 // BX = pairs of whole vectors
+	JZ   single
+
+pairloop:
+	VMOVUPS (SI), Z0
+	VMOVUPS 64(SI), Z16
+	VFMSUB213PS Z14, Z15, Z0    // t = a·x − b
+	VFMSUB213PS Z14, Z15, Z16
+	VMAXPS Z13, Z0, Z0
+	VMAXPS Z13, Z16, Z16
+	VRNDSCALEPS $0, Z0, Z1      // n = round(t)
+	VRNDSCALEPS $0, Z16, Z17
+	VSUBPS Z1, Z0, Z0           // f = t − n
+	VSUBPS Z17, Z16, Z16
+	VMOVAPS Z12, Z2
+	VMOVAPS Z12, Z18
+	VFMADD213PS Z11, Z0, Z2
+	VFMADD213PS Z11, Z16, Z18
+	VFMADD213PS Z10, Z0, Z2
+	VFMADD213PS Z10, Z16, Z18
+	VFMADD213PS Z9, Z0, Z2
+	VFMADD213PS Z9, Z16, Z18
+	VFMADD213PS Z8, Z0, Z2
+	VFMADD213PS Z8, Z16, Z18
+	VFMADD213PS Z7, Z0, Z2
+	VFMADD213PS Z7, Z16, Z18
+	VSCALEFPS Z1, Z2, Z2        // 2^f · 2^n
+	VSCALEFPS Z17, Z18, Z18
+	VMOVUPS Z2, (SI)
+	VMOVUPS Z18, 64(SI)
+	VADDPS Z2, Z3, Z3
+	VADDPS Z18, Z4, Z4
+	ADDQ $128, SI
+	DECQ BX
+	JNZ  pairloop
+
+single:
+	ANDQ $31, CX                // elements left: up to two vectors, the last partial
+	JZ   finish
+
+tailloop:
+	MOVQ $0xffff, AX
+	CMPQ CX, $16
+	JGE  tailmask
+	MOVQ $1, AX
+	SHLXQ CX, AX, AX
+	DECQ AX
+
+tailmask:
+	KMOVW AX, K1
+	VMOVUPS.Z (SI), K1, Z0
+	VFMSUB213PS Z14, Z15, Z0
+	VMAXPS Z13, Z0, Z0
+	VRNDSCALEPS $0, Z0, Z1
+	VSUBPS Z1, Z0, Z0
+	VMOVAPS Z12, Z2
+	VFMADD213PS Z11, Z0, Z2
+	VFMADD213PS Z10, Z0, Z2
+	VFMADD213PS Z9, Z0, Z2
+	VFMADD213PS Z8, Z0, Z2
+	VFMADD213PS Z7, Z0, Z2
+	VSCALEFPS Z1, Z2, Z2
+	VMOVUPS Z2, K1, (SI)
+	VADDPS Z2, Z3, K1, Z3
+	ADDQ $64, SI
+	SUBQ $16, CX
+	JG   tailloop
+
+finish:
+	VADDPS Z4, Z3, Z3
+	VMOVUPS Z3, (DI)
+	VZEROUPPER
+	RET

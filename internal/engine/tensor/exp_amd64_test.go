@@ -63,3 +63,46 @@ func TestMaxFloat32AVX512(t *testing.T) {
 		}
 	}
 }
+
+// TestExpScaledSum: the bf16 softmax's exp agrees with float64 exp to 1e-5
+// relative (its bound is 3e-6 plus float32 rounding of the argument), for
+// lengths around the vector widths (masked tails), with -Inf and underflowing
+// inputs, and the fallback path gives the same values to the same bound.
+func TestExpScaledSum(t *testing.T) {
+	r := rand.New(rand.NewPCG(6, 6))
+	scale := float32(1 / math.Sqrt(40))
+	for _, avx512 := range []bool{true, false} {
+		if avx512 && !haveExpAVX512 {
+			continue
+		}
+		saved := haveExpAVX512
+		haveExpAVX512 = avx512
+		for _, n := range []int{1, 7, 15, 16, 17, 31, 32, 33, 47, 77, 1000, 1024} {
+			x := make([]float32, n)
+			for i := range x {
+				x[i] = float32(r.NormFloat64() * 30)
+				switch r.IntN(20) {
+				case 0:
+					x[i] = float32(math.Inf(-1))
+				case 1:
+					x[i] = -3000
+				}
+			}
+			shift := float32(80)
+			got := append([]float32(nil), x...)
+			sum := expScaledSum(got, scale, shift)
+			var want float64
+			for i, v := range x {
+				e := math.Exp(float64(scale) * (float64(v) - float64(shift)))
+				want += e
+				if d := math.Abs(float64(got[i]) - e); d > 1e-5*e+1e-37 {
+					t.Fatalf("avx512=%v n=%d: exp at %d (x=%v) is %v, want %v", avx512, n, i, v, got[i], e)
+				}
+			}
+			if math.Abs(float64(sum)-want) > 1e-5*want+1e-37 {
+				t.Errorf("avx512=%v n=%d: sum %v, want %v", avx512, n, sum, want)
+			}
+		}
+		haveExpAVX512 = saved
+	}
+}

@@ -36,3 +36,11 @@ func geglu(dst, val, gate []float32) {
 		dst[i] = val[i] * geluf(gate[i])
 	}
 }
+
+// expScaledSum replaces x[i] by exp(scale·(x[i]−shift)) and returns the sum.
+func expScaledSum(x []float32, scale, shift float32) float32 {
+	for i, v := range x {
+		x[i] = v * scale
+	}
+	return expShiftSum(x, shift*scale)
+}
