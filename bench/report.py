@@ -75,12 +75,16 @@ def main():
     add("")
     mach = eng.get("machine", {})
     threads = mach.get("threads") or cfg.get("threads") or 1
-    peak_thread = {"fp32": mach.get("fp32_peak_per_thread") or 0, "bf16": mach.get("bf16_peak_per_thread") or 0}
+    # Where the bf16 products run on AMX tiles, their peak is TDPBF16PS's.
+    amx = mach.get("bf16_gemm") == "amx" and mach.get("amx_peak_per_thread")
+    peak_thread = {"fp32": mach.get("fp32_peak_per_thread") or 0,
+                   "bf16": amx or mach.get("bf16_peak_per_thread") or 0}
+    bf16_peak_name = "AMX TDPBF16PS" if amx else "VDPBF16PS"
     isa = ", ".join(mach.get("isa") or []) or "unknown"
     cpu = f"{mach.get('cpu', '?')} (cpu family {mach.get('cpu_family', '?')}, model {mach.get('cpu_model', '?')})"
     add(f"Machine: **{cpu}**, {platform.machine()}, {os.cpu_count()} CPUs; ISA: {isa}; both sides on "
         f"{cfg.get('threads', threads)} threads. Measured peaks (register-only loops, per CPU-second of one thread): "
-        f"fp32 FMA **{peak_thread['fp32']:.0f}**, bf16 (VDPBF16PS) **{peak_thread['bf16']:.0f}** GFLOP "
+        f"fp32 FMA **{peak_thread['fp32']:.0f}**, bf16 ({bf16_peak_name}) **{peak_thread['bf16']:.0f}** GFLOP "
         f"(× {threads} threads: {threads * peak_thread['fp32']:.0f} / {threads * peak_thread['bf16']:.0f} GFLOP/s); "
         f"1-min load while measuring them {mach.get('load', '?')}.")
     add(f"PyTorch {cfg.get('torch', '?')} (Debian), mkldnn {cfg.get('mkldnn')}, "

@@ -276,7 +276,7 @@ func memoryRun(ctx context.Context, unet *sd.UNet, clip *sd.CLIPTextModel, vae *
 }
 
 // emitMachine prints the CPU, the instruction-set extensions the kernels
-// use and the fp32 FMA and bf16 peaks measured now (gemm.MeasurePeaks, per
+// use and the fp32 FMA, bf16 and AMX (0 where not used) peaks measured now (gemm.MeasurePeaks, per
 // CPU-second of one thread; the peak of the run is that times threads), so
 // every figure of the report names the machine and the peak it is a
 // fraction of.
@@ -288,6 +288,7 @@ func emitMachine(threads int) {
 		"isa": p.ISA, "threads": threads, "gemm": gemm.Backend(), "bf16_gemm": gemm.BF16Backend(),
 		"fp32_peak_per_thread": p.FP32, "bf16_peak_per_thread": p.BF16,
 		"fp32_peak": p.FP32 * float64(threads), "bf16_peak": p.BF16 * float64(threads),
+		"amx_peak_per_thread": p.AMX, "amx_peak": p.AMX * float64(threads),
 		"load": loadAvg(),
 	}
 	b, _ := json.Marshal(r)

@@ -41,8 +41,8 @@ var specialFloats = []uint32{0x3f808000, 0x3f818000, 0x7f7fffff, 0x7fc00000, 0xf
 func TestBF16PackA(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 7))
 	for _, kern := range bf16Kernels() {
-		if kern.packA == nil {
-			continue // widening strategies do not pack A as bf16
+		if kern.packA == nil || kern.name == amxKernelName {
+			continue // widening strategies do not pack A as bf16; AMX's layout: TestAMXPackA
 		}
 		for _, kb := range []int{1, 2, 7, 8, 33, 64} {
 			for _, trans := range []bool{false, true} {

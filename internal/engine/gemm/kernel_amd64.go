@@ -167,9 +167,14 @@ var avx512BF16Kernel = func() *microKernel[uint32] {
 	return k
 }()
 
-// archBF16Kernels returns the bfloat16 assembly kernels this CPU supports.
+// archBF16Kernels returns the bfloat16 assembly kernels this CPU supports,
+// best first: AMX tiles where the process may use them (usableAMX; every
+// AMX CPU also has AVX-512-BF16, whose packing the AMX kernel shares).
 func archBF16Kernels() []*microKernel[uint32] {
 	if cpu.X86.HasAVX512F && cpu.X86.HasAVX512BF16 && cpu.X86.HasAVX2 {
+		if amx := usableAMX(); amx != nil {
+			return []*microKernel[uint32]{amx, avx512BF16Kernel}
+		}
 		return []*microKernel[uint32]{avx512BF16Kernel}
 	}
 	return nil

@@ -14,6 +14,7 @@ type Peaks struct {
 	ISA  []string // instruction-set extensions detected: AVX2, AVX-512, AVX-512-BF16, AMX-BF16
 	FP32 float64  // fp32 FMA peak; 0 where no loop exists for the CPU
 	BF16 float64  // VDPBF16PS peak; 0 without AVX-512-BF16
+	AMX  float64  // TDPBF16PS peak; 0 where the AMX kernel is not used
 }
 
 // MeasurePeaks runs each loop on a locked OS thread for about d of CPU time
@@ -26,6 +27,9 @@ func MeasurePeaks(d time.Duration) Peaks {
 	}
 	if bf16 != nil {
 		p.BF16 = measureLoop(bf16, bf16Flops, d)
+	}
+	if amx, amxFlops := peakAMXLoop(); amx != nil {
+		p.AMX = measureLoop(amx, amxFlops, d)
 	}
 	return p
 }

@@ -6,3 +6,6 @@ package gemm
 func peakLoops() (fp32, bf16 func(int), fp32Flops, bf16Flops float64) { return }
 
 func isaFeatures() []string { return nil }
+
+// peakAMXLoop returns no loop: AMX exists only on amd64.
+func peakAMXLoop() (func(int), float64) { return nil, 0 }

@@ -153,7 +153,7 @@ func TestLinearMatchesDecodedProduct(t *testing.T) {
 				// prepacked bf16 weights are rounded and widened, and decoded
 				// weights are used exactly.
 				bf16 := opts.Compute == ComputeBF16
-				native := bf16 && gemm.BF16Backend() == "avx512bf16"
+				native := bf16 && gemm.HasNativeBF16() // AVX-512-BF16 or AMX
 				key := [2]bool{native, native || bf16 && opts.Prepack}
 				if _, ok := refs[key]; !ok {
 					ref, mag := reference(x, dense, bias, rows, in, out, key[0], key[1])
