@@ -66,10 +66,17 @@ func newAMXTileConfig() *amxTileConfig {
 // as far as the body may read (c: 31·ldc+32 elements).
 type amxBody func(cfg *amxTileConfig, chunks int, a, b, aTail, bTail []uint32, c []float32, ldc int, accumulate bool)
 
+// rowPairsFunc squeezes rows of a row-major A into bf16 pairs, row-major:
+// dst[r*pairs+q] = bf16Pair(src[r*ld+2q], src[r*ld+2q+1]) for r < rows,
+// q < pairs; it reports false (doing nothing) where it cannot.
+type rowPairsFunc func(dst []uint32, src []float32, ld, rows, pairs int) bool
+
 // newAMXKernel describes the AMX kernel around body. B packing and the
 // fp32 staging of A are the shared bf16 ones (transpose and convert as for
 // newBF16Kernel); packA then reorders the pairs into AMX's row layout.
-func newAMXKernel(name string, body amxBody, transpose transposeFunc, convert convertFunc) *microKernel[uint32] {
+// rowPairs (optional) packs full panels of a plain row-major A, which are
+// already in AMX's order chunk by chunk, in one pass instead.
+func newAMXKernel(name string, body amxBody, transpose transposeFunc, convert convertFunc, rowPairs rowPairsFunc) *microKernel[uint32] {
 	cfg := newAMXTileConfig()
 	run := func(steps int, a, b []uint32, c []float32, ldc int, beta float32) {
 		a, b = a[:steps*amxMR], b[:steps*amxNR]
@@ -100,6 +107,10 @@ func newAMXKernel(name string, body amxBody, transpose transposeFunc, convert co
 	k := newBF16Kernel(name, amxMR, amxNR, amxKC, amxMC, run, transpose, convert)
 	stagePairs := k.packA
 	k.packA = func(dst []uint32, src operandA, i0, rows, p0, kb int, alpha float32) {
+		if rowPairs != nil && src.conv == nil && !src.trans && alpha == 1 && rows == amxMR &&
+			amxPackRows(dst, src.data[i0*src.ld+p0:], src.ld, kb, rowPairs) {
+			return
+		}
 		steps := ceilDiv(kb, 2)
 		buf := getScratch(kb * amxMR)
 		pairs := asElements[uint32](*buf)
@@ -110,17 +121,58 @@ func newAMXKernel(name string, body amxBody, transpose transposeFunc, convert co
 	return k
 }
 
+// amxPackRows packs a full panel of a row-major A (alpha 1) straight into
+// the AMX layout: each chunk whose 32 values of k all lie below kb with
+// rowPairs (a chunk is 32 rows × 16 pairs, row-major), the rest (a chunk
+// holding an odd kb's last value, and the tail) in Go.
+func amxPackRows(dst []uint32, src []float32, ld, kb int, rowPairs rowPairsFunc) bool {
+	steps := ceilDiv(kb, 2)
+	chunks := steps / amxChunkSteps
+	fast := min(chunks, kb/(2*amxChunkSteps))
+	for t := range fast {
+		if !rowPairs(dst[t*amxChunkWords:(t+1)*amxChunkWords], src[2*amxChunkSteps*t:], ld, amxMR, amxChunkSteps) {
+			return amxPackRowsFrom(dst, src, ld, kb, t)
+		}
+	}
+	return amxPackRowsFrom(dst, src, ld, kb, fast)
+}
+
+// amxPackRowsFrom packs the steps from chunk t0 on (see amxPackRows) in
+// Go; it always succeeds.
+func amxPackRowsFrom(dst []uint32, src []float32, ld, kb, t0 int) bool {
+	steps := ceilDiv(kb, 2)
+	chunks := steps / amxChunkSteps
+	full := chunks * amxChunkWords
+	rem := steps - chunks*amxChunkSteps
+	for i := range amxMR {
+		row := src[i*ld : i*ld+kb]
+		for q := t0 * amxChunkSteps; q < steps; q++ {
+			hi := float32(0)
+			if 2*q+1 < kb {
+				hi = row[2*q+1]
+			}
+			idx := (q/amxChunkSteps)*amxChunkWords + i*amxChunkSteps + q%amxChunkSteps
+			if q >= chunks*amxChunkSteps {
+				idx = full + i*rem + q - chunks*amxChunkSteps
+			}
+			dst[idx] = bf16Pair(row[2*q], hi)
+		}
+	}
+	return true
+}
+
 // amxLayoutA moves an A panel of bf16 pairs from the step-major order the
 // other kernels use (step q, row i at q·32+i) into the AMX order described
 // above.
 func amxLayoutA(dst, pairs []uint32, steps int) {
 	chunks := steps / amxChunkSteps
 	for t := range chunks {
-		out := dst[t*amxChunkWords : (t+1)*amxChunkWords]
-		in := pairs[t*amxChunkWords : (t+1)*amxChunkWords]
-		for q := range amxChunkSteps {
-			for i, v := range in[q*amxMR : (q+1)*amxMR] {
-				out[i*amxChunkSteps+q] = v
+		// Array pointers: constant bounds, so the loops need no checks.
+		out := (*[amxChunkWords]uint32)(dst[t*amxChunkWords:])
+		in := (*[amxChunkWords]uint32)(pairs[t*amxChunkWords:])
+		for i := range amxMR {
+			for q := range amxChunkSteps {
+				out[i*amxChunkSteps+q] = in[q*amxMR+i]
 			}
 		}
 	}

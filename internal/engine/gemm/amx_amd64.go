@@ -54,7 +54,18 @@ func amxAsmBody(cfg *amxTileConfig, chunks int, a, b, aTail, bTail []uint32, c [
 }
 
 // amxKernel is the AMX-BF16 kernel; it runs only where usableAMX allows.
-var amxKernel = newAMXKernel(amxKernelName, amxAsmBody, transposeAVX2, convertAVX)
+var amxKernel = newAMXKernel(amxKernelName, amxAsmBody, transposeAVX2, convertAVX, amxRowPairs)
+
+// amxRowPairs implements rowPairsFunc with convertRowsAVX512 (AVX-512F,
+// which every AMX CPU has; checked so that the emulated tests run anywhere).
+func amxRowPairs(dst []uint32, src []float32, ld, rows, pairs int) bool {
+	if !cpu.X86.HasAVX512F || rows < 1 || pairs < 8 || pairs%8 != 0 {
+		return false
+	}
+	_, _ = dst[rows*pairs-1], src[(rows-1)*ld+2*pairs-1]
+	convertRowsAVX512(&dst[0], &src[0], ld, rows, pairs)
+	return true
+}
 
 // EnvAMX names the environment variable that, set to "off", keeps bf16
 // products off the AMX tiles (the AVX-512-BF16 kernel runs them instead),

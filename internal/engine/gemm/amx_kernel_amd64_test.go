@@ -6,5 +6,5 @@ package gemm
 // the emulation: the same packing (AVX-512 staging included) and run
 // function as amxKernel.
 func emulatedAMXKernel() *microKernel[uint32] {
-	return newAMXKernel("amx-emulated", emulatedAMXBody, transposeAVX2, convertAVX)
+	return newAMXKernel("amx-emulated", emulatedAMXBody, transposeAVX2, convertAVX, amxRowPairs)
 }

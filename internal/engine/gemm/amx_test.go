@@ -148,7 +148,9 @@ func TestTileMachine(t *testing.T) {
 
 // TestAMXPackA checks the AMX A layout (full chunks by rows, then the tail
 // row-major) against roundBF16 of alpha·A, plain and transposed, for depths
-// around the chunk size and full and partial panels.
+// around the chunk size and full and partial panels (a full plain panel
+// with alpha 1 takes the one-pass amxPackRows path), rounding corners
+// mixed in.
 func TestAMXPackA(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
 	kern := emulatedAMXKernel()
@@ -158,6 +160,11 @@ func TestAMXPackA(t *testing.T) {
 				for _, alpha := range []float32{1, 0.5} {
 					const ld = 160
 					src := randomMatrix(rng, 160, ld)
+					for i := range src {
+						if rng.IntN(5) == 0 {
+							src[i] = math.Float32frombits(specialFloats[rng.IntN(len(specialFloats))])
+						}
+					}
 					op := operandA{data: src, ld: ld, trans: trans}
 					const i0, p0 = 3, 5
 					steps := ceilDiv(kb, 2)
@@ -300,7 +307,7 @@ func TestAMXSelfCheck(t *testing.T) {
 		},
 	}
 	for name, body := range broken {
-		err := selfCheckBF16(newAMXKernel("broken", body, nil, nil))
+		err := selfCheckBF16(newAMXKernel("broken", body, nil, nil, nil))
 		if !errors.Is(err, errBF16Mismatch) {
 			t.Errorf("kernel that %s: self-check %v, want a mismatch", name, err)
 		}
@@ -327,7 +334,7 @@ func TestChooseAMX(t *testing.T) {
 	good := emulatedAMXKernel()
 	bad := newAMXKernel("broken", func(cfg *amxTileConfig, chunks int, a, b, _, _ []uint32, c []float32, ldc int, acc bool) {
 		emulatedAMXBody(cfg, chunks, a, b, nil, nil, c, ldc, acc)
-	}, nil, nil)
+	}, nil, nil, nil)
 	cases := []struct {
 		name               string
 		support, perm      error
