@@ -131,3 +131,31 @@ func expScaledSum(x []float32, scale, shift float32) float32 {
 	}
 	return sum
 }
+
+//go:noescape
+func sumF64AVX512(x []float32) float64
+
+//go:noescape
+func sqDevF64AVX512(x []float32, mean float64) float64
+
+// meanVar returns the mean and biased variance, accumulated in float64 so
+// large groups do not lose precision: with AVX-512 in 32-element strides of
+// vector sums (norms sat at 3 cycles an element on the scalar add chain),
+// then the last few in order.
+func meanVar(s []float32) (float64, float64) {
+	if !haveExpAVX512 || len(s) < 32 {
+		return meanVarScalar(s)
+	}
+	head := len(s) &^ 31
+	sum := sumF64AVX512(s)
+	for _, v := range s[head:] {
+		sum += float64(v)
+	}
+	mean := sum / float64(len(s))
+	sq := sqDevF64AVX512(s, mean)
+	for _, v := range s[head:] {
+		d := float64(v) - mean
+		sq += d * d
+	}
+	return mean, sq / float64(len(s))
+}

@@ -44,3 +44,6 @@ func expScaledSum(x []float32, scale, shift float32) float32 {
 	}
 	return expShiftSum(x, shift*scale)
 }
+
+// meanVar returns the mean and biased variance (see meanVarScalar).
+func meanVar(s []float32) (float64, float64) { return meanVarScalar(s) }

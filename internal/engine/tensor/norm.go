@@ -48,9 +48,9 @@ func GroupNormInto(dst []float32, x *Tensor, groups int, weight, bias []float32,
 	})
 }
 
-// meanVar returns the mean and biased variance, accumulated in float64 so
-// large groups do not lose precision.
-func meanVar(s []float32) (float64, float64) {
+// meanVarScalar returns the mean and biased variance, accumulated in
+// float64 so large groups do not lose precision (meanVar's portable form).
+func meanVarScalar(s []float32) (float64, float64) {
 	var sum float64
 	for _, v := range s {
 		sum += float64(v)
