@@ -166,6 +166,19 @@ func amxPackRowsFrom(dst []uint32, src []float32, ld, kb, t0 int) bool {
 // above.
 func amxLayoutA(dst, pairs []uint32, steps int) {
 	chunks := steps / amxChunkSteps
+	amxReorderChunks(dst, pairs, chunks)
+	full := chunks * amxChunkWords
+	rem := steps - chunks*amxChunkSteps
+	for q := range rem {
+		for i, v := range pairs[full+q*amxMR : full+(q+1)*amxMR] {
+			dst[full+i*rem+q] = v
+		}
+	}
+}
+
+// amxReorderChunksGo is amxReorderChunks in Go: for each full chunk,
+// dst[i*16+q] = pairs[q*32+i].
+func amxReorderChunksGo(dst, pairs []uint32, chunks int) {
 	for t := range chunks {
 		// Array pointers: constant bounds, so the loops need no checks.
 		out := (*[amxChunkWords]uint32)(dst[t*amxChunkWords:])
@@ -174,13 +187,6 @@ func amxLayoutA(dst, pairs []uint32, steps int) {
 			for q := range amxChunkSteps {
 				out[i*amxChunkSteps+q] = in[q*amxMR+i]
 			}
-		}
-	}
-	full := chunks * amxChunkWords
-	rem := steps - chunks*amxChunkSteps
-	for q := range rem {
-		for i, v := range pairs[full+q*amxMR : full+(q+1)*amxMR] {
-			dst[full+i*rem+q] = v
 		}
 	}
 }

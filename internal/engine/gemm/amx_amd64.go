@@ -56,6 +56,24 @@ func amxAsmBody(cfg *amxTileConfig, chunks int, a, b, aTail, bTail []uint32, c [
 // amxKernel is the AMX-BF16 kernel; it runs only where usableAMX allows.
 var amxKernel = newAMXKernel(amxKernelName, amxAsmBody, transposeAVX2, convertAVX, amxRowPairs)
 
+//go:noescape
+func amxReorderChunksAVX512(dst, src *uint32, chunks int)
+
+// amxReorderChunks reorders full chunks of a staged A panel into the AMX
+// layout (amxReorderChunksGo), sixteen words a move where the CPU has
+// AVX-512.
+func amxReorderChunks(dst, pairs []uint32, chunks int) {
+	if chunks < 1 {
+		return
+	}
+	if !cpu.X86.HasAVX512F {
+		amxReorderChunksGo(dst, pairs, chunks)
+		return
+	}
+	_, _ = dst[chunks*amxChunkWords-1], pairs[chunks*amxChunkWords-1]
+	amxReorderChunksAVX512(&dst[0], &pairs[0], chunks)
+}
+
 // amxRowPairs implements rowPairsFunc with convertRowsAVX512 (AVX-512F,
 // which every AMX CPU has; checked so that the emulated tests run anywhere).
 func amxRowPairs(dst []uint32, src []float32, ld, rows, pairs int) bool {

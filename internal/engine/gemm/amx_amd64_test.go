@@ -246,3 +246,25 @@ func TestAMXPermissionWhereUnsupported(t *testing.T) {
 	}
 	t.Logf("AMX not used: %v", err)
 }
+
+// TestAMXReorderChunks compares the AVX-512 reordering with the Go one.
+func TestAMXReorderChunks(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 4))
+	for _, chunks := range []int{1, 2, 5} {
+		pairs := make([]uint32, chunks*amxChunkWords)
+		for i := range pairs {
+			pairs[i] = rng.Uint32()
+		}
+		want := make([]uint32, len(pairs)+16)
+		got := make([]uint32, len(pairs)+16)
+		amxReorderChunksGo(want, pairs, chunks)
+		amxReorderChunks(got, pairs, chunks)
+		if !slices.Equal(got, want) {
+			for i := range got {
+				if got[i] != want[i] {
+					t.Fatalf("%d chunks: word %d = %#x, want %#x", chunks, i, got[i], want[i])
+				}
+			}
+		}
+	}
+}
