@@ -58,13 +58,28 @@ func newAMXTileConfig() *amxTileConfig {
 	return &cfg
 }
 
-// amxBody is the assembly kernel's contract (or a stand-in's): with the
-// tile configuration cfg, C (32×32 at c, row stride ldc floats) is loaded
-// (accumulate) or zeroed, then chunks full chunks of a and b (2048 bytes
-// each) and, if aTail is not empty, one more chunk from aTail and bTail
-// are multiplied into it, and it is stored back. The slices reach exactly
-// as far as the body may read (c: 31·ldc+32 elements).
-type amxBody func(cfg *amxTileConfig, chunks int, a, b, aTail, bTail []uint32, c []float32, ldc int, accumulate bool)
+// amxBody is the kernel body's contract (the assembly's, or a stand-in's):
+// with the tile configuration cfg, C (32×32 at c, row stride ldc floats)
+// is loaded (accumulate) or zeroed, the steps packed steps of a and b (AMX
+// layouts, steps·32 words each) are multiplied into it, and it is stored
+// back. c reaches 31·ldc+32 elements.
+type amxBody func(cfg *amxTileConfig, steps int, a, b []uint32, c []float32, ldc int, accumulate bool)
+
+// amxTail copies the steps after the last full chunk of a and b (A's
+// stored row-major at stride steps%16, B's step-major) into ta and tb as
+// zero-padded 16-step chunks, and returns the number of full chunks. The
+// tile shape is fixed for the whole call, so a short last chunk is
+// multiplied as a full one whose missing pairs are zero on both sides.
+func amxTail(ta, tb *[amxChunkWords]uint32, a, b []uint32, steps int) (chunks int) {
+	chunks = steps / amxChunkSteps
+	full := chunks * amxChunkWords
+	rem := steps - chunks*amxChunkSteps
+	for i := range amxMR {
+		copy(ta[i*amxChunkSteps:i*amxChunkSteps+rem], a[full+i*rem:full+(i+1)*rem])
+	}
+	copy(tb[:], b[full:full+rem*amxNR])
+	return chunks
+}
 
 // rowPairsFunc squeezes rows of a row-major A into bf16 pairs, row-major:
 // dst[r*pairs+q] = bf16Pair(src[r*ld+2q], src[r*ld+2q+1]) for r < rows,
@@ -91,18 +106,7 @@ func newAMXKernel(name string, body amxBody, transpose transposeFunc, convert co
 			}
 			beta = 1
 		}
-		chunks := steps / amxChunkSteps
-		full := chunks * amxChunkWords
-		var aTail, bTail []uint32
-		if rem := steps - chunks*amxChunkSteps; rem > 0 {
-			var ta, tb [amxChunkWords]uint32
-			for i := range amxMR {
-				copy(ta[i*amxChunkSteps:i*amxChunkSteps+rem], a[full+i*rem:full+(i+1)*rem])
-			}
-			copy(tb[:], b[full:])
-			aTail, bTail = ta[:], tb[:]
-		}
-		body(cfg, chunks, a[:full], b[:full], aTail, bTail, c, ldc, beta == 1)
+		body(cfg, steps, a, b, c, ldc, beta == 1)
 	}
 	k := newBF16Kernel(name, amxMR, amxNR, amxKC, amxMC, run, transpose, convert)
 	stagePairs := k.packA

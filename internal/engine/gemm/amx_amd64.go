@@ -14,7 +14,10 @@ import (
 )
 
 // amxKernel32x32 is the AMX micro-kernel (amx_amd64.s), the body of
-// amxKernel; see amxBody for the contract.
+// amxKernel: C (32×32 at c, ldc) is loaded (accumulate) or zeroed, chunks
+// full chunks of a and b (2048 bytes each) and, if aTail is not nil, one
+// padded chunk from aTail and bTail are multiplied into it, and it is
+// stored back.
 //
 //go:noescape
 func amxKernel32x32(cfg *amxTileConfig, chunks int, a, b, aTail, bTail *uint32, c *float32, ldc int, accumulate bool)
@@ -39,18 +42,28 @@ func amxCPUID(leaf, sub uint32) (eax, ebx, ecx, edx uint32)
 func amxXCR0() uint64
 
 // amxAsmBody adapts amxKernel32x32 to amxBody.
-func amxAsmBody(cfg *amxTileConfig, chunks int, a, b, aTail, bTail []uint32, c []float32, ldc int, accumulate bool) {
-	var pa, pb, ta, tb *uint32
+func amxAsmBody(cfg *amxTileConfig, steps int, a, b []uint32, c []float32, ldc int, accumulate bool) {
+	_ = c[(amxMR-1)*ldc+amxNR-1]
+	chunks := steps / amxChunkSteps
+	if chunks*amxChunkSteps != steps {
+		amxAsmBodyTail(cfg, steps, a, b, c, ldc, accumulate)
+		return
+	}
+	_, _ = a[chunks*amxChunkWords-1], b[chunks*amxChunkWords-1]
+	amxKernel32x32(cfg, chunks, &a[0], &b[0], nil, nil, &c[0], ldc, accumulate)
+}
+
+// amxAsmBodyTail is amxAsmBody where steps leaves a short last chunk: it
+// pads it on its own stack (amxTail), so calls without one zero nothing.
+func amxAsmBodyTail(cfg *amxTileConfig, steps int, a, b []uint32, c []float32, ldc int, accumulate bool) {
+	var ta, tb [amxChunkWords]uint32
+	chunks := amxTail(&ta, &tb, a, b, steps)
+	var pa, pb *uint32
 	if chunks > 0 {
 		_, _ = a[chunks*amxChunkWords-1], b[chunks*amxChunkWords-1]
 		pa, pb = &a[0], &b[0]
 	}
-	if len(aTail) > 0 {
-		_, _ = aTail[amxChunkWords-1], bTail[amxChunkWords-1]
-		ta, tb = &aTail[0], &bTail[0]
-	}
-	_ = c[(amxMR-1)*ldc+amxNR-1]
-	amxKernel32x32(cfg, chunks, pa, pb, ta, tb, &c[0], ldc, accumulate)
+	amxKernel32x32(cfg, chunks, pa, pb, &ta[0], &tb[0], &c[0], ldc, accumulate)
 }
 
 // amxKernel is the AMX-BF16 kernel; it runs only where usableAMX allows.

@@ -325,10 +325,23 @@ func (m *tileMachine) exec(ops []tileOp, regs *[numAMXRegs]uintptr) {
 	}
 }
 
-// emulatedAMXBody is amxBody run on a tileMachine, with the register
-// values and pointer steps of amxKernel32x32; it may touch only the memory
-// of its arguments.
-func emulatedAMXBody(cfg *amxTileConfig, chunks int, a, b, aTail, bTail []uint32, c []float32, ldc int, accumulate bool) {
+// emulatedAMXBody is amxBody as amxAsmBody does it, with the assembly
+// kernel emulated.
+func emulatedAMXBody(cfg *amxTileConfig, steps int, a, b []uint32, c []float32, ldc int, accumulate bool) {
+	var ta, tb [amxChunkWords]uint32
+	chunks := amxTail(&ta, &tb, a, b, steps)
+	var aTail, bTail []uint32
+	if chunks*amxChunkSteps != steps {
+		aTail, bTail = ta[:], tb[:]
+	}
+	emulateAMXKernel(cfg, chunks, a[:chunks*amxChunkWords], b[:chunks*amxChunkWords], aTail, bTail, c, ldc, accumulate)
+}
+
+// emulateAMXKernel is amxKernel32x32 run on a tileMachine, with its
+// register values and pointer steps; it may touch only the memory of its
+// arguments (a and b exactly chunks·2048 bytes, the tails one chunk or
+// empty, c 31·ldc+32 floats).
+func emulateAMXKernel(cfg *amxTileConfig, chunks int, a, b, aTail, bTail []uint32, c []float32, ldc int, accumulate bool) {
 	m := &tileMachine{}
 	m.allow("cfg", unsafe.Pointer(cfg), len(cfg), false)
 	m.allow("a", unsafe.Pointer(unsafe.SliceData(a)), 4*len(a), false)

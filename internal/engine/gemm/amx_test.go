@@ -290,20 +290,21 @@ func TestAMXSelfCheck(t *testing.T) {
 		t.Fatalf("emulated kernel: %v", err)
 	}
 	broken := map[string]amxBody{
-		"drops the tail": func(cfg *amxTileConfig, chunks int, a, b, _, _ []uint32, c []float32, ldc int, acc bool) {
-			emulatedAMXBody(cfg, chunks, a, b, nil, nil, c, ldc, acc)
+		"drops the tail": func(cfg *amxTileConfig, steps int, a, b []uint32, c []float32, ldc int, acc bool) {
+			emulatedAMXBody(cfg, steps/amxChunkSteps*amxChunkSteps, a, b, c, ldc, acc)
 		},
-		"ignores C": func(cfg *amxTileConfig, chunks int, a, b, at, bt []uint32, c []float32, ldc int, _ bool) {
-			emulatedAMXBody(cfg, chunks, a, b, at, bt, c, ldc, false)
+		"ignores C": func(cfg *amxTileConfig, steps int, a, b []uint32, c []float32, ldc int, _ bool) {
+			emulatedAMXBody(cfg, steps, a, b, c, ldc, false)
 		},
-		"swaps A's halves": func(cfg *amxTileConfig, chunks int, a, b, at, bt []uint32, c []float32, ldc int, acc bool) {
+		"swaps A's halves": func(cfg *amxTileConfig, steps int, a, b []uint32, c []float32, ldc int, acc bool) {
 			sw := append([]uint32(nil), a...)
-			for t := range chunks {
-				ch := sw[t*amxChunkWords : (t+1)*amxChunkWords]
-				half := amxChunkWords / 2
-				copy(ch, append(append([]uint32(nil), a[t*amxChunkWords+half:(t+1)*amxChunkWords]...), a[t*amxChunkWords:t*amxChunkWords+half]...))
+			half := amxChunkWords / 2
+			for t := range steps / amxChunkSteps {
+				ch := a[t*amxChunkWords : (t+1)*amxChunkWords]
+				copy(sw[t*amxChunkWords:], ch[half:])
+				copy(sw[t*amxChunkWords+half:], ch[:half])
 			}
-			emulatedAMXBody(cfg, chunks, sw, b, at, bt, c, ldc, acc)
+			emulatedAMXBody(cfg, steps, sw, b, c, ldc, acc)
 		},
 	}
 	for name, body := range broken {
@@ -332,8 +333,8 @@ func (f fakeAMX) RequestPermission() error {
 // warning, and only a supported, permitted, passing kernel is chosen.
 func TestChooseAMX(t *testing.T) {
 	good := emulatedAMXKernel()
-	bad := newAMXKernel("broken", func(cfg *amxTileConfig, chunks int, a, b, _, _ []uint32, c []float32, ldc int, acc bool) {
-		emulatedAMXBody(cfg, chunks, a, b, nil, nil, c, ldc, acc)
+	bad := newAMXKernel("broken", func(cfg *amxTileConfig, steps int, a, b []uint32, c []float32, ldc int, acc bool) {
+		emulatedAMXBody(cfg, steps/amxChunkSteps*amxChunkSteps, a, b, c, ldc, acc) // drops the tail
 	}, nil, nil, nil)
 	cases := []struct {
 		name               string
