@@ -153,3 +153,32 @@ func TestSgemmConvPackedRows(t *testing.T) {
 		}
 	}
 }
+
+// TestTranspose: Transpose against a plain loop for shapes around the
+// transposer's 8×8 and 4×8 blocks, with wider strides on both sides, and
+// leaves the padding between dst's rows untouched.
+func TestTranspose(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 11))
+	for _, rows := range []int{1, 3, 4, 5, 8, 11, 12, 13, 32} {
+		for _, cols := range []int{1, 7, 8, 9, 16, 20, 320} {
+			ld, stride := cols+rng.IntN(3), rows+rng.IntN(5)
+			src := randomMatrix(rng, rows, ld)
+			dst := make([]float32, cols*stride)
+			for i := range dst {
+				dst[i] = -1
+			}
+			Transpose(dst, stride, src, ld, rows, cols)
+			for j := range cols {
+				for i := range stride {
+					want := float32(-1)
+					if i < rows {
+						want = src[i*ld+j]
+					}
+					if got := dst[j*stride+i]; got != want {
+						t.Fatalf("%d×%d (ld %d, stride %d): dst[%d][%d] = %v, want %v", rows, cols, ld, stride, j, i, got, want)
+					}
+				}
+			}
+		}
+	}
+}

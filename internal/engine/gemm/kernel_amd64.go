@@ -179,3 +179,21 @@ func archBF16Kernels() []*microKernel[uint32] {
 	}
 	return nil
 }
+
+// transposeArch transposes the first cols&^7 columns of full groups of
+// eight rows, then four (see Transpose), returning the rows it did.
+func transposeArch(dst []float32, stride int, src []float32, ld, rows, cols int) int {
+	chunks := cols / 8
+	if chunks == 0 || !cpu.X86.HasAVX2 {
+		return 0
+	}
+	r := rows &^ 7
+	if r > 0 {
+		packTranspose8AVX2(&dst[0], &src[0], ld, stride, r/8, chunks, 1)
+	}
+	if r+4 <= rows {
+		packTranspose4AVX2(&dst[r], &src[r*ld], ld, stride, chunks, 1)
+		r += 4
+	}
+	return r
+}

@@ -1,5 +1,7 @@
 package gemm
 
+import "fmt"
+
 // Portable packing of fp32 operands into micro-panels; a kernel's transpose
 // function (assembly on amd64) takes over the strided, full-panel cases.
 
@@ -79,6 +81,36 @@ func packPanelA(dst []float32, src operandA, i0, rows, p0, kb, mr int, alpha flo
 		}
 		for p, v := range row {
 			d[p*mr+i] = alpha * v
+		}
+	}
+}
+
+// Transpose writes dst[j*stride+i] = src[i*ld+j] for i < rows and j < cols:
+// a layout change outside a product (a convolution's pixel-major result
+// into channel planes), done with the packing transposer where the CPU has
+// one (multiplying by 1 there leaves every value, NaNs and −0 included, as
+// it was).
+func Transpose(dst []float32, stride int, src []float32, ld, rows, cols int) {
+	if rows <= 0 || cols <= 0 {
+		return
+	}
+	if stride < rows || ld < cols {
+		panic(fmt.Sprintf("gemm: transpose of %d×%d with strides %d, %d", rows, cols, ld, stride))
+	}
+	_, _ = dst[(cols-1)*stride+rows-1], src[(rows-1)*ld+cols-1]
+	done := transposeArch(dst, stride, src, ld, rows, cols)
+	wide := cols &^ 7
+	if done == 0 {
+		wide = 0
+	}
+	for i := range rows {
+		row := src[i*ld : i*ld+cols]
+		from := 0
+		if i < done {
+			from = wide
+		}
+		for j := from; j < cols; j++ {
+			dst[j*stride+i] = row[j]
 		}
 	}
 }

@@ -95,3 +95,16 @@ func BenchmarkLayerNorm(b *testing.B) {
 	}
 	b.ReportMetric(float64(len(x.Data))*float64(b.N)/b.Elapsed().Seconds()/1e9, "Gelem/s")
 }
+
+// BenchmarkPixelsToChannels is a 64×64 convolution's result (batch 2, 320
+// channels, pixel-major) moved into NCHW planes with bias and residual.
+func BenchmarkPixelsToChannels(b *testing.B) {
+	r := rand.New(rand.NewPCG(4, 4))
+	const hw, ch = 64 * 64, 320
+	src, bias, res := randSlice(r, 2*hw*ch), randSlice(r, ch), randSlice(r, 2*hw*ch)
+	dst := make([]float32, len(src))
+	for b.Loop() {
+		pixelsToChannels(dst, src, 0, 2*hw, hw, ch, bias, res)
+	}
+	b.ReportMetric(float64(len(src))*float64(b.N)/b.Elapsed().Seconds()/1e9, "Gelem/s")
+}

@@ -318,7 +318,7 @@ func (c *Conv2D) ForwardFromTokens(tokens *Tensor, h, w int, residual *Tensor) *
 // being pixel r0+i counted across images) into NCHW dst:
 // dst[b][c][p] = src[i][c] + bias[c] + res[b][c][p] (bias and res may be nil).
 func pixelsToChannels(dst, src []float32, r0, rows, hw, ch int, bias, res []float32) {
-	const tile = 32
+	const tile = 256
 	tiles := (rows + tile - 1) / tile
 	parallelFor(tiles, tile*ch, func(lo, hi int) {
 		for t := lo; t < hi; t++ {
@@ -327,7 +327,10 @@ func pixelsToChannels(dst, src []float32, r0, rows, hw, ch int, bias, res []floa
 				g := r0 + i0
 				b, p0 := g/hw, g%hw
 				n := min(iEnd-i0, hw-p0)
-				s := src[i0*ch : (i0+n)*ch]
+				// Transpose first, then add in place in the same order
+				// ((s + bias) + res), so the values are those of a
+				// direct loop.
+				gemm.Transpose(dst[b*ch*hw+p0:], hw, src[i0*ch:], ch, n, ch)
 				for c := range ch {
 					bv := float32(0)
 					if bias != nil {
@@ -338,12 +341,12 @@ func pixelsToChannels(dst, src []float32, r0, rows, hw, ch int, bias, res []floa
 					if res != nil {
 						rrow := res[off : off+n]
 						for j := range drow {
-							drow[j] = s[j*ch+c] + bv + rrow[j]
+							drow[j] = drow[j] + bv + rrow[j]
 						}
 						continue
 					}
 					for j := range drow {
-						drow[j] = s[j*ch+c] + bv
+						drow[j] += bv
 					}
 				}
 				i0 += n
