@@ -52,9 +52,24 @@ func imageRun(ctx context.Context, name string, clip *sd.CLIPTextModel, unet *sd
 		check(err)
 		return &pipeline.Conditioning{Embeds: out.LastHiddenState}
 	}
+	// Each part's own peak: the high-water mark is read and reset between
+	// parts, so the report says which part holds the image's peak.
+	partPeak := map[string]int64{}
+	partMem := map[string]map[string]int64{}
+	sampler := startMemSampler(20 * time.Millisecond)
+	mark := func(part string) {
+		partPeak[part] = procStatusKB("VmHWM") * 1024
+		partMem[part] = sampler.Stop()
+		sampler.Keep(name + "-" + part)
+		sampler = startMemSampler(20 * time.Millisecond)
+		if reset {
+			_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
+		}
+	}
 	pos := encode(ids[1])
 	neg := encode(ids[0])
 	tText := time.Since(t0).Seconds()
+	mark("text_encoder")
 	shape := []int{1, 4, 64, 64}
 	var stepTimes []float64
 	last := time.Now()
@@ -71,12 +86,14 @@ func imageRun(ctx context.Context, name string, clip *sd.CLIPTextModel, unet *sd
 	})
 	check(err)
 	tDenoise := time.Since(t0).Seconds() - tText
+	mark("denoise")
 	t1 := time.Now()
 	img, err := pipeline.DecodeLatents(ctx, vae, latents, sd.VAEOptions{})
 	check(err)
 	rgb, err := pipeline.ToImage(img)
 	check(err)
 	tVAE := time.Since(t1).Seconds()
+	mark("vae_decode")
 	t2 := time.Now()
 	var buf bytes.Buffer
 	check((&png.Encoder{CompressionLevel: png.BestSpeed}).Encode(&buf, rgb))
@@ -87,6 +104,12 @@ func imageRun(ctx context.Context, name string, clip *sd.CLIPTextModel, unet *sd
 	var tb bytes.Buffer
 	check(webp.Encode(&tb, thumb, webp.Options{Quality: 80, Method: 4}))
 	tThumb := time.Since(t3).Seconds()
+	mark("png_thumbnail")
+	sampler.Stop()
+	var peak int64
+	for _, v := range partPeak {
+		peak = max(peak, v)
+	}
 	total := time.Since(t0).Seconds()
 	stepSum := 0.0
 	for _, s := range stepTimes {
@@ -98,9 +121,15 @@ func imageRun(ctx context.Context, name string, clip *sd.CLIPTextModel, unet *sd
 		"text_encoder_seconds": tText, "denoise_seconds": tDenoise, "step_seconds": stepTimes,
 		"mean_step_seconds":  stepSum / float64(max(len(stepTimes), 1)),
 		"vae_decode_seconds": tVAE, "png_encode_seconds": tPNG, "png_bytes": buf.Len(),
-		"thumbnail_seconds": tThumb, "peak_rss_bytes": procStatusKB("VmHWM") * 1024, "hwm_reset": reset,
+		"thumbnail_seconds": tThumb, "peak_rss_bytes": peak, "part_peak_rss_bytes": partPeak, "part_peak_memory": partMem, "hwm_reset": reset,
 		"load": loadAvg(),
 	}
 	b, _ := json.Marshal(r)
 	fmt.Println(string(b))
+	// The models stay loaded to the end, as in the server's model cache:
+	// otherwise the collector could free the UNet's off-heap weights while
+	// the decode runs and the decode's peak would read 1.7 GB too low.
+	runtime.KeepAlive(clip)
+	runtime.KeepAlive(unet)
+	runtime.KeepAlive(vae)
 }

@@ -56,6 +56,7 @@ func main() {
 	turboSteps := flag.Int("turbo-steps", 4, "steps of the turbo-style whole-image run")
 	imagePrecisions := flag.String("image-precisions", "bf16,fp32", "precisions of the whole-image runs, each with its own models")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the timed runs (not the model building or warm-up) to this file")
+	flag.StringVar(&heapProfile, "heapprofile", "", "image workload: write the heap profile taken at the largest RSS of the last part to this file")
 	flag.Parse()
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)

@@ -40,3 +40,29 @@ func ResizeIn(ctx context.Context, x *tensor.Tensor, h, w int, mode string) (*te
 	}
 	return Resize(x, h, w, mode)
 }
+
+// Heap sizes handed to tensor.LimitHeap for a phase: what its activations
+// hold at their peak, measured on SD-1.5 at 512² in bf16 (docs/performance.md).
+//
+// unetHeap: a UNet step's largest activation is the first level's GEGLU
+// projection, 8·C0 channels over h×w tokens for each of the 2n rows of the
+// CFG pair; the step's live set peaked at about six of them (with the skip
+// connections and attention scratch).
+func unetHeap(unet *sd.UNet, n, h, w int) int64 {
+	c0 := 320
+	if len(unet.Config.BlockOutChannels) > 0 {
+		c0 = unet.Config.BlockOutChannels[0]
+	}
+	return 6 * 4 * int64(2*n) * int64(h*w) * int64(8*c0)
+}
+
+// vaeHeap: a VAE decode's full-resolution blocks hold at most about five
+// images of C0 channels at h×w (the upsampled input at 2·C0 channels, the
+// shortcut, the first convolution's output and the window buffers).
+func vaeHeap(vae *sd.VAE, n, h, w int) int64 {
+	c0 := 128
+	if len(vae.Config.BlockOutChannels) > 0 {
+		c0 = vae.Config.BlockOutChannels[0]
+	}
+	return 3 * 4 * int64(n) * int64(c0) * int64(h*w)
+}

@@ -143,6 +143,7 @@ func Denoise(ctx context.Context, p DenoiseParams) (*tensor.Tensor, error) {
 	if err := checkUNet(ctx, p.UNet, latents.Shape[0], latents.Shape[2], latents.Shape[3]); err != nil {
 		return nil, fmt.Errorf("denoise: %w", err)
 	}
+	defer tensor.LimitHeap(unetHeap(p.UNet, latents.Shape[0], latents.Shape[2], latents.Shape[3]))()
 
 	cfg, err := scheduler.ResolveConfig(p.SchedulerName, p.SchedulerConfig)
 	if err != nil {
@@ -241,6 +242,9 @@ func Denoise(ctx context.Context, p DenoiseParams) (*tensor.Tensor, error) {
 	if keepWeight != nil {
 		restoreKnown(latents.Data, origLatents.Data, keepWeight, plane, p.Mask.Gradient)
 	}
+	// The step's recycled activations are no use to what follows (a VAE
+	// decode's are larger and fewer) and would sit under its peak.
+	tensor.TrimPooled()
 	return latents, nil
 }
 

@@ -27,6 +27,7 @@ func DecodeLatents(ctx context.Context, vae *sd.VAE, latents *tensor.Tensor, opt
 		if err := checkVAE(ctx, vae, "the decoder's activations", latents.Shape[0], 8*latents.Shape[2], 8*latents.Shape[3]); err != nil {
 			return nil, fmt.Errorf("decode: %w", err)
 		}
+		defer tensor.LimitHeap(vaeHeap(vae, latents.Shape[0], 8*latents.Shape[2], 8*latents.Shape[3]))()
 	}
 	scaled := tensor.New(latents.Shape...)
 	for i, v := range latents.Data {
@@ -40,6 +41,7 @@ func DecodeLatents(ctx context.Context, vae *sd.VAE, latents *tensor.Tensor, opt
 		x := v/2 + 0.5
 		decoded.Data[i] = min(max(x, 0), 1)
 	}
+	tensor.TrimPooled() // the decoder's 512²-sized buffers, as after Denoise
 	return decoded, nil
 }
 
@@ -137,11 +139,13 @@ func EncodeImage(ctx context.Context, vae *sd.VAE, img *tensor.Tensor, seed uint
 		if err := checkVAE(ctx, vae, "the encoder's activations", img.Shape[0], img.Shape[2], img.Shape[3]); err != nil {
 			return nil, fmt.Errorf("encode: %w", err)
 		}
+		defer tensor.LimitHeap(vaeHeap(vae, img.Shape[0], img.Shape[2], img.Shape[3]))()
 	}
 	mean, logvar, err := vae.Encode(ctx, img)
 	if err != nil {
 		return nil, fmt.Errorf("encode: %w", err)
 	}
+	tensor.TrimPooled() // as after a decode
 	eps := tensor.FromData(noise.Randn(seed, noise.Float32, mean.Shape...), mean.Shape...)
 	sample, err := sd.SampleLatent(mean, logvar, eps)
 	if err != nil {

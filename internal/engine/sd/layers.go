@@ -29,6 +29,11 @@ func (g *groupNorm) forward(x *tensor.Tensor, silu bool) *tensor.Tensor {
 	return tensor.GroupNorm(x, g.groups, g.weight, g.bias, g.eps, silu)
 }
 
+// forwardInPlace is forward overwriting x.
+func (g *groupNorm) forwardInPlace(x *tensor.Tensor, silu bool) {
+	tensor.GroupNormInto(x.Data, x, g.groups, g.weight, g.bias, g.eps, silu)
+}
+
 // layerNorm holds LayerNorm parameters.
 type layerNorm struct {
 	eps          float32
@@ -78,25 +83,55 @@ func (r *weightReader) resnet(prefix string, groups int, eps float32) *resnetBlo
 // Intermediates are released as soon as they are consumed; x belongs to
 // the caller and is left alone.
 func (b *resnetBlock) forward(p *pass, x *tensor.Tensor, embAct *tensor.Tensor) *tensor.Tensor {
-	n1 := b.norm1.forward(x, true)
+	return b.run(p, x, embAct, false)
+}
+
+// forwardOwned is forward taking x over: x is released, and a block with a
+// shortcut convolution normalises x in place once the shortcut has read
+// it, which saves the largest buffer of a VAE decoder's full-resolution
+// blocks (256 channels at 512², 268 MB; docs/performance.md). Same values
+// as forward.
+func (b *resnetBlock) forwardOwned(p *pass, x *tensor.Tensor, embAct *tensor.Tensor) *tensor.Tensor {
+	return b.run(p, x, embAct, true)
+}
+
+func (b *resnetBlock) run(p *pass, x *tensor.Tensor, embAct *tensor.Tensor, owned bool) *tensor.Tensor {
+	var skip, n1 *tensor.Tensor
+	if owned && b.shortcut != nil {
+		skip = p.conv(b.shortcut).Forward(x)
+		b.norm1.forwardInPlace(x, true)
+		n1 = x
+	} else {
+		n1 = b.norm1.forward(x, true)
+	}
 	h := p.conv(b.conv1).Forward(n1)
-	n1.Release()
+	if n1 != x || owned {
+		n1.Release()
+	}
 	if b.timeProj != nil && embAct != nil {
 		t := p.linear(b.timeProj).Forward(embAct)
 		tensor.AddChannelBias(h, t.Data)
 		t.Release()
 	}
-	n2 := b.norm2.forward(h, true)
-	h.Release()
-	if b.shortcut != nil {
-		skip := p.conv(b.shortcut).Forward(x)
-		h = p.conv(b.conv2).ForwardAdd(n2, skip)
+	// h is read only by the norm, so it is normalised in place.
+	b.norm2.forwardInPlace(h, true)
+	var out *tensor.Tensor
+	switch {
+	case skip != nil:
+		out = p.conv(b.conv2).ForwardAdd(h, skip)
 		skip.Release()
-	} else {
-		h = p.conv(b.conv2).ForwardAdd(n2, x)
+	case b.shortcut != nil:
+		skip = p.conv(b.shortcut).Forward(x)
+		out = p.conv(b.conv2).ForwardAdd(h, skip)
+		skip.Release()
+	default:
+		out = p.conv(b.conv2).ForwardAdd(h, x)
+		if owned {
+			x.Release()
+		}
 	}
-	n2.Release()
-	return h
+	h.Release()
+	return out
 }
 
 // attention is diffusers' Attention module: multi-head attention with

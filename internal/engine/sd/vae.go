@@ -187,7 +187,7 @@ func (v *VAE) EncodeWith(ctx context.Context, image *tensor.Tensor, opts VAEOpti
 			return nil, nil, err
 		}
 		for _, res := range b.resnets {
-			h = then(h, nil, func(x *tensor.Tensor) *tensor.Tensor { return res.forward(p, x, nil) })
+			h = res.forwardOwned(p, h, nil)
 		}
 		if b.downsample != nil {
 			h = then(h, nil, p.conv(b.downsample).Forward)
@@ -241,10 +241,14 @@ func (v *VAE) DecodeWith(ctx context.Context, latent *tensor.Tensor, opts VAEOpt
 			return nil, err
 		}
 		for _, res := range b.resnets {
-			h = then(h, nil, func(x *tensor.Tensor) *tensor.Tensor { return res.forward(p, x, nil) })
+			h = res.forwardOwned(p, h, nil)
 		}
 		if b.upsample != nil {
 			h = then(h, nil, tensor.UpsampleNearest2x)
+			// The buffers recycled at the smaller size are no use at the
+			// doubled one; dropped here they do not add to the peak of
+			// the full-resolution blocks (docs/performance.md).
+			tensor.TrimPooled()
 			h = then(h, nil, p.conv(b.upsample).Forward)
 		}
 	}

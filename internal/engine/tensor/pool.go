@@ -2,7 +2,10 @@ package tensor
 
 import (
 	"math/bits"
+	"runtime/debug"
+	"runtime/metrics"
 	"sync"
+	"sync/atomic"
 )
 
 // Activation buffers are recycled through size-classed pools: a UNet step
@@ -13,8 +16,26 @@ const minPooled = 4096
 
 // bufferPools[c] holds *[]float32 with capacity exactly 1<<c. Like gemm's
 // scratch pool this is a process-wide cache, safe for concurrent use, that
-// the garbage collector may empty at any time.
-var bufferPools [40]sync.Pool
+// the garbage collector may empty at any time. It sits behind a pointer so
+// TrimPooled can swap in empty pools while other goroutines use the old.
+var bufferPools atomic.Pointer[[poolClasses]sync.Pool]
+
+const poolClasses = 40
+
+func init() { bufferPools.Store(new([poolClasses]sync.Pool)) }
+
+// TrimPooled drops every recycled buffer and runs a collection. Call it
+// between phases whose activations differ in size (the denoising loop, then
+// the VAE decode): a sync.Pool keeps its buffers across one collection, and
+// because pooled buffers are reachable the collector's heap goal (twice the
+// live heap) counts them twice, so a decode following a CFG step ran on top
+// of ~750 MB of the step's buffers (peak RSS 3.97 GB against 2.45 GB after a
+// guidance-0 step; docs/performance.md). It costs one collection of a heap
+// whose large weights live off it, and the next phase's first page faults.
+func TrimPooled() {
+	bufferPools.Store(new([poolClasses]sync.Pool))
+	debug.FreeOSMemory()
+}
 
 // getBuffer returns a slice of length n with unspecified contents.
 func getBuffer(n int) []float32 {
@@ -22,10 +43,10 @@ func getBuffer(n int) []float32 {
 		return make([]float32, n)
 	}
 	c := bits.Len(uint(n - 1))
-	if c >= len(bufferPools) {
+	if c >= poolClasses {
 		return make([]float32, n)
 	}
-	if v := bufferPools[c].Get(); v != nil {
+	if v := bufferPools.Load()[c].Get(); v != nil {
 		return (*v.(*[]float32))[:n]
 	}
 	return make([]float32, n, 1<<c)
@@ -38,11 +59,12 @@ func putBuffer(b []float32) {
 		return
 	}
 	class := bits.Len(uint(c - 1))
-	if class >= len(bufferPools) {
+	pools := bufferPools.Load()
+	if class >= len(pools) {
 		return
 	}
 	b = b[:0]
-	bufferPools[class].Put(&b)
+	pools[class].Put(&b)
 }
 
 // Empty returns a tensor whose contents are unspecified (possibly recycled);
@@ -60,4 +82,35 @@ func (t *Tensor) Release() {
 	}
 	putBuffer(t.Data)
 	t.Data = nil
+}
+
+// LimitHeap sets the Go runtime's soft memory limit to the live heap now
+// plus extra bytes (plus a margin for the runtime's own structures) for a
+// phase that will hold about extra bytes of activations, unless a lower
+// limit is already set; the returned function restores the previous one.
+//
+// Why: the activations are large pointer-free buffers and the big weights
+// live off the heap, so with GOGC=100 the collector lets the heap reach
+// twice the last live size, and for a VAE decode at 512² that slack was
+// ~1 GB of a 3.9 GB peak. A limit near what the phase needs makes the
+// collector run early instead; collecting a heap of pointer-free buffers
+// is cheap. Measured on SD-1.5 bf16 512² (docs/performance.md): a limit
+// above the live set costs nothing, one below it (256 MiB) made the run
+// 50 % slower, so callers give a generous extra. Phases run one at a time
+// (one queue item runs at a time); a nested call only lowers the limit
+// further while it runs.
+func LimitHeap(extra int64) (restore func()) {
+	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	metrics.Read(s)
+	var live int64
+	if s[0].Value.Kind() == metrics.KindUint64 {
+		live = int64(s[0].Value.Uint64())
+	}
+	const margin = 64 << 20
+	prev := debug.SetMemoryLimit(-1)
+	if want := live + extra + margin; extra > 0 && want < prev {
+		debug.SetMemoryLimit(want)
+		return func() { debug.SetMemoryLimit(prev) }
+	}
+	return func() {}
 }
