@@ -51,6 +51,7 @@ func (a *App) wireDiffusion(context.Context) error {
 		Cache:      a.Models.Cache,
 		Store:      objects,
 		NoiseDType: dtype,
+		Precision:  precision,
 	})
 	a.registerFlux(objects)
 	return nil

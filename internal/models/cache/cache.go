@@ -6,6 +6,7 @@ import (
 	"container/list"
 	"context"
 	"errors"
+	"strings"
 	"sync"
 
 	"github.com/invokego/invokego/internal/events"
@@ -13,7 +14,9 @@ import (
 )
 
 // Loader loads one model (or one submodel of a pipeline: "unet", "vae", "text_encoder", ...; "" for the
-// whole model) and reports its size in bytes.
+// whole model) and reports its size in bytes. A submodel may name a build variant after '#' ("vae#fp32":
+// the VAE built in float32 where the precision setting builds bf16, for the nodes' fp32 field): the
+// variant is cached apart from the plain build and reported in events as the submodel alone.
 type Loader func(ctx context.Context, cfg *models.Config, submodel string) (value any, size int64, err error)
 
 // Stats is InvokeAI's CacheStats.
@@ -139,6 +142,7 @@ func (c *Cache) publish(name string, cfg *models.Config, submodel string) {
 		return
 	}
 	ev := LoadEvent{Config: cfg}
+	submodel, _, _ = strings.Cut(submodel, "#") // a build variant is not a submodel type
 	if submodel != "" {
 		ev.SubmodelType = &submodel
 	}

@@ -247,7 +247,7 @@ func (n *CreateGradientMask) maskedLatents(ctx nodes.Context, mask *tensor.Tenso
 			x.Data[i] = 0
 		}
 	}
-	vae, err := n.models.vae(ctx, *n.VAE)
+	vae, err := n.models.vae(ctx, *n.VAE, n.FP32)
 	if err != nil {
 		return "", nodeError(err)
 	}

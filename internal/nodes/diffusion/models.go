@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 
 	"github.com/invokego/invokego/internal/engine/ldm"
 	"github.com/invokego/invokego/internal/engine/lora"
@@ -28,6 +29,11 @@ const (
 	SubVAE          = "vae"
 	SubScheduler    = "scheduler"
 )
+
+// VariantFP32 marks a submodel built in float32 whatever the precision
+// setting ("vae" + VariantFP32): what the VAE nodes' fp32 field asks for.
+// The model cache keeps it apart from the plain build (see cache.Loader).
+const VariantFP32 = "#fp32"
 
 // ModelRecords looks up installed models (the model manager's records).
 type ModelRecords interface {
@@ -65,6 +71,13 @@ type TokenizerSource interface {
 // component, original-layout checkpoints converted whole (the wanted part
 // is returned), standalone VAE folders.
 func (l Loader) Load(ctx context.Context, cfg *models.Config, submodel string) (any, int64, error) {
+	if base, ok := strings.CutSuffix(submodel, VariantFP32); ok {
+		if base != SubVAE {
+			return nil, 0, fmt.Errorf("load %s: no float32 variant of %q", cfg.Name, base)
+		}
+		submodel = base
+		l.Build.Precision = "fp32"
+	}
 	path := cfg.Path
 	if l.PathOf != nil {
 		path = l.PathOf(path)
@@ -192,6 +205,9 @@ func dirSize(dir string) int64 {
 type modelAccess struct {
 	records ModelRecords
 	cache   ModelCache
+	// precision is the one the loader builds networks in (Deps.Precision):
+	// an fp32 VAE request needs a build of its own only when it is not fp32.
+	precision string
 }
 
 // config returns the record of an identified model.
@@ -219,7 +235,11 @@ func load[T any](ctx context.Context, m modelAccess, id ModelIdentifierField, fa
 		sub = *id.SubmodelType
 	}
 	if cfg.Type == models.TypeVAE {
-		sub = SubVAE
+		variant := ""
+		if strings.HasSuffix(sub, VariantFP32) {
+			variant = VariantFP32
+		}
+		sub = SubVAE + variant
 	}
 	v, err := m.cache.Get(ctx, cfg, sub)
 	if err != nil {

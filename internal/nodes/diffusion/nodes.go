@@ -25,6 +25,10 @@ type Deps struct {
 	// NoiseDType is the config's noise_dtype: float32 (InvokeAI on a CPU)
 	// or float16 (InvokeAI's default on NVIDIA GPUs).
 	NoiseDType noise.DType
+	// Precision is the loader's build precision (sd.ResolvePrecision's
+	// "fp32" or "bf16"; "" is fp32): with bf16, a VAE node's fp32 field
+	// loads a float32 build of the VAE beside the bf16 one.
+	Precision string
 }
 
 // seedMax is InvokeAI's SEED_MAX (seeds are taken modulo 2³²).
@@ -41,7 +45,7 @@ func Register(r *nodes.Registry, deps Deps) {
 	if deps.Store == nil {
 		deps.Store = NewObjectStore(1 << 30)
 	}
-	m := modelAccess{records: deps.Records, cache: deps.Cache}
+	m := modelAccess{records: deps.Records, cache: deps.Cache, precision: deps.Precision}
 	r.Register(
 		&MainModelLoader{models: m},
 		&SDXLModelLoader{models: m},
@@ -564,9 +568,23 @@ func (n *DenoiseLatents) conditioning(fields []ConditioningField, side string, h
 // VAE nodes.
 
 // vae loads the field's VAE. Like InvokeAI, only decoding honours the
-// field's seamless axes (see LatentsToImage); encoders ignore them.
-func (m modelAccess) vae(ctx nodes.Context, f VAEField) (*sd.VAE, error) {
-	return load[*sd.VAE](ctx, m, f.VAE, SubVAE)
+// field's seamless axes (see LatentsToImage); encoders ignore them. fp32 is
+// the node's fp32 field: where the precision setting builds bf16 networks it
+// asks the cache for the VAE's float32 build (cached beside the bf16 one),
+// so fp32: true gives the float32 image whatever the setting.
+func (m modelAccess) vae(ctx nodes.Context, f VAEField, fp32 bool) (*sd.VAE, error) {
+	id := f.VAE
+	if fp32 && m.precision != "" && m.precision != "fp32" {
+		sub := SubVAE
+		if id.SubmodelType != nil && *id.SubmodelType != "" {
+			sub = *id.SubmodelType
+		}
+		if sub == SubVAE {
+			sub += VariantFP32
+			id.SubmodelType = &sub
+		}
+	}
+	return load[*sd.VAE](ctx, m, id, SubVAE)
 }
 
 // seamlessAxes reads a field's seamless_axes ("x", "y").
@@ -609,8 +627,9 @@ func (*LatentsToImage) NodeInfo() nodes.Info {
 	}
 }
 
-// Invoke implements nodes.Invocation. The engine computes in float32 and
-// decodes whole images, so fp32 and the tiling options change nothing.
+// Invoke implements nodes.Invocation. fp32 decodes with the VAE's float32
+// build where the precision setting is bf16; the engine decodes whole
+// images, so the tiling options change nothing.
 func (n *LatentsToImage) Invoke(ctx nodes.Context) (nodes.Output, error) {
 	latents, err := n.store.Tensor(n.Latents.LatentsName)
 	if err != nil {
@@ -620,7 +639,7 @@ func (n *LatentsToImage) Invoke(ctx nodes.Context) (nodes.Output, error) {
 	if err != nil {
 		return nil, err
 	}
-	vae, err := n.models.vae(ctx, n.VAE)
+	vae, err := n.models.vae(ctx, n.VAE, n.FP32)
 	if err != nil {
 		return nil, nodeError(err)
 	}
@@ -666,7 +685,7 @@ func (n *ImageToLatents) Invoke(ctx nodes.Context) (nodes.Output, error) {
 	if err != nil {
 		return nil, err
 	}
-	vae, err := n.models.vae(ctx, n.VAE)
+	vae, err := n.models.vae(ctx, n.VAE, n.FP32)
 	if err != nil {
 		return nil, nodeError(err)
 	}
@@ -749,7 +768,7 @@ func (n *CreateDenoiseMask) Invoke(ctx nodes.Context) (nodes.Output, error) {
 				x.Data[i] = 0
 			}
 		}
-		vae, err := n.models.vae(ctx, n.VAE)
+		vae, err := n.models.vae(ctx, n.VAE, n.FP32)
 		if err != nil {
 			return nil, nodeError(err)
 		}
