@@ -189,10 +189,10 @@ func transposeArch(dst []float32, stride int, src []float32, ld, rows, cols int)
 	}
 	r := rows &^ 7
 	if r > 0 {
-		packTranspose8AVX2(&dst[0], &src[0], ld, stride, r/8, chunks, 1)
+		packTranspose8Words(&dst[0], &src[0], ld, stride, r/8, chunks)
 	}
 	if r+4 <= rows {
-		packTranspose4AVX2(&dst[r], &src[r*ld], ld, stride, chunks, 1)
+		packTranspose4Words(&dst[r], &src[r*ld], ld, stride, chunks)
 		r += 4
 	}
 	return r

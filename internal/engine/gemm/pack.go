@@ -88,8 +88,8 @@ func packPanelA(dst []float32, src operandA, i0, rows, p0, kb, mr int, alpha flo
 // Transpose writes dst[j*stride+i] = src[i*ld+j] for i < rows and j < cols:
 // a layout change outside a product (a convolution's pixel-major result
 // into channel planes), done with the packing transposer where the CPU has
-// one (multiplying by 1 there leaves every value, NaNs and −0 included, as
-// it was).
+// one (the word transposer: every value stays bit for bit as it was; a
+// multiplication by 1 would quieten a signalling NaN).
 func Transpose(dst []float32, stride int, src []float32, ld, rows, cols int) {
 	if rows <= 0 || cols <= 0 {
 		return
