@@ -15,6 +15,7 @@ type File struct {
 	Header *Header
 	data   []byte // the whole file
 	unmap  func() error
+	mapped bool // data is a file mapping (Evict can drop its pages)
 	path   string
 }
 
@@ -34,11 +35,29 @@ func Open(path string) (*File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w (file %s)", err, path)
 	}
-	data, unmap, err := mapFile(f, size)
+	data, unmap, mapped, err := mapFile(f, size)
 	if err != nil {
 		return nil, fmt.Errorf("safetensors: map %s: %w", path, err)
 	}
-	return &File{Header: h, data: data, unmap: unmap, path: path}, nil
+	return &File{Header: h, data: data, unmap: unmap, mapped: mapped, path: path}, nil
+}
+
+// Evict tells the kernel the named tensor's bytes will not be read again,
+// so the pages a conversion touched stop counting towards the process's
+// resident memory (they stay in the page cache, and reading them again
+// faults them back in). Loaders that convert a model tensor by tensor call
+// it to keep their peak at what they built, not what they built plus the
+// file. A no-op when the file was read rather than mapped.
+func (f *File) Evict(name string) {
+	if !f.mapped || f.data == nil {
+		return
+	}
+	info, ok := f.Header.Info(name)
+	if !ok {
+		return
+	}
+	off := f.Header.DataOffset
+	evictRange(f.data, off+info.Begin, off+info.End)
 }
 
 // Close releases the mapping. Slices returned by Bytes become invalid.

@@ -68,6 +68,10 @@ func NewCLIPTextModelWithOptions(cfg CLIPTextConfig, sd StateDict, opts Options)
 	if err != nil {
 		return nil, fmt.Errorf("build clip: %w", err)
 	}
+	return newCLIPTextModel(cfg, r)
+}
+
+func newCLIPTextModel(cfg CLIPTextConfig, r *weightReader) (*CLIPTextModel, error) {
 	r.used["text_model.embeddings.position_ids"] = true // a buffer, not a weight
 	hidden := cfg.HiddenSize
 	if cfg.NumAttentionHeads < 1 || hidden%cfg.NumAttentionHeads != 0 {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/invokego/invokego/internal/engine/safetensors"
 )
 
 // findWeights returns the safetensors weight file of a diffusers component folder.
@@ -30,11 +32,16 @@ func LoadUNetFolderWithOptions(dir string, opts Options) (*UNet, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load unet: %w", err)
 	}
-	sd, err := LoadStateDict(path, nil)
+	f, err := safetensors.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("load unet: %w", err)
 	}
-	u, err := NewUNetWithOptions(cfg, sd, opts)
+	defer f.Close()
+	r, err := opts.fileReader(f)
+	if err != nil {
+		return nil, fmt.Errorf("load unet: %w", err)
+	}
+	u, err := newUNet(cfg, r)
 	if err != nil {
 		return nil, fmt.Errorf("load unet %s: %w", dir, err)
 	}
@@ -54,11 +61,16 @@ func LoadVAEFolderWithOptions(dir string, opts Options) (*VAE, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load vae: %w", err)
 	}
-	sd, err := LoadStateDict(path, nil)
+	f, err := safetensors.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("load vae: %w", err)
 	}
-	v, err := NewVAEWithOptions(cfg, sd, opts)
+	defer f.Close()
+	r, err := opts.fileReader(f)
+	if err != nil {
+		return nil, fmt.Errorf("load vae: %w", err)
+	}
+	v, err := newVAE(cfg, r)
 	if err != nil {
 		return nil, fmt.Errorf("load vae %s: %w", dir, err)
 	}
@@ -80,11 +92,16 @@ func LoadCLIPTextFolderWithOptions(dir string, opts Options) (*CLIPTextModel, er
 	if err != nil {
 		return nil, fmt.Errorf("load text encoder: %w", err)
 	}
-	sd, err := LoadStateDict(path, nil)
+	f, err := safetensors.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("load text encoder: %w", err)
 	}
-	m, err := NewCLIPTextModelWithOptions(cfg, sd, opts)
+	defer f.Close()
+	r, err := opts.fileReader(f)
+	if err != nil {
+		return nil, fmt.Errorf("load text encoder: %w", err)
+	}
+	m, err := newCLIPTextModel(cfg, r)
 	if err != nil {
 		return nil, fmt.Errorf("load text encoder %s: %w", dir, err)
 	}
