@@ -147,21 +147,28 @@ def main():
             f"target ≤ 1.3 × weights + 1 GiB = {mem['limit_bytes'] / gib:.2f} GiB → "
             f"{'within' if mem['within_limit'] else 'OVER'} ({100 * mem['peak_over_limit']:.0f} % of the limit). "
             f"RSS before the run {mem['rss_before'] / gib:.2f} GiB.")
-    images = [r for k, r in eng.items() if k and k.startswith("image_512")]
+    images = [r for k, r in eng.items() if k and (k.startswith("image_512") or k.startswith("queue_image_512"))]
     if images:
         add("")
         add("Time to a whole 512×512 SD-1.5 image in invokego (random SD-1.5-sized weights; text encoder on both "
-            "prompts, every denoising step, VAE decode, PNG encode, 256 px WebP thumbnail; peak RSS with the "
-            "models resident, high-water mark reset after loading):")
+            "prompts, every denoising step, VAE decode, PNG encode, 256 px WebP thumbnail). **in-process**: "
+            "enginebench calls the engine directly (guidance 0 = one UNet half per step); **queue**: InvokeAI's "
+            "txt2img graph enqueued over HTTP to the real server in the bench's process, parts from the server's "
+            "events, after a 1-step warm-up that loads the models (its peak, which includes loading, is the last "
+            "column); peak RSS with the models resident, high-water mark reset before the timed run:")
         add("")
-        add("| image | precision | scheduler | steps | CFG | total s | CPU s | text encoder s | mean step s | "
-            "VAE decode s | PNG s | thumbnail s | peak RSS GiB | load 1-min |")
-        add("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+        add("| image | via | precision | scheduler | steps | CFG | total s | CPU s | text encoder s | mean step s | "
+            "VAE decode s | PNG s | thumbnail s | peak RSS GB | load 1-min | load + warm-up peak GB |")
+        add("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
         for r in images:
-            add(f"| {r['name']} | {r['precision']} | {r['scheduler']} | {r['steps']} | {r['cfg_scale']} | "
-                f"{r['seconds']:.1f} | {r['cpu_seconds']:.1f} | {r['text_encoder_seconds']:.2f} | "
-                f"{r['mean_step_seconds']:.2f} | {r['vae_decode_seconds']:.2f} | {r['png_encode_seconds']:.3f} | "
-                f"{r['thumbnail_seconds']:.3f} | {r['peak_rss_bytes'] / (1 << 30):.2f} | {r.get('load', '?')} |")
+            via = "queue" if r["name"].startswith("queue") else "in-process"
+            warm = r.get("warmup_peak_rss_bytes")
+            add(f"| {r['name']} | {via} | {r['precision']} | {r['scheduler']} | {r['steps']} | {r['cfg_scale']} | "
+                f"{r['seconds']:.1f} | {r['cpu_seconds']:.1f} | {r.get('text_encoder_seconds', 0):.2f} | "
+                f"{r.get('mean_step_seconds', 0):.2f} | {r.get('vae_decode_seconds', 0):.2f} | "
+                f"{r.get('png_encode_seconds', 0):.3f} | {r.get('thumbnail_seconds', 0):.3f} | "
+                f"{r['peak_rss_bytes'] / 1e9:.2f} | {r.get('load', '?')} | "
+                f"{'' if warm is None else f'{warm / 1e9:.2f}'} |")
     notes.append("- The peer is Debian bookworm's torch 1.13: it has no fused attention (scaled_dot_product_attention "
                  "arrived in torch 2.0), so its UNet and VAE attention run unfused (baddbmm → softmax → bmm over "
                  "4096×4096 score matrices at head width 40), as diffusers does on torch 1.13. A torch 2.x peer would "

@@ -58,6 +58,10 @@ GOMAXPROCS="$THREADS" "$OUT/enginebench" -runs "$RUNS" -warmup "$WARMUP" ${ENGIN
 # TURBO_STEPS-step turbo-style image); long on two shared cores.
 GOMAXPROCS="$THREADS" "$OUT/enginebench" -only image -image-steps "${IMAGE_STEPS:-25}" -turbo-steps "${TURBO_STEPS:-4}" \
 	| grep -v '"name":"machine"' | tee -a "$OUT/engine.jsonl"
+# The same images through the server's queue (InvokeAI's txt2img graph over HTTP; a fresh server and root per
+# image; writes ~2 GB of bf16 model files under TMPDIR and deletes them).
+GOMAXPROCS="$THREADS" "$OUT/enginebench" -only queue -image-steps "${IMAGE_STEPS:-25}" -turbo-steps "${TURBO_STEPS:-4}" \
+	| grep -v '"name":"machine"' | tee -a "$OUT/engine.jsonl"
 uptime >"$OUT/uptime_end"
 
 # 4. The table.

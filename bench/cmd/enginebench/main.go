@@ -49,13 +49,15 @@ type result struct {
 func main() {
 	runs := flag.Int("runs", 3, "timed runs per workload (the median is reported)")
 	warmup := flag.Int("warmup", 1, "untimed runs first")
-	only := flag.String("only", "memory,unet,text,vae,bf16,controlnet", "comma-separated workloads (memory: peak RSS of a 512×512 run; bf16: UNet with bf16 weights; controlnet: a UNet step with one ControlNet, next to the plain step; image: whole 512×512 images, not run by default)")
+	only := flag.String("only", "memory,unet,text,vae,bf16,controlnet", "comma-separated workloads (memory: peak RSS of a 512×512 run; bf16: UNet with bf16 weights; controlnet: a UNet step with one ControlNet, next to the plain step; image: whole 512×512 images, not run by default; queue: the same through the server's queue; sdxl: an SDXL 1024² image through the queue, bf16)")
 	seed := flag.Uint64("seed", 1, "weight seed")
 	steps := flag.Int("memory-steps", 1, "UNet steps in the memory run")
 	imageSteps := flag.Int("image-steps", 25, "denoising steps of the whole-image run (image workload)")
 	turboSteps := flag.Int("turbo-steps", 4, "steps of the turbo-style whole-image run")
 	imagePrecisions := flag.String("image-precisions", "bf16,fp32", "precisions of the whole-image runs, each with its own models")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the timed runs (not the model building or warm-up) to this file")
+	sdxlSteps := flag.Int("sdxl-steps", 25, "denoising steps of the SDXL 1024² queue image (sdxl workload; ~30 s a step on 2 cores)")
+	queuePrecisions := flag.String("queue-precisions", "bf16", "precisions of the queue workload's images (each a fresh server)")
 	flag.StringVar(&heapProfile, "heapprofile", "", "image workload: write the heap profile taken at the largest RSS of the last part to this file")
 	flag.Parse()
 	if *cpuProfile != "" {
@@ -194,6 +196,30 @@ func main() {
 			imageRun(ctx, "image_512_"+prec, ic, iu, iv, ids, "dpmpp_2m", sd15SchedulerConfig, *imageSteps, 7.5, prec)
 			imageRun(ctx, "image_512_turbo_"+prec, ic, iu, iv, ids, "euler_a", turboSchedulerConfig, *turboSteps, 0, prec)
 		}
+	}
+	if want["queue"] {
+		// Whole images through the server's queue: SD-1.5 with dpmpp_2m
+		// and CFG 7.5, then a turbo-style image (euler_a, trailing
+		// spacing, guidance 0), each on a fresh server and root.
+		unet, clip, vae = nil, nil, nil
+		for _, prec := range strings.Split(*queuePrecisions, ",") {
+			queueRun(ctx, "queue_image_512_"+prec, "sd15", prec, *seed, "dpmpp_2m", sd15SchedulerConfig, *imageSteps, 7.5)
+			runtime.GC()
+			debug.FreeOSMemory()
+			if *turboSteps > 0 {
+				// denoise_latents takes cfg_scale ≥ 1 (InvokeAI's bound), and
+				// at 1 it still runs both halves, as InvokeAI does.
+				queueRun(ctx, "queue_image_512_turbo_"+prec, "sd15", prec, *seed, "euler_a", turboSchedulerConfig, *turboSteps, 1)
+				runtime.GC()
+				debug.FreeOSMemory()
+			}
+		}
+	}
+	if want["sdxl"] {
+		// SDXL base 1024² through the queue, bf16 (its fp32 weights would
+		// be 10 GB): -sdxl-steps steps of euler with CFG 7.5.
+		unet, clip, vae = nil, nil, nil
+		queueRun(ctx, "queue_image_1024_sdxl_bf16", "sdxl", "bf16", *seed, "euler", sdxlSchedulerConfig, *sdxlSteps, 7.5)
 	}
 	if want["bf16"] {
 		// The bf16 UNet is built last, after the fp32 one is dropped, so

@@ -27,6 +27,9 @@ var memClasses = []string{
 	"/memory/classes/heap/unused:bytes",
 	"/memory/classes/heap/released:bytes",
 	"/memory/classes/total:bytes",
+	"/gc/gomemlimit:bytes",
+	"/gc/heap/goal:bytes",
+	"/gc/heap/live:bytes",
 }
 
 // heapProfile is -heapprofile: where the sampler writes the heap profile
@@ -48,7 +51,7 @@ func startMemSampler(every time.Duration) *memSampler {
 			m.mu.Lock()
 			if m.peak == nil || rss > m.peak["rss"] {
 				metrics.Read(samples)
-				p := map[string]int64{"rss": rss}
+				p := map[string]int64{"rss": rss, "rss_anon": procStatusKB("RssAnon") * 1024, "rss_file": procStatusKB("RssFile") * 1024}
 				for _, s := range samples {
 					p[s.Name] = int64(s.Value.Uint64())
 				}

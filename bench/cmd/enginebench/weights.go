@@ -124,6 +124,28 @@ type unetShape struct {
 	inC, outC      int
 	downTypes      []string
 	upTypes        []string
+	// SDXL: transformer blocks per level (nil: one), linear proj_in/out,
+	// and the text_time added embedding (input width; 0: none).
+	depth      []int
+	linearProj bool
+	addIn      int
+}
+
+func (u unetShape) depthAt(level int) int {
+	if u.depth == nil {
+		return 1
+	}
+	return u.depth[level]
+}
+
+// sdxlUNetShape is SDXL base's UNet (2.57B parameters).
+func sdxlUNetShape() unetShape {
+	return unetShape{
+		blocks: []int{320, 640, 1280}, layersPerBlock: 2, crossDim: 2048, inC: 4, outC: 4,
+		downTypes: []string{"DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"},
+		upTypes:   []string{"CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"},
+		depth:     []int{1, 2, 10}, linearProj: true, addIn: 2816,
+	}
 }
 
 func sd15UNetShape() unetShape {
@@ -158,10 +180,26 @@ func (s *synth) resnet(name string, in, out, temb int) {
 	}
 }
 
-func (s *synth) transformer2D(name string, c, ctx int) {
+// transformer2DWith is a Transformer2DModel with depth blocks and linear
+// (SDXL) or 1×1 convolution (SD-1.x) projections.
+func (s *synth) transformer2DWith(name string, c, ctx, depth int, linear bool) {
 	s.norm(name+".norm", c)
-	s.conv(name+".proj_in", c, c, 1)
-	b := name + ".transformer_blocks.0"
+	if linear {
+		s.linear(name+".proj_in", c, c, true)
+	} else {
+		s.conv(name+".proj_in", c, c, 1)
+	}
+	for d := 0; d < depth; d++ {
+		s.transformerBlock(fmt.Sprintf("%s.transformer_blocks.%d", name, d), c, ctx)
+	}
+	if linear {
+		s.linear(name+".proj_out", c, c, true)
+	} else {
+		s.conv(name+".proj_out", c, c, 1)
+	}
+}
+
+func (s *synth) transformerBlock(b string, c, ctx int) {
 	s.norm(b+".norm1", c)
 	s.norm(b+".norm2", c)
 	s.norm(b+".norm3", c)
@@ -176,7 +214,6 @@ func (s *synth) transformer2D(name string, c, ctx int) {
 	}
 	s.linear(b+".ff.net.0.proj", c, 8*c, true) // GEGLU: value and gate halves
 	s.linear(b+".ff.net.2", 4*c, c, true)
-	s.conv(name+".proj_out", c, c, 1)
 }
 
 func synthUNet(u unetShape, seed uint64) *synth {
@@ -200,7 +237,7 @@ func synthUNet(u unetShape, seed uint64) *synth {
 			}
 			s.resnet(fmt.Sprintf("up_blocks.%d.resnets.%d", i, j), in+skip, out, temb)
 			if u.upTypes[i] == "CrossAttnUpBlock2D" {
-				s.transformer2D(fmt.Sprintf("up_blocks.%d.attentions.%d", i, j), out, u.crossDim)
+				s.transformer2DWith(fmt.Sprintf("up_blocks.%d.attentions.%d", i, j), out, u.crossDim, u.depthAt(n-1-i), u.linearProj)
 			}
 		}
 		if i < n-1 {
@@ -222,6 +259,10 @@ func (s *synth) unetEncoder(u unetShape) int {
 	s.conv("conv_in", u.inC, ch[0], 3)
 	s.linear("time_embedding.linear_1", ch[0], temb, true)
 	s.linear("time_embedding.linear_2", temb, temb, true)
+	if u.addIn > 0 {
+		s.linear("add_embedding.linear_1", u.addIn, temb, true)
+		s.linear("add_embedding.linear_2", temb, temb, true)
+	}
 	prev := ch[0]
 	for i := 0; i < n; i++ {
 		for j := 0; j < u.layersPerBlock; j++ {
@@ -231,7 +272,7 @@ func (s *synth) unetEncoder(u unetShape) int {
 			}
 			s.resnet(fmt.Sprintf("down_blocks.%d.resnets.%d", i, j), in, ch[i], temb)
 			if u.downTypes[i] == "CrossAttnDownBlock2D" {
-				s.transformer2D(fmt.Sprintf("down_blocks.%d.attentions.%d", i, j), ch[i], u.crossDim)
+				s.transformer2DWith(fmt.Sprintf("down_blocks.%d.attentions.%d", i, j), ch[i], u.crossDim, u.depthAt(i), u.linearProj)
 			}
 		}
 		if i < n-1 {
@@ -241,7 +282,7 @@ func (s *synth) unetEncoder(u unetShape) int {
 	}
 	top := ch[n-1]
 	s.resnet("mid_block.resnets.0", top, top, temb)
-	s.transformer2D("mid_block.attentions.0", top, u.crossDim)
+	s.transformer2DWith("mid_block.attentions.0", top, u.crossDim, u.depthAt(n-1), u.linearProj)
 	s.resnet("mid_block.resnets.1", top, top, temb)
 	return temb
 }
@@ -300,6 +341,9 @@ func synthCLIP(c sd.CLIPTextConfig, seed uint64) *synth {
 		s.linear(p+".mlp.fc2", c.IntermediateSize, d, true)
 	}
 	s.norm("text_model.final_layer_norm", d)
+	if c.WithProjection {
+		s.linear("text_projection", d, c.ProjectionDim, false)
+	}
 	return s
 }
 

@@ -47,22 +47,24 @@ func ResizeIn(ctx context.Context, x *tensor.Tensor, h, w int, mode string) (*te
 // unetHeap: a UNet step's largest activation is the first level's GEGLU
 // projection, 8·C0 channels over h×w tokens for each of the 2n rows of the
 // CFG pair; the step's live set peaked at about six of them (with the skip
-// connections and attention scratch).
+// connections and attention scratch), and a limit that close made the
+// collector run every few tens of milliseconds, so eight.
 func unetHeap(unet *sd.UNet, n, h, w int) int64 {
 	c0 := 320
 	if len(unet.Config.BlockOutChannels) > 0 {
 		c0 = unet.Config.BlockOutChannels[0]
 	}
-	return 6 * 4 * int64(2*n) * int64(h*w) * int64(8*c0)
+	return 8 * 4 * int64(2*n) * int64(h*w) * int64(8*c0)
 }
 
-// vaeHeap: a VAE decode's full-resolution blocks hold at most about five
-// images of C0 channels at h×w (the upsampled input at 2·C0 channels, the
-// shortcut, the first convolution's output and the window buffers).
+// vaeHeap: a VAE decode's full-resolution blocks hold about five images of
+// C0 channels at h×w (the upsampled input at 2·C0 channels, the shortcut,
+// the first convolution's output and the window buffers); the live heap
+// measured up to six, so a little of the collector's work remains there.
 func vaeHeap(vae *sd.VAE, n, h, w int) int64 {
 	c0 := 128
 	if len(vae.Config.BlockOutChannels) > 0 {
 		c0 = vae.Config.BlockOutChannels[0]
 	}
-	return 3 * 4 * int64(n) * int64(c0) * int64(h*w)
+	return 5 * 4 * int64(n) * int64(c0) * int64(h*w)
 }

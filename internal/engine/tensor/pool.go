@@ -84,8 +84,8 @@ func (t *Tensor) Release() {
 	t.Data = nil
 }
 
-// LimitHeap sets the Go runtime's soft memory limit to the live heap now
-// plus extra bytes (plus a margin for the runtime's own structures) for a
+// LimitHeap drops the pooled buffers, collects, and sets the Go runtime's
+// soft memory limit to the live heap plus extra bytes (plus a margin for the runtime's own structures) for a
 // phase that will hold about extra bytes of activations, unless a lower
 // limit is already set; the returned function restores the previous one.
 //
@@ -100,6 +100,14 @@ func (t *Tensor) Release() {
 // (one queue item runs at a time); a nested call only lowers the limit
 // further while it runs.
 func LimitHeap(extra int64) (restore func()) {
+	if extra <= 0 {
+		return func() {}
+	}
+	// The live size the runtime reports is that of its last collection,
+	// which may have run mid-way through the previous phase (in the server
+	// the heap a decode started from read 700 MB for 330 MB live): trimming
+	// first measures the phase's real starting point.
+	TrimPooled()
 	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
 	metrics.Read(s)
 	var live int64
