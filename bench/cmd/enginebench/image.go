@@ -10,6 +10,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"time"
 
 	"github.com/gen2brain/webp"
@@ -88,6 +89,14 @@ func imageRun(ctx context.Context, name string, clip *sd.CLIPTextModel, unet *sd
 	tDenoise := time.Since(t0).Seconds() - tText
 	mark("denoise")
 	t1 := time.Now()
+	if profileFile != nil {
+		// -cpuprofile with the image workload profiles the first VAE
+		// decode, the largest fixed part of a few-step image.
+		if err := pprof.StartCPUProfile(profileFile); err == nil {
+			profileFile = nil
+			defer pprof.StopCPUProfile()
+		}
+	}
 	img, err := pipeline.DecodeLatents(ctx, vae, latents, sd.VAEOptions{})
 	check(err)
 	rgb, err := pipeline.ToImage(img)
