@@ -62,6 +62,51 @@ def load_str(r):
     return "→".join(f"{x:.1f}" for x in r["load"])
 
 
+def best_of(rows):
+    """The faster (median wall seconds) of a side's fp32 and bf16 UNet step rows."""
+    have = [r for r in (rows.get("unet_fp32"), rows.get("unet_bf16")) if r and r.get("seconds")]
+    return min(have, key=lambda r: r["seconds"]) if have else None
+
+
+def prec_of(r):
+    return "bf16" if r["name"].endswith("bf16") else "fp32"
+
+
+def best_of_both(add, eng, torch):
+    """The UNet step as a user meets it: each precision like for like, then each
+    side's best precision against the other's (a user picks the faster one)."""
+    if not any(k in eng or k in torch for k in ("unet_fp32", "unet_bf16")):
+        return
+    add("")
+    add("SD-1.5 UNet step (batch 2, 4×64×64 latents, 77×768 context), median wall seconds "
+        "(process CPU seconds in brackets); the peer runs bf16 as a diffusers user would "
+        "(`unet.to(torch.bfloat16)`, bf16 inputs):")
+    add("")
+    add("| | invokego | PyTorch peer | ratio invokego / peer (CPU ratio) |")
+    add("|---|---|---|---|")
+
+    def cell(r):
+        if not r or not r.get("seconds"):
+            return "n/a"
+        return f"{r['seconds']:.2f} s ({r.get('cpu_seconds', 0):.1f} CPU-s)"
+
+    def ratio(e, t):
+        if not (e and t and e.get("seconds") and t.get("seconds")):
+            return "n/a"
+        cr = ""
+        if e.get("cpu_seconds") and t.get("cpu_seconds"):
+            cr = f" ({e['cpu_seconds'] / t['cpu_seconds']:.2f})"
+        return f"**{e['seconds'] / t['seconds']:.2f}**{cr}"
+
+    for k in ("unet_fp32", "unet_bf16"):
+        e, t = eng.get(k), torch.get(k)
+        add(f"| {k[5:]} | {cell(e)} | {cell(t)} | {ratio(e, t)} |")
+    be, bt = best_of(eng), best_of(torch)
+    if be and bt:
+        add(f"| best of each (invokego {prec_of(be)}, peer {prec_of(bt)}) | {cell(be)} | {cell(bt)} | "
+            f"{ratio(be, bt)} |")
+
+
 def main():
     out_dir = sys.argv[1]
     results = sys.argv[2] if len(sys.argv) > 2 else None
@@ -91,6 +136,7 @@ def main():
         f"OPENBLAS_CORETYPE={cfg.get('OPENBLAS_CORETYPE')}, LD_PRELOAD={cfg.get('LD_PRELOAD')}.")
     add(f"Load (uptime) before PyTorch: `{read(os.path.join(out_dir, 'uptime_torch'))}`; before invokego: "
         f"`{read(os.path.join(out_dir, 'uptime_engine'))}`; at the end: `{read(os.path.join(out_dir, 'uptime_end'))}`.")
+    best_of_both(add, eng, torch)
     add("")
     add("Seconds are medians of the timed runs (wall clock). Ratio = invokego / PyTorch (< 1: invokego faster); "
         "the CPU ratio uses process CPU seconds instead, which a busy machine distorts less. "
@@ -169,6 +215,9 @@ def main():
                 f"{r.get('png_encode_seconds', 0):.3f} | {r.get('thumbnail_seconds', 0):.3f} | "
                 f"{r['peak_rss_bytes'] / 1e9:.2f} | {r.get('load', '?')} | "
                 f"{'' if warm is None else f'{warm / 1e9:.2f}'} |")
+    notes.append("- The peer (`bench/sdtorch.py`) was checked against diffusers 0.25.1's own UNet2DConditionModel on "
+                 "the same weights: the same step output bit for bit in fp32 and bf16, and the same CPU time within "
+                 "a few per cent (method and figures in bench/README.md).")
     notes.append("- The peer is Debian bookworm's torch 1.13: it has no fused attention (scaled_dot_product_attention "
                  "arrived in torch 2.0), so its UNet and VAE attention run unfused (baddbmm → softmax → bmm over "
                  "4096×4096 score matrices at head width 40), as diffusers does on torch 1.13. A torch 2.x peer would "
