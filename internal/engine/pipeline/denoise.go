@@ -294,14 +294,14 @@ type guidance struct {
 	negAdded *sd.AddedCond
 	posAdded *sd.AddedCond
 	// negEmbeds is the negative conditioning alone, for steps with
-	// guidance 0 (see predict).
-	negEmbeds *tensor.Tensor
+	// guidance 0 and 1 (see predict).
+	negEmbeds, posEmbeds *tensor.Tensor
 }
 
 func newGuidance(p DenoiseParams, sdxl bool) *guidance {
 	g := &guidance{unet: p.UNet, opts: p.UNetOptions, rescale: float32(p.CFGRescaleMultiplier)}
 	neg, pos := p.Negative.Embeds, p.Positive.Embeds
-	g.negEmbeds = neg
+	g.negEmbeds, g.posEmbeds = neg, pos
 	if sdxl {
 		g.negAdded = &sd.AddedCond{TextEmbeds: p.Negative.PooledEmbeds, TimeIDs: tensor.FromData(p.Negative.AddTimeIDs, 1, len(p.Negative.AddTimeIDs))}
 		g.posAdded = &sd.AddedCond{TextEmbeds: p.Positive.PooledEmbeds, TimeIDs: tensor.FromData(p.Positive.AddTimeIDs, 1, len(p.Positive.AddTimeIDs))}
@@ -360,15 +360,22 @@ func stackRows(a, b *tensor.Tensor) *tensor.Tensor {
 // of calls, for the adapters' begin/end rules.
 func (g *guidance) predict(ctx context.Context, input *tensor.Tensor, t, scale float32, step, total int) ([]float32, error) {
 	n := len(input.Data)
-	if scale == 0 && g.rescale == 0 && g.adapters.empty() && g.regions == nil {
-		// uncond + (cond − uncond)·0 is uncond (up to the sign of a zero):
-		// guidance 0, what few-step turbo models run with, needs only the
-		// negative side's call, half the work of the pair.
-		opts, err := g.callOptions(ctx, sideNeg, input, t, step, total)
+	if (scale == 0 || scale == 1) && g.rescale == 0 && g.adapters.empty() && g.regions == nil {
+		// uncond + (cond − uncond)·0 is uncond (up to the sign of a zero),
+		// and uncond + (cond − uncond)·1 is cond (up to one rounding of
+		// the difference): guidance 0, and guidance 1, the lowest
+		// denoise_latents accepts and what turbo models are run with in
+		// InvokeAI's UI, need only one side's call, half the work of the
+		// pair.
+		side, embeds, added := sideNeg, g.negEmbeds, g.negAdded
+		if scale == 1 {
+			side, embeds, added = sidePos, g.posEmbeds, g.posAdded
+		}
+		opts, err := g.callOptions(ctx, side, input, t, step, total)
 		if err != nil {
 			return nil, err
 		}
-		u, err := g.unet.ForwardWith(ctx, input, []float32{t}, g.negEmbeds, g.negAdded, opts)
+		u, err := g.unet.ForwardWith(ctx, input, []float32{t}, embeds, added, opts)
 		if err != nil {
 			return nil, err
 		}

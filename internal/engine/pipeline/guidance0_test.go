@@ -51,3 +51,44 @@ func TestGuidanceZeroUsesNegativeOnly(t *testing.T) {
 		t.Error("guidance 1 gave the guidance-0 result: the positive side is ignored")
 	}
 }
+
+// TestGuidanceOneUsesPositiveOnly: with guidance 1 the prediction is the
+// positive side's alone (uncond + (cond − uncond)·1), so the negative prompt
+// cannot matter, and the result is what the full pair gives at a scale just
+// above 1.
+func TestGuidanceOneUsesPositiveOnly(t *testing.T) {
+	p := loadTinyPipe(t)
+	ctx := context.Background()
+	enc := func(s string) *Conditioning {
+		e, err := EncodePrompt(ctx, p.encoder(), s, LastHiddenNormalized)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &Conditioning{Embeds: e}
+	}
+	pos, negA, negB := enc("a cat"), enc("blurry"), enc("a lighthouse at night")
+	run := func(neg *Conditioning, cfg float64) []float32 {
+		shape := []int{1, 4, 8, 8}
+		out, err := Denoise(ctx, DenoiseParams{
+			UNet: p.pipe.UNet, SchedulerName: "euler_a", SchedulerConfig: p.schedulerConfig, Steps: 3,
+			CFGScale: []float64{cfg}, DenoisingEnd: 1, Positive: pos, Negative: neg, Seed: 3,
+			Noise: tensor.FromData(noise.Randn(3, noise.Float32, shape...), shape...),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out.Data
+	}
+	ra, rb, pair := run(negA, 1), run(negB, 1), run(negA, 1.0000002)
+	worst := 0.0
+	for i := range ra {
+		if ra[i] != rb[i] {
+			t.Fatalf("guidance 1: the negative prompt changed latent %d (%v vs %v)", i, ra[i], rb[i])
+		}
+		worst = max(worst, math.Abs(float64(ra[i]-pair[i])))
+	}
+	if worst > 1e-4 {
+		t.Errorf("guidance 1 differs from the pair at scale 1.0000002 by %g", worst)
+	}
+	t.Logf("guidance 1 vs the pair at 1.0000002: max |Δ| %g", worst)
+}
