@@ -340,9 +340,16 @@ func cpuInfo(field string) string {
 func check(err error) {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "enginebench:", err)
+		for _, dir := range tempRoots {
+			_ = os.RemoveAll(dir) // the queue workloads' model files (GBs), which os.Exit would leave
+		}
 		os.Exit(1)
 	}
 }
+
+// tempRoots are the queue workloads' temporary roots, removed by check on a
+// failure (deferred removals do not run on os.Exit).
+var tempRoots []string
 
 // profileFile receives the CPU profile of the timed runs (-cpuprofile); only
 // the first timed workload is profiled (a profile file holds one profile).

@@ -615,6 +615,7 @@ func parts(evs []timedEvent, logs []map[string]any) map[string]any {
 func queueRun(ctx context.Context, name, arch, precision string, seed uint64, sched, schedCfg string, steps int, cfgScale float64) {
 	root, err := os.MkdirTemp("", "invokego-queuebench-")
 	check(err)
+	tempRoots = append(tempRoots, root)
 	defer os.RemoveAll(root)
 	src := filepath.Join(root, "src", arch+"-random")
 	t0 := time.Now()
