@@ -218,6 +218,10 @@ def main():
     notes.append("- The peer (`bench/sdtorch.py`) was checked against diffusers 0.25.1's own UNet2DConditionModel on "
                  "the same weights: the same step output bit for bit in fp32 and bf16, and the same CPU time within "
                  "a few per cent (method and figures in bench/README.md).")
+    notes.append("- On a loaded machine the peer's CPU-seconds overstate its work: its OpenMP threads spin while "
+                 "waiting for a descheduled partner (on Zen 5 at load 4-10 its bf16 step took 19-21 CPU-s with the "
+                 "default wait policy and 15-16 with OMP_WAIT_POLICY=PASSIVE), so there the CPU ratio flatters "
+                 "invokego and the wall ratio, taken at the same load on both sides, is the fairer one.")
     notes.append("- The peer is Debian bookworm's torch 1.13: it has no fused attention (scaled_dot_product_attention "
                  "arrived in torch 2.0), so its UNet and VAE attention run unfused (baddbmm → softmax → bmm over "
                  "4096×4096 score matrices at head width 40), as diffusers does on torch 1.13. A torch 2.x peer would "
