@@ -13,9 +13,9 @@ import (
 // sigma interpolated geometrically between two steps. Every step but the
 // last takes two model calls: even calls move to the midpoint, odd calls
 // finish the step from the saved sample. The ancestral variant aims below
-// the next sigma and adds fresh noise after each full step. No reference
-// run exists in the fixtures; the code follows diffusers operation by
-// operation, like the checked samplers.
+// the next sigma and adds fresh noise after each full step. The code
+// follows diffusers operation by operation; the only reference runs are
+// the 1, 2 and 4 step ones of TestFewStepGoldens.
 type kdpm2 struct {
 	base
 	ancestral bool
@@ -105,10 +105,7 @@ func (s *kdpm2) SetTimesteps(n int) error {
 	// step's own timestep.
 	tsInterp := make([]float64, n+1)
 	for k, v := range interp {
-		tsInterp[k] = sigmaToTF32(v, logTable)
-		if !s.cfg.UseKarrasSigmas {
-			tsInterp[k] = float64(float32(tsInterp[k])) // cast to the float32 timesteps' dtype
-		}
+		tsInterp[k] = float64(sigmaToTTensor(v, logTable))
 	}
 	s.timesteps = []float64{ts[0]}
 	for k := 1; k < n; k++ {

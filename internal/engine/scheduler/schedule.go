@@ -179,11 +179,28 @@ func sigmaToT(sigma float64, logSigmas []float32) float64 {
 	return sigmaToTLog(logSigma, float32(logSigma), logSigmas)
 }
 
-// sigmaToTF32 is _sigma_to_t on a float32 sigma (a tensor element), whose
-// log numpy then takes in float32.
-func sigmaToTF32(sigma float32, logSigmas []float32) float64 {
-	ls := torchmath.NumpyLogf(max(sigma, 1e-10))
-	return sigmaToTLog(float64(ls), ls, logSigmas)
+// sigmaToTTensor is _sigma_to_t called with a float32 torch tensor element
+// and the float32 log-sigma tensor, as KDPM2 does for its interpolated
+// sigmas. numpy's maximum (against the Python float 1e-10) and log run in
+// float64 and hand back float64 tensors; every later operation meets a
+// float32 tensor and so, by torch's promotion rules, runs in float32: the
+// log is rounded to float32 (not taken in float32) and t itself is float32.
+// diffusers 0.39's runs with trailing spacing differ from a float32 log by
+// one ulp in t (testdata/sd-tiny/goldens/fewstep).
+func sigmaToTTensor(sigma float32, logSigmas []float32) float32 {
+	ls := float32(math.Log(math.Max(float64(sigma), 1e-10)))
+	n := len(logSigmas)
+	low := 0
+	for i, l := range logSigmas {
+		if ls-l >= 0 {
+			low = i
+		}
+	}
+	low = min(low, n-2)
+	lo, hi := logSigmas[low], logSigmas[low+1]
+	w := (lo - ls) / (lo - hi)
+	w = min(max(w, 0), 1)
+	return float32((1-w)*float32(low)) + float32(w*float32(low+1))
 }
 
 // sigmaToTLog finds log sigma's bracket in the table (compared at full

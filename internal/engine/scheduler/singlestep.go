@@ -10,8 +10,8 @@ import (
 // dpmsolver++ and solver order 1 or 2 (InvokeAI's dpmpp_2s): steps come in
 // groups; the first of a group is a first-order step from a saved sample,
 // the second redoes the whole group from that sample using both data
-// predictions. No reference run exists in the fixtures; the code follows
-// diffusers operation by operation, like the checked multistep solver.
+// predictions. The code follows diffusers operation by operation; the only
+// reference runs are the 1, 2 and 4 step ones of TestFewStepGoldens.
 type dpmSinglestep struct {
 	base
 	orders       []int

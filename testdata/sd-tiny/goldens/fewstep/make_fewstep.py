@@ -1,8 +1,8 @@
 """Dev-time generator of the few-step scheduler goldens in this folder.
 
-Runs diffusers 0.39.0's own LCMScheduler, TCDScheduler, EulerAncestralDiscreteScheduler and
-EulerDiscreteScheduler on SD-1.5's scheduler config with timestep_spacing "trailing" (how SD-Turbo
-and SDXL-Turbo ship), 1, 2 and 4 steps, started the way InvokeAI starts text-to-image: add_noise on
+Runs diffusers 0.39.0's own scheduler classes behind InvokeAI's scheduler names (LCM and TCD, for
+which the few-step path exists, and every other name invokego implements) on SD-1.5's scheduler
+config with timestep_spacing "trailing" (how SD-Turbo and SDXL-Turbo ship), 1, 2 and 4 steps, started the way InvokeAI starts text-to-image: add_noise on
 zeros at the first timestep, step noise from a torch.Generator seeded seed ^ 0xFFFFFFFF. The model
 outputs are fixed random tensors (no UNet). Every noise tensor a step draws is recorded too.
 
@@ -11,6 +11,7 @@ huggingface_hub/safetensors importable (nothing here loads or downloads files):
 
     PYTHONPATH=<diffusers-0.39.0>/src:<stub dir> /usr/bin/python3 make_fewstep.py <out dir>
 """
+import inspect
 import json
 import os
 import struct
@@ -37,10 +38,21 @@ for _name in ("xpu", "mps", "npu", "mlu", "musa"):
 
 import diffusers  # noqa: E402
 from diffusers.schedulers import (  # noqa: E402
+    scheduling_ddim,
+    scheduling_ddpm,
+    scheduling_deis_multistep,
+    scheduling_dpmsolver_multistep,
+    scheduling_dpmsolver_singlestep,
     scheduling_euler_ancestral_discrete,
     scheduling_euler_discrete,
+    scheduling_heun_discrete,
+    scheduling_k_dpm_2_ancestral_discrete,
+    scheduling_k_dpm_2_discrete,
     scheduling_lcm,
+    scheduling_lms_discrete,
+    scheduling_pndm,
     scheduling_tcd,
+    scheduling_unipc_multistep,
 )
 
 SEED = 42
@@ -48,13 +60,40 @@ SHAPE = (1, 4, 8, 8)
 HERE = os.path.dirname(os.path.abspath(__file__))
 MODEL_CONFIG = os.path.join(HERE, "..", "..", "models", "sd15-tiny", "scheduler", "scheduler_config.json")
 
-# InvokeAI name -> (module, class, step kwargs InvokeAI passes besides the generator).
+K0, K1 = {"use_karras_sigmas": False}, {"use_karras_sigmas": True}
+SDE = {"algorithm_type": "sde-dpmsolver++"}
+# InvokeAI scheduler name -> (module, class, config extras from InvokeAI's SCHEDULER_MAP, step kwargs
+# InvokeAI passes besides the generator). dpmpp_sde(_k) is left out: it needs torchsde's Brownian tree.
 CASES = {
-    "lcm": (scheduling_lcm, "LCMScheduler", {}),
-    "tcd": (scheduling_tcd, "TCDScheduler", {"eta": 1.0}),  # InvokeAI's denoise passes eta=1
-    "tcd_eta0.3": (scheduling_tcd, "TCDScheduler", {"eta": 0.3}),  # diffusers' default gamma
-    "euler_a": (scheduling_euler_ancestral_discrete, "EulerAncestralDiscreteScheduler", {}),
-    "euler": (scheduling_euler_discrete, "EulerDiscreteScheduler", {}),
+    "lcm": (scheduling_lcm, "LCMScheduler", {}, {}),
+    "tcd": (scheduling_tcd, "TCDScheduler", {}, {"eta": 1.0}),  # InvokeAI's denoise passes eta=1
+    "tcd_eta0.3": (scheduling_tcd, "TCDScheduler", {}, {"eta": 0.3}),  # diffusers' default gamma
+    "euler_a": (scheduling_euler_ancestral_discrete, "EulerAncestralDiscreteScheduler", {}, {}),
+    "euler": (scheduling_euler_discrete, "EulerDiscreteScheduler", K0, {}),
+    "euler_k": (scheduling_euler_discrete, "EulerDiscreteScheduler", K1, {}),
+    "ddim": (scheduling_ddim, "DDIMScheduler", {}, {}),
+    "ddpm": (scheduling_ddpm, "DDPMScheduler", {}, {}),
+    "pndm": (scheduling_pndm, "PNDMScheduler", {}, {}),
+    "lms": (scheduling_lms_discrete, "LMSDiscreteScheduler", K0, {}),
+    "lms_k": (scheduling_lms_discrete, "LMSDiscreteScheduler", K1, {}),
+    "heun": (scheduling_heun_discrete, "HeunDiscreteScheduler", K0, {}),
+    "heun_k": (scheduling_heun_discrete, "HeunDiscreteScheduler", K1, {}),
+    "kdpm_2": (scheduling_k_dpm_2_discrete, "KDPM2DiscreteScheduler", K0, {}),
+    "kdpm_2_k": (scheduling_k_dpm_2_discrete, "KDPM2DiscreteScheduler", K1, {}),
+    "kdpm_2_a": (scheduling_k_dpm_2_ancestral_discrete, "KDPM2AncestralDiscreteScheduler", K0, {}),
+    "kdpm_2_a_k": (scheduling_k_dpm_2_ancestral_discrete, "KDPM2AncestralDiscreteScheduler", K1, {}),
+    "deis": (scheduling_deis_multistep, "DEISMultistepScheduler", K0, {}),
+    "deis_k": (scheduling_deis_multistep, "DEISMultistepScheduler", K1, {}),
+    "dpmpp_2s": (scheduling_dpmsolver_singlestep, "DPMSolverSinglestepScheduler", {**K0, "solver_order": 2}, {}),
+    "dpmpp_2s_k": (scheduling_dpmsolver_singlestep, "DPMSolverSinglestepScheduler", {**K1, "solver_order": 2}, {}),
+    "dpmpp_2m": (scheduling_dpmsolver_multistep, "DPMSolverMultistepScheduler", {**K0, "solver_order": 2}, {}),
+    "dpmpp_2m_k": (scheduling_dpmsolver_multistep, "DPMSolverMultistepScheduler", {**K1, "solver_order": 2}, {}),
+    "dpmpp_2m_sde": (scheduling_dpmsolver_multistep, "DPMSolverMultistepScheduler", {**K0, "solver_order": 2, **SDE}, {}),
+    "dpmpp_2m_sde_k": (scheduling_dpmsolver_multistep, "DPMSolverMultistepScheduler", {**K1, "solver_order": 2, **SDE}, {}),
+    "dpmpp_3m": (scheduling_dpmsolver_multistep, "DPMSolverMultistepScheduler", {**K0, "solver_order": 3}, {}),
+    "dpmpp_3m_k": (scheduling_dpmsolver_multistep, "DPMSolverMultistepScheduler", {**K1, "solver_order": 3}, {}),
+    "unipc": (scheduling_unipc_multistep, "UniPCMultistepScheduler", K0, {}),
+    "unipc_k": (scheduling_unipc_multistep, "UniPCMultistepScheduler", K1, {}),
 }
 STEPS = (1, 2, 4)
 
@@ -68,7 +107,7 @@ def save(path, tensors, meta):
     header, blobs, off = {"__metadata__": meta}, [], 0
     for name in sorted(tensors):
         a = np.ascontiguousarray(tensors[name].detach().cpu().numpy())
-        dt = {np.dtype("float32"): "F32", np.dtype("int64"): "I64"}[a.dtype]
+        dt = {np.dtype("float32"): "F32", np.dtype("float64"): "F64", np.dtype("int64"): "I64"}[a.dtype]
         b = a.astype(a.dtype.newbyteorder("<")).tobytes()
         header[name] = {"dtype": dt, "shape": list(a.shape), "data_offsets": [off, off + len(b)]}
         blobs.append(b)
@@ -83,20 +122,23 @@ def save(path, tensors, meta):
 
 
 def run(name, steps, model_config):
-    module, cls_name, kwargs = CASES[name]
+    module, cls_name, extras, kwargs = CASES[name]
     cls = getattr(module, cls_name)
-    sched = cls.from_config(model_config)
+    sched = cls.from_config({**model_config, **extras})
+    # The config as resolved, before set_timesteps (DPMSolverSinglestep rewrites lower_order_final there).
+    resolved = {k: v for k, v in dict(sched.config).items() if not k.startswith("_")}
     sched.set_timesteps(steps)
 
     drawn = []
-    original = module.randn_tensor
+    original = getattr(module, "randn_tensor", None)  # deterministic schedulers do not import it
 
     def recording(*a, **k):
         t = original(*a, **k)
         drawn.append(t.clone())
         return t
 
-    module.randn_tensor = recording
+    if original is not None:
+        module.randn_tensor = recording
     try:
         init_noise = randn(SEED)
         t0 = sched.timesteps[0:1]
@@ -111,7 +153,10 @@ def run(name, steps, model_config):
             eps = randn(1000 + i)
             outputs.append(eps)
             before = len(drawn)
-            res = sched.step(eps, t, latents, generator=gen, **kwargs)
+            step_kwargs = dict(kwargs)
+            if "generator" in inspect.signature(sched.step).parameters:  # as InvokeAI decides
+                step_kwargs["generator"] = gen
+            res = sched.step(eps, t, latents, **step_kwargs)
             new = drawn[before:]
             assert len(new) <= 1, (name, i, len(new))
             noises.append(new[0] if new else torch.zeros(SHAPE))  # zeros: this step drew none
@@ -126,11 +171,12 @@ def run(name, steps, model_config):
         out["model_output"] = torch.stack(outputs)
         out["step_noise"] = torch.stack(noises)
         out["prev_sample"] = torch.stack(prevs)
-        out["step_aux"] = torch.stack(x0s)
+        if len(x0s) == len(prevs):  # PNDM's output has no auxiliary field
+            out["step_aux"] = torch.stack(x0s)
         out["final_latents"] = latents.clone()
     finally:
-        module.randn_tensor = original
-    resolved = {k: v for k, v in dict(sched.config).items() if not k.startswith("_")}
+        if original is not None:
+            module.randn_tensor = original
     return out, resolved
 
 
@@ -155,9 +201,11 @@ def main():
             save(os.path.join(outdir, file), out, {"scheduler": name, "steps": str(steps)})
             manifest["cases"][file] = {
                 "scheduler": name,
+                "invokeai_name": name.split("_eta")[0],
                 "class": CASES[name][1],
                 "steps": steps,
-                "step_kwargs": CASES[name][2],
+                "config_extras": CASES[name][2],
+                "step_kwargs": CASES[name][3],
                 "config": resolved,
                 "timesteps": [float(t) for t in out["timesteps"]],
             }
