@@ -286,10 +286,17 @@ func (u *UNet) ForwardWith(ctx context.Context, sample *tensor.Tensor, timesteps
 		if b.upsample != nil {
 			// Upsample to the next skip's size so odd latent sizes work.
 			next := skips[len(skips)-1]
-			up := tensor.UpsampleNearest(h, next.Shape[2], next.Shape[3])
+			oh, ow := next.Shape[2], next.Shape[3]
+			var up *tensor.Tensor
+			if oh == 2*h.Shape[2] && ow == 2*h.Shape[3] {
+				up = upsampleConv(p.conv(b.upsample), h)
+			} else {
+				x := tensor.UpsampleNearest(h, oh, ow)
+				up = p.conv(b.upsample).Forward(x)
+				x.Release()
+			}
 			h.Release()
-			h = p.conv(b.upsample).Forward(up)
-			up.Release()
+			h = up
 		}
 	}
 	n := u.normOut.forward(h, true)

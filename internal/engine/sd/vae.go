@@ -244,12 +244,15 @@ func (v *VAE) DecodeWith(ctx context.Context, latent *tensor.Tensor, opts VAEOpt
 			h = res.forwardOwned(p, h, nil)
 		}
 		if b.upsample != nil {
-			h = then(h, nil, tensor.UpsampleNearest2x)
 			// The buffers recycled at the smaller size are no use at the
 			// doubled one; dropped here they do not add to the peak of
-			// the full-resolution blocks (docs/performance.md).
+			// the full-resolution blocks (docs/performance.md). The
+			// upsampling is banded into the convolution, so its 4×-sized
+			// input is never held whole.
 			tensor.TrimPooled()
-			h = then(h, nil, p.conv(b.upsample).Forward)
+			conv := p.conv(b.upsample)
+			h = then(h, nil, func(x *tensor.Tensor) *tensor.Tensor { return upsampleConv(conv, x) })
+			tensor.TrimPooled()
 		}
 	}
 	h = then(h, nil, func(x *tensor.Tensor) *tensor.Tensor { return v.decNormOut.forward(x, true) })
