@@ -2,6 +2,7 @@ package tensor
 
 import (
 	"math/bits"
+	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
 	"sync"
@@ -24,16 +25,24 @@ const poolClasses = 40
 
 func init() { bufferPools.Store(new([poolClasses]sync.Pool)) }
 
-// TrimPooled drops every recycled buffer and runs a collection. Call it
+// TrimPooled drops every recycled buffer and collects. Call it
 // between phases whose activations differ in size (the denoising loop, then
 // the VAE decode): a sync.Pool keeps its buffers across one collection, and
 // because pooled buffers are reachable the collector's heap goal (twice the
 // live heap) counts them twice, so a decode following a CFG step ran on top
 // of ~750 MB of the step's buffers (peak RSS 3.97 GB against 2.45 GB after a
-// guidance-0 step; docs/performance.md). It costs one collection of a heap
+// guidance-0 step; docs/performance.md). It costs two collections of a heap
 // whose large weights live off it, and the next phase's first page faults.
+//
+// Two collections: the runtime keeps a pool's contents as its victim cache
+// through the collection after they were pooled, even once the pool itself
+// is swapped out here, so after one the buffers were still live and the
+// next phase's heap goal doubled them (a queue's VAE load after Denoise grew
+// the heap to 1.0 GB: 3.16 GB peak RSS). The first collection is of a heap of
+// pointer-free buffers, a few milliseconds.
 func TrimPooled() {
 	bufferPools.Store(new([poolClasses]sync.Pool))
+	runtime.GC()
 	debug.FreeOSMemory()
 }
 
