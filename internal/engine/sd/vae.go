@@ -240,8 +240,15 @@ func (v *VAE) DecodeWith(ctx context.Context, latent *tensor.Tensor, opts VAEOpt
 			h.Release()
 			return nil, err
 		}
-		for _, res := range b.resnets {
+		for i, res := range b.resnets {
 			h = res.forwardOwned(p, h, nil)
+			if i == 0 && res.shortcut != nil {
+				// The block's wider input (256 ch × 512² = 268 MB at the
+				// last one) went back to a pool class nothing later in
+				// the block asks for; pooled, it stayed live under the
+				// rest of the block (docs/performance.md).
+				tensor.TrimPooled()
+			}
 		}
 		if b.upsample != nil {
 			// The buffers recycled at the smaller size are no use at the
