@@ -193,11 +193,11 @@ def main():
             f"target ≤ 1.3 × weights + 1 GiB = {mem['limit_bytes'] / gib:.2f} GiB → "
             f"{'within' if mem['within_limit'] else 'OVER'} ({100 * mem['peak_over_limit']:.0f} % of the limit). "
             f"RSS before the run {mem['rss_before'] / gib:.2f} GiB.")
-    images = [r for k, r in eng.items() if k and (k.startswith("image_512") or k.startswith("queue_image_512"))]
+    images = [r for k, r in eng.items() if k and (k.startswith("image_512") or k.startswith("queue_image_"))]
     if images:
         add("")
-        add("Time to a whole 512×512 SD-1.5 image in invokego (random SD-1.5-sized weights; text encoder on both "
-            "prompts, every denoising step, VAE decode, PNG encode, 256 px WebP thumbnail). **in-process**: "
+        add("Time to a whole image in invokego: 512×512 SD-1.5 (and 1024×1024 SDXL with run.sh's SDXL_STEPS), random "
+            "weights of the real sizes; text encoder(s) on both prompts, every denoising step, VAE decode, PNG encode, 256 px WebP thumbnail. **in-process**: "
             "enginebench calls the engine directly (guidance 0 = one UNet half per step); **queue**: InvokeAI's "
             "txt2img graph enqueued over HTTP to the real server in the bench's process, parts from the server's "
             "events, after a 1-step warm-up that loads the models (its peak, which includes loading, is the last "

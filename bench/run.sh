@@ -5,7 +5,7 @@
 # bench/results.md). Timings are wall-clock medians on THREADS threads.
 #
 # Variables: PY (Debian's python3 with python3-torch), THREADS (2), RUNS (3),
-# WARMUP (1), IMAGE_STEPS (25), TURBO_STEPS (4), TORCH_ARGS (extra torch_bench.py flags, e.g. --explore),
+# WARMUP (1), IMAGE_STEPS (25), TURBO_STEPS (4), SDXL_STEPS (0: no SDXL image), TORCH_ARGS (extra torch_bench.py flags, e.g. --explore),
 # ENGINE_ARGS (extra enginebench flags), RESULTS (bench/results.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -62,6 +62,12 @@ GOMAXPROCS="$THREADS" "$OUT/enginebench" -only image -image-steps "${IMAGE_STEPS
 # image; writes ~2 GB of bf16 model files under TMPDIR and deletes them).
 GOMAXPROCS="$THREADS" "$OUT/enginebench" -only queue -image-steps "${IMAGE_STEPS:-25}" -turbo-steps "${TURBO_STEPS:-4}" \
 	| grep -v '"name":"machine"' | tee -a "$OUT/engine.jsonl"
+# SDXL-base-sized 1024² through the queue, only when asked (SDXL_STEPS=N: ~50 s a step on 2 cores and
+# 7 GB of bf16 model files under TMPDIR).
+if [ "${SDXL_STEPS:-0}" -gt 0 ]; then
+	GOMAXPROCS="$THREADS" "$OUT/enginebench" -only sdxl -sdxl-steps "$SDXL_STEPS" \
+		| grep -v '"name":"machine"' | tee -a "$OUT/engine.jsonl"
+fi
 uptime >"$OUT/uptime_end"
 
 # 4. The table.
