@@ -48,13 +48,15 @@ func ResizeIn(ctx context.Context, x *tensor.Tensor, h, w int, mode string) (*te
 // projection, 8·C0 channels over h×w tokens for each of the 2n rows of the
 // CFG pair; the step's live set peaked at about six of them (with the skip
 // connections and attention scratch), and a limit that close made the
-// collector run every few tens of milliseconds, so eight.
+// collector run every few tens of milliseconds, so seven: eight let SD-1.5
+// bf16 512² with CFG peak at 3.00-3.03 GB, seven at 2.96-2.97 GB with the
+// same step time (docs/performance.md).
 func unetHeap(unet *sd.UNet, n, h, w int) int64 {
 	c0 := 320
 	if len(unet.Config.BlockOutChannels) > 0 {
 		c0 = unet.Config.BlockOutChannels[0]
 	}
-	return 8 * 4 * int64(2*n) * int64(h*w) * int64(8*c0)
+	return 7 * 4 * int64(2*n) * int64(h*w) * int64(8*c0)
 }
 
 // vaeHeap: a VAE decode's largest live set is the first resnet of its
