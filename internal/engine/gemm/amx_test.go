@@ -244,13 +244,7 @@ func TestAMXEmulatedProducts(t *testing.T) {
 		// Activations: alpha, beta and both transpositions.
 		alpha, beta2 := float32(0.5), []float32{0, 1, 0.25}[s%3]
 		q := newProblem(rng, s%2 == 0, s%4 < 2, sh.m, sh.n, sh.k, 1, alpha, beta2)
-		r := *q
-		r.a = make([]float32, len(q.a))
-		for i, v := range q.a {
-			r.a[i] = alpha * v
-		}
-		r.a, r.b, r.alpha = roundedCopy(r.a), roundedCopy(q.b), 1
-		want = r.reference()
+		want = scaledBF16Reference(q, alpha)
 		got = append([]float32(nil), q.c...)
 		sgemmWorkers(kern, 0, q.transA, q.transB, q.m, q.n, q.k, alpha, q.a, q.lda, q.b, q.ldb, beta2, got, q.ldc)
 		q.check(t, "activations", got, want)

@@ -127,6 +127,19 @@ func TestSgemmPackedBF16(t *testing.T) {
 	}
 }
 
+// scaledBF16Reference is what a bf16 kernel should give for q with alpha:
+// alpha folds into A before A and B round to bfloat16 (the packing step
+// scales and converts in one pass), then the float64 reference product.
+func scaledBF16Reference(q *problem, alpha float32) []float64 {
+	r := *q
+	r.a = make([]float32, len(q.a))
+	for i, v := range q.a {
+		r.a[i] = alpha * v
+	}
+	r.a, r.b, r.alpha = roundedCopy(r.a), roundedCopy(q.b), 1
+	return r.reference()
+}
+
 func roundedCopy(s []float32) []float32 {
 	out := make([]float32, len(s))
 	for i, v := range s {
