@@ -185,22 +185,11 @@ func writeSD15Model(dir string, seed uint64, sched string) (int64, error) {
 	}); err != nil {
 		return 0, err
 	}
-	var params int64
-	for _, w := range []struct {
-		s    *synth
-		path string
-	}{
+	return writeSynthBF16(dir, []synthFile{
 		{synthUNet(us, seed), "unet/diffusion_pytorch_model.safetensors"},
 		{synthVAE(vc, seed+2, false), "vae/diffusion_pytorch_model.safetensors"},
 		{synthCLIP(cc, seed+1), "text_encoder/model.safetensors"},
-	} {
-		params += w.s.params()
-		if err := w.s.writeBF16(filepath.Join(dir, w.path)); err != nil {
-			return 0, err
-		}
-		runtime.GC()
-	}
-	return params, nil
+	})
 }
 
 // sdxlCLIPGConfig is SDXL's second text encoder, OpenCLIP ViT-bigG/14's
@@ -275,23 +264,12 @@ func writeSDXLModel(dir string, seed uint64, sched string) (int64, error) {
 	}); err != nil {
 		return 0, err
 	}
-	var params int64
-	for _, w := range []struct {
-		s    *synth
-		path string
-	}{
+	return writeSynthBF16(dir, []synthFile{
 		{synthUNet(us, seed), "unet/diffusion_pytorch_model.safetensors"},
 		{synthVAE(vc, seed+2, false), "vae/diffusion_pytorch_model.safetensors"},
 		{synthCLIP(cl, seed+1), "text_encoder/model.safetensors"},
 		{synthCLIP(cg, seed+3), "text_encoder_2/model.safetensors"},
-	} {
-		params += w.s.params()
-		if err := w.s.writeBF16(filepath.Join(dir, w.path)); err != nil {
-			return 0, err
-		}
-		runtime.GC()
-	}
-	return params, nil
+	})
 }
 
 // sdxlSchedulerConfig is SDXL base's scheduler_config.json (the fields the
@@ -669,4 +647,25 @@ func queueRun(ctx context.Context, name, arch, precision string, seed uint64, sc
 	r["peak_memory"], r["warmup_peak_memory"] = runMem, warmMem
 	b, _ := json.Marshal(r)
 	fmt.Println(string(b))
+}
+
+// synthFile is one synthesized network and where it goes in a diffusers folder.
+type synthFile struct {
+	s    *synth
+	path string
+}
+
+// writeSynthBF16 writes each network as bf16 safetensors under dir, one at a
+// time with a collection between them, so only one network's random weights
+// are live at once; it returns the parameter count.
+func writeSynthBF16(dir string, files []synthFile) (int64, error) {
+	var params int64
+	for _, w := range files {
+		params += w.s.params()
+		if err := w.s.writeBF16(filepath.Join(dir, w.path)); err != nil {
+			return 0, err
+		}
+		runtime.GC()
+	}
+	return params, nil
 }
